@@ -1,0 +1,109 @@
+//! The one primitive every kernel operator is built from: a row reduction with potentials.
+
+use crate::error::Result;
+use crate::kernel::Kernel;
+use crate::points::PointCloud;
+use crate::real::Real;
+
+/// What a row reduction accumulates besides the row log-mass.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Displacement {
+    /// Only the row log-mass `lse_i`.
+    #[default]
+    None,
+    /// The mean displacement `bar_i − x_i = Σ_j p_ij (y_j − x_i)` with `p_ij = exp(s_ij − lse_i)`.
+    Mean,
+    /// The mean unit displacement `Σ_j p_ij (y_j − x_i)/‖y_j − x_i‖` (zero for coincident points): the
+    /// exact gradient direction of non-Gaussian radial kernels such as Laplace.
+    Unit,
+}
+
+/// One row reduction: for every row `i` of `rows`,
+///
+/// ```text
+/// s_ij  = g_j + ℓ(x_i, y_j)          (g_j = 0 when absent; j = i skipped when mask_diagonal)
+/// lse_i = LSE_j s_ij
+/// disp_i = Σ_j exp(s_ij − lse_i) · (y_j − x_i)     (or the unit displacement)
+/// ```
+///
+/// A row whose every term is masked gets `lse_i = −∞` and a zero displacement. A column reduction is
+/// the same job with the two sets swapped.
+#[derive(Debug)]
+pub struct RowReduction<'a, T> {
+    /// The points indexing the rows (`x_i`).
+    pub rows: &'a PointCloud<T>,
+    /// The points indexing the columns (`y_j`).
+    pub cols: &'a PointCloud<T>,
+    /// The kernel giving `ℓ`.
+    pub kernel: &'a dyn Kernel,
+    /// Temperature.
+    pub tau: T,
+    /// Column potentials `g_j` (length `cols.len()`), or `None` for zero.
+    pub col_potential: Option<&'a [T]>,
+    /// Skip the pairs `j = i` (requires `rows` and `cols` of the same length: the self problem).
+    pub mask_diagonal: bool,
+    /// Which displacement to accumulate.
+    pub displacement: Displacement,
+    /// Output: `lse_i`, length `rows.len()`.
+    pub lse: &'a mut [T],
+    /// Output: displacements, `rows.len() × dim`, row-major; required unless `displacement` is `None`.
+    pub disp: Option<&'a mut [T]>,
+}
+
+/// A [`RowReduction`] tagged with its precision, as the object-safe [`Backend`] receives it.
+#[derive(Debug)]
+pub enum ReductionJob<'a> {
+    /// Single precision.
+    F32(RowReduction<'a, f32>),
+    /// Double precision.
+    F64(RowReduction<'a, f64>),
+}
+
+/// A compute backend: implements the fused row reduction for both precisions.
+///
+/// Backends never materialise the `rows × cols` matrix on their default path; memory is
+/// `O((N + M)·D)`.
+///
+/// ```
+/// use drift_api::{Backend, Displacement, ReductionJob, RowReduction, Result};
+///
+/// /// A naive single-threaded backend (f64 only), for illustration.
+/// #[derive(Debug)]
+/// struct Naive;
+/// impl Backend for Naive {
+///     fn name(&self) -> &str { "naive" }
+///     fn row_reduce(&self, job: ReductionJob<'_>) -> Result<()> {
+///         let ReductionJob::F64(r) = job else { unimplemented!() };
+///         for i in 0..r.rows.len() {
+///             let mut s: Vec<f64> = (0..r.cols.len()).map(|j| {
+///                 r.rows.point(i).iter().zip(r.cols.point(j)).map(|(a, b)| (a - b) * (a - b)).sum()
+///             }).collect();
+///             r.kernel.log_weight_f64(&mut s, r.tau);
+///             let m = s.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+///             r.lse[i] = m + s.iter().map(|v| (v - m).exp()).sum::<f64>().ln();
+///         }
+///         Ok(())
+///     }
+/// }
+/// # #[derive(Debug, serde::Serialize, serde::Deserialize)] struct G;
+/// # #[typetag::serde(name = "doc.g")] impl drift_api::Kernel for G {
+/// #   fn log_weight_f64(&self, d: &mut [f64], t: f64) { d.iter_mut().for_each(|v| *v = -*v / t) } }
+/// let x = drift_api::PointCloud::new("x", vec![0.0f64, 1.0], 1).unwrap();
+/// let mut lse = vec![0.0; 2];
+/// drift_api::reduce(&Naive, RowReduction {
+///     rows: &x, cols: &x, kernel: &G, tau: 1.0, col_potential: None, mask_diagonal: false,
+///     displacement: Displacement::None, lse: &mut lse, disp: None,
+/// }).unwrap();
+/// assert!((lse[0] - (1.0 + (-1f64).exp()).ln()).abs() < 1e-12);
+/// ```
+pub trait Backend: Send + Sync + std::fmt::Debug {
+    /// A short name for reports.
+    fn name(&self) -> &str;
+    /// Runs one row reduction.
+    fn row_reduce(&self, job: ReductionJob<'_>) -> Result<()>;
+}
+
+/// Runs a typed row reduction on an object-safe backend (generic code calls this).
+pub fn reduce<T: Real>(backend: &dyn Backend, r: RowReduction<'_, T>) -> Result<()> {
+    backend.row_reduce(T::wrap_reduction(r))
+}

@@ -1,0 +1,126 @@
+//! The coupling trait: a transport plan between rows and columns, represented by its potentials.
+
+use crate::backend::Backend;
+use crate::error::Result;
+use crate::kernel::Kernel;
+use crate::points::PointCloud;
+use crate::real::Real;
+
+/// One set of columns of a coupling problem. Most problems have one block (`Y` for the cross term, `X`
+/// for the self term); Deng et al.'s Algorithm 2 couples `X` with the joint set `[Y; X]`, two blocks.
+#[derive(Debug)]
+pub struct ColumnBlock<'a, T> {
+    /// The column points.
+    pub points: &'a PointCloud<T>,
+    /// Normalised log-weights `log b_j` over the joint column set (all blocks together sum to one).
+    pub log_weights: &'a [T],
+    /// Exclude the pairs `j = i` (the block is the row set itself).
+    pub mask_diagonal: bool,
+}
+
+/// Potentials `(f, g)` of a coupling: the plan is `π_ij = exp(f_i + g_j + ℓ_ij)` (so `g` already holds
+/// `log b_j` where the coupling weighs columns).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Potentials<T> {
+    /// Row potentials, or `None` when the coupling normalises rows: then
+    /// `f_i = −LSE_{blocks, j}(g_j + ℓ_ij)`, which the operator's final pass computes for free.
+    pub f: Option<Vec<T>>,
+    /// Column potentials, one vector per column block.
+    pub g: Vec<Vec<T>>,
+}
+
+/// What a coupling solver reports about its run.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CouplingReport {
+    /// The coupling's registered name.
+    pub coupling: String,
+    /// Scaling iterations performed (0 for closed-form couplings).
+    pub iterations: usize,
+    /// Final marginal error `‖π1 − a‖₁ + ‖πᵀ1 − b‖₁` where the coupling enforces marginals.
+    pub marginal_error: Option<f64>,
+    /// Whether the requested tolerance was met (always true for closed-form couplings).
+    pub converged: bool,
+}
+
+/// Everything a coupling needs to compute its potentials.
+#[derive(Debug)]
+pub struct CouplingProblem<'a, T> {
+    /// Where the reductions run.
+    pub backend: &'a dyn Backend,
+    /// The kernel giving `ℓ`.
+    pub kernel: &'a dyn Kernel,
+    /// Temperature.
+    pub tau: T,
+    /// The row points `x_i`.
+    pub rows: &'a PointCloud<T>,
+    /// Normalised log-weights `log a_i` of the rows.
+    pub row_log_weights: &'a [T],
+    /// The column blocks.
+    pub blocks: &'a [ColumnBlock<'a, T>],
+    /// True when there is one block and it is the row set with the row weights: the self problem,
+    /// where solvers may keep `f = g` and use the symmetric update.
+    pub symmetric: bool,
+    /// Output potentials (`g` gets one vector per block).
+    pub out: &'a mut Potentials<T>,
+}
+
+/// A [`CouplingProblem`] tagged with its precision.
+#[derive(Debug)]
+pub enum CouplingJob<'a> {
+    /// Single precision.
+    F32(CouplingProblem<'a, f32>),
+    /// Double precision.
+    F64(CouplingProblem<'a, f64>),
+}
+
+/// A coupling between rows and columns, computed as potentials through backend reductions.
+///
+/// Implementations write the potentials into `problem.out` and report iterations and marginal error.
+/// Dispatch on the precision with a `match` and keep the body generic:
+///
+/// ```
+/// use drift_api::{Coupling, CouplingJob, CouplingProblem, CouplingReport, Potentials, Real, Result};
+/// use serde::{Deserialize, Serialize};
+///
+/// /// The unnormalised plan `π = k·b` (f = 0, g = log b).
+/// #[derive(Debug, Serialize, Deserialize)]
+/// struct Plain;
+///
+/// impl Plain {
+///     fn run<T: Real>(&self, p: CouplingProblem<'_, T>) -> Result<CouplingReport> {
+///         *p.out = Potentials {
+///             f: Some(vec![T::zero(); p.rows.len()]),
+///             g: p.blocks.iter().map(|b| b.log_weights.to_vec()).collect(),
+///         };
+///         Ok(CouplingReport { coupling: "doc.plain".into(), converged: true, ..Default::default() })
+///     }
+/// }
+///
+/// #[typetag::serde(name = "doc.plain")]
+/// impl Coupling for Plain {
+///     fn solve(&self, job: CouplingJob<'_>) -> Result<CouplingReport> {
+///         match job {
+///             CouplingJob::F32(p) => self.run(p),
+///             CouplingJob::F64(p) => self.run(p),
+///         }
+///     }
+/// }
+/// ```
+#[typetag::serde]
+pub trait Coupling: Send + Sync + std::fmt::Debug {
+    /// Computes the potentials of the plan into `job`'s output.
+    fn solve(&self, job: CouplingJob<'_>) -> Result<CouplingReport>;
+
+    /// Checks the coupling's parameters (iteration caps, tolerances); called once before use.
+    fn validate(&self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Solves a typed coupling problem through the object-safe trait (generic code calls this).
+pub fn solve_coupling<T: Real>(
+    coupling: &dyn Coupling,
+    problem: CouplingProblem<'_, T>,
+) -> Result<CouplingReport> {
+    coupling.solve(T::wrap_coupling(problem))
+}

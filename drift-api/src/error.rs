@@ -1,0 +1,153 @@
+//! The typed error every fallible call of the framework returns.
+
+use thiserror::Error;
+
+/// Result alias used throughout the framework.
+pub type Result<T, E = DriftError> = std::result::Result<T, E>;
+
+/// Everything that can go wrong when building point sets or running an operator.
+///
+/// Each variant names the offending input (`what`: `"x"`, `"y"`, `"temperature"`, ...) and, where it
+/// applies, the position and the value, so that a caller can report it without further context.
+/// Plugin authors can wrap their own failures in [`DriftError::Custom`].
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum DriftError {
+    /// A point set has no points, or its points have zero coordinates.
+    #[error("point set `{what}` is empty ({points} points of dimension {dim})")]
+    EmptyPointSet {
+        /// Which point set.
+        what: String,
+        /// Its number of points.
+        points: usize,
+        /// Its dimension.
+        dim: usize,
+    },
+    /// A buffer does not have the length its shape requires.
+    #[error("`{what}` has {found} values but its shape needs {expected}")]
+    ShapeMismatch {
+        /// Which buffer.
+        what: String,
+        /// Required length.
+        expected: usize,
+        /// Actual length.
+        found: usize,
+    },
+    /// Two point sets that must live in the same space do not.
+    #[error("dimension mismatch: `{left}` has dimension {left_dim} but `{right}` has dimension {right_dim}")]
+    DimensionMismatch {
+        /// First set.
+        left: String,
+        /// Its dimension.
+        left_dim: usize,
+        /// Second set.
+        right: String,
+        /// Its dimension.
+        right_dim: usize,
+    },
+    /// A coordinate is NaN or infinite.
+    #[error("point set `{what}` has a non-finite coordinate {value} at point {point}, coordinate {coord}")]
+    NonFiniteCoordinate {
+        /// Which point set.
+        what: String,
+        /// Point index.
+        point: usize,
+        /// Coordinate index.
+        coord: usize,
+        /// The offending value.
+        value: f64,
+    },
+    /// A per-point weight is negative, NaN or infinite.
+    #[error("point set `{what}` has an invalid weight {value} at point {point} (weights must be finite and >= 0)")]
+    InvalidWeight {
+        /// Which point set.
+        what: String,
+        /// Point index.
+        point: usize,
+        /// The offending value.
+        value: f64,
+    },
+    /// All weights of a point set are zero.
+    #[error("the weights of point set `{what}` sum to zero")]
+    ZeroTotalWeight {
+        /// Which point set.
+        what: String,
+    },
+    /// A temperature is zero, negative or not finite.
+    #[error("temperature `{what}` must be finite and > 0, got {value}")]
+    InvalidTemperature {
+        /// Which temperature (operator field path).
+        what: String,
+        /// The offending value.
+        value: f64,
+    },
+    /// Any other parameter outside its valid range.
+    #[error("invalid parameter `{what}`: {reason}")]
+    InvalidParameter {
+        /// Parameter path.
+        what: String,
+        /// What is wrong and what would be valid.
+        reason: String,
+    },
+    /// An operation needs more points than it was given.
+    #[error("`{what}` needs at least {needed} points, got {found}")]
+    TooFewPoints {
+        /// What needs them.
+        what: String,
+        /// The minimum.
+        needed: usize,
+        /// What was given.
+        found: usize,
+    },
+    /// Inputs of different precisions (f32 and f64) were mixed in one call.
+    #[error("precision mismatch: {what}")]
+    PrecisionMismatch {
+        /// Which inputs.
+        what: String,
+    },
+    /// A computation produced NaN or infinity despite finite inputs.
+    #[error("`{what}` produced a non-finite value at index {index}; the inputs or the temperature are outside the range this precision can represent")]
+    NonFiniteResult {
+        /// Which output.
+        what: String,
+        /// Flat index of the first bad value.
+        index: usize,
+    },
+    /// The requested backend has no device to run on.
+    #[error("no device: {reason}")]
+    NoDevice {
+        /// Why.
+        reason: String,
+    },
+    /// An error raised by third-party code (plugins).
+    #[error(transparent)]
+    Custom(#[from] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl DriftError {
+    /// Shorthand for [`DriftError::InvalidParameter`].
+    pub fn invalid(what: impl Into<String>, reason: impl Into<String>) -> Self {
+        DriftError::InvalidParameter {
+            what: what.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Checks that a temperature is finite and strictly positive.
+///
+/// ```
+/// use drift_api::check_temperature;
+/// assert!(check_temperature("tau", 0.05).is_ok());
+/// assert!(check_temperature("tau", 0.0).is_err());
+/// ```
+pub fn check_temperature(what: &str, value: f64) -> Result<()> {
+    if value.is_finite() && value > 0.0 {
+        Ok(())
+    } else {
+        Err(DriftError::InvalidTemperature {
+            what: what.to_string(),
+            value,
+        })
+    }
+}

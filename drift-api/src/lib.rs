@@ -1,0 +1,34 @@
+//! # drift-api
+//!
+//! The contracts of the drift framework. A *drift operator* takes generated samples `X` and data
+//! samples `Y` and returns a vector field `V(x_i)`: attraction toward the data minus repulsion from the
+//! model's own samples. Every kernel operator is built from one primitive, a fused row reduction with
+//! potentials ([`Backend`]); a [`Kernel`] supplies the log-weight, a [`Coupling`] turns reductions into
+//! potentials `(f, g)`, and a [`DriftOperator`] combines couplings into `V`.
+//!
+//! The traits are object-safe and registered with `typetag`, so implementations (built-in or from a
+//! plugin crate) can be named in RON files. The float type is chosen at run time: each trait receives a
+//! job tagged `F32` or `F64` and generic code dispatches with [`Real`].
+
+#![warn(missing_docs)]
+
+pub mod backend;
+pub mod coupling;
+pub mod error;
+pub mod kernel;
+pub mod operator;
+pub mod points;
+pub mod real;
+
+pub use backend::{reduce, Backend, Displacement, ReductionJob, RowReduction};
+pub use coupling::{
+    solve_coupling, ColumnBlock, Coupling, CouplingJob, CouplingProblem, CouplingReport, Potentials,
+};
+pub use error::{check_temperature, DriftError, Result};
+pub use kernel::Kernel;
+pub use operator::{apply_drift, Context, DriftJob, DriftOperator, DriftProblem, DriftReport};
+pub use points::{PointCloud, Points};
+pub use real::{log_add_exp, Precision, Real};
+
+#[doc(hidden)]
+pub use typetag;

@@ -1,0 +1,99 @@
+//! The reductions couplings are made of: row and column log-sum-exps over column blocks.
+
+use drift_api::{
+    log_add_exp, reduce, Backend, ColumnBlock, Displacement, Kernel, PointCloud, Real, Result,
+    RowReduction,
+};
+
+/// A backend, kernel and temperature: everything a coupling's passes share.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Passes<'a, T> {
+    pub backend: &'a dyn Backend,
+    pub kernel: &'a dyn Kernel,
+    pub tau: T,
+}
+
+impl<T: Real> Passes<'_, T> {
+    /// `LSE_j (g_j + ℓ(x_i, y_j))` over one block, for every row `i`.
+    pub fn row_lse(
+        &self,
+        rows: &PointCloud<T>,
+        block: &ColumnBlock<'_, T>,
+        g: Option<&[T]>,
+    ) -> Result<Vec<T>> {
+        let mut lse = vec![T::zero(); rows.len()];
+        reduce(
+            self.backend,
+            RowReduction {
+                rows,
+                cols: block.points,
+                kernel: self.kernel,
+                tau: self.tau,
+                col_potential: g,
+                mask_diagonal: block.mask_diagonal,
+                displacement: Displacement::None,
+                lse: &mut lse,
+                disp: None,
+            },
+        )?;
+        Ok(lse)
+    }
+
+    /// `LSE_{b, j} (g_bj + ℓ(x_i, y_bj))` over every block, for every row `i`.
+    pub fn row_lse_all(
+        &self,
+        rows: &PointCloud<T>,
+        blocks: &[ColumnBlock<'_, T>],
+        g: &[&[T]],
+    ) -> Result<Vec<T>> {
+        let mut total = vec![T::neg_infinity(); rows.len()];
+        for (block, gb) in blocks.iter().zip(g) {
+            let lse = self.row_lse(rows, block, Some(gb))?;
+            total
+                .iter_mut()
+                .zip(lse)
+                .for_each(|(t, l)| *t = log_add_exp(*t, l));
+        }
+        Ok(total)
+    }
+
+    /// `LSE_i (f_i + ℓ(x_i, y_j))` for every column `j` of a block (the column reduction).
+    pub fn col_lse(
+        &self,
+        rows: &PointCloud<T>,
+        block: &ColumnBlock<'_, T>,
+        f: Option<&[T]>,
+    ) -> Result<Vec<T>> {
+        let mut lse = vec![T::zero(); block.points.len()];
+        reduce(
+            self.backend,
+            RowReduction {
+                rows: block.points,
+                cols: rows,
+                kernel: self.kernel,
+                tau: self.tau,
+                col_potential: f,
+                mask_diagonal: block.mask_diagonal,
+                displacement: Displacement::None,
+                lse: &mut lse,
+                disp: None,
+            },
+        )?;
+        Ok(lse)
+    }
+}
+
+/// `a − b` element-wise (`log a − LSE`: the scaling update).
+pub(crate) fn minus<T: Real>(a: &[T], b: &[T]) -> Vec<T> {
+    a.iter().zip(b).map(|(x, y)| *x - *y).collect()
+}
+
+/// `Σ_j |exp(p_j + c_j) − exp(l_j)|`: the L1 error between a plan's marginal and its target.
+pub(crate) fn marginal_l1<T: Real>(potential: &[T], lse: &[T], log_target: &[T]) -> f64 {
+    potential
+        .iter()
+        .zip(lse)
+        .zip(log_target)
+        .map(|((p, c), l)| ((*p + *c).exp() - l.exp()).abs().as_f64())
+        .sum()
+}

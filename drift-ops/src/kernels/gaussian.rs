@@ -1,0 +1,35 @@
+//! The Gaussian kernel `ℓ = −‖x − y‖²/τ`.
+
+use drift_api::Kernel;
+use serde::{Deserialize, Serialize};
+
+/// Gaussian kernel: `log k(x, y) = −‖x − y‖² / τ`, so `τ = 2σ²` (and `τ = 2ε` in GeomLoss' `p = 2`
+/// convention `C = ½‖x − y‖²`).
+///
+/// ```
+/// use drift_api::Kernel;
+/// let mut d2 = [4.0f32];
+/// drift_ops::Gaussian.log_weight_f32(&mut d2, 2.0);
+/// assert_eq!(d2[0], -2.0);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Gaussian;
+
+#[typetag::serde(name = "gaussian")]
+impl Kernel for Gaussian {
+    fn log_weight_f64(&self, sq_dist: &mut [f64], tau: f64) {
+        let inv = 1.0 / tau;
+        sq_dist.iter_mut().for_each(|v| *v = -*v * inv);
+    }
+    fn log_weight_f32(&self, sq_dist: &mut [f32], tau: f32) {
+        let inv = 1.0 / tau;
+        sq_dist.iter_mut().for_each(|v| *v = -*v * inv);
+    }
+    fn temperature_scale(&self, distance: f64) -> f64 {
+        distance * distance
+    }
+    fn cuda_log_weight(&self) -> Option<String> {
+        Some("-d2 / tau".into())
+    }
+}

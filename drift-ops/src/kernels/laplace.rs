@@ -1,0 +1,34 @@
+//! The Laplace kernel `ℓ = −‖x − y‖/τ` (Deng et al.'s default).
+
+use drift_api::Kernel;
+use serde::{Deserialize, Serialize};
+
+/// Laplace kernel: `log k(x, y) = −‖x − y‖ / τ` (plain, not squared, distance).
+///
+/// ```
+/// use drift_api::Kernel;
+/// let mut d2 = [4.0f64];
+/// drift_ops::Laplace.log_weight_f64(&mut d2, 0.5);
+/// assert_eq!(d2[0], -4.0);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Laplace;
+
+#[typetag::serde(name = "laplace")]
+impl Kernel for Laplace {
+    fn log_weight_f64(&self, sq_dist: &mut [f64], tau: f64) {
+        let inv = 1.0 / tau;
+        sq_dist.iter_mut().for_each(|v| *v = -v.sqrt() * inv);
+    }
+    fn log_weight_f32(&self, sq_dist: &mut [f32], tau: f32) {
+        let inv = 1.0 / tau;
+        sq_dist.iter_mut().for_each(|v| *v = -v.sqrt() * inv);
+    }
+    fn temperature_scale(&self, distance: f64) -> f64 {
+        distance
+    }
+    fn cuda_log_weight(&self) -> Option<String> {
+        Some("-sqrt(d2) / tau".into())
+    }
+}

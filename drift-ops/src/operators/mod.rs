@@ -1,0 +1,32 @@
+//! Built-in drift operators: the generic cross-minus-self operator and the named forms of the papers.
+//! Every kernel operator runs on the same two engines (split and joint), which run on the backend's
+//! single row reduction.
+
+/// Dispatches a precision-tagged drift job to the operator's generic `run`.
+macro_rules! dispatch {
+    ($op:ident, $job:ident) => {
+        match $job {
+            drift_api::DriftJob::F32(p) => $op.run(p),
+            drift_api::DriftJob::F64(p) => $op.run(p),
+        }
+    };
+}
+pub(crate) use dispatch;
+
+mod cross_minus_self;
+mod defaults;
+mod deng_alg2;
+mod joint;
+mod one_sided;
+mod sinkhorn_drift;
+mod sinkhorn_proxy;
+mod term;
+mod weighting;
+
+pub use cross_minus_self::{CrossMinusSelf, Term};
+pub use deng_alg2::DengAlg2;
+pub use one_sided::OneSided;
+pub use sinkhorn_drift::SinkhornDrift;
+pub use sinkhorn_proxy::SinkhornProxy;
+pub use term::{DisplacementKind, TermRef};
+pub use weighting::RowWeighting;

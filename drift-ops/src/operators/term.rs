@@ -1,0 +1,157 @@
+//! One term of a drift: solve a coupling, then one displacement pass per column block.
+
+use drift_api::{
+    log_add_exp, reduce, solve_coupling, Backend, ColumnBlock, Coupling, CouplingProblem,
+    CouplingReport, Displacement, DriftError, Kernel, PointCloud, Potentials, Real, Result,
+    RowReduction,
+};
+use serde::{Deserialize, Serialize};
+
+/// A borrowed description of a drift term: the kernel and coupling to use at a temperature, and which
+/// displacement to accumulate.
+#[derive(Clone, Copy, Debug)]
+pub struct TermRef<'a> {
+    /// Kernel giving `ℓ`.
+    pub kernel: &'a dyn Kernel,
+    /// Coupling giving the potentials.
+    pub coupling: &'a dyn Coupling,
+    /// Temperature `τ`.
+    pub temperature: f64,
+    /// Mean (barycentre) or unit displacement.
+    pub displacement: DisplacementKind,
+}
+
+impl TermRef<'_> {
+    /// Validates the temperature, kernel and coupling, naming the term in errors.
+    pub fn validate(&self, what: &str) -> Result<()> {
+        drift_api::check_temperature(&format!("{what}.temperature"), self.temperature)?;
+        self.kernel.validate()?;
+        self.coupling.validate()
+    }
+}
+
+/// Which displacement a term accumulates (serialisable subset of [`Displacement`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DisplacementKind {
+    /// `bar_i − x_i`: the barycentric projection minus the particle.
+    #[default]
+    Mean,
+    /// The mean unit displacement (exact gradient direction of non-Gaussian radial kernels).
+    Unit,
+}
+
+impl From<DisplacementKind> for Displacement {
+    fn from(k: DisplacementKind) -> Self {
+        match k {
+            DisplacementKind::Mean => Displacement::Mean,
+            DisplacementKind::Unit => Displacement::Unit,
+        }
+    }
+}
+
+/// The outcome of a term: per column block, the plan's row masses `m_i = exp(f_i + lse_i)` and
+/// displacements (`N × D`).
+#[derive(Debug)]
+pub(crate) struct TermOutput<T> {
+    pub masses: Vec<Vec<T>>,
+    pub displacements: Vec<Vec<T>>,
+    pub report: CouplingReport,
+}
+
+/// Solves the term's coupling between `rows` and `blocks`, then runs one fused pass per block that
+/// yields both the row log-mass and the displacement.
+pub(crate) fn evaluate<T: Real>(
+    backend: &dyn Backend,
+    term: TermRef<'_>,
+    rows: &PointCloud<T>,
+    row_log_weights: &[T],
+    blocks: &[ColumnBlock<'_, T>],
+    symmetric: bool,
+) -> Result<TermOutput<T>> {
+    let tau = T::of(term.temperature);
+    let mut potentials = Potentials::default();
+    let report = solve_coupling(
+        term.coupling,
+        CouplingProblem {
+            backend,
+            kernel: term.kernel,
+            tau,
+            rows,
+            row_log_weights,
+            blocks,
+            symmetric,
+            out: &mut potentials,
+        },
+    )?;
+    check_potentials(&potentials, rows, blocks)?;
+    let n = rows.len();
+    let mut lses = Vec::with_capacity(blocks.len());
+    let mut displacements = Vec::with_capacity(blocks.len());
+    for (block, g) in blocks.iter().zip(&potentials.g) {
+        let mut lse = vec![T::zero(); n];
+        let mut disp = vec![T::zero(); n * rows.dim()];
+        reduce(
+            backend,
+            RowReduction {
+                rows,
+                cols: block.points,
+                kernel: term.kernel,
+                tau,
+                col_potential: Some(g),
+                mask_diagonal: block.mask_diagonal,
+                displacement: term.displacement.into(),
+                lse: &mut lse,
+                disp: Some(&mut disp),
+            },
+        )?;
+        lses.push(lse);
+        displacements.push(disp);
+    }
+    // Row-normalising couplings leave f to this pass: f_i = −LSE over every block.
+    let f = potentials.f.unwrap_or_else(|| {
+        (0..n)
+            .map(|i| {
+                -lses
+                    .iter()
+                    .fold(T::neg_infinity(), |acc, l| log_add_exp(acc, l[i]))
+            })
+            .collect()
+    });
+    let masses = lses
+        .iter()
+        .map(|lse| lse.iter().zip(&f).map(|(l, fi)| (*l + *fi).exp()).collect())
+        .collect();
+    Ok(TermOutput {
+        masses,
+        displacements,
+        report,
+    })
+}
+
+/// Guards against a (plugin) coupling that returns potentials of the wrong shape.
+fn check_potentials<T: Real>(
+    p: &Potentials<T>,
+    rows: &PointCloud<T>,
+    blocks: &[ColumnBlock<'_, T>],
+) -> Result<()> {
+    let bad = |what: &str, expected: usize, found: usize| DriftError::ShapeMismatch {
+        what: format!("coupling potentials {what}"),
+        expected,
+        found,
+    };
+    if let Some(f) = &p.f {
+        if f.len() != rows.len() {
+            return Err(bad("f", rows.len(), f.len()));
+        }
+    }
+    if p.g.len() != blocks.len() {
+        return Err(bad("g (blocks)", blocks.len(), p.g.len()));
+    }
+    for (g, b) in p.g.iter().zip(blocks) {
+        if g.len() != b.points.len() {
+            return Err(bad("g", b.points.len(), g.len()));
+        }
+    }
+    Ok(())
+}
