@@ -85,7 +85,11 @@ impl DriftReport {
     /// Total scaling iterations over this report and its parts.
     pub fn total_iterations(&self) -> usize {
         self.couplings.iter().map(|c| c.iterations).sum::<usize>()
-            + self.parts.iter().map(|p| p.total_iterations()).sum::<usize>()
+            + self
+                .parts
+                .iter()
+                .map(|p| p.total_iterations())
+                .sum::<usize>()
     }
 }
 

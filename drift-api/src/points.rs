@@ -67,7 +67,10 @@ impl<T: Real> PointCloud<T> {
                 found: weights.len(),
             });
         }
-        if let Some(k) = weights.iter().position(|w| !w.is_finite() || *w < T::zero()) {
+        if let Some(k) = weights
+            .iter()
+            .position(|w| !w.is_finite() || *w < T::zero())
+        {
             return Err(DriftError::InvalidWeight {
                 what: self.name.clone(),
                 point: k,

@@ -6,10 +6,8 @@
 //! is one tile buffer per block: no `rows × cols` matrix ever exists.
 
 use crate::exp::SliceExp;
-use drift_api::{
-    Backend, DriftError, Kernel, Real, ReductionJob, Result, RowReduction,
-};
 use drift_api::Displacement;
+use drift_api::{Backend, DriftError, Kernel, Real, ReductionJob, Result, RowReduction};
 use rayon::prelude::*;
 
 /// Columns per tile: the tile of log-weights and the matching column coordinates stay in L1.
@@ -98,9 +96,7 @@ fn run<T: Real + SliceExp>(r: RowReduction<'_, T>) -> Result<()> {
                 .par_chunks_mut(ROW_BLOCK)
                 .zip(disp.par_chunks_mut(ROW_BLOCK * dim))
                 .enumerate()
-                .for_each(|(b, (lse, disp))| {
-                    reduce_block(&shared, b * ROW_BLOCK, lse, Some(disp))
-                });
+                .for_each(|(b, (lse, disp))| reduce_block(&shared, b * ROW_BLOCK, lse, Some(disp)));
         }
         (_, None) => {
             return Err(DriftError::invalid(
@@ -168,7 +164,9 @@ fn reduce_block<T: Real + SliceExp>(
                     let rescale = (max[r] - tile_max).exp();
                     sum[r] *= rescale;
                     if let Some(acc) = disp.as_deref_mut() {
-                        acc[r * d..(r + 1) * d].iter_mut().for_each(|a| *a *= rescale);
+                        acc[r * d..(r + 1) * d]
+                            .iter_mut()
+                            .for_each(|a| *a *= rescale);
                     }
                 }
                 max[r] = tile_max;

@@ -24,8 +24,8 @@ pub use couplings::{RowNormalised, Sinkhorn, TwoSidedProxy, Unnormalised};
 pub use cpu::CpuBackend;
 pub use kernels::{Gaussian, InverseMultiquadric, Laplace};
 pub use operators::{
-    CrossMinusSelf, DengAlg2, DisplacementKind, OneSided, RowWeighting, SinkhornDrift,
-    SinkhornProxy, Term, TermRef,
+    CrossMinusSelf, DengAlg2, DisplacementKind, JointCrossMinusSelf, OneSided, RowWeighting,
+    SinkhornDrift, SinkhornProxy, Term, TermRef,
 };
 
 use drift_api::{

@@ -21,9 +21,9 @@ use std::sync::Mutex;
 ///
 /// ```
 /// use drift_api::Coupling;
-/// let s = drift_ops::Sinkhorn { max_iters: 50, tol: 1e-6, ..Default::default() };
+/// let s = drift_ops::Sinkhorn::new(50, 1e-6).with_epsilon_scaling(0.7).with_warm_start(true);
 /// assert!(s.validate().is_ok());
-/// assert!(drift_ops::Sinkhorn { tol: -1.0, ..Default::default() }.validate().is_err());
+/// assert!(drift_ops::Sinkhorn::new(50, -1.0).validate().is_err());
 /// ```
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -77,8 +77,12 @@ impl Clone for Sinkhorn {
 
 impl PartialEq for Sinkhorn {
     fn eq(&self, o: &Self) -> bool {
-        (self.max_iters, self.tol, self.epsilon_scaling, self.warm_start)
-            == (o.max_iters, o.tol, o.epsilon_scaling, o.warm_start)
+        (
+            self.max_iters,
+            self.tol,
+            self.epsilon_scaling,
+            self.warm_start,
+        ) == (o.max_iters, o.tol, o.epsilon_scaling, o.warm_start)
     }
 }
 
@@ -97,6 +101,18 @@ impl Sinkhorn {
             tol,
             ..Default::default()
         }
+    }
+
+    /// Enables ε-scaling with the given ratio in `(0, 1)`.
+    pub fn with_epsilon_scaling(mut self, ratio: f64) -> Self {
+        self.epsilon_scaling = Some(ratio);
+        self
+    }
+
+    /// Enables or disables warm starts across calls.
+    pub fn with_warm_start(mut self, on: bool) -> Self {
+        self.warm_start = on;
+        self
     }
 
     fn run<T: Real>(&self, p: CouplingProblem<'_, T>) -> Result<CouplingReport> {
@@ -205,7 +221,10 @@ impl Sinkhorn {
 
     fn recall(&self, key: &(bool, usize, Vec<usize>)) -> Option<Vec<Vec<f64>>> {
         let cache = self.cache.lock().ok()?;
-        cache.iter().find(|w| &w.key == key).map(|w| w.duals.clone())
+        cache
+            .iter()
+            .find(|w| &w.key == key)
+            .map(|w| w.duals.clone())
     }
 
     fn remember<T: Real>(

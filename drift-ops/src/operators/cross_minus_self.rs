@@ -2,8 +2,8 @@
 
 use super::term::{evaluate, DisplacementKind, TermRef};
 use super::weighting::{accumulate_field, report, RowWeighting, Side};
-use crate::kernels::Laplace;
 use crate::couplings::RowNormalised;
+use crate::kernels::Laplace;
 use drift_api::{
     ColumnBlock, Coupling, DriftError, DriftJob, DriftOperator, DriftProblem, DriftReport, Kernel,
     Real, Result,
@@ -109,10 +109,7 @@ impl CrossMinusSelf {
 impl DriftOperator for CrossMinusSelf {
     fn drift(&self, job: DriftJob<'_>) -> Result<DriftReport> {
         self.validate()?;
-        match job {
-            DriftJob::F32(p) => self.run(p),
-            DriftJob::F64(p) => self.run(p),
-        }
+        super::dispatch!(self, job)
     }
     fn validate(&self) -> Result<()> {
         self.cross.as_ref().validate("cross")?;

@@ -17,6 +17,7 @@ mod cross_minus_self;
 mod defaults;
 mod deng_alg2;
 mod joint;
+mod joint_cross_minus_self;
 mod one_sided;
 mod sinkhorn_drift;
 mod sinkhorn_proxy;
@@ -25,6 +26,7 @@ mod weighting;
 
 pub use cross_minus_self::{CrossMinusSelf, Term};
 pub use deng_alg2::DengAlg2;
+pub use joint_cross_minus_self::JointCrossMinusSelf;
 pub use one_sided::OneSided;
 pub use sinkhorn_drift::SinkhornDrift;
 pub use sinkhorn_proxy::SinkhornProxy;
