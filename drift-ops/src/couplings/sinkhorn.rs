@@ -28,7 +28,8 @@ use std::sync::Mutex;
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Sinkhorn {
-    /// Iteration cap (each iteration is one `g` and one `f` update).
+    /// Iteration cap at the target temperature (each iteration is one `g` and one `f` update; the
+    /// ε-scaling stages come on top and are counted in the reported iterations).
     #[serde(default = "default_max_iters")]
     pub max_iters: usize,
     /// Stop when the L1 marginal error is at most this.
@@ -154,12 +155,13 @@ impl Sinkhorn {
         }
         rescale(&mut g, &log_b, current, p.tau.as_f64());
         let passes = passes_at(p.tau.as_f64());
-        let mut iterations = 0;
+        // Every stage update counts: the report reflects the work done.
+        let mut iterations = stages.len();
         let (f, error) = if p.symmetric {
             let mut f = std::mem::take(&mut g[0]);
             loop {
                 let (next, err) = symmetric_update(&passes, &p, &f)?;
-                if err <= self.tol || iterations >= self.max_iters {
+                if err <= self.tol || iterations >= self.max_iters + stages.len() {
                     break (f, err);
                 }
                 f = next;
@@ -169,7 +171,7 @@ impl Sinkhorn {
             let mut f = row_update(&passes, &p, &g)?;
             loop {
                 let (next_g, err) = column_update(&passes, &p, &f, &g)?;
-                if err <= self.tol || iterations >= self.max_iters {
+                if err <= self.tol || iterations >= self.max_iters + stages.len() {
                     break (f, err);
                 }
                 g = next_g;
