@@ -31,11 +31,11 @@ impl<T: Real> PointCloud<T> {
         if dim == 0 || data.is_empty() {
             return Err(DriftError::EmptyPointSet {
                 what: name,
-                points: if dim == 0 { 0 } else { data.len() / dim },
+                points: data.len().checked_div(dim).unwrap_or(0),
                 dim,
             });
         }
-        if data.len() % dim != 0 {
+        if !data.len().is_multiple_of(dim) {
             return Err(DriftError::ShapeMismatch {
                 what: name,
                 expected: (data.len() / dim + 1) * dim,
@@ -78,7 +78,7 @@ impl<T: Real> PointCloud<T> {
             });
         }
         let total: f64 = weights.iter().map(|w| w.as_f64()).sum();
-        if !(total > 0.0) || !total.is_finite() {
+        if total <= 0.0 || !total.is_finite() {
             return Err(DriftError::ZeroTotalWeight {
                 what: self.name.clone(),
             });

@@ -14,8 +14,9 @@ pub trait SliceExp: Real {
     fn exp_in_place(values: &mut [Self]);
 }
 
-const LN2_HI_64: f64 = 6.931_471_803_691_238_2e-1;
-const LN2_LO_64: f64 = 1.908_214_929_270_587_7e-10;
+// ln 2 split in a head with trailing zero bits (so n·LN2_HI is exact) and a tail (fdlibm's values).
+const LN2_HI_64: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
+const LN2_LO_64: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
 
 #[inline(always)]
 fn exp_f64(x: f64) -> f64 {

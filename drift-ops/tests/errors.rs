@@ -13,7 +13,10 @@ fn pc(data: Vec<f64>, d: usize) -> PointCloud<f64> {
 #[test]
 fn empty_point_sets_are_rejected() {
     let e = PointCloud::<f64>::new("y", vec![], 2).unwrap_err();
-    assert!(matches!(e, DriftError::EmptyPointSet { ref what, .. } if what == "y"), "{e}");
+    assert!(
+        matches!(e, DriftError::EmptyPointSet { ref what, .. } if what == "y"),
+        "{e}"
+    );
     let e = PointCloud::<f32>::new("x", vec![1.0], 0).unwrap_err();
     assert!(matches!(e, DriftError::EmptyPointSet { .. }), "{e}");
     assert!(e.to_string().contains("`x` is empty"));
@@ -22,7 +25,10 @@ fn empty_point_sets_are_rejected() {
 #[test]
 fn ragged_buffers_are_rejected() {
     let e = PointCloud::new("x", vec![1.0f64, 2.0, 3.0], 2).unwrap_err();
-    assert!(matches!(e, DriftError::ShapeMismatch { found: 3, .. }), "{e}");
+    assert!(
+        matches!(e, DriftError::ShapeMismatch { found: 3, .. }),
+        "{e}"
+    );
 }
 
 #[test]
@@ -37,7 +43,11 @@ fn non_finite_coordinates_are_located() {
         }
     }
     let e = PointCloud::new("x", vec![f32::NAN], 1).unwrap_err();
-    assert!(e.to_string().contains("non-finite coordinate NaN at point 0"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("non-finite coordinate NaN at point 0"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -53,7 +63,17 @@ fn bad_weights_are_rejected() {
     let e = x().with_weights(vec![0.0, 0.0, 0.0]).unwrap_err();
     assert!(matches!(e, DriftError::ZeroTotalWeight { .. }), "{e}");
     let e = x().with_weights(vec![1.0]).unwrap_err();
-    assert!(matches!(e, DriftError::ShapeMismatch { expected: 3, found: 1, .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            DriftError::ShapeMismatch {
+                expected: 3,
+                found: 1,
+                ..
+            }
+        ),
+        "{e}"
+    );
     // Zero weights on some points are fine: those points carry no mass.
     assert!(x().with_weights(vec![0.0, 1.0, 1.0]).is_ok());
 }
@@ -81,7 +101,9 @@ fn mismatched_dimensions_are_named() {
         let e = drift_ops::drift(op.as_ref(), &x, &y).unwrap_err();
         match e {
             DriftError::DimensionMismatch {
-                left_dim, right_dim, ..
+                left_dim,
+                right_dim,
+                ..
             } => assert_eq!((left_dim, right_dim), (2, 3)),
             other => panic!("{op:?}: unexpected {other}"),
         }
@@ -128,7 +150,17 @@ fn a_single_particle_cannot_have_a_masked_self_term() {
     let x = pc(vec![0.0, 1.0], 2);
     let y = pc(vec![0.0, 1.0, 1.0, 1.0], 2);
     let e = drift_ops::drift(&OneSided::new(0.5), &x, &y).unwrap_err();
-    assert!(matches!(e, DriftError::TooFewPoints { needed: 2, found: 1, .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            DriftError::TooFewPoints {
+                needed: 2,
+                found: 1,
+                ..
+            }
+        ),
+        "{e}"
+    );
     // Unmasked operators are fine with one particle.
     assert!(drift_ops::drift(&SinkhornDrift::new(0.5), &x, &y).is_ok());
 }
@@ -150,5 +182,15 @@ fn precision_is_never_mixed_and_output_shapes_are_checked() {
         },
     )
     .unwrap_err();
-    assert!(matches!(e, DriftError::ShapeMismatch { expected: 2, found: 3, .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            DriftError::ShapeMismatch {
+                expected: 2,
+                found: 3,
+                ..
+            }
+        ),
+        "{e}"
+    );
 }

@@ -108,7 +108,10 @@ fn nothing_is_nan_or_infinite_at_very_low_temperature() {
             for (w, d) in [
                 (RowWeighting::Unit, DisplacementKind::Mean),
                 (RowWeighting::MassProduct, DisplacementKind::Unit),
-                (RowWeighting::Masses { scale: 2.0 / tau }, DisplacementKind::Mean),
+                (
+                    RowWeighting::Masses { scale: 2.0 / tau },
+                    DisplacementKind::Mean,
+                ),
             ] {
                 let mut t = Term::new(k.boxed(), c.boxed(), tau);
                 t.displacement = d;
@@ -156,20 +159,27 @@ fn close(a: &[f64], b: &[f64]) -> bool {
 }
 
 fn clouds() -> impl Strategy<Value = (Cloud, Cloud, u64)> {
-    (2usize..10, 1usize..10, 1usize..4, any::<u64>(), any::<bool>()).prop_map(
-        |(n, m, d, seed, weighted)| {
+    (
+        2usize..10,
+        1usize..10,
+        1usize..4,
+        any::<u64>(),
+        any::<bool>(),
+    )
+        .prop_map(|(n, m, d, seed, weighted)| {
             let mut r = rng(seed);
             let x = Cloud::random(&mut r, n, d, 0.0, weighted);
             let y = Cloud::random(&mut r, m, d, 0.3, weighted);
             (x, y, seed)
-        },
-    )
+        })
 }
 
 fn permute(c: &Cloud, perm: &[usize]) -> Cloud {
     Cloud::from_parts(
         perm.iter().map(|&i| c.pts[i].clone()).collect(),
-        c.raw_w.as_ref().map(|w| perm.iter().map(|&i| w[i]).collect()),
+        c.raw_w
+            .as_ref()
+            .map(|w| perm.iter().map(|&i| w[i]).collect()),
     )
 }
 
@@ -240,7 +250,8 @@ fn f32_and_f64_agree_on_the_same_inputs() {
         for (name, op) in named(k, 0.5) {
             let v64 = eval(op.as_ref(), &x, &y);
             let (v32, _) =
-                drift_ops::drift(op.as_ref(), &x.to_lib::<f32>("x"), &y.to_lib::<f32>("y")).unwrap();
+                drift_ops::drift(op.as_ref(), &x.to_lib::<f32>("x"), &y.to_lib::<f32>("y"))
+                    .unwrap();
             assert!(rel_err(&v32, &v64) < 1e-4, "{name} {k:?}");
         }
     }

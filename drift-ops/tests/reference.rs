@@ -13,7 +13,9 @@ use drift_ops::{
 
 /// (N, M, D): N != M, D = 1, M beyond one column tile, N beyond one row block (and a masked self
 /// term spanning tiles).
-const SHAPES: [(usize, usize, usize); 6] = [
+type Shape = (usize, usize, usize);
+
+const SHAPES: [Shape; 6] = [
     (5, 7, 2),
     (9, 4, 1),
     (12, 12, 3),
@@ -30,7 +32,7 @@ const DISPS: [DisplacementKind; 2] = [DisplacementKind::Mean, DisplacementKind::
 
 /// A deterministic case list: every kernel and coupling on every shape, with the weighting,
 /// displacement, mask, weights and temperature cycled so that each value meets each shape.
-fn cases() -> Vec<(K, C, (usize, usize, usize), usize)> {
+fn cases() -> Vec<(K, C, Shape, usize)> {
     let mut out = Vec::new();
     for k in K::ALL {
         for c in C::ALL {
@@ -44,7 +46,7 @@ fn cases() -> Vec<(K, C, (usize, usize, usize), usize)> {
     out
 }
 
-fn inputs(seed: u64, s: (usize, usize, usize), weighted: bool) -> (Cloud, Cloud) {
+fn inputs(seed: u64, s: Shape, weighted: bool) -> (Cloud, Cloud) {
     let mut r = rng(seed);
     let x = Cloud::random(&mut r, s.0, s.2, 0.0, weighted);
     let y = Cloud::random(&mut r, s.1, s.2, 0.4, weighted);
@@ -94,7 +96,9 @@ fn split_cases<T: Real>(tol: f64) {
             weighting: w,
         };
         let want = split_drift(&x, &y, rc, rr, mask, w);
-        let label = format!("split {k:?} {c:?} {s:?} mask={mask} weighted={weighted} {w:?} {disp:?} tau={tau}");
+        let label = format!(
+            "split {k:?} {c:?} {s:?} mask={mask} weighted={weighted} {w:?} {disp:?} tau={tau}"
+        );
         check_operator::<T>(&op, &x, &y, &want, tol, &label);
     }
 }
@@ -119,7 +123,8 @@ fn joint_cases<T: Real>(tol: f64) {
             weighting: w,
         };
         let want = joint_drift(&x, &y, rt, mask, w);
-        let label = format!("joint {k:?} {c:?} {s:?} mask={mask} weighted={weighted} {w:?} {disp:?}");
+        let label =
+            format!("joint {k:?} {c:?} {s:?} mask={mask} weighted={weighted} {w:?} {disp:?}");
         check_operator::<T>(&op, &x, &y, &want, tol, &label);
     }
 }
@@ -158,7 +163,12 @@ fn named_cases<T: Real>(tol: f64) {
                 };
                 let tau = 0.8;
                 let label = |name: &str| format!("{name} {k:?} {s:?} weighted={weighted}");
-                let rt = |c: C| RefTerm { k, c, tau, disp: mean };
+                let rt = |c: C| RefTerm {
+                    k,
+                    c,
+                    tau,
+                    disp: mean,
+                };
 
                 let op = OneSided {
                     kernel: k.boxed(),
@@ -238,7 +248,9 @@ fn reduction_cases<T: Real>(tol: f64) {
         } else {
             Cloud::random(&mut r, m, d, 0.3, false)
         };
-        let g: Vec<f64> = (0..m).map(|j| ((j * 7919) % 13) as f64 * 0.3 - 2.0).collect();
+        let g: Vec<f64> = (0..m)
+            .map(|j| ((j * 7919) % 13) as f64 * 0.3 - 2.0)
+            .collect();
         for k in K::ALL {
             for (mode, kind) in [
                 (Displacement::Mean, DisplacementKind::Mean),
@@ -279,7 +291,10 @@ fn reduction_cases<T: Real>(tol: f64) {
                 let want_disp: Vec<f64> = disps.iter().flatten().cloned().collect();
                 let e1 = rel_err(&lse_out, &want_lse);
                 let e2 = rel_err(&disp, &want_disp);
-                assert!(e1 < tol && e2 < tol, "{k:?} {mode:?} n={n} m={m}: {e1:e} {e2:e}");
+                assert!(
+                    e1 < tol && e2 < tol,
+                    "{k:?} {mode:?} n={n} m={m}: {e1:e} {e2:e}"
+                );
             }
         }
     }

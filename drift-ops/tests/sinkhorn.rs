@@ -57,8 +57,16 @@ fn solve(
             col[j] += p;
         }
     }
-    let row_err = row.iter().zip(&x.log_w).map(|(r, l)| (r - l.exp()).abs()).sum();
-    let col_err = col.iter().zip(&cols.log_w).map(|(c, l)| (c - l.exp()).abs()).sum();
+    let row_err = row
+        .iter()
+        .zip(&x.log_w)
+        .map(|(r, l)| (r - l.exp()).abs())
+        .sum();
+    let col_err = col
+        .iter()
+        .zip(&cols.log_w)
+        .map(|(c, l)| (c - l.exp()).abs())
+        .sum();
     (row_err, col_err, report, out)
 }
 
@@ -134,7 +142,11 @@ fn warm_start_reuses_the_previous_potentials() {
     let (_, _, second, _) = solve(&s, K::Gaussian, 0.02, &x, &y, false);
     assert!(first.converged && second.converged);
     assert!(first.iterations > 5);
-    assert!(second.iterations <= 1, "second call took {}", second.iterations);
+    assert!(
+        second.iterations <= 1,
+        "second call took {}",
+        second.iterations
+    );
     // And through an operator, for both of its problems at once.
     let op = SinkhornDrift {
         kernel: K::Gaussian.boxed(),

@@ -117,7 +117,9 @@ impl Cloud {
         let p = PointCloud::new(name, data, self.d()).unwrap();
         match &self.raw_w {
             None => p,
-            Some(w) => p.with_weights(w.iter().map(|v| T::of(*v)).collect()).unwrap(),
+            Some(w) => p
+                .with_weights(w.iter().map(|v| T::of(*v)).collect())
+                .unwrap(),
         }
     }
 }
@@ -259,10 +261,22 @@ pub fn plan(
                 }
             } else {
                 let mut g = log_b.clone();
-                let mut f: Vec<f64> = log_a.iter().zip(row_lse(&l, &g)).map(|(a, r)| a - r).collect();
+                let mut f: Vec<f64> = log_a
+                    .iter()
+                    .zip(row_lse(&l, &g))
+                    .map(|(a, r)| a - r)
+                    .collect();
                 for _ in 0..iters {
-                    g = log_b.iter().zip(col_lse(&l, &f)).map(|(b, c)| b - c).collect();
-                    f = log_a.iter().zip(row_lse(&l, &g)).map(|(a, r)| a - r).collect();
+                    g = log_b
+                        .iter()
+                        .zip(col_lse(&l, &f))
+                        .map(|(b, c)| b - c)
+                        .collect();
+                    f = log_a
+                        .iter()
+                        .zip(row_lse(&l, &g))
+                        .map(|(a, r)| a - r)
+                        .collect();
                 }
                 let c = col_lse(&l, &f);
                 let error = (0..g.len())
