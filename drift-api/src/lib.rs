@@ -26,7 +26,9 @@ pub use coupling::{
 };
 pub use error::{check_temperature, DriftError, Result};
 pub use kernel::Kernel;
-pub use operator::{apply_drift, Context, DriftJob, DriftOperator, DriftProblem, DriftReport};
+pub use operator::{
+    apply_drift, Context, DriftJob, DriftOperator, DriftProblem, DriftReport, Negatives,
+};
 pub use points::{PointCloud, Points};
 pub use real::{log_add_exp, Precision, Real};
 

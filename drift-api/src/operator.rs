@@ -6,13 +6,53 @@ use crate::error::{DriftError, Result};
 use crate::points::PointCloud;
 use crate::real::Real;
 
-/// Where in a flow or a training run an operator is applied (drives annealing schedules).
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+/// Where in a flow or a training run an operator is applied, and how compositions have rescaled it.
+///
+/// ```
+/// use drift_api::Context;
+/// let c = Context::at(10, 0.5).with_temperature_factor(0.1);
+/// assert_eq!((c.step, c.time), (10, 0.5));
+/// assert!((c.with_temperature_factor(2.0).temperature_factor - 0.2).abs() < 1e-15);
+/// assert_eq!(Context::default().temperature_factor, 1.0);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Context {
     /// Step counter (training step or flow step).
     pub step: u64,
     /// Continuous time of the flow.
     pub time: f64,
+    /// Factor every kernel temperature is multiplied by (1 unless a composition such as an annealing
+    /// schedule, a multi-temperature sum or a feature scale sets it). Operators apply it, never store it.
+    pub temperature_factor: f64,
+}
+
+impl Default for Context {
+    fn default() -> Self {
+        Context {
+            step: 0,
+            time: 0.0,
+            temperature_factor: 1.0,
+        }
+    }
+}
+
+impl Context {
+    /// The context at a given step and time, no temperature rescaling.
+    pub fn at(step: u64, time: f64) -> Self {
+        Context {
+            step,
+            time,
+            ..Default::default()
+        }
+    }
+
+    /// This context with its temperature factor multiplied by `factor`.
+    pub fn with_temperature_factor(self, factor: f64) -> Self {
+        Context {
+            temperature_factor: self.temperature_factor * factor,
+            ..self
+        }
+    }
 }
 
 /// One drift evaluation: accumulate `scale · V(x_i)` into `out`.
@@ -32,6 +72,33 @@ pub struct DriftProblem<'a, T> {
     pub out: &'a mut [T],
     /// Factor applied to the operator's field before accumulation.
     pub scale: T,
+    /// Extra negatives (classifier-free guidance): unconditional samples added to the repulsion's
+    /// column set with a relative weight. `None` for plain drifts.
+    pub negatives: Option<Negatives<'a, T>>,
+}
+
+/// Extra samples in the negative (repulsion) set, each weighing `weight` relative to one generated
+/// sample: Deng et al.'s classifier-free guidance uses `w = (α − 1)(N − 1)/N_unc`
+/// ([`Negatives::guidance_weight`]); Sinkhorn couplings see them as weighted columns (He et al.'s
+/// `weighted_cols`).
+#[derive(Clone, Copy, Debug)]
+pub struct Negatives<'a, T> {
+    /// The unconditional samples.
+    pub points: &'a PointCloud<T>,
+    /// Relative weight `w >= 0` of each negative (its own weights, if any, are spread over it).
+    pub weight: f64,
+}
+
+impl<T> Negatives<'_, T> {
+    /// Deng et al.'s guidance weight `w = (α − 1)(N_neg − 1)/N_unc` for guidance scale `α >= 1`,
+    /// `N_neg` own negatives (the generated samples) and `N_unc` unconditional ones.
+    ///
+    /// ```
+    /// assert_eq!(drift_api::Negatives::<f32>::guidance_weight(2.0, 65, 32), 2.0);
+    /// ```
+    pub fn guidance_weight(alpha: f64, n_neg: usize, n_unc: usize) -> f64 {
+        (alpha - 1.0) * (n_neg as f64 - 1.0) / n_unc as f64
+    }
 }
 
 impl<T: Real> DriftProblem<'_, T> {
@@ -48,6 +115,22 @@ impl<T: Real> DriftProblem<'_, T> {
         }
         if !self.scale.is_finite() {
             return Err(DriftError::invalid("scale", "must be finite"));
+        }
+        if let Some(neg) = &self.negatives {
+            self.x.check_same_dim(neg.points)?;
+            if !(neg.weight.is_finite() && neg.weight >= 0.0) {
+                return Err(DriftError::invalid(
+                    "negatives.weight",
+                    format!("must be finite and >= 0, got {}", neg.weight),
+                ));
+            }
+        }
+        let factor = self.context.temperature_factor;
+        if !(factor.is_finite() && factor > 0.0) {
+            return Err(DriftError::InvalidTemperature {
+                what: "context.temperature_factor".into(),
+                value: factor,
+            });
         }
         Ok(())
     }

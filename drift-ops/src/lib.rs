@@ -14,19 +14,19 @@
 //! println!("λ = {}, Sinkhorn error = {:?}", report.drift_norm, report.max_marginal_error());
 //! ```
 
+pub mod compositions;
 pub mod couplings;
 pub mod cpu;
 pub mod exp;
 pub mod kernels;
 pub mod operators;
+pub mod random;
 
+pub use compositions::*;
 pub use couplings::{RowNormalised, Sinkhorn, TwoSidedProxy, Unnormalised};
 pub use cpu::CpuBackend;
-pub use kernels::{Gaussian, InverseMultiquadric, Laplace};
-pub use operators::{
-    CrossMinusSelf, DengAlg2, DisplacementKind, JointCrossMinusSelf, OneSided, RowWeighting,
-    SinkhornDrift, SinkhornProxy, Term, TermRef,
-};
+pub use kernels::{Gaussian, InverseMultiquadric, Laplace, LogDistance};
+pub use operators::*;
 
 use drift_api::{
     apply_drift, Backend, Context, DriftOperator, DriftProblem, DriftReport, PointCloud, Real,
@@ -60,6 +60,7 @@ pub fn drift_with<T: Real>(
             context,
             out: &mut out,
             scale: T::one(),
+            negatives: None,
         },
     )?;
     Ok((out, report))

@@ -179,6 +179,7 @@ fn precision_is_never_mixed_and_output_shapes_are_checked() {
             context: &Context::default(),
             out: &mut out,
             scale: 1.0,
+            negatives: None,
         },
     )
     .unwrap_err();

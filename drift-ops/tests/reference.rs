@@ -7,8 +7,8 @@ mod common;
 use common::*;
 use drift_api::{reduce, Displacement, DriftOperator, Real, RowReduction};
 use drift_ops::{
-    CpuBackend, CrossMinusSelf, DengAlg2, DisplacementKind, JointCrossMinusSelf, OneSided,
-    RowWeighting, Sinkhorn, SinkhornDrift, SinkhornProxy, Term,
+    CpuBackend, CrossMinusSelf, DengAlg2, DisplacementKind, FDivergenceKind, JointCrossMinusSelf,
+    OneSided, RowWeighting, Sinkhorn, SinkhornDrift, SinkhornProxy, Term,
 };
 
 /// (N, M, D): N != M, D = 1, M beyond one column tile, N beyond one row block (and a masked self
@@ -23,10 +23,16 @@ const SHAPES: [Shape; 6] = [
     (40, 33, 5),
     (290, 9, 2),
 ];
-const WEIGHTINGS: [RowWeighting; 3] = [
+const WEIGHTINGS: [RowWeighting; 5] = [
     RowWeighting::Unit,
     RowWeighting::MassProduct,
     RowWeighting::Masses { scale: 0.7 },
+    RowWeighting::FDivergence {
+        divergence: FDivergenceKind::ChiSquared,
+    },
+    RowWeighting::FDivergence {
+        divergence: FDivergenceKind::SquaredHellinger,
+    },
 ];
 const DISPS: [DisplacementKind; 2] = [DisplacementKind::Mean, DisplacementKind::Unit];
 
@@ -79,7 +85,7 @@ fn split_cases<T: Real>(tol: f64) {
         let weighted = variant % 2 == 1;
         let mask = variant % 3 != 0;
         let tau = [0.5, 1.7][variant % 2];
-        let w = WEIGHTINGS[variant % 3];
+        let w = WEIGHTINGS[idx % WEIGHTINGS.len()];
         let disp = DISPS[(variant / 2) % 2];
         let (x, y) = inputs(idx as u64, s, weighted);
         let (x, y) = if T::PRECISION == drift_api::Precision::F32 {
@@ -108,7 +114,7 @@ fn joint_cases<T: Real>(tol: f64) {
         let weighted = variant % 2 == 1;
         let mask = variant % 3 != 0;
         let tau = [0.6, 1.4][variant % 2];
-        let w = WEIGHTINGS[variant % 3];
+        let w = WEIGHTINGS[idx % WEIGHTINGS.len()];
         let disp = DISPS[(variant / 2) % 2];
         let (x, y) = inputs(1000 + idx as u64, s, weighted);
         let (x, y) = if T::PRECISION == drift_api::Precision::F32 {
@@ -286,7 +292,7 @@ fn reduction_cases<T: Real>(tol: f64) {
                     g: vec![g.clone()],
                     error: None,
                 };
-                let (masses, disps) = &block_terms(k, 0.3, &x.pts, &block, &plan, kind)[0];
+                let (masses, disps, _) = &block_terms(k, 0.3, &x.pts, &block, &plan, kind)[0];
                 let want_lse: Vec<f64> = masses.iter().map(|v| v.ln()).collect();
                 let want_disp: Vec<f64> = disps.iter().flatten().cloned().collect();
                 let e1 = rel_err(&lse_out, &want_lse);
@@ -308,4 +314,99 @@ fn row_reduction_matches_reference_f64() {
 #[test]
 fn row_reduction_matches_reference_f32() {
     reduction_cases::<f32>(1e-5);
+}
+
+/// The other families built on the engines, against the reference from their documented parts.
+fn family_cases<T: Real>(tol: f64) {
+    use drift_ops::{FDivergence, Mmd, MmdKernel, ScoreDifference, SinkhornDivergence, SinkhornK};
+    for (idx, s) in SHAPES.iter().enumerate() {
+        for weighted in [false, true] {
+            let (x, y) = inputs(7000 + idx as u64, *s, weighted);
+            let (x, y) = if T::PRECISION == drift_api::Precision::F32 {
+                (x.rounded_f32(), y.rounded_f32())
+            } else {
+                (x, y)
+            };
+            let tau = 0.7;
+            let label = |name: &str| format!("{name} {s:?} weighted={weighted}");
+            let rt = |k: K, c: C, disp: DisplacementKind| RefTerm { k, c, tau, disp };
+            let mean = DisplacementKind::Mean;
+
+            let op = Mmd::new(MmdKernel::Gaussian, tau);
+            let t = rt(K::Gaussian, C::None, mean);
+            let want = split_drift(
+                &x,
+                &y,
+                t,
+                t,
+                false,
+                RowWeighting::Masses { scale: 2.0 / tau },
+            );
+            check_operator::<T>(&op, &x, &y, &want, tol, &label("mmd gaussian"));
+
+            let op = Mmd::new(MmdKernel::Laplace, tau);
+            let t = rt(K::Laplace, C::None, DisplacementKind::Unit);
+            let want = split_drift(
+                &x,
+                &y,
+                t,
+                t,
+                false,
+                RowWeighting::Masses { scale: 1.0 / tau },
+            );
+            check_operator::<T>(&op, &x, &y, &want, tol, &label("mmd laplace"));
+
+            let op = ScoreDifference::new(tau);
+            let t = rt(K::Gaussian, C::Row, mean);
+            let want = split_drift(&x, &y, t, t, false, RowWeighting::Unit);
+            check_operator::<T>(&op, &x, &y, &want, tol, &label("score_difference"));
+
+            for divergence in [
+                FDivergenceKind::Kl,
+                FDivergenceKind::ReverseKl,
+                FDivergenceKind::ChiSquared,
+                FDivergenceKind::JensenShannon,
+                FDivergenceKind::SquaredHellinger,
+            ] {
+                let op = FDivergence::new(divergence, tau);
+                let want = split_drift(
+                    &x,
+                    &y,
+                    t,
+                    t,
+                    false,
+                    RowWeighting::FDivergence { divergence },
+                );
+                check_operator::<T>(
+                    &op,
+                    &x,
+                    &y,
+                    &want,
+                    tol,
+                    &label(&format!("f_divergence {divergence:?}")),
+                );
+            }
+
+            let op = SinkhornK::new(5, tau);
+            let t = rt(K::Gaussian, C::Sinkhorn(5), mean);
+            let want = split_drift(&x, &y, t, t, false, RowWeighting::Unit);
+            check_operator::<T>(&op, &x, &y, &want, tol, &label("sinkhorn_k"));
+
+            let op = SinkhornDivergence {
+                temperature: tau,
+                sinkhorn: Sinkhorn::new(5, 0.0),
+            };
+            check_operator::<T>(&op, &x, &y, &want, tol, &label("sinkhorn_divergence"));
+        }
+    }
+}
+
+#[test]
+fn family_operators_match_reference_f64() {
+    family_cases::<f64>(1e-10);
+}
+
+#[test]
+fn family_operators_match_reference_f32() {
+    family_cases::<f32>(1e-4);
 }

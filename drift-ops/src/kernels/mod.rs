@@ -4,7 +4,9 @@
 mod gaussian;
 mod inverse_multiquadric;
 mod laplace;
+mod log_distance;
 
 pub use gaussian::Gaussian;
 pub use inverse_multiquadric::InverseMultiquadric;
 pub use laplace::Laplace;
+pub use log_distance::LogDistance;

@@ -1,7 +1,8 @@
 //! The generic cross-minus-self operator, and the engine every kernel drift runs on.
 
+use super::negatives::NegativeColumns;
 use super::term::{evaluate, DisplacementKind, TermRef};
-use super::weighting::{accumulate_field, report, RowWeighting, Side};
+use super::weighting::{accumulate_field, report, RowWeighting};
 use crate::couplings::RowNormalised;
 use crate::kernels::Laplace;
 use drift_api::{
@@ -129,6 +130,8 @@ pub(crate) fn run_cross_minus_self<T: Real>(
     weighting: RowWeighting,
 ) -> Result<DriftReport> {
     p.check()?;
+    let cross = cross.in_context(p.context);
+    let repulsion = repulsion.in_context(p.context);
     require_pairs(name, p.x.len(), mask_self)?;
     let log_a = p.x.log_weights();
     let log_b = p.y.log_weights();
@@ -144,30 +147,25 @@ pub(crate) fn run_cross_minus_self<T: Real>(
         }],
         false,
     )?;
-    let self_term = evaluate(
-        p.backend,
-        repulsion,
-        p.x,
-        &log_a,
-        &[ColumnBlock {
-            points: p.x,
-            log_weights: &log_a,
-            mask_diagonal: mask_self,
-        }],
-        true,
-    )?;
-    let norm = accumulate_field(
-        &mut p,
-        weighting,
-        Side {
-            masses: &attraction.masses[0],
-            displacements: &attraction.displacements[0],
-        },
-        Side {
-            masses: &self_term.masses[0],
-            displacements: &self_term.displacements[0],
-        },
-    )?;
+    // The repulsion's columns: X itself, plus guidance negatives when given.
+    let negatives = NegativeColumns::new(&p, 0);
+    let (own, extra) = negatives.log_weights(&log_a);
+    let mut self_blocks = vec![ColumnBlock {
+        points: p.x,
+        log_weights: &own,
+        mask_diagonal: mask_self,
+    }];
+    if let Some((points, lw)) = negatives.points.zip(extra.as_deref()) {
+        self_blocks.push(ColumnBlock {
+            points,
+            log_weights: lw,
+            mask_diagonal: false,
+        });
+    }
+    let symmetric = self_blocks.len() == 1;
+    let mut self_term = evaluate(p.backend, repulsion, p.x, &log_a, &self_blocks, symmetric)?;
+    self_term.merge_blocks_from(0);
+    let norm = accumulate_field(&mut p, weighting, attraction.side(0), self_term.side(0))?;
     Ok(report(
         name,
         vec![attraction.report, self_term.report],

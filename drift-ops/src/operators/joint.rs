@@ -1,8 +1,9 @@
 //! The joint engine: one coupling of `X` with the concatenated columns `[Y; X]` (Deng et al. Alg. 2).
 
 use super::cross_minus_self::require_pairs;
+use super::negatives::NegativeColumns;
 use super::term::{evaluate, TermRef};
-use super::weighting::{accumulate_field, report, RowWeighting, Side};
+use super::weighting::{accumulate_field, report, RowWeighting};
 use drift_api::{ColumnBlock, DriftProblem, DriftReport, Real, Result};
 
 /// Couples `X` with the joint column set `[Y; X]` (the `X` block optionally masked on its diagonal),
@@ -16,45 +17,35 @@ pub(crate) fn run_joint<T: Real>(
     weighting: RowWeighting,
 ) -> Result<DriftReport> {
     p.check()?;
+    let term = term.in_context(p.context);
     require_pairs(name, p.x.len(), mask_self)?;
-    let (n, m) = (p.x.len() as f64, p.y.len() as f64);
     let log_a = p.x.log_weights();
-    let shift = |l: &[T], share: f64| -> Vec<T> {
-        let s = T::of((share / (n + m)).ln());
-        l.iter().map(|v| *v + s).collect()
-    };
-    let joint_b = shift(&p.y.log_weights(), m);
-    let joint_a = shift(&log_a, n);
-    let out = evaluate(
-        p.backend,
-        term,
-        p.x,
-        &log_a,
-        &[
-            ColumnBlock {
-                points: p.y,
-                log_weights: &joint_b,
-                mask_diagonal: false,
-            },
-            ColumnBlock {
-                points: p.x,
-                log_weights: &joint_a,
-                mask_diagonal: mask_self,
-            },
-        ],
-        false,
-    )?;
-    let norm = accumulate_field(
-        &mut p,
-        weighting,
-        Side {
-            masses: &out.masses[0],
-            displacements: &out.displacements[0],
+    // Joint columns [Y; X; negatives] with relative masses M : N : w·N_neg.
+    let negatives = NegativeColumns::new(&p, p.y.len());
+    let shift = T::of(negatives.share(p.y.len() as f64));
+    let joint_b: Vec<T> = p.y.log_weights().iter().map(|v| *v + shift).collect();
+    let (joint_a, extra) = negatives.log_weights(&log_a);
+    let mut blocks = vec![
+        ColumnBlock {
+            points: p.y,
+            log_weights: &joint_b,
+            mask_diagonal: false,
         },
-        Side {
-            masses: &out.masses[1],
-            displacements: &out.displacements[1],
+        ColumnBlock {
+            points: p.x,
+            log_weights: &joint_a,
+            mask_diagonal: mask_self,
         },
-    )?;
+    ];
+    if let Some((points, lw)) = negatives.points.zip(extra.as_deref()) {
+        blocks.push(ColumnBlock {
+            points,
+            log_weights: lw,
+            mask_diagonal: false,
+        });
+    }
+    let mut out = evaluate(p.backend, term, p.x, &log_a, &blocks, false)?;
+    out.merge_blocks_from(1);
+    let norm = accumulate_field(&mut p, weighting, out.side(0), out.side(1))?;
     Ok(report(name, vec![out.report], norm))
 }

@@ -1,5 +1,6 @@
 //! One term of a drift: solve a coupling, then one displacement pass per column block.
 
+use super::weighting::Side;
 use drift_api::{
     log_add_exp, reduce, solve_coupling, Backend, ColumnBlock, Coupling, CouplingProblem,
     CouplingReport, Displacement, DriftError, Kernel, PointCloud, Potentials, Real, Result,
@@ -22,6 +23,15 @@ pub struct TermRef<'a> {
 }
 
 impl TermRef<'_> {
+    /// The term at the context's temperature (annealing, multi-temperature and feature-scale
+    /// compositions set the factor).
+    pub fn in_context(self, context: &drift_api::Context) -> Self {
+        TermRef {
+            temperature: self.temperature * context.temperature_factor,
+            ..self
+        }
+    }
+
     /// Validates the temperature, kernel and coupling, naming the term in errors.
     pub fn validate(&self, what: &str) -> Result<()> {
         drift_api::check_temperature(&format!("{what}.temperature"), self.temperature)?;
@@ -50,13 +60,56 @@ impl From<DisplacementKind> for Displacement {
     }
 }
 
-/// The outcome of a term: per column block, the plan's row masses `m_i = exp(f_i + lse_i)` and
-/// displacements (`N × D`).
+/// The outcome of a term: per column block, the row log-densities `lse_i = LSE_j(g_j + ℓ_ij)`, the
+/// plan's row masses `m_i = exp(f_i + lse_i)` and the displacements (`N × D`).
 #[derive(Debug)]
 pub(crate) struct TermOutput<T> {
+    pub log_densities: Vec<Vec<T>>,
     pub masses: Vec<Vec<T>>,
     pub displacements: Vec<Vec<T>>,
     pub report: CouplingReport,
+}
+
+impl<T: Real> TermOutput<T> {
+    /// Folds every block after `first` into block `first`, as if they were one column set: the
+    /// log-densities add in the log domain, the masses add, and the displacements average with the
+    /// blocks' shares of the row's density. Used when guidance negatives join the repulsion.
+    pub fn merge_blocks_from(&mut self, first: usize) {
+        while self.log_densities.len() > first + 1 {
+            let (ld, m, disp) = (
+                self.log_densities.pop().unwrap_or_default(),
+                self.masses.pop().unwrap_or_default(),
+                self.displacements.pop().unwrap_or_default(),
+            );
+            let d = disp.len() / ld.len().max(1);
+            let (ld0, m0, disp0) = (
+                &mut self.log_densities[first],
+                &mut self.masses[first],
+                &mut self.displacements[first],
+            );
+            for i in 0..ld.len() {
+                let total = log_add_exp(ld0[i], ld[i]);
+                if total == T::neg_infinity() {
+                    continue;
+                }
+                let (w0, w1) = ((ld0[i] - total).exp(), (ld[i] - total).exp());
+                for k in i * d..(i + 1) * d {
+                    disp0[k] = w0 * disp0[k] + w1 * disp[k];
+                }
+                ld0[i] = total;
+                m0[i] += m[i];
+            }
+        }
+    }
+
+    /// Block `b` as one side of the field.
+    pub fn side(&self, b: usize) -> Side<'_, T> {
+        Side {
+            log_density: &self.log_densities[b],
+            masses: &self.masses[b],
+            displacements: &self.displacements[b],
+        }
+    }
 }
 
 /// Solves the term's coupling between `rows` and `blocks`, then runs one fused pass per block that
@@ -123,6 +176,7 @@ pub(crate) fn evaluate<T: Real>(
         .map(|lse| lse.iter().zip(&f).map(|(l, fi)| (*l + *fi).exp()).collect())
         .collect();
     Ok(TermOutput {
+        log_densities: lses,
         masses,
         displacements,
         report,

@@ -17,6 +17,50 @@ pub enum RowWeighting {
         /// Factor applied to both masses.
         scale: f64,
     },
+    /// `α⁺ = α⁻ = r_i f''(r_i)` with `r_i = q̂(x_i)/p̂(x_i) = exp(lse⁻_i − lse⁺_i)` the Parzen density
+    /// ratio: the Wasserstein gradient flow of `D_f(q‖p)` (with row-normalised plans).
+    FDivergence {
+        /// Which `f`.
+        divergence: FDivergenceKind,
+    },
+}
+
+/// The `f` of an f-divergence `D_f(q‖p) = ∫ p f(q/p)`, through its flow weight `r f''(r)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FDivergenceKind {
+    /// `KL(q‖p)`: weight 1 (the score difference).
+    Kl,
+    /// `KL(p‖q)`: weight `1/r`.
+    ReverseKl,
+    /// Pearson χ²: weight `2r`.
+    ChiSquared,
+    /// Jensen–Shannon: weight `1/(1 + r)`.
+    JensenShannon,
+    /// Squared Hellinger: weight `½ r^{−1/2}`.
+    SquaredHellinger,
+}
+
+impl FDivergenceKind {
+    /// `r f''(r)` from `log r`, evaluated in the log domain where it helps (no overflow of `r`).
+    pub fn weight<T: Real>(&self, log_r: T) -> T {
+        let half = T::of(0.5);
+        match self {
+            FDivergenceKind::Kl => T::one(),
+            FDivergenceKind::ReverseKl => (-log_r).exp(),
+            FDivergenceKind::ChiSquared => T::of(2.0) * log_r.exp(),
+            // 1/(1 + r) = sigmoid(−log r), stable for either sign.
+            FDivergenceKind::JensenShannon => {
+                if log_r > T::zero() {
+                    let e = (-log_r).exp();
+                    e / (T::one() + e)
+                } else {
+                    T::one() / (T::one() + log_r.exp())
+                }
+            }
+            FDivergenceKind::SquaredHellinger => half * (-half * log_r).exp(),
+        }
+    }
 }
 
 impl RowWeighting {
@@ -31,8 +75,13 @@ impl RowWeighting {
         }
     }
 
-    fn alphas<T: Real>(&self, m_plus: T, m_minus: T) -> (T, T) {
+    /// `α±` from the row masses and `log r = lse⁻ − lse⁺` (the log density ratio `q̂/p̂`).
+    fn alphas<T: Real>(&self, m_plus: T, m_minus: T, log_ratio: T) -> (T, T) {
         match *self {
+            RowWeighting::FDivergence { divergence } => {
+                let a = divergence.weight(log_ratio);
+                (a, a)
+            }
             RowWeighting::Unit => (T::one(), T::one()),
             RowWeighting::MassProduct => (m_plus * m_minus, m_plus * m_minus),
             RowWeighting::Masses { scale } => (T::of(scale) * m_plus, T::of(scale) * m_minus),
@@ -40,8 +89,9 @@ impl RowWeighting {
     }
 }
 
-/// One side of the field: row masses and displacements (`N × D`).
+/// One side of the field: row log-densities, row masses and displacements (`N × D`).
 pub(crate) struct Side<'a, T> {
+    pub log_density: &'a [T],
     pub masses: &'a [T],
     pub displacements: &'a [T],
 }
@@ -56,7 +106,12 @@ pub(crate) fn accumulate_field<T: Real>(
 ) -> Result<f64> {
     let d = p.x.dim();
     let value = |idx: usize| {
-        let (ap, am) = weighting.alphas(plus.masses[idx / d], minus.masses[idx / d]);
+        let i = idx / d;
+        let (ap, am) = weighting.alphas(
+            plus.masses[i],
+            minus.masses[i],
+            minus.log_density[i] - plus.log_density[i],
+        );
         ap * plus.displacements[idx] - am * minus.displacements[idx]
     };
     // First pass checks and measures, second accumulates: no field buffer, and a failure leaves the

@@ -4,8 +4,8 @@
 
 use drift_api::{Coupling, Kernel, PointCloud, Real};
 use drift_ops::{
-    DisplacementKind, Gaussian, InverseMultiquadric, Laplace, RowNormalised, RowWeighting,
-    Sinkhorn, TwoSidedProxy, Unnormalised,
+    DisplacementKind, FDivergenceKind, Gaussian, InverseMultiquadric, Laplace, RowNormalised,
+    RowWeighting, Sinkhorn, TwoSidedProxy, Unnormalised,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -292,7 +292,10 @@ pub fn plan(
     }
 }
 
-/// Per block: row masses `exp(f_i + LSE_j(g_j + ℓ_ij))` and displacements.
+/// One side of a reference field: row masses, displacements, row log-densities.
+pub type SideRef = (Vec<f64>, Vec<Vec<f64>>, Vec<f64>);
+
+/// Per block: row masses `exp(f_i + LSE_j(g_j + ℓ_ij))`, displacements and log-densities.
 pub fn block_terms(
     k: K,
     tau: f64,
@@ -300,7 +303,7 @@ pub fn block_terms(
     blocks: &[Block],
     p: &Plan,
     disp: DisplacementKind,
-) -> Vec<(Vec<f64>, Vec<Vec<f64>>)> {
+) -> Vec<SideRef> {
     let d = x[0].len();
     let f = p.f.clone().unwrap();
     blocks
@@ -309,6 +312,7 @@ pub fn block_terms(
         .map(|(b, g)| {
             let mut masses = Vec::new();
             let mut disps = Vec::new();
+            let mut dens = Vec::new();
             for (i, xi) in x.iter().enumerate() {
                 let s: Vec<f64> = b
                     .pts
@@ -324,6 +328,7 @@ pub fn block_terms(
                     .collect();
                 let l = lse(s.iter().cloned());
                 masses.push((f[i] + l).exp());
+                dens.push(l);
                 let mut acc = vec![0.0; d];
                 for (j, yj) in b.pts.iter().enumerate() {
                     let w = (s[j] - l).exp();
@@ -339,24 +344,31 @@ pub fn block_terms(
                 }
                 disps.push(acc);
             }
-            (masses, disps)
+            (masses, disps, dens)
         })
         .collect()
 }
 
 /// `V = α⁺ D⁺ − α⁻ D⁻`, flattened.
-pub fn combine(
-    w: RowWeighting,
-    plus: &(Vec<f64>, Vec<Vec<f64>>),
-    minus: &(Vec<f64>, Vec<Vec<f64>>),
-) -> Vec<f64> {
+pub fn combine(w: RowWeighting, plus: &SideRef, minus: &SideRef) -> Vec<f64> {
     let mut v = Vec::new();
     for i in 0..plus.0.len() {
         let (mp, mm) = (plus.0[i], minus.0[i]);
+        let r = (minus.2[i] - plus.2[i]).exp();
         let (ap, am) = match w {
             RowWeighting::Unit => (1.0, 1.0),
             RowWeighting::MassProduct => (mp * mm, mp * mm),
             RowWeighting::Masses { scale } => (scale * mp, scale * mm),
+            RowWeighting::FDivergence { divergence } => {
+                let a = match divergence {
+                    FDivergenceKind::Kl => 1.0,
+                    FDivergenceKind::ReverseKl => 1.0 / r,
+                    FDivergenceKind::ChiSquared => 2.0 * r,
+                    FDivergenceKind::JensenShannon => 1.0 / (1.0 + r),
+                    FDivergenceKind::SquaredHellinger => 0.5 / r.sqrt(),
+                };
+                (a, a)
+            }
         };
         for c in 0..plus.1[i].len() {
             v.push(ap * plus.1[i][c] - am * minus.1[i][c]);

@@ -1,0 +1,94 @@
+//! Temperature (bandwidth) annealing driven by the step or time of the context.
+
+use super::accumulate::{composite_report, run_into};
+use drift_api::{DriftError, DriftJob, DriftOperator, DriftProblem, DriftReport, Real, Result};
+use serde::{Deserialize, Serialize};
+
+/// Which clock drives a schedule.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Clock {
+    /// The continuous time of the flow.
+    #[default]
+    Time,
+    /// The step counter.
+    Step,
+}
+
+/// Bandwidth annealing (Turan & Ovsjanikov): every temperature of the inner operator is multiplied
+/// by `e^{−r t}`, floored at `min_factor`, with `t` the context's time or step.
+///
+/// ```
+/// use drift_api::{Context, PointCloud};
+/// use drift_ops::{Annealed, Clock, ScoreDifference};
+/// let op = Annealed { operator: Box::new(ScoreDifference::new(1.0)), rate: 0.5, clock: Clock::Step, min_factor: 0.0 };
+/// assert!((op.factor(&Context::at(2, 0.0)) - (-1.0f64).exp()).abs() < 1e-15);
+/// ```
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Annealed {
+    /// The annealed operator.
+    pub operator: Box<dyn DriftOperator>,
+    /// Decay rate `r >= 0`.
+    pub rate: f64,
+    /// The clock `t` (default time).
+    #[serde(default)]
+    pub clock: Clock,
+    /// Smallest factor, so temperatures never reach zero (default 1e-3).
+    #[serde(default = "default_floor")]
+    pub min_factor: f64,
+}
+
+fn default_floor() -> f64 {
+    1e-3
+}
+
+impl Annealed {
+    /// The temperature factor at `context`.
+    pub fn factor(&self, context: &drift_api::Context) -> f64 {
+        let t = match self.clock {
+            Clock::Time => context.time,
+            Clock::Step => context.step as f64,
+        };
+        (-self.rate * t).exp().max(self.min_factor)
+    }
+
+    fn run<T: Real>(&self, p: DriftProblem<'_, T>) -> Result<DriftReport> {
+        p.check()?;
+        let context = p.context.with_temperature_factor(self.factor(p.context));
+        let inner = run_into(
+            self.operator.as_ref(),
+            p.backend,
+            p.x,
+            p.y,
+            p.negatives,
+            &context,
+            p.out,
+            p.scale,
+        )?;
+        Ok(composite_report("annealed", inner.drift_norm, vec![inner]))
+    }
+}
+
+#[typetag::serde(name = "annealed")]
+impl DriftOperator for Annealed {
+    fn drift(&self, job: DriftJob<'_>) -> Result<DriftReport> {
+        self.validate()?;
+        crate::operators::dispatch!(self, job)
+    }
+    fn validate(&self) -> Result<()> {
+        if !(self.rate.is_finite() && self.rate >= 0.0) {
+            return Err(DriftError::invalid(
+                "annealed.rate",
+                format!("must be finite and >= 0, got {}", self.rate),
+            ));
+        }
+        if !(self.min_factor.is_finite() && self.min_factor >= 0.0 && self.min_factor <= 1.0) {
+            return Err(DriftError::invalid(
+                "annealed.min_factor",
+                format!("must lie in [0, 1], got {}", self.min_factor),
+            ));
+        }
+        self.operator.validate()
+    }
+}

@@ -1,0 +1,124 @@
+//! Weighted sums of operators.
+
+use super::accumulate::{add_field, composite_report, run_into, validate_children};
+use drift_api::{DriftError, DriftJob, DriftOperator, DriftProblem, DriftReport, Real, Result};
+use serde::{Deserialize, Serialize};
+
+/// One term of a [`Weighted`] sum.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeightedTerm {
+    /// Finite weight (negative allowed).
+    pub weight: f64,
+    /// The operator.
+    pub operator: Box<dyn DriftOperator>,
+}
+
+/// `V = Σ_k w_k V_k`. The children accumulate, each with its weight, into one scratch field (one
+/// buffer whatever the number of terms), whose norm is reported before it is added to the output.
+///
+/// ```
+/// use drift_api::PointCloud;
+/// use drift_ops::{OneSided, SinkhornDrift, Weighted, WeightedTerm};
+/// let op = Weighted { terms: vec![
+///     WeightedTerm { weight: 0.5, operator: Box::new(OneSided::new(0.5)) },
+///     WeightedTerm { weight: 0.5, operator: Box::new(SinkhornDrift::new(0.5)) },
+/// ]};
+/// let x = PointCloud::new("x", vec![0.0f64, 0.3], 1).unwrap();
+/// let y = PointCloud::new("y", vec![1.0f64, 2.0], 1).unwrap();
+/// let (v, report) = drift_ops::drift(&op, &x, &y).unwrap();
+/// assert_eq!(report.parts.len(), 2);
+/// assert!(v[0] > 0.0);
+/// ```
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Weighted {
+    /// The weighted terms.
+    pub terms: Vec<WeightedTerm>,
+}
+
+/// `V = Σ_k V_k`: [`Weighted`] with unit weights.
+///
+/// ```
+/// use drift_api::DriftOperator;
+/// let op = drift_ops::Sum { operators: vec![Box::new(drift_ops::Mmd::new(Default::default(), 1.0))] };
+/// assert!(op.validate().is_ok());
+/// assert!(drift_ops::Sum { operators: vec![] }.validate().is_err());
+/// ```
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sum {
+    /// The operators to add.
+    pub operators: Vec<Box<dyn DriftOperator>>,
+}
+
+/// Runs `(weight, operator)` pairs into one scratch field and adds it to the output.
+pub(crate) fn run_weighted<'a, T: Real>(
+    mut p: DriftProblem<'_, T>,
+    name: &str,
+    terms: impl Iterator<Item = (f64, &'a dyn DriftOperator)>,
+) -> Result<DriftReport> {
+    p.check()?;
+    let mut field = vec![T::zero(); p.out.len()];
+    let mut parts = Vec::new();
+    for (w, op) in terms {
+        parts.push(run_into(
+            op,
+            p.backend,
+            p.x,
+            p.y,
+            p.negatives,
+            p.context,
+            &mut field,
+            T::of(w),
+        )?);
+    }
+    let norm = add_field(&mut p, &field)?;
+    Ok(composite_report(name, norm, parts))
+}
+
+impl Weighted {
+    fn run<T: Real>(&self, p: DriftProblem<'_, T>) -> Result<DriftReport> {
+        let terms = self.terms.iter().map(|t| (t.weight, t.operator.as_ref()));
+        run_weighted(p, "weighted", terms)
+    }
+}
+
+impl Sum {
+    fn run<T: Real>(&self, p: DriftProblem<'_, T>) -> Result<DriftReport> {
+        run_weighted(p, "sum", self.operators.iter().map(|o| (1.0, o.as_ref())))
+    }
+}
+
+#[typetag::serde(name = "weighted")]
+impl DriftOperator for Weighted {
+    fn drift(&self, job: DriftJob<'_>) -> Result<DriftReport> {
+        self.validate()?;
+        crate::operators::dispatch!(self, job)
+    }
+    fn validate(&self) -> Result<()> {
+        for (k, t) in self.terms.iter().enumerate() {
+            if !t.weight.is_finite() {
+                return Err(DriftError::invalid(
+                    format!("weighted.terms[{k}].weight"),
+                    format!("must be finite, got {}", t.weight),
+                ));
+            }
+        }
+        validate_children(
+            "weighted.terms",
+            self.terms.iter().map(|t| t.operator.as_ref()),
+        )
+    }
+}
+
+#[typetag::serde(name = "sum")]
+impl DriftOperator for Sum {
+    fn drift(&self, job: DriftJob<'_>) -> Result<DriftReport> {
+        self.validate()?;
+        crate::operators::dispatch!(self, job)
+    }
+    fn validate(&self) -> Result<()> {
+        validate_children("sum.operators", self.operators.iter().map(|o| o.as_ref()))
+    }
+}
