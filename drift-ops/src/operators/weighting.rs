@@ -42,8 +42,12 @@ pub enum FDivergenceKind {
 }
 
 impl FDivergenceKind {
-    /// `r f''(r)` from `log r`, evaluated in the log domain where it helps (no overflow of `r`).
+    /// `r f''(r)` from `log r`. The ratio is clamped to `[e^−60, e^60]`: where the two Parzen
+    /// estimates do not overlap at all (very low temperatures) the weights of χ² or reverse KL would
+    /// otherwise overflow; the clamp keeps them finite in both precisions and ordered.
     pub fn weight<T: Real>(&self, log_r: T) -> T {
+        let bound = T::of(60.0);
+        let log_r = log_r.max(-bound).min(bound);
         let half = T::of(0.5);
         match self {
             FDivergenceKind::Kl => T::one(),
