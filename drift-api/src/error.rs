@@ -119,6 +119,18 @@ pub enum DriftError {
         /// Why.
         reason: String,
     },
+    /// A specification file (RON) could not be read, parsed or validated.
+    #[error("{origin}:{line}:{column}: {message}")]
+    Spec {
+        /// File path (or `<string>`).
+        origin: String,
+        /// 1-based line (0 when the file could not be read at all).
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong, with the valid names or fields where known.
+        message: String,
+    },
     /// An error raised by third-party code (plugins).
     #[error(transparent)]
     Custom(#[from] Box<dyn std::error::Error + Send + Sync>),

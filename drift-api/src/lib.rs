@@ -16,9 +16,11 @@ pub mod backend;
 pub mod coupling;
 pub mod error;
 pub mod kernel;
+pub mod load;
 pub mod operator;
 pub mod points;
 pub mod real;
+pub mod registry;
 
 pub use backend::{reduce, Backend, Displacement, ReductionJob, RowReduction};
 pub use coupling::{
@@ -26,11 +28,14 @@ pub use coupling::{
 };
 pub use error::{check_temperature, DriftError, Result};
 pub use kernel::Kernel;
+pub use load::{load_operator, operator_from_str};
 pub use operator::{
     apply_drift, Context, DriftJob, DriftOperator, DriftProblem, DriftReport, Negatives,
 };
 pub use points::{PointCloud, Points};
 pub use real::{log_add_exp, Precision, Real};
 
+#[doc(hidden)]
+pub use inventory;
 #[doc(hidden)]
 pub use typetag;

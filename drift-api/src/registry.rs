@@ -1,0 +1,88 @@
+//! The explicit registry of named kernels, couplings and operators, for listings and documentation.
+//!
+//! `typetag` makes a type deserialisable by name but cannot list what is registered; every built-in
+//! and plugin type therefore also submits a [`Registration`] with [`register!`](crate::register).
+//! Like typetag's, registrations only exist for crates that are linked into the binary.
+
+/// What a registered name denotes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    /// A [`crate::Kernel`].
+    Kernel,
+    /// A [`crate::Coupling`].
+    Coupling,
+    /// A [`crate::DriftOperator`] (operators and compositions).
+    Operator,
+}
+
+impl Kind {
+    /// Lower-case name of the kind.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Kind::Kernel => "kernel",
+            Kind::Coupling => "coupling",
+            Kind::Operator => "operator",
+        }
+    }
+}
+
+/// One registered name.
+#[derive(Debug)]
+pub struct Registration {
+    /// Kernel, coupling or operator.
+    pub kind: Kind,
+    /// The typetag name (snake_case; plugins prefix theirs, `acme.student_t`).
+    pub name: &'static str,
+    /// One line saying what it is.
+    pub summary: &'static str,
+    /// Its parameters, `name: type = default`, comma separated (empty for none).
+    pub params: &'static str,
+    /// A complete, valid RON value of it (used by documentation and round-trip tests).
+    pub example: &'static str,
+}
+
+inventory::collect!(Registration);
+
+/// Every registration linked into this binary, sorted by kind then name.
+///
+/// ```
+/// // drift-api itself registers nothing; drift-ops registers the built-ins.
+/// assert!(drift_api::registry::entries().iter().all(|r| !r.name.is_empty()));
+/// ```
+pub fn entries() -> Vec<&'static Registration> {
+    let mut all: Vec<&'static Registration> = inventory::iter::<Registration>.into_iter().collect();
+    all.sort_by_key(|r| (r.kind, r.name));
+    all
+}
+
+/// The registered names of one kind.
+pub fn names(kind: Kind) -> Vec<&'static str> {
+    entries()
+        .into_iter()
+        .filter(|r| r.kind == kind)
+        .map(|r| r.name)
+        .collect()
+}
+
+/// Registers a name for listings (the type must also carry `#[typetag::serde(name = "...")]`).
+///
+/// ```ignore
+/// drift_api::register!(Kernel, "acme.student_t",
+///     summary: "Student-t kernel",
+///     params: "nu: f64 = 3",
+///     example: r#"{"acme.student_t": (nu: 3.0)}"#);
+/// ```
+#[macro_export]
+macro_rules! register {
+    ($kind:ident, $name:literal, summary: $summary:literal, params: $params:literal, example: $example:literal) => {
+        $crate::inventory::submit! {
+            $crate::registry::Registration {
+                kind: $crate::registry::Kind::$kind,
+                name: $name,
+                summary: $summary,
+                params: $params,
+                example: $example,
+            }
+        }
+    };
+}
