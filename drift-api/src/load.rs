@@ -47,7 +47,10 @@ pub fn load_operator(path: impl AsRef<Path>) -> Result<Box<dyn DriftOperator>> {
         message: format!("cannot read the file: {e}"),
     })?;
     let src = String::from_utf8(bytes).map_err(|e| {
-        let (line, column) = line_col(&String::from_utf8_lossy(e.as_bytes()), e.utf8_error().valid_up_to());
+        let (line, column) = line_col(
+            &String::from_utf8_lossy(e.as_bytes()),
+            e.utf8_error().valid_up_to(),
+        );
         DriftError::Spec {
             origin: origin.clone(),
             line,

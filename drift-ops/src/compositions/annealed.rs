@@ -92,3 +92,11 @@ impl DriftOperator for Annealed {
         self.operator.validate()
     }
 }
+
+drift_api::register!(
+    Operator,
+    "annealed",
+    summary: "Temperature annealing tau0 exp(-r t) by flow time or step",
+    params: "operator: Operator, rate: f64, clock: time|step = time, min_factor: f64 = 1e-3",
+    example: r#"{"annealed": (operator: {"score_difference": (temperature: 1.0)}, rate: 0.5, clock: time)}"#
+);

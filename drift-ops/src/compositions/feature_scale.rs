@@ -107,3 +107,11 @@ impl DriftOperator for FeatureScale {
         self.operator.validate()
     }
 }
+
+drift_api::register!(
+    Operator,
+    "feature_scale",
+    summary: "Deng feature scale: run on X/S, Y/S with tau sqrt(D), S = mean distance / sqrt(D)",
+    params: "operator: Operator",
+    example: r#"{"feature_scale": (operator: {"one_sided": (temperature: 0.05)})}"#
+);

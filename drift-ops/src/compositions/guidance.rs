@@ -78,3 +78,11 @@ impl DriftOperator for Guidance {
         self.operator.validate()
     }
 }
+
+drift_api::register!(
+    Operator,
+    "guidance",
+    summary: "Classifier-free guidance: unconditional negatives join the repulsion with weight (alpha-1)(N-1)/N_unc",
+    params: "operator: Operator, alpha: f64 >= 1",
+    example: r#"{"guidance": (operator: {"deng_alg2": (temperature: 0.05)}, alpha: 2.0)}"#
+);

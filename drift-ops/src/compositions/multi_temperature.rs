@@ -99,3 +99,11 @@ impl DriftOperator for MultiTemperature {
         self.operator.validate()
     }
 }
+
+drift_api::register!(
+    Operator,
+    "multi_temperature",
+    summary: "Deng multi-temperature sum of V_tau / lambda_tau (temperatures multiply the inner ones)",
+    params: "operator: Operator, temperatures: [f64] = [0.02, 0.05, 0.2], normalise: bool = true",
+    example: r#"{"multi_temperature": (operator: {"one_sided": (temperature: 1.0)}, temperatures: [0.02, 0.05, 0.2], normalise: true)}"#
+);

@@ -122,3 +122,19 @@ impl DriftOperator for Sum {
         validate_children("sum.operators", self.operators.iter().map(|o| o.as_ref()))
     }
 }
+
+drift_api::register!(
+    Operator,
+    "weighted",
+    summary: "Weighted sum of operators into one buffer",
+    params: "terms: [(weight: f64, operator: Operator)]",
+    example: r#"{"weighted": (terms: [(weight: 1.0, operator: {"one_sided": (temperature: 0.05)}), (weight: 0.5, operator: {"mmd": (temperature: 0.5)})])}"#
+);
+
+drift_api::register!(
+    Operator,
+    "sum",
+    summary: "Sum of operators into one buffer",
+    params: "operators: [Operator]",
+    example: r#"{"sum": (operators: [{"one_sided": (temperature: 0.05)}, {"sliced_wasserstein": (directions: 16)}])}"#
+);

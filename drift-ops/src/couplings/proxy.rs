@@ -73,3 +73,11 @@ impl Coupling for TwoSidedProxy {
         }
     }
 }
+
+drift_api::register!(
+    Coupling,
+    "proxy",
+    summary: "Two-sided proxy: sqrt(softmax_row * softmax_col), one geometric half step of Sinkhorn",
+    params: "",
+    example: r#"{"proxy": ()}"#
+);

@@ -35,3 +35,11 @@ impl Coupling for RowNormalised {
         }
     }
 }
+
+drift_api::register!(
+    Coupling,
+    "row",
+    summary: "One-sided: each row is a softmax over the columns (Deng V+, V-)",
+    params: "",
+    example: r#"{"row": ()}"#
+);

@@ -391,3 +391,11 @@ impl Coupling for Sinkhorn {
         self.check()
     }
 }
+
+drift_api::register!(
+    Coupling,
+    "sinkhorn",
+    summary: "Balanced log-domain Sinkhorn (entropic OT plan), optional epsilon-scaling and warm start",
+    params: "max_iters: usize = 100, tol: f64 = 1e-5, epsilon_scaling: Option<f64> = None, warm_start: bool = false",
+    example: r#"{"sinkhorn": (max_iters: 100, tol: 1e-5, epsilon_scaling: Some(0.5), warm_start: false)}"#
+);

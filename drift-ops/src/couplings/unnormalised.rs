@@ -36,3 +36,11 @@ impl Coupling for Unnormalised {
         }
     }
 }
+
+drift_api::register!(
+    Coupling,
+    "unnormalised",
+    summary: "No normalisation: pi = k b (MMD / kernel-gradient plans)",
+    params: "",
+    example: r#"{"unnormalised": ()}"#
+);

@@ -33,3 +33,11 @@ impl Kernel for Gaussian {
         Some("-d2 / tau".into())
     }
 }
+
+drift_api::register!(
+    Kernel,
+    "gaussian",
+    summary: "Gaussian kernel: log k = -|x - y|^2 / tau (tau = 2 sigma^2)",
+    params: "",
+    example: r#"{"gaussian": ()}"#
+);

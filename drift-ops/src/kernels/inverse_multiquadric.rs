@@ -64,3 +64,11 @@ impl Kernel for InverseMultiquadric {
         Some(format!("-({:e}) * log1p(d2 / tau)", self.beta))
     }
 }
+
+drift_api::register!(
+    Kernel,
+    "inverse_multiquadric",
+    summary: "Inverse multiquadric: log k = -beta log(1 + |x - y|^2 / tau), heavy tails",
+    params: "beta: f64 = 0.5",
+    example: r#"{"inverse_multiquadric": (beta: 0.5)}"#
+);

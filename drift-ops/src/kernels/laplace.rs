@@ -32,3 +32,11 @@ impl Kernel for Laplace {
         Some("-sqrt(d2) / tau".into())
     }
 }
+
+drift_api::register!(
+    Kernel,
+    "laplace",
+    summary: "Laplace kernel: log k = -|x - y| / tau (Deng et al. default)",
+    params: "",
+    example: r#"{"laplace": ()}"#
+);

@@ -31,3 +31,11 @@ impl Kernel for LogDistance {
         Some("0.5 * log(d2) - log(tau)".into())
     }
 }
+
+drift_api::register!(
+    Kernel,
+    "log_distance",
+    summary: "Utility log-weight log(|x - y| / tau): reductions with it sum distances",
+    params: "",
+    example: r#"{"log_distance": ()}"#
+);

@@ -185,3 +185,11 @@ pub(crate) fn require_pairs(name: &str, n: usize, mask_self: bool) -> Result<()>
         Ok(())
     }
 }
+
+drift_api::register!(
+    Operator,
+    "cross_minus_self",
+    summary: "Generic cross-minus-self: any kernel and coupling per term, row weighting",
+    params: "cross: Term, repulsion: Term, mask_self: bool = false, weighting: unit|mass_product|masses(scale)|f_divergence(divergence) = unit",
+    example: r#"{"cross_minus_self": (cross: (kernel: {"gaussian": ()}, coupling: {"sinkhorn": (max_iters: 50)}, temperature: 0.1), repulsion: (kernel: {"gaussian": ()}, coupling: {"proxy": ()}, temperature: 0.1), mask_self: false, weighting: unit)}"#
+);

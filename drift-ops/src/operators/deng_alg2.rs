@@ -76,3 +76,11 @@ impl DriftOperator for DengAlg2 {
         self.term().validate("deng_alg2")
     }
 }
+
+drift_api::register!(
+    Operator,
+    "deng_alg2",
+    summary: "Deng et al. Algorithm 2: joint two-sided normalisation over [Y; X], the paper form",
+    params: "temperature: f64, kernel: Kernel = laplace, mask_self: bool = true",
+    example: r#"{"deng_alg2": (temperature: 0.05, kernel: {"laplace": ()}, mask_self: true)}"#
+);

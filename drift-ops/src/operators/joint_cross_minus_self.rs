@@ -62,3 +62,11 @@ impl DriftOperator for JointCrossMinusSelf {
         self.weighting.validate("joint")
     }
 }
+
+drift_api::register!(
+    Operator,
+    "joint",
+    summary: "Generic joint operator: one coupling of X with [Y; X], blocks weighted by row masses",
+    params: "term: Term, mask_self: bool = true, weighting = unit",
+    example: r#"{"joint": (term: (kernel: {"laplace": ()}, coupling: {"sinkhorn": (max_iters: 50)}, temperature: 0.1), mask_self: true, weighting: mass_product)}"#
+);

@@ -146,3 +146,11 @@ pub fn mmd_squared_with<T: Real>(
     };
     Ok(mean_kernel(x, x)? - 2.0 * mean_kernel(x, y)? + mean_kernel(y, y)?)
 }
+
+drift_api::register!(
+    Operator,
+    "mmd",
+    summary: "MMD gradient drift (witness gradient), Gaussian or Laplace kernel",
+    params: "temperature: f64, kernel: gaussian|laplace = gaussian",
+    example: r#"{"mmd": (temperature: 0.5, kernel: gaussian)}"#
+);

@@ -69,3 +69,11 @@ impl DriftOperator for OneSided {
         self.term().validate("one_sided")
     }
 }
+
+drift_api::register!(
+    Operator,
+    "one_sided",
+    summary: "Deng et al. one-sided drift: row-softmax barycentres, masked self term",
+    params: "temperature: f64, kernel: Kernel = laplace, mask_self: bool = true",
+    example: r#"{"one_sided": (temperature: 0.05, kernel: {"laplace": ()}, mask_self: true)}"#
+);

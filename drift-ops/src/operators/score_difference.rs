@@ -62,3 +62,11 @@ impl DriftOperator for ScoreDifference {
         check_temperature("score_difference.temperature", self.temperature)
     }
 }
+
+drift_api::register!(
+    Operator,
+    "score_difference",
+    summary: "Score difference of Gaussian Parzen densities, sigma^2 (grad log p - grad log q)",
+    params: "temperature: f64 (= 2 sigma^2)",
+    example: r#"{"score_difference": (temperature: 0.1)}"#
+);

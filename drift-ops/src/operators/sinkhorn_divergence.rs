@@ -135,3 +135,11 @@ pub fn sinkhorn_divergence_with<T: Real>(
     let f = |p: &Potentials<T>| p.f.clone().unwrap_or_default();
     Ok(dual(&f(&ab), &la) - dual(&f(&aa), &la) + dual(&ab.g[0], &lb) - dual(&bb.g[0], &lb))
 }
+
+drift_api::register!(
+    Operator,
+    "sinkhorn_divergence",
+    summary: "Debiased Sinkhorn divergence drift (NSGF velocity), cost |x - y|^2 / 2, epsilon-scaled",
+    params: "temperature: f64 (= 2 epsilon), sinkhorn: (...) = (max_iters: 1000, tol: 1e-6, epsilon_scaling: Some(0.5))",
+    example: r#"{"sinkhorn_divergence": (temperature: 0.05)}"#
+);

@@ -79,3 +79,11 @@ impl DriftOperator for SinkhornK {
         Ok(())
     }
 }
+
+drift_api::register!(
+    Operator,
+    "sinkhorn_k",
+    summary: "K Sinkhorn iterations on both terms: one-sided at K = 0, Sinkhorn drift as K grows",
+    params: "temperature: f64, iterations: usize, kernel: Kernel = gaussian",
+    example: r#"{"sinkhorn_k": (temperature: 0.05, iterations: 3)}"#
+);

@@ -76,3 +76,11 @@ impl DriftOperator for SinkhornProxy {
         self.term().validate("sinkhorn_proxy")
     }
 }
+
+drift_api::register!(
+    Operator,
+    "sinkhorn_proxy",
+    summary: "Split two-sided Sinkhorn proxy on X x Y and X x X, weighted by row masses",
+    params: "temperature: f64, kernel: Kernel = gaussian, mask_self: bool = false",
+    example: r#"{"sinkhorn_proxy": (temperature: 0.05, kernel: {"gaussian": ()}, mask_self: false)}"#
+);

@@ -216,3 +216,11 @@ impl DriftOperator for SlicedWasserstein {
         self.check()
     }
 }
+
+drift_api::register!(
+    Operator,
+    "sliced_wasserstein",
+    summary: "Sliced Wasserstein drift: quantile matching along seeded random directions",
+    params: "directions: usize = 64, seed: u64 = 0, resample_each_step: bool = true",
+    example: r#"{"sliced_wasserstein": (directions: 64, seed: 0, resample_each_step: true)}"#
+);
