@@ -32,7 +32,7 @@ fn every_registered_name_parses_validates_and_round_trips() {
         assert!(
             r.name
                 .chars()
-                .all(|c| c.is_ascii_lowercase() || c == '_' || c == '.'),
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.'),
             "{} is not snake_case",
             r.name
         );
