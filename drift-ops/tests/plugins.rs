@@ -1,0 +1,51 @@
+//! Every composition under `plugins/` loads, validates and runs on a small random input.
+
+use drift_api::{apply_drift, load_operator, Context, DriftProblem, Negatives, PointCloud};
+
+#[test]
+fn every_plugin_file_loads_validates_and_applies() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "ron"))
+        .collect();
+    files.sort();
+    assert!(
+        files.len() >= 14,
+        "only {} RON files in plugins/",
+        files.len()
+    );
+    let x = PointCloud::new("x", (0..64).map(|k| (k as f32 * 0.37).sin()).collect(), 2).unwrap();
+    let y = PointCloud::new(
+        "y",
+        (0..80).map(|k| (k as f32 * 0.19).cos() + 0.3).collect(),
+        2,
+    )
+    .unwrap();
+    let u = PointCloud::new("u", vec![0.5f32, -0.5, 0.2, 0.1], 2).unwrap();
+    for file in files {
+        let op = load_operator(&file).unwrap_or_else(|e| panic!("{e}"));
+        for step in [0u64, 5] {
+            let mut out = vec![0.0f32; 64];
+            let report = apply_drift(
+                op.as_ref(),
+                DriftProblem {
+                    backend: &drift_ops::CpuBackend,
+                    x: &x,
+                    y: &y,
+                    context: &Context::at(step, step as f64 * 0.1),
+                    out: &mut out,
+                    scale: 1.0,
+                    negatives: Some(Negatives {
+                        points: &u,
+                        weight: 1.0,
+                    }),
+                },
+            )
+            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+            assert!(out.iter().all(|v| v.is_finite()), "{}", file.display());
+            assert!(report.drift_norm > 0.0, "{}", file.display());
+        }
+    }
+}

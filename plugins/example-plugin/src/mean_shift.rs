@@ -1,0 +1,95 @@
+//! A mean-shift operator: attraction only, written directly on the backend's row reduction.
+
+use drift_api::{
+    check_temperature, reduce, Displacement, DriftError, DriftJob, DriftOperator, DriftProblem,
+    DriftReport, Kernel, Real, Result, RowReduction,
+};
+use serde::{Deserialize, Serialize};
+
+/// Mean shift toward the data: `V_i = Σ_j softmax_j(ℓ(x_i, y_j) + log b_j) (y_j − x_i)`, the
+/// attraction of the one-sided drift without its repulsion (so it collapses modes: a baseline).
+/// One fused reduction on whatever backend the caller passes.
+///
+/// ```
+/// use drift_api::PointCloud;
+/// let op = drift_example_plugin::MeanShift {
+///     kernel: Box::new(drift_example_plugin::StudentT { nu: 3.0 }),
+///     temperature: 0.5,
+/// };
+/// let x = PointCloud::new("x", vec![0.0f64], 1).unwrap();
+/// let y = PointCloud::new("y", vec![1.0f64, 3.0], 1).unwrap();
+/// let (v, _) = drift_ops::drift(&op, &x, &y).unwrap();
+/// assert!(v[0] > 1.0 && v[0] < 2.0); // toward the data, the nearer point weighing more
+/// ```
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MeanShift {
+    /// Any registered kernel.
+    pub kernel: Box<dyn Kernel>,
+    /// Temperature `τ > 0`.
+    pub temperature: f64,
+}
+
+impl MeanShift {
+    fn run<T: Real>(&self, p: DriftProblem<'_, T>) -> Result<DriftReport> {
+        p.check()?;
+        let tau = self.temperature * p.context.temperature_factor;
+        let log_b = p.y.log_weights();
+        let mut lse = vec![T::zero(); p.x.len()];
+        let mut disp = vec![T::zero(); p.out.len()];
+        reduce(
+            p.backend,
+            RowReduction {
+                rows: p.x,
+                cols: p.y,
+                kernel: self.kernel.as_ref(),
+                tau: T::of(tau),
+                col_potential: Some(&log_b),
+                mask_diagonal: false,
+                displacement: Displacement::Mean,
+                lse: &mut lse,
+                disp: Some(&mut disp),
+            },
+        )?;
+        if let Some(index) = disp.iter().position(|v| !v.is_finite()) {
+            return Err(DriftError::NonFiniteResult {
+                what: "example.mean_shift".into(),
+                index,
+            });
+        }
+        let mut sq = 0.0;
+        for (o, v) in p.out.iter_mut().zip(&disp) {
+            sq += v.as_f64() * v.as_f64();
+            *o += p.scale * *v;
+        }
+        Ok(DriftReport {
+            operator: "example.mean_shift".into(),
+            drift_norm: (sq / disp.len() as f64).sqrt(),
+            ..Default::default()
+        })
+    }
+}
+
+#[typetag::serde(name = "example.mean_shift")]
+impl DriftOperator for MeanShift {
+    fn drift(&self, job: DriftJob<'_>) -> Result<DriftReport> {
+        self.validate()?;
+        match job {
+            DriftJob::F32(p) => self.run(p),
+            DriftJob::F64(p) => self.run(p),
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        check_temperature("example.mean_shift.temperature", self.temperature)?;
+        self.kernel.validate()
+    }
+}
+
+drift_api::register!(
+    Operator,
+    "example.mean_shift",
+    summary: "Mean shift toward the data, attraction only (example plugin)",
+    params: "kernel: Kernel, temperature: f64",
+    example: r#"{"example.mean_shift": (kernel: {"example.student_t": (nu: 3.0)}, temperature: 0.1)}"#
+);
