@@ -1,0 +1,14 @@
+//! # drift-bench
+//!
+//! Demonstrations and benchmarks of the drift operators of `drift-ops`: seeded toy data sets
+//! ([`datasets`]), scores of a particle set against the data ([`metrics`]) and the particle flow
+//! `x ← x + η V(x)` ([`flow`]). The `drift-bench` binary runs the comparative demo; the
+//! `memory_100k` example and the `reduction` criterion bench use the same pieces.
+
+pub mod datasets;
+pub mod flow;
+pub mod metrics;
+
+pub use datasets::{gaussian_blob, lopsided_start, uniform_box, GaussianMixture};
+pub use flow::{run_flow, FlowConfig, FlowOutcome};
+pub use metrics::{mode_coverage, sliced_w2, ModeCoverage};
