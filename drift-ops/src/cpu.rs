@@ -226,15 +226,30 @@ fn squared_distances<T: Real>(x: &[T], ytile: &[T], out: &mut [T]) {
         4 => sq_fixed::<T, 4>(x, ytile, out),
         d => {
             for (o, y) in out.iter_mut().zip(ytile.chunks_exact(d)) {
-                let mut acc = T::zero();
-                for (a, b) in y.iter().zip(x) {
-                    let t = *a - *b;
-                    acc += t * t;
-                }
-                *o = acc;
+                *o = squared_distance_lanes(x, y);
             }
         }
     }
+}
+
+/// `‖y − x‖²` with eight independent partial sums, so that long coordinate loops vectorise.
+#[inline]
+fn squared_distance_lanes<T: Real>(x: &[T], y: &[T]) -> T {
+    let mut lanes = [T::zero(); 8];
+    let (xc, yc) = (x.chunks_exact(8), y.chunks_exact(8));
+    let (xr, yr) = (xc.remainder(), yc.remainder());
+    for (a, b) in xc.zip(yc) {
+        for k in 0..8 {
+            let t = b[k] - a[k];
+            lanes[k] += t * t;
+        }
+    }
+    let mut acc = T::zero();
+    for (a, b) in xr.iter().zip(yr) {
+        let t = *b - *a;
+        acc += t * t;
+    }
+    lanes.iter().fold(acc, |s, l| s + *l)
 }
 
 #[inline(always)]
@@ -251,17 +266,26 @@ fn sq_fixed<T: Real, const D: usize>(x: &[T], ytile: &[T], out: &mut [T]) {
     }
 }
 
-/// `acc += Σ_j w_j (y_j − x)`.
+/// `acc += Σ_j w_j (y_j − x)`. Small dimensions loop over the tile per coordinate (vectorised over
+/// `j`); large ones loop over coordinates per column (contiguous, vectorised over `k`).
 #[inline]
 fn accumulate_mean<T: Real>(acc: &mut [T], x: &[T], ytile: &[T], w: &[T]) {
     let d = x.len();
-    for k in 0..d {
-        let xk = x[k];
-        let mut s = T::zero();
-        for (j, wj) in w.iter().enumerate() {
-            s += *wj * (ytile[j * d + k] - xk);
+    if d <= 4 {
+        for k in 0..d {
+            let xk = x[k];
+            let mut s = T::zero();
+            for (j, wj) in w.iter().enumerate() {
+                s += *wj * (ytile[j * d + k] - xk);
+            }
+            acc[k] += s;
         }
-        acc[k] += s;
+    } else {
+        for (y, wj) in ytile.chunks_exact(d).zip(w) {
+            for ((a, yk), xk) in acc.iter_mut().zip(y).zip(x) {
+                *a += *wj * (*yk - *xk);
+            }
+        }
     }
 }
 
