@@ -1,7 +1,7 @@
 //! Temperature (bandwidth) annealing driven by the step or time of the context.
 
 use super::accumulate::{composite_report, run_into};
-use drift_api::{DriftError, DriftJob, DriftOperator, DriftProblem, DriftReport, Real, Result};
+use drift_api::{DriftError, DriftOperator, DriftProblem, DriftReport, Real, Result};
 use serde::{Deserialize, Serialize};
 
 /// Which clock drives a schedule.
@@ -70,13 +70,9 @@ impl Annealed {
     }
 }
 
-#[typetag::serde(name = "annealed")]
-impl DriftOperator for Annealed {
-    fn drift(&self, job: DriftJob<'_>) -> Result<DriftReport> {
-        self.validate()?;
-        crate::operators::dispatch!(self, job)
-    }
-    fn validate(&self) -> Result<()> {
+impl Annealed {
+    /// Validates the whole parameter tree of this operator.
+    fn check(&self) -> Result<()> {
         if !(self.rate.is_finite() && self.rate >= 0.0) {
             return Err(DriftError::invalid(
                 "annealed.rate",
@@ -93,8 +89,8 @@ impl DriftOperator for Annealed {
     }
 }
 
-drift_api::register!(
-    Operator,
+crate::operators::builtin_operator!(
+    Annealed,
     "annealed",
     summary: "Temperature annealing tau0 exp(-r t) by flow time or step",
     params: "operator: Operator, rate: f64, clock: time|step = time, min_factor: f64 = 1e-3",

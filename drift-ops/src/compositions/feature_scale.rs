@@ -2,8 +2,8 @@
 
 use crate::kernels::LogDistance;
 use drift_api::{
-    reduce, Backend, Displacement, DriftJob, DriftOperator, DriftProblem, DriftReport, Negatives,
-    PointCloud, Real, Result, RowReduction,
+    reduce, Backend, Displacement, DriftOperator, DriftProblem, DriftReport, Negatives, PointCloud,
+    Real, Result, RowReduction,
 };
 use serde::{Deserialize, Serialize};
 
@@ -97,19 +97,15 @@ impl FeatureScale {
     }
 }
 
-#[typetag::serde(name = "feature_scale")]
-impl DriftOperator for FeatureScale {
-    fn drift(&self, job: DriftJob<'_>) -> Result<DriftReport> {
-        self.validate()?;
-        crate::operators::dispatch!(self, job)
-    }
-    fn validate(&self) -> Result<()> {
+impl FeatureScale {
+    /// Validates the whole parameter tree of this operator.
+    fn check(&self) -> Result<()> {
         self.operator.validate()
     }
 }
 
-drift_api::register!(
-    Operator,
+crate::operators::builtin_operator!(
+    FeatureScale,
     "feature_scale",
     summary: "Deng feature scale: run on X/S, Y/S with tau sqrt(D), S = mean distance / sqrt(D)",
     params: "operator: Operator",

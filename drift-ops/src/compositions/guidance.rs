@@ -1,9 +1,7 @@
 //! Classifier-free guidance through weighted negatives.
 
 use super::accumulate::{composite_report, run_into};
-use drift_api::{
-    DriftError, DriftJob, DriftOperator, DriftProblem, DriftReport, Negatives, Real, Result,
-};
+use drift_api::{DriftError, DriftOperator, DriftProblem, DriftReport, Negatives, Real, Result};
 use serde::{Deserialize, Serialize};
 
 /// Classifier-free guidance (Deng et al.): the problem's negatives (unconditional samples) join the
@@ -62,13 +60,9 @@ impl Guidance {
     }
 }
 
-#[typetag::serde(name = "guidance")]
-impl DriftOperator for Guidance {
-    fn drift(&self, job: DriftJob<'_>) -> Result<DriftReport> {
-        self.validate()?;
-        crate::operators::dispatch!(self, job)
-    }
-    fn validate(&self) -> Result<()> {
+impl Guidance {
+    /// Validates the whole parameter tree of this operator.
+    fn check(&self) -> Result<()> {
         if !(self.alpha.is_finite() && self.alpha >= 1.0) {
             return Err(DriftError::invalid(
                 "guidance.alpha",
@@ -79,8 +73,8 @@ impl DriftOperator for Guidance {
     }
 }
 
-drift_api::register!(
-    Operator,
+crate::operators::builtin_operator!(
+    Guidance,
     "guidance",
     summary: "Classifier-free guidance: unconditional negatives join the repulsion with weight (alpha-1)(N-1)/N_unc",
     params: "operator: Operator, alpha: f64 >= 1",

@@ -1,7 +1,7 @@
 //! Deng et al.'s multi-temperature drift with per-temperature normalisation.
 
 use super::accumulate::{add_field, composite_report, run_into};
-use drift_api::{DriftError, DriftJob, DriftOperator, DriftProblem, DriftReport, Real, Result};
+use drift_api::{DriftError, DriftOperator, DriftProblem, DriftReport, Real, Result};
 use serde::{Deserialize, Serialize};
 
 /// `V = Σ_τ V_τ / λ_τ` with `λ_τ = sqrt(mean_i ‖V_τ(x_i)‖² / D)` (Deng et al.; `normalise: false`
@@ -80,13 +80,9 @@ impl MultiTemperature {
     }
 }
 
-#[typetag::serde(name = "multi_temperature")]
-impl DriftOperator for MultiTemperature {
-    fn drift(&self, job: DriftJob<'_>) -> Result<DriftReport> {
-        self.validate()?;
-        crate::operators::dispatch!(self, job)
-    }
-    fn validate(&self) -> Result<()> {
+impl MultiTemperature {
+    /// Validates the whole parameter tree of this operator.
+    fn check(&self) -> Result<()> {
         if self.temperatures.is_empty() {
             return Err(DriftError::invalid(
                 "multi_temperature.temperatures",
@@ -100,8 +96,8 @@ impl DriftOperator for MultiTemperature {
     }
 }
 
-drift_api::register!(
-    Operator,
+crate::operators::builtin_operator!(
+    MultiTemperature,
     "multi_temperature",
     summary: "Deng multi-temperature sum of V_tau / lambda_tau (temperatures multiply the inner ones)",
     params: "operator: Operator, temperatures: [f64] = [0.02, 0.05, 0.2], normalise: bool = true",

@@ -1,7 +1,7 @@
 //! Weighted sums of operators.
 
 use super::accumulate::{add_field, composite_report, run_into, validate_children};
-use drift_api::{DriftError, DriftJob, DriftOperator, DriftProblem, DriftReport, Real, Result};
+use drift_api::{DriftError, DriftOperator, DriftProblem, DriftReport, Real, Result};
 use serde::{Deserialize, Serialize};
 
 /// One term of a [`Weighted`] sum.
@@ -90,13 +90,9 @@ impl Sum {
     }
 }
 
-#[typetag::serde(name = "weighted")]
-impl DriftOperator for Weighted {
-    fn drift(&self, job: DriftJob<'_>) -> Result<DriftReport> {
-        self.validate()?;
-        crate::operators::dispatch!(self, job)
-    }
-    fn validate(&self) -> Result<()> {
+impl Weighted {
+    /// Validates the whole parameter tree of this operator.
+    fn check(&self) -> Result<()> {
         for (k, t) in self.terms.iter().enumerate() {
             if !t.weight.is_finite() {
                 return Err(DriftError::invalid(
@@ -112,27 +108,23 @@ impl DriftOperator for Weighted {
     }
 }
 
-#[typetag::serde(name = "sum")]
-impl DriftOperator for Sum {
-    fn drift(&self, job: DriftJob<'_>) -> Result<DriftReport> {
-        self.validate()?;
-        crate::operators::dispatch!(self, job)
-    }
-    fn validate(&self) -> Result<()> {
+impl Sum {
+    /// Validates the whole parameter tree of this operator.
+    fn check(&self) -> Result<()> {
         validate_children("sum.operators", self.operators.iter().map(|o| o.as_ref()))
     }
 }
 
-drift_api::register!(
-    Operator,
+crate::operators::builtin_operator!(
+    Weighted,
     "weighted",
     summary: "Weighted sum of operators into one buffer",
     params: "terms: [(weight: f64, operator: Operator)]",
     example: r#"{"weighted": (terms: [(weight: 1.0, operator: {"one_sided": (temperature: 0.05)}), (weight: 0.5, operator: {"mmd": (temperature: 0.5)})])}"#
 );
 
-drift_api::register!(
-    Operator,
+crate::operators::builtin_operator!(
+    Sum,
     "sum",
     summary: "Sum of operators into one buffer",
     params: "operators: [Operator]",

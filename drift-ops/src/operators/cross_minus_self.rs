@@ -6,8 +6,8 @@ use super::weighting::{accumulate_field, report, RowWeighting};
 use crate::couplings::RowNormalised;
 use crate::kernels::Laplace;
 use drift_api::{
-    ColumnBlock, Coupling, DriftError, DriftJob, DriftOperator, DriftProblem, DriftReport, Kernel,
-    Real, Result,
+    ColumnBlock, Coupling, DriftError, DriftOperator, DriftProblem, DriftReport, Kernel, Real,
+    Result,
 };
 use serde::{Deserialize, Serialize};
 
@@ -106,13 +106,9 @@ impl CrossMinusSelf {
     }
 }
 
-#[typetag::serde(name = "cross_minus_self")]
-impl DriftOperator for CrossMinusSelf {
-    fn drift(&self, job: DriftJob<'_>) -> Result<DriftReport> {
-        self.validate()?;
-        super::dispatch!(self, job)
-    }
-    fn validate(&self) -> Result<()> {
+impl CrossMinusSelf {
+    /// Validates the whole parameter tree of this operator.
+    fn check(&self) -> Result<()> {
         self.cross.as_ref().validate("cross")?;
         self.repulsion.as_ref().validate("repulsion")?;
         self.weighting.validate("cross_minus_self")
@@ -186,8 +182,8 @@ pub(crate) fn require_pairs(name: &str, n: usize, mask_self: bool) -> Result<()>
     }
 }
 
-drift_api::register!(
-    Operator,
+super::builtin_operator!(
+    CrossMinusSelf,
     "cross_minus_self",
     summary: "Generic cross-minus-self: any kernel and coupling per term, row weighting",
     params: "cross: Term, repulsion: Term, mask_self: bool = false, weighting: unit|mass_product|masses(scale)|f_divergence(divergence) = unit",

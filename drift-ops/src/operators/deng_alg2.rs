@@ -5,7 +5,7 @@ use super::joint::run_joint;
 use super::term::{DisplacementKind, TermRef};
 use super::weighting::RowWeighting;
 use crate::couplings::TwoSidedProxy;
-use drift_api::{DriftJob, DriftOperator, DriftProblem, DriftReport, Kernel, Real, Result};
+use drift_api::{DriftOperator, DriftProblem, DriftReport, Kernel, Real, Result};
 use serde::{Deserialize, Serialize};
 
 /// Deng et al. Algorithm 2 (the paper's form): `logit = [ℓ(x, Y) | ℓ(x, X)]` with the self diagonal
@@ -66,19 +66,15 @@ impl DengAlg2 {
     }
 }
 
-#[typetag::serde(name = "deng_alg2")]
-impl DriftOperator for DengAlg2 {
-    fn drift(&self, job: DriftJob<'_>) -> Result<DriftReport> {
-        self.validate()?;
-        super::dispatch!(self, job)
-    }
-    fn validate(&self) -> Result<()> {
+impl DengAlg2 {
+    /// Validates the whole parameter tree of this operator.
+    fn check(&self) -> Result<()> {
         self.term().validate("deng_alg2")
     }
 }
 
-drift_api::register!(
-    Operator,
+super::builtin_operator!(
+    DengAlg2,
     "deng_alg2",
     summary: "Deng et al. Algorithm 2: joint two-sided normalisation over [Y; X], the paper form",
     params: "temperature: f64, kernel: Kernel = laplace, mask_self: bool = true",

@@ -5,7 +5,7 @@ use super::defaults::gaussian;
 use super::term::{DisplacementKind, TermRef};
 use super::weighting::{FDivergenceKind, RowWeighting};
 use crate::couplings::RowNormalised;
-use drift_api::{DriftJob, DriftOperator, DriftProblem, DriftReport, Kernel, Real, Result};
+use drift_api::{DriftOperator, DriftProblem, DriftReport, Kernel, Real, Result};
 use serde::{Deserialize, Serialize};
 
 /// KDE f-divergence drift: the Wasserstein gradient flow of `D_f(q‖p)` with Parzen estimates
@@ -67,19 +67,15 @@ impl FDivergence {
     }
 }
 
-#[typetag::serde(name = "f_divergence")]
-impl DriftOperator for FDivergence {
-    fn drift(&self, job: DriftJob<'_>) -> Result<DriftReport> {
-        self.validate()?;
-        super::dispatch!(self, job)
-    }
-    fn validate(&self) -> Result<()> {
+impl FDivergence {
+    /// Validates the whole parameter tree of this operator.
+    fn check(&self) -> Result<()> {
         self.term().validate("f_divergence")
     }
 }
 
-drift_api::register!(
-    Operator,
+super::builtin_operator!(
+    FDivergence,
     "f_divergence",
     summary: "Wasserstein gradient flow of an f-divergence between Parzen densities",
     params: "divergence: kl|reverse_kl|chi_squared|jensen_shannon|squared_hellinger, temperature: f64, kernel: Kernel = gaussian, mask_self: bool = false",

@@ -4,7 +4,7 @@ use super::cross_minus_self::Term;
 use super::defaults::yes;
 use super::joint::run_joint;
 use super::weighting::RowWeighting;
-use drift_api::{DriftJob, DriftOperator, DriftProblem, DriftReport, Real, Result};
+use drift_api::{DriftOperator, DriftProblem, DriftReport, Real, Result};
 use serde::{Deserialize, Serialize};
 
 /// Cross minus self through one joint coupling: `X` is coupled with the concatenated column set
@@ -51,20 +51,16 @@ impl JointCrossMinusSelf {
     }
 }
 
-#[typetag::serde(name = "joint")]
-impl DriftOperator for JointCrossMinusSelf {
-    fn drift(&self, job: DriftJob<'_>) -> Result<DriftReport> {
-        self.validate()?;
-        super::dispatch!(self, job)
-    }
-    fn validate(&self) -> Result<()> {
+impl JointCrossMinusSelf {
+    /// Validates the whole parameter tree of this operator.
+    fn check(&self) -> Result<()> {
         self.term.as_ref().validate("joint.term")?;
         self.weighting.validate("joint")
     }
 }
 
-drift_api::register!(
-    Operator,
+super::builtin_operator!(
+    JointCrossMinusSelf,
     "joint",
     summary: "Generic joint operator: one coupling of X with [Y; X], blocks weighted by row masses",
     params: "term: Term, mask_self: bool = true, weighting = unit",

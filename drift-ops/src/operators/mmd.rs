@@ -7,8 +7,8 @@ use crate::couplings::passes::Passes;
 use crate::couplings::Unnormalised;
 use crate::kernels::{Gaussian, Laplace};
 use drift_api::{
-    check_temperature, Backend, ColumnBlock, DriftJob, DriftOperator, DriftProblem, DriftReport,
-    Kernel, PointCloud, Real, Result,
+    check_temperature, Backend, ColumnBlock, DriftOperator, DriftProblem, DriftReport, Kernel,
+    PointCloud, Real, Result,
 };
 use serde::{Deserialize, Serialize};
 
@@ -98,13 +98,9 @@ impl Mmd {
     }
 }
 
-#[typetag::serde(name = "mmd")]
-impl DriftOperator for Mmd {
-    fn drift(&self, job: DriftJob<'_>) -> Result<DriftReport> {
-        self.validate()?;
-        super::dispatch!(self, job)
-    }
-    fn validate(&self) -> Result<()> {
+impl Mmd {
+    /// Validates the whole parameter tree of this operator.
+    fn check(&self) -> Result<()> {
         check_temperature("mmd.temperature", self.temperature)
     }
 }
@@ -147,8 +143,8 @@ pub fn mmd_squared_with<T: Real>(
     Ok(mean_kernel(x, x)? - 2.0 * mean_kernel(x, y)? + mean_kernel(y, y)?)
 }
 
-drift_api::register!(
-    Operator,
+super::builtin_operator!(
+    Mmd,
     "mmd",
     summary: "MMD gradient drift (witness gradient), Gaussian or Laplace kernel",
     params: "temperature: f64, kernel: gaussian|laplace = gaussian",

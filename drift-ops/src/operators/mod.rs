@@ -13,6 +13,29 @@ macro_rules! dispatch {
 }
 pub(crate) use dispatch;
 
+/// Implements [`drift_api::DriftOperator`] for a built-in (`drift` validates with the type's `check`,
+/// then dispatches the precision to its generic `run`; `validate` is `check`) under a typetag name,
+/// and registers the name for listings.
+macro_rules! builtin_operator {
+    ($ty:ty, $name:literal, summary: $summary:literal, params: $params:literal, example: $example:literal) => {
+        #[typetag::serde(name = $name)]
+        impl drift_api::DriftOperator for $ty {
+            fn drift(
+                &self,
+                job: drift_api::DriftJob<'_>,
+            ) -> drift_api::Result<drift_api::DriftReport> {
+                self.check()?;
+                $crate::operators::dispatch!(self, job)
+            }
+            fn validate(&self) -> drift_api::Result<()> {
+                self.check()
+            }
+        }
+        drift_api::register!(Operator, $name, summary: $summary, params: $params, example: $example);
+    };
+}
+pub(crate) use builtin_operator;
+
 mod cross_minus_self;
 mod defaults;
 mod deng_alg2;

@@ -5,7 +5,7 @@ use super::defaults::{laplace, yes};
 use super::term::{DisplacementKind, TermRef};
 use super::weighting::RowWeighting;
 use crate::couplings::RowNormalised;
-use drift_api::{DriftJob, DriftOperator, DriftProblem, DriftReport, Kernel, Real, Result};
+use drift_api::{DriftOperator, DriftProblem, DriftReport, Kernel, Real, Result};
 use serde::{Deserialize, Serialize};
 
 /// One-sided drift (Deng et al., Eq. 8–11): `V_i = bar⁺_i − bar⁻_i` with row-softmax plans,
@@ -59,19 +59,15 @@ impl OneSided {
     }
 }
 
-#[typetag::serde(name = "one_sided")]
-impl DriftOperator for OneSided {
-    fn drift(&self, job: DriftJob<'_>) -> Result<DriftReport> {
-        self.validate()?;
-        super::dispatch!(self, job)
-    }
-    fn validate(&self) -> Result<()> {
+impl OneSided {
+    /// Validates the whole parameter tree of this operator.
+    fn check(&self) -> Result<()> {
         self.term().validate("one_sided")
     }
 }
 
-drift_api::register!(
-    Operator,
+super::builtin_operator!(
+    OneSided,
     "one_sided",
     summary: "Deng et al. one-sided drift: row-softmax barycentres, masked self term",
     params: "temperature: f64, kernel: Kernel = laplace, mask_self: bool = true",

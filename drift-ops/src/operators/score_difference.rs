@@ -5,9 +5,7 @@ use super::term::{DisplacementKind, TermRef};
 use super::weighting::RowWeighting;
 use crate::couplings::RowNormalised;
 use crate::kernels::Gaussian;
-use drift_api::{
-    check_temperature, DriftJob, DriftOperator, DriftProblem, DriftReport, Real, Result,
-};
+use drift_api::{check_temperature, DriftProblem, DriftReport, Real, Result};
 use serde::{Deserialize, Serialize};
 
 /// Score difference: `V(x) = σ² (∇log p_σ(x) − ∇log q_σ(x))` with `p_σ`, `q_σ` the Gaussian Parzen
@@ -52,19 +50,15 @@ impl ScoreDifference {
     }
 }
 
-#[typetag::serde(name = "score_difference")]
-impl DriftOperator for ScoreDifference {
-    fn drift(&self, job: DriftJob<'_>) -> Result<DriftReport> {
-        self.validate()?;
-        super::dispatch!(self, job)
-    }
-    fn validate(&self) -> Result<()> {
+impl ScoreDifference {
+    /// Validates the whole parameter tree of this operator.
+    fn check(&self) -> Result<()> {
         check_temperature("score_difference.temperature", self.temperature)
     }
 }
 
-drift_api::register!(
-    Operator,
+super::builtin_operator!(
+    ScoreDifference,
     "score_difference",
     summary: "Score difference of Gaussian Parzen densities, sigma^2 (grad log p - grad log q)",
     params: "temperature: f64 (= 2 sigma^2)",

@@ -6,8 +6,8 @@ use super::weighting::RowWeighting;
 use crate::couplings::Sinkhorn;
 use crate::kernels::Gaussian;
 use drift_api::{
-    check_temperature, solve_coupling, Backend, ColumnBlock, CouplingProblem, DriftJob,
-    DriftOperator, DriftProblem, DriftReport, PointCloud, Potentials, Real, Result,
+    check_temperature, solve_coupling, Backend, ColumnBlock, CouplingProblem, DriftOperator,
+    DriftProblem, DriftReport, PointCloud, Potentials, Real, Result,
 };
 use serde::{Deserialize, Serialize};
 
@@ -66,13 +66,9 @@ impl SinkhornDivergence {
     }
 }
 
-#[typetag::serde(name = "sinkhorn_divergence")]
-impl DriftOperator for SinkhornDivergence {
-    fn drift(&self, job: DriftJob<'_>) -> Result<DriftReport> {
-        self.validate()?;
-        super::dispatch!(self, job)
-    }
-    fn validate(&self) -> Result<()> {
+impl SinkhornDivergence {
+    /// Validates the whole parameter tree of this operator.
+    fn check(&self) -> Result<()> {
         check_temperature("sinkhorn_divergence.temperature", self.temperature)?;
         drift_api::Coupling::validate(&self.sinkhorn)
     }
@@ -136,8 +132,8 @@ pub fn sinkhorn_divergence_with<T: Real>(
     Ok(dual(&f(&ab), &la) - dual(&f(&aa), &la) + dual(&ab.g[0], &lb) - dual(&bb.g[0], &lb))
 }
 
-drift_api::register!(
-    Operator,
+super::builtin_operator!(
+    SinkhornDivergence,
     "sinkhorn_divergence",
     summary: "Debiased Sinkhorn divergence drift (NSGF velocity), cost |x - y|^2 / 2, epsilon-scaled",
     params: "temperature: f64 (= 2 epsilon), sinkhorn: (...) = (max_iters: 1000, tol: 1e-6, epsilon_scaling: Some(0.5))",

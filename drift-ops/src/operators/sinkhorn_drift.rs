@@ -5,7 +5,7 @@ use super::defaults::gaussian;
 use super::term::{DisplacementKind, TermRef};
 use super::weighting::RowWeighting;
 use crate::couplings::Sinkhorn;
-use drift_api::{DriftJob, DriftOperator, DriftProblem, DriftReport, Kernel, Real, Result};
+use drift_api::{DriftOperator, DriftProblem, DriftReport, Kernel, Real, Result};
 use serde::{Deserialize, Serialize};
 
 /// Sinkhorn drift (He et al., Sinkhorn drifting): the balanced Sinkhorn plan of `X × Y`, row-normalised,
@@ -61,19 +61,15 @@ impl SinkhornDrift {
     }
 }
 
-#[typetag::serde(name = "sinkhorn_drift")]
-impl DriftOperator for SinkhornDrift {
-    fn drift(&self, job: DriftJob<'_>) -> Result<DriftReport> {
-        self.validate()?;
-        super::dispatch!(self, job)
-    }
-    fn validate(&self) -> Result<()> {
+impl SinkhornDrift {
+    /// Validates the whole parameter tree of this operator.
+    fn check(&self) -> Result<()> {
         self.term().validate("sinkhorn_drift")
     }
 }
 
-drift_api::register!(
-    Operator,
+super::builtin_operator!(
+    SinkhornDrift,
     "sinkhorn_drift",
     summary: "He et al. Sinkhorn drift: balanced Sinkhorn plans on both terms",
     params: "temperature: f64, kernel: Kernel = gaussian, sinkhorn: (max_iters, tol, epsilon_scaling, warm_start)",

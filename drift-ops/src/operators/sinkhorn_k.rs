@@ -5,9 +5,7 @@ use super::defaults::gaussian;
 use super::term::{DisplacementKind, TermRef};
 use super::weighting::RowWeighting;
 use crate::couplings::Sinkhorn;
-use drift_api::{
-    DriftError, DriftJob, DriftOperator, DriftProblem, DriftReport, Kernel, Real, Result,
-};
+use drift_api::{DriftError, DriftOperator, DriftProblem, DriftReport, Kernel, Real, Result};
 use serde::{Deserialize, Serialize};
 
 /// `K` Sinkhorn iterations on both terms, then row-normalised barycentres: the interpolation the
@@ -61,13 +59,9 @@ impl SinkhornK {
     }
 }
 
-#[typetag::serde(name = "sinkhorn_k")]
-impl DriftOperator for SinkhornK {
-    fn drift(&self, job: DriftJob<'_>) -> Result<DriftReport> {
-        self.validate()?;
-        super::dispatch!(self, job)
-    }
-    fn validate(&self) -> Result<()> {
+impl SinkhornK {
+    /// Validates the whole parameter tree of this operator.
+    fn check(&self) -> Result<()> {
         drift_api::check_temperature("sinkhorn_k.temperature", self.temperature)?;
         self.kernel.validate()?;
         if self.iterations > 1_000_000 {
@@ -80,8 +74,8 @@ impl DriftOperator for SinkhornK {
     }
 }
 
-drift_api::register!(
-    Operator,
+super::builtin_operator!(
+    SinkhornK,
     "sinkhorn_k",
     summary: "K Sinkhorn iterations on both terms: one-sided at K = 0, Sinkhorn drift as K grows",
     params: "temperature: f64, iterations: usize, kernel: Kernel = gaussian",

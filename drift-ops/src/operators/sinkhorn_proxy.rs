@@ -5,7 +5,7 @@ use super::defaults::gaussian;
 use super::term::{DisplacementKind, TermRef};
 use super::weighting::RowWeighting;
 use crate::couplings::TwoSidedProxy;
-use drift_api::{DriftJob, DriftOperator, DriftProblem, DriftReport, Kernel, Real, Result};
+use drift_api::{DriftOperator, DriftProblem, DriftReport, Kernel, Real, Result};
 use serde::{Deserialize, Serialize};
 
 /// Split Sinkhorn proxy (the two-sided baseline analysed by Gretton et al.): the proxy plan
@@ -66,19 +66,15 @@ impl SinkhornProxy {
     }
 }
 
-#[typetag::serde(name = "sinkhorn_proxy")]
-impl DriftOperator for SinkhornProxy {
-    fn drift(&self, job: DriftJob<'_>) -> Result<DriftReport> {
-        self.validate()?;
-        super::dispatch!(self, job)
-    }
-    fn validate(&self) -> Result<()> {
+impl SinkhornProxy {
+    /// Validates the whole parameter tree of this operator.
+    fn check(&self) -> Result<()> {
         self.term().validate("sinkhorn_proxy")
     }
 }
 
-drift_api::register!(
-    Operator,
+super::builtin_operator!(
+    SinkhornProxy,
     "sinkhorn_proxy",
     summary: "Split two-sided Sinkhorn proxy on X x Y and X x X, weighted by row masses",
     params: "temperature: f64, kernel: Kernel = gaussian, mask_self: bool = false",

@@ -3,9 +3,7 @@
 
 use super::weighting::report;
 use crate::random::SplitMix64;
-use drift_api::{
-    DriftError, DriftJob, DriftOperator, DriftProblem, DriftReport, PointCloud, Real, Result,
-};
+use drift_api::{DriftError, DriftProblem, DriftReport, PointCloud, Real, Result};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -206,19 +204,8 @@ pub fn sliced_wasserstein_squared<T: Real>(
     Ok(total / thetas.len() as f64)
 }
 
-#[typetag::serde(name = "sliced_wasserstein")]
-impl DriftOperator for SlicedWasserstein {
-    fn drift(&self, job: DriftJob<'_>) -> Result<DriftReport> {
-        self.check()?;
-        super::dispatch!(self, job)
-    }
-    fn validate(&self) -> Result<()> {
-        self.check()
-    }
-}
-
-drift_api::register!(
-    Operator,
+super::builtin_operator!(
+    SlicedWasserstein,
     "sliced_wasserstein",
     summary: "Sliced Wasserstein drift: quantile matching along seeded random directions",
     params: "directions: usize = 64, seed: u64 = 0, resample_each_step: bool = true",
