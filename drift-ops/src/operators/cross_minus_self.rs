@@ -6,8 +6,7 @@ use super::weighting::{accumulate_field, report, RowWeighting};
 use crate::couplings::RowNormalised;
 use crate::kernels::Laplace;
 use drift_api::{
-    ColumnBlock, Coupling, DriftError, DriftOperator, DriftProblem, DriftReport, Kernel, Real,
-    Result,
+    ColumnBlock, Coupling, DriftError, DriftProblem, DriftReport, Kernel, Real, Result,
 };
 use serde::{Deserialize, Serialize};
 

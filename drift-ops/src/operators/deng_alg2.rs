@@ -5,7 +5,7 @@ use super::joint::run_joint;
 use super::term::{DisplacementKind, TermRef};
 use super::weighting::RowWeighting;
 use crate::couplings::TwoSidedProxy;
-use drift_api::{DriftOperator, DriftProblem, DriftReport, Kernel, Real, Result};
+use drift_api::{DriftProblem, DriftReport, Kernel, Real, Result};
 use serde::{Deserialize, Serialize};
 
 /// Deng et al. Algorithm 2 (the paper's form): `logit = [ℓ(x, Y) | ℓ(x, X)]` with the self diagonal

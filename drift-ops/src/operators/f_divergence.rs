@@ -5,7 +5,7 @@ use super::defaults::gaussian;
 use super::term::{DisplacementKind, TermRef};
 use super::weighting::{FDivergenceKind, RowWeighting};
 use crate::couplings::RowNormalised;
-use drift_api::{DriftOperator, DriftProblem, DriftReport, Kernel, Real, Result};
+use drift_api::{DriftProblem, DriftReport, Kernel, Real, Result};
 use serde::{Deserialize, Serialize};
 
 /// KDE f-divergence drift: the Wasserstein gradient flow of `D_f(q‖p)` with Parzen estimates

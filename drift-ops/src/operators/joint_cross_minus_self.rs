@@ -4,7 +4,7 @@ use super::cross_minus_self::Term;
 use super::defaults::yes;
 use super::joint::run_joint;
 use super::weighting::RowWeighting;
-use drift_api::{DriftOperator, DriftProblem, DriftReport, Real, Result};
+use drift_api::{DriftProblem, DriftReport, Real, Result};
 use serde::{Deserialize, Serialize};
 
 /// Cross minus self through one joint coupling: `X` is coupled with the concatenated column set

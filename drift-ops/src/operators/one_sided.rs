@@ -5,7 +5,7 @@ use super::defaults::{laplace, yes};
 use super::term::{DisplacementKind, TermRef};
 use super::weighting::RowWeighting;
 use crate::couplings::RowNormalised;
-use drift_api::{DriftOperator, DriftProblem, DriftReport, Kernel, Real, Result};
+use drift_api::{DriftProblem, DriftReport, Kernel, Real, Result};
 use serde::{Deserialize, Serialize};
 
 /// One-sided drift (Deng et al., Eq. 8–11): `V_i = bar⁺_i − bar⁻_i` with row-softmax plans,

@@ -5,7 +5,7 @@ use super::defaults::gaussian;
 use super::term::{DisplacementKind, TermRef};
 use super::weighting::RowWeighting;
 use crate::couplings::Sinkhorn;
-use drift_api::{DriftOperator, DriftProblem, DriftReport, Kernel, Real, Result};
+use drift_api::{DriftProblem, DriftReport, Kernel, Real, Result};
 use serde::{Deserialize, Serialize};
 
 /// Sinkhorn drift (He et al., Sinkhorn drifting): the balanced Sinkhorn plan of `X × Y`, row-normalised,

@@ -5,7 +5,7 @@ use super::defaults::gaussian;
 use super::term::{DisplacementKind, TermRef};
 use super::weighting::RowWeighting;
 use crate::couplings::Sinkhorn;
-use drift_api::{DriftError, DriftOperator, DriftProblem, DriftReport, Kernel, Real, Result};
+use drift_api::{DriftError, DriftProblem, DriftReport, Kernel, Real, Result};
 use serde::{Deserialize, Serialize};
 
 /// `K` Sinkhorn iterations on both terms, then row-normalised barycentres: the interpolation the

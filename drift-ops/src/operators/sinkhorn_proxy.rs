@@ -5,7 +5,7 @@ use super::defaults::gaussian;
 use super::term::{DisplacementKind, TermRef};
 use super::weighting::RowWeighting;
 use crate::couplings::TwoSidedProxy;
-use drift_api::{DriftOperator, DriftProblem, DriftReport, Kernel, Real, Result};
+use drift_api::{DriftProblem, DriftReport, Kernel, Real, Result};
 use serde::{Deserialize, Serialize};
 
 /// Split Sinkhorn proxy (the two-sided baseline analysed by Gretton et al.): the proxy plan
