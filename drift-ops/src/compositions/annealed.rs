@@ -1,7 +1,7 @@
 //! Temperature (bandwidth) annealing driven by the step or time of the context.
 
-use super::accumulate::{composite_report, run_into};
-use drift_api::{DriftError, DriftOperator, DriftProblem, DriftReport, Real, Result};
+use super::accumulate::composite_report;
+use drift_api::{apply_drift, DriftError, DriftOperator, DriftProblem, DriftReport, Real, Result};
 use serde::{Deserialize, Serialize};
 
 /// Which clock drives a schedule.
@@ -56,15 +56,12 @@ impl Annealed {
     fn run<T: Real>(&self, p: DriftProblem<'_, T>) -> Result<DriftReport> {
         p.check()?;
         let context = p.context.with_temperature_factor(self.factor(p.context));
-        let inner = run_into(
+        let inner = apply_drift(
             self.operator.as_ref(),
-            p.backend,
-            p.x,
-            p.y,
-            p.negatives,
-            &context,
-            p.out,
-            p.scale,
+            DriftProblem {
+                context: &context,
+                ..p
+            },
         )?;
         Ok(composite_report("annealed", inner.drift_norm, vec![inner]))
     }

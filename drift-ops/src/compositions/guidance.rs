@@ -1,7 +1,9 @@
 //! Classifier-free guidance through weighted negatives.
 
-use super::accumulate::{composite_report, run_into};
-use drift_api::{DriftError, DriftOperator, DriftProblem, DriftReport, Negatives, Real, Result};
+use super::accumulate::composite_report;
+use drift_api::{
+    apply_drift, DriftError, DriftOperator, DriftProblem, DriftReport, Negatives, Real, Result,
+};
 use serde::{Deserialize, Serialize};
 
 /// Classifier-free guidance (Deng et al.): the problem's negatives (unconditional samples) join the
@@ -46,16 +48,7 @@ impl Guidance {
             points: neg.points,
             weight: Negatives::<T>::guidance_weight(self.alpha, p.x.len(), neg.points.len()),
         });
-        let inner = run_into(
-            self.operator.as_ref(),
-            p.backend,
-            p.x,
-            p.y,
-            negatives,
-            p.context,
-            p.out,
-            p.scale,
-        )?;
+        let inner = apply_drift(self.operator.as_ref(), DriftProblem { negatives, ..p })?;
         Ok(composite_report("guidance", inner.drift_norm, vec![inner]))
     }
 }

@@ -2,7 +2,7 @@
 
 use super::defaults::{laplace, yes};
 use super::joint::run_joint;
-use super::term::{DisplacementKind, TermRef};
+use super::term::TermRef;
 use super::weighting::RowWeighting;
 use crate::couplings::TwoSidedProxy;
 use drift_api::{DriftProblem, DriftReport, Kernel, Real, Result};
@@ -47,12 +47,7 @@ impl DengAlg2 {
     }
 
     fn term(&self) -> TermRef<'_> {
-        TermRef {
-            kernel: self.kernel.as_ref(),
-            coupling: &TwoSidedProxy,
-            temperature: self.temperature,
-            displacement: DisplacementKind::Mean,
-        }
+        TermRef::mean(self.kernel.as_ref(), &TwoSidedProxy, self.temperature)
     }
 
     fn run<T: Real>(&self, p: DriftProblem<'_, T>) -> Result<DriftReport> {

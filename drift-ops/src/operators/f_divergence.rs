@@ -2,7 +2,7 @@
 
 use super::cross_minus_self::run_cross_minus_self;
 use super::defaults::gaussian;
-use super::term::{DisplacementKind, TermRef};
+use super::term::TermRef;
 use super::weighting::{FDivergenceKind, RowWeighting};
 use crate::couplings::RowNormalised;
 use drift_api::{DriftProblem, DriftReport, Kernel, Real, Result};
@@ -50,12 +50,7 @@ impl FDivergence {
     }
 
     fn term(&self) -> TermRef<'_> {
-        TermRef {
-            kernel: self.kernel.as_ref(),
-            coupling: &RowNormalised,
-            temperature: self.temperature,
-            displacement: DisplacementKind::Mean,
-        }
+        TermRef::mean(self.kernel.as_ref(), &RowNormalised, self.temperature)
     }
 
     fn run<T: Real>(&self, p: DriftProblem<'_, T>) -> Result<DriftReport> {

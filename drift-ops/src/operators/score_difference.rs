@@ -1,7 +1,7 @@
 //! The score-difference drift of Parzen densities (Turan & Ovsjanikov).
 
 use super::cross_minus_self::run_cross_minus_self;
-use super::term::{DisplacementKind, TermRef};
+use super::term::TermRef;
 use super::weighting::RowWeighting;
 use crate::couplings::RowNormalised;
 use crate::kernels::Gaussian;
@@ -36,12 +36,7 @@ impl ScoreDifference {
     }
 
     fn term(&self) -> TermRef<'static> {
-        TermRef {
-            kernel: &Gaussian,
-            coupling: &RowNormalised,
-            temperature: self.temperature,
-            displacement: DisplacementKind::Mean,
-        }
+        TermRef::mean(&Gaussian, &RowNormalised, self.temperature)
     }
 
     fn run<T: Real>(&self, p: DriftProblem<'_, T>) -> Result<DriftReport> {

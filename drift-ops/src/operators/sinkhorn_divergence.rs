@@ -1,7 +1,7 @@
 //! The debiased Sinkhorn divergence: its drift (the NSGF velocity) and its value `S_ε`.
 
 use super::cross_minus_self::run_cross_minus_self;
-use super::term::{DisplacementKind, TermRef};
+use super::term::TermRef;
 use super::weighting::RowWeighting;
 use crate::couplings::Sinkhorn;
 use crate::kernels::Gaussian;
@@ -52,12 +52,7 @@ impl SinkhornDivergence {
     }
 
     fn term(&self) -> TermRef<'_> {
-        TermRef {
-            kernel: &Gaussian,
-            coupling: &self.sinkhorn,
-            temperature: self.temperature,
-            displacement: DisplacementKind::Mean,
-        }
+        TermRef::mean(&Gaussian, &self.sinkhorn, self.temperature)
     }
 
     fn run<T: Real>(&self, p: DriftProblem<'_, T>) -> Result<DriftReport> {

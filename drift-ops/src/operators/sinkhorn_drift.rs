@@ -2,7 +2,7 @@
 
 use super::cross_minus_self::run_cross_minus_self;
 use super::defaults::gaussian;
-use super::term::{DisplacementKind, TermRef};
+use super::term::TermRef;
 use super::weighting::RowWeighting;
 use crate::couplings::Sinkhorn;
 use drift_api::{DriftProblem, DriftReport, Kernel, Real, Result};
@@ -47,12 +47,7 @@ impl SinkhornDrift {
     }
 
     fn term(&self) -> TermRef<'_> {
-        TermRef {
-            kernel: self.kernel.as_ref(),
-            coupling: &self.sinkhorn,
-            temperature: self.temperature,
-            displacement: DisplacementKind::Mean,
-        }
+        TermRef::mean(self.kernel.as_ref(), &self.sinkhorn, self.temperature)
     }
 
     fn run<T: Real>(&self, p: DriftProblem<'_, T>) -> Result<DriftReport> {

@@ -2,7 +2,7 @@
 
 use super::cross_minus_self::run_cross_minus_self;
 use super::defaults::gaussian;
-use super::term::{DisplacementKind, TermRef};
+use super::term::TermRef;
 use super::weighting::RowWeighting;
 use crate::couplings::Sinkhorn;
 use drift_api::{DriftError, DriftProblem, DriftReport, Kernel, Real, Result};
@@ -49,12 +49,7 @@ impl SinkhornK {
 
     fn run<T: Real>(&self, p: DriftProblem<'_, T>) -> Result<DriftReport> {
         let solver = Sinkhorn::new(self.iterations, 0.0);
-        let t = TermRef {
-            kernel: self.kernel.as_ref(),
-            coupling: &solver,
-            temperature: self.temperature,
-            displacement: DisplacementKind::Mean,
-        };
+        let t = TermRef::mean(self.kernel.as_ref(), &solver, self.temperature);
         run_cross_minus_self(p, "sinkhorn_k", t, t, false, RowWeighting::Unit)
     }
 }

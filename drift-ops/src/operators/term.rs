@@ -22,7 +22,17 @@ pub struct TermRef<'a> {
     pub displacement: DisplacementKind,
 }
 
-impl TermRef<'_> {
+impl<'a> TermRef<'a> {
+    /// A term accumulating the mean displacement (barycentre minus particle).
+    pub fn mean(kernel: &'a dyn Kernel, coupling: &'a dyn Coupling, temperature: f64) -> Self {
+        TermRef {
+            kernel,
+            coupling,
+            temperature,
+            displacement: DisplacementKind::Mean,
+        }
+    }
+
     /// The term at the context's temperature (annealing, multi-temperature and feature-scale
     /// compositions set the factor).
     pub fn in_context(self, context: &drift_api::Context) -> Self {
