@@ -1,7 +1,7 @@
 //! The MMD gradient drift and the MMD² value.
 
 use super::cross_minus_self::run_cross_minus_self;
-use super::term::TermRef;
+use super::term::{DisplacementKind, TermRef};
 use super::weighting::RowWeighting;
 use crate::couplings::passes::Passes;
 use crate::couplings::Unnormalised;
