@@ -2,12 +2,18 @@
 //!
 //! Demonstrations and benchmarks of the drift operators of `drift-ops`: seeded toy data sets
 //! ([`datasets`]), scores of a particle set against the data ([`metrics`]) and the particle flow
-//! `x ← x + η V(x)` ([`flow`]). The `drift-bench` binary runs the comparative demo; the
-//! `memory_100k` example and the `reduction` criterion bench use the same pieces.
+//! `x ← x + η V(x)` ([`flow`]). The `drift-bench` binary runs the comparative demo, lists the
+//! registered operators, validates RON files and applies an operator to point sets read from
+//! `.npy` ([`npy`]) or `.csv` ([`csv`]) files ([`point_files`]); the `memory_100k` example and the
+//! `reduction` criterion bench use the same pieces.
 
+pub mod array;
+pub mod csv;
 pub mod datasets;
 pub mod flow;
 pub mod metrics;
+pub mod npy;
+pub mod point_files;
 
 pub use datasets::{gaussian_blob, lopsided_start, uniform_box, GaussianMixture};
 pub use flow::{run_flow, FlowConfig, FlowOutcome};

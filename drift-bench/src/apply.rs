@@ -1,0 +1,315 @@
+//! `drift-bench apply`: runs an operator from a RON file on point sets from `.npy` or `.csv` files.
+
+use anyhow::{anyhow, bail, Result};
+use clap::Args;
+use drift_api::{
+    apply_drift, Context, DriftOperator, DriftProblem, DriftReport, Negatives, PointCloud,
+    Precision, Real,
+};
+use drift_bench::array::Array;
+use drift_bench::point_files::{self, label};
+use drift_ops::CpuBackend;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Arguments of `drift-bench apply`.
+///
+/// Precision: the computation runs in the precision of X and Y (`.npy` files keep theirs, `.csv`
+/// files are f64). If X and Y differ, they are widened to f64, which is exact, and a note is printed;
+/// `--f32` or `--f64` choose the precision explicitly (narrowing rounds to nearest). Weights and
+/// negatives are converted to the working precision. A `.npy` output has the working precision.
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// The operator: a RON file (see `drift-bench list --examples`).
+    #[arg(long, value_name = "FILE")]
+    op: PathBuf,
+    /// Generated samples X: `.npy` (float32/float64, shape (N, D) or (N,)) or `.csv`.
+    #[arg(long, value_name = "FILE")]
+    x: PathBuf,
+    /// Data samples Y, same dimension as X.
+    #[arg(long, value_name = "FILE")]
+    y: PathBuf,
+    /// Where to write the field V (N x D, same shape form as X): `.npy` or `.csv`. Without it, a
+    /// summary is printed.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Per-point weights of X (relative masses; (N,) `.npy` or a one-column `.csv`).
+    #[arg(long, value_name = "FILE")]
+    x_weights: Option<PathBuf>,
+    /// Per-point weights of Y.
+    #[arg(long, value_name = "FILE")]
+    y_weights: Option<PathBuf>,
+    /// Extra negatives (unconditional samples) joining the repulsion, for `guidance`.
+    #[arg(long, value_name = "FILE")]
+    negatives: Option<PathBuf>,
+    /// Relative weight of each negative against one generated sample (`guidance` sets its own,
+    /// (alpha - 1)(N - 1)/N_unc, and ignores this).
+    #[arg(long, default_value_t = 1.0, value_name = "W")]
+    negative_weight: f64,
+    /// Compute in single precision, whatever the inputs hold.
+    #[arg(long, conflicts_with = "f64")]
+    f32: bool,
+    /// Compute in double precision, whatever the inputs hold.
+    #[arg(long)]
+    f64: bool,
+    /// Flow step passed to the operator (schedules such as `annealed` read it).
+    #[arg(long, default_value_t = 0)]
+    step: u64,
+    /// Flow time passed to the operator.
+    #[arg(long, default_value_t = 0.0)]
+    time: f64,
+    /// Rows of V shown in the summary when there is no `--out`.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    show: usize,
+}
+
+/// The inputs read from disk, before conversion to the working precision.
+struct Inputs {
+    x: Array,
+    y: Array,
+    x_weights: Option<Array>,
+    y_weights: Option<Array>,
+    negatives: Option<Array>,
+}
+
+fn read_optional(arg: &str, path: &Option<PathBuf>) -> Result<Option<Array>> {
+    path.as_deref()
+        .map(|p| point_files::read_array(arg, p))
+        .transpose()
+}
+
+/// Runs the command, printing diagnostics to `out` and notes to `err`.
+pub fn run(a: &ApplyArgs, out: &mut impl Write, err: &mut impl Write) -> Result<()> {
+    if !a.time.is_finite() {
+        bail!("--time {}: must be finite", a.time);
+    }
+    if !(a.negative_weight.is_finite() && a.negative_weight >= 0.0) {
+        bail!(
+            "--negative-weight {}: must be finite and >= 0",
+            a.negative_weight
+        );
+    }
+    if let Some(path) = &a.out {
+        // Fail before computing anything if the output's format is unknown.
+        point_files::Format::of("--out", path)?;
+    }
+    let op = drift_api::load_operator(&a.op).map_err(|e| anyhow!("--op {e}"))?;
+    let inputs = Inputs {
+        x: point_files::read_array("--x", &a.x)?,
+        y: point_files::read_array("--y", &a.y)?,
+        x_weights: read_optional("--x-weights", &a.x_weights)?,
+        y_weights: read_optional("--y-weights", &a.y_weights)?,
+        negatives: read_optional("--negatives", &a.negatives)?,
+    };
+    let (px, py) = (inputs.x.values().precision(), inputs.y.values().precision());
+    let precision = if a.f32 {
+        Precision::F32
+    } else if a.f64 || px != py {
+        if !a.f64 {
+            writeln!(
+                err,
+                "note: --x holds {} and --y holds {}; computing in f64 (pass --f32 or --f64 to choose)",
+                name(px),
+                name(py)
+            )?;
+        }
+        Precision::F64
+    } else {
+        px
+    };
+    match precision {
+        Precision::F32 => run_in::<f32>(a, op.as_ref(), &inputs, out),
+        Precision::F64 => run_in::<f64>(a, op.as_ref(), &inputs, out),
+    }
+}
+
+fn name(p: Precision) -> &'static str {
+    match p {
+        Precision::F32 => "f32",
+        Precision::F64 => "f64",
+    }
+}
+
+/// The weights argument, file and array, if given.
+fn with<'a>(
+    arg: &'a str,
+    path: &'a Option<PathBuf>,
+    array: &'a Option<Array>,
+) -> Option<(&'a str, &'a Path, &'a Array)> {
+    path.as_deref()
+        .zip(array.as_ref())
+        .map(|(p, w)| (arg, p, w))
+}
+
+/// Builds a point set with optional weights, `arg` and `weights_arg` naming them in errors.
+fn cloud<T: Real>(
+    arg: &str,
+    path: &Path,
+    array: &Array,
+    weights: Option<(&str, &Path, &Array)>,
+) -> Result<PointCloud<T>> {
+    let points = point_files::points::<T>(arg, path, array)?;
+    let Some((warg, wpath, warray)) = weights else {
+        return Ok(points);
+    };
+    let w = point_files::weights::<T>(warg, wpath, warray)?;
+    if w.len() != points.len() {
+        bail!(
+            "{}: {} weights for the {} points of {}",
+            label(warg, wpath),
+            w.len(),
+            points.len(),
+            label(arg, path)
+        );
+    }
+    points
+        .with_weights(w)
+        .map_err(|e| anyhow!("{}: {e}", label(warg, wpath)))
+}
+
+fn same_dim<T: Real>(a: &PointCloud<T>, b: &PointCloud<T>) -> Result<()> {
+    if a.dim() != b.dim() {
+        bail!(
+            "dimension mismatch: {} has dimension {} but {} has dimension {}",
+            a.name(),
+            a.dim(),
+            b.name(),
+            b.dim()
+        );
+    }
+    Ok(())
+}
+
+fn run_in<T: Real>(
+    a: &ApplyArgs,
+    op: &dyn DriftOperator,
+    inputs: &Inputs,
+    out: &mut impl Write,
+) -> Result<()> {
+    let x = cloud::<T>(
+        "--x",
+        &a.x,
+        &inputs.x,
+        with("--x-weights", &a.x_weights, &inputs.x_weights),
+    )?;
+    let y = cloud::<T>(
+        "--y",
+        &a.y,
+        &inputs.y,
+        with("--y-weights", &a.y_weights, &inputs.y_weights),
+    )?;
+    same_dim(&x, &y)?;
+    let negatives = match (&a.negatives, &inputs.negatives) {
+        (Some(path), Some(array)) => {
+            let n = cloud::<T>("--negatives", path, array, None)?;
+            same_dim(&x, &n)?;
+            Some(n)
+        }
+        _ => None,
+    };
+
+    let context = Context::at(a.step, a.time);
+    let mut field = vec![T::zero(); x.len() * x.dim()];
+    let clock = Instant::now();
+    let report = apply_drift(
+        op,
+        DriftProblem {
+            backend: &CpuBackend,
+            x: &x,
+            y: &y,
+            context: &context,
+            out: &mut field,
+            scale: T::one(),
+            negatives: negatives.as_ref().map(|points| Negatives {
+                points,
+                weight: a.negative_weight,
+            }),
+        },
+    )
+    .map_err(|e| anyhow!("--op {}: {e}", a.op.display()))?;
+    let elapsed = clock.elapsed();
+
+    writeln!(
+        out,
+        "X {} x {}, Y {} x {}{}, {}",
+        x.len(),
+        x.dim(),
+        y.len(),
+        y.dim(),
+        negatives
+            .as_ref()
+            .map_or(String::new(), |n| format!(", {} negatives", n.len())),
+        name(T::PRECISION)
+    )?;
+    print_report(out, &report, 0)?;
+    print_elapsed(out, elapsed)?;
+
+    let v = point_files::field_array(inputs.x.shape(), &field)?;
+    match &a.out {
+        Some(path) => {
+            point_files::write_array("--out", path, &v)?;
+            writeln!(
+                out,
+                "wrote V, shape {}, {}, to {}",
+                v.shape(),
+                name(T::PRECISION),
+                path.display()
+            )?;
+        }
+        None => print_summary(out, &v, a.show)?,
+    }
+    Ok(())
+}
+
+/// The report tree: each operator with its drift norm and the couplings it solved.
+fn print_report(out: &mut impl Write, r: &DriftReport, depth: usize) -> std::io::Result<()> {
+    let indent = "  ".repeat(depth);
+    writeln!(
+        out,
+        "{indent}operator {}: drift norm λ = {:.6e}",
+        r.operator, r.drift_norm
+    )?;
+    for c in &r.couplings {
+        writeln!(
+            out,
+            "{indent}  coupling {}: {} iterations, marginal error {}, {}",
+            c.coupling,
+            c.iterations,
+            c.marginal_error.map_or("-".into(), |e| format!("{e:.3e}")),
+            if c.converged {
+                "converged"
+            } else {
+                "NOT converged"
+            }
+        )?;
+    }
+    for p in &r.parts {
+        print_report(out, p, depth + 1)?;
+    }
+    Ok(())
+}
+
+fn print_elapsed(out: &mut impl Write, elapsed: Duration) -> std::io::Result<()> {
+    writeln!(out, "elapsed {:.3} ms", elapsed.as_secs_f64() * 1e3)
+}
+
+fn print_summary(out: &mut impl Write, v: &Array, show: usize) -> std::io::Result<()> {
+    let rows = v.shape().rows();
+    let shown = show.min(rows);
+    writeln!(
+        out,
+        "V: shape {}{}",
+        v.shape(),
+        if shown < rows {
+            format!(", first {shown} rows:")
+        } else {
+            ":".into()
+        }
+    )?;
+    for i in 0..shown {
+        let row: Vec<String> = v.row(i).iter().map(|c| format!("{c:>13.6e}")).collect();
+        writeln!(out, "  {}", row.join(" "))?;
+    }
+    Ok(())
+}
