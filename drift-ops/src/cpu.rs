@@ -6,6 +6,7 @@
 //! is one tile buffer per block: no `rows × cols` matrix ever exists.
 
 use crate::exp::SliceExp;
+use crate::gram::{GramColumns, GRAM_MIN_DIM};
 use drift_api::Displacement;
 use drift_api::{Backend, DriftError, Kernel, Real, ReductionJob, Result, RowReduction};
 use rayon::prelude::*;
@@ -57,6 +58,8 @@ struct Shared<'a, T> {
     g: Option<&'a [T]>,
     mask: bool,
     mode: Displacement,
+    /// Columns prepared for Gram-form distances (high dimensions only).
+    gram: Option<GramColumns<T>>,
 }
 
 fn run<T: Real + SliceExp>(r: RowReduction<'_, T>) -> Result<()> {
@@ -82,6 +85,7 @@ fn run<T: Real + SliceExp>(r: RowReduction<'_, T>) -> Result<()> {
         g: r.col_potential,
         mask: r.mask_diagonal,
         mode: r.displacement,
+        gram: (dim >= GRAM_MIN_DIM).then(|| GramColumns::new(r.cols.data(), dim)),
     };
     match (r.displacement, r.disp) {
         (Displacement::None, _) => {
@@ -135,14 +139,27 @@ fn reduce_block<T: Real + SliceExp>(
     }
     let mut buf = [T::zero(); TILE];
     let mut dist = [T::zero(); TILE];
+    // High dimensions: the block's distances to each tile come from one Gram-form pass.
+    let (mut xc, mut x_sq, mut block_dist) = (Vec::new(), Vec::new(), Vec::new());
+    if let Some(gram) = &s.gram {
+        gram.centre_rows(&s.x[row0 * d..(row0 + rows) * d], &mut xc, &mut x_sq);
+        block_dist.resize(x_sq.len() * TILE, T::zero());
+    }
     for c0 in (0..s.cols).step_by(TILE) {
         let width = TILE.min(s.cols - c0);
         let ytile = &s.y[c0 * d..(c0 + width) * d];
+        if let Some(gram) = &s.gram {
+            gram.tile(&xc, &x_sq, c0, width, &mut block_dist, TILE);
+        }
         for r in 0..rows {
             let i = row0 + r;
             let xi = &s.x[i * d..(i + 1) * d];
             let w = &mut buf[..width];
-            squared_distances(xi, ytile, w);
+            if s.gram.is_some() {
+                w.copy_from_slice(&block_dist[r * TILE..r * TILE + width]);
+            } else {
+                squared_distances(xi, ytile, w);
+            }
             if s.mode == Displacement::Unit {
                 dist[..width].copy_from_slice(w);
             }

@@ -15,13 +15,16 @@ use drift_ops::{
 /// term spanning tiles).
 type Shape = (usize, usize, usize);
 
-const SHAPES: [Shape; 6] = [
+/// The last two have D >= 16: the Gram-form distances, with columns across tiles and padded blocks.
+const SHAPES: [Shape; 8] = [
     (5, 7, 2),
     (9, 4, 1),
     (12, 12, 3),
     (6, 300, 2),
     (40, 33, 5),
     (290, 9, 2),
+    (37, 270, 17),
+    (6, 5, 40),
 ];
 const WEIGHTINGS: [RowWeighting; 5] = [
     RowWeighting::Unit,
@@ -243,9 +246,16 @@ fn named_operators_match_reference_f32() {
 /// The backend primitive itself: log-sum-exp and both displacements with column potentials and a
 /// masked diagonal, across tiles and row blocks.
 fn reduction_cases<T: Real>(tol: f64) {
-    for (idx, &(n, m, d)) in [(3, 3, 1), (70, 70, 2), (33, 600, 3), (513, 513, 2)]
-        .iter()
-        .enumerate()
+    for (idx, &(n, m, d)) in [
+        (3, 3, 1),
+        (70, 70, 2),
+        (33, 600, 3),
+        (513, 513, 2),
+        (70, 70, 32),
+        (37, 300, 24),
+    ]
+    .iter()
+    .enumerate()
     {
         let mut r = rng(77 + idx as u64);
         let x = Cloud::random(&mut r, n, d, 0.0, false);
