@@ -140,16 +140,21 @@ fn reduce_block<T: Real + SliceExp>(
     let mut buf = [T::zero(); TILE];
     let mut dist = [T::zero(); TILE];
     // High dimensions: the block's distances to each tile come from one Gram-form pass.
+    // Their displacements too: each row's weights are kept for the tile, then added in one
+    // register-blocked pass.
     let (mut xc, mut x_sq, mut block_dist) = (Vec::new(), Vec::new(), Vec::new());
+    let mut block_w = Vec::new();
     if let Some(gram) = &s.gram {
         gram.centre_rows(&s.x[row0 * d..(row0 + rows) * d], &mut xc, &mut x_sq);
         block_dist.resize(x_sq.len() * TILE, T::zero());
+        block_w.resize(x_sq.len() * TILE, T::zero());
     }
     for c0 in (0..s.cols).step_by(TILE) {
         let width = TILE.min(s.cols - c0);
         let ytile = &s.y[c0 * d..(c0 + width) * d];
         if let Some(gram) = &s.gram {
             gram.tile(&xc, &x_sq, c0, width, &mut block_dist, TILE);
+            block_w.fill(T::zero());
         }
         for r in 0..rows {
             let i = row0 + r;
@@ -192,14 +197,26 @@ fn reduce_block<T: Real + SliceExp>(
             w.iter_mut().for_each(|v| *v -= m);
             T::exp_in_place(w);
             sum[r] += lane_sum(w);
-            if let Some(acc) = disp.as_deref_mut() {
+            if s.gram.is_some() && s.mode != Displacement::None {
+                let wr = &mut block_w[r * TILE..r * TILE + width];
+                wr.copy_from_slice(w);
+                if s.mode == Displacement::Unit {
+                    unit_weights(wr, &dist[..width]);
+                }
+            } else if let Some(acc) = disp.as_deref_mut() {
                 let acc = &mut acc[r * d..(r + 1) * d];
                 match s.mode {
                     Displacement::Mean => accumulate_mean(acc, xi, ytile, w),
-                    Displacement::Unit => accumulate_unit(acc, xi, ytile, w, &mut dist[..width]),
+                    Displacement::Unit => {
+                        unit_weights(w, &dist[..width]);
+                        accumulate_mean(acc, xi, ytile, w);
+                    }
                     Displacement::None => {}
                 }
             }
+        }
+        if let (Some(gram), Some(acc)) = (&s.gram, disp.as_deref_mut()) {
+            gram.accumulate_tile(&block_w, TILE, c0, width, &xc, acc);
         }
     }
     for r in 0..rows {
@@ -306,16 +323,15 @@ fn accumulate_mean<T: Real>(acc: &mut [T], x: &[T], ytile: &[T], w: &[T]) {
     }
 }
 
-/// `acc += Σ_j w_j (y_j − x)/‖y_j − x‖`, skipping coincident points; `sq` holds `‖y_j − x‖²` and is
-/// overwritten with the weights divided by the distance.
+/// Turns weights into unit-displacement weights `w_j / ‖y_j − x‖` (zero for coincident points), given
+/// the squared distances `sq`.
 #[inline]
-fn accumulate_unit<T: Real>(acc: &mut [T], x: &[T], ytile: &[T], w: &[T], sq: &mut [T]) {
-    for (q, wj) in sq.iter_mut().zip(w) {
-        *q = if *q > T::zero() {
+fn unit_weights<T: Real>(w: &mut [T], sq: &[T]) {
+    for (wj, q) in w.iter_mut().zip(sq) {
+        *wj = if *q > T::zero() {
             *wj / q.sqrt()
         } else {
             T::zero()
         };
     }
-    accumulate_mean(acc, x, ytile, sq);
 }

@@ -26,6 +26,9 @@ pub(crate) struct GramColumns<T> {
     /// coordinate row a multiple of 4 KiB apart, all in the same L1 set).
     panels: Vec<T>,
     y_sq: Vec<T>,
+    /// Centred columns point-major, each padded to `dim_pad` coordinates (for displacements).
+    points: Vec<T>,
+    dim_pad: usize,
     dim: usize,
 }
 
@@ -41,6 +44,8 @@ impl<T: Real> GramColumns<T> {
             }
         }
         let centre: Vec<T> = centre64.iter().map(|c| T::of(c / m as f64)).collect();
+        let dim_pad = dim.div_ceil(LANES) * LANES;
+        let mut points = vec![T::zero(); m * dim_pad];
         let mut panels = vec![T::zero(); dim * stride];
         let mut y_sq = vec![T::zero(); stride];
         for (j, p) in y.chunks_exact(dim).enumerate() {
@@ -49,6 +54,7 @@ impl<T: Real> GramColumns<T> {
             for k in 0..dim {
                 let v = p[k] - centre[k];
                 panels[base + k * LANES] = v;
+                points[j * dim_pad + k] = v;
                 sq += v * v;
             }
             y_sq[j] = sq;
@@ -57,6 +63,8 @@ impl<T: Real> GramColumns<T> {
             centre,
             panels,
             y_sq,
+            points,
+            dim_pad,
             dim,
         }
     }
@@ -115,6 +123,52 @@ impl<T: Real> GramColumns<T> {
                     for (l, o) in row.iter_mut().enumerate() {
                         let v = x_sq[r0 + q] + self.y_sq[j0 + l] - two * acc[q][l];
                         *o = v.max(T::zero());
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl<T: Real> GramColumns<T> {
+    /// `disp_r += Σ_j w_rj (ỹ_j − x̃_r)` over the tile's columns `c0..c0 + width`, four rows by
+    /// sixteen coordinates in registers (the differences are formed in registers too, so the result
+    /// rounds like the direct sum). Row `r`'s weights are `weights[r * w_stride..][..width]` (zero for
+    /// padding rows); `disp` holds the block's real rows, `d` values each.
+    pub fn accumulate_tile(
+        &self,
+        weights: &[T],
+        w_stride: usize,
+        c0: usize,
+        width: usize,
+        xc: &[T],
+        disp: &mut [T],
+    ) {
+        let d = self.dim;
+        let rows = disp.len() / d;
+        for r0 in (0..rows).step_by(GROUP) {
+            for k0 in (0..d).step_by(LANES) {
+                let lanes = LANES.min(d - k0);
+                let mut xs = [[T::zero(); LANES]; GROUP];
+                for q in 0..GROUP.min(rows - r0) {
+                    xs[q][..lanes].copy_from_slice(&xc[(r0 + q) * d + k0..][..lanes]);
+                }
+                let mut acc = [[T::zero(); LANES]; GROUP];
+                for j in 0..width {
+                    let y: &[T; LANES] = self.points[(c0 + j) * self.dim_pad + k0..][..LANES]
+                        .try_into()
+                        .expect("points are padded to whole register blocks");
+                    for q in 0..GROUP {
+                        let a = weights[(r0 + q) * w_stride + j];
+                        for l in 0..LANES {
+                            acc[q][l] += a * (y[l] - xs[q][l]);
+                        }
+                    }
+                }
+                for q in 0..GROUP.min(rows - r0) {
+                    let row = &mut disp[(r0 + q) * d + k0..][..lanes];
+                    for (o, a) in row.iter_mut().zip(&acc[q]) {
+                        *o += *a;
                     }
                 }
             }
