@@ -34,6 +34,8 @@ pub struct Potentials<T> {
 pub struct CouplingReport {
     /// The coupling's registered name.
     pub coupling: String,
+    /// Which term of the operator solved it (`cross`, `self`, `joint`); set by the operator.
+    pub term: String,
     /// Scaling iterations performed (0 for closed-form couplings).
     pub iterations: usize,
     /// Final marginal error `‖π1 − a‖₁ + ‖πᵀ1 − b‖₁` where the coupling enforces marginals.

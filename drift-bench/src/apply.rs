@@ -273,7 +273,8 @@ fn print_report(out: &mut impl Write, r: &DriftReport, depth: usize) -> std::io:
     for c in &r.couplings {
         writeln!(
             out,
-            "{indent}  coupling {}: {} iterations, marginal error {}, {}",
+            "{indent}  {} coupling {}: {} iterations, marginal error {}, {}",
+            if c.term.is_empty() { "-" } else { &c.term },
             c.coupling,
             c.iterations,
             c.marginal_error.map_or("-".into(), |e| format!("{e:.3e}")),

@@ -197,6 +197,7 @@ impl Sinkhorn {
             iterations,
             marginal_error: Some(error),
             converged: error <= self.tol,
+            ..Default::default()
         })
     }
 

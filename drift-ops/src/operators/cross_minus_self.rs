@@ -131,6 +131,7 @@ pub(crate) fn run_cross_minus_self<T: Real>(
     let log_a = p.x.log_weights();
     let log_b = p.y.log_weights();
     let attraction = evaluate(
+        "cross",
         p.backend,
         cross,
         p.x,
@@ -158,7 +159,15 @@ pub(crate) fn run_cross_minus_self<T: Real>(
         });
     }
     let symmetric = self_blocks.len() == 1;
-    let mut self_term = evaluate(p.backend, repulsion, p.x, &log_a, &self_blocks, symmetric)?;
+    let mut self_term = evaluate(
+        "self",
+        p.backend,
+        repulsion,
+        p.x,
+        &log_a,
+        &self_blocks,
+        symmetric,
+    )?;
     self_term.merge_blocks_from(0);
     let norm = accumulate_field(&mut p, weighting, attraction.side(0), self_term.side(0))?;
     Ok(report(

@@ -44,7 +44,7 @@ pub(crate) fn run_joint<T: Real>(
             mask_diagonal: false,
         });
     }
-    let mut out = evaluate(p.backend, term, p.x, &log_a, &blocks, false)?;
+    let mut out = evaluate("joint", p.backend, term, p.x, &log_a, &blocks, false)?;
     out.merge_blocks_from(1);
     let norm = accumulate_field(&mut p, weighting, out.side(0), out.side(1))?;
     Ok(report(name, vec![out.report], norm))

@@ -125,6 +125,7 @@ impl<T: Real> TermOutput<T> {
 /// Solves the term's coupling between `rows` and `blocks`, then runs one fused pass per block that
 /// yields both the row log-mass and the displacement.
 pub(crate) fn evaluate<T: Real>(
+    label: &str,
     backend: &dyn Backend,
     term: TermRef<'_>,
     rows: &PointCloud<T>,
@@ -134,7 +135,7 @@ pub(crate) fn evaluate<T: Real>(
 ) -> Result<TermOutput<T>> {
     let tau = T::of(term.temperature);
     let mut potentials = Potentials::default();
-    let report = solve_coupling(
+    let mut report = solve_coupling(
         term.coupling,
         CouplingProblem {
             backend,
@@ -147,6 +148,7 @@ pub(crate) fn evaluate<T: Real>(
             out: &mut potentials,
         },
     )?;
+    report.term = label.to_string();
     check_potentials(&potentials, rows, blocks)?;
     let n = rows.len();
     let mut lses = Vec::with_capacity(blocks.len());
