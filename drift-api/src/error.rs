@@ -163,3 +163,24 @@ pub fn check_temperature(what: &str, value: f64) -> Result<()> {
         })
     }
 }
+
+/// Checks a parameter: it must be finite and `in_range` must hold; the error names the parameter,
+/// what a valid value is and the value given.
+///
+/// ```
+/// use drift_api::check_param;
+/// assert!(check_param("sinkhorn.tol", 1e-6, 1e-6 >= 0.0, ">= 0").is_ok());
+/// let e = check_param("guidance.alpha", 0.5, 0.5 >= 1.0, ">= 1").unwrap_err();
+/// assert_eq!(e.to_string(), "invalid parameter `guidance.alpha`: must be finite and >= 1, got 0.5");
+/// assert!(check_param("x", f64::NAN, true, "anything").is_err());
+/// ```
+pub fn check_param(what: &str, value: f64, in_range: bool, expected: &str) -> Result<()> {
+    if value.is_finite() && in_range {
+        Ok(())
+    } else {
+        Err(DriftError::invalid(
+            what,
+            format!("must be finite and {expected}, got {value}"),
+        ))
+    }
+}

@@ -2,7 +2,7 @@
 
 use crate::backend::Backend;
 use crate::coupling::CouplingReport;
-use crate::error::{DriftError, Result};
+use crate::error::{check_param, DriftError, Result};
 use crate::points::PointCloud;
 use crate::real::Real;
 
@@ -113,17 +113,10 @@ impl<T: Real> DriftProblem<'_, T> {
                 found: self.out.len(),
             });
         }
-        if !self.scale.is_finite() {
-            return Err(DriftError::invalid("scale", "must be finite"));
-        }
+        check_param("scale", self.scale.as_f64(), true, "real")?;
         if let Some(neg) = &self.negatives {
             self.x.check_same_dim(neg.points)?;
-            if !(neg.weight.is_finite() && neg.weight >= 0.0) {
-                return Err(DriftError::invalid(
-                    "negatives.weight",
-                    format!("must be finite and >= 0, got {}", neg.weight),
-                ));
-            }
+            check_param("negatives.weight", neg.weight, neg.weight >= 0.0, ">= 0")?;
         }
         let factor = self.context.temperature_factor;
         if !(factor.is_finite() && factor > 0.0) {

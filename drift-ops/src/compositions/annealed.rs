@@ -1,7 +1,7 @@
 //! Temperature (bandwidth) annealing driven by the step or time of the context.
 
 use super::accumulate::composite_report;
-use drift_api::{apply_drift, DriftError, DriftOperator, DriftProblem, DriftReport, Real, Result};
+use drift_api::{apply_drift, check_param, DriftOperator, DriftProblem, DriftReport, Real, Result};
 use serde::{Deserialize, Serialize};
 
 /// Which clock drives a schedule.
@@ -70,18 +70,14 @@ impl Annealed {
 impl Annealed {
     /// Validates the whole parameter tree of this operator.
     fn check(&self) -> Result<()> {
-        if !(self.rate.is_finite() && self.rate >= 0.0) {
-            return Err(DriftError::invalid(
-                "annealed.rate",
-                format!("must be finite and >= 0, got {}", self.rate),
-            ));
-        }
-        if !(self.min_factor.is_finite() && self.min_factor >= 0.0 && self.min_factor <= 1.0) {
-            return Err(DriftError::invalid(
-                "annealed.min_factor",
-                format!("must lie in [0, 1], got {}", self.min_factor),
-            ));
-        }
+        check_param("annealed.rate", self.rate, self.rate >= 0.0, ">= 0")?;
+        let f = self.min_factor;
+        check_param(
+            "annealed.min_factor",
+            f,
+            (0.0..=1.0).contains(&f),
+            "in [0, 1]",
+        )?;
         self.operator.validate()
     }
 }

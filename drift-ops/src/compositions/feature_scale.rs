@@ -1,9 +1,9 @@
 //! Deng et al.'s feature scale: normalise coordinates so the mean pairwise distance is `√D`.
 
+use crate::couplings::passes::Passes;
 use crate::kernels::LogDistance;
 use drift_api::{
-    reduce, Backend, Displacement, DriftOperator, DriftProblem, DriftReport, Negatives, PointCloud,
-    Real, Result, RowReduction,
+    Backend, DriftOperator, DriftProblem, DriftReport, Negatives, PointCloud, Real, Result,
 };
 use serde::{Deserialize, Serialize};
 
@@ -36,27 +36,12 @@ pub fn mean_distance<T: Real>(
     y: &PointCloud<T>,
 ) -> Result<f64> {
     x.check_same_dim(y)?;
-    let (la, lb) = (x.log_weights(), y.log_weights());
-    let mut lse = vec![T::zero(); x.len()];
-    reduce(
+    let passes = Passes {
         backend,
-        RowReduction {
-            rows: x,
-            cols: y,
-            kernel: &LogDistance,
-            tau: T::one(),
-            col_potential: Some(&lb),
-            mask_diagonal: false,
-            displacement: Displacement::None,
-            lse: &mut lse,
-            disp: None,
-        },
-    )?;
-    Ok(lse
-        .iter()
-        .zip(&la)
-        .map(|(l, a)| (*l + *a).exp().as_f64())
-        .sum())
+        kernel: &LogDistance,
+        tau: T::one(),
+    };
+    passes.mean_kernel(x, y)
 }
 
 impl FeatureScale {

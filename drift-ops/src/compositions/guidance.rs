@@ -2,7 +2,8 @@
 
 use super::accumulate::composite_report;
 use drift_api::{
-    apply_drift, DriftError, DriftOperator, DriftProblem, DriftReport, Negatives, Real, Result,
+    apply_drift, check_param, DriftError, DriftOperator, DriftProblem, DriftReport, Negatives,
+    Real, Result,
 };
 use serde::{Deserialize, Serialize};
 
@@ -56,12 +57,7 @@ impl Guidance {
 impl Guidance {
     /// Validates the whole parameter tree of this operator.
     fn check(&self) -> Result<()> {
-        if !(self.alpha.is_finite() && self.alpha >= 1.0) {
-            return Err(DriftError::invalid(
-                "guidance.alpha",
-                format!("must be finite and >= 1, got {}", self.alpha),
-            ));
-        }
+        check_param("guidance.alpha", self.alpha, self.alpha >= 1.0, ">= 1")?;
         self.operator.validate()
     }
 }

@@ -1,7 +1,7 @@
 //! Weighted sums of operators.
 
 use super::accumulate::{add_field, composite_report, run_into, validate_children};
-use drift_api::{DriftError, DriftOperator, DriftProblem, DriftReport, Real, Result};
+use drift_api::{check_param, DriftOperator, DriftProblem, DriftReport, Real, Result};
 use serde::{Deserialize, Serialize};
 
 /// One term of a [`Weighted`] sum.
@@ -94,12 +94,12 @@ impl Weighted {
     /// Validates the whole parameter tree of this operator.
     fn check(&self) -> Result<()> {
         for (k, t) in self.terms.iter().enumerate() {
-            if !t.weight.is_finite() {
-                return Err(DriftError::invalid(
-                    format!("weighted.terms[{k}].weight"),
-                    format!("must be finite, got {}", t.weight),
-                ));
-            }
+            check_param(
+                &format!("weighted.terms[{k}].weight"),
+                t.weight,
+                true,
+                "real",
+            )?;
         }
         validate_children(
             "weighted.terms",

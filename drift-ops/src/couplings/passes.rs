@@ -83,6 +83,25 @@ impl<T: Real> Passes<'_, T> {
     }
 }
 
+impl<T: Real> Passes<'_, T> {
+    /// `Σ_i a_i Σ_j b_j k(x_i, y_j)` with the points' normalised weights: one reduction with
+    /// `g = log b`, then the `a`-weighted sum of the row masses (MMD² terms, mean distances).
+    pub fn mean_kernel(&self, x: &PointCloud<T>, y: &PointCloud<T>) -> Result<f64> {
+        let (la, lb) = (x.log_weights(), y.log_weights());
+        let block = ColumnBlock {
+            points: y,
+            log_weights: &lb,
+            mask_diagonal: false,
+        };
+        let lse = self.row_lse(x, &block, Some(&lb))?;
+        Ok(lse
+            .iter()
+            .zip(&la)
+            .map(|(l, a)| (*l + *a).exp().as_f64())
+            .sum())
+    }
+}
+
 /// `a − b` element-wise (`log a − LSE`: the scaling update).
 pub(crate) fn minus<T: Real>(a: &[T], b: &[T]) -> Vec<T> {
     a.iter().zip(b).map(|(x, y)| *x - *y).collect()

@@ -2,8 +2,8 @@
 
 use super::passes::{marginal_l1, minus, Passes};
 use drift_api::{
-    ColumnBlock, Coupling, CouplingJob, CouplingProblem, CouplingReport, DriftError, PointCloud,
-    Potentials, Real, Result,
+    check_param, ColumnBlock, Coupling, CouplingJob, CouplingProblem, CouplingReport, DriftError,
+    PointCloud, Potentials, Real, Result,
 };
 use serde::{Deserialize, Serialize};
 use std::sync::Mutex;
@@ -355,27 +355,22 @@ fn bounding_diameter<T: Real>(rows: &PointCloud<T>, blocks: &[ColumnBlock<'_, T>
 
 impl Sinkhorn {
     fn check(&self) -> Result<()> {
-        if !(self.tol >= 0.0 && self.tol.is_finite()) {
-            return Err(DriftError::invalid(
-                "sinkhorn.tol",
-                format!("must be finite and >= 0, got {}", self.tol),
-            ));
-        }
+        check_param("sinkhorn.tol", self.tol, self.tol >= 0.0, ">= 0")?;
         if self.max_iters > 1_000_000 {
             return Err(DriftError::invalid(
                 "sinkhorn.max_iters",
                 format!("must be at most 1000000, got {}", self.max_iters),
             ));
         }
-        if let Some(r) = self.epsilon_scaling {
-            if !(r > 0.0 && r < 1.0) {
-                return Err(DriftError::invalid(
-                    "sinkhorn.epsilon_scaling",
-                    format!("the ratio must lie in (0, 1), got {r}"),
-                ));
-            }
+        match self.epsilon_scaling {
+            Some(r) => check_param(
+                "sinkhorn.epsilon_scaling",
+                r,
+                r > 0.0 && r < 1.0,
+                "in (0, 1)",
+            ),
+            None => Ok(()),
         }
-        Ok(())
     }
 }
 

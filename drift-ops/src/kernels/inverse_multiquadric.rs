@@ -1,6 +1,6 @@
 //! The inverse multiquadric kernel `k = (1 + ‖x − y‖²/τ)^(−β)`, heavy-tailed.
 
-use drift_api::{DriftError, Kernel, Result};
+use drift_api::{check_param, Kernel, Result};
 use serde::{Deserialize, Serialize};
 
 /// Inverse multiquadric kernel: `log k(x, y) = −β · log(1 + ‖x − y‖² / τ)`.
@@ -51,14 +51,12 @@ impl Kernel for InverseMultiquadric {
         distance * distance / (1.0 / self.beta).exp_m1()
     }
     fn validate(&self) -> Result<()> {
-        if self.beta.is_finite() && self.beta > 0.0 {
-            Ok(())
-        } else {
-            Err(DriftError::invalid(
-                "inverse_multiquadric.beta",
-                format!("must be finite and > 0, got {}", self.beta),
-            ))
-        }
+        check_param(
+            "inverse_multiquadric.beta",
+            self.beta,
+            self.beta > 0.0,
+            "> 0",
+        )
     }
     fn cuda_log_weight(&self) -> Option<String> {
         Some(format!("-({:e}) * log1p(d2 / tau)", self.beta))

@@ -7,8 +7,8 @@ use crate::couplings::passes::Passes;
 use crate::couplings::Unnormalised;
 use crate::kernels::{Gaussian, Laplace};
 use drift_api::{
-    check_temperature, Backend, ColumnBlock, DriftOperator, DriftProblem, DriftReport, Kernel,
-    PointCloud, Real, Result,
+    check_temperature, Backend, DriftOperator, DriftProblem, DriftReport, Kernel, PointCloud, Real,
+    Result,
 };
 use serde::{Deserialize, Serialize};
 
@@ -125,22 +125,7 @@ pub fn mmd_squared_with<T: Real>(
         kernel: op.kernel.kernel(),
         tau: T::of(op.temperature),
     };
-    // Σ_i w_i Σ_j v_j k(p_i, q_j) through one reduction with g = log v.
-    let mean_kernel = |p: &PointCloud<T>, q: &PointCloud<T>| -> Result<f64> {
-        let (lp, lq) = (p.log_weights(), q.log_weights());
-        let block = ColumnBlock {
-            points: q,
-            log_weights: &lq,
-            mask_diagonal: false,
-        };
-        let lse = passes.row_lse(p, &block, Some(&lq))?;
-        Ok(lse
-            .iter()
-            .zip(&lp)
-            .map(|(l, w)| (*l + *w).exp().as_f64())
-            .sum())
-    };
-    Ok(mean_kernel(x, x)? - 2.0 * mean_kernel(x, y)? + mean_kernel(y, y)?)
+    Ok(passes.mean_kernel(x, x)? - 2.0 * passes.mean_kernel(x, y)? + passes.mean_kernel(y, y)?)
 }
 
 super::builtin_operator!(
