@@ -18,6 +18,7 @@ pub mod compositions;
 pub mod couplings;
 pub mod cpu;
 pub mod exp;
+mod field;
 mod gram;
 pub mod kernels;
 pub mod operators;

@@ -31,22 +31,6 @@ pub(crate) fn run_into<T: Real>(
     )
 }
 
-/// Adds `p.scale · field` into the output after checking it, returning the field's drift norm `λ`.
-pub(crate) fn add_field<T: Real>(p: &mut DriftProblem<'_, T>, field: &[T]) -> Result<f64> {
-    if let Some(index) = field.iter().position(|v| !v.is_finite()) {
-        return Err(DriftError::NonFiniteResult {
-            what: "composed drift field".into(),
-            index,
-        });
-    }
-    let mut sq = 0.0f64;
-    for (o, v) in p.out.iter_mut().zip(field) {
-        sq += v.as_f64() * v.as_f64();
-        *o += p.scale * *v;
-    }
-    Ok((sq / field.len().max(1) as f64).sqrt())
-}
-
 /// Validates every child, naming its position.
 pub(crate) fn validate_children<'a>(
     what: &str,
@@ -71,19 +55,5 @@ pub(crate) fn validate_children<'a>(
         Ok(())
     } else {
         Err(DriftError::invalid(what, "needs at least one operator"))
-    }
-}
-
-/// A composition's report.
-pub(crate) fn composite_report(
-    name: &str,
-    drift_norm: f64,
-    parts: Vec<DriftReport>,
-) -> DriftReport {
-    DriftReport {
-        operator: name.into(),
-        couplings: Vec::new(),
-        drift_norm,
-        parts,
     }
 }

@@ -1,6 +1,6 @@
 //! Temperature (bandwidth) annealing driven by the step or time of the context.
 
-use super::accumulate::composite_report;
+use crate::field::report;
 use drift_api::{apply_drift, check_param, DriftOperator, DriftProblem, DriftReport, Real, Result};
 use serde::{Deserialize, Serialize};
 
@@ -63,7 +63,12 @@ impl Annealed {
                 ..p
             },
         )?;
-        Ok(composite_report("annealed", inner.drift_norm, vec![inner]))
+        Ok(report(
+            "annealed",
+            Vec::new(),
+            inner.drift_norm,
+            vec![inner],
+        ))
     }
 }
 

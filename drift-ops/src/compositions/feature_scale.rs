@@ -1,6 +1,8 @@
 //! Deng et al.'s feature scale: normalise coordinates so the mean pairwise distance is `√D`.
 
+use super::accumulate::run_into;
 use crate::couplings::passes::Passes;
+use crate::field::report;
 use crate::kernels::LogDistance;
 use drift_api::{
     Backend, DriftOperator, DriftProblem, DriftReport, Negatives, PointCloud, Real, Result,
@@ -63,7 +65,7 @@ impl FeatureScale {
             weight: n.weight,
         });
         let context = p.context.with_temperature_factor(root_d);
-        let mut report = super::accumulate::run_into(
+        let inner = run_into(
             self.operator.as_ref(),
             p.backend,
             &xs,
@@ -73,9 +75,9 @@ impl FeatureScale {
             p.out,
             p.scale * T::of(s),
         )?;
-        let inner = std::mem::take(&mut report);
-        Ok(super::accumulate::composite_report(
+        Ok(report(
             "feature_scale",
+            Vec::new(),
             inner.drift_norm * s,
             vec![inner],
         ))

@@ -1,6 +1,6 @@
 //! Classifier-free guidance through weighted negatives.
 
-use super::accumulate::composite_report;
+use crate::field::report;
 use drift_api::{
     apply_drift, check_param, DriftError, DriftOperator, DriftProblem, DriftReport, Negatives,
     Real, Result,
@@ -50,7 +50,12 @@ impl Guidance {
             weight: Negatives::<T>::guidance_weight(self.alpha, p.x.len(), neg.points.len()),
         });
         let inner = apply_drift(self.operator.as_ref(), DriftProblem { negatives, ..p })?;
-        Ok(composite_report("guidance", inner.drift_norm, vec![inner]))
+        Ok(report(
+            "guidance",
+            Vec::new(),
+            inner.drift_norm,
+            vec![inner],
+        ))
     }
 }
 

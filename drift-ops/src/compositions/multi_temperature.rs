@@ -1,6 +1,7 @@
 //! Deng et al.'s multi-temperature drift with per-temperature normalisation.
 
-use super::accumulate::{add_field, composite_report, run_into};
+use super::accumulate::run_into;
+use crate::field::{add_field, report};
 use drift_api::{DriftError, DriftOperator, DriftProblem, DriftReport, Real, Result};
 use serde::{Deserialize, Serialize};
 
@@ -75,8 +76,8 @@ impl MultiTemperature {
             total.iter_mut().zip(&one).for_each(|(t, v)| *t += w * *v);
             parts.push(report);
         }
-        let norm = add_field(&mut p, &total)?;
-        Ok(composite_report("multi_temperature", norm, parts))
+        let norm = add_field(&mut p, &total, "composed drift field")?;
+        Ok(report("multi_temperature", Vec::new(), norm, parts))
     }
 }
 

@@ -1,6 +1,7 @@
 //! Weighted sums of operators.
 
-use super::accumulate::{add_field, composite_report, run_into, validate_children};
+use super::accumulate::{run_into, validate_children};
+use crate::field::{add_field, report};
 use drift_api::{check_param, DriftOperator, DriftProblem, DriftReport, Real, Result};
 use serde::{Deserialize, Serialize};
 
@@ -73,8 +74,8 @@ pub(crate) fn run_weighted<'a, T: Real>(
             T::of(w),
         )?);
     }
-    let norm = add_field(&mut p, &field)?;
-    Ok(composite_report(name, norm, parts))
+    let norm = add_field(&mut p, &field, "composed drift field")?;
+    Ok(report(name, Vec::new(), norm, parts))
 }
 
 impl Weighted {

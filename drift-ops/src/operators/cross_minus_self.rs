@@ -2,8 +2,9 @@
 
 use super::negatives::NegativeColumns;
 use super::term::{evaluate, DisplacementKind, TermRef};
-use super::weighting::{accumulate_field, report, RowWeighting};
+use super::weighting::{accumulate_field, RowWeighting};
 use crate::couplings::RowNormalised;
+use crate::field::report;
 use crate::kernels::Laplace;
 use drift_api::{
     ColumnBlock, Coupling, DriftError, DriftProblem, DriftReport, Kernel, Real, Result,
@@ -174,6 +175,7 @@ pub(crate) fn run_cross_minus_self<T: Real>(
         name,
         vec![attraction.report, self_term.report],
         norm,
+        Vec::new(),
     ))
 }
 

@@ -3,7 +3,8 @@
 use super::cross_minus_self::require_pairs;
 use super::negatives::NegativeColumns;
 use super::term::{evaluate, TermRef};
-use super::weighting::{accumulate_field, report, RowWeighting};
+use super::weighting::{accumulate_field, RowWeighting};
+use crate::field::report;
 use drift_api::{ColumnBlock, DriftProblem, DriftReport, Real, Result};
 
 /// Couples `X` with the joint column set `[Y; X]` (the `X` block optionally masked on its diagonal),
@@ -47,5 +48,5 @@ pub(crate) fn run_joint<T: Real>(
     let mut out = evaluate("joint", p.backend, term, p.x, &log_a, &blocks, false)?;
     out.merge_blocks_from(1);
     let norm = accumulate_field(&mut p, weighting, out.side(0), out.side(1))?;
-    Ok(report(name, vec![out.report], norm))
+    Ok(report(name, vec![out.report], norm, Vec::new()))
 }

@@ -1,7 +1,7 @@
 //! The sliced-Wasserstein drift (Liutkus et al. 2019): sort-based quantile matching along random
 //! directions.
 
-use super::weighting::report;
+use crate::field::{add_field, report};
 use crate::random::SplitMix64;
 use drift_api::{DriftError, DriftProblem, DriftReport, PointCloud, Real, Result};
 use rayon::prelude::*;
@@ -65,41 +65,24 @@ impl SlicedWasserstein {
         (0..self.directions).map(|_| rng.unit_vector(dim)).collect()
     }
 
-    fn run<T: Real>(&self, p: DriftProblem<'_, T>) -> Result<DriftReport> {
+    fn run<T: Real>(&self, mut p: DriftProblem<'_, T>) -> Result<DriftReport> {
         p.check()?;
         let (n, d) = (p.x.len(), p.x.dim());
         let thetas = self.directions_for(d, p.context.step);
         let shifts = quantile_shifts(p.x, p.y, &thetas);
-        if let Some(index) = shifts.iter().position(|v| !v.is_finite()) {
-            return Err(DriftError::NonFiniteResult {
-                what: "sliced_wasserstein quantile shift".into(),
-                index,
-            });
-        }
-        // V_i = (D/L) Σ_l s_li θ_l, accumulated row by row straight into the output.
+        // V_i = (D/L) Σ_l s_li θ_l, row by row.
         let factor = d as f64 / thetas.len() as f64;
-        let scale = p.scale.as_f64();
-        let sq: f64 = p
-            .out
-            .par_chunks_mut(d)
-            .enumerate()
-            .map(|(i, out)| {
-                let mut v = vec![0.0; d];
-                for (l, theta) in thetas.iter().enumerate() {
-                    let s = factor * shifts[l * n + i];
-                    v.iter_mut().zip(theta).for_each(|(vk, tk)| *vk += s * tk);
-                }
-                for (o, vk) in out.iter_mut().zip(&v) {
-                    *o += T::of(scale * vk);
-                }
-                v.iter().map(|c| c * c).sum::<f64>()
-            })
-            .sum();
-        Ok(report(
-            "sliced_wasserstein",
-            Vec::new(),
-            (sq / (n * d) as f64).sqrt(),
-        ))
+        let mut field = vec![T::zero(); n * d];
+        field.par_chunks_mut(d).enumerate().for_each(|(i, v)| {
+            let mut acc = vec![0.0; d];
+            for (l, theta) in thetas.iter().enumerate() {
+                let s = factor * shifts[l * n + i];
+                acc.iter_mut().zip(theta).for_each(|(a, t)| *a += s * t);
+            }
+            v.iter_mut().zip(&acc).for_each(|(o, a)| *o = T::of(*a));
+        });
+        let norm = add_field(&mut p, &field, "sliced_wasserstein drift")?;
+        Ok(report("sliced_wasserstein", Vec::new(), norm, Vec::new()))
     }
 
     fn check(&self) -> Result<()> {

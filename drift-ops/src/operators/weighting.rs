@@ -1,6 +1,7 @@
 //! How the attraction and repulsion displacements are weighted and combined into the field.
 
-use drift_api::{DriftError, DriftProblem, DriftReport, Real, Result};
+use crate::field::add_field;
+use drift_api::{DriftError, DriftProblem, Real, Result};
 use serde::{Deserialize, Serialize};
 
 /// Row masses `α⁺_i, α⁻_i` in `V_i = α⁺_i D⁺_i − α⁻_i D⁻_i` (the table of operators in `MATH.md`).
@@ -109,45 +110,16 @@ pub(crate) fn accumulate_field<T: Real>(
     minus: Side<'_, T>,
 ) -> Result<f64> {
     let d = p.x.dim();
-    let value = |idx: usize| {
-        let i = idx / d;
-        let (ap, am) = weighting.alphas(
-            plus.masses[i],
-            minus.masses[i],
-            minus.log_density[i] - plus.log_density[i],
-        );
-        ap * plus.displacements[idx] - am * minus.displacements[idx]
-    };
-    // First pass checks and measures, second accumulates: no field buffer, and a failure leaves the
-    // output untouched.
-    let mut sq = 0.0f64;
-    for idx in 0..p.out.len() {
-        let v = value(idx);
-        if !v.is_finite() {
-            return Err(DriftError::NonFiniteResult {
-                what: "drift field".into(),
-                index: idx,
-            });
-        }
-        sq += v.as_f64() * v.as_f64();
-    }
-    let scale = p.scale;
-    for (idx, o) in p.out.iter_mut().enumerate() {
-        *o += scale * value(idx);
-    }
-    Ok((sq / p.out.len() as f64).sqrt())
-}
-
-/// A report for an operator that solved the given couplings.
-pub(crate) fn report(
-    name: &str,
-    couplings: Vec<drift_api::CouplingReport>,
-    drift_norm: f64,
-) -> DriftReport {
-    DriftReport {
-        operator: name.into(),
-        couplings,
-        drift_norm,
-        parts: Vec::new(),
-    }
+    let field: Vec<T> = (0..p.out.len())
+        .map(|idx| {
+            let i = idx / d;
+            let (ap, am) = weighting.alphas(
+                plus.masses[i],
+                minus.masses[i],
+                minus.log_density[i] - plus.log_density[i],
+            );
+            ap * plus.displacements[idx] - am * minus.displacements[idx]
+        })
+        .collect();
+    add_field(p, &field, "drift field")
 }
