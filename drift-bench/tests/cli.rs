@@ -48,6 +48,13 @@ fn fails(args: &[&str]) -> String {
     stderr
 }
 
+/// `apply --op OP --x X --y Y` followed by `extra`.
+fn apply_args<'a>(op: &'a Path, x: &'a Path, y: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["apply", "--op", s(op), "--x", s(x), "--y", s(y)];
+    args.extend_from_slice(extra);
+    args
+}
+
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
@@ -149,17 +156,7 @@ fn apply_matches_library<T: Real>(dir: &Path, ron: &Path, tag: &str) {
     );
     write_npy(&xp, Shape::Matrix(n, d), &xs);
     write_npy(&yp, Shape::Matrix(m, d), &ys);
-    let stdout = ok(&[
-        "apply",
-        "--op",
-        s(ron),
-        "--x",
-        s(&xp),
-        "--y",
-        s(&yp),
-        "--out",
-        s(&vp),
-    ]);
+    let stdout = ok(&apply_args(ron, &xp, &yp, &["--out", s(&vp)]));
     assert!(stdout.contains("drift norm λ"), "{stdout}");
     assert!(stdout.contains("elapsed"), "{stdout}");
 
@@ -282,28 +279,8 @@ fn apply_writes_csv_and_keeps_one_dimensional_shapes() {
     std::fs::write(&yp, csv).unwrap();
     let ron = plugins().join("one_sided.ron");
     let (vn, vc) = (dir.join("v.npy"), dir.join("v.csv"));
-    ok(&[
-        "apply",
-        "--op",
-        s(&ron),
-        "--x",
-        s(&xp),
-        "--y",
-        s(&yp),
-        "--out",
-        s(&vn),
-    ]);
-    ok(&[
-        "apply",
-        "--op",
-        s(&ron),
-        "--x",
-        s(&xp),
-        "--y",
-        s(&yp),
-        "--out",
-        s(&vc),
-    ]);
+    ok(&apply_args(&ron, &xp, &yp, &["--out", s(&vn)]));
+    ok(&apply_args(&ron, &xp, &yp, &["--out", s(&vc)]));
     let op = drift_api::load_operator(&ron).unwrap();
     let (v, _) = drift_ops::drift(
         op.as_ref(),
@@ -318,17 +295,7 @@ fn apply_writes_csv_and_keeps_one_dimensional_shapes() {
     assert_eq!(csv.shape(), Shape::Matrix(9, 1));
     assert_eq!(to_bits::<f64>(&csv.values().to_real()), to_bits(&v));
     // Without --out: a summary.
-    let out = ok(&[
-        "apply",
-        "--op",
-        s(&ron),
-        "--x",
-        s(&xp),
-        "--y",
-        s(&yp),
-        "--show",
-        "2",
-    ]);
+    let out = ok(&apply_args(&ron, &xp, &yp, &["--show", "2"]));
     assert!(out.contains("V: shape (9,), first 2 rows:"), "{out}");
 }
 
@@ -341,35 +308,14 @@ fn apply_mixed_precisions_compute_in_f64_unless_told() {
     write_npy(&xp, Shape::Matrix(6, 2), &cast::<f32>(&x));
     write_npy(&yp, Shape::Matrix(7, 2), &y);
     let ron = plugins().join("one_sided.ron");
-    let out = run(&[
-        "apply",
-        "--op",
-        s(&ron),
-        "--x",
-        s(&xp),
-        "--y",
-        s(&yp),
-        "--out",
-        s(&vp),
-    ]);
+    let out = run(&apply_args(&ron, &xp, &yp, &["--out", s(&vp)]));
     assert!(out.status.success());
     assert!(text(&out).1.contains("computing in f64"));
     assert_eq!(
         read_npy(&vp).values().precision(),
         drift_api::Precision::F64
     );
-    ok(&[
-        "apply",
-        "--op",
-        s(&ron),
-        "--x",
-        s(&xp),
-        "--y",
-        s(&yp),
-        "--out",
-        s(&vp),
-        "--f32",
-    ]);
+    ok(&apply_args(&ron, &xp, &yp, &["--out", s(&vp), "--f32"]));
     assert_eq!(
         read_npy(&vp).values().precision(),
         drift_api::Precision::F32
@@ -417,11 +363,7 @@ fn apply_bad_input_is_a_clear_error() {
     let negw = dir.join("negw.npy");
     write_npy(&negw, Shape::Vector(4), &[1.0f64, -1.0, 1.0, 1.0]);
 
-    let apply = |x: &Path, extra: &[&str]| {
-        let mut args = vec!["apply", "--op", s(&ron), "--x", s(x), "--y", s(&good)];
-        args.extend_from_slice(extra);
-        fails(&args)
-    };
+    let apply = |x: &Path, extra: &[&str]| fails(&apply_args(&ron, x, &good, extra));
     let cases: Vec<(String, String)> = vec![
         (
             apply(&truncated, &[]),
@@ -494,7 +436,7 @@ fn apply_bad_input_is_a_clear_error() {
     // A RON problem is reported located, with the --op argument.
     let bad = dir.join("bad.ron");
     std::fs::write(&bad, "{\"one_sided\": (temperature: -1.0)}").unwrap();
-    let stderr = fails(&["apply", "--op", s(&bad), "--x", s(&good), "--y", s(&good)]);
+    let stderr = fails(&apply_args(&bad, &good, &good, &[]));
     assert!(
         stderr.contains(&format!("--op {}:1:", bad.display())),
         "{stderr}"
