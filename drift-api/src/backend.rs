@@ -44,6 +44,12 @@ pub struct RowReduction<'a, T> {
     pub mask_diagonal: bool,
     /// Which displacement to accumulate.
     pub displacement: Displacement,
+    /// For [`Displacement::Mean`]: accumulate the barycentre relative to this point,
+    /// `Σ_j p_ij (y_j − origin)`, instead of the displacement `Σ_j p_ij (y_j − x_i)` (length `dim`).
+    /// Operators that take a difference of two barycentres use it so that a particle far from both
+    /// sets does not cancel its own position away (`(bar⁺ − x_i) − (bar⁻ − x_i)` loses every digit of
+    /// the field when `‖x_i‖` dwarfs it). Ignored by the other displacements.
+    pub origin: Option<&'a [T]>,
     /// Output: `lse_i`, length `rows.len()`.
     pub lse: &'a mut [T],
     /// Output: displacements, `rows.len() × dim`, row-major; required unless `displacement` is `None`.
@@ -92,7 +98,7 @@ pub enum ReductionJob<'a> {
 /// let mut lse = vec![0.0; 2];
 /// drift_api::reduce(&Naive, RowReduction {
 ///     rows: &x, cols: &x, kernel: &G, tau: 1.0, col_potential: None, mask_diagonal: false,
-///     displacement: Displacement::None, lse: &mut lse, disp: None,
+///     displacement: Displacement::None, origin: None, lse: &mut lse, disp: None,
 /// }).unwrap();
 /// assert!((lse[0] - (1.0 + (-1f64).exp()).ln()).abs() < 1e-12);
 /// ```

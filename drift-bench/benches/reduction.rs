@@ -68,6 +68,7 @@ fn bench_reduction<T: Real>(c: &mut Criterion, label: &str) {
                                 col_potential: Some(&g),
                                 mask_diagonal: false,
                                 displacement,
+                                origin: None,
                                 lse: &mut lse,
                                 disp: (displacement != Displacement::None).then_some(&mut disp[..]),
                             },

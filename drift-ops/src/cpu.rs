@@ -25,7 +25,7 @@ const ROW_BLOCK: usize = 32;
 /// let (mut lse, mut disp) = (vec![0.0; 2], vec![0.0; 2]);
 /// reduce(&CpuBackend, RowReduction {
 ///     rows: &x, cols: &x, kernel: &Gaussian, tau: 1.0, col_potential: None, mask_diagonal: true,
-///     displacement: Displacement::Mean, lse: &mut lse, disp: Some(&mut disp),
+///     displacement: Displacement::Mean, origin: None, lse: &mut lse, disp: Some(&mut disp),
 /// }).unwrap();
 /// // With the diagonal masked each point only sees the other one, at log-weight -1.
 /// assert!((lse[0] + 1.0).abs() < 1e-12);
@@ -58,6 +58,8 @@ struct Shared<'a, T> {
     g: Option<&'a [T]>,
     mask: bool,
     mode: Displacement,
+    /// The point mean displacements are taken from, when not the row itself.
+    origin: Option<&'a [T]>,
     /// Columns prepared for Gram-form distances (high dimensions only).
     gram: Option<GramColumns<T>>,
 }
@@ -68,6 +70,9 @@ fn run<T: Real + SliceExp>(r: RowReduction<'_, T>) -> Result<()> {
     check_len("lse", r.lse.len(), n)?;
     if let Some(g) = r.col_potential {
         check_len("column potential", g.len(), m)?;
+    }
+    if let Some(o) = r.origin {
+        check_len("origin", o.len(), dim)?;
     }
     if r.mask_diagonal && n != m {
         return Err(DriftError::invalid(
@@ -85,6 +90,7 @@ fn run<T: Real + SliceExp>(r: RowReduction<'_, T>) -> Result<()> {
         g: r.col_potential,
         mask: r.mask_diagonal,
         mode: r.displacement,
+        origin: r.origin.filter(|_| r.displacement == Displacement::Mean),
         gram: (dim >= GRAM_MIN_DIM).then(|| GramColumns::new(r.cols.data(), dim)),
     };
     match (r.displacement, r.disp) {
@@ -149,6 +155,14 @@ fn reduce_block<T: Real + SliceExp>(
         block_dist.resize(x_sq.len() * TILE, T::zero());
         block_w.resize(x_sq.len() * TILE, T::zero());
     }
+    // What displacements are taken from, per row, in the Gram path's centred coordinates: the rows
+    // themselves, or the origin repeated.
+    let mut oc = Vec::new();
+    if let (Some(gram), Some(o)) = (&s.gram, s.origin) {
+        let repeated: Vec<T> = o.iter().copied().cycle().take(rows * d).collect();
+        gram.centre_rows(&repeated, &mut oc, &mut Vec::new());
+    }
+    let from_c = if s.origin.is_some() { &oc } else { &xc };
     for c0 in (0..s.cols).step_by(TILE) {
         let width = TILE.min(s.cols - c0);
         let ytile = &s.y[c0 * d..(c0 + width) * d];
@@ -206,7 +220,7 @@ fn reduce_block<T: Real + SliceExp>(
             } else if let Some(acc) = disp.as_deref_mut() {
                 let acc = &mut acc[r * d..(r + 1) * d];
                 match s.mode {
-                    Displacement::Mean => accumulate_mean(acc, xi, ytile, w),
+                    Displacement::Mean => accumulate_mean(acc, s.origin.unwrap_or(xi), ytile, w),
                     Displacement::Unit => {
                         unit_weights(w, &dist[..width]);
                         accumulate_mean(acc, xi, ytile, w);
@@ -216,7 +230,7 @@ fn reduce_block<T: Real + SliceExp>(
             }
         }
         if let (Some(gram), Some(acc)) = (&s.gram, disp.as_deref_mut()) {
-            gram.accumulate_tile(&block_w, TILE, c0, width, &xc, acc);
+            gram.accumulate_tile(&block_w, TILE, c0, width, from_c, acc);
         }
     }
     for r in 0..rows {

@@ -287,6 +287,7 @@ fn reduction_cases<T: Real>(tol: f64) {
                         col_potential: Some(&gt),
                         mask_diagonal: mask,
                         displacement: mode,
+                        origin: None,
                         lse: &mut lse_out,
                         disp: Some(&mut disp),
                     },

@@ -1,6 +1,7 @@
 //! The generic cross-minus-self operator, and the engine every kernel drift runs on.
 
 use super::negatives::NegativeColumns;
+use super::origin::data_origin;
 use super::term::{evaluate, DisplacementKind, TermRef};
 use super::weighting::{accumulate_field, RowWeighting};
 use crate::couplings::RowNormalised;
@@ -131,6 +132,8 @@ pub(crate) fn run_cross_minus_self<T: Real>(
     require_pairs(name, p.x.len(), mask_self)?;
     let log_a = p.x.log_weights();
     let log_b = p.y.log_weights();
+    let origin = data_origin(p.y);
+    let barycentres_from = weighting.equal_sides().then_some(origin.as_slice());
     let attraction = evaluate(
         "cross",
         p.backend,
@@ -143,6 +146,7 @@ pub(crate) fn run_cross_minus_self<T: Real>(
             mask_diagonal: false,
         }],
         false,
+        barycentres_from,
     )?;
     // The repulsion's columns: X itself, plus guidance negatives when given.
     let negatives = NegativeColumns::new(&p, 0);
@@ -168,9 +172,16 @@ pub(crate) fn run_cross_minus_self<T: Real>(
         &log_a,
         &self_blocks,
         symmetric,
+        barycentres_from,
     )?;
     self_term.merge_blocks_from(0);
-    let norm = accumulate_field(&mut p, weighting, attraction.side(0), self_term.side(0))?;
+    let norm = accumulate_field(
+        &mut p,
+        weighting,
+        attraction.side(0),
+        self_term.side(0),
+        &origin,
+    )?;
     Ok(report(
         name,
         vec![attraction.report, self_term.report],

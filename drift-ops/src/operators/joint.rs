@@ -2,6 +2,7 @@
 
 use super::cross_minus_self::require_pairs;
 use super::negatives::NegativeColumns;
+use super::origin::data_origin;
 use super::term::{evaluate, TermRef};
 use super::weighting::{accumulate_field, RowWeighting};
 use crate::field::report;
@@ -45,8 +46,19 @@ pub(crate) fn run_joint<T: Real>(
             mask_diagonal: false,
         });
     }
-    let mut out = evaluate("joint", p.backend, term, p.x, &log_a, &blocks, false)?;
+    let origin = data_origin(p.y);
+    let barycentres_from = weighting.equal_sides().then_some(origin.as_slice());
+    let mut out = evaluate(
+        "joint",
+        p.backend,
+        term,
+        p.x,
+        &log_a,
+        &blocks,
+        false,
+        barycentres_from,
+    )?;
     out.merge_blocks_from(1);
-    let norm = accumulate_field(&mut p, weighting, out.side(0), out.side(1))?;
+    let norm = accumulate_field(&mut p, weighting, out.side(0), out.side(1), &origin)?;
     Ok(report(name, vec![out.report], norm, Vec::new()))
 }

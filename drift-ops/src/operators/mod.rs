@@ -45,6 +45,7 @@ mod joint_cross_minus_self;
 mod mmd;
 mod negatives;
 mod one_sided;
+mod origin;
 mod score_difference;
 mod sinkhorn_divergence;
 mod sinkhorn_drift;

@@ -71,12 +71,14 @@ impl From<DisplacementKind> for Displacement {
 }
 
 /// The outcome of a term: per column block, the row log-densities `lse_i = LSE_j(g_j + ℓ_ij)`, the
-/// plan's row masses `m_i = exp(f_i + lse_i)` and the displacements (`N × D`).
+/// plan's row masses `m_i = exp(f_i + lse_i)` and the displacements (`N × D`): barycentres measured
+/// from the origin for the mean displacement (`from_origin`), unit displacements otherwise.
 #[derive(Debug)]
 pub(crate) struct TermOutput<T> {
     pub log_densities: Vec<Vec<T>>,
     pub masses: Vec<Vec<T>>,
     pub displacements: Vec<Vec<T>>,
+    pub from_origin: bool,
     pub report: CouplingReport,
 }
 
@@ -118,12 +120,14 @@ impl<T: Real> TermOutput<T> {
             log_density: &self.log_densities[b],
             masses: &self.masses[b],
             displacements: &self.displacements[b],
+            from_origin: self.from_origin,
         }
     }
 }
 
 /// Solves the term's coupling between `rows` and `blocks`, then runs one fused pass per block that
-/// yields both the row log-mass and the displacement.
+/// yields both the row log-mass and the displacement (mean displacements as barycentres measured
+/// from `origin` when one is given).
 pub(crate) fn evaluate<T: Real>(
     label: &str,
     backend: &dyn Backend,
@@ -132,6 +136,7 @@ pub(crate) fn evaluate<T: Real>(
     row_log_weights: &[T],
     blocks: &[ColumnBlock<'_, T>],
     symmetric: bool,
+    origin: Option<&[T]>,
 ) -> Result<TermOutput<T>> {
     let tau = T::of(term.temperature);
     let mut potentials = Potentials::default();
@@ -166,6 +171,7 @@ pub(crate) fn evaluate<T: Real>(
                 col_potential: Some(g),
                 mask_diagonal: block.mask_diagonal,
                 displacement: term.displacement.into(),
+                origin,
                 lse: &mut lse,
                 disp: Some(&mut disp),
             },
@@ -191,6 +197,7 @@ pub(crate) fn evaluate<T: Real>(
         log_densities: lses,
         masses,
         displacements,
+        from_origin: origin.is_some() && term.displacement == DisplacementKind::Mean,
         report,
     })
 }

@@ -80,6 +80,12 @@ impl RowWeighting {
         }
     }
 
+    /// Whether `α⁺ = α⁻` for every row, so that the field is `α (B⁺ − B⁻)`, a difference of
+    /// barycentres that never involves the particle's position (every weighting but MMD's masses).
+    pub(crate) fn equal_sides(&self) -> bool {
+        !matches!(self, RowWeighting::Masses { .. })
+    }
+
     /// `α±` from the row masses and `log r = lse⁻ − lse⁺` (the log density ratio `q̂/p̂`).
     fn alphas<T: Real>(&self, m_plus: T, m_minus: T, log_ratio: T) -> (T, T) {
         match *self {
@@ -94,22 +100,33 @@ impl RowWeighting {
     }
 }
 
-/// One side of the field: row log-densities, row masses and displacements (`N × D`).
+/// One side of the field: row log-densities, row masses and displacements (`N × D`), the latter
+/// barycentres measured from the origin when `from_origin`.
 pub(crate) struct Side<'a, T> {
     pub log_density: &'a [T],
     pub masses: &'a [T],
     pub displacements: &'a [T],
+    pub from_origin: bool,
 }
 
 /// Adds `scale · (α⁺ D⁺ − α⁻ D⁻)` into the problem's output and returns the drift norm
 /// `λ = sqrt(mean_i ‖V_i‖² / D)`. Fails, leaving the output untouched, if any value is not finite.
+///
+/// When both sides are barycentres `B±` measured from `origin` (the engines ask for them only when
+/// `α⁺ = α⁻`, see [`RowWeighting::equal_sides`]), the field is formed as `α (B⁺ − B⁻)`: the
+/// particle's own position never enters, so a particle far from both sets keeps every digit of its
+/// field. A side with displacements `D` instead (unit displacements, or MMD's weighting) is combined
+/// as `α⁺ D⁺ − α⁻ D⁻`, a barycentre converted back by `D = B − (x_i − origin)`.
 pub(crate) fn accumulate_field<T: Real>(
     p: &mut DriftProblem<'_, T>,
     weighting: RowWeighting,
     plus: Side<'_, T>,
     minus: Side<'_, T>,
+    origin: &[T],
 ) -> Result<f64> {
+    debug_assert!(weighting.equal_sides() || !(plus.from_origin || minus.from_origin));
     let d = p.x.dim();
+    let x = p.x.data();
     let field: Vec<T> = (0..p.out.len())
         .map(|idx| {
             let i = idx / d;
@@ -118,7 +135,14 @@ pub(crate) fn accumulate_field<T: Real>(
                 minus.masses[i],
                 minus.log_density[i] - plus.log_density[i],
             );
-            ap * plus.displacements[idx] - am * minus.displacements[idx]
+            let x_from_origin = x[idx] - origin[idx % d];
+            let (bp, bm) = (plus.displacements[idx], minus.displacements[idx]);
+            match (plus.from_origin, minus.from_origin) {
+                (true, true) => ap * (bp - bm),
+                (true, false) => ap * (bp - x_from_origin) - am * bm,
+                (false, true) => ap * bp - am * (bm - x_from_origin),
+                (false, false) => ap * bp - am * bm,
+            }
         })
         .collect();
     add_field(p, &field, "drift field")

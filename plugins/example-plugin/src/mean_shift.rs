@@ -47,6 +47,7 @@ impl MeanShift {
                 col_potential: Some(&log_b),
                 mask_diagonal: false,
                 displacement: Displacement::Mean,
+                origin: None,
                 lse: &mut lse,
                 disp: Some(&mut disp),
             },
