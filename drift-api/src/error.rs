@@ -113,6 +113,19 @@ pub enum DriftError {
         /// Flat index of the first bad value.
         index: usize,
     },
+    /// The log-weights of a problem exceed what even f64 can represent: the temperature is too small
+    /// for the data's scale.
+    #[error("`{what}`: temperature {temperature:e} is too small for data of squared diameter {diameter_sq:e}: the log-weights overflow {precision:?} (raise the temperature or rescale the data)")]
+    PrecisionExhausted {
+        /// Which operator term.
+        what: String,
+        /// The effective temperature (after context factors).
+        temperature: f64,
+        /// The squared diameter of the point sets.
+        diameter_sq: f64,
+        /// The precision that overflowed.
+        precision: crate::real::Precision,
+    },
     /// The requested backend has no device to run on.
     #[error("no device: {reason}")]
     NoDevice {

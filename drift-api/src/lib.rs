@@ -19,6 +19,7 @@ pub mod kernel;
 pub mod load;
 pub mod operator;
 pub mod points;
+pub mod precision;
 pub mod real;
 pub mod registry;
 
@@ -33,6 +34,7 @@ pub use operator::{
     apply_drift, Context, DriftJob, DriftOperator, DriftProblem, DriftReport, Negatives,
 };
 pub use points::{PointCloud, Points};
+pub use precision::{PrecisionReport, WEIGHT_ERROR_TOLERANCE};
 pub use real::{log_add_exp, Precision, Real};
 
 #[doc(hidden)]

@@ -4,6 +4,7 @@ use crate::backend::Backend;
 use crate::coupling::CouplingReport;
 use crate::error::{check_param, DriftError, Result};
 use crate::points::PointCloud;
+use crate::precision::PrecisionReport;
 use crate::real::Real;
 
 /// Where in a flow or a training run an operator is applied, and how compositions have rescaled it.
@@ -149,6 +150,9 @@ pub struct DriftReport {
     pub drift_norm: f64,
     /// Reports of sub-operators, for compositions.
     pub parts: Vec<DriftReport>,
+    /// The precision this operator's own field was computed in and how far it can be trusted
+    /// (`None` for operators that do not assess it, such as compositions, whose parts do).
+    pub precision: Option<PrecisionReport>,
 }
 
 impl DriftReport {
@@ -157,6 +161,17 @@ impl DriftReport {
         let own = self.couplings.iter().filter_map(|c| c.marginal_error);
         let parts = self.parts.iter().filter_map(|p| p.max_marginal_error());
         own.chain(parts).reduce(f64::max)
+    }
+    /// False when this report or any of its parts computed a field whose kernel weights may be off
+    /// by more than [`crate::WEIGHT_ERROR_TOLERANCE`] (see [`PrecisionReport`]).
+    pub fn trusted(&self) -> bool {
+        self.precision.as_ref().is_none_or(|p| p.trusted())
+            && self.parts.iter().all(|p| p.trusted())
+    }
+    /// True when this report or any of its parts was computed in f64 for f32 inputs.
+    pub fn promoted(&self) -> bool {
+        self.precision.as_ref().is_some_and(|p| p.promoted())
+            || self.parts.iter().any(|p| p.promoted())
     }
     /// Total scaling iterations over this report and its parts.
     pub fn total_iterations(&self) -> usize {

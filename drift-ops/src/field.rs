@@ -37,5 +37,6 @@ pub(crate) fn report(
         couplings,
         drift_norm,
         parts,
+        precision: None,
     }
 }

@@ -2,6 +2,7 @@
 
 use super::negatives::NegativeColumns;
 use super::origin::data_origin;
+use super::precision::run_guarded;
 use super::term::{evaluate, DisplacementKind, TermRef};
 use super::weighting::{accumulate_field, RowWeighting};
 use crate::couplings::RowNormalised;
@@ -119,7 +120,7 @@ impl CrossMinusSelf {
 /// The engine of every split cross-minus-self operator: the cross term over `[Y]`, the self term over
 /// `[X]` (symmetric), then the weighted difference accumulated into the output.
 pub(crate) fn run_cross_minus_self<T: Real>(
-    mut p: DriftProblem<'_, T>,
+    p: DriftProblem<'_, T>,
     name: &str,
     cross: TermRef<'_>,
     repulsion: TermRef<'_>,
@@ -130,6 +131,24 @@ pub(crate) fn run_cross_minus_self<T: Real>(
     let cross = cross.in_context(p.context);
     let repulsion = repulsion.in_context(p.context);
     require_pairs(name, p.x.len(), mask_self)?;
+    run_guarded(
+        p,
+        name,
+        &[cross, repulsion],
+        |p| split_engine(p, name, cross, repulsion, mask_self, weighting),
+        |p| split_engine(p, name, cross, repulsion, mask_self, weighting),
+    )
+}
+
+/// The split engine at one precision, with the context already applied to the terms.
+fn split_engine<T: Real>(
+    mut p: DriftProblem<'_, T>,
+    name: &str,
+    cross: TermRef<'_>,
+    repulsion: TermRef<'_>,
+    mask_self: bool,
+    weighting: RowWeighting,
+) -> Result<DriftReport> {
     let log_a = p.x.log_weights();
     let log_b = p.y.log_weights();
     let origin = data_origin(p.y);

@@ -3,6 +3,7 @@
 use super::cross_minus_self::require_pairs;
 use super::negatives::NegativeColumns;
 use super::origin::data_origin;
+use super::precision::run_guarded;
 use super::term::{evaluate, TermRef};
 use super::weighting::{accumulate_field, RowWeighting};
 use crate::field::report;
@@ -12,7 +13,7 @@ use drift_api::{ColumnBlock, DriftProblem, DriftReport, Real, Result};
 /// with column weights `M/(M+N)·b` and `N/(M+N)·a` so that uniform inputs give uniform joint columns;
 /// the `Y` block is the attraction, the `X` block the repulsion.
 pub(crate) fn run_joint<T: Real>(
-    mut p: DriftProblem<'_, T>,
+    p: DriftProblem<'_, T>,
     name: &str,
     term: TermRef<'_>,
     mask_self: bool,
@@ -21,6 +22,23 @@ pub(crate) fn run_joint<T: Real>(
     p.check()?;
     let term = term.in_context(p.context);
     require_pairs(name, p.x.len(), mask_self)?;
+    run_guarded(
+        p,
+        name,
+        &[term],
+        |p| joint_engine(p, name, term, mask_self, weighting),
+        |p| joint_engine(p, name, term, mask_self, weighting),
+    )
+}
+
+/// The joint engine at one precision, with the context already applied to the term.
+fn joint_engine<T: Real>(
+    mut p: DriftProblem<'_, T>,
+    name: &str,
+    term: TermRef<'_>,
+    mask_self: bool,
+    weighting: RowWeighting,
+) -> Result<DriftReport> {
     let log_a = p.x.log_weights();
     // Joint columns [Y; X; negatives] with relative masses M : N : w·N_neg.
     let negatives = NegativeColumns::new(&p, p.y.len());

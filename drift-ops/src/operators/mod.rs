@@ -46,6 +46,7 @@ mod mmd;
 mod negatives;
 mod one_sided;
 mod origin;
+mod precision;
 mod score_difference;
 mod sinkhorn_divergence;
 mod sinkhorn_drift;

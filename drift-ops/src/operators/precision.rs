@@ -1,0 +1,158 @@
+//! The precision guard of the kernel engines: bound the log-weights before computing, run in f64
+//! when the inputs' precision cannot hold them, refuse when nothing can.
+
+use super::term::TermRef;
+use drift_api::{
+    DriftError, DriftProblem, DriftReport, Negatives, PointCloud, Precision, PrecisionReport, Real,
+    Result, WEIGHT_ERROR_TOLERANCE,
+};
+
+/// Runs an engine at the problem's precision, or at f64 when the problem's log-weights are too large
+/// for it, and records which in the report.
+///
+/// `native` and `wide` are the same engine at the two precisions. The bound is a priori (from the
+/// squared diameter of every point set involved), so an f32 problem that needs f64 costs one f64
+/// evaluation, not an f32 one first.
+pub(crate) fn run_guarded<T: Real>(
+    p: DriftProblem<'_, T>,
+    name: &str,
+    terms: &[TermRef<'_>],
+    native: impl FnOnce(DriftProblem<'_, T>) -> Result<DriftReport>,
+    wide: impl FnOnce(DriftProblem<'_, f64>) -> Result<DriftReport>,
+) -> Result<DriftReport> {
+    let diameter_sq = squared_diameter(&p);
+    let scale = log_weight_scale(terms, diameter_sq);
+    let fits_native = terms.iter().all(|t| representable::<T>(t, diameter_sq));
+    let eps_native = T::epsilon().as_f64();
+    let native_report = |computed, eps: f64| PrecisionReport {
+        requested: T::PRECISION,
+        computed,
+        log_weight_scale: scale,
+        weight_error_bound: eps * scale,
+    };
+    if fits_native && eps_native * scale <= WEIGHT_ERROR_TOLERANCE {
+        let mut report = native(p)?;
+        report.precision = Some(native_report(T::PRECISION, eps_native));
+        return Ok(report);
+    }
+    if let Some(t) = terms.iter().find(|t| !representable::<f64>(t, diameter_sq)) {
+        return Err(DriftError::PrecisionExhausted {
+            what: name.to_string(),
+            temperature: t.temperature,
+            diameter_sq,
+            precision: Precision::F64,
+        });
+    }
+    if T::PRECISION == Precision::F64 {
+        // Nothing wider to run in: compute, and say that the result is not to be trusted.
+        let mut report = native(p)?;
+        report.precision = Some(native_report(Precision::F64, eps_native));
+        return Ok(report);
+    }
+    let mut report = promoted(p, wide)?;
+    report.precision = Some(native_report(Precision::F64, f64::EPSILON));
+    Ok(report)
+}
+
+/// Runs `wide` on f64 copies of the problem's point sets and adds its field into the problem's
+/// output.
+fn promoted<T: Real>(
+    p: DriftProblem<'_, T>,
+    wide: impl FnOnce(DriftProblem<'_, f64>) -> Result<DriftReport>,
+) -> Result<DriftReport> {
+    let x = widen(p.x)?;
+    let y = widen(p.y)?;
+    let negatives = p.negatives.map(|n| widen(n.points)).transpose()?;
+    let mut out = vec![0.0f64; p.out.len()];
+    let report = wide(DriftProblem {
+        backend: p.backend,
+        x: &x,
+        y: &y,
+        context: p.context,
+        out: &mut out,
+        scale: 1.0,
+        negatives: p
+            .negatives
+            .zip(negatives.as_ref())
+            .map(|(n, points)| Negatives {
+                points,
+                weight: n.weight,
+            }),
+    })?;
+    let narrowed: Vec<T> = out.iter().map(|v| T::of(*v)).collect();
+    if let Some(index) = narrowed.iter().position(|v| !v.is_finite()) {
+        return Err(DriftError::NonFiniteResult {
+            what: "drift field (computed in f64, beyond the range of f32)".into(),
+            index,
+        });
+    }
+    for (o, v) in p.out.iter_mut().zip(narrowed) {
+        *o += p.scale * v;
+    }
+    Ok(report)
+}
+
+/// An f64 copy of a point set, weights included.
+fn widen<T: Real>(c: &PointCloud<T>) -> Result<PointCloud<f64>> {
+    let wide = PointCloud::new(
+        c.name(),
+        c.data().iter().map(|v| v.as_f64()).collect(),
+        c.dim(),
+    )?;
+    match c.weights() {
+        Some(w) => wide.with_weights(w.iter().map(|v| v.as_f64()).collect()),
+        None => Ok(wide),
+    }
+}
+
+/// A bound on the squared distance between any two points of the problem: `(2 max ‖p − c‖)²` around
+/// the data's mean `c`.
+fn squared_diameter<T: Real>(p: &DriftProblem<'_, T>) -> f64 {
+    let d = p.y.dim();
+    let mut centre = vec![0.0f64; d];
+    for point in p.y.data().chunks_exact(d) {
+        for (c, v) in centre.iter_mut().zip(point) {
+            *c += v.as_f64();
+        }
+    }
+    centre.iter_mut().for_each(|c| *c /= p.y.len() as f64);
+    let sets = [Some(p.x), Some(p.y), p.negatives.map(|n| n.points)];
+    let radius_sq = sets
+        .into_iter()
+        .flatten()
+        .flat_map(|s| s.data().chunks_exact(d))
+        .map(|point| {
+            point
+                .iter()
+                .zip(&centre)
+                .map(|(v, c)| (v.as_f64() - c).powi(2))
+                .sum::<f64>()
+        })
+        .fold(0.0f64, f64::max);
+    4.0 * radius_sq
+}
+
+/// The largest `|ℓ|` over the terms for pairs within the diameter (radial kernels are monotone in
+/// the distance, so the diameter bounds every pair).
+fn log_weight_scale(terms: &[TermRef<'_>], diameter_sq: f64) -> f64 {
+    terms
+        .iter()
+        .map(|t| {
+            let mut v = [diameter_sq];
+            t.kernel.log_weight_f64(&mut v, t.temperature);
+            v[0].abs()
+        })
+        .fold(0.0f64, f64::max)
+}
+
+/// Whether the term's log-weights at every distance up to the diameter are finite in `T` (the
+/// temperature itself must be a normal number there, or `d/τ` overflows for every pair).
+fn representable<T: Real>(t: &TermRef<'_>, diameter_sq: f64) -> bool {
+    let tau = T::of(t.temperature);
+    if !(tau.is_normal() && tau > T::zero()) {
+        return false;
+    }
+    let mut v = [T::of(diameter_sq)];
+    T::kernel_log_weight(t.kernel, &mut v, tau);
+    v[0].is_finite()
+}
