@@ -7,7 +7,9 @@ use drift_api::{
     Precision, Real,
 };
 use drift_bench::array::Array;
+use drift_bench::pending_file::PendingFile;
 use drift_bench::point_files::{self, label};
+use drift_bench::{csv, invalid_arg, same_file};
 use drift_ops::CpuBackend;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -45,7 +47,14 @@ pub struct ApplyArgs {
     negatives: Option<PathBuf>,
     /// Relative weight of each negative against one generated sample (`guidance` sets its own,
     /// (alpha - 1)(N - 1)/N_unc, and ignores this).
-    #[arg(long, default_value_t = 1.0, value_name = "W")]
+    // A value starting with `-` (`-1`, `-1e-3`) is a value, not an option, so that the range check
+    // names it.
+    #[arg(
+        long,
+        default_value_t = 1.0,
+        value_name = "W",
+        allow_hyphen_values = true
+    )]
     negative_weight: f64,
     /// Compute in single precision, whatever the inputs hold.
     #[arg(long, conflicts_with = "f64")]
@@ -57,11 +66,45 @@ pub struct ApplyArgs {
     #[arg(long, default_value_t = 0)]
     step: u64,
     /// Flow time passed to the operator.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
     time: f64,
     /// Rows of V shown in the summary when there is no `--out`.
     #[arg(long, default_value_t = 5, value_name = "N")]
     show: usize,
+    /// Every `.csv` input starts with a header line (without it, a first line is a header only if
+    /// none of its cells is a number).
+    #[arg(long)]
+    header: bool,
+    /// Allow `--out` to be one of the inputs (it is replaced once every input has been read).
+    #[arg(long)]
+    force: bool,
+}
+
+impl ApplyArgs {
+    /// The input files, each with its argument.
+    fn input_files(&self) -> Vec<(&'static str, &Path)> {
+        let optional = [
+            ("--x-weights", &self.x_weights),
+            ("--y-weights", &self.y_weights),
+            ("--negatives", &self.negatives),
+        ];
+        [("--op", &*self.op), ("--x", &*self.x), ("--y", &*self.y)]
+            .into_iter()
+            .chain(
+                optional
+                    .into_iter()
+                    .filter_map(|(arg, p)| p.as_deref().map(|p| (arg, p))),
+            )
+            .collect()
+    }
+
+    fn header(&self) -> csv::Header {
+        if self.header {
+            csv::Header::Declared
+        } else {
+            csv::Header::Detect
+        }
+    }
 }
 
 /// The inputs read from disk, before conversion to the working precision.
@@ -73,34 +116,50 @@ struct Inputs {
     negatives: Option<Array>,
 }
 
-fn read_optional(arg: &str, path: &Option<PathBuf>) -> Result<Option<Array>> {
+fn read_optional(arg: &str, path: &Option<PathBuf>, header: csv::Header) -> Result<Option<Array>> {
     path.as_deref()
-        .map(|p| point_files::read_array(arg, p))
+        .map(|p| point_files::read_array(arg, p, header))
         .transpose()
 }
 
-/// Runs the command, printing diagnostics to `out` and notes to `err`.
+/// What a run computed, printed once the output is in place.
+struct Outcome {
+    /// `X 6 x 2, Y 8 x 2, f32`
+    sizes: String,
+    report: DriftReport,
+    elapsed: Duration,
+    precision: Precision,
+    v: Array,
+}
+
+/// Checks every argument and prepares the output file, before anything is read or computed.
+fn prepare(a: &ApplyArgs) -> Result<Option<PendingFile>> {
+    invalid_arg::finite("--time", a.time)?;
+    invalid_arg::finite_at_least("--negative-weight", a.negative_weight, 0.0, true)?;
+    let Some(path) = &a.out else {
+        return Ok(None);
+    };
+    point_files::Format::of("--out", path)?;
+    if !a.force {
+        same_file::check_output_is_no_input("--out", path, &a.input_files())?;
+    }
+    // Created now, so that a folder that cannot take it fails before the computation.
+    Ok(Some(point_files::prepare_output("--out", path)?))
+}
+
+/// Runs the command: checks the arguments and opens the output, reads the inputs, computes the
+/// field, writes it, and only then prints the diagnostics to `out` (notes go to `err`), so that
+/// printing cannot keep the result from being written.
 pub fn run(a: &ApplyArgs, out: &mut impl Write, err: &mut impl Write) -> Result<()> {
-    if !a.time.is_finite() {
-        bail!("--time {}: must be finite", a.time);
-    }
-    if !(a.negative_weight.is_finite() && a.negative_weight >= 0.0) {
-        bail!(
-            "--negative-weight {}: must be finite and >= 0",
-            a.negative_weight
-        );
-    }
-    if let Some(path) = &a.out {
-        // Fail before computing anything if the output's format is unknown.
-        point_files::Format::of("--out", path)?;
-    }
+    let pending = prepare(a)?;
     let op = drift_api::load_operator(&a.op).map_err(|e| anyhow!("--op {e}"))?;
+    let header = a.header();
     let inputs = Inputs {
-        x: point_files::read_array("--x", &a.x)?,
-        y: point_files::read_array("--y", &a.y)?,
-        x_weights: read_optional("--x-weights", &a.x_weights)?,
-        y_weights: read_optional("--y-weights", &a.y_weights)?,
-        negatives: read_optional("--negatives", &a.negatives)?,
+        x: point_files::read_array("--x", &a.x, header)?,
+        y: point_files::read_array("--y", &a.y, header)?,
+        x_weights: read_optional("--x-weights", &a.x_weights, header)?,
+        y_weights: read_optional("--y-weights", &a.y_weights, header)?,
+        negatives: read_optional("--negatives", &a.negatives, header)?,
     };
     let (px, py) = (inputs.x.values().precision(), inputs.y.values().precision());
     let precision = if a.f32 {
@@ -118,10 +177,32 @@ pub fn run(a: &ApplyArgs, out: &mut impl Write, err: &mut impl Write) -> Result<
     } else {
         px
     };
-    match precision {
-        Precision::F32 => run_in::<f32>(a, op.as_ref(), &inputs, out),
-        Precision::F64 => run_in::<f64>(a, op.as_ref(), &inputs, out),
+    let outcome = match precision {
+        Precision::F32 => run_in::<f32>(a, op.as_ref(), &inputs)?,
+        Precision::F64 => run_in::<f64>(a, op.as_ref(), &inputs)?,
+    };
+    if let Some(pending) = pending {
+        let path = pending.target().to_path_buf();
+        let bytes = point_files::encode("--out", &path, &outcome.v)?;
+        pending
+            .commit(&bytes)
+            .map_err(|e| anyhow!("--out {}: {e}", path.display()))?;
     }
+
+    writeln!(out, "{}", outcome.sizes)?;
+    print_report(out, &outcome.report, 0)?;
+    print_elapsed(out, outcome.elapsed)?;
+    match &a.out {
+        Some(path) => writeln!(
+            out,
+            "wrote V, shape {}, {}, to {}",
+            outcome.v.shape(),
+            name(outcome.precision),
+            path.display()
+        )?,
+        None => print_summary(out, &outcome.v, a.show)?,
+    }
+    Ok(())
 }
 
 fn name(p: Precision) -> &'static str {
@@ -181,12 +262,8 @@ fn same_dim<T: Real>(a: &PointCloud<T>, b: &PointCloud<T>) -> Result<()> {
     Ok(())
 }
 
-fn run_in<T: Real>(
-    a: &ApplyArgs,
-    op: &dyn DriftOperator,
-    inputs: &Inputs,
-    out: &mut impl Write,
-) -> Result<()> {
+/// Builds the point sets in precision `T` and computes the field.
+fn run_in<T: Real>(a: &ApplyArgs, op: &dyn DriftOperator, inputs: &Inputs) -> Result<Outcome> {
     let x = cloud::<T>(
         "--x",
         &a.x,
@@ -229,9 +306,7 @@ fn run_in<T: Real>(
     )
     .map_err(|e| anyhow!("--op {}: {e}", a.op.display()))?;
     let elapsed = clock.elapsed();
-
-    writeln!(
-        out,
+    let sizes = format!(
         "X {} x {}, Y {} x {}{}, {}",
         x.len(),
         x.dim(),
@@ -241,25 +316,14 @@ fn run_in<T: Real>(
             .as_ref()
             .map_or(String::new(), |n| format!(", {} negatives", n.len())),
         name(T::PRECISION)
-    )?;
-    print_report(out, &report, 0)?;
-    print_elapsed(out, elapsed)?;
-
-    let v = point_files::field_array(inputs.x.shape(), &field)?;
-    match &a.out {
-        Some(path) => {
-            point_files::write_array("--out", path, &v)?;
-            writeln!(
-                out,
-                "wrote V, shape {}, {}, to {}",
-                v.shape(),
-                name(T::PRECISION),
-                path.display()
-            )?;
-        }
-        None => print_summary(out, &v, a.show)?,
-    }
-    Ok(())
+    );
+    Ok(Outcome {
+        sizes,
+        report,
+        elapsed,
+        precision: T::PRECISION,
+        v: point_files::field_array(inputs.x.shape(), &field)?,
+    })
 }
 
 /// The report tree: each operator with its drift norm and the couplings it solved.

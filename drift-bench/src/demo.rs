@@ -105,6 +105,19 @@ fn operator(
 
 /// Runs every operator × kernel × temperature and prints the table to `out` as rows complete.
 pub fn run(cfg: &DemoConfig, out: &mut impl Write) -> Result<()> {
+    // Every run's operator is built and validated before the first flow: a bad setting fails at
+    // once instead of after the flows that do not use it.
+    let mut runs = Vec::new();
+    for &kernel in &cfg.kernels {
+        for tau in kernel.temperatures() {
+            for name in OPERATORS {
+                let op = operator(name, kernel, tau, cfg);
+                op.validate()
+                    .with_context(|| format!("{name} ({}, tau {tau})", kernel.name()))?;
+                runs.push((kernel, tau, name, op));
+            }
+        }
+    }
     let ring = GaussianMixture::eight_gaussians();
     let dim = ring.dim();
     let y64 = ring.sample(cfg.data, cfg.seed);
@@ -155,41 +168,36 @@ pub fn run(cfg: &DemoConfig, out: &mut impl Write) -> Result<()> {
         "operator", "kernel", "tau", "SW2", "modes", "near%", "iters", "err", "time"
     )?;
     let clock = std::time::Instant::now();
-    for &kernel in &cfg.kernels {
-        for tau in kernel.temperatures() {
-            for name in OPERATORS {
-                let op = operator(name, kernel, tau, cfg);
-                let result = if cfg.f32 {
-                    flow_in::<f32>(op.as_ref(), &x64, &y64, dim, flow)
-                } else {
-                    flow_in::<f64>(op.as_ref(), &x64, &y64, dim, flow)
-                }
-                .with_context(|| format!("flow of {name} ({}, tau {tau})", kernel.name()))?;
-                let sw = sliced_w2(&result.particles, &y64, dim, DIRECTIONS, cfg.seed);
-                let cover = mode_coverage(&result.particles, dim, &ring.centres, radius, MIN_SHARE);
-                let iters = result
-                    .mean_iterations()
-                    .map_or("-".to_string(), |v| format!("{v:.1}"));
-                let err = result
-                    .last_marginal_error
-                    .map_or("-".to_string(), |v| format!("{v:.1e}"));
-                writeln!(
-                    out,
-                    "{:<15} {:<9} {:>5} {:>7.3} {:>4}/{} {:>6.1} {:>7} {:>8} {:>6.2}s",
-                    name,
-                    kernel.name(),
-                    tau,
-                    sw,
-                    cover.reached,
-                    ring.centres.len(),
-                    100.0 * cover.near_fraction,
-                    iters,
-                    err,
-                    result.elapsed.as_secs_f64()
-                )?;
-                out.flush()?;
-            }
+    for (kernel, tau, name, op) in runs {
+        let result = if cfg.f32 {
+            flow_in::<f32>(op.as_ref(), &x64, &y64, dim, flow)
+        } else {
+            flow_in::<f64>(op.as_ref(), &x64, &y64, dim, flow)
         }
+        .with_context(|| format!("flow of {name} ({}, tau {tau})", kernel.name()))?;
+        let sw = sliced_w2(&result.particles, &y64, dim, DIRECTIONS, cfg.seed);
+        let cover = mode_coverage(&result.particles, dim, &ring.centres, radius, MIN_SHARE);
+        let iters = result
+            .mean_iterations()
+            .map_or("-".to_string(), |v| format!("{v:.1}"));
+        let err = result
+            .last_marginal_error
+            .map_or("-".to_string(), |v| format!("{v:.1e}"));
+        writeln!(
+            out,
+            "{:<15} {:<9} {:>5} {:>7.3} {:>4}/{} {:>6.1} {:>7} {:>8} {:>6.2}s",
+            name,
+            kernel.name(),
+            tau,
+            sw,
+            cover.reached,
+            ring.centres.len(),
+            100.0 * cover.near_fraction,
+            iters,
+            err,
+            result.elapsed.as_secs_f64()
+        )?;
+        out.flush()?;
     }
     writeln!(out, "total {:.1}s", clock.elapsed().as_secs_f64())?;
     Ok(())

@@ -4,7 +4,9 @@
 //! RON file on point sets read from `.npy` or `.csv` files.
 
 mod apply;
+mod console;
 mod demo;
+mod demo_args;
 mod list;
 mod validate;
 
@@ -13,10 +15,12 @@ mod validate;
 // `example.student_t` and `example.mean_shift` would be unknown to `list`, `validate` and `apply`.
 use drift_example_plugin as _;
 
-use anyhow::{bail, ensure, Result};
+use anyhow::{bail, Result};
 use apply::ApplyArgs;
-use clap::{Args, Parser, Subcommand};
-use demo::{DemoConfig, KernelChoice};
+use clap::{Parser, Subcommand};
+use console::Console;
+use demo_args::DemoArgs;
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -66,93 +70,35 @@ enum Command {
     Apply(ApplyArgs),
 }
 
-#[derive(Debug, Args)]
-struct DemoArgs {
-    /// Flow steps per run.
-    #[arg(long, default_value_t = 200)]
-    steps: usize,
-    /// Number of particles N.
-    #[arg(long, default_value_t = 512)]
-    particles: usize,
-    /// Number of data points M.
-    #[arg(long, default_value_t = 512)]
-    data: usize,
-    /// Seed of the data, the initial particles and the metric.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Step size eta of x += eta V(x) (the drifts are displacements: keep it below 1).
-    #[arg(long, default_value_t = 0.5)]
-    eta: f64,
-    /// Sinkhorn iteration cap per coupling solve.
-    #[arg(long, default_value_t = 100)]
-    sinkhorn_iters: usize,
-    /// Sinkhorn tolerance on the L1 marginal error.
-    #[arg(long, default_value_t = 1e-3)]
-    sinkhorn_tol: f64,
-    /// Kernels to run (repeat or comma-separate); default both.
-    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [KernelChoice::Gaussian, KernelChoice::Laplace])]
-    kernel: Vec<KernelChoice>,
-    /// Run the flows in double precision (f32 by default; the metrics are always f64).
-    #[arg(long)]
-    f64: bool,
-}
-
 /// Runs the command; an error is printed as one line `error: ...` (no backtrace: every message
 /// names the argument and file it is about) and exits with status 1.
+///
+/// The status is decided by the work alone: output that nobody reads any more (a closed pipe) is
+/// dropped by [`Console`], never turned into an error or into a success.
 fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
-        // `drift-bench list | head` closes the pipe early: not an error.
-        Err(e)
-            if e.downcast_ref::<std::io::Error>()
-                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) =>
-        {
-            ExitCode::SUCCESS
-        }
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // Not `eprintln!`, which panics when standard error is closed.
+            let _ = writeln!(Console::new(std::io::stderr().lock()), "error: {e:#}");
             ExitCode::FAILURE
         }
     }
 }
 
 fn run(cli: Cli) -> Result<()> {
+    let mut out = Console::new(std::io::stdout().lock());
+    let mut err = Console::new(std::io::stderr().lock());
     match cli.command.unwrap_or(Command::Demo(cli.demo)) {
-        Command::List { examples } => list::run(examples, &mut std::io::stdout().lock()),
+        Command::List { examples } => list::run(examples, &mut out),
         Command::Validate { files } => {
-            let failed = validate::run(
-                &files,
-                &mut std::io::stdout().lock(),
-                &mut std::io::stderr().lock(),
-            )?;
+            let failed = validate::run(&files, &mut out, &mut err)?;
             if failed > 0 {
                 bail!("{failed} of {} files failed validation", files.len());
             }
             Ok(())
         }
-        Command::Apply(a) => apply::run(
-            &a,
-            &mut std::io::stdout().lock(),
-            &mut std::io::stderr().lock(),
-        ),
-        Command::Demo(a) => {
-            ensure!(a.eta > 0.0 && a.eta.is_finite(), "--eta must be positive");
-            ensure!(
-                a.particles > 1 && a.data > 0,
-                "need at least 2 particles and 1 data point"
-            );
-            let cfg = DemoConfig {
-                steps: a.steps,
-                eta: a.eta,
-                particles: a.particles,
-                data: a.data,
-                seed: a.seed,
-                sinkhorn_iters: a.sinkhorn_iters,
-                sinkhorn_tol: a.sinkhorn_tol,
-                kernels: a.kernel,
-                f32: !a.f64,
-            };
-            demo::run(&cfg, &mut std::io::stdout().lock())
-        }
+        Command::Apply(a) => apply::run(&a, &mut out, &mut err),
+        Command::Demo(a) => demo::run(&a.config()?, &mut out),
     }
 }

@@ -2,6 +2,7 @@
 //! error names the command-line argument and the file (`--x data.npy: expected dtype ...`).
 
 use crate::array::{Array, Shape, Values};
+use crate::pending_file::PendingFile;
 use crate::{csv, npy};
 use anyhow::{anyhow, bail, Result};
 use drift_api::{PointCloud, Real};
@@ -44,8 +45,10 @@ impl Format {
     }
 }
 
-/// Reads the array in `path`, in the format of its extension; `arg` names it in errors.
-pub fn read_array(arg: &str, path: &Path) -> Result<Array> {
+/// Reads the array in `path`, in the format of its extension; `arg` names it in errors, which
+/// carry the file's line and column where they have one (`--y data.csv:3:5: ...`). `header` says
+/// how a `.csv` file's first line is read.
+pub fn read_array(arg: &str, path: &Path, header: csv::Header) -> Result<Array> {
     let format = Format::of(arg, path)?;
     let located = |e: &dyn std::fmt::Display| anyhow!("{arg} {}: {e}", path.display());
     let bytes = std::fs::read(path).map_err(|e| located(&e))?;
@@ -54,18 +57,39 @@ pub fn read_array(arg: &str, path: &Path) -> Result<Array> {
         Format::Csv => {
             let text = String::from_utf8(bytes)
                 .map_err(|e| located(&format!("not UTF-8 text ({})", e.utf8_error())))?;
-            csv::parse(&text).map_err(|e| located(&e))
+            csv::parse_with(&text, header).map_err(|e| match e.position() {
+                // `FILE:LINE:COLUMN: message`
+                Some(_) => anyhow!("{arg} {}:{e}", path.display()),
+                None => located(&e),
+            })
         }
     }
 }
 
-/// Writes `array` to `path` in the format of its extension (`.npy` keeps the array's precision).
-pub fn write_array(arg: &str, path: &Path, array: &Array) -> Result<()> {
-    let bytes = match Format::of(arg, path)? {
+/// The bytes of `array` in the format of `path`'s extension (`.npy` keeps the array's precision).
+pub fn encode(arg: &str, path: &Path, array: &Array) -> Result<Vec<u8>> {
+    Ok(match Format::of(arg, path)? {
         Format::Npy => npy::to_bytes(array),
         Format::Csv => csv::to_string(array).into_bytes(),
-    };
-    std::fs::write(path, bytes).map_err(|e| anyhow!("{arg} {}: {e}", path.display()))
+    })
+}
+
+/// Opens the temporary file that [`PendingFile::commit`] turns into `path`: fails at once (naming
+/// `arg` and `path`) if the format is unknown or the folder cannot take the file.
+pub fn prepare_output(arg: &str, path: &Path) -> Result<PendingFile> {
+    Format::of(arg, path)?;
+    PendingFile::create(path)
+        .map_err(|e| anyhow!("{arg} {}: cannot create it: {e}", path.display()))
+}
+
+/// Writes `array` to `path` in the format of its extension, atomically: the file is replaced as a
+/// whole or, on any error, left as it was.
+pub fn write_array(arg: &str, path: &Path, array: &Array) -> Result<()> {
+    let pending = prepare_output(arg, path)?;
+    let bytes = encode(arg, path, array)?;
+    pending
+        .commit(&bytes)
+        .map_err(|e| anyhow!("{arg} {}: {e}", path.display()))
 }
 
 /// The name a point set read from `path` for `arg` carries in errors: `--x data.npy`.

@@ -91,7 +91,7 @@ fn npy_files_round_trip_through_the_point_loader() {
     for (k, a) in arrays().into_iter().enumerate() {
         let path = dir.join(format!("a{k}.npy"));
         write_array("--out", &path, &a).unwrap();
-        let back = read_array("--x", &path).unwrap();
+        let back = read_array("--x", &path, csv::Header::Detect).unwrap();
         assert_eq!(back.shape(), a.shape());
         assert_eq!(bits(back.values()), bits(a.values()));
     }
@@ -144,7 +144,9 @@ fn loader_errors_name_the_argument_and_the_file() {
     let at = bytes.windows(3).position(|w| w == b"<f8").unwrap();
     bytes[at..at + 3].copy_from_slice(b"<i8");
     std::fs::write(&ints, bytes).unwrap();
-    let err = read_array("--x", &ints).unwrap_err().to_string();
+    let err = read_array("--x", &ints, csv::Header::Detect)
+        .unwrap_err()
+        .to_string();
     assert_eq!(
         err,
         format!(
@@ -154,13 +156,17 @@ fn loader_errors_name_the_argument_and_the_file() {
     );
     let txt = dir.join("points.txt");
     std::fs::write(&txt, "1,2\n").unwrap();
-    let err = read_array("--y", &txt).unwrap_err().to_string();
+    let err = read_array("--y", &txt, csv::Header::Detect)
+        .unwrap_err()
+        .to_string();
     assert!(
         err.starts_with(&format!("--y {}: unknown extension", txt.display())),
         "{err}"
     );
     let missing = dir.join("missing.npy");
-    let err = read_array("--x-weights", &missing).unwrap_err().to_string();
+    let err = read_array("--x-weights", &missing, csv::Header::Detect)
+        .unwrap_err()
+        .to_string();
     assert!(
         err.starts_with(&format!("--x-weights {}:", missing.display())),
         "{err}"
@@ -193,7 +199,7 @@ fn csv_round_trip_is_bit_exact() {
         }
         let path = dir.join("a.csv");
         write_array("--out", &path, &a).unwrap();
-        assert_eq!(read_array("--x", &path).unwrap(), back);
+        assert_eq!(read_array("--x", &path, csv::Header::Detect).unwrap(), back);
     }
 }
 
@@ -208,19 +214,54 @@ fn csv_skips_headers_comments_and_blank_lines() {
 #[test]
 fn malformed_csv_is_an_error_with_its_line() {
     for (text, needle) in [
-        (
-            "1,2\n3\n",
-            "line 2 has 1 fields but the first data line has 2",
-        ),
-        (
-            "x,y\n1,2\n3,abc\n",
-            "line 3, field 2: \"abc\" is not a number",
-        ),
-        ("1,2\n3,\n", "line 2, field 2"),
+        ("1,2\n3\n", "2:1: 1 fields but the first data line has 2"),
+        ("x,y\n1,2\n3,abc\n", "3:3: field 2: \"abc\" is not a number"),
+        ("1,2\n3,\n", "2:3: field 2: \"\""),
         ("x,y\n", "no data lines"),
         ("", "no data lines"),
     ] {
         let err = csv::parse(text).unwrap_err().to_string();
         assert!(err.contains(needle), "{text:?}: {err}");
     }
+}
+
+#[test]
+fn a_csv_first_line_is_a_header_only_if_no_cell_is_a_number_or_if_declared() {
+    use csv::{parse_with, Header};
+    for (text, header, rows) in [
+        ("a,b\n1,2\n", Header::Detect, 1),
+        ("a,1\n1,2\n", Header::Declared, 1),
+        ("0,1\n1,2\n", Header::Declared, 1),
+        ("# comment\n0,1\n1,2\n", Header::Detect, 2),
+        ("\u{feff}0,1\n1,2\n", Header::Detect, 2),
+        ("\u{feff}a,b\n1,2\n", Header::Detect, 1),
+    ] {
+        let a = parse_with(text, header).unwrap();
+        assert_eq!(a.shape(), Shape::Matrix(rows, 2), "{text:?}");
+    }
+    for (text, needle) in [
+        ("NA,1\n1,2\n", "1:1: field 1: \"NA\""),
+        ("1, NA\n1,2\n", "1:4: field 2: \"NA\""),
+        ("\u{feff}1,x\n1,2\n", "1:3: field 2: \"x\""),
+        ("1,2\n\u{feff}1,2\n", "2:1: field 1: \"\\u{feff}1\""),
+        ("\u{e9}t\u{e9},2\n1,2\n", "1:1: field 1"),
+        ("1, \u{e9}\n", "1:4: field 2"),
+    ] {
+        let err = csv::parse(text).unwrap_err().to_string();
+        assert!(err.starts_with(needle), "{text:?}: {err}");
+    }
+    // The file and its argument come first: `--y data.csv:LINE:COLUMN: ...`.
+    let dir = scratch("csv-located");
+    let path = dir.join("y.csv");
+    std::fs::write(&path, "1,2\n3,oops\n").unwrap();
+    let err = read_array("--y", &path, csv::Header::Detect)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        format!(
+            "--y {}:2:3: field 2: \"oops\" is not a number",
+            path.display()
+        )
+    );
 }

@@ -1,0 +1,65 @@
+//! The options of `drift-bench demo`, checked as a whole before any flow runs.
+
+use crate::demo::{DemoConfig, KernelChoice};
+use clap::Args;
+use drift_bench::invalid_arg::{count_at_least, count_at_most, finite_at_least, InvalidArg};
+
+/// The most Sinkhorn iterations a coupling solve accepts (the solver's own limit).
+const MAX_SINKHORN_ITERS: usize = 1_000_000;
+
+/// Options of `drift-bench demo` (and of `drift-bench` without a command).
+#[derive(Debug, Args)]
+// Negative numbers are parsed as values so that the range checks name them.
+pub struct DemoArgs {
+    /// Flow steps per run.
+    #[arg(long, default_value_t = 200)]
+    steps: usize,
+    /// Number of particles N.
+    #[arg(long, default_value_t = 512)]
+    particles: usize,
+    /// Number of data points M.
+    #[arg(long, default_value_t = 512)]
+    data: usize,
+    /// Seed of the data, the initial particles and the metric.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Step size eta of x += eta V(x) (the drifts are displacements: keep it below 1).
+    #[arg(long, default_value_t = 0.5, allow_hyphen_values = true)]
+    eta: f64,
+    /// Sinkhorn iteration cap per coupling solve.
+    #[arg(long, default_value_t = 100)]
+    sinkhorn_iters: usize,
+    /// Sinkhorn tolerance on the L1 marginal error.
+    #[arg(long, default_value_t = 1e-3, allow_hyphen_values = true)]
+    sinkhorn_tol: f64,
+    /// Kernels to run (repeat or comma-separate); default both.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [KernelChoice::Gaussian, KernelChoice::Laplace])]
+    kernel: Vec<KernelChoice>,
+    /// Run the flows in double precision (f32 by default; the metrics are always f64).
+    #[arg(long)]
+    f64: bool,
+}
+
+impl DemoArgs {
+    /// The demo's settings, once every option is in range: a bad value is reported (named, with
+    /// its value) before the first flow, not after the flows that do not use it.
+    pub fn config(self) -> Result<DemoConfig, InvalidArg> {
+        finite_at_least("--eta", self.eta, 0.0, false)?;
+        count_at_least("--particles", self.particles, 2)?;
+        count_at_least("--data", self.data, 1)?;
+        finite_at_least("--sinkhorn-tol", self.sinkhorn_tol, 0.0, true)?;
+        count_at_most("--sinkhorn-iters", self.sinkhorn_iters, MAX_SINKHORN_ITERS)?;
+        count_at_least("--kernel", self.kernel.len(), 1)?;
+        Ok(DemoConfig {
+            steps: self.steps,
+            eta: self.eta,
+            particles: self.particles,
+            data: self.data,
+            seed: self.seed,
+            sinkhorn_iters: self.sinkhorn_iters,
+            sinkhorn_tol: self.sinkhorn_tol,
+            kernels: self.kernel,
+            f32: !self.f64,
+        })
+    }
+}

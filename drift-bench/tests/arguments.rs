@@ -1,0 +1,90 @@
+//! Arguments are checked before any computation, with errors that name the argument and its value
+//! in a short form; CSV inputs are read strictly (a header must look like one or be declared).
+
+mod common;
+
+use common::*;
+use std::path::Path;
+
+/// Writes X and Y as small CSV files in `dir`, Y with the given text.
+fn csv_inputs(dir: &Path, y: &str) {
+    std::fs::write(dir.join("x.csv"), "0,0\n1,0\n0,1\n").unwrap();
+    std::fs::write(dir.join("y.csv"), y).unwrap();
+}
+
+#[test]
+fn a_negative_weight_reaches_the_range_check() {
+    let dir = scratch("negative-weight");
+    csv_inputs(&dir, "2,2\n3,2\n");
+    let op = plugins().join("one_sided.ron");
+    let (x, y) = (dir.join("x.csv"), dir.join("y.csv"));
+    let stderr = fails(&apply_args(&op, &x, &y, &["--negative-weight", "-1"]));
+    assert!(
+        stderr.contains("--negative-weight -1: must be finite and >= 0"),
+        "{stderr}"
+    );
+    let stderr = fails(&apply_args(&op, &x, &y, &["--negative-weight", "-1e308"]));
+    assert!(stderr.contains("--negative-weight -1e308:"), "{stderr}");
+    assert!(stderr.len() < 120, "{stderr}");
+}
+
+#[test]
+fn demo_options_are_checked_before_any_flow() {
+    let base = ["--steps", "1", "--particles", "8", "--data", "8"];
+    for (arg, value) in [
+        ("--sinkhorn-tol", "NaN"),
+        ("--sinkhorn-tol", "-1e-300"),
+        ("--eta", "-1e300"),
+        ("--eta", "inf"),
+    ] {
+        let out = run(&[&["demo"], &base[..], &[arg, value]].concat());
+        let (stdout, stderr) = text(&out);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{arg} {value}: {stdout}{stderr}"
+        );
+        assert!(
+            stdout.is_empty(),
+            "{arg} {value}: ran before failing:\n{stdout}"
+        );
+        assert!(stderr.contains(&format!("{arg} {value}:")), "{stderr}");
+        assert!(stderr.len() < 120, "{stderr}");
+    }
+    let stderr = fails(&["demo", "--particles", "1"]);
+    assert!(stderr.contains("--particles 1:"), "{stderr}");
+}
+
+#[test]
+fn a_csv_header_must_look_like_one_or_be_declared() {
+    let dir = scratch("csv-header");
+    let op = plugins().join("one_sided.ron");
+    let (x, y) = (dir.join("x.csv"), dir.join("y.csv"));
+
+    // One non-numeric cell is a bad value, not a header.
+    csv_inputs(&dir, "NA,1\n2,2\n3,2\n");
+    let stderr = fails(&apply_args(&op, &x, &y, &[]));
+    assert!(
+        stderr.contains(&format!("--y {}:1:1: field 1: \"NA\"", y.display())),
+        "{stderr}"
+    );
+    csv_inputs(&dir, "1,1\n2,2x\n");
+    let stderr = fails(&apply_args(&op, &x, &y, &[]));
+    assert!(
+        stderr.contains(&format!("--y {}:2:3: field 2: \"2x\"", y.display())),
+        "{stderr}"
+    );
+
+    // A header whose cells are all non-numeric is recognised; a declared one is skipped.
+    csv_inputs(&dir, "a,b\n2,2\n3,2\n");
+    assert!(ok(&apply_args(&op, &x, &y, &[])).contains("Y 2 x 2"));
+    csv_inputs(&dir, "a,1\n2,2\n3,2\n");
+    std::fs::write(&x, "x0,x1\n0,0\n1,0\n0,1\n").unwrap();
+    assert!(ok(&apply_args(&op, &x, &y, &["--header"])).contains("X 3 x 2, Y 2 x 2"));
+
+    // A byte-order mark is not part of the first cell.
+    std::fs::write(&x, "\u{feff}0,0\n1,0\n0,1\n").unwrap();
+    csv_inputs(&dir, "\u{feff}1,1\n2,2\n3,2\n");
+    std::fs::write(&x, "\u{feff}0,0\n1,0\n0,1\n").unwrap();
+    assert!(ok(&apply_args(&op, &x, &y, &[])).contains("X 3 x 2, Y 3 x 2"));
+}
