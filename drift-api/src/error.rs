@@ -260,9 +260,7 @@ pub fn try_with_capacity<T>(what: &str, capacity: usize) -> Result<Vec<T>> {
     v.try_reserve_exact(capacity)
         .map_err(|_| DriftError::Allocation {
             what: what.to_string(),
-            bytes: capacity
-                .checked_mul(std::mem::size_of::<T>())
-                .unwrap_or(usize::MAX),
+            bytes: capacity.saturating_mul(std::mem::size_of::<T>()),
         })?;
     Ok(v)
 }
