@@ -46,7 +46,7 @@ pub enum DriftError {
         right_dim: usize,
     },
     /// A coordinate is NaN or infinite.
-    #[error("point set `{what}` has a non-finite coordinate {value} at point {point}, coordinate {coord}")]
+    #[error("point set `{what}` has a non-finite coordinate {} at point {point}, coordinate {coord}", fmt_num(*value))]
     NonFiniteCoordinate {
         /// Which point set.
         what: String,
@@ -58,7 +58,7 @@ pub enum DriftError {
         value: f64,
     },
     /// A per-point weight is negative, NaN or infinite.
-    #[error("point set `{what}` has an invalid weight {value} at point {point} (weights must be finite and >= 0)")]
+    #[error("point set `{what}` has an invalid weight {} at point {point} (weights must be finite and >= 0)", fmt_num(*value))]
     InvalidWeight {
         /// Which point set.
         what: String,
@@ -74,7 +74,7 @@ pub enum DriftError {
         what: String,
     },
     /// A temperature is zero, negative or not finite.
-    #[error("temperature `{what}` must be finite and > 0, got {value}")]
+    #[error("temperature `{what}` must be finite and > 0, got {}", fmt_num(*value))]
     InvalidTemperature {
         /// Which temperature (operator field path).
         what: String,
@@ -144,6 +144,15 @@ pub enum DriftError {
         /// What is wrong, with the valid names or fields where known.
         message: String,
     },
+    /// A buffer whose size follows from the input (numbers of points, dimensions, directions) could
+    /// not be allocated.
+    #[error("`{what}` needs {}, which could not be allocated", fmt_bytes(*bytes))]
+    Allocation {
+        /// Which buffer.
+        what: String,
+        /// Its size in bytes (`usize::MAX` when the size itself overflows).
+        bytes: usize,
+    },
     /// An error raised by third-party code (plugins).
     #[error(transparent)]
     Custom(#[from] Box<dyn std::error::Error + Send + Sync>),
@@ -193,7 +202,78 @@ pub fn check_param(what: &str, value: f64, in_range: bool, expected: &str) -> Re
     } else {
         Err(DriftError::invalid(
             what,
-            format!("must be finite and {expected}, got {value}"),
+            format!("must be finite and {expected}, got {}", fmt_num(value)),
         ))
     }
+}
+
+/// A number as short as it can be written and still read back exactly: the shortest round-trip
+/// digits, in exponent form when the magnitude is very large or very small (so that `1e-300` is not
+/// printed with three hundred zeros). Non-finite values print as `NaN`, `inf` and `-inf`.
+///
+/// ```
+/// use drift_api::fmt_num;
+/// assert_eq!(fmt_num(0.05), "0.05");
+/// assert_eq!(fmt_num(-3.0), "-3");
+/// assert_eq!(fmt_num(1e-300), "1e-300");
+/// assert_eq!(fmt_num(f64::MAX), "1.7976931348623157e308");
+/// assert_eq!(fmt_num(f64::NEG_INFINITY), "-inf");
+/// assert_eq!(fmt_num(0.1f32 as f64).parse::<f64>().unwrap(), 0.1f32 as f64);
+/// ```
+pub fn fmt_num(value: f64) -> String {
+    // Plain notation between 1e-5 and 1e16 stays readable (at most 21 characters); outside it the
+    // plain form of an f64 can run to hundreds of digits.
+    let magnitude = value.abs();
+    if value == 0.0 || !value.is_finite() || (1e-5..1e16).contains(&magnitude) {
+        format!("{value}")
+    } else {
+        format!("{value:e}")
+    }
+}
+
+/// A byte count for messages: exact below 1 KiB, otherwise in KiB, MiB, GiB or TiB with three
+/// significant digits.
+fn fmt_bytes(bytes: usize) -> String {
+    if bytes == usize::MAX {
+        return "more bytes than the address space holds".into();
+    }
+    let units = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    if bytes < 1024 {
+        return format!("{bytes} bytes");
+    }
+    let mut size = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while size >= 1024.0 && unit + 1 < units.len() {
+        size /= 1024.0;
+        unit += 1;
+    }
+    format!("{size:.3} {} ({bytes} bytes)", units[unit])
+}
+
+/// A vector of `len` copies of `value`, or [`DriftError::Allocation`] naming `what` when the memory
+/// is not available. Use it for every buffer whose length follows from user input, so that an
+/// oversized input is an error the caller can report rather than an abort.
+///
+/// ```
+/// use drift_api::{try_vec, DriftError};
+/// assert_eq!(try_vec("field", 3, 0.0f64).unwrap(), vec![0.0; 3]);
+/// let e = try_vec("field", usize::MAX / 2, 0.0f64).unwrap_err();
+/// assert!(matches!(e, DriftError::Allocation { .. }), "{e}");
+/// ```
+pub fn try_vec<T: Clone>(what: &str, len: usize, value: T) -> Result<Vec<T>> {
+    let mut v = try_with_capacity(what, len)?;
+    v.resize(len, value);
+    Ok(v)
+}
+
+/// An empty vector with room for exactly `capacity` elements, or [`DriftError::Allocation`] naming
+/// `what` when the memory is not available (see [`try_vec`]).
+pub fn try_with_capacity<T>(what: &str, capacity: usize) -> Result<Vec<T>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(capacity)
+        .map_err(|_| DriftError::Allocation {
+            what: what.to_string(),
+            bytes: capacity.saturating_mul(std::mem::size_of::<T>()),
+        })?;
+    Ok(v)
 }

@@ -27,7 +27,9 @@ pub use backend::{reduce, Backend, Displacement, ReductionJob, RowReduction};
 pub use coupling::{
     solve_coupling, ColumnBlock, Coupling, CouplingJob, CouplingProblem, CouplingReport, Potentials,
 };
-pub use error::{check_param, check_temperature, DriftError, Result};
+pub use error::{
+    check_param, check_temperature, fmt_num, try_vec, try_with_capacity, DriftError, Result,
+};
 pub use kernel::Kernel;
 pub use load::{load_operator, operator_from_str};
 pub use operator::{

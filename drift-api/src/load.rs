@@ -4,12 +4,24 @@ use crate::error::{DriftError, Result};
 use crate::operator::DriftOperator;
 use std::path::Path;
 
+/// The byte-order mark some editors put at the start of a UTF-8 file.
+const BOM: &str = "\u{feff}";
+
+/// How deeply RON values (maps, structs, lists, options, named values) may nest; an operator
+/// `{"name": (...)}` takes four levels. The limit keeps the parser's recursion far from the end of
+/// the stack.
+pub const NESTING_LIMIT: usize = 128;
+
+/// The most characters of a name or string from the source that an error repeats.
+pub const ECHO_LIMIT: usize = 80;
+
 /// Parses and validates an operator tree from RON source; `origin` names it in errors (a path).
 ///
 /// Errors carry the origin, line and column: for syntax errors, unknown names (with the list of
 /// registered ones) and unknown fields (with the valid ones) the parser's position; for values that
 /// parse but fail validation (a negative temperature, say) the position of the offending field.
-/// Never panics, whatever the input.
+/// Never panics, whatever the input. A leading byte-order mark is ignored; names and strings from
+/// the source are echoed in errors up to [`ECHO_LIMIT`] characters.
 ///
 /// ```
 /// # use drift_api::{DriftOperator, DriftJob, DriftReport, Result};
@@ -26,12 +38,18 @@ use std::path::Path;
 /// assert!(err.to_string().contains("expected `temperature`"), "{err}");
 /// ```
 pub fn operator_from_str(src: &str, origin: &str) -> Result<Box<dyn DriftOperator>> {
-    let op: Box<dyn DriftOperator> = ron::from_str(src).map_err(|e| DriftError::Spec {
-        origin: origin.to_string(),
-        line: e.position.line,
-        column: e.position.col,
-        message: e.code.to_string(),
-    })?;
+    // An editor's byte-order mark is not part of the text; positions count from after it, as the
+    // editor shows them.
+    let src = src.strip_prefix(BOM).unwrap_or(src);
+    let op: Box<dyn DriftOperator> = ron::Options::default()
+        .with_recursion_limit(NESTING_LIMIT)
+        .from_str(src)
+        .map_err(|e| DriftError::Spec {
+            origin: origin.to_string(),
+            line: e.position.line,
+            column: e.position.col,
+            message: parse_message(&e.code),
+        })?;
     op.validate().map_err(|e| locate(src, origin, e))?;
     Ok(op)
 }
@@ -46,6 +64,12 @@ pub fn load_operator(path: impl AsRef<Path>) -> Result<Box<dyn DriftOperator>> {
         column: 0,
         message: format!("cannot read the file: {e}"),
     })?;
+    // Strip the byte-order mark before decoding, so that the position of an invalid byte is
+    // counted as in the text after it.
+    let bytes = match bytes.strip_prefix(BOM.as_bytes()) {
+        Some(rest) => rest.to_vec(),
+        None => bytes,
+    };
     let src = String::from_utf8(bytes).map_err(|e| {
         let (line, column) = line_col(
             &String::from_utf8_lossy(e.as_bytes()),
@@ -131,4 +155,72 @@ fn line_col(src: &str, offset: usize) -> (usize, usize) {
     let line = before.matches('\n').count() + 1;
     let column = before.chars().rev().take_while(|c| *c != '\n').count() + 1;
     (line, column)
+}
+
+/// The message of a parse error. The parser's own wording is kept, except where it would repeat an
+/// unbounded piece of the source (a name, a string, a number) or point at a remedy that only the
+/// author of a program can apply (the recursion limit). Errors raised inside an operator's fields
+/// reach us as plain text (typetag buffers them), so the text is what gets shortened.
+fn parse_message(code: &ron::Error) -> String {
+    let text = code.to_string();
+    if matches!(code, ron::Error::ExceededRecursionLimit)
+        || text.starts_with("Exceeded recursion limit")
+    {
+        return format!(
+            "the values here are nested more than {NESTING_LIMIT} levels deep, the most a spec may \
+             nest (each `{{\"name\": (...)}}` operator takes four levels, so operators can nest \
+             about {} deep)",
+            NESTING_LIMIT / 4
+        );
+    }
+    shorten(&text)
+}
+
+/// `text` with every backticked piece cut by [`echo`] and every other run of more than
+/// [`ECHO_LIMIT`] non-blank characters cut by [`truncate`].
+fn shorten(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(open) = rest.find('`') {
+        let Some(close) = rest[open + 1..].find('`') else {
+            break;
+        };
+        out.push_str(&shorten_runs(&rest[..open]));
+        out.push_str(&echo(&rest[open + 1..open + 1 + close]));
+        rest = &rest[open + 1 + close + 1..];
+    }
+    out.push_str(&shorten_runs(rest));
+    out
+}
+
+/// `text` with every run of more than [`ECHO_LIMIT`] non-blank characters cut by [`truncate`].
+fn shorten_runs(text: &str) -> String {
+    text.split_inclusive(char::is_whitespace)
+        .map(|piece| {
+            let word = piece.trim_end_matches(char::is_whitespace);
+            truncate(word) + &piece[word.len()..]
+        })
+        .collect()
+}
+
+/// `s` in backticks, cut at [`ECHO_LIMIT`] characters (see [`truncate`]).
+fn echo(s: &str) -> String {
+    let count = s.chars().count();
+    if count <= ECHO_LIMIT {
+        format!("`{s}`")
+    } else {
+        let head: String = s.chars().take(ECHO_LIMIT).collect();
+        format!("`{head}…` ({count} characters)")
+    }
+}
+
+/// `s` itself, or its first [`ECHO_LIMIT`] characters, an ellipsis and its length.
+fn truncate(s: &str) -> String {
+    let count = s.chars().count();
+    if count <= ECHO_LIMIT {
+        s.to_string()
+    } else {
+        let head: String = s.chars().take(ECHO_LIMIT).collect();
+        format!("{head}… ({count} characters)")
+    }
 }

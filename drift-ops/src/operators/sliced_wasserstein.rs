@@ -3,7 +3,9 @@
 
 use crate::field::{add_field, report};
 use crate::random::SplitMix64;
-use drift_api::{DriftError, DriftProblem, DriftReport, PointCloud, Real, Result};
+use drift_api::{
+    try_vec, try_with_capacity, DriftError, DriftProblem, DriftReport, PointCloud, Real, Result,
+};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -13,7 +15,8 @@ use serde::{Deserialize, Serialize};
 /// `Σ_{k<i} a_k + a_i/2`; the target quantile function interpolates linearly between the weighted
 /// mid-ranks of the sorted targets (so `N ≠ M` and weights are handled), clamped at the ends.
 /// `V = −(D/a_i) ∂(SW₂²/2)/∂x_i` away from ties, with [`sliced_wasserstein_squared`] the matching
-/// value. No kernel and no temperature; cost `O(L (N + M)(D + log(N + M)))`.
+/// value. No kernel and no temperature; cost `O(L (N + M)(D + log(N + M)))`. The directions are
+/// streamed in blocks, so memory is `O(N·D + M)` whatever `L` is.
 ///
 /// ```
 /// use drift_api::PointCloud;
@@ -55,103 +58,178 @@ impl SlicedWasserstein {
         }
     }
 
-    fn directions_for(&self, dim: usize, step: u64) -> Vec<Vec<f64>> {
+    /// The directions the operator uses at `step`, drawn block by block from one generator so that
+    /// they do not depend on the block size.
+    fn directions_for(&self, dim: usize, step: u64) -> Directions {
         let seed = if self.resample_each_step {
             self.seed ^ step.wrapping_mul(0x2545_f491_4f6c_dd1d)
         } else {
             self.seed
         };
-        let mut rng = SplitMix64::new(seed);
-        (0..self.directions).map(|_| rng.unit_vector(dim)).collect()
+        Directions {
+            rng: SplitMix64::new(seed),
+            left: self.directions,
+            dim,
+        }
     }
 
     fn run<T: Real>(&self, mut p: DriftProblem<'_, T>) -> Result<DriftReport> {
         p.check()?;
         let (n, d) = (p.x.len(), p.x.dim());
-        let thetas = self.directions_for(d, p.context.step);
-        let shifts = quantile_shifts(p.x, p.y, &thetas);
-        // V_i = (D/L) Σ_l s_li θ_l, row by row.
-        let factor = d as f64 / thetas.len() as f64;
-        let mut field = vec![T::zero(); n * d];
-        field.par_chunks_mut(d).enumerate().for_each(|(i, v)| {
-            let mut acc = vec![0.0; d];
-            for (l, theta) in thetas.iter().enumerate() {
-                let s = factor * shifts[l * n + i];
-                acc.iter_mut().zip(theta).for_each(|(a, t)| *a += s * t);
-            }
-            v.iter_mut().zip(&acc).for_each(|(o, a)| *o = T::of(*a));
-        });
+        // V_i = (D/L) Σ_l s_li θ_l, accumulated in f64 one block of directions at a time; within a
+        // row the terms are added in the order of l, so blocking does not change a bit.
+        let factor = d as f64 / self.directions as f64;
+        let mut acc = try_vec("sliced_wasserstein field", n * d, 0.0f64)?;
+        for_each_block(
+            p.x,
+            p.y,
+            self.directions_for(d, p.context.step),
+            |thetas, shifts| {
+                acc.par_chunks_mut(d).enumerate().for_each(|(i, v)| {
+                    for (theta, s) in thetas.chunks_exact(d).zip(shifts.chunks_exact(n)) {
+                        let s = factor * s[i];
+                        v.iter_mut().zip(theta).for_each(|(a, t)| *a += s * t);
+                    }
+                });
+            },
+        )?;
+        let mut field = try_with_capacity("sliced_wasserstein field", n * d)?;
+        field.extend(acc.iter().map(|a| T::of(*a)));
+        drop(acc);
         let norm = add_field(&mut p, &field, "sliced_wasserstein drift")?;
         Ok(report("sliced_wasserstein", Vec::new(), norm, Vec::new()))
     }
 
     fn check(&self) -> Result<()> {
-        if self.directions == 0 || self.directions > 1_000_000 {
+        if self.directions == 0 || self.directions > MAX_DIRECTIONS {
             return Err(DriftError::invalid(
                 "sliced_wasserstein.directions",
-                format!("must be in 1..=1000000, got {}", self.directions),
+                format!("must be in 1..={MAX_DIRECTIONS}, got {}", self.directions),
             ));
         }
         Ok(())
     }
 }
 
-/// For every direction `l` and particle `i`, `s_li = q_l(x_i) − θ_l·x_i` (flattened `L × N`).
-fn quantile_shifts<T: Real>(x: &PointCloud<T>, y: &PointCloud<T>, thetas: &[Vec<f64>]) -> Vec<f64> {
+/// The largest number of directions accepted: the cost grows linearly with it, the memory does not.
+const MAX_DIRECTIONS: usize = 1_000_000;
+
+/// Directions handled at once. Memory holds one block of directions and of shifts,
+/// `BLOCK · (D + N)` values, whatever the number of directions; 64 keeps every core busy on the
+/// block's sorts while staying small next to the point sets.
+const BLOCK: usize = 64;
+
+/// The seeded stream of unit directions of one evaluation.
+struct Directions {
+    rng: SplitMix64,
+    left: usize,
+    dim: usize,
+}
+
+impl Directions {
+    /// Replaces the contents of `thetas` with the next (up to) [`BLOCK`] directions, row-major;
+    /// returns how many there are (0 at the end).
+    fn next_block(&mut self, thetas: &mut Vec<f64>) -> usize {
+        let k = self.left.min(BLOCK);
+        thetas.clear();
+        for _ in 0..k {
+            thetas.extend_from_slice(&self.rng.unit_vector(self.dim));
+        }
+        self.left -= k;
+        k
+    }
+}
+
+/// Streams the directions in blocks: for each block, calls `visit(thetas, shifts)` with the block's
+/// directions (`k × D`, row-major) and the shifts `s_li = q_l(x_i) − θ_l·x_i` (`k × N`). Blocks
+/// come in the order of the directions.
+fn for_each_block<T: Real>(
+    x: &PointCloud<T>,
+    y: &PointCloud<T>,
+    mut directions: Directions,
+    mut visit: impl FnMut(&[f64], &[f64]),
+) -> Result<()> {
+    let (n, d) = (x.len(), x.dim());
+    let block = directions.left.min(BLOCK);
+    let mut thetas = try_with_capacity("sliced_wasserstein directions", block * d)?;
+    let mut shifts = try_vec("sliced_wasserstein shifts", block * n, 0.0)?;
     let (a, b) = (x.probabilities(), y.probabilities());
-    let n = x.len();
-    let mut shifts = vec![0.0; thetas.len() * n];
-    shifts
-        .par_chunks_mut(n)
-        .zip(thetas.par_iter())
-        .for_each(|(s, theta)| {
-            let px = project(x, theta);
-            let py = project(y, theta);
-            let order_x = argsort(&px);
-            let order_y = argsort(&py);
-            // Weighted mid-ranks of the sorted targets: the knots of the quantile function.
-            let mut knots = Vec::with_capacity(order_y.len());
-            let mut cum = 0.0;
-            for &j in &order_y {
-                let w = b[j].as_f64();
-                knots.push((cum + 0.5 * w, py[j]));
-                cum += w;
-            }
-            let mut level = 0.0;
-            let mut k = 0;
-            for &i in &order_x {
-                let w = a[i].as_f64();
-                let u = level + 0.5 * w;
-                level += w;
-                while k + 1 < knots.len() && knots[k + 1].0 <= u {
-                    k += 1;
-                }
-                let q = if u <= knots[0].0 {
-                    knots[0].1
-                } else if k + 1 >= knots.len() {
-                    knots[knots.len() - 1].1
-                } else {
-                    let ((u0, q0), (u1, q1)) = (knots[k], knots[k + 1]);
-                    q0 + (q1 - q0) * (u - u0) / (u1 - u0)
-                };
-                s[i] = q - px[i];
-            }
-        });
-    shifts
+    loop {
+        let k = directions.next_block(&mut thetas);
+        if k == 0 {
+            return Ok(());
+        }
+        let shifts = &mut shifts[..k * n];
+        shifts
+            .par_chunks_mut(n)
+            .zip(thetas.par_chunks(d))
+            .try_for_each(|(s, theta)| quantile_shifts(x, y, &a, &b, theta, s))?;
+        visit(&thetas, shifts);
+    }
 }
 
-fn project<T: Real>(p: &PointCloud<T>, theta: &[f64]) -> Vec<f64> {
-    p.data()
-        .chunks_exact(p.dim())
-        .map(|pt| pt.iter().zip(theta).map(|(c, t)| c.as_f64() * t).sum())
-        .collect()
+/// For one direction `θ` and every particle `i`, writes `s[i] = q(x_i) − θ·x_i`; `a` and `b` are
+/// the probabilities of `x` and `y`.
+fn quantile_shifts<T: Real>(
+    x: &PointCloud<T>,
+    y: &PointCloud<T>,
+    a: &[T],
+    b: &[T],
+    theta: &[f64],
+    s: &mut [f64],
+) -> Result<()> {
+    let px = project(x, theta)?;
+    let py = project(y, theta)?;
+    let order_x = argsort(&px)?;
+    let order_y = argsort(&py)?;
+    // Weighted mid-ranks of the sorted targets: the knots of the quantile function.
+    let mut knots = try_with_capacity("sliced_wasserstein quantile knots", order_y.len())?;
+    let mut cum = 0.0;
+    for &j in &order_y {
+        let w = b[j].as_f64();
+        knots.push((cum + 0.5 * w, py[j]));
+        cum += w;
+    }
+    let mut level = 0.0;
+    let mut k = 0;
+    for &i in &order_x {
+        let w = a[i].as_f64();
+        let u = level + 0.5 * w;
+        level += w;
+        while k + 1 < knots.len() && knots[k + 1].0 <= u {
+            k += 1;
+        }
+        let q = if u <= knots[0].0 {
+            knots[0].1
+        } else if k + 1 >= knots.len() {
+            knots[knots.len() - 1].1
+        } else {
+            let ((u0, q0), (u1, q1)) = (knots[k], knots[k + 1]);
+            q0 + (q1 - q0) * (u - u0) / (u1 - u0)
+        };
+        s[i] = q - px[i];
+    }
+    Ok(())
 }
 
-/// Indices sorted by value, ties broken by index (deterministic).
-fn argsort(v: &[f64]) -> Vec<usize> {
-    let mut idx: Vec<usize> = (0..v.len()).collect();
-    idx.sort_by(|&i, &j| v[i].total_cmp(&v[j]).then(i.cmp(&j)));
-    idx
+fn project<T: Real>(p: &PointCloud<T>, theta: &[f64]) -> Result<Vec<f64>> {
+    let mut out = try_with_capacity("sliced_wasserstein projections", p.len())?;
+    out.extend(p.data().chunks_exact(p.dim()).map(|pt| {
+        pt.iter()
+            .zip(theta)
+            .map(|(c, t)| c.as_f64() * t)
+            .sum::<f64>()
+    }));
+    Ok(out)
+}
+
+/// Indices sorted by value, ties broken by index (deterministic). The order is total, so the
+/// unstable sort gives the same result as a stable one without its scratch buffer.
+fn argsort(v: &[f64]) -> Result<Vec<usize>> {
+    let mut idx = try_with_capacity("sliced_wasserstein sort order", v.len())?;
+    idx.extend(0..v.len());
+    idx.sort_unstable_by(|&i, &j| v[i].total_cmp(&v[j]).then(i.cmp(&j)));
+    Ok(idx)
 }
 
 /// The sliced Wasserstein value `SW₂² = (1/L) Σ_l Σ_i a_i (q_l(x_i) − θ_l·x_i)²` for the directions the
@@ -171,20 +249,19 @@ pub fn sliced_wasserstein_squared<T: Real>(
 ) -> Result<f64> {
     op.check()?;
     x.check_same_dim(y)?;
-    let thetas = op.directions_for(x.dim(), step);
-    let shifts = quantile_shifts(x, y, &thetas);
     let a = x.probabilities();
-    let n = x.len();
-    let total: f64 = shifts
-        .chunks(n)
-        .map(|s| {
-            s.iter()
+    // Σ_l Σ_i a_i s_li², one direction's sum at a time, in the order of the directions.
+    let mut total = 0.0;
+    for_each_block(x, y, op.directions_for(x.dim(), step), |_, shifts| {
+        for s in shifts.chunks_exact(x.len()) {
+            total += s
+                .iter()
                 .zip(&a)
                 .map(|(v, w)| w.as_f64() * v * v)
-                .sum::<f64>()
-        })
-        .sum();
-    Ok(total / thetas.len() as f64)
+                .sum::<f64>();
+        }
+    })?;
+    Ok(total / op.directions as f64)
 }
 
 super::builtin_operator!(
