@@ -267,6 +267,9 @@ fn weighted(n: usize, seed: u64, zeros: &[usize]) -> Vec<f64> {
         .collect()
 }
 
+/// Optional per-point weights.
+type Weights = Option<Vec<f64>>;
+
 fn one_hot(n: usize, k: usize) -> Vec<f64> {
     (0..n).map(|i| if i == k { 1.0 } else { 0.0 }).collect()
 }
@@ -279,7 +282,7 @@ fn extreme_patterns_give_finite_fields_and_carry_no_mass() {
     let x = |w: Option<Vec<f64>>| cloud("x", coords(n, 1, 0.0), w);
     let y = |w: Option<Vec<f64>>| cloud("y", coords(m, 2, 0.4), w);
     let neg = cloud("u", coords(4, 3, -0.5), Some(vec![0.0, 1.0, 0.0, 2.0]));
-    let patterns: Vec<(Option<Vec<f64>>, Option<Vec<f64>>)> = vec![
+    let patterns: Vec<(Weights, Weights)> = vec![
         (Some(weighted(n, 1, &[0, 4, 8])), None),
         (None, Some(weighted(m, 2, &[1, 2, 6]))),
         (Some(weighted(n, 3, &[2, 3])), Some(weighted(m, 4, &[0, 5]))),
