@@ -12,7 +12,9 @@ use crate::real::Real;
 pub struct ColumnBlock<'a, T> {
     /// The column points.
     pub points: &'a PointCloud<T>,
-    /// Normalised log-weights `log b_j` over the joint column set (all blocks together sum to one).
+    /// Normalised log-weights `log b_j` over the joint column set (all blocks together sum to one);
+    /// `−∞` for a zero-weight column, which carries no mass: a coupling must give it no share of
+    /// any row and must not let it change the potentials of the other points.
     pub log_weights: &'a [T],
     /// Exclude the pairs `j = i` (the block is the row set itself).
     pub mask_diagonal: bool,
@@ -55,7 +57,8 @@ pub struct CouplingProblem<'a, T> {
     pub tau: T,
     /// The row points `x_i`.
     pub rows: &'a PointCloud<T>,
-    /// Normalised log-weights `log a_i` of the rows.
+    /// Normalised log-weights `log a_i` of the rows; `−∞` for a zero-weight row, whose plan row is
+    /// the limit of a vanishing weight (its potentials may be `−∞`, never `+∞` or NaN).
     pub row_log_weights: &'a [T],
     /// The column blocks.
     pub blocks: &'a [ColumnBlock<'a, T>],

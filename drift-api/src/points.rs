@@ -8,6 +8,9 @@ use crate::real::{Precision, Real};
 /// Construction checks the shape, that every coordinate is finite, and that weights are finite,
 /// non-negative and not all zero, so the numerical code never sees bad input. Weights are relative
 /// masses: [`PointCloud::log_weights`] normalises them to sum to one (uniform `1/n` when absent).
+/// Zero weights are valid: such a point carries no mass (no other point's field depends on it, so
+/// removing it leaves every other field unchanged) but still gets a field of its own, the limit of
+/// its field as its weight goes to zero.
 ///
 /// ```
 /// use drift_api::PointCloud;
@@ -118,6 +121,30 @@ impl<T: Real> PointCloud<T> {
     /// Whether the points carry explicit weights.
     pub fn is_weighted(&self) -> bool {
         self.weights.is_some()
+    }
+    /// Whether point `i` carries mass: its weight is positive (always true when unweighted).
+    ///
+    /// A zero-weight point is valid: it influences no other point, but still gets a field.
+    pub fn has_mass(&self, i: usize) -> bool {
+        self.weights.as_ref().is_none_or(|w| w[i] > T::zero())
+    }
+    /// The number of points that carry mass (positive weight): the sample size wherever an operator
+    /// counts points (relative masses, joint shares, guidance weights), so that adding zero-weight
+    /// points changes nothing for the others. Equals [`PointCloud::len`] without zero weights.
+    ///
+    /// ```
+    /// use drift_api::PointCloud;
+    /// let p = PointCloud::new("x", vec![0.0f64, 1.0, 2.0], 1).unwrap();
+    /// assert_eq!(p.support_len(), 3);
+    /// let p = p.with_weights(vec![0.0, 2.0, 0.0]).unwrap();
+    /// assert_eq!((p.len(), p.support_len()), (3, 1));
+    /// assert!(p.has_mass(1) && !p.has_mass(0));
+    /// ```
+    pub fn support_len(&self) -> usize {
+        match &self.weights {
+            None => self.len(),
+            Some(w) => w.iter().filter(|v| **v > T::zero()).count(),
+        }
     }
     /// Normalised log-weights `log a_i` (summing to one in probability space); `-inf` for zero weights.
     pub fn log_weights(&self) -> Vec<T> {

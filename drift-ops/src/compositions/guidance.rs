@@ -45,9 +45,14 @@ impl Guidance {
                 "needs unconditional samples: the problem has no negatives",
             ));
         };
+        // Sample sizes count the points with mass: zero-weight points change no one's weight.
         let negatives = Some(Negatives {
             points: neg.points,
-            weight: Negatives::<T>::guidance_weight(self.alpha, p.x.len(), neg.points.len()),
+            weight: Negatives::<T>::guidance_weight(
+                self.alpha,
+                p.x.support_len(),
+                neg.points.support_len(),
+            ),
         });
         let inner = apply_drift(self.operator.as_ref(), DriftProblem { negatives, ..p })?;
         Ok(report(

@@ -104,9 +104,25 @@ impl<T: Real> Passes<'_, T> {
     }
 }
 
-/// `a − b` element-wise (`log a − LSE`: the scaling update).
+/// `a − b` element-wise (`log a − LSE`: the scaling update), through [`scaling`].
 pub(crate) fn minus<T: Real>(a: &[T], b: &[T]) -> Vec<T> {
-    a.iter().zip(b).map(|(x, y)| *x - *y).collect()
+    a.iter().zip(b).map(|(x, y)| scaling(*x, *y)).collect()
+}
+
+/// One scaling update `log_target − lse` of a point's potential, where `lse` is the log-mass the
+/// point receives from the other side.
+///
+/// A zero-weight point (`log_target = −∞`) gets `−∞` whatever it sees: it carries no mass. A point
+/// that no mass reaches (`lse = −∞`: every point on the other side that could reach it has zero
+/// weight or is masked) would get `+∞`, and `+∞` meets the `−∞` of zero-weight points as NaN in the
+/// next reduction; such a point cannot receive mass in any plan, so it gets `−∞` too, and its unmet
+/// mass stays in the reported marginal error. Finite inputs are subtracted as is.
+pub(crate) fn scaling<T: Real>(log_target: T, lse: T) -> T {
+    if lse == T::neg_infinity() {
+        T::neg_infinity()
+    } else {
+        log_target - lse
+    }
 }
 
 /// `Σ_j |exp(p_j + c_j) − exp(l_j)|`: the L1 error between a plan's marginal and its target.

@@ -1,6 +1,6 @@
 //! The two-sided Sinkhorn proxy: the geometric mean of the row and the column softmax.
 
-use super::passes::Passes;
+use super::passes::{scaling, Passes};
 use drift_api::{Coupling, CouplingJob, CouplingProblem, CouplingReport, Potentials, Real, Result};
 use serde::{Deserialize, Serialize};
 
@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 ///
 /// Weights enter as *relative* masses `ã_i = N a_i`, `b̃_j = M b_j` (`M` counts every column block), so
 /// that uniform weights give exactly the paper's unweighted formula; with weights, each softmax is
-/// weighted by the opposite marginal.
+/// weighted by the opposite marginal. `N` and `M` count the points with mass only. A zero-weight row
+/// gets `f_i = −∞`: its plan row vanishes, as it does in the limit `a_i → 0` (`A_ij ∝ sqrt(a_i)`),
+/// and its row-normalised barycentre still comes from the columns' potentials.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TwoSidedProxy;
@@ -23,8 +25,9 @@ impl TwoSidedProxy {
             tau: p.tau,
         };
         let half = T::of(0.5);
-        let log_n = T::of((p.rows.len() as f64).ln());
-        let total_cols: usize = p.blocks.iter().map(|b| b.points.len()).sum();
+        // Counts of points with mass: zero-weight points must not change anyone's relative mass.
+        let log_n = T::of((support(p.row_log_weights) as f64).ln());
+        let total_cols: usize = p.blocks.iter().map(|b| support(b.log_weights)).sum();
         let log_m = T::of((total_cols as f64).ln());
         let rel_a: Vec<T> = p.row_log_weights.iter().map(|l| *l + log_n).collect();
         let rel_b: Vec<Vec<T>> = p
@@ -37,7 +40,7 @@ impl TwoSidedProxy {
         let f: Vec<T> = rel_a
             .iter()
             .zip(&lse_row)
-            .map(|(a, l)| half * (*a - *l))
+            .map(|(a, l)| half * scaling(*a, *l))
             .collect();
         let g = if p.symmetric {
             // Same points, weights and mask on both sides: the column LSE is the row LSE.
@@ -49,7 +52,7 @@ impl TwoSidedProxy {
                 g.push(
                     rb.iter()
                         .zip(&lse_col)
-                        .map(|(b, l)| half * (*b - *l))
+                        .map(|(b, l)| half * scaling(*b, *l))
                         .collect(),
                 );
             }
@@ -62,6 +65,11 @@ impl TwoSidedProxy {
             ..Default::default()
         })
     }
+}
+
+/// The number of points with mass (finite log-weight).
+fn support<T: Real>(log_weights: &[T]) -> usize {
+    log_weights.iter().filter(|l| l.is_finite()).count()
 }
 
 #[typetag::serde(name = "proxy")]

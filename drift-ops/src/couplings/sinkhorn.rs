@@ -15,7 +15,10 @@ use std::sync::Mutex;
 /// column marginal (rows are exact after each `f` update) is below `tol` or `max_iters` is reached;
 /// both the iterations and the final error are reported, never hidden. The self problem uses the
 /// symmetric averaged update `f ← ½(f + log a − LSE_k(f_k + ℓ_ik))` (GeomLoss), which converges much
-/// faster. Options: ε-scaling from the data's diameter down to `τ` with ratio `epsilon_scaling`
+/// faster. Zero weights are valid: a zero-weight point keeps the potential `−∞` (its row or column
+/// of the plan vanishes, as in the limit of a vanishing weight) while its row-normalised barycentre
+/// still comes from the other side's potentials; a point of positive mass that no mass can reach
+/// (the plan is infeasible) is left out too and its mass stays in the reported error. Options: ε-scaling from the data's diameter down to `τ` with ratio `epsilon_scaling`
 /// (GeomLoss' annealing, one update per stage), and a warm start from the previous call's potentials
 /// (rescaled to the new temperature) when the shapes match.
 ///
@@ -124,7 +127,13 @@ impl Sinkhorn {
         );
         let log_b: Vec<&[T]> = p.blocks.iter().map(|b| b.log_weights).collect();
         let warm = self.warm_start.then(|| self.recall(&key)).flatten();
-        let stages = self.stage_temperatures(p.kernel, p.rows, p.blocks, p.tau.as_f64());
+        let stages = self.stage_temperatures(
+            p.kernel,
+            p.rows,
+            p.row_log_weights,
+            p.blocks,
+            p.tau.as_f64(),
+        );
         // Column potentials at the first temperature: warm start or g = log b.
         let first_tau = stages.first().copied().unwrap_or(p.tau.as_f64());
         let mut g: Vec<Vec<T>> = match &warm {
@@ -206,13 +215,14 @@ impl Sinkhorn {
         &self,
         kernel: &dyn drift_api::Kernel,
         rows: &PointCloud<T>,
+        row_log_weights: &[T],
         blocks: &[ColumnBlock<'_, T>],
         tau: f64,
     ) -> Vec<f64> {
         let Some(ratio) = self.epsilon_scaling else {
             return Vec::new();
         };
-        let diameter = bounding_diameter(rows, blocks);
+        let diameter = bounding_diameter(rows, row_log_weights, blocks);
         let mut t = kernel.temperature_scale(diameter.max(f64::MIN_POSITIVE));
         let mut stages = Vec::new();
         while t > tau && t.is_finite() && stages.len() < 1000 {
@@ -292,7 +302,14 @@ fn symmetric_update<T: Real>(
         .iter()
         .zip(&lse)
         .zip(p.row_log_weights)
-        .map(|((fi, l), la)| half * (*fi + *la - *l))
+        .map(|((fi, l), la)| {
+            // No mass reaches this point (see `scaling`): it can carry none.
+            if *l == T::neg_infinity() {
+                T::neg_infinity()
+            } else {
+                half * (*fi + *la - *l)
+            }
+        })
         .collect();
     Ok((next, error))
 }
@@ -333,17 +350,29 @@ fn from_duals<T: Real>(log_b: &[T], duals: &[f64], tau: f64) -> Vec<T> {
         .collect()
 }
 
-/// Length of the diagonal of the bounding box of all points: an upper bound on the diameter.
-fn bounding_diameter<T: Real>(rows: &PointCloud<T>, blocks: &[ColumnBlock<'_, T>]) -> f64 {
+/// Length of the diagonal of the bounding box of the points with mass: an upper bound on the
+/// diameter of the supports. Zero-weight points are left out so that they cannot change the
+/// ε-scaling schedule, hence the plan, of the others.
+fn bounding_diameter<T: Real>(
+    rows: &PointCloud<T>,
+    row_log_weights: &[T],
+    blocks: &[ColumnBlock<'_, T>],
+) -> f64 {
     let d = rows.dim();
     let mut lo = vec![f64::INFINITY; d];
     let mut hi = vec![f64::NEG_INFINITY; d];
-    let sets = std::iter::once(rows).chain(blocks.iter().map(|b| b.points));
-    for set in sets {
-        for (k, v) in set.data().iter().enumerate() {
-            let v = v.as_f64();
-            lo[k % d] = lo[k % d].min(v);
-            hi[k % d] = hi[k % d].max(v);
+    let sets = std::iter::once((rows, row_log_weights))
+        .chain(blocks.iter().map(|b| (b.points, b.log_weights)));
+    for (set, log_w) in sets {
+        for (point, l) in set.data().chunks_exact(d).zip(log_w) {
+            if !l.is_finite() {
+                continue;
+            }
+            for (k, v) in point.iter().enumerate() {
+                let v = v.as_f64();
+                lo[k] = lo[k].min(v);
+                hi[k] = hi[k].max(v);
+            }
         }
     }
     lo.iter()

@@ -9,7 +9,7 @@ use crate::couplings::RowNormalised;
 use crate::field::report;
 use crate::kernels::Laplace;
 use drift_api::{
-    ColumnBlock, Coupling, DriftError, DriftProblem, DriftReport, Kernel, Real, Result,
+    ColumnBlock, Coupling, DriftError, DriftProblem, DriftReport, Kernel, PointCloud, Real, Result,
 };
 use serde::{Deserialize, Serialize};
 
@@ -130,7 +130,7 @@ pub(crate) fn run_cross_minus_self<T: Real>(
     p.check()?;
     let cross = cross.in_context(p.context);
     let repulsion = repulsion.in_context(p.context);
-    require_pairs(name, p.x.len(), mask_self)?;
+    require_pairs(name, p.x, mask_self)?;
     run_guarded(
         p,
         name,
@@ -209,11 +209,18 @@ fn split_engine<T: Real>(
     ))
 }
 
-/// With the diagonal masked, a single particle has nothing to be repelled by.
-pub(crate) fn require_pairs(name: &str, n: usize, mask_self: bool) -> Result<()> {
+/// With the diagonal masked, a single particle has nothing to be repelled by; nor has the only
+/// particle of positive weight, whose masked self term would see no mass at all (no field exists).
+pub(crate) fn require_pairs<T: Real>(name: &str, x: &PointCloud<T>, mask_self: bool) -> Result<()> {
+    let n = x.support_len();
     if mask_self && n < 2 {
+        let what = if x.is_weighted() {
+            format!("{name} with a masked self term (x, points of positive weight)")
+        } else {
+            format!("{name} with a masked self term (x)")
+        };
         Err(DriftError::TooFewPoints {
-            what: format!("{name} with a masked self term (x)"),
+            what,
             needed: 2,
             found: n,
         })

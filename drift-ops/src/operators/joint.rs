@@ -10,8 +10,9 @@ use crate::field::report;
 use drift_api::{ColumnBlock, DriftProblem, DriftReport, Real, Result};
 
 /// Couples `X` with the joint column set `[Y; X]` (the `X` block optionally masked on its diagonal),
-/// with column weights `M/(M+N)·b` and `N/(M+N)·a` so that uniform inputs give uniform joint columns;
-/// the `Y` block is the attraction, the `X` block the repulsion.
+/// with column weights `M/(M+N)·b` and `N/(M+N)·a` so that uniform inputs give uniform joint columns
+/// (`M`, `N` count the points of positive weight); the `Y` block is the attraction, the `X` block the
+/// repulsion.
 pub(crate) fn run_joint<T: Real>(
     p: DriftProblem<'_, T>,
     name: &str,
@@ -21,7 +22,7 @@ pub(crate) fn run_joint<T: Real>(
 ) -> Result<DriftReport> {
     p.check()?;
     let term = term.in_context(p.context);
-    require_pairs(name, p.x.len(), mask_self)?;
+    require_pairs(name, p.x, mask_self)?;
     run_guarded(
         p,
         name,
@@ -40,9 +41,11 @@ fn joint_engine<T: Real>(
     weighting: RowWeighting,
 ) -> Result<DriftReport> {
     let log_a = p.x.log_weights();
-    // Joint columns [Y; X; negatives] with relative masses M : N : w·N_neg.
-    let negatives = NegativeColumns::new(&p, p.y.len());
-    let shift = T::of(negatives.share(p.y.len() as f64));
+    // Joint columns [Y; X; negatives] with relative masses M : N : w·N_neg, counting the points with
+    // mass only: a zero-weight point must not change the shares of the others.
+    let m = p.y.support_len();
+    let negatives = NegativeColumns::new(&p, m);
+    let shift = T::of(negatives.share(m as f64));
     let joint_b: Vec<T> = p.y.log_weights().iter().map(|v| *v + shift).collect();
     let (joint_a, extra) = negatives.log_weights(&log_a);
     let mut blocks = vec![

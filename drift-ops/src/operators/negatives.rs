@@ -4,7 +4,8 @@ use drift_api::{DriftProblem, PointCloud, Real};
 
 /// The negative column set: the generated samples (relative mass 1 each) and, optionally, guidance
 /// negatives (relative mass `w` each), plus `others` columns of mass 1 that share the same
-/// normalisation (the `Y` block of the joint engine).
+/// normalisation (the `Y` block of the joint engine). Only points with positive weight are counted,
+/// so that zero-weight points change no block's share.
 pub(crate) struct NegativeColumns<'a, T> {
     pub points: Option<&'a PointCloud<T>>,
     n: f64,
@@ -15,14 +16,15 @@ pub(crate) struct NegativeColumns<'a, T> {
 impl<'a, T: Real> NegativeColumns<'a, T> {
     pub fn new(p: &DriftProblem<'a, T>, others: usize) -> Self {
         let (points, extra_mass) = match &p.negatives {
-            Some(neg) if neg.weight > 0.0 => {
-                (Some(neg.points), neg.weight * neg.points.len() as f64)
-            }
+            Some(neg) if neg.weight > 0.0 => (
+                Some(neg.points),
+                neg.weight * neg.points.support_len() as f64,
+            ),
             _ => (None, 0.0),
         };
         NegativeColumns {
             points,
-            n: p.x.len() as f64,
+            n: p.x.support_len() as f64,
             extra_mass,
             others: others as f64,
         }

@@ -113,10 +113,12 @@ pub fn sinkhorn_divergence_with<T: Real>(
         )
         .map(|_| out)
     };
-    // ⟨w, ε (p − log w)⟩: the dual potential in cost units, integrated against its marginal.
+    // ⟨w, ε (p − log w)⟩: the dual potential in cost units, integrated against its marginal. A
+    // zero-weight point adds nothing (its `p − log w` would be `−∞ − (−∞)`).
     let dual = |p: &[T], lw: &[T]| -> f64 {
         p.iter()
             .zip(lw)
+            .filter(|(_, l)| l.is_finite())
             .map(|(v, l)| l.exp().as_f64() * eps * (*v - *l).as_f64())
             .sum()
     };

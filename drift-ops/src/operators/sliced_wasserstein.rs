@@ -187,6 +187,10 @@ fn quantile_shifts<T: Real>(
     let mut cum = 0.0;
     for &j in &order_y {
         let w = b[j].as_f64();
+        // A zero-weight target is no knot: it must not bend the quantile function.
+        if w <= 0.0 {
+            continue;
+        }
         knots.push((cum + 0.5 * w, py[j]));
         cum += w;
     }
