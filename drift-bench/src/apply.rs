@@ -349,6 +349,22 @@ fn print_report(out: &mut impl Write, r: &DriftReport, depth: usize) -> std::io:
             }
         )?;
     }
+    if let Some(p) = &r.precision {
+        if p.promoted() {
+            writeln!(
+                out,
+                "{indent}  computed in f64: log-weights up to {:.3e} are beyond what f32 resolves",
+                p.log_weight_scale
+            )?;
+        }
+        if !p.trusted() {
+            writeln!(
+                out,
+                "{indent}  WARNING: log-weights up to {:.3e}; kernel weights may be off by {:.1e} relative (raise the temperature or rescale the data)",
+                p.log_weight_scale, p.weight_error_bound
+            )?;
+        }
+    }
     for p in &r.parts {
         print_report(out, p, depth + 1)?;
     }

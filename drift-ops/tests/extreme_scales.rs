@@ -36,7 +36,10 @@ fn max_abs(v: &[f64]) -> f64 {
 
 /// `max |a − b| / max |b|`, with an absolute floor for fields that vanish.
 fn rel_diff(a: &[f64], b: &[f64], floor: f64) -> f64 {
-    let diff = a.iter().zip(b).fold(0.0f64, |m, (p, q)| m.max((p - q).abs()));
+    let diff = a
+        .iter()
+        .zip(b)
+        .fold(0.0f64, |m, (p, q)| m.max((p - q).abs()));
     diff / max_abs(b).max(floor)
 }
 
@@ -87,8 +90,14 @@ fn the_f32_sinkhorn_marginal_error_at_high_dimension_is_honest() {
         r32.max_marginal_error().unwrap(),
     );
     // It used to report 1.1e9; a marginal error is at most 2 (two L1 distances of probabilities).
-    assert!(e32 <= 2.0 && (e32 - e64).abs() < 1e-3 * e64.max(1e-3), "{e32} vs {e64}");
-    assert!(r32.promoted(), "f32 cannot hold log-weights of 1e5: {r32:?}");
+    assert!(
+        e32 <= 2.0 && (e32 - e64).abs() < 1e-3 * e64.max(1e-3),
+        "{e32} vs {e64}"
+    );
+    assert!(
+        r32.promoted(),
+        "f32 cannot hold log-weights of 1e5: {r32:?}"
+    );
 }
 
 /// The zero-temperature limit of a row-softmax drift: each particle moves from its nearest other
@@ -122,9 +131,15 @@ fn tiny_temperatures_give_the_nearest_neighbour_field_not_zeros() {
     let unmasked = nearest_neighbour_field(&x_r, &y_r, d, false);
     for (ron, want) in [
         (r#"{"one_sided": (temperature: 1e-40)}"#, &want),
-        (r#"{"one_sided": (temperature: 1e-40, kernel: {"gaussian": ()})}"#, &want),
+        (
+            r#"{"one_sided": (temperature: 1e-40, kernel: {"gaussian": ()})}"#,
+            &want,
+        ),
         (r#"{"score_difference": (temperature: 1e-40)}"#, &unmasked),
-        (r#"{"f_divergence": (divergence: kl, temperature: 1e-40, mask_self: true)}"#, &want),
+        (
+            r#"{"f_divergence": (divergence: kl, temperature: 1e-40, mask_self: true)}"#,
+            &want,
+        ),
     ] {
         let (v, report) = drift_ops::drift(op(ron).as_ref(), &x32, &y32).unwrap();
         let v: Vec<f64> = v.iter().map(|a| *a as f64).collect();
@@ -132,14 +147,24 @@ fn tiny_temperatures_give_the_nearest_neighbour_field_not_zeros() {
         assert!(report.promoted(), "{ron}");
     }
     // Every f-divergence: finite, and a positive multiple of the nearest-neighbour field per particle.
-    for f in ["reverse_kl", "chi_squared", "jensen_shannon", "squared_hellinger"] {
-        let ron = format!(r#"{{"f_divergence": (divergence: {f}, temperature: 1e-40, mask_self: true)}}"#);
+    for f in [
+        "reverse_kl",
+        "chi_squared",
+        "jensen_shannon",
+        "squared_hellinger",
+    ] {
+        let ron = format!(
+            r#"{{"f_divergence": (divergence: {f}, temperature: 1e-40, mask_self: true)}}"#
+        );
         let (v, _) = drift_ops::drift(op(&ron).as_ref(), &x32, &y32).unwrap();
         for i in 0..x.len() / d {
             let (got, nn) = (&v[i * d..][..d], &want[i * d..][..d]);
             let ratio = got[0] as f64 / nn[0];
             assert!(ratio.is_finite() && ratio > 0.0, "{f}: {got:?} vs {nn:?}");
-            assert!((got[1] as f64 - ratio * nn[1]).abs() < 1e-5 * (1.0 + ratio), "{f}");
+            assert!(
+                (got[1] as f64 - ratio * nn[1]).abs() < 1e-5 * (1.0 + ratio),
+                "{f}"
+            );
         }
     }
     // The inverse multiquadric's weights do not sharpen as τ → 0 (`(d/τ)^−β`): the f32 field is the
@@ -187,10 +212,7 @@ fn a_far_outlier_gets_a_field_on_the_data_scale_and_leaves_the_others_alone() {
         let (v, _) = drift_ops::drift(operator.as_ref(), &x64, &y64).unwrap();
         // Both barycentres of the outlier are convex combinations of the other points: its field is
         // bounded by the spread of the data and the particles, not by its own position (it was 4e14).
-        let spread = 2.0
-            * y.iter()
-                .chain(&near)
-                .fold(0.0f64, |m, a| m.max(a.abs()));
+        let spread = 2.0 * y.iter().chain(&near).fold(0.0f64, |m, a| m.max(a.abs()));
         let outlier = &v[19 * d..];
         assert!(
             outlier.iter().all(|a| a.abs() <= spread),
