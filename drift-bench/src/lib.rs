@@ -6,7 +6,7 @@
 //! registered operators, validates RON files and applies an operator to point sets read from
 //! `.npy` ([`npy`]) or `.csv` ([`csv`]) files ([`point_files`]), writing results atomically
 //! ([`pending_file`]) and never over an input unless told ([`same_file`]); arguments are checked
-//! up front ([`invalid_arg`]) and numbers in messages printed short ([`numbers`]); the `memory_100k` example and the
+//! up front ([`invalid_arg`]); the `memory_100k` example and the
 //! `reduction` criterion bench use the same pieces.
 
 pub mod array;
@@ -16,7 +16,6 @@ pub mod flow;
 pub mod invalid_arg;
 pub mod metrics;
 pub mod npy;
-pub mod numbers;
 pub mod pending_file;
 pub mod point_files;
 pub mod same_file;

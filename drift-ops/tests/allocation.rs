@@ -1,44 +1,11 @@
 //! A sum of K operators accumulates into one buffer: its peak memory does not grow with K.
-#![allow(unsafe_code)]
 
-use drift_api::{DriftOperator, PointCloud};
+#[path = "support/peak_memory.rs"]
+mod peak_memory;
+
+use drift_api::PointCloud;
 use drift_ops::{OneSided, Sum};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-struct Counting;
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards to the system allocator and only counts bytes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let now = LIVE.fetch_add(layout.size(), Ordering::SeqCst) + layout.size();
-        PEAK.fetch_max(now, Ordering::SeqCst);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Ordering::SeqCst);
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-fn peak_extra(op: &dyn DriftOperator, x: &PointCloud<f64>, y: &PointCloud<f64>) -> usize {
-    // Single-threaded so that thread-local pools do not blur the count.
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(1)
-        .build()
-        .unwrap();
-    pool.install(|| {
-        let base = LIVE.load(Ordering::SeqCst);
-        PEAK.store(base, Ordering::SeqCst);
-        let _ = drift_ops::drift(op, x, y).unwrap();
-        PEAK.load(Ordering::SeqCst) - base
-    })
-}
+use peak_memory::peak_extra;
 
 #[test]
 fn peak_memory_of_a_sum_does_not_grow_with_the_number_of_terms() {

@@ -1,36 +1,18 @@
 //! Resources of the sliced-Wasserstein operator: its peak memory does not grow with the number of
 //! directions, and streaming the directions in blocks leaves its results unchanged.
-#![allow(unsafe_code)]
 
 use drift_api::{Context, DriftOperator, PointCloud};
 use drift_ops::random::SplitMix64;
 use drift_ops::{sliced_wasserstein_squared, CpuBackend, SlicedWasserstein};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-struct Counting;
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-// The counters are global: tests of this file run one at a time so that they do not blur each
+#[path = "support/peak_memory.rs"]
+mod peak_memory;
+use peak_memory::peak_extra;
+
+// The allocation counters are global: tests of this file run one at a time so that they do not blur each
 // other's peaks.
 static SERIAL: Mutex<()> = Mutex::new(());
-
-// SAFETY: forwards to the system allocator and only counts bytes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let now = LIVE.fetch_add(layout.size(), Ordering::SeqCst) + layout.size();
-        PEAK.fetch_max(now, Ordering::SeqCst);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Ordering::SeqCst);
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
 
 fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
@@ -60,21 +42,6 @@ fn drift_at<T: drift_api::Real>(
     drift_ops::drift_with(&CpuBackend, op, x, y, &Context::at(step, 0.0))
         .unwrap()
         .0
-}
-
-/// Extra bytes live at the peak of one drift evaluation, on one thread so that thread-local pools
-/// do not blur the count.
-fn peak_extra(op: &dyn DriftOperator, x: &PointCloud<f64>, y: &PointCloud<f64>) -> usize {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(1)
-        .build()
-        .unwrap();
-    pool.install(|| {
-        let base = LIVE.load(Ordering::SeqCst);
-        PEAK.store(base, Ordering::SeqCst);
-        let _ = drift_ops::drift(op, x, y).unwrap();
-        PEAK.load(Ordering::SeqCst) - base
-    })
 }
 
 #[test]
