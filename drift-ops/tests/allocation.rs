@@ -3,7 +3,7 @@
 #[path = "support/peak_memory.rs"]
 mod peak_memory;
 
-use drift_api::PointCloud;
+use drift_api::{DriftOperator, PointCloud};
 use drift_ops::{OneSided, Sum};
 use peak_memory::peak_extra;
 
