@@ -203,24 +203,26 @@ fn shorten_runs(text: &str) -> String {
         .collect()
 }
 
-/// `s` in backticks, cut at [`ECHO_LIMIT`] characters (see [`truncate`]).
+/// `s` in backticks, cut at [`ECHO_LIMIT`] characters (see [`cut`]).
 fn echo(s: &str) -> String {
-    let count = s.chars().count();
-    if count <= ECHO_LIMIT {
-        format!("`{s}`")
-    } else {
-        let head: String = s.chars().take(ECHO_LIMIT).collect();
-        format!("`{head}…` ({count} characters)")
-    }
+    let (head, note) = cut(s);
+    format!("`{head}`{note}")
 }
 
 /// `s` itself, or its first [`ECHO_LIMIT`] characters, an ellipsis and its length.
 fn truncate(s: &str) -> String {
+    let (head, note) = cut(s);
+    head + &note
+}
+
+/// `s` and no note when it is short; otherwise its first [`ECHO_LIMIT`] characters with an
+/// ellipsis, and a note giving its length.
+fn cut(s: &str) -> (String, String) {
     let count = s.chars().count();
     if count <= ECHO_LIMIT {
-        s.to_string()
+        (s.to_string(), String::new())
     } else {
         let head: String = s.chars().take(ECHO_LIMIT).collect();
-        format!("{head}… ({count} characters)")
+        (head + "…", format!(" ({count} characters)"))
     }
 }

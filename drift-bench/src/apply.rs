@@ -139,7 +139,6 @@ fn prepare(a: &ApplyArgs) -> Result<Option<PendingFile>> {
     let Some(path) = &a.out else {
         return Ok(None);
     };
-    point_files::Format::of("--out", path)?;
     if !a.force {
         same_file::check_output_is_no_input("--out", path, &a.input_files())?;
     }
@@ -182,11 +181,7 @@ pub fn run(a: &ApplyArgs, out: &mut impl Write, err: &mut impl Write) -> Result<
         Precision::F64 => run_in::<f64>(a, op.as_ref(), &inputs)?,
     };
     if let Some(pending) = pending {
-        let path = pending.target().to_path_buf();
-        let bytes = point_files::encode("--out", &path, &outcome.v)?;
-        pending
-            .commit(&bytes)
-            .map_err(|e| anyhow!("--out {}: {e}", path.display()))?;
+        point_files::commit_array("--out", pending, &outcome.v)?;
     }
 
     writeln!(out, "{}", outcome.sizes)?;

@@ -39,7 +39,7 @@ pub struct PendingFile {
 static NEXT: AtomicU64 = AtomicU64::new(0);
 
 /// The folder holding `path` (`.` for a bare file name).
-fn folder(path: &Path) -> &Path {
+pub fn folder(path: &Path) -> &Path {
     match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),

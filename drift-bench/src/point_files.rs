@@ -82,14 +82,20 @@ pub fn prepare_output(arg: &str, path: &Path) -> Result<PendingFile> {
         .map_err(|e| anyhow!("{arg} {}: cannot create it: {e}", path.display()))
 }
 
-/// Writes `array` to `path` in the format of its extension, atomically: the file is replaced as a
-/// whole or, on any error, left as it was.
-pub fn write_array(arg: &str, path: &Path, array: &Array) -> Result<()> {
-    let pending = prepare_output(arg, path)?;
-    let bytes = encode(arg, path, array)?;
+/// Writes `array` into a prepared output (in the format of its target's extension) and puts it in
+/// place of the target.
+pub fn commit_array(arg: &str, pending: PendingFile, array: &Array) -> Result<()> {
+    let path = pending.target().to_path_buf();
+    let bytes = encode(arg, &path, array)?;
     pending
         .commit(&bytes)
         .map_err(|e| anyhow!("{arg} {}: {e}", path.display()))
+}
+
+/// Writes `array` to `path` in the format of its extension, atomically: the file is replaced as a
+/// whole or, on any error, left as it was.
+pub fn write_array(arg: &str, path: &Path, array: &Array) -> Result<()> {
+    commit_array(arg, prepare_output(arg, path)?, array)
 }
 
 /// The name a point set read from `path` for `arg` carries in errors: `--x data.npy`.

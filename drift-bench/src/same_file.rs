@@ -5,6 +5,7 @@
 //! Paths are compared canonicalised (`./x.npy`, `x.npy` and `../d/x.npy` are one file); an output
 //! that does not exist yet is compared by its canonical folder and its name.
 
+use crate::pending_file::folder;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -36,11 +37,7 @@ fn canonical(path: &Path) -> Option<PathBuf> {
         return Some(p);
     }
     let name = path.file_name()?;
-    let folder = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    Some(folder.canonicalize().ok()?.join(name))
+    Some(folder(path).canonicalize().ok()?.join(name))
 }
 
 /// Checks that `output` (given as `out_arg`) is none of `inputs` (each with its argument).

@@ -62,6 +62,9 @@ struct Shared<'a, T> {
     origin: Option<&'a [T]>,
     /// Columns prepared for Gram-form distances (high dimensions only).
     gram: Option<GramColumns<T>>,
+    /// The origin in the Gram path's centred coordinates, repeated for a block of rows (what the
+    /// register-blocked displacement pass subtracts per row); empty without an origin.
+    gram_origin: Vec<T>,
 }
 
 fn run<T: Real + SliceExp>(r: RowReduction<'_, T>) -> Result<()> {
@@ -80,6 +83,8 @@ fn run<T: Real + SliceExp>(r: RowReduction<'_, T>) -> Result<()> {
             format!("needs a square self problem, got {n} rows and {m} columns"),
         ));
     }
+    let origin = r.origin.filter(|_| r.displacement == Displacement::Mean);
+    let gram = (dim >= GRAM_MIN_DIM).then(|| GramColumns::new(r.cols.data(), dim));
     let shared = Shared {
         x: r.rows.data(),
         y: r.cols.data(),
@@ -90,8 +95,17 @@ fn run<T: Real + SliceExp>(r: RowReduction<'_, T>) -> Result<()> {
         g: r.col_potential,
         mask: r.mask_diagonal,
         mode: r.displacement,
-        origin: r.origin.filter(|_| r.displacement == Displacement::Mean),
-        gram: (dim >= GRAM_MIN_DIM).then(|| GramColumns::new(r.cols.data(), dim)),
+        origin,
+        gram_origin: match (&gram, origin) {
+            (Some(gram), Some(o)) => {
+                let repeated: Vec<T> = o.iter().copied().cycle().take(ROW_BLOCK * dim).collect();
+                let (mut centred, mut norms) = (Vec::new(), Vec::new());
+                gram.centre_rows(&repeated, &mut centred, &mut norms);
+                centred
+            }
+            _ => Vec::new(),
+        },
+        gram,
     };
     match (r.displacement, r.disp) {
         (Displacement::None, _) => {
@@ -156,13 +170,12 @@ fn reduce_block<T: Real + SliceExp>(
         block_w.resize(x_sq.len() * TILE, T::zero());
     }
     // What displacements are taken from, per row, in the Gram path's centred coordinates: the rows
-    // themselves, or the origin repeated.
-    let mut oc = Vec::new();
-    if let (Some(gram), Some(o)) = (&s.gram, s.origin) {
-        let repeated: Vec<T> = o.iter().copied().cycle().take(rows * d).collect();
-        gram.centre_rows(&repeated, &mut oc, &mut Vec::new());
-    }
-    let from_c = if s.origin.is_some() { &oc } else { &xc };
+    // themselves, or the origin.
+    let from_c = if s.origin.is_some() {
+        &s.gram_origin
+    } else {
+        &xc
+    };
     for c0 in (0..s.cols).step_by(TILE) {
         let width = TILE.min(s.cols - c0);
         let ytile = &s.y[c0 * d..(c0 + width) * d];

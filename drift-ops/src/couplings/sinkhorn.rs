@@ -1,6 +1,6 @@
 //! Balanced entropic optimal transport by log-domain Sinkhorn scaling.
 
-use super::passes::{marginal_l1, minus, Passes};
+use super::passes::{marginal_l1, minus, scaling, Passes};
 use drift_api::{
     check_param, ColumnBlock, Coupling, CouplingJob, CouplingProblem, CouplingReport, DriftError,
     PointCloud, Potentials, Real, Result,
@@ -302,14 +302,7 @@ fn symmetric_update<T: Real>(
         .iter()
         .zip(&lse)
         .zip(p.row_log_weights)
-        .map(|((fi, l), la)| {
-            // No mass reaches this point (see `scaling`): it can carry none.
-            if *l == T::neg_infinity() {
-                T::neg_infinity()
-            } else {
-                half * (*fi + *la - *l)
-            }
-        })
+        .map(|((fi, l), la)| half * scaling(*fi + *la, *l))
         .collect();
     Ok((next, error))
 }

@@ -1,8 +1,7 @@
 //! The generic cross-minus-self operator, and the engine every kernel drift runs on.
 
 use super::negatives::NegativeColumns;
-use super::origin::data_origin;
-use super::precision::run_guarded;
+use super::precision::{run_guarded, Engine};
 use super::term::{evaluate, DisplacementKind, TermRef};
 use super::weighting::{accumulate_field, RowWeighting};
 use crate::couplings::RowNormalised;
@@ -128,85 +127,101 @@ pub(crate) fn run_cross_minus_self<T: Real>(
     weighting: RowWeighting,
 ) -> Result<DriftReport> {
     p.check()?;
-    let cross = cross.in_context(p.context);
-    let repulsion = repulsion.in_context(p.context);
     require_pairs(name, p.x, mask_self)?;
-    run_guarded(
-        p,
+    let split = Split {
         name,
-        &[cross, repulsion],
-        |p| split_engine(p, name, cross, repulsion, mask_self, weighting),
-        |p| split_engine(p, name, cross, repulsion, mask_self, weighting),
-    )
+        cross: cross.in_context(p.context),
+        repulsion: repulsion.in_context(p.context),
+        mask_self,
+        weighting,
+    };
+    run_guarded(p, &split)
 }
 
-/// The split engine at one precision, with the context already applied to the terms.
-fn split_engine<T: Real>(
-    mut p: DriftProblem<'_, T>,
-    name: &str,
-    cross: TermRef<'_>,
-    repulsion: TermRef<'_>,
+/// The split engine's settings, with the context already applied to the terms.
+struct Split<'a> {
+    name: &'a str,
+    cross: TermRef<'a>,
+    repulsion: TermRef<'a>,
     mask_self: bool,
     weighting: RowWeighting,
-) -> Result<DriftReport> {
-    let log_a = p.x.log_weights();
-    let log_b = p.y.log_weights();
-    let origin = data_origin(p.y);
-    let barycentres_from = weighting.equal_sides().then_some(origin.as_slice());
-    let attraction = evaluate(
-        "cross",
-        p.backend,
-        cross,
-        p.x,
-        &log_a,
-        &[ColumnBlock {
-            points: p.y,
-            log_weights: &log_b,
-            mask_diagonal: false,
-        }],
-        false,
-        barycentres_from,
-    )?;
-    // The repulsion's columns: X itself, plus guidance negatives when given.
-    let negatives = NegativeColumns::new(&p, 0);
-    let (own, extra) = negatives.log_weights(&log_a);
-    let mut self_blocks = vec![ColumnBlock {
-        points: p.x,
-        log_weights: &own,
-        mask_diagonal: mask_self,
-    }];
-    if let Some((points, lw)) = negatives.points.zip(extra.as_deref()) {
-        self_blocks.push(ColumnBlock {
-            points,
-            log_weights: lw,
-            mask_diagonal: false,
-        });
+}
+
+impl Engine for Split<'_> {
+    fn name(&self) -> &str {
+        self.name
     }
-    let symmetric = self_blocks.len() == 1;
-    let mut self_term = evaluate(
-        "self",
-        p.backend,
-        repulsion,
-        p.x,
-        &log_a,
-        &self_blocks,
-        symmetric,
-        barycentres_from,
-    )?;
-    self_term.merge_blocks_from(0);
-    let norm = accumulate_field(
-        &mut p,
-        weighting,
-        attraction.side(0),
-        self_term.side(0),
-        &origin,
-    )?;
-    Ok(report(
-        name,
-        vec![attraction.report, self_term.report],
-        norm,
-        Vec::new(),
-    ))
+
+    fn terms(&self) -> Vec<TermRef<'_>> {
+        vec![self.cross, self.repulsion]
+    }
+
+    fn run<T: Real>(&self, mut p: DriftProblem<'_, T>, origin: &[T]) -> Result<DriftReport> {
+        let Split {
+            name,
+            cross,
+            repulsion,
+            mask_self,
+            weighting,
+        } = *self;
+        let log_a = p.x.log_weights();
+        let log_b = p.y.log_weights();
+        let barycentres_from = weighting.equal_sides().then_some(origin);
+        let attraction = evaluate(
+            "cross",
+            p.backend,
+            cross,
+            p.x,
+            &log_a,
+            &[ColumnBlock {
+                points: p.y,
+                log_weights: &log_b,
+                mask_diagonal: false,
+            }],
+            false,
+            barycentres_from,
+        )?;
+        // The repulsion's columns: X itself, plus guidance negatives when given.
+        let negatives = NegativeColumns::new(&p, 0);
+        let (own, extra) = negatives.log_weights(&log_a);
+        let mut self_blocks = vec![ColumnBlock {
+            points: p.x,
+            log_weights: &own,
+            mask_diagonal: mask_self,
+        }];
+        if let Some((points, lw)) = negatives.points.zip(extra.as_deref()) {
+            self_blocks.push(ColumnBlock {
+                points,
+                log_weights: lw,
+                mask_diagonal: false,
+            });
+        }
+        let symmetric = self_blocks.len() == 1;
+        let mut self_term = evaluate(
+            "self",
+            p.backend,
+            repulsion,
+            p.x,
+            &log_a,
+            &self_blocks,
+            symmetric,
+            barycentres_from,
+        )?;
+        self_term.merge_blocks_from(0);
+        let norm = accumulate_field(
+            &mut p,
+            weighting,
+            attraction.side(0),
+            self_term.side(0),
+            origin,
+        )?;
+        Ok(report(
+            name,
+            vec![attraction.report, self_term.report],
+            norm,
+            Vec::new(),
+        ))
+    }
 }
 
 /// With the diagonal masked, a single particle has nothing to be repelled by; nor has the only

@@ -2,8 +2,7 @@
 
 use super::cross_minus_self::require_pairs;
 use super::negatives::NegativeColumns;
-use super::origin::data_origin;
-use super::precision::run_guarded;
+use super::precision::{run_guarded, Engine};
 use super::term::{evaluate, TermRef};
 use super::weighting::{accumulate_field, RowWeighting};
 use crate::field::report;
@@ -21,65 +20,80 @@ pub(crate) fn run_joint<T: Real>(
     weighting: RowWeighting,
 ) -> Result<DriftReport> {
     p.check()?;
-    let term = term.in_context(p.context);
     require_pairs(name, p.x, mask_self)?;
-    run_guarded(
-        p,
+    let joint = Joint {
         name,
-        &[term],
-        |p| joint_engine(p, name, term, mask_self, weighting),
-        |p| joint_engine(p, name, term, mask_self, weighting),
-    )
+        term: term.in_context(p.context),
+        mask_self,
+        weighting,
+    };
+    run_guarded(p, &joint)
 }
 
-/// The joint engine at one precision, with the context already applied to the term.
-fn joint_engine<T: Real>(
-    mut p: DriftProblem<'_, T>,
-    name: &str,
-    term: TermRef<'_>,
+/// The joint engine's settings, with the context already applied to the term.
+struct Joint<'a> {
+    name: &'a str,
+    term: TermRef<'a>,
     mask_self: bool,
     weighting: RowWeighting,
-) -> Result<DriftReport> {
-    let log_a = p.x.log_weights();
-    // Joint columns [Y; X; negatives] with relative masses M : N : w·N_neg, counting the points with
-    // mass only: a zero-weight point must not change the shares of the others.
-    let m = p.y.support_len();
-    let negatives = NegativeColumns::new(&p, m);
-    let shift = T::of(negatives.share(m as f64));
-    let joint_b: Vec<T> = p.y.log_weights().iter().map(|v| *v + shift).collect();
-    let (joint_a, extra) = negatives.log_weights(&log_a);
-    let mut blocks = vec![
-        ColumnBlock {
-            points: p.y,
-            log_weights: &joint_b,
-            mask_diagonal: false,
-        },
-        ColumnBlock {
-            points: p.x,
-            log_weights: &joint_a,
-            mask_diagonal: mask_self,
-        },
-    ];
-    if let Some((points, lw)) = negatives.points.zip(extra.as_deref()) {
-        blocks.push(ColumnBlock {
-            points,
-            log_weights: lw,
-            mask_diagonal: false,
-        });
+}
+
+impl Engine for Joint<'_> {
+    fn name(&self) -> &str {
+        self.name
     }
-    let origin = data_origin(p.y);
-    let barycentres_from = weighting.equal_sides().then_some(origin.as_slice());
-    let mut out = evaluate(
-        "joint",
-        p.backend,
-        term,
-        p.x,
-        &log_a,
-        &blocks,
-        false,
-        barycentres_from,
-    )?;
-    out.merge_blocks_from(1);
-    let norm = accumulate_field(&mut p, weighting, out.side(0), out.side(1), &origin)?;
-    Ok(report(name, vec![out.report], norm, Vec::new()))
+
+    fn terms(&self) -> Vec<TermRef<'_>> {
+        vec![self.term]
+    }
+
+    fn run<T: Real>(&self, mut p: DriftProblem<'_, T>, origin: &[T]) -> Result<DriftReport> {
+        let Joint {
+            name,
+            term,
+            mask_self,
+            weighting,
+        } = *self;
+        let log_a = p.x.log_weights();
+        // Joint columns [Y; X; negatives] with relative masses M : N : w·N_neg, counting the points with
+        // mass only: a zero-weight point must not change the shares of the others.
+        let m = p.y.support_len();
+        let negatives = NegativeColumns::new(&p, m);
+        let shift = T::of(negatives.share(m as f64));
+        let joint_b: Vec<T> = p.y.log_weights().iter().map(|v| *v + shift).collect();
+        let (joint_a, extra) = negatives.log_weights(&log_a);
+        let mut blocks = vec![
+            ColumnBlock {
+                points: p.y,
+                log_weights: &joint_b,
+                mask_diagonal: false,
+            },
+            ColumnBlock {
+                points: p.x,
+                log_weights: &joint_a,
+                mask_diagonal: mask_self,
+            },
+        ];
+        if let Some((points, lw)) = negatives.points.zip(extra.as_deref()) {
+            blocks.push(ColumnBlock {
+                points,
+                log_weights: lw,
+                mask_diagonal: false,
+            });
+        }
+        let barycentres_from = weighting.equal_sides().then_some(origin);
+        let mut out = evaluate(
+            "joint",
+            p.backend,
+            term,
+            p.x,
+            &log_a,
+            &blocks,
+            false,
+            barycentres_from,
+        )?;
+        out.merge_blocks_from(1);
+        let norm = accumulate_field(&mut p, weighting, out.side(0), out.side(1), origin)?;
+        Ok(report(name, vec![out.report], norm, Vec::new()))
+    }
 }

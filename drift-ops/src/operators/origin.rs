@@ -6,20 +6,18 @@ use drift_api::{PointCloud, Real};
 /// from, so that `V_i = (bar⁺_i − o) − (bar⁻_i − o)` is formed from quantities on the data's scale.
 ///
 /// The median, not the mean: one far outlier (in the data, or among the particles) must not drag the
-/// reference point away from where the mass is, or the two barycentres would cancel again.
-pub(crate) fn data_origin<T: Real>(y: &PointCloud<T>) -> Vec<T> {
+/// reference point away from where the mass is, or the two barycentres would cancel again. In f64:
+/// it is one of the data's coordinates, so exact in the data's precision too.
+pub(crate) fn data_origin<T: Real>(y: &PointCloud<T>) -> Vec<f64> {
     let (m, d) = (y.len(), y.dim());
     let mut column = Vec::with_capacity(m);
     (0..d)
         .map(|k| {
             column.clear();
             column.extend((0..m).map(|j| y.point(j)[k].as_f64()));
-            if column.is_empty() {
-                return T::zero();
-            }
             let mid = column.len() / 2;
             let (_, median, _) = column.select_nth_unstable_by(mid, f64::total_cmp);
-            T::of(*median)
+            *median
         })
         .collect()
 }

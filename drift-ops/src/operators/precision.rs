@@ -1,43 +1,54 @@
 //! The precision guard of the kernel engines: bound the log-weights before computing, run in f64
 //! when the inputs' precision cannot hold them, refuse when nothing can.
 
+use super::origin::data_origin;
 use super::term::TermRef;
 use drift_api::{
     DriftError, DriftProblem, DriftReport, Negatives, PointCloud, Precision, PrecisionReport, Real,
     Result, WEIGHT_ERROR_TOLERANCE,
 };
 
+/// A kernel engine (split or joint): one computation, written once over the precision.
+pub(crate) trait Engine {
+    /// The operator's name, for errors.
+    fn name(&self) -> &str;
+    /// The terms it evaluates, with the context already applied.
+    fn terms(&self) -> Vec<TermRef<'_>>;
+    /// Runs at precision `T`, measuring barycentres from `origin` (the data's median).
+    fn run<T: Real>(&self, p: DriftProblem<'_, T>, origin: &[T]) -> Result<DriftReport>;
+}
+
 /// Runs an engine at the problem's precision, or at f64 when the problem's log-weights are too large
 /// for it, and records which in the report.
 ///
-/// `native` and `wide` are the same engine at the two precisions. The bound is a priori (from the
-/// squared diameter of every point set involved), so an f32 problem that needs f64 costs one f64
-/// evaluation, not an f32 one first.
+/// The bound is a priori (from the squared diameter of every point set involved, measured around
+/// the data's median, which the engine also measures barycentres from), so an f32 problem that
+/// needs f64 costs one f64 evaluation, not an f32 one first.
 pub(crate) fn run_guarded<T: Real>(
     p: DriftProblem<'_, T>,
-    name: &str,
-    terms: &[TermRef<'_>],
-    native: impl FnOnce(DriftProblem<'_, T>) -> Result<DriftReport>,
-    wide: impl FnOnce(DriftProblem<'_, f64>) -> Result<DriftReport>,
+    engine: &impl Engine,
 ) -> Result<DriftReport> {
-    let diameter_sq = squared_diameter(&p);
-    let scale = log_weight_scale(terms, diameter_sq);
+    let origin = data_origin(p.y);
+    let diameter_sq = squared_diameter(&p, &origin);
+    let terms = engine.terms();
+    let scale = log_weight_scale(&terms, diameter_sq);
     let fits_native = terms.iter().all(|t| representable::<T>(t, diameter_sq));
     let eps_native = T::epsilon().as_f64();
-    let native_report = |computed, eps: f64| PrecisionReport {
+    let precision_report = |computed, eps: f64| PrecisionReport {
         requested: T::PRECISION,
         computed,
         log_weight_scale: scale,
         weight_error_bound: eps * scale,
     };
+    let narrow_origin: Vec<T> = origin.iter().map(|c| T::of(*c)).collect();
     if fits_native && eps_native * scale <= WEIGHT_ERROR_TOLERANCE {
-        let mut report = native(p)?;
-        report.precision = Some(native_report(T::PRECISION, eps_native));
+        let mut report = engine.run(p, &narrow_origin)?;
+        report.precision = Some(precision_report(T::PRECISION, eps_native));
         return Ok(report);
     }
     if let Some(t) = terms.iter().find(|t| !representable::<f64>(t, diameter_sq)) {
         return Err(DriftError::PrecisionExhausted {
-            what: name.to_string(),
+            what: engine.name().to_string(),
             temperature: t.temperature,
             diameter_sq,
             precision: Precision::F64,
@@ -45,12 +56,12 @@ pub(crate) fn run_guarded<T: Real>(
     }
     if T::PRECISION == Precision::F64 {
         // Nothing wider to run in: compute, and say that the result is not to be trusted.
-        let mut report = native(p)?;
-        report.precision = Some(native_report(Precision::F64, eps_native));
+        let mut report = engine.run(p, &narrow_origin)?;
+        report.precision = Some(precision_report(Precision::F64, eps_native));
         return Ok(report);
     }
-    let mut report = promoted(p, wide)?;
-    report.precision = Some(native_report(Precision::F64, f64::EPSILON));
+    let mut report = promoted(p, |wide| engine.run(wide, &origin))?;
+    report.precision = Some(precision_report(Precision::F64, f64::EPSILON));
     Ok(report)
 }
 
@@ -105,26 +116,18 @@ fn widen<T: Real>(c: &PointCloud<T>) -> Result<PointCloud<f64>> {
     }
 }
 
-/// A bound on the squared distance between any two points of the problem: `(2 max ‖p − c‖)²` around
-/// the data's mean `c`.
-fn squared_diameter<T: Real>(p: &DriftProblem<'_, T>) -> f64 {
-    let d = p.y.dim();
-    let mut centre = vec![0.0f64; d];
-    for point in p.y.data().chunks_exact(d) {
-        for (c, v) in centre.iter_mut().zip(point) {
-            *c += v.as_f64();
-        }
-    }
-    centre.iter_mut().for_each(|c| *c /= p.y.len() as f64);
+/// A bound on the squared distance between any two points of the problem: `(2 max ‖p − c‖)²`
+/// around a point `c` (the data's median).
+fn squared_diameter<T: Real>(p: &DriftProblem<'_, T>, centre: &[f64]) -> f64 {
     let sets = [Some(p.x), Some(p.y), p.negatives.map(|n| n.points)];
     let radius_sq = sets
         .into_iter()
         .flatten()
-        .flat_map(|s| s.data().chunks_exact(d))
+        .flat_map(|s| s.data().chunks_exact(s.dim()))
         .map(|point| {
             point
                 .iter()
-                .zip(&centre)
+                .zip(centre)
                 .map(|(v, c)| (v.as_f64() - c).powi(2))
                 .sum::<f64>()
         })

@@ -109,6 +109,18 @@ pub(crate) struct Side<'a, T> {
     pub from_origin: bool,
 }
 
+impl<T: Real> Side<'_, T> {
+    /// The displacement `D` at flat index `idx`, converting a barycentre back by
+    /// `D = B − (x_i − origin)`.
+    fn displacement(&self, idx: usize, x_from_origin: T) -> T {
+        if self.from_origin {
+            self.displacements[idx] - x_from_origin
+        } else {
+            self.displacements[idx]
+        }
+    }
+}
+
 /// Adds `scale · (α⁺ D⁺ − α⁻ D⁻)` into the problem's output and returns the drift norm
 /// `λ = sqrt(mean_i ‖V_i‖² / D)`. Fails, leaving the output untouched, if any value is not finite.
 ///
@@ -135,14 +147,11 @@ pub(crate) fn accumulate_field<T: Real>(
                 minus.masses[i],
                 minus.log_density[i] - plus.log_density[i],
             );
-            let x_from_origin = x[idx] - origin[idx % d];
-            let (bp, bm) = (plus.displacements[idx], minus.displacements[idx]);
-            match (plus.from_origin, minus.from_origin) {
-                (true, true) => ap * (bp - bm),
-                (true, false) => ap * (bp - x_from_origin) - am * bm,
-                (false, true) => ap * bp - am * (bm - x_from_origin),
-                (false, false) => ap * bp - am * bm,
+            if plus.from_origin && minus.from_origin {
+                return ap * (plus.displacements[idx] - minus.displacements[idx]);
             }
+            let x_from_origin = x[idx] - origin[idx % d];
+            ap * plus.displacement(idx, x_from_origin) - am * minus.displacement(idx, x_from_origin)
         })
         .collect();
     add_field(p, &field, "drift field")
