@@ -1,16 +1,12 @@
 //! Every composition under `plugins/` loads, validates and runs on a small random input.
 
+mod common;
+
 use drift_api::{apply_drift, load_operator, Context, DriftProblem, Negatives, PointCloud};
 
 #[test]
 fn every_plugin_file_loads_validates_and_applies() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "ron"))
-        .collect();
-    files.sort();
+    let files = common::plugin_files();
     assert!(
         files.len() >= 14,
         "only {} RON files in plugins/",

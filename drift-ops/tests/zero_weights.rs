@@ -4,6 +4,8 @@
 //! file under `plugins/` is checked, with zero weights on `X`, on `Y`, on both and on guidance
 //! negatives.
 
+mod common;
+
 use drift_api::{
     apply_drift, load_operator, operator_from_str, solve_coupling, ColumnBlock, Context,
     CouplingProblem, DriftError, DriftOperator, DriftProblem, Negatives, PointCloud, Potentials,
@@ -95,13 +97,7 @@ fn cases() -> Vec<Case> {
         }
     }
     let mut all: Vec<Case> = ron.iter().map(|s| named(s)).collect();
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "ron"))
-        .collect();
-    files.sort();
+    let files = common::plugin_files();
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
         all.push(Case {

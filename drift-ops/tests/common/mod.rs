@@ -498,3 +498,15 @@ pub fn rel_err<T: Real>(got: &[T], want: &[f64]) -> f64 {
         diff / scale
     }
 }
+
+/// The RON compositions under `plugins/`, sorted by name.
+pub fn plugin_files() -> Vec<std::path::PathBuf> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "ron"))
+        .collect();
+    files.sort();
+    files
+}
