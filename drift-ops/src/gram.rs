@@ -104,22 +104,17 @@ impl<T: Real> GramColumns<T> {
             let r0 = g * GROUP;
             for jb in (0..width).step_by(LANES) {
                 let j0 = c0 + jb;
-                let mut acc = [[T::zero(); LANES]; GROUP];
                 let panel = &self.panels[(j0 / LANES) * d * LANES..][..d * LANES];
                 // Products are summed in chunks of CHUNK coordinates, each chunk into fresh
                 // accumulators: one long running sum would lose about sqrt(D) times more to rounding
                 // (in f32 at D = 65536, 0.5 % of the distance: enough to wreck two-sided couplings).
-                for (c, chunk) in panel.chunks(CHUNK * LANES).enumerate() {
-                    let k0 = c * CHUNK;
-                    let mut part = [[T::zero(); LANES]; GROUP];
-                    for (k, yk) in chunk.chunks_exact(LANES).enumerate() {
-                        for q in 0..GROUP {
-                            let a = xg[q * d + k0 + k];
-                            for l in 0..LANES {
-                                part[q][l] += a * yk[l];
-                            }
-                        }
-                    }
+                // The first chunk is the running sum itself, so D <= CHUNK costs nothing extra.
+                let mut chunks = panel.chunks(CHUNK * LANES);
+                let mut acc = chunks
+                    .next()
+                    .map_or([[T::zero(); LANES]; GROUP], |c| chunk_dots(xg, d, 0, c));
+                for (c, chunk) in chunks.enumerate() {
+                    let part = chunk_dots(xg, d, (c + 1) * CHUNK, chunk);
                     for q in 0..GROUP {
                         for l in 0..LANES {
                             acc[q][l] += part[q][l];
@@ -137,6 +132,22 @@ impl<T: Real> GramColumns<T> {
             }
         }
     }
+}
+
+/// The dot products of [`GROUP`] rows (`xg`, `d` coordinates each, from coordinate `k0`) with the
+/// [`LANES`] columns of one panel chunk (`LANES` values per coordinate).
+#[inline(always)]
+fn chunk_dots<T: Real>(xg: &[T], d: usize, k0: usize, chunk: &[T]) -> [[T; LANES]; GROUP] {
+    let mut part = [[T::zero(); LANES]; GROUP];
+    for (k, yk) in chunk.chunks_exact(LANES).enumerate() {
+        for q in 0..GROUP {
+            let a = xg[q * d + k0 + k];
+            for l in 0..LANES {
+                part[q][l] += a * yk[l];
+            }
+        }
+    }
+    part
 }
 
 /// `‖v‖²` summed exactly as [`GramColumns::tile`] sums a dot product (chunks of [`CHUNK`]
