@@ -36,7 +36,7 @@ pub struct Potentials<T> {
 pub struct CouplingReport {
     /// The coupling's registered name.
     pub coupling: String,
-    /// Which term of the operator solved it (`cross`, `self`, `joint`); set by the operator.
+    /// Which term of the operator solved it (`attraction`, `repulsion`, `joint`); set by the engine.
     pub term: String,
     /// Scaling iterations performed (0 for closed-form couplings).
     pub iterations: usize,
@@ -120,6 +120,28 @@ pub trait Coupling: Send + Sync + std::fmt::Debug {
     fn validate(&self) -> Result<()> {
         Ok(())
     }
+
+    /// The unit in which the engine reports this coupling's row masses to a
+    /// [`Weighting`](crate::Weighting) (default [`RowMasses::PlanSums`]).
+    fn row_masses(&self) -> RowMasses {
+        RowMasses::PlanSums
+    }
+}
+
+/// How a coupling's row masses `m_i = Σ_j π_ij` (over one column block) are reported to a row
+/// weighting, so that a weighting such as `mass_product` means the same with every coupling.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RowMasses {
+    /// The plan's row sums as they are: right for couplings whose plan is already in relative units
+    /// (row-normalising: shares that sum to 1 over the blocks; the two-sided proxy: relative masses
+    /// near 1; unnormalised: the kernel density `Σ_j b_j k_ij`).
+    #[default]
+    PlanSums,
+    /// The row sums divided by the row's weight `a_i`: right for couplings that enforce the row
+    /// marginal `Σ_j π_ij = a_i` (Sinkhorn), whose plain sums would be `1/N` for uniform weights.
+    /// Reported this way they are the share of each row's mass that the block receives (1 for a
+    /// single block at convergence), as for a row-normalising coupling.
+    FractionOfRowWeight,
 }
 
 /// Solves a typed coupling problem through the object-safe trait (generic code calls this).

@@ -126,6 +126,13 @@ pub enum DriftError {
         /// The precision that overflowed.
         precision: crate::real::Precision,
     },
+    /// Guidance negatives were given to an operator whose field does not account for them, so they
+    /// would have changed nothing.
+    #[error("operator `{operator}` does not handle guidance negatives: its field would ignore them (use an operator built on the engine's term evaluation, or give no negatives)")]
+    NegativesIgnored {
+        /// The operator's registered name.
+        operator: String,
+    },
     /// The requested backend has no device to run on.
     #[error("no device: {reason}")]
     NoDevice {

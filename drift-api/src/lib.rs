@@ -22,10 +22,12 @@ pub mod points;
 pub mod precision;
 pub mod real;
 pub mod registry;
+pub mod weighting;
 
 pub use backend::{reduce, Backend, Displacement, ReductionJob, RowReduction};
 pub use coupling::{
     solve_coupling, ColumnBlock, Coupling, CouplingJob, CouplingProblem, CouplingReport, Potentials,
+    RowMasses,
 };
 pub use error::{
     check_param, check_temperature, fmt_num, try_vec, try_with_capacity, DriftError, Result,
@@ -38,6 +40,7 @@ pub use operator::{
 pub use points::{PointCloud, Points};
 pub use precision::{PrecisionReport, WEIGHT_ERROR_TOLERANCE};
 pub use real::{log_add_exp, Precision, Real};
+pub use weighting::{RowSide, RowSides, Weighting};
 
 #[doc(hidden)]
 pub use inventory;

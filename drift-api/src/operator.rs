@@ -6,6 +6,7 @@ use crate::error::{check_param, DriftError, Result};
 use crate::points::PointCloud;
 use crate::precision::PrecisionReport;
 use crate::real::Real;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Where in a flow or a training run an operator is applied, and how compositions have rescaled it.
 ///
@@ -82,15 +83,56 @@ pub struct DriftProblem<'a, T> {
 /// sample: Deng et al.'s classifier-free guidance uses `w = (α − 1)(N − 1)/N_unc`
 /// ([`Negatives::guidance_weight`]); Sinkhorn couplings see them as weighted columns (He et al.'s
 /// `weighted_cols`).
+///
+/// Negatives cannot be dropped silently: [`apply_drift`] fails with
+/// [`DriftError::NegativesIgnored`] when an operator returns without having used them. The engines
+/// of `drift-ops` use them for every operator built on them; an operator that handles them its own
+/// way calls [`Negatives::mark_used`].
 #[derive(Clone, Copy, Debug)]
 pub struct Negatives<'a, T> {
     /// The unconditional samples.
     pub points: &'a PointCloud<T>,
     /// Relative weight `w >= 0` of each negative (its own weights, if any, are spread over it).
     pub weight: f64,
+    /// Set when an operator has used them; owned by the [`apply_drift`] call that handed them over.
+    used: Option<&'a AtomicBool>,
 }
 
-impl<T> Negatives<'_, T> {
+impl<'a, T> Negatives<'a, T> {
+    /// Negatives `points`, each of relative weight `weight`.
+    pub fn new(points: &'a PointCloud<T>, weight: f64) -> Self {
+        Negatives {
+            points,
+            weight,
+            used: None,
+        }
+    }
+
+    /// The same negatives with another weight.
+    pub fn with_weight(self, weight: f64) -> Self {
+        Negatives { weight, ..self }
+    }
+
+    /// The same negatives as other points (a rescaled or widened copy), still reporting their use to
+    /// the caller that handed them over.
+    pub fn with_points<'b, U>(self, points: &'b PointCloud<U>) -> Negatives<'b, U>
+    where
+        'a: 'b,
+    {
+        Negatives {
+            points,
+            weight: self.weight,
+            used: self.used,
+        }
+    }
+
+    /// Records that the operator's field accounts for the negatives.
+    pub fn mark_used(&self) {
+        if let Some(flag) = self.used {
+            flag.store(true, Ordering::Relaxed);
+        }
+    }
+
     /// Deng et al.'s guidance weight `w = (α − 1)(N_neg − 1)/N_unc` for guidance scale `α >= 1`,
     /// `N_neg` own negatives (the generated samples) and `N_unc` unconditional ones.
     ///
@@ -156,6 +198,21 @@ pub struct DriftReport {
 }
 
 impl DriftReport {
+    /// The report of operator `operator` (its RON name) with its couplings' reports and drift norm.
+    pub fn of(operator: &str, couplings: Vec<CouplingReport>, drift_norm: f64) -> Self {
+        DriftReport {
+            operator: operator.into(),
+            couplings,
+            drift_norm,
+            ..Default::default()
+        }
+    }
+
+    /// This report with the reports of sub-operators (compositions).
+    pub fn with_parts(self, parts: Vec<DriftReport>) -> Self {
+        DriftReport { parts, ..self }
+    }
+
     /// Largest Sinkhorn marginal error over this report and its parts, if any coupling reported one.
     pub fn max_marginal_error(&self) -> Option<f64> {
         let own = self.couplings.iter().filter_map(|c| c.marginal_error);
@@ -231,9 +288,53 @@ pub trait DriftOperator: Send + Sync + std::fmt::Debug {
 }
 
 /// Runs a typed drift problem through the object-safe trait (generic code calls this).
+///
+/// Fails with [`DriftError::NegativesIgnored`] if the problem has negatives and the operator
+/// returned without using them (the output then holds whatever the operator added).
 pub fn apply_drift<T: Real>(
     op: &dyn DriftOperator,
     problem: DriftProblem<'_, T>,
 ) -> Result<DriftReport> {
-    op.drift(T::wrap_drift(problem))
+    let used = AtomicBool::new(false);
+    let handed_over = problem.negatives.map(|n| n.used);
+    let problem = DriftProblem {
+        negatives: problem.negatives.map(|n| Negatives {
+            used: Some(&used),
+            ..n
+        }),
+        ..problem
+    };
+    let report = op.drift(T::wrap_drift(problem))?;
+    if let Some(outer) = handed_over {
+        if !used.load(Ordering::Relaxed) {
+            return Err(DriftError::NegativesIgnored {
+                operator: report.operator,
+            });
+        }
+        if let Some(flag) = outer {
+            flag.store(true, Ordering::Relaxed);
+        }
+    }
+    Ok(report)
+}
+
+/// Runs a precision-tagged job through a method generic over the precision: the one `match` every
+/// [`DriftOperator::drift`] needs.
+///
+/// ```
+/// # use drift_api::{DriftJob, DriftProblem, DriftReport, Real, Result};
+/// # struct Op;
+/// # impl Op { fn run<T: Real>(&self, _p: DriftProblem<'_, T>) -> Result<DriftReport> { Ok(DriftReport::default()) } }
+/// # impl Op { fn drift(&self, job: DriftJob<'_>) -> Result<DriftReport> {
+/// drift_api::by_precision!(job, p => self.run(p))
+/// # } }
+/// ```
+#[macro_export]
+macro_rules! by_precision {
+    ($job:expr, $p:ident => $body:expr) => {
+        match $job {
+            $crate::DriftJob::F32($p) => $body,
+            $crate::DriftJob::F64($p) => $body,
+        }
+    };
 }

@@ -5,6 +5,7 @@ use crate::coupling::{CouplingJob, CouplingProblem};
 use crate::kernel::Kernel;
 use crate::operator::{DriftJob, DriftProblem};
 use crate::points::{PointCloud, Points};
+use crate::weighting::{RowSides, Weighting};
 use std::fmt::{Debug, Display};
 use std::iter::Sum;
 use std::ops::{AddAssign, DivAssign, MulAssign, SubAssign};
@@ -21,7 +22,7 @@ pub enum Precision {
 /// A floating-point scalar the framework computes in: `f32` or `f64`.
 ///
 /// Generic code is written once over `T: Real`; the object-safe traits ([`crate::Kernel`],
-/// [`crate::Backend`], [`crate::Coupling`], [`crate::DriftOperator`]) take precision-tagged jobs, and the
+/// [`crate::Backend`], [`crate::Coupling`], [`crate::Weighting`], [`crate::DriftOperator`]) take precision-tagged jobs, and the
 /// `wrap_*` functions turn a typed problem into such a job so that generic code can call them.
 pub trait Real:
     num_traits::Float
@@ -46,6 +47,8 @@ pub trait Real:
     fn as_f64(self) -> f64;
     /// Applies a kernel's log-weight to a tile of squared distances, in place.
     fn kernel_log_weight(kernel: &dyn Kernel, sq_dist: &mut [Self], tau: Self);
+    /// A row weighting's `(α⁺, α⁻)` for one particle, in this precision.
+    fn weighting_alphas(weighting: &dyn Weighting, row: RowSides<Self>) -> (Self, Self);
     /// Tags a row reduction with this precision.
     fn wrap_reduction(r: RowReduction<'_, Self>) -> ReductionJob<'_>;
     /// Tags a coupling problem with this precision.
@@ -66,6 +69,9 @@ impl Real for f32 {
     }
     fn kernel_log_weight(kernel: &dyn Kernel, sq_dist: &mut [Self], tau: Self) {
         kernel.log_weight_f32(sq_dist, tau)
+    }
+    fn weighting_alphas(weighting: &dyn Weighting, row: RowSides<Self>) -> (Self, Self) {
+        weighting.alphas_f32(row)
     }
     fn wrap_reduction(r: RowReduction<'_, Self>) -> ReductionJob<'_> {
         ReductionJob::F32(r)
@@ -91,6 +97,9 @@ impl Real for f64 {
     }
     fn kernel_log_weight(kernel: &dyn Kernel, sq_dist: &mut [Self], tau: Self) {
         kernel.log_weight_f64(sq_dist, tau)
+    }
+    fn weighting_alphas(weighting: &dyn Weighting, row: RowSides<Self>) -> (Self, Self) {
+        weighting.alphas_f64(row)
     }
     fn wrap_reduction(r: RowReduction<'_, Self>) -> ReductionJob<'_> {
         ReductionJob::F64(r)

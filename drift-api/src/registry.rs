@@ -11,6 +11,8 @@ pub enum Kind {
     Kernel,
     /// A [`crate::Coupling`].
     Coupling,
+    /// A [`crate::Weighting`] (the row weights of a cross-minus-self operator).
+    Weighting,
     /// A [`crate::DriftOperator`] (operators and compositions).
     Operator,
 }
@@ -21,6 +23,7 @@ impl Kind {
         match self {
             Kind::Kernel => "kernel",
             Kind::Coupling => "coupling",
+            Kind::Weighting => "weighting",
             Kind::Operator => "operator",
         }
     }
@@ -29,7 +32,7 @@ impl Kind {
 /// One registered name.
 #[derive(Debug)]
 pub struct Registration {
-    /// Kernel, coupling or operator.
+    /// Kernel, coupling, weighting or operator.
     pub kind: Kind,
     /// The typetag name (snake_case; plugins prefix theirs, `acme.student_t`).
     pub name: &'static str,

@@ -189,10 +189,7 @@ fn apply_with_weights_and_negatives_matches_the_library() {
             context: &Context::default(),
             out: &mut v,
             scale: 1.0,
-            negatives: Some(Negatives {
-                points: &uc,
-                weight: 1.0,
-            }),
+            negatives: Some(Negatives::new(&uc, 1.0)),
         },
     )
     .unwrap();

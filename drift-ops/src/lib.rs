@@ -17,18 +17,21 @@
 pub mod compositions;
 pub mod couplings;
 pub mod cpu;
+pub mod engine;
 pub mod exp;
-mod field;
 mod gram;
 pub mod kernels;
 pub mod operators;
 pub mod random;
+pub mod weightings;
 
 pub use compositions::*;
 pub use couplings::{RowNormalised, Sinkhorn, TwoSidedProxy, Unnormalised};
 pub use cpu::CpuBackend;
 pub use kernels::{Gaussian, InverseMultiquadric, Laplace, LogDistance};
 pub use operators::*;
+pub use engine::{DisplacementKind, Term};
+pub use weightings::{FDivergenceKind, FDivergenceWeighting, MassProduct, Masses, Unit};
 
 use drift_api::{
     apply_drift, Backend, Context, DriftOperator, DriftProblem, DriftReport, PointCloud, Real,

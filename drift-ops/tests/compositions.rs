@@ -7,7 +7,7 @@ use common::*;
 use drift_api::{apply_drift, Context, DriftOperator, DriftProblem, Negatives, PointCloud};
 use drift_ops::{
     Annealed, Clock, CpuBackend, DengAlg2, FeatureScale, Guidance, Mmd, MmdKernel,
-    MultiTemperature, OneSided, RowWeighting, Sinkhorn, SinkhornDrift, Sum, Weighted, WeightedTerm,
+    MultiTemperature, OneSided, Sinkhorn, SinkhornDrift, Sum, Weighted, WeightedTerm,
 };
 
 fn lib(c: &Cloud, name: &str) -> PointCloud<f64> {
@@ -175,7 +175,7 @@ fn annealing_follows_the_context_clock() {
 /// Merges reference sides over blocks as one column set.
 fn merge(sides: &[SideRef]) -> SideRef {
     let n = sides[0].0.len();
-    let mut out = (vec![0.0; n], vec![], vec![0.0; n]);
+    let mut out = (vec![0.0; n], vec![], vec![0.0; n], vec![0.0; n]);
     for i in 0..n {
         let total = lse(sides.iter().map(|s| s.2[i]));
         let d = sides[0].1[i].len();
@@ -189,6 +189,7 @@ fn merge(sides: &[SideRef]) -> SideRef {
         }
         out.1.push(disp);
         out.2[i] = total;
+        out.3[i] = lse(sides.iter().map(|s| s.3[i]));
     }
     out
 }
@@ -204,10 +205,7 @@ fn guidance_negatives_join_the_repulsion_as_weighted_columns() {
     let w = Negatives::<f64>::guidance_weight(alpha, x.n(), u.n());
     let (n, m, nu) = (x.n() as f64, y.n() as f64, u.n() as f64);
     let tau = 0.4;
-    let negatives = Some(Negatives {
-        points: &ul,
-        weight: 0.0,
-    });
+    let negatives = Some(Negatives::new(&ul, 0.0));
 
     // Split engine: one-sided (row couplings) and Sinkhorn drift (weighted Sinkhorn columns).
     for (c, op, mask) in [

@@ -85,10 +85,10 @@ fn all_operators(tau: f64) -> Vec<Box<dyn DriftOperator>> {
         Box::new(SinkhornProxy::new(tau)),
         Box::new(SinkhornDrift::new(tau)),
         Box::new(CrossMinusSelf {
-            cross: Term::new(Box::new(drift_ops::Laplace), Box::new(RowNormalised), 0.5),
+            attraction: Term::new(Box::new(drift_ops::Laplace), Box::new(RowNormalised), 0.5),
             repulsion: Term::new(Box::new(drift_ops::Laplace), Box::new(RowNormalised), tau),
             mask_self: true,
-            weighting: Default::default(),
+            weighting: Box::new(drift_ops::Unit),
         }),
     ]
 }

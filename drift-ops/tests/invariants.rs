@@ -6,8 +6,7 @@ mod common;
 use common::*;
 use drift_api::DriftOperator;
 use drift_ops::{
-    CrossMinusSelf, DengAlg2, DisplacementKind, JointCrossMinusSelf, OneSided, RowWeighting,
-    Sinkhorn, SinkhornDrift, SinkhornProxy, Term,
+    CrossMinusSelf, DengAlg2, DisplacementKind, JointCrossMinusSelf, OneSided, Sinkhorn, SinkhornDrift, SinkhornProxy, Term,
 };
 use proptest::prelude::*;
 use rand::seq::SliceRandom;
@@ -120,10 +119,10 @@ fn nothing_is_nan_or_infinite_at_very_low_temperature() {
                 ops.push((
                     "cross_minus_self",
                     Box::new(CrossMinusSelf {
-                        cross: t,
+                        attraction: t,
                         repulsion: t2,
                         mask_self: true,
-                        weighting: w,
+                        weighting: w.boxed(),
                     }),
                 ));
                 ops.push((
@@ -131,7 +130,7 @@ fn nothing_is_nan_or_infinite_at_very_low_temperature() {
                     Box::new(JointCrossMinusSelf {
                         term: Term::new(k.boxed(), c.boxed(), tau),
                         mask_self: true,
-                        weighting: w,
+                        weighting: w.boxed(),
                     }),
                 ));
             }

@@ -8,7 +8,7 @@ use common::*;
 use drift_api::{reduce, Displacement, DriftOperator, Real, RowReduction};
 use drift_ops::{
     CpuBackend, CrossMinusSelf, DengAlg2, DisplacementKind, FDivergenceKind, JointCrossMinusSelf,
-    OneSided, RowWeighting, Sinkhorn, SinkhornDrift, SinkhornProxy, Term,
+    OneSided, Sinkhorn, SinkhornDrift, SinkhornProxy, Term,
 };
 
 /// (N, M, D): N != M, D = 1, M beyond one column tile, N beyond one row block (and a masked self
@@ -99,10 +99,10 @@ fn split_cases<T: Real>(tol: f64) {
         let (cross, rc) = term(k, c, tau, disp);
         let (rep, rr) = term(k, c, tau * 0.8, disp);
         let op = CrossMinusSelf {
-            cross,
+            attraction: cross,
             repulsion: rep,
             mask_self: mask,
-            weighting: w,
+            weighting: w.boxed(),
         };
         let want = split_drift(&x, &y, rc, rr, mask, w);
         let label = format!(
@@ -129,7 +129,7 @@ fn joint_cases<T: Real>(tol: f64) {
         let op = JointCrossMinusSelf {
             term: t,
             mask_self: mask,
-            weighting: w,
+            weighting: w.boxed(),
         };
         let want = joint_drift(&x, &y, rt, mask, w);
         let label =
@@ -302,8 +302,9 @@ fn reduction_cases<T: Real>(tol: f64) {
                     f: Some(vec![0.0; n]),
                     g: vec![g.clone()],
                     error: None,
+                    mass_per_row_weight: None,
                 };
-                let (masses, disps, _) = &block_terms(k, 0.3, &x.pts, &block, &plan, kind)[0];
+                let (masses, disps, _, _) = &block_terms(k, 0.3, &x.pts, &block, &plan, kind)[0];
                 let want_lse: Vec<f64> = masses.iter().map(|v| v.ln()).collect();
                 let want_disp: Vec<f64> = disps.iter().flatten().cloned().collect();
                 let e1 = rel_err(&lse_out, &want_lse);

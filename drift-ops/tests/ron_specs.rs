@@ -3,7 +3,7 @@
 use drift_api::{DriftOperator, PointCloud};
 
 const EXAMPLE: &str = r#"{"cross_minus_self": (
-    cross:     (kernel: {"gaussian": ()}, coupling: {"sinkhorn": (max_iters: 50, tol: 1e-6)}, temperature: 0.05),
+    attraction:     (kernel: {"gaussian": ()}, coupling: {"sinkhorn": (max_iters: 50, tol: 1e-6)}, temperature: 0.05),
     repulsion: (kernel: {"gaussian": ()}, coupling: {"proxy": ()}, temperature: 0.05),
     mask_self: false,
 )}"#;

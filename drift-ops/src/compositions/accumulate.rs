@@ -7,7 +7,7 @@ use drift_api::{
 
 /// Runs `op` on `x`, `y` (the problem's, or rescaled copies) with `context` on `backend`,
 /// adding `scale · V` into `out`.
-pub(crate) fn run_into<T: Real>(
+pub fn run_into<T: Real>(
     op: &dyn DriftOperator,
     backend: &dyn Backend,
     x: &PointCloud<T>,
@@ -32,7 +32,7 @@ pub(crate) fn run_into<T: Real>(
 }
 
 /// Validates every child, naming its position.
-pub(crate) fn validate_children<'a>(
+pub fn validate_children<'a>(
     what: &str,
     children: impl Iterator<Item = &'a dyn DriftOperator>,
 ) -> Result<()> {

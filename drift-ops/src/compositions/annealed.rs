@@ -1,6 +1,5 @@
 //! Temperature (bandwidth) annealing driven by the step or time of the context.
 
-use crate::field::report;
 use drift_api::{apply_drift, check_param, DriftOperator, DriftProblem, DriftReport, Real, Result};
 use serde::{Deserialize, Serialize};
 
@@ -63,12 +62,7 @@ impl Annealed {
                 ..p
             },
         )?;
-        Ok(report(
-            "annealed",
-            Vec::new(),
-            inner.drift_norm,
-            vec![inner],
-        ))
+        Ok(DriftReport::of("annealed", Vec::new(), inner.drift_norm).with_parts(vec![inner]))
     }
 }
 

@@ -2,10 +2,9 @@
 
 use super::accumulate::run_into;
 use crate::couplings::passes::Passes;
-use crate::field::report;
 use crate::kernels::LogDistance;
 use drift_api::{
-    Backend, DriftOperator, DriftProblem, DriftReport, Negatives, PointCloud, Real, Result,
+    Backend, DriftOperator, DriftProblem, DriftReport, PointCloud, Real, Result,
 };
 use serde::{Deserialize, Serialize};
 
@@ -60,10 +59,10 @@ impl FeatureScale {
             Some(n) => Some(n.points.map_coords(|_, v| v * inv)?),
             None => None,
         };
-        let negatives = p.negatives.zip(negs.as_ref()).map(|(n, points)| Negatives {
-            points,
-            weight: n.weight,
-        });
+        let negatives = p
+            .negatives
+            .zip(negs.as_ref())
+            .map(|(n, points)| n.with_points(points));
         let context = p.context.with_temperature_factor(root_d);
         let inner = run_into(
             self.operator.as_ref(),
@@ -75,12 +74,7 @@ impl FeatureScale {
             p.out,
             p.scale * T::of(s),
         )?;
-        Ok(report(
-            "feature_scale",
-            Vec::new(),
-            inner.drift_norm * s,
-            vec![inner],
-        ))
+        Ok(DriftReport::of("feature_scale", Vec::new(), inner.drift_norm * s).with_parts(vec![inner]))
     }
 }
 

@@ -1,6 +1,5 @@
 //! Classifier-free guidance through weighted negatives.
 
-use crate::field::report;
 use drift_api::{
     apply_drift, check_param, DriftError, DriftOperator, DriftProblem, DriftReport, Negatives,
     Real, Result,
@@ -22,7 +21,7 @@ use serde::{Deserialize, Serialize};
 /// let mut v = vec![0.0; 2];
 /// apply_drift(&op, DriftProblem {
 ///     backend: &CpuBackend, x: &x, y: &y, context: &Context::default(), out: &mut v, scale: 1.0,
-///     negatives: Some(Negatives { points: &unc, weight: 0.0 }),
+///     negatives: Some(Negatives::new(&unc, 0.0)),
 /// }).unwrap();
 /// let (plain, _) = drift_ops::drift(&OneSided::new(0.5), &x, &y).unwrap();
 /// assert!(v[0] > plain[0]); // repelled from the unconditional sample on the left
@@ -46,21 +45,13 @@ impl Guidance {
             ));
         };
         // Sample sizes count the points with mass: zero-weight points change no one's weight.
-        let negatives = Some(Negatives {
-            points: neg.points,
-            weight: Negatives::<T>::guidance_weight(
-                self.alpha,
-                p.x.support_len(),
-                neg.points.support_len(),
-            ),
-        });
+        let negatives = Some(neg.with_weight(Negatives::<T>::guidance_weight(
+            self.alpha,
+            p.x.support_len(),
+            neg.points.support_len(),
+        )));
         let inner = apply_drift(self.operator.as_ref(), DriftProblem { negatives, ..p })?;
-        Ok(report(
-            "guidance",
-            Vec::new(),
-            inner.drift_norm,
-            vec![inner],
-        ))
+        Ok(DriftReport::of("guidance", Vec::new(), inner.drift_norm).with_parts(vec![inner]))
     }
 }
 

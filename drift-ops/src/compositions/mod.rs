@@ -1,7 +1,7 @@
 //! Compositions: operators made of operators (weighted sums, multiple temperatures, feature scale,
 //! annealing). They pass temperature changes down through the context and share output buffers.
 
-mod accumulate;
+pub(crate) mod accumulate;
 mod annealed;
 mod feature_scale;
 mod guidance;

@@ -1,7 +1,7 @@
 //! Deng et al.'s multi-temperature drift with per-temperature normalisation.
 
 use super::accumulate::run_into;
-use crate::field::{add_field, report};
+use crate::engine::add_field;
 use drift_api::{DriftError, DriftOperator, DriftProblem, DriftReport, Real, Result};
 use serde::{Deserialize, Serialize};
 
@@ -77,7 +77,7 @@ impl MultiTemperature {
             parts.push(report);
         }
         let norm = add_field(&mut p, &total, "composed drift field")?;
-        Ok(report("multi_temperature", Vec::new(), norm, parts))
+        Ok(DriftReport::of("multi_temperature", Vec::new(), norm).with_parts(parts))
     }
 }
 

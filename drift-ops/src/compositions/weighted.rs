@@ -1,7 +1,7 @@
 //! Weighted sums of operators.
 
 use super::accumulate::{run_into, validate_children};
-use crate::field::{add_field, report};
+use crate::engine::add_field;
 use drift_api::{check_param, DriftOperator, DriftProblem, DriftReport, Real, Result};
 use serde::{Deserialize, Serialize};
 
@@ -75,7 +75,7 @@ pub(crate) fn run_weighted<'a, T: Real>(
         )?);
     }
     let norm = add_field(&mut p, &field, "composed drift field")?;
-    Ok(report(name, Vec::new(), norm, parts))
+    Ok(DriftReport::of(name, Vec::new(), norm).with_parts(parts))
 }
 
 impl Weighted {

@@ -3,7 +3,7 @@
 use super::passes::{marginal_l1, minus, scaling, Passes};
 use drift_api::{
     check_param, ColumnBlock, Coupling, CouplingJob, CouplingProblem, CouplingReport, DriftError,
-    PointCloud, Potentials, Real, Result,
+    PointCloud, Potentials, Real, Result, RowMasses,
 };
 use serde::{Deserialize, Serialize};
 use std::sync::Mutex;
@@ -407,6 +407,10 @@ impl Coupling for Sinkhorn {
     }
     fn validate(&self) -> Result<()> {
         self.check()
+    }
+    /// The plan's rows sum to the row weights `a_i`: reported as shares of them.
+    fn row_masses(&self) -> RowMasses {
+        RowMasses::FractionOfRowWeight
     }
 }
 

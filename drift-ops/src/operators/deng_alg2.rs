@@ -1,9 +1,8 @@
 //! Deng et al.'s Algorithm 2: the joint two-sided normalisation, exactly as in the paper.
 
 use super::defaults::{laplace, yes};
-use super::joint::run_joint;
-use super::term::TermRef;
-use super::weighting::RowWeighting;
+use crate::engine::joint;
+use crate::engine::TermRef;
 use crate::couplings::TwoSidedProxy;
 use drift_api::{DriftProblem, DriftReport, Kernel, Real, Result};
 use serde::{Deserialize, Serialize};
@@ -51,12 +50,12 @@ impl DengAlg2 {
     }
 
     fn run<T: Real>(&self, p: DriftProblem<'_, T>) -> Result<DriftReport> {
-        run_joint(
+        joint(
             p,
             "deng_alg2",
             self.term(),
             self.mask_self,
-            RowWeighting::MassProduct,
+            &crate::MassProduct,
         )
     }
 }

@@ -1,9 +1,9 @@
 //! The Wasserstein gradient flow of an f-divergence between Parzen densities.
 
-use super::cross_minus_self::run_cross_minus_self;
+use crate::engine::cross_minus_self;
 use super::defaults::gaussian;
-use super::term::TermRef;
-use super::weighting::{FDivergenceKind, RowWeighting};
+use crate::engine::TermRef;
+use crate::weightings::{FDivergenceKind, FDivergenceWeighting};
 use crate::couplings::RowNormalised;
 use drift_api::{DriftProblem, DriftReport, Kernel, Real, Result};
 use serde::{Deserialize, Serialize};
@@ -55,10 +55,10 @@ impl FDivergence {
 
     fn run<T: Real>(&self, p: DriftProblem<'_, T>) -> Result<DriftReport> {
         let t = self.term();
-        let weighting = RowWeighting::FDivergence {
+        let weighting = FDivergenceWeighting {
             divergence: self.divergence,
         };
-        run_cross_minus_self(p, "f_divergence", t, t, self.mask_self, weighting)
+        cross_minus_self(p, "f_divergence", t, t, self.mask_self, &weighting)
     }
 }
 

@@ -1,8 +1,7 @@
 //! The MMD gradient drift and the MMD² value.
 
-use super::cross_minus_self::run_cross_minus_self;
-use super::term::{DisplacementKind, TermRef};
-use super::weighting::RowWeighting;
+use crate::engine::cross_minus_self;
+use crate::engine::{DisplacementKind, TermRef};
 use crate::couplings::passes::Passes;
 use crate::couplings::Unnormalised;
 use crate::kernels::{Gaussian, Laplace};
@@ -94,7 +93,7 @@ impl Mmd {
         let scale = self
             .kernel
             .gradient_scale(self.temperature * p.context.temperature_factor);
-        run_cross_minus_self(p, "mmd", t, t, false, RowWeighting::Masses { scale })
+        cross_minus_self(p, "mmd", t, t, false, &crate::Masses { scale })
     }
 }
 

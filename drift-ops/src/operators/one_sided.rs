@@ -1,9 +1,8 @@
 //! Deng et al.'s one-sided drift (Eq. 8–11).
 
-use super::cross_minus_self::run_cross_minus_self;
+use crate::engine::cross_minus_self;
 use super::defaults::{laplace, yes};
-use super::term::TermRef;
-use super::weighting::RowWeighting;
+use crate::engine::TermRef;
 use crate::couplings::RowNormalised;
 use drift_api::{DriftProblem, DriftReport, Kernel, Real, Result};
 use serde::{Deserialize, Serialize};
@@ -50,7 +49,7 @@ impl OneSided {
 
     fn run<T: Real>(&self, p: DriftProblem<'_, T>) -> Result<DriftReport> {
         let t = self.term();
-        run_cross_minus_self(p, "one_sided", t, t, self.mask_self, RowWeighting::Unit)
+        cross_minus_self(p, "one_sided", t, t, self.mask_self, &crate::Unit)
     }
 }
 

@@ -1,8 +1,7 @@
 //! The score-difference drift of Parzen densities (Turan & Ovsjanikov).
 
-use super::cross_minus_self::run_cross_minus_self;
-use super::term::TermRef;
-use super::weighting::RowWeighting;
+use crate::engine::cross_minus_self;
+use crate::engine::TermRef;
 use crate::couplings::RowNormalised;
 use crate::kernels::Gaussian;
 use drift_api::{check_temperature, DriftProblem, DriftReport, Real, Result};
@@ -41,7 +40,7 @@ impl ScoreDifference {
 
     fn run<T: Real>(&self, p: DriftProblem<'_, T>) -> Result<DriftReport> {
         let t = self.term();
-        run_cross_minus_self(p, "score_difference", t, t, false, RowWeighting::Unit)
+        cross_minus_self(p, "score_difference", t, t, false, &crate::Unit)
     }
 }
 

@@ -1,8 +1,7 @@
 //! The debiased Sinkhorn divergence: its drift (the NSGF velocity) and its value `S_ε`.
 
-use super::cross_minus_self::run_cross_minus_self;
-use super::term::TermRef;
-use super::weighting::RowWeighting;
+use crate::engine::cross_minus_self;
+use crate::engine::TermRef;
 use crate::couplings::Sinkhorn;
 use crate::kernels::Gaussian;
 use drift_api::{
@@ -57,7 +56,7 @@ impl SinkhornDivergence {
 
     fn run<T: Real>(&self, p: DriftProblem<'_, T>) -> Result<DriftReport> {
         let t = self.term();
-        run_cross_minus_self(p, "sinkhorn_divergence", t, t, false, RowWeighting::Unit)
+        cross_minus_self(p, "sinkhorn_divergence", t, t, false, &crate::Unit)
     }
 }
 

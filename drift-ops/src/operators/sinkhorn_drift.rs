@@ -1,9 +1,8 @@
 //! He et al.'s Sinkhorn drift: full two-sided scaling on both terms.
 
-use super::cross_minus_self::run_cross_minus_self;
+use crate::engine::cross_minus_self;
 use super::defaults::gaussian;
-use super::term::TermRef;
-use super::weighting::RowWeighting;
+use crate::engine::TermRef;
 use crate::couplings::Sinkhorn;
 use drift_api::{DriftProblem, DriftReport, Kernel, Real, Result};
 use serde::{Deserialize, Serialize};
@@ -52,7 +51,7 @@ impl SinkhornDrift {
 
     fn run<T: Real>(&self, p: DriftProblem<'_, T>) -> Result<DriftReport> {
         let t = self.term();
-        run_cross_minus_self(p, "sinkhorn_drift", t, t, false, RowWeighting::Unit)
+        cross_minus_self(p, "sinkhorn_drift", t, t, false, &crate::Unit)
     }
 }
 

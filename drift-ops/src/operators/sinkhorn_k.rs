@@ -1,9 +1,8 @@
 //! Sinkhorn with a fixed number of scaling iterations: from one-sided (K = 0) to full Sinkhorn.
 
-use super::cross_minus_self::run_cross_minus_self;
+use crate::engine::cross_minus_self;
 use super::defaults::gaussian;
-use super::term::TermRef;
-use super::weighting::RowWeighting;
+use crate::engine::TermRef;
 use crate::couplings::Sinkhorn;
 use drift_api::{DriftError, DriftProblem, DriftReport, Kernel, Real, Result};
 use serde::{Deserialize, Serialize};
@@ -50,7 +49,7 @@ impl SinkhornK {
     fn run<T: Real>(&self, p: DriftProblem<'_, T>) -> Result<DriftReport> {
         let solver = Sinkhorn::new(self.iterations, 0.0);
         let t = TermRef::mean(self.kernel.as_ref(), &solver, self.temperature);
-        run_cross_minus_self(p, "sinkhorn_k", t, t, false, RowWeighting::Unit)
+        cross_minus_self(p, "sinkhorn_k", t, t, false, &crate::Unit)
     }
 }
 

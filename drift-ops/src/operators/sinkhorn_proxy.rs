@@ -1,9 +1,8 @@
 //! The split two-sided Sinkhorn proxy drift.
 
-use super::cross_minus_self::run_cross_minus_self;
+use crate::engine::cross_minus_self;
 use super::defaults::gaussian;
-use super::term::TermRef;
-use super::weighting::RowWeighting;
+use crate::engine::TermRef;
 use crate::couplings::TwoSidedProxy;
 use drift_api::{DriftProblem, DriftReport, Kernel, Real, Result};
 use serde::{Deserialize, Serialize};
@@ -50,13 +49,13 @@ impl SinkhornProxy {
 
     fn run<T: Real>(&self, p: DriftProblem<'_, T>) -> Result<DriftReport> {
         let t = self.term();
-        run_cross_minus_self(
+        cross_minus_self(
             p,
             "sinkhorn_proxy",
             t,
             t,
             self.mask_self,
-            RowWeighting::MassProduct,
+            &crate::MassProduct,
         )
     }
 }

@@ -1,7 +1,7 @@
 //! The sliced-Wasserstein drift (Liutkus et al. 2019): sort-based quantile matching along random
 //! directions.
 
-use crate::field::{add_field, report};
+use crate::engine::add_field;
 use crate::random::SplitMix64;
 use drift_api::{
     try_vec, try_with_capacity, DriftError, DriftProblem, DriftReport, PointCloud, Real, Result,
@@ -97,7 +97,7 @@ impl SlicedWasserstein {
         field.extend(acc.iter().map(|a| T::of(*a)));
         drop(acc);
         let norm = add_field(&mut p, &field, "sliced_wasserstein drift")?;
-        Ok(report("sliced_wasserstein", Vec::new(), norm, Vec::new()))
+        Ok(DriftReport::of("sliced_wasserstein", Vec::new(), norm))
     }
 
     fn check(&self) -> Result<()> {

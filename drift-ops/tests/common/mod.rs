@@ -3,10 +3,35 @@
 #![allow(dead_code)]
 
 use drift_api::{Coupling, Kernel, PointCloud, Real};
+use drift_api::Weighting;
+use drift_ops::engine::DisplacementKind;
 use drift_ops::{
-    DisplacementKind, FDivergenceKind, Gaussian, InverseMultiquadric, Laplace, RowNormalised,
-    RowWeighting, Sinkhorn, TwoSidedProxy, Unnormalised,
+    FDivergenceKind, FDivergenceWeighting, Gaussian, InverseMultiquadric, Laplace, MassProduct,
+    Masses, RowNormalised, Sinkhorn, TwoSidedProxy, Unit, Unnormalised,
 };
+
+/// The built-in row weightings, as values the references can match on.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum RowWeighting {
+    Unit,
+    MassProduct,
+    Masses { scale: f64 },
+    FDivergence { divergence: FDivergenceKind },
+}
+
+impl RowWeighting {
+    /// The library's weighting.
+    pub fn boxed(&self) -> Box<dyn Weighting> {
+        match *self {
+            RowWeighting::Unit => Box::new(Unit),
+            RowWeighting::MassProduct => Box::new(MassProduct),
+            RowWeighting::Masses { scale } => Box::new(Masses { scale }),
+            RowWeighting::FDivergence { divergence } => {
+                Box::new(FDivergenceWeighting { divergence })
+            }
+        }
+    }
+}
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -154,6 +179,9 @@ pub struct Plan {
     pub g: Vec<Vec<f64>>,
     /// The column-marginal error of a Sinkhorn plan after its last update.
     pub error: Option<f64>,
+    /// For plans that enforce the row marginal (Sinkhorn), the rows' log-weights: row masses are
+    /// reported as fractions of them.
+    pub mass_per_row_weight: Option<Vec<f64>>,
 }
 
 /// The dense log-kernel matrix of rows against the concatenated blocks (`-inf` on masked pairs).
@@ -216,11 +244,13 @@ pub fn plan(
             f: Some(vec![0.0; x.len()]),
             g: split(log_b),
             error: None,
+            mass_per_row_weight: None,
         },
         C::Row => Plan {
             f: Some(row_lse(&l, &log_b).iter().map(|v| -v).collect()),
             g: split(log_b),
             error: None,
+            mass_per_row_weight: None,
         },
         C::Proxy => {
             let ra: Vec<f64> = log_a.iter().map(|v| v + n.ln()).collect();
@@ -239,6 +269,7 @@ pub fn plan(
                 f: Some(f),
                 g: split(g),
                 error: None,
+                mass_per_row_weight: None,
             }
         }
         C::Sinkhorn(iters) => {
@@ -258,6 +289,7 @@ pub fn plan(
                     f: Some(f.clone()),
                     g: vec![f],
                     error: Some(error),
+                    mass_per_row_weight: Some(log_a.to_vec()),
                 }
             } else {
                 let mut g = log_b.clone();
@@ -286,16 +318,19 @@ pub fn plan(
                     f: Some(f),
                     g: split(g),
                     error: Some(error),
+                    mass_per_row_weight: Some(log_a.to_vec()),
                 }
             }
         }
     }
 }
 
-/// One side of a reference field: row masses, displacements, row log-densities.
-pub type SideRef = (Vec<f64>, Vec<Vec<f64>>, Vec<f64>);
+/// One side of a reference field: row masses, displacements, the plan's row log-sums
+/// `LSE_j(g_j + ℓ_ij)` and the kernel log-densities `LSE_j(log b_j + ℓ_ij)`.
+pub type SideRef = (Vec<f64>, Vec<Vec<f64>>, Vec<f64>, Vec<f64>);
 
-/// Per block: row masses `exp(f_i + LSE_j(g_j + ℓ_ij))`, displacements and log-densities.
+/// Per block: row masses `exp(f_i + LSE_j(g_j + ℓ_ij))` (divided by `a_i` for plans that enforce
+/// the row marginal), displacements, row log-sums and kernel log-densities.
 pub fn block_terms(
     k: K,
     tau: f64,
@@ -312,8 +347,16 @@ pub fn block_terms(
         .map(|(b, g)| {
             let mut masses = Vec::new();
             let mut disps = Vec::new();
+            let mut sums = Vec::new();
             let mut dens = Vec::new();
             for (i, xi) in x.iter().enumerate() {
+                dens.push(lse(b.pts.iter().enumerate().map(|(j, yj)| {
+                    if b.mask && i == j {
+                        f64::NEG_INFINITY
+                    } else {
+                        b.log_b[j] + k.ell(sq(xi, yj), tau)
+                    }
+                })));
                 let s: Vec<f64> = b
                     .pts
                     .iter()
@@ -327,8 +370,24 @@ pub fn block_terms(
                     })
                     .collect();
                 let l = lse(s.iter().cloned());
-                masses.push((f[i] + l).exp());
-                dens.push(l);
+                masses.push(match &p.mass_per_row_weight {
+                    // The limit of a vanishing weight: the share of the row's plan mass.
+                    Some(log_a) if log_a[i] == f64::NEG_INFINITY => {
+                        let total = lse(p.g.iter().zip(blocks).flat_map(|(g, b)| {
+                            b.pts.iter().enumerate().map(move |(j, yj)| {
+                                if b.mask && i == j {
+                                    f64::NEG_INFINITY
+                                } else {
+                                    g[j] + k.ell(sq(xi, yj), tau)
+                                }
+                            })
+                        }));
+                        (l - total).exp()
+                    }
+                    Some(log_a) => (f[i] + l - log_a[i]).exp(),
+                    None => (f[i] + l).exp(),
+                });
+                sums.push(l);
                 let mut acc = vec![0.0; d];
                 for (j, yj) in b.pts.iter().enumerate() {
                     let w = (s[j] - l).exp();
@@ -344,7 +403,7 @@ pub fn block_terms(
                 }
                 disps.push(acc);
             }
-            (masses, disps, dens)
+            (masses, disps, sums, dens)
         })
         .collect()
 }
@@ -354,7 +413,7 @@ pub fn combine(w: RowWeighting, plus: &SideRef, minus: &SideRef) -> Vec<f64> {
     let mut v = Vec::new();
     for i in 0..plus.0.len() {
         let (mp, mm) = (plus.0[i], minus.0[i]);
-        let r = (minus.2[i] - plus.2[i]).exp();
+        let r = (minus.3[i] - plus.3[i]).exp();
         let (ap, am) = match w {
             RowWeighting::Unit => (1.0, 1.0),
             RowWeighting::MassProduct => (mp * mm, mp * mm),
@@ -390,7 +449,7 @@ pub struct RefTerm {
 pub fn split_drift(
     x: &Cloud,
     y: &Cloud,
-    cross: RefTerm,
+    attraction: RefTerm,
     rep: RefTerm,
     mask: bool,
     w: RowWeighting,
@@ -405,9 +464,9 @@ pub fn split_drift(
         log_b: x.log_w.clone(),
         mask,
     }];
-    let pc = plan(cross.c, cross.k, cross.tau, &x.pts, &x.log_w, &cb, false);
+    let pc = plan(attraction.c, attraction.k, attraction.tau, &x.pts, &x.log_w, &cb, false);
     let ps = plan(rep.c, rep.k, rep.tau, &x.pts, &x.log_w, &sb, true);
-    let tc = block_terms(cross.k, cross.tau, &x.pts, &cb, &pc, cross.disp);
+    let tc = block_terms(attraction.k, attraction.tau, &x.pts, &cb, &pc, attraction.disp);
     let ts = block_terms(rep.k, rep.tau, &x.pts, &sb, &ps, rep.disp);
     combine(w, &tc[0], &ts[0])
 }

@@ -8,7 +8,7 @@ use drift_api::{PointCloud, Real};
 /// The median, not the mean: one far outlier (in the data, or among the particles) must not drag the
 /// reference point away from where the mass is, or the two barycentres would cancel again. In f64:
 /// it is one of the data's coordinates, so exact in the data's precision too.
-pub(crate) fn data_origin<T: Real>(y: &PointCloud<T>) -> Vec<f64> {
+pub fn data_origin<T: Real>(y: &PointCloud<T>) -> Vec<f64> {
     let (m, d) = (y.len(), y.dim());
     let mut column = Vec::with_capacity(m);
     (0..d)

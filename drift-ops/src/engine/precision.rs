@@ -4,12 +4,13 @@
 use super::origin::data_origin;
 use super::term::TermRef;
 use drift_api::{
-    DriftError, DriftProblem, DriftReport, Negatives, PointCloud, Precision, PrecisionReport, Real,
-    Result, WEIGHT_ERROR_TOLERANCE,
+    DriftError, DriftProblem, DriftReport, PointCloud, Precision, PrecisionReport, Real, Result,
+    WEIGHT_ERROR_TOLERANCE,
 };
 
-/// A kernel engine (split or joint): one computation, written once over the precision.
-pub(crate) trait Engine {
+/// A kernel engine (split or joint, or a plugin's own): one computation, written once over the
+/// precision, that [`run_guarded`] runs in a precision that can hold its log-weights.
+pub trait Engine {
     /// The operator's name, for errors.
     fn name(&self) -> &str;
     /// The terms it evaluates, with the context already applied.
@@ -24,7 +25,7 @@ pub(crate) trait Engine {
 /// The bound is a priori (from the squared diameter of every point set involved, measured around
 /// the data's median, which the engine also measures barycentres from), so an f32 problem that
 /// needs f64 costs one f64 evaluation, not an f32 one first.
-pub(crate) fn run_guarded<T: Real>(
+pub fn run_guarded<T: Real>(
     p: DriftProblem<'_, T>,
     engine: &impl Engine,
 ) -> Result<DriftReport> {
@@ -85,10 +86,7 @@ fn promoted<T: Real>(
         negatives: p
             .negatives
             .zip(negatives.as_ref())
-            .map(|(n, points)| Negatives {
-                points,
-                weight: n.weight,
-            }),
+            .map(|(n, points)| n.with_points(points)),
     })?;
     let narrowed: Vec<T> = out.iter().map(|v| T::of(*v)).collect();
     if let Some(index) = narrowed.iter().position(|v| !v.is_finite()) {

@@ -1,12 +1,27 @@
 //! Adding an operator's field into the caller's output: the one place that checks the field for
 //! non-finite values, measures its drift norm and builds the report.
 
-use drift_api::{CouplingReport, DriftError, DriftProblem, DriftReport, Real, Result};
+use drift_api::{DriftError, DriftProblem, Real, Result};
 
 /// Adds `p.scale · field` into the output and returns the field's drift norm
-/// `λ = sqrt(mean_i ‖V(x_i)‖² / D)`, the mean over the points of positive weight. A non-finite value is an error naming `what`, and leaves the
-/// output untouched.
-pub(crate) fn add_field<T: Real>(
+/// `λ = sqrt(mean_i ‖V(x_i)‖² / D)`, the mean over the points of positive weight. A non-finite
+/// value is an error naming `what`, and leaves the output untouched.
+///
+/// ```
+/// use drift_api::{Context, DriftProblem, PointCloud};
+/// use drift_ops::{engine::add_field, CpuBackend};
+/// let x = PointCloud::new("x", vec![0.0f64, 0.0], 1).unwrap();
+/// let mut out = vec![1.0, 1.0];
+/// let mut p = DriftProblem {
+///     backend: &CpuBackend, x: &x, y: &x, context: &Context::default(), out: &mut out,
+///     scale: 2.0, negatives: None,
+/// };
+/// let norm = add_field(&mut p, &[3.0, -3.0], "my field").unwrap();
+/// assert_eq!(norm, 3.0);
+/// assert!(add_field(&mut p, &[f64::NAN, 0.0], "my field").is_err());
+/// assert_eq!(out, vec![7.0, -5.0]);
+/// ```
+pub fn add_field<T: Real>(
     p: &mut DriftProblem<'_, T>,
     field: &[T],
     what: &str,
@@ -29,20 +44,4 @@ pub(crate) fn add_field<T: Real>(
     }
     let counted = p.x.support_len() * d;
     Ok((sq / counted.max(1) as f64).sqrt())
-}
-
-/// The report of an operator named `name`.
-pub(crate) fn report(
-    name: &str,
-    couplings: Vec<CouplingReport>,
-    drift_norm: f64,
-    parts: Vec<DriftReport>,
-) -> DriftReport {
-    DriftReport {
-        operator: name.into(),
-        couplings,
-        drift_norm,
-        parts,
-        precision: None,
-    }
 }

@@ -6,7 +6,8 @@ use drift_api::{DriftProblem, PointCloud, Real};
 /// negatives (relative mass `w` each), plus `others` columns of mass 1 that share the same
 /// normalisation (the `Y` block of the joint engine). Only points with positive weight are counted,
 /// so that zero-weight points change no block's share.
-pub(crate) struct NegativeColumns<'a, T> {
+pub struct NegativeColumns<'a, T> {
+    /// The guidance negatives, when given with a positive weight.
     pub points: Option<&'a PointCloud<T>>,
     n: f64,
     extra_mass: f64,
@@ -14,7 +15,12 @@ pub(crate) struct NegativeColumns<'a, T> {
 }
 
 impl<'a, T: Real> NegativeColumns<'a, T> {
+    /// The negative columns of `p`, next to `others` columns of mass 1; marks the problem's
+    /// negatives as used.
     pub fn new(p: &DriftProblem<'a, T>, others: usize) -> Self {
+        if let Some(neg) = &p.negatives {
+            neg.mark_used();
+        }
         let (points, extra_mass) = match &p.negatives {
             Some(neg) if neg.weight > 0.0 => (
                 Some(neg.points),
