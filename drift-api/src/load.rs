@@ -2,6 +2,7 @@
 
 use crate::error::{DriftError, Result};
 use crate::operator::DriftOperator;
+use crate::registry::{self, Kind};
 use std::path::Path;
 
 /// The byte-order mark some editors put at the start of a UTF-8 file.
@@ -17,9 +18,11 @@ pub const ECHO_LIMIT: usize = 80;
 
 /// Parses and validates an operator tree from RON source; `origin` names it in errors (a path).
 ///
-/// Errors carry the origin, line and column: for syntax errors, unknown names (with the list of
-/// registered ones) and unknown fields (with the valid ones) the parser's position; for values that
-/// parse but fail validation (a negative temperature, say) the position of the offending field.
+/// Errors carry the origin, line and column: for syntax errors and unknown fields (with the valid
+/// ones) the parser's position; for an unknown kernel, coupling or operator name the position of
+/// the name, with the known names of its kind and how a plugin crate's names become known; for
+/// values that parse but fail validation (a negative temperature, say) the position of the
+/// offending field. Names are printed as the file writes them (never in the raw form `r#name`).
 /// Never panics, whatever the input. A leading byte-order mark is ignored; names and strings from
 /// the source are echoed in errors up to [`ECHO_LIMIT`] characters.
 ///
@@ -44,12 +47,7 @@ pub fn operator_from_str(src: &str, origin: &str) -> Result<Box<dyn DriftOperato
     let op: Box<dyn DriftOperator> = ron::Options::default()
         .with_recursion_limit(NESTING_LIMIT)
         .from_str(src)
-        .map_err(|e| DriftError::Spec {
-            origin: origin.to_string(),
-            line: e.position.line,
-            column: e.position.col,
-            message: parse_message(&e.code),
-        })?;
+        .map_err(|e| parse_error(src, origin, &e))?;
     op.validate().map_err(|e| locate(src, origin, e))?;
     Ok(op)
 }
@@ -157,8 +155,28 @@ fn line_col(src: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
+/// A located parse error. A name that no linked crate registered gets its own message (see
+/// [`unknown_name`]), located at the name; every other error keeps the parser's position.
+fn parse_error(src: &str, origin: &str, e: &ron::error::SpannedError) -> DriftError {
+    let spec = |(line, column), message| DriftError::Spec {
+        origin: origin.to_string(),
+        line,
+        column,
+        message,
+    };
+    let position = (e.position.line, e.position.col);
+    match UnknownName::of(&e.code).and_then(|u| u.kind().map(|kind| (u, kind))) {
+        Some((unknown, kind)) => spec(
+            name_start(src, position, &unknown.found).unwrap_or(position),
+            unknown_name(&unknown, kind),
+        ),
+        None => spec(position, parse_message(&e.code)),
+    }
+}
+
 /// The message of a parse error. The parser's own wording is kept, except where it would repeat an
-/// unbounded piece of the source (a name, a string, a number) or point at a remedy that only the
+/// unbounded piece of the source (a name, a string, a number), write a name in the parser's raw
+/// identifier syntax (`r#name`) instead of as the file spells it, or point at a remedy that only the
 /// author of a program can apply (the recursion limit). Errors raised inside an operator's fields
 /// reach us as plain text (typetag buffers them), so the text is what gets shortened.
 fn parse_message(code: &ron::Error) -> String {
@@ -173,20 +191,207 @@ fn parse_message(code: &ron::Error) -> String {
             NESTING_LIMIT / 4
         );
     }
-    shorten(&text)
+    // This one message suggests the raw syntax itself (`r#name` is how RON writes a field name
+    // that is not an identifier), so its `r#` is kept.
+    let raw = if text.starts_with("Found invalid std identifier") {
+        Raw::Keep
+    } else {
+        Raw::Strip
+    };
+    shorten(&text, raw)
 }
 
-/// `text` with every backticked piece cut by [`echo`] and every other run of more than
-/// [`ECHO_LIMIT`] non-blank characters cut by [`truncate`].
-fn shorten(text: &str) -> String {
+/// A name the parser did not find among the variants it expected: with typetag, a kernel,
+/// coupling or operator name that no linked crate registered.
+#[derive(Debug, PartialEq)]
+struct UnknownName {
+    /// The name as the file spells it (unescaped).
+    found: String,
+    /// Every name that would have been accepted there.
+    expected: Vec<String>,
+}
+
+impl UnknownName {
+    /// The unknown name of a parse error, if it is one. At the top of a file the parser reports it
+    /// as a value; inside an operator's fields it arrives as ron's text (typetag passes on only the
+    /// message), which [`UnknownName::parse`] reads back.
+    fn of(code: &ron::Error) -> Option<UnknownName> {
+        match code {
+            ron::Error::NoSuchEnumVariant {
+                expected,
+                found,
+                outer: None,
+            } => Some(UnknownName {
+                found: found.clone(),
+                expected: expected.iter().map(|n| n.to_string()).collect(),
+            }),
+            ron::Error::Message(text) => UnknownName::parse(text),
+            _ => None,
+        }
+    }
+
+    /// Reads back ron's `Unexpected enum variant named ID, expected one of ID, ID instead` (or
+    /// `expected ID instead`, `expected either ID or ID instead`, `there are no variants`).
+    fn parse(text: &str) -> Option<UnknownName> {
+        let rest = text.strip_prefix("Unexpected enum variant named ")?;
+        let (found, rest) = identifier(rest)?;
+        let rest = rest.strip_prefix(", ")?;
+        if rest == "there are no variants" {
+            return Some(UnknownName {
+                found,
+                expected: Vec::new(),
+            });
+        }
+        let rest = rest.strip_prefix("expected ")?;
+        // How many names each form holds (`one of` any number) and what separates them.
+        let (mut rest, separator, count) = if let Some(r) = rest.strip_prefix("either ") {
+            (r, " or ", Some(2))
+        } else if let Some(r) = rest.strip_prefix("one of ") {
+            (r, ", ", None)
+        } else {
+            (rest, " instead", Some(1))
+        };
+        let mut expected = Vec::new();
+        loop {
+            let (name, r) = identifier(rest)?;
+            expected.push(name);
+            if r == " instead" {
+                return count
+                    .is_none_or(|n| n == expected.len())
+                    .then_some(UnknownName { found, expected });
+            }
+            rest = r.strip_prefix(separator)?;
+        }
+    }
+
+    /// The kind whose registered names the expected ones are (the most of them, if names of
+    /// several kinds appear), or `None` when none of them is registered: the enum is then not one
+    /// of the registries'.
+    fn kind(&self) -> Option<Kind> {
+        let entries = registry::entries();
+        Kind::ALL
+            .into_iter()
+            .map(|kind| {
+                let known = entries
+                    .iter()
+                    .filter(|r| r.kind == kind && self.expected.iter().any(|n| n == r.name))
+                    .count();
+                (known, kind)
+            })
+            .filter(|(known, _)| *known > 0)
+            .max_by_key(|(known, _)| *known)
+            .map(|(_, kind)| kind)
+    }
+}
+
+/// One name as ron's messages print it, and the text after it: `` `name` ``, `` `r#name` `` (a name
+/// that is not an identifier) or `"name"_[invalid identifier]` (one with other characters than
+/// letters, digits and `_.+-`, escaped as a Rust string).
+fn identifier(text: &str) -> Option<(String, &str)> {
+    if let Some(rest) = text.strip_prefix('`') {
+        let end = rest.find('`')?;
+        let name = &rest[..end];
+        return Some((
+            name.strip_prefix("r#").unwrap_or(name).to_string(),
+            &rest[end + 1..],
+        ));
+    }
+    let rest = text.strip_prefix('"')?;
+    let mut name = String::new();
+    let mut chars = rest.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '"' => {
+                let after = rest[i + 1..].strip_prefix("_[invalid identifier]")?;
+                return Some((name, after));
+            }
+            '\\' => name.push(unescape(&mut chars)?),
+            c => name.push(c),
+        }
+    }
+    None
+}
+
+/// The character of an escape as Rust's `{:?}` writes strings (`\n`, `\"`, `\u{301}`, ...), the
+/// backslash already read from `chars`.
+fn unescape(chars: &mut std::str::CharIndices<'_>) -> Option<char> {
+    Some(match chars.next()?.1 {
+        'n' => '\n',
+        'r' => '\r',
+        't' => '\t',
+        '0' => '\0',
+        'u' => {
+            if chars.next()?.1 != '{' {
+                return None;
+            }
+            let digits: String = chars
+                .by_ref()
+                .map(|(_, c)| c)
+                .take_while(|c| *c != '}')
+                .collect();
+            char::from_u32(u32::from_str_radix(&digits, 16).ok()?)?
+        }
+        other => other,
+    })
+}
+
+/// The message for a name no linked crate registered: which kind of name it is, the names of that
+/// kind that would have been accepted, and how a plugin's names come to be known.
+fn unknown_name(unknown: &UnknownName, kind: Kind) -> String {
+    let (head, note) = cut(&unknown.found);
+    let known: Vec<String> = unknown.expected.iter().map(|n| format!("{n:?}")).collect();
+    format!(
+        "unknown {kind} {head:?}{note}; the known {kind}s are {known}. A name from a plugin crate \
+         is known only to a binary that links that crate: add the crate as a dependency and write \
+         `use the_crate as _;` in the binary's main.rs (with `fn main() -> std::process::ExitCode \
+         {{ drift_bench::cli::main() }}` it is then the whole drift-bench command line)",
+        kind = kind.as_str(),
+        known = known.join(", "),
+    )
+}
+
+/// Where the name of an unknown-name error starts. The parser reports the position just after the
+/// name's closing quote, counting bytes; when the source there ends with the name in plain quotes,
+/// the error points at its opening quote instead, as a line and a column in characters like every
+/// other position of this module. `None` (keep the parser's position) for a name written with
+/// escapes or as a raw string.
+fn name_start(src: &str, (line, column): (usize, usize), name: &str) -> Option<(usize, usize)> {
+    let line_start = if line <= 1 {
+        0
+    } else {
+        src.match_indices('\n').nth(line - 2)?.0 + 1
+    };
+    let end = line_start.checked_add(column.checked_sub(1)?)?;
+    let quoted = format!("\"{name}\"");
+    let start = end.checked_sub(quoted.len())?;
+    (src.get(start..end)? == quoted).then(|| line_col(src, start))
+}
+
+/// Whether a backticked name keeps ron's raw identifier prefix `r#`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Raw {
+    /// As ron wrote it.
+    Keep,
+    /// Without `r#`: the name as the file spells it.
+    Strip,
+}
+
+/// `text` with every backticked piece cut by [`echo`] (and its `r#` dropped as `raw` says) and
+/// every other run of more than [`ECHO_LIMIT`] non-blank characters cut by [`truncate`].
+fn shorten(text: &str, raw: Raw) -> String {
     let mut out = String::new();
     let mut rest = text;
     while let Some(open) = rest.find('`') {
         let Some(close) = rest[open + 1..].find('`') else {
             break;
         };
+        let piece = &rest[open + 1..open + 1 + close];
+        let piece = match raw {
+            Raw::Strip => piece.strip_prefix("r#").unwrap_or(piece),
+            Raw::Keep => piece,
+        };
         out.push_str(&shorten_runs(&rest[..open]));
-        out.push_str(&echo(&rest[open + 1..open + 1 + close]));
+        out.push_str(&echo(piece));
         rest = &rest[open + 1 + close + 1..];
     }
     out.push_str(&shorten_runs(rest));

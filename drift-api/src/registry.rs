@@ -18,6 +18,11 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every kind, in the order listings show them. Code that treats each kind in turn iterates
+    /// this rather than naming kinds, so that a new kind is listed (and recognised in RON errors)
+    /// everywhere once it is added here.
+    pub const ALL: [Kind; 3] = [Kind::Kernel, Kind::Coupling, Kind::Operator];
+
     /// Lower-case name of the kind.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -69,11 +74,38 @@ pub fn names(kind: Kind) -> Vec<&'static str> {
 
 /// Registers a name for listings (the type must also carry `#[typetag::serde(name = "...")]`).
 ///
-/// ```ignore
+/// ```
+/// use drift_api::registry::{self, Kind};
+/// use drift_api::Kernel;
+/// use serde::{Deserialize, Serialize};
+///
+/// /// Student-t kernel with `nu` degrees of freedom.
+/// #[derive(Debug, Serialize, Deserialize)]
+/// #[serde(deny_unknown_fields)]
+/// struct StudentT {
+///     nu: f64,
+/// }
+///
+/// #[typetag::serde(name = "acme.student_t")]
+/// impl Kernel for StudentT {
+///     fn log_weight_f64(&self, sq_dist: &mut [f64], tau: f64) {
+///         let (scale, power) = (1.0 / (self.nu * tau), 0.5 * (self.nu + 1.0));
+///         sq_dist.iter_mut().for_each(|v| *v = -power * (*v * scale).ln_1p());
+///     }
+/// }
+///
 /// drift_api::register!(Kernel, "acme.student_t",
 ///     summary: "Student-t kernel",
 ///     params: "nu: f64 = 3",
 ///     example: r#"{"acme.student_t": (nu: 3.0)}"#);
+///
+/// // Listed under its kind, and its example is a value of the type it names.
+/// assert!(registry::names(Kind::Kernel).contains(&"acme.student_t"));
+/// let example = registry::entries().into_iter().find(|r| r.name == "acme.student_t").unwrap();
+/// let kernel: Box<dyn Kernel> = ron::from_str(example.example).unwrap();
+/// let mut d2 = [0.0];
+/// kernel.log_weight_f64(&mut d2, 1.0);
+/// assert_eq!(d2[0], 0.0);
 /// ```
 #[macro_export]
 macro_rules! register {

@@ -1,21 +1,39 @@
 //! `drift-bench apply`: runs an operator from a RON file on point sets from `.npy` or `.csv` files.
+//!
+//! ```no_run
+//! use drift_bench::apply::{self, ApplyArgs};
+//! use std::path::PathBuf;
+//!
+//! let args = ApplyArgs {
+//!     out: Some(PathBuf::from("v.npy")),
+//!     ..ApplyArgs::new("op.ron".into(), "x.npy".into(), "y.csv".into())
+//! };
+//! apply::run(&args, &mut std::io::stdout(), &mut std::io::stderr())?;
+//! # Ok::<(), anyhow::Error>(())
+//! ```
 
+use crate::array::Array;
+use crate::pending_file::PendingFile;
+use crate::point_files::{self, label};
+use crate::{csv, invalid_arg, same_file};
 use anyhow::{anyhow, bail, Result};
 use clap::Args;
 use drift_api::{
     apply_drift, Context, DriftOperator, DriftProblem, DriftReport, Negatives, PointCloud,
     Precision, Real,
 };
-use drift_bench::array::Array;
-use drift_bench::pending_file::PendingFile;
-use drift_bench::point_files::{self, label};
-use drift_bench::{csv, invalid_arg, same_file};
 use drift_ops::CpuBackend;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// Arguments of `drift-bench apply`.
+/// The default `--negative-weight`: a negative weighs as much as one generated sample.
+pub const DEFAULT_NEGATIVE_WEIGHT: f64 = 1.0;
+
+/// The default `--show`: rows of V printed when there is no `--out`.
+pub const DEFAULT_SHOW: usize = 5;
+
+/// Arguments of `drift-bench apply` (the field docs are the command's help).
 ///
 /// Precision: the computation runs in the precision of X and Y (`.npy` files keep theirs, `.csv`
 /// files are f64). If X and Y differ, they are widened to f64, which is exact, and a note is printed;
@@ -25,62 +43,85 @@ use std::time::{Duration, Instant};
 pub struct ApplyArgs {
     /// The operator: a RON file (see `drift-bench list --examples`).
     #[arg(long, value_name = "FILE")]
-    op: PathBuf,
+    pub op: PathBuf,
     /// Generated samples X: `.npy` (float32/float64, shape (N, D) or (N,)) or `.csv`.
     #[arg(long, value_name = "FILE")]
-    x: PathBuf,
+    pub x: PathBuf,
     /// Data samples Y, same dimension as X.
     #[arg(long, value_name = "FILE")]
-    y: PathBuf,
+    pub y: PathBuf,
     /// Where to write the field V (N x D, same shape form as X): `.npy` or `.csv`. Without it, a
     /// summary is printed.
     #[arg(long, value_name = "FILE")]
-    out: Option<PathBuf>,
+    pub out: Option<PathBuf>,
     /// Per-point weights of X (relative masses; (N,) `.npy` or a one-column `.csv`).
     #[arg(long, value_name = "FILE")]
-    x_weights: Option<PathBuf>,
+    pub x_weights: Option<PathBuf>,
     /// Per-point weights of Y.
     #[arg(long, value_name = "FILE")]
-    y_weights: Option<PathBuf>,
+    pub y_weights: Option<PathBuf>,
     /// Extra negatives (unconditional samples) joining the repulsion, for `guidance`.
     #[arg(long, value_name = "FILE")]
-    negatives: Option<PathBuf>,
+    pub negatives: Option<PathBuf>,
     /// Relative weight of each negative against one generated sample (`guidance` sets its own,
     /// (alpha - 1)(N - 1)/N_unc, and ignores this).
     // A value starting with `-` (`-1`, `-1e-3`) is a value, not an option, so that the range check
     // names it.
     #[arg(
         long,
-        default_value_t = 1.0,
+        default_value_t = DEFAULT_NEGATIVE_WEIGHT,
         value_name = "W",
         allow_hyphen_values = true
     )]
-    negative_weight: f64,
+    pub negative_weight: f64,
     /// Compute in single precision, whatever the inputs hold.
     #[arg(long, conflicts_with = "f64")]
-    f32: bool,
+    pub f32: bool,
     /// Compute in double precision, whatever the inputs hold.
     #[arg(long)]
-    f64: bool,
+    pub f64: bool,
     /// Flow step passed to the operator (schedules such as `annealed` read it).
     #[arg(long, default_value_t = 0)]
-    step: u64,
+    pub step: u64,
     /// Flow time passed to the operator.
     #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
-    time: f64,
+    pub time: f64,
     /// Rows of V shown in the summary when there is no `--out`.
-    #[arg(long, default_value_t = 5, value_name = "N")]
-    show: usize,
+    #[arg(long, default_value_t = DEFAULT_SHOW, value_name = "N")]
+    pub show: usize,
     /// Every `.csv` input starts with a header line (without it, a first line is a header only if
     /// none of its cells is a number).
     #[arg(long)]
-    header: bool,
+    pub header: bool,
     /// Allow `--out` to be one of the inputs (it is replaced once every input has been read).
     #[arg(long)]
-    force: bool,
+    pub force: bool,
 }
 
 impl ApplyArgs {
+    /// The arguments of `apply --op OP --x X --y Y` with every option at its default: no output
+    /// file (a summary is printed), no weights or negatives, the inputs' precision, step 0 and
+    /// time 0. Set the other fields with struct update syntax.
+    pub fn new(op: PathBuf, x: PathBuf, y: PathBuf) -> Self {
+        ApplyArgs {
+            op,
+            x,
+            y,
+            out: None,
+            x_weights: None,
+            y_weights: None,
+            negatives: None,
+            negative_weight: DEFAULT_NEGATIVE_WEIGHT,
+            f32: false,
+            f64: false,
+            step: 0,
+            time: 0.0,
+            show: DEFAULT_SHOW,
+            header: false,
+            force: false,
+        }
+    }
+
     /// The input files, each with its argument.
     fn input_files(&self) -> Vec<(&'static str, &Path)> {
         let optional = [
@@ -134,6 +175,10 @@ struct Outcome {
 
 /// Checks every argument and prepares the output file, before anything is read or computed.
 fn prepare(a: &ApplyArgs) -> Result<Option<PendingFile>> {
+    // The command line cannot ask for both (clap refuses it); a program filling the fields can.
+    if a.f32 && a.f64 {
+        bail!("--f32 and --f64 choose different precisions: pass one of them");
+    }
     invalid_arg::finite("--time", a.time)?;
     invalid_arg::finite_at_least("--negative-weight", a.negative_weight, 0.0, true)?;
     let Some(path) = &a.out else {

@@ -1,11 +1,12 @@
 //! The comparative demo: every built-in drift flows a lopsided particle blob toward the 8-Gaussians
 //! ring at a low and a high temperature, and a table shows which operators reach the far modes.
 
-use anyhow::{Context as _, Result};
-use drift_api::{DriftOperator, Kernel, PointCloud, Real};
-use drift_bench::{
+use crate::invalid_arg::{count_at_least, count_at_most, finite_at_least, InvalidArg};
+use crate::{
     lopsided_start, mode_coverage, run_flow, sliced_w2, FlowConfig, FlowOutcome, GaussianMixture,
 };
+use anyhow::{Context as _, Result};
+use drift_api::{DriftOperator, Kernel, PointCloud, Real};
 use drift_ops::{DengAlg2, Gaussian, Laplace, OneSided, Sinkhorn, SinkhornDrift, SinkhornProxy};
 use std::io::Write;
 
@@ -16,7 +17,10 @@ const CAPTURE_STDS: f64 = 4.0;
 /// The share of all particles a mode must hold to count as reached.
 const MIN_SHARE: f64 = 0.02;
 
-/// Settings of the demo (filled from the command line).
+/// The most Sinkhorn iterations a coupling solve accepts (the solver's own limit).
+const MAX_SINKHORN_ITERS: usize = 1_000_000;
+
+/// Settings of the demo (filled from the command line, or by a program).
 #[derive(Clone, Debug)]
 pub struct DemoConfig {
     /// Flow steps per run.
@@ -46,6 +50,20 @@ pub enum KernelChoice {
     Gaussian,
     /// `ℓ = −‖x − y‖/τ`, τ ∈ {0.05, 1}.
     Laplace,
+}
+
+impl DemoConfig {
+    /// Checks every setting, naming a bad one by its command-line option and value
+    /// (`--eta -1: must be finite and > 0`).
+    pub fn check(&self) -> Result<(), InvalidArg> {
+        finite_at_least("--eta", self.eta, 0.0, false)?;
+        count_at_least("--particles", self.particles, 2)?;
+        count_at_least("--data", self.data, 1)?;
+        finite_at_least("--sinkhorn-tol", self.sinkhorn_tol, 0.0, true)?;
+        count_at_most("--sinkhorn-iters", self.sinkhorn_iters, MAX_SINKHORN_ITERS)?;
+        count_at_least("--kernel", self.kernels.len(), 1)?;
+        Ok(())
+    }
 }
 
 impl KernelChoice {
@@ -103,8 +121,12 @@ fn operator(
     }
 }
 
-/// Runs every operator × kernel × temperature and prints the table to `out` as rows complete.
+/// Checks the settings ([`DemoConfig::check`]), then runs every operator × kernel × temperature
+/// and prints the table to `out` as rows complete.
 pub fn run(cfg: &DemoConfig, out: &mut impl Write) -> Result<()> {
+    // A bad value is reported (named, with its value) before the first flow, not after the flows
+    // that do not use it.
+    cfg.check()?;
     // Every run's operator is built and validated before the first flow: a bad setting fails at
     // once instead of after the flows that do not use it.
     let mut runs = Vec::new();

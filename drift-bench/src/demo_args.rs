@@ -1,11 +1,7 @@
-//! The options of `drift-bench demo`, checked as a whole before any flow runs.
+//! The options of `drift-bench demo`.
 
 use crate::demo::{DemoConfig, KernelChoice};
 use clap::Args;
-use drift_bench::invalid_arg::{count_at_least, count_at_most, finite_at_least, InvalidArg};
-
-/// The most Sinkhorn iterations a coupling solve accepts (the solver's own limit).
-const MAX_SINKHORN_ITERS: usize = 1_000_000;
 
 /// Options of `drift-bench demo` (and of `drift-bench` without a command).
 #[derive(Debug, Args)]
@@ -41,16 +37,9 @@ pub struct DemoArgs {
 }
 
 impl DemoArgs {
-    /// The demo's settings, once every option is in range: a bad value is reported (named, with
-    /// its value) before the first flow, not after the flows that do not use it.
-    pub fn config(self) -> Result<DemoConfig, InvalidArg> {
-        finite_at_least("--eta", self.eta, 0.0, false)?;
-        count_at_least("--particles", self.particles, 2)?;
-        count_at_least("--data", self.data, 1)?;
-        finite_at_least("--sinkhorn-tol", self.sinkhorn_tol, 0.0, true)?;
-        count_at_most("--sinkhorn-iters", self.sinkhorn_iters, MAX_SINKHORN_ITERS)?;
-        count_at_least("--kernel", self.kernel.len(), 1)?;
-        Ok(DemoConfig {
+    /// The demo's settings ([`crate::demo::run`] checks them as a whole before the first flow).
+    pub fn config(self) -> DemoConfig {
+        DemoConfig {
             steps: self.steps,
             eta: self.eta,
             particles: self.particles,
@@ -60,6 +49,6 @@ impl DemoArgs {
             sinkhorn_tol: self.sinkhorn_tol,
             kernels: self.kernel,
             f32: !self.f64,
-        })
+        }
     }
 }

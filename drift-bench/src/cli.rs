@@ -1,0 +1,134 @@
+//! The `drift-bench` command line, as a library call, so that any binary can be the whole CLI.
+//!
+//! `drift-bench` (or `drift-bench demo`) runs the comparative particle-flow demo of the built-in
+//! drift operators; `list` shows every registered kernel, coupling and operator, `validate` checks
+//! RON operator files, and `apply` runs an operator from a RON file on point sets read from `.npy`
+//! or `.csv` files. Each command is also a function of its own module ([`crate::demo::run`],
+//! [`crate::list::run`], [`crate::validate::run`], [`crate::apply::run`]).
+//!
+//! Kernels, couplings and operators are known by the crates linked into the binary (typetag and
+//! inventory register a type only where its crate is linked). The `drift-bench` binary links the
+//! built-ins; a crate of your own operators gets a `drift-bench` that also knows its names with a
+//! binary of three lines:
+//!
+//! ```no_run
+//! // With your crate's name: it links the crate, so that its registrations exist.
+//! use drift_ops as _;
+//! fn main() -> std::process::ExitCode { drift_bench::cli::main() }
+//! ```
+
+use crate::apply::{self, ApplyArgs};
+use crate::console::Console;
+use crate::demo;
+use crate::demo_args::DemoArgs;
+use crate::list;
+use crate::validate;
+use anyhow::{bail, Result};
+use clap::{Parser, Subcommand};
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Demonstrations and benchmarks of drift operators.
+#[derive(Debug, Parser)]
+#[command(
+    name = "drift-bench",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Options of the default command (`demo`).
+    #[command(flatten)]
+    demo: DemoArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Particle flows of every built-in drift on the 8-Gaussians ring, at a low and a high
+    /// temperature, from a start that covers only two modes (the default command).
+    Demo(DemoArgs),
+    /// Every registered kernel, coupling and operator (built-ins and linked plugins), with its
+    /// one-line summary and parameters.
+    List {
+        /// Also print a complete example RON value of each.
+        #[arg(long)]
+        examples: bool,
+    },
+    /// Parse and validate RON operator files: prints `ok FILE` or `FILE:LINE:COL: message` for each,
+    /// and exits with status 1 if any failed.
+    Validate {
+        /// RON files to check.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// Evaluate an operator from a RON file on point sets from `.npy` or `.csv` files, print its
+    /// diagnostics, and print or write the field V.
+    ///
+    /// The computation runs in the precision of X and Y (`.npy` keeps float32 or float64, `.csv` is
+    /// f64). If they differ, both are widened to f64 (exact) and a note is printed; `--f32` or
+    /// `--f64` choose the precision explicitly. Weights and negatives are converted to it. A `.npy`
+    /// output has that precision; a `.csv` output prints each value in its shortest form that reads
+    /// back to the same float.
+    Apply(ApplyArgs),
+}
+
+/// Runs the command line of this process ([`std::env::args_os`]); the body of a binary's `main`.
+pub fn main() -> ExitCode {
+    run_with_args(std::env::args_os())
+}
+
+/// Runs the command line `args`, the program's name first (as [`std::env::args_os`] gives them),
+/// printing to this process's standard output and error, and returns the status to exit with.
+///
+/// Nothing exits the process: `--help` and `--version` print and return success; a command line
+/// that does not parse prints clap's message and returns status 2; a command that fails prints one
+/// line `error: ...` (no backtrace: every message names the argument and file it is about) and
+/// returns status 1.
+///
+/// The status is decided by the work alone: output that nobody reads any more (a closed pipe) is
+/// dropped by [`Console`], never turned into an error or into a success.
+pub fn run_with_args<I, S>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = S>,
+    S: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            // What clap's own exit would print (help to standard output, errors to standard
+            // error), without leaving the process.
+            let _ = e.print();
+            return u8::try_from(e.exit_code()).map_or(ExitCode::FAILURE, ExitCode::from);
+        }
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // Not `eprintln!`, which panics when standard error is closed.
+            let _ = writeln!(Console::new(std::io::stderr().lock()), "error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs one parsed command line.
+fn run(cli: Cli) -> Result<()> {
+    let mut out = Console::new(std::io::stdout().lock());
+    let mut err = Console::new(std::io::stderr().lock());
+    match cli.command.unwrap_or(Command::Demo(cli.demo)) {
+        Command::List { examples } => list::run(examples, &mut out),
+        Command::Validate { files } => {
+            let failed = validate::run(&files, &mut out, &mut err)?;
+            if failed > 0 {
+                bail!("{failed} of {} files failed validation", files.len());
+            }
+            Ok(())
+        }
+        Command::Apply(a) => apply::run(&a, &mut out, &mut err),
+        Command::Demo(a) => demo::run(&a.config(), &mut out),
+    }
+}
