@@ -26,8 +26,8 @@ pub mod weighting;
 
 pub use backend::{reduce, Backend, Displacement, ReductionJob, RowReduction};
 pub use coupling::{
-    solve_coupling, ColumnBlock, Coupling, CouplingJob, CouplingProblem, CouplingReport, Potentials,
-    RowMasses,
+    solve_coupling, ColumnBlock, Coupling, CouplingJob, CouplingProblem, CouplingReport,
+    Potentials, RowMasses,
 };
 pub use error::{
     check_param, check_temperature, fmt_num, try_vec, try_with_capacity, DriftError, Result,

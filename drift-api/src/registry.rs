@@ -21,7 +21,12 @@ impl Kind {
     /// Every kind, in the order listings show them. Code that treats each kind in turn iterates
     /// this rather than naming kinds, so that a new kind is listed (and recognised in RON errors)
     /// everywhere once it is added here.
-    pub const ALL: [Kind; 4] = [Kind::Kernel, Kind::Coupling, Kind::Weighting, Kind::Operator];
+    pub const ALL: [Kind; 4] = [
+        Kind::Kernel,
+        Kind::Coupling,
+        Kind::Weighting,
+        Kind::Operator,
+    ];
 
     /// Lower-case name of the kind.
     pub fn as_str(&self) -> &'static str {

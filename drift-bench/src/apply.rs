@@ -338,7 +338,9 @@ fn run_in<T: Real>(a: &ApplyArgs, op: &dyn DriftOperator, inputs: &Inputs) -> Re
             context: &context,
             out: &mut field,
             scale: T::one(),
-            negatives: negatives.as_ref().map(|points| Negatives::new(points, a.negative_weight)),
+            negatives: negatives
+                .as_ref()
+                .map(|points| Negatives::new(points, a.negative_weight)),
         },
     )
     .map_err(|e| anyhow!("--op {}: {e}", a.op.display()))?;

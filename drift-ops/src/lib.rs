@@ -28,9 +28,9 @@ pub mod weightings;
 pub use compositions::*;
 pub use couplings::{RowNormalised, Sinkhorn, TwoSidedProxy, Unnormalised};
 pub use cpu::CpuBackend;
+pub use engine::{DisplacementKind, Term};
 pub use kernels::{Gaussian, InverseMultiquadric, Laplace, LogDistance};
 pub use operators::*;
-pub use engine::{DisplacementKind, Term};
 pub use weightings::{FDivergenceKind, FDivergenceWeighting, MassProduct, Masses, Unit};
 
 use drift_api::{

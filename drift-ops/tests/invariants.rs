@@ -6,7 +6,8 @@ mod common;
 use common::*;
 use drift_api::DriftOperator;
 use drift_ops::{
-    CrossMinusSelf, DengAlg2, DisplacementKind, JointCrossMinusSelf, OneSided, Sinkhorn, SinkhornDrift, SinkhornProxy, Term,
+    CrossMinusSelf, DengAlg2, DisplacementKind, JointCrossMinusSelf, OneSided, Sinkhorn,
+    SinkhornDrift, SinkhornProxy, Term,
 };
 use proptest::prelude::*;
 use rand::seq::SliceRandom;

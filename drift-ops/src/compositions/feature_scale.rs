@@ -3,9 +3,7 @@
 use super::accumulate::run_into;
 use crate::couplings::passes::Passes;
 use crate::kernels::LogDistance;
-use drift_api::{
-    Backend, DriftOperator, DriftProblem, DriftReport, PointCloud, Real, Result,
-};
+use drift_api::{Backend, DriftOperator, DriftProblem, DriftReport, PointCloud, Real, Result};
 use serde::{Deserialize, Serialize};
 
 /// Runs the inner operator on `X/S`, `Y/S` with every temperature multiplied by `√D`, where
@@ -74,7 +72,10 @@ impl FeatureScale {
             p.out,
             p.scale * T::of(s),
         )?;
-        Ok(DriftReport::of("feature_scale", Vec::new(), inner.drift_norm * s).with_parts(vec![inner]))
+        Ok(
+            DriftReport::of("feature_scale", Vec::new(), inner.drift_norm * s)
+                .with_parts(vec![inner]),
+        )
     }
 }
 

@@ -21,11 +21,7 @@ use drift_api::{DriftError, DriftProblem, Real, Result};
 /// assert!(add_field(&mut p, &[f64::NAN, 0.0], "my field").is_err());
 /// assert_eq!(out, vec![7.0, -5.0]);
 /// ```
-pub fn add_field<T: Real>(
-    p: &mut DriftProblem<'_, T>,
-    field: &[T],
-    what: &str,
-) -> Result<f64> {
+pub fn add_field<T: Real>(p: &mut DriftProblem<'_, T>, field: &[T], what: &str) -> Result<f64> {
     if let Some(index) = field.iter().position(|v| !v.is_finite()) {
         return Err(DriftError::NonFiniteResult {
             what: what.into(),

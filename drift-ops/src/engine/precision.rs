@@ -25,10 +25,7 @@ pub trait Engine {
 /// The bound is a priori (from the squared diameter of every point set involved, measured around
 /// the data's median, which the engine also measures barycentres from), so an f32 problem that
 /// needs f64 costs one f64 evaluation, not an f32 one first.
-pub fn run_guarded<T: Real>(
-    p: DriftProblem<'_, T>,
-    engine: &impl Engine,
-) -> Result<DriftReport> {
+pub fn run_guarded<T: Real>(p: DriftProblem<'_, T>, engine: &impl Engine) -> Result<DriftReport> {
     let origin = data_origin(p.y);
     let diameter_sq = squared_diameter(&p, &origin);
     let terms = engine.terms();

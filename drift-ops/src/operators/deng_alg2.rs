@@ -1,9 +1,9 @@
 //! Deng et al.'s Algorithm 2: the joint two-sided normalisation, exactly as in the paper.
 
 use super::defaults::{laplace, yes};
+use crate::couplings::TwoSidedProxy;
 use crate::engine::joint;
 use crate::engine::TermRef;
-use crate::couplings::TwoSidedProxy;
 use drift_api::{DriftProblem, DriftReport, Kernel, Real, Result};
 use serde::{Deserialize, Serialize};
 

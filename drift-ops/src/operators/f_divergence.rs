@@ -1,10 +1,10 @@
 //! The Wasserstein gradient flow of an f-divergence between Parzen densities.
 
-use crate::engine::cross_minus_self;
 use super::defaults::gaussian;
+use crate::couplings::RowNormalised;
+use crate::engine::cross_minus_self;
 use crate::engine::TermRef;
 use crate::weightings::{FDivergenceKind, FDivergenceWeighting};
-use crate::couplings::RowNormalised;
 use drift_api::{DriftProblem, DriftReport, Kernel, Real, Result};
 use serde::{Deserialize, Serialize};
 

@@ -1,9 +1,9 @@
 //! The MMD gradient drift and the MMD² value.
 
-use crate::engine::cross_minus_self;
-use crate::engine::{DisplacementKind, TermRef};
 use crate::couplings::passes::Passes;
 use crate::couplings::Unnormalised;
+use crate::engine::cross_minus_self;
+use crate::engine::{DisplacementKind, TermRef};
 use crate::kernels::{Gaussian, Laplace};
 use drift_api::{
     check_temperature, Backend, DriftOperator, DriftProblem, DriftReport, Kernel, PointCloud, Real,

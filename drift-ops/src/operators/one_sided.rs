@@ -1,9 +1,9 @@
 //! Deng et al.'s one-sided drift (Eq. 8–11).
 
-use crate::engine::cross_minus_self;
 use super::defaults::{laplace, yes};
-use crate::engine::TermRef;
 use crate::couplings::RowNormalised;
+use crate::engine::cross_minus_self;
+use crate::engine::TermRef;
 use drift_api::{DriftProblem, DriftReport, Kernel, Real, Result};
 use serde::{Deserialize, Serialize};
 

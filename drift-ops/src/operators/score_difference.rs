@@ -1,8 +1,8 @@
 //! The score-difference drift of Parzen densities (Turan & Ovsjanikov).
 
+use crate::couplings::RowNormalised;
 use crate::engine::cross_minus_self;
 use crate::engine::TermRef;
-use crate::couplings::RowNormalised;
 use crate::kernels::Gaussian;
 use drift_api::{check_temperature, DriftProblem, DriftReport, Real, Result};
 use serde::{Deserialize, Serialize};

@@ -1,8 +1,8 @@
 //! The debiased Sinkhorn divergence: its drift (the NSGF velocity) and its value `S_ε`.
 
+use crate::couplings::Sinkhorn;
 use crate::engine::cross_minus_self;
 use crate::engine::TermRef;
-use crate::couplings::Sinkhorn;
 use crate::kernels::Gaussian;
 use drift_api::{
     check_temperature, solve_coupling, Backend, ColumnBlock, CouplingProblem, DriftOperator,

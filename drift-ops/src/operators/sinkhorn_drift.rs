@@ -1,9 +1,9 @@
 //! He et al.'s Sinkhorn drift: full two-sided scaling on both terms.
 
-use crate::engine::cross_minus_self;
 use super::defaults::gaussian;
-use crate::engine::TermRef;
 use crate::couplings::Sinkhorn;
+use crate::engine::cross_minus_self;
+use crate::engine::TermRef;
 use drift_api::{DriftProblem, DriftReport, Kernel, Real, Result};
 use serde::{Deserialize, Serialize};
 

@@ -1,9 +1,9 @@
 //! Sinkhorn with a fixed number of scaling iterations: from one-sided (K = 0) to full Sinkhorn.
 
-use crate::engine::cross_minus_self;
 use super::defaults::gaussian;
-use crate::engine::TermRef;
 use crate::couplings::Sinkhorn;
+use crate::engine::cross_minus_self;
+use crate::engine::TermRef;
 use drift_api::{DriftError, DriftProblem, DriftReport, Kernel, Real, Result};
 use serde::{Deserialize, Serialize};
 

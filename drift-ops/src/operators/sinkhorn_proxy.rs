@@ -1,9 +1,9 @@
 //! The split two-sided Sinkhorn proxy drift.
 
-use crate::engine::cross_minus_self;
 use super::defaults::gaussian;
-use crate::engine::TermRef;
 use crate::couplings::TwoSidedProxy;
+use crate::engine::cross_minus_self;
+use crate::engine::TermRef;
 use drift_api::{DriftProblem, DriftReport, Kernel, Real, Result};
 use serde::{Deserialize, Serialize};
 

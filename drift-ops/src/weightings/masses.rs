@@ -21,7 +21,12 @@ impl GenericWeighting for Masses {
         (scale * row.attraction.mass, scale * row.repulsion.mass)
     }
     fn check(&self) -> Result<()> {
-        check_param("weighting.scale", self.scale, self.scale.is_finite(), "finite")
+        check_param(
+            "weighting.scale",
+            self.scale,
+            self.scale.is_finite(),
+            "finite",
+        )
     }
 }
 

@@ -2,8 +2,8 @@
 //! from `MATH.md` independently of the library's tiled, block-wise code, plus input generators.
 #![allow(dead_code)]
 
-use drift_api::{Coupling, Kernel, PointCloud, Real};
 use drift_api::Weighting;
+use drift_api::{Coupling, Kernel, PointCloud, Real};
 use drift_ops::engine::DisplacementKind;
 use drift_ops::{
     FDivergenceKind, FDivergenceWeighting, Gaussian, InverseMultiquadric, Laplace, MassProduct,
@@ -464,9 +464,24 @@ pub fn split_drift(
         log_b: x.log_w.clone(),
         mask,
     }];
-    let pc = plan(attraction.c, attraction.k, attraction.tau, &x.pts, &x.log_w, &cb, false);
+    let pc = plan(
+        attraction.c,
+        attraction.k,
+        attraction.tau,
+        &x.pts,
+        &x.log_w,
+        &cb,
+        false,
+    );
     let ps = plan(rep.c, rep.k, rep.tau, &x.pts, &x.log_w, &sb, true);
-    let tc = block_terms(attraction.k, attraction.tau, &x.pts, &cb, &pc, attraction.disp);
+    let tc = block_terms(
+        attraction.k,
+        attraction.tau,
+        &x.pts,
+        &cb,
+        &pc,
+        attraction.disp,
+    );
     let ts = block_terms(rep.k, rep.tau, &x.pts, &sb, &ps, rep.disp);
     combine(w, &tc[0], &ts[0])
 }

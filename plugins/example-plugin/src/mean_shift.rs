@@ -1,14 +1,18 @@
-//! A mean-shift operator: attraction only, written directly on the backend's row reduction.
+//! An operator of a new family: attraction only, written directly on the backend's row reduction.
 
 use drift_api::{
-    check_temperature, reduce, Displacement, DriftError, DriftJob, DriftOperator, DriftProblem,
-    DriftReport, Kernel, Real, Result, RowReduction,
+    check_temperature, reduce, Displacement, DriftJob, DriftOperator, DriftProblem, DriftReport,
+    Kernel, Real, Result, RowReduction,
 };
+use drift_ops::engine::add_field;
 use serde::{Deserialize, Serialize};
 
 /// Mean shift toward the data: `V_i = Σ_j softmax_j(ℓ(x_i, y_j) + log b_j) (y_j − x_i)`, the
 /// attraction of the one-sided drift without its repulsion (so it collapses modes: a baseline).
-/// One fused reduction on whatever backend the caller passes.
+/// One fused reduction on whatever backend the caller passes. RON name `example.mean_shift`.
+///
+/// It has no repulsion for guidance negatives to join, so it never marks them used: given
+/// negatives, it fails with [`drift_api::DriftError::NegativesIgnored`] rather than ignore them.
 ///
 /// ```
 /// use drift_api::PointCloud;
@@ -31,7 +35,7 @@ pub struct MeanShift {
 }
 
 impl MeanShift {
-    fn run<T: Real>(&self, p: DriftProblem<'_, T>) -> Result<DriftReport> {
+    fn run<T: Real>(&self, mut p: DriftProblem<'_, T>) -> Result<DriftReport> {
         p.check()?;
         let tau = self.temperature * p.context.temperature_factor;
         let log_b = p.y.log_weights();
@@ -52,22 +56,8 @@ impl MeanShift {
                 disp: Some(&mut disp),
             },
         )?;
-        if let Some(index) = disp.iter().position(|v| !v.is_finite()) {
-            return Err(DriftError::NonFiniteResult {
-                what: "example.mean_shift".into(),
-                index,
-            });
-        }
-        let mut sq = 0.0;
-        for (o, v) in p.out.iter_mut().zip(&disp) {
-            sq += v.as_f64() * v.as_f64();
-            *o += p.scale * *v;
-        }
-        Ok(DriftReport {
-            operator: "example.mean_shift".into(),
-            drift_norm: (sq / disp.len() as f64).sqrt(),
-            ..Default::default()
-        })
+        let norm = add_field(&mut p, &disp, "example.mean_shift")?;
+        Ok(DriftReport::of("example.mean_shift", Vec::new(), norm))
     }
 }
 
@@ -75,10 +65,7 @@ impl MeanShift {
 impl DriftOperator for MeanShift {
     fn drift(&self, job: DriftJob<'_>) -> Result<DriftReport> {
         self.validate()?;
-        match job {
-            DriftJob::F32(p) => self.run(p),
-            DriftJob::F64(p) => self.run(p),
-        }
+        drift_api::by_precision!(job, p => self.run(p))
     }
 
     fn validate(&self) -> Result<()> {

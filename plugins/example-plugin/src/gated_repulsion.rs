@@ -1,0 +1,73 @@
+//! A new operator of the cross-minus-self family, made of the engine's public pieces.
+
+use crate::DensityGate;
+use drift_api::{DriftJob, DriftOperator, DriftProblem, DriftReport, Kernel, Real, Result};
+use drift_ops::engine::{cross_minus_self, TermRef};
+use drift_ops::{RowNormalised, Sinkhorn};
+use serde::{Deserialize, Serialize};
+
+/// RON name `example.gated_repulsion`: a Sinkhorn attraction minus a row-softmax repulsion, the
+/// repulsion scaled per particle by [`DensityGate`]. Guidance negatives join the repulsion (the
+/// engine does it), the context's temperature factor applies, and f32 problems that need f64 get it.
+///
+/// ```
+/// use drift_api::PointCloud;
+/// let op = drift_example_plugin::GatedRepulsion::new(Box::new(drift_ops::Gaussian), 0.5);
+/// let x = PointCloud::new("x", vec![0.0f64, 0.2, 0.4], 1).unwrap();
+/// let y = PointCloud::new("y", vec![1.0f64, 1.5], 1).unwrap();
+/// let (v, report) = drift_ops::drift(&op, &x, &y).unwrap();
+/// assert!(v.iter().all(|vi| *vi > 0.0));
+/// assert_eq!(report.couplings[0].coupling, "sinkhorn");
+/// ```
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatedRepulsion {
+    /// Kernel of both terms.
+    pub kernel: Box<dyn Kernel>,
+    /// Temperature `τ > 0` of both terms.
+    pub temperature: f64,
+    /// The attraction's solver (default: 100 iterations, tolerance 1e-5).
+    #[serde(default)]
+    pub sinkhorn: Sinkhorn,
+}
+
+impl GatedRepulsion {
+    fn run<T: Real>(&self, p: DriftProblem<'_, T>) -> Result<DriftReport> {
+        let (kernel, tau) = (self.kernel.as_ref(), self.temperature);
+        let attraction = TermRef::mean(kernel, &self.sinkhorn, tau);
+        let repulsion = TermRef::mean(kernel, &RowNormalised, tau);
+        cross_minus_self(p, NAME, attraction, repulsion, false, &DensityGate)
+    }
+}
+
+#[typetag::serde(name = "example.gated_repulsion")]
+impl DriftOperator for GatedRepulsion {
+    fn drift(&self, job: DriftJob<'_>) -> Result<DriftReport> {
+        self.validate()?;
+        drift_api::by_precision!(job, p => self.run(p))
+    }
+    fn validate(&self) -> Result<()> {
+        TermRef::mean(self.kernel.as_ref(), &self.sinkhorn, self.temperature).validate(NAME)
+    }
+}
+
+const NAME: &str = "example.gated_repulsion";
+
+impl GatedRepulsion {
+    /// The operator with the default solver.
+    pub fn new(kernel: Box<dyn Kernel>, temperature: f64) -> Self {
+        GatedRepulsion {
+            kernel,
+            temperature,
+            sinkhorn: Sinkhorn::default(),
+        }
+    }
+}
+
+drift_api::register!(
+    Operator,
+    "example.gated_repulsion",
+    summary: "Sinkhorn attraction minus a row-softmax repulsion gated by min(1, q/p) (example plugin)",
+    params: "kernel: Kernel, temperature: f64, sinkhorn: Sinkhorn = (max_iters: 100, tol: 1e-5)",
+    example: r#"{"example.gated_repulsion": (kernel: {"gaussian": ()}, temperature: 0.1)}"#
+);
