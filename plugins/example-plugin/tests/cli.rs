@@ -38,7 +38,10 @@ fn list_shows_the_plugin_next_to_the_built_ins() {
     let out = ok(Path::new(BIN), &["list"]);
     for name in [
         "example.student_t",
+        "example.density_gate",
+        "example.gated_repulsion",
         "example.mean_shift",
+        "example.warmup",
         "one_sided",
         "gaussian",
     ] {
@@ -64,10 +67,30 @@ fn the_plain_drift_bench_does_not_know_the_plugin() {
 }
 
 #[test]
-fn validate_accepts_the_plugin_file() {
-    let ron = mean_shift_ron();
-    let out = ok(Path::new(BIN), &["validate", s(&ron)]);
-    assert_eq!(out, format!("ok {}\n", ron.display()));
+fn validate_accepts_the_plugin_files() {
+    let template = Path::new(env!("CARGO_MANIFEST_DIR")).join("template.ron");
+    for ron in [mean_shift_ron(), template] {
+        let out = ok(Path::new(BIN), &["validate", s(&ron)]);
+        assert_eq!(out, format!("ok {}\n", ron.display()));
+    }
+}
+
+#[test]
+fn apply_runs_the_template_with_guidance_negatives() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("example-drift-template");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (x, y, u) = (dir.join("x.csv"), dir.join("y.csv"), dir.join("u.csv"));
+    std::fs::write(&x, "0,0\n0.5,0.1\n-0.3,0.4\n0.2,-0.2\n").unwrap();
+    std::fs::write(&y, "1,1\n2,0\n1.5,0.5\n1.2,0.8\n").unwrap();
+    std::fs::write(&u, "-1,-1\n-0.5,0.2\n").unwrap();
+    let template = Path::new(env!("CARGO_MANIFEST_DIR")).join("template.ron");
+    let args = ["apply", "--op", s(&template), "--x", s(&x), "--y", s(&y), "--show", "4"];
+    let plain = ok(Path::new(BIN), &args);
+    let guided = ok(Path::new(BIN), &[&args[..], &["--negatives", s(&u)]].concat());
+    assert!(plain.contains("operator example.warmup"), "{plain}");
+    assert!(guided.contains("example.gated_repulsion"), "{guided}");
+    assert_ne!(plain, guided, "the negatives change the field");
 }
 
 #[test]
