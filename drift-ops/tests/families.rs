@@ -1,5 +1,5 @@
 //! The operator families against their defining functionals (central finite differences in f64),
-//! their invariants, and the low-temperature behaviour `MATH.md` describes, on hand-made inputs.
+//! their invariants, and the low-temperature behaviour `docs/MATH.md` describes, on hand-made inputs.
 
 mod common;
 

@@ -1,4 +1,4 @@
-//! The facts of `MATH.md`: zero drift at `X = Y` for the consistent operators, permutation
+//! The facts of `docs/MATH.md`: zero drift at `X = Y` for the consistent operators, permutation
 //! equivariance, translation invariance, rotation equivariance, finiteness at very low temperature.
 
 mod common;

@@ -1,5 +1,5 @@
 //! Straightforward dense f64 reference implementations of every kernel, coupling and operator, written
-//! from `MATH.md` independently of the library's tiled, block-wise code, plus input generators.
+//! from `docs/MATH.md` independently of the library's tiled, block-wise code, plus input generators.
 #![allow(dead_code)]
 
 use drift_api::Weighting;
