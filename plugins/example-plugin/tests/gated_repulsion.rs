@@ -52,9 +52,9 @@ fn displacement(x: &[f64], cols: &[Vec<f64>], s: &[f64]) -> Vec<f64> {
 fn reference(x: &[Vec<f64>], y: &[Vec<f64>], negatives: &[Vec<f64>], w: f64) -> Vec<f64> {
     let (n, m) = (x.len(), y.len());
     let (log_a, log_b) = (-(n as f64).ln(), -(m as f64).ln());
-    let (mut f, mut g) = (vec![0.0; n], vec![log_b; m]);
+    let mut g = vec![log_b; m];
     for _ in 0..3000 {
-        f = x
+        let f: Vec<f64> = x
             .iter()
             .map(|xi| log_a - lse(y.iter().zip(&g).map(|(yj, gj)| gj + ell(xi, yj))))
             .collect();
