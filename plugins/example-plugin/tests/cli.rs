@@ -85,9 +85,22 @@ fn apply_runs_the_template_with_guidance_negatives() {
     std::fs::write(&y, "1,1\n2,0\n1.5,0.5\n1.2,0.8\n").unwrap();
     std::fs::write(&u, "-1,-1\n-0.5,0.2\n").unwrap();
     let template = Path::new(env!("CARGO_MANIFEST_DIR")).join("template.ron");
-    let args = ["apply", "--op", s(&template), "--x", s(&x), "--y", s(&y), "--show", "4"];
+    let args = [
+        "apply",
+        "--op",
+        s(&template),
+        "--x",
+        s(&x),
+        "--y",
+        s(&y),
+        "--show",
+        "4",
+    ];
     let plain = ok(Path::new(BIN), &args);
-    let guided = ok(Path::new(BIN), &[&args[..], &["--negatives", s(&u)]].concat());
+    let guided = ok(
+        Path::new(BIN),
+        &[&args[..], &["--negatives", s(&u)]].concat(),
+    );
     assert!(plain.contains("operator example.warmup"), "{plain}");
     assert!(guided.contains("example.gated_repulsion"), "{guided}");
     assert_ne!(plain, guided, "the negatives change the field");
