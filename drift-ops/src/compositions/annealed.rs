@@ -4,6 +4,8 @@ use drift_api::{apply_drift, check_param, DriftOperator, DriftProblem, DriftRepo
 use serde::{Deserialize, Serialize};
 
 /// Which clock drives a schedule.
+///
+/// In RON: `time` or `step` (the `clock` field of `annealed`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Clock {
@@ -16,6 +18,9 @@ pub enum Clock {
 
 /// Bandwidth annealing (Turan & Ovsjanikov): every temperature of the inner operator is multiplied
 /// by `e^{−r t}`, floored at `min_factor`, with `t` the context's time or step.
+///
+/// RON name `annealed` (`clock` is a [`Clock`], `time` by default; `min_factor` defaults to `1e-3`):
+/// `{"annealed": (operator: {"score_difference": (temperature: 1.0)}, rate: 0.5, clock: time)}`.
 ///
 /// ```
 /// use drift_api::{Context, PointCloud};

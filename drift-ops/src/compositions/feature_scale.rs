@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 /// returns the field in the original units (`S · V`). Temperatures then mean the same thing in
 /// every dimension (Deng et al.).
 ///
+/// RON name `feature_scale`: `{"feature_scale": (operator: {"one_sided": (temperature: 0.05)})}`.
+///
 /// ```
 /// use drift_api::PointCloud;
 /// let op = drift_ops::FeatureScale { operator: Box::new(drift_ops::OneSided::new(0.05)) };

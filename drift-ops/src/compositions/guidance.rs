@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 /// away from the unconditional distribution with guidance scale `α >= 1`. Couplings that enforce
 /// marginals (Sinkhorn) see the negatives as weighted columns. `α = 1` disables them.
 ///
+/// RON name `guidance`: `{"guidance": (operator: {"deng_alg2": (temperature: 0.05)}, alpha: 2.0)}`.
+///
 /// ```
 /// use drift_api::{apply_drift, Context, DriftProblem, Negatives, PointCloud};
 /// use drift_ops::{Guidance, OneSided, CpuBackend};

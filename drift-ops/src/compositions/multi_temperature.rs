@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 /// factor `τ` (write the inner operator at temperature 1 to make the factors the temperatures). A
 /// temperature whose field vanishes (`λ_τ = 0`) contributes nothing.
 ///
+/// RON name `multi_temperature` (defaults `temperatures: [0.02, 0.05, 0.2]`, `normalise: true`):
+/// `{"multi_temperature": (operator: {"one_sided": (temperature: 1.0)}, temperatures: [0.02, 0.05, 0.2], normalise: true)}`.
+///
 /// ```
 /// use drift_api::PointCloud;
 /// let op = drift_ops::MultiTemperature::deng(Box::new(drift_ops::OneSided::new(1.0)));

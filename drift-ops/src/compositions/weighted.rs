@@ -6,6 +6,9 @@ use drift_api::{check_param, DriftOperator, DriftProblem, DriftReport, Real, Res
 use serde::{Deserialize, Serialize};
 
 /// One term of a [`Weighted`] sum.
+///
+/// In RON: `(weight: 0.5, operator: {"one_sided": (temperature: 0.05)})`, an element of
+/// `weighted`'s `terms` list.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WeightedTerm {
@@ -17,6 +20,9 @@ pub struct WeightedTerm {
 
 /// `V = Σ_k w_k V_k`. The children accumulate, each with its weight, into one scratch field (one
 /// buffer whatever the number of terms), whose norm is reported before it is added to the output.
+///
+/// RON name `weighted`:
+/// `{"weighted": (terms: [(weight: 1.0, operator: {"one_sided": (temperature: 0.05)}), (weight: 0.5, operator: {"mmd": (temperature: 0.5)})])}`.
 ///
 /// ```
 /// use drift_api::PointCloud;
@@ -39,6 +45,9 @@ pub struct Weighted {
 }
 
 /// `V = Σ_k V_k`: [`Weighted`] with unit weights.
+///
+/// RON name `sum`:
+/// `{"sum": (operators: [{"one_sided": (temperature: 0.05)}, {"sliced_wasserstein": (directions: 16)}])}`.
 ///
 /// ```
 /// use drift_api::DriftOperator;

@@ -13,6 +13,8 @@ use serde::{Deserialize, Serialize};
 /// weighted by the opposite marginal. `N` and `M` count the points with mass only. A zero-weight row
 /// gets `f_i = −∞`: its plan row vanishes, as it does in the limit `a_i → 0` (`A_ij ∝ sqrt(a_i)`),
 /// and its row-normalised barycentre still comes from the columns' potentials.
+///
+/// RON name `proxy`: `coupling: {"proxy": ()}`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TwoSidedProxy;

@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 ///
 /// The row potential is left to the operator's final pass (`f: None`), which computes the same
 /// log-sum-exp while it accumulates the barycentre: one pass instead of two.
+///
+/// RON name `row`: `coupling: {"row": ()}`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RowNormalised;

@@ -22,6 +22,10 @@ use std::sync::Mutex;
 /// (GeomLoss' annealing, one update per stage), and a warm start from the previous call's potentials
 /// (rescaled to the new temperature) when the shapes match.
 ///
+/// RON name `sinkhorn`, every field optional (defaults `max_iters: 100`, `tol: 1e-5`, no ε-scaling,
+/// no warm start):
+/// `coupling: {"sinkhorn": (max_iters: 100, tol: 1e-5, epsilon_scaling: Some(0.5), warm_start: false)}`.
+///
 /// ```
 /// use drift_api::Coupling;
 /// let s = drift_ops::Sinkhorn::new(50, 1e-6).with_epsilon_scaling(0.7).with_warm_start(true);

@@ -5,6 +5,8 @@ use serde::{Deserialize, Serialize};
 
 /// No normalisation: `f = 0`, `g = log b`, so `π_ij = b_j k(x_i, y_j)`. The kernel-gradient (MMD) case.
 ///
+/// RON name `unnormalised`: `coupling: {"unnormalised": ()}`.
+///
 /// ```
 /// use drift_api::Coupling;
 /// assert!(drift_ops::Unnormalised.validate().is_ok());

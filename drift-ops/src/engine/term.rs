@@ -12,6 +12,10 @@ use serde::{Deserialize, Serialize};
 
 /// An owned drift term, as written in RON files (`(kernel: ..., coupling: ..., temperature: ...,
 /// displacement: mean)`): kernel, coupling, temperature and displacement.
+///
+/// In RON, a bare struct (no name: it is a field of `cross_minus_self` and `joint`), `kernel`
+/// defaulting to `{"laplace": ()}`, `coupling` to `{"row": ()}` and `displacement` to `mean`:
+/// `(kernel: {"gaussian": ()}, coupling: {"sinkhorn": (max_iters: 50)}, temperature: 0.1)`.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Term {
@@ -99,6 +103,8 @@ impl<'a> TermRef<'a> {
 }
 
 /// Which displacement a term accumulates (serialisable subset of [`Displacement`]).
+///
+/// In RON: `mean` (the default) or `unit` (the `displacement` field of a [`Term`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DisplacementKind {

@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 /// Gaussian kernel: `log k(x, y) = −‖x − y‖² / τ`, so `τ = 2σ²` (and `τ = 2ε` in GeomLoss' `p = 2`
 /// convention `C = ½‖x − y‖²`).
 ///
+/// RON name `gaussian`: `kernel: {"gaussian": ()}`.
+///
 /// ```
 /// use drift_api::Kernel;
 /// let mut d2 = [4.0f32];

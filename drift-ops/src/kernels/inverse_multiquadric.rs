@@ -9,6 +9,9 @@ use serde::{Deserialize, Serialize};
 /// Student-t. Its polynomial tails keep far modes visible at temperatures where the Gaussian has
 /// already decayed to nothing.
 ///
+/// RON name `inverse_multiquadric`: `kernel: {"inverse_multiquadric": (beta: 0.5)}` (`beta`
+/// defaults to `0.5`).
+///
 /// ```
 /// use drift_api::Kernel;
 /// let mut d2 = [3.0f64];

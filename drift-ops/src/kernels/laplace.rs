@@ -5,6 +5,8 @@ use serde::{Deserialize, Serialize};
 
 /// Laplace kernel: `log k(x, y) = −‖x − y‖ / τ` (plain, not squared, distance).
 ///
+/// RON name `laplace`: `kernel: {"laplace": ()}`.
+///
 /// ```
 /// use drift_api::Kernel;
 /// let mut d2 = [4.0f64];

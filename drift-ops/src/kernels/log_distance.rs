@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 /// reduction computes `log Σ_j b_j ‖x_i − y_j‖` in `O((N + M)·D)` memory, which the feature-scale
 /// composition uses for the mean pairwise distance (and which gives energy distances).
 ///
+/// RON name `log_distance`: `kernel: {"log_distance": ()}`.
+///
 /// ```
 /// use drift_api::Kernel;
 /// let mut d2 = [9.0f64, 0.0];

@@ -13,6 +13,9 @@ use serde::{Deserialize, Serialize};
 /// `V_i = s⁺_i s⁻_i (bar⁺_i − bar⁻_i)` with `s±` the row masses of the two blocks of the joint proxy
 /// plan. The official JAX release's extras (a 1e-3 floor on `A`, a finite mask) are not applied.
 ///
+/// RON name `deng_alg2` (`kernel` defaults to Laplace, `mask_self` to `true`):
+/// `{"deng_alg2": (temperature: 0.05, kernel: {"laplace": ()}, mask_self: true)}`.
+///
 /// ```
 /// use drift_api::PointCloud;
 /// let op = drift_ops::DengAlg2::new(0.2);

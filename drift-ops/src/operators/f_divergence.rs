@@ -14,6 +14,9 @@ use serde::{Deserialize, Serialize};
 /// the score difference; reverse KL (`1/r`), χ² (`2r`), Jensen–Shannon (`1/(1 + r)`) and squared
 /// Hellinger (`½ r^{−1/2}`) reweight particles by how over- or under-represented they are.
 ///
+/// RON name `f_divergence` (`kernel` defaults to Gaussian, `mask_self` to `false`):
+/// `{"f_divergence": (divergence: jensen_shannon, temperature: 0.1)}`.
+///
 /// ```
 /// use drift_api::PointCloud;
 /// use drift_ops::{FDivergence, FDivergenceKind};

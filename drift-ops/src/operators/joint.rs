@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 /// `[Y; X]` (the `X` block masked on its diagonal when `mask_self`), the `Y` block's displacement
 /// attracts and the `X` block's repels, weighted by `weighting` from the two blocks' row masses.
 /// With the two-sided proxy and [`crate::MassProduct`] this is Deng et al.'s Algorithm 2
-/// ([`crate::DengAlg2`]); with Sinkhorn it enforces both marginals over the joint set. RON name
-/// `joint`.
+/// ([`crate::DengAlg2`]); with Sinkhorn it enforces both marginals over the joint set.
+/// RON name `joint`.
 ///
 /// ```
 /// use drift_api::PointCloud;

@@ -12,6 +12,9 @@ use drift_api::{
 use serde::{Deserialize, Serialize};
 
 /// The kernels whose MMD gradient the reduction computes exactly.
+///
+/// In RON: `gaussian` or `laplace`, bare (the `kernel` field of `mmd`; not the `{"gaussian": ()}`
+/// form of a registered kernel).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MmdKernel {
@@ -48,6 +51,9 @@ impl MmdKernel {
 /// `w(x) = Σ_j b_j k(x, y_j) − Σ_k a_k k(x, x_k)`, so `V_i = −(1/a_i) ∂(½ MMD²)/∂x_i`. Unnormalised
 /// plans on both sides, the self term includes `k = i`, row masses `α± = c · Σ_j b_j k_ij` with
 /// `c = 2/τ` (Gaussian, barycentre form) or `1/τ` (Laplace, unit-displacement form).
+///
+/// RON name `mmd` (`kernel` is an [`MmdKernel`], `gaussian` by default, not a boxed kernel):
+/// `{"mmd": (temperature: 0.5, kernel: gaussian)}`.
 ///
 /// ```
 /// use drift_api::PointCloud;

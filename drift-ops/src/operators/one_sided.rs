@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 /// masked. Not exactly zero when `X = Y` on finite samples when masked (the mask breaks the symmetry);
 /// at low temperature it collapses to nearest-neighbour forces.
 ///
+/// RON name `one_sided` (`kernel` defaults to Laplace, `mask_self` to `true`):
+/// `{"one_sided": (temperature: 0.05, kernel: {"laplace": ()}, mask_self: true)}`.
+///
 /// ```
 /// use drift_api::PointCloud;
 /// let op = drift_ops::OneSided::new(0.5);

@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 /// includes the particle itself). Consistent: zero at `X = Y`. Anneal the bandwidth with the
 /// `annealed` composition.
 ///
+/// RON name `score_difference`: `{"score_difference": (temperature: 0.1)}`.
+///
 /// ```
 /// use drift_api::PointCloud;
 /// let op = drift_ops::ScoreDifference::new(0.5);

@@ -18,6 +18,8 @@ use serde::{Deserialize, Serialize};
 /// `exp(−C/ε)` with `ε = τ/2`. The solver defaults to GeomLoss' schedule: ε-scaling from the diameter
 /// with ratio 0.5, then iterations to a tolerance of 1e-6.
 ///
+/// RON name `sinkhorn_divergence`: `{"sinkhorn_divergence": (temperature: 0.05)}`.
+///
 /// ```
 /// use drift_api::PointCloud;
 /// let op = drift_ops::SinkhornDivergence::new(0.2);

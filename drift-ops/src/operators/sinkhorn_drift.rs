@@ -12,6 +12,10 @@ use serde::{Deserialize, Serialize};
 /// `V_i = bar⁺_i − bar⁻_i`. Zero at `X = Y` (definiteness), stable at low temperature, and at small `τ`
 /// it tends to the optimal-transport displacement `T(x) − x`, sending mass to uncovered modes.
 ///
+/// RON name `sinkhorn_drift` (`kernel` defaults to Gaussian; `sinkhorn` is a [`crate::Sinkhorn`]
+/// without its name):
+/// `{"sinkhorn_drift": (temperature: 0.05, kernel: {"gaussian": ()}, sinkhorn: (max_iters: 50, tol: 1e-5))}`.
+///
 /// ```
 /// use drift_api::PointCloud;
 /// let op = drift_ops::SinkhornDrift::new(0.1);

@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 /// Sinkhorn-drifting paper describes between the one-sided drift (`K = 0`, unmasked) and the
 /// Sinkhorn drift (`K → ∞`).
 ///
+/// RON name `sinkhorn_k` (`kernel` defaults to Gaussian):
+/// `{"sinkhorn_k": (temperature: 0.05, iterations: 3)}`.
+///
 /// ```
 /// use drift_api::PointCloud;
 /// use drift_ops::{OneSided, SinkhornK};

@@ -13,6 +13,9 @@ use serde::{Deserialize, Serialize};
 /// `X = Y`) with the unmasked self term, the default. It does not move mass between well-separated
 /// modes: a far, uncovered mode stays empty.
 ///
+/// RON name `sinkhorn_proxy` (`kernel` defaults to Gaussian, `mask_self` to `false`):
+/// `{"sinkhorn_proxy": (temperature: 0.05, kernel: {"gaussian": ()}, mask_self: false)}`.
+///
 /// ```
 /// use drift_api::PointCloud;
 /// let op = drift_ops::SinkhornProxy::new(0.5);

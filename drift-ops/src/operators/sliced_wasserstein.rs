@@ -18,6 +18,9 @@ use serde::{Deserialize, Serialize};
 /// value. No kernel and no temperature; cost `O(L (N + M)(D + log(N + M)))`. The directions are
 /// streamed in blocks, so memory is `O(N·D + M)` whatever `L` is.
 ///
+/// RON name `sliced_wasserstein` (defaults `directions: 64`, `seed: 0`, `resample_each_step: true`):
+/// `{"sliced_wasserstein": (directions: 64, seed: 0, resample_each_step: true)}`.
+///
 /// ```
 /// use drift_api::PointCloud;
 /// let op = drift_ops::SlicedWasserstein { directions: 32, seed: 1, resample_each_step: false };

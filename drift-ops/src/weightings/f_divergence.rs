@@ -33,6 +33,9 @@ builtin_weighting!(
 );
 
 /// The `f` of an f-divergence `D_f(q‖p) = ∫ p f(q/p)`, through its flow weight `r f''(r)`.
+///
+/// In RON: `kl`, `reverse_kl`, `chi_squared`, `jensen_shannon` or `squared_hellinger` (the
+/// `divergence` field of the `f_divergence` operator and weighting).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FDivergenceKind {

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 
 /// Mean shift toward the data: `V_i = Σ_j softmax_j(ℓ(x_i, y_j) + log b_j) (y_j − x_i)`, the
 /// attraction of the one-sided drift without its repulsion (so it collapses modes: a baseline).
-/// One fused reduction on whatever backend the caller passes. RON name `example.mean_shift`.
+/// One fused reduction on whatever backend the caller passes. RON name `example.mean_shift`:
+/// `{"example.mean_shift": (kernel: {"example.student_t": (nu: 3.0)}, temperature: 0.1)}`.
 ///
 /// It has no repulsion for guidance negatives to join, so it never marks them used: given
 /// negatives, it fails with [`drift_api::DriftError::NegativesIgnored`] rather than ignore them.

@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 /// distant modes in view at temperatures where the Gaussian has vanished; `ν → ∞` gives the
 /// Gaussian `exp(−‖x − y‖²/(2τ))`.
 ///
+/// RON name `example.student_t`: `kernel: {"example.student_t": (nu: 3.0)}`.
+///
 /// ```
 /// use drift_api::Kernel;
 /// let k = drift_example_plugin::StudentT { nu: 1.0 };
