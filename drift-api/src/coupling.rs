@@ -6,8 +6,8 @@ use crate::kernel::Kernel;
 use crate::points::PointCloud;
 use crate::real::Real;
 
-/// One set of columns of a coupling problem. Most problems have one block (`Y` for the cross term, `X`
-/// for the self term); Deng et al.'s Algorithm 2 couples `X` with the joint set `[Y; X]`, two blocks.
+/// One set of columns of a coupling problem. Most problems have one block (`Y` for the attraction, `X`
+/// for the repulsion); Deng et al.'s Algorithm 2 couples `X` with the joint set `[Y; X]`, two blocks.
 #[derive(Debug)]
 pub struct ColumnBlock<'a, T> {
     /// The column points.

@@ -186,7 +186,7 @@ pub enum DriftJob<'a> {
 pub struct DriftReport {
     /// The operator's registered name.
     pub operator: String,
-    /// Reports of the couplings it solved (cross first, then self).
+    /// Reports of the couplings it solved (attraction first, then repulsion).
     pub couplings: Vec<CouplingReport>,
     /// The raw drift norm `λ = sqrt(mean_i ‖V(x_i)‖² / D)` of this operator's field, before `scale`.
     pub drift_norm: f64,

@@ -115,7 +115,7 @@ mod tests {
             "{:?}",
             out.particles
         );
-        assert_eq!(out.sinkhorn_solves, 40); // cross and self coupling at every step
+        assert_eq!(out.sinkhorn_solves, 40); // attraction and repulsion coupling at every step
         assert!(out.mean_iterations().is_some());
         let x0 = vec![0.0, 0.0, 0.1, 0.0];
         let one_sided = run_flow(&drift_ops::OneSided::new(0.5), x0, &y, cfg).unwrap();

@@ -101,7 +101,7 @@ fn the_f32_sinkhorn_marginal_error_at_high_dimension_is_honest() {
 }
 
 /// The zero-temperature limit of a row-softmax drift: each particle moves from its nearest other
-/// particle (itself when the self term is not masked) to its nearest data point.
+/// particle (itself when the repulsion diagonal is not masked) to its nearest data point.
 fn nearest_neighbour_field(x: &[f64], y: &[f64], d: usize, masked: bool) -> Vec<f64> {
     let sq = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(p, q)| (p - q).powi(2)).sum::<f64>();
     let nearest = |p: &[f64], set: &[f64], skip: Option<usize>| {

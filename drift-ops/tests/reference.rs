@@ -1,6 +1,6 @@
 //! Every kernel × coupling × operator against the dense f64 reference of `common`, in f64 (relative
 //! error < 1e-10) and f32 (< 1e-4), over shapes with N != M, D = 1, rows and columns spanning several
-//! tiles and row blocks, weighted and unweighted points, masked and unmasked self terms.
+//! tiles and row blocks, weighted and unweighted points, masked and unmasked repulsion diagonals.
 
 mod common;
 

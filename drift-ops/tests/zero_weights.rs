@@ -22,7 +22,7 @@ struct Case {
     op: Box<dyn DriftOperator>,
     /// Needs guidance negatives to run.
     needs_negatives: bool,
-    /// Has a masked self term.
+    /// Has a masked repulsion diagonal.
     masked: bool,
     /// Its relative masses count points (joint shares, guidance weights): a point's weight going to
     /// zero changes the count by one, so the field at that point is not continuous at weight 0.
@@ -170,7 +170,7 @@ fn run(
     Ok((out, report.max_marginal_error()))
 }
 
-/// Whether an operator's RON text has a masked self term: an explicit mask, or the paper forms of
+/// Whether an operator's RON text has a masked repulsion diagonal: an explicit mask, or the paper forms of
 /// one_sided and deng_alg2 (masked by default).
 fn masked(ron: &str) -> bool {
     ron.contains("mask_self: true")
@@ -218,7 +218,7 @@ fn check_pattern(
             }
             full
         }
-        // No field exists: the only point of positive weight with a masked self term. The error is
+        // No field exists: the only point of positive weight with a masked repulsion diagonal. The error is
         // the one the problem without the zero-weight points gives.
         (Err(e), Err(er)) => {
             assert!(
@@ -272,7 +272,7 @@ fn one_hot(n: usize, k: usize) -> Vec<f64> {
 }
 
 /// (a), (b), (d) on the extreme patterns: zeros on X, Y, both and the negatives; one weight 1 and
-/// the rest 0 on each side (for a masked self term: the only point of mass is `i` itself).
+/// the rest 0 on each side (for a masked repulsion diagonal: the only point of mass is `i` itself).
 #[test]
 fn extreme_patterns_give_finite_fields_and_carry_no_mass() {
     let (n, m) = (9, 7);

@@ -186,14 +186,14 @@ impl Engine for Split<'_> {
 }
 
 /// With the diagonal masked, a single particle has nothing to be repelled by; nor has the only
-/// particle of positive weight, whose masked self term would see no mass at all (no field exists).
+/// particle of positive weight, whose masked repulsion diagonal would see no mass at all (no field exists).
 pub fn require_pairs<T: Real>(name: &str, x: &PointCloud<T>, mask_self: bool) -> Result<()> {
     let n = x.support_len();
     if mask_self && n < 2 {
         let what = if x.is_weighted() {
-            format!("{name} with a masked self term (x, points of positive weight)")
+            format!("{name} with a masked repulsion diagonal (x, points of positive weight)")
         } else {
-            format!("{name} with a masked self term (x)")
+            format!("{name} with a masked repulsion diagonal (x)")
         };
         Err(DriftError::TooFewPoints {
             what,

@@ -49,7 +49,7 @@ impl MmdKernel {
 
 /// MMD gradient drift (Arbel et al. 2019; Deng et al. App. C.2): the gradient of the witness
 /// `w(x) = Σ_j b_j k(x, y_j) − Σ_k a_k k(x, x_k)`, so `V_i = −(1/a_i) ∂(½ MMD²)/∂x_i`. Unnormalised
-/// plans on both sides, the self term includes `k = i`, row masses `α± = c · Σ_j b_j k_ij` with
+/// plans on both sides, the repulsion includes `k = i`, row masses `α± = c · Σ_j b_j k_ij` with
 /// `c = 2/τ` (Gaussian, barycentre form) or `1/τ` (Laplace, unit-displacement form).
 ///
 /// RON name `mmd` (`kernel` is an [`MmdKernel`], `gaussian` by default, not a boxed kernel):

@@ -37,7 +37,7 @@ pub struct OneSided {
 }
 
 impl OneSided {
-    /// The paper's form: Laplace kernel, masked self term.
+    /// The paper's form: Laplace kernel, masked repulsion diagonal.
     pub fn new(temperature: f64) -> Self {
         OneSided {
             kernel: laplace(),
@@ -66,7 +66,7 @@ impl OneSided {
 super::builtin_operator!(
     OneSided,
     "one_sided",
-    summary: "Deng et al. one-sided drift: row-softmax barycentres, masked self term",
+    summary: "Deng et al. one-sided drift: row-softmax barycentres, masked repulsion diagonal",
     params: "temperature: f64, kernel: Kernel = laplace, mask_self: bool = true",
     example: r#"{"one_sided": (temperature: 0.05, kernel: {"laplace": ()}, mask_self: true)}"#
 );

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 /// Score difference: `V(x) = σ² (∇log p_σ(x) − ∇log q_σ(x))` with `p_σ`, `q_σ` the Gaussian Parzen
 /// densities of the data and of the particles (bandwidth `σ`, temperature `τ = 2σ²`). Since
 /// `σ² ∇log p_σ(x) = bar⁺(x) − x` for the kernel `exp(−‖x − y‖²/τ)`, this is exactly
-/// `V_i = bar⁺_i − bar⁻_i` with row-softmax Gaussian plans, self term unmasked (the Parzen estimate
+/// `V_i = bar⁺_i − bar⁻_i` with row-softmax Gaussian plans, repulsion diagonal unmasked (the Parzen estimate
 /// includes the particle itself). Consistent: zero at `X = Y`. Anneal the bandwidth with the
 /// `annealed` composition.
 ///

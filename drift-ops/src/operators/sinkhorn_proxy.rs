@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 /// Split Sinkhorn proxy (the two-sided baseline analysed by Gretton et al.): the proxy plan
 /// `sqrt(softmax_row ⊙ softmax_col)` on `X × Y` for the attraction and on `X × X` for the repulsion,
 /// `V_i = m⁺_i m⁻_i (bar⁺_i − bar⁻_i)` with `m±` the two plans' row masses. Consistent (`V = 0` at
-/// `X = Y`) with the unmasked self term, the default. It does not move mass between well-separated
+/// `X = Y`) with the unmasked repulsion diagonal, the default. It does not move mass between well-separated
 /// modes: a far, uncovered mode stays empty.
 ///
 /// RON name `sinkhorn_proxy` (`kernel` defaults to Gaussian, `mask_self` to `false`):
@@ -37,7 +37,7 @@ pub struct SinkhornProxy {
 }
 
 impl SinkhornProxy {
-    /// Gaussian kernel, unmasked self term.
+    /// Gaussian kernel, unmasked repulsion diagonal.
     pub fn new(temperature: f64) -> Self {
         SinkhornProxy {
             kernel: gaussian(),
