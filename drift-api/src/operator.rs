@@ -243,6 +243,11 @@ impl DriftReport {
 
 /// A drift operator: the vector field that says where each generated sample should move.
 ///
+/// Write the body once over `T: Real` and dispatch the precision with [`by_precision!`]. Operators
+/// of the cross-minus-self family are one call of `drift_ops::engine::cross_minus_self`, which also
+/// handles guidance negatives, the context's temperature factor and precision; the toy below works
+/// on the points directly (and, having no repulsion, would refuse negatives: see [`Negatives`]).
+///
 /// ```
 /// use drift_api::{DriftJob, DriftOperator, DriftProblem, DriftReport, Real, Result};
 /// use serde::{Deserialize, Serialize};
@@ -262,17 +267,14 @@ impl DriftReport {
 ///         for i in 0..p.x.len() {
 ///             for k in 0..d { p.out[i * d + k] += p.scale * (mean[k] - p.x.point(i)[k]); }
 ///         }
-///         Ok(DriftReport { operator: "doc.to_mean".into(), ..Default::default() })
+///         Ok(DriftReport::of("doc.to_mean", Vec::new(), 0.0))
 ///     }
 /// }
 ///
 /// #[typetag::serde(name = "doc.to_mean")]
 /// impl DriftOperator for ToMean {
 ///     fn drift(&self, job: DriftJob<'_>) -> Result<DriftReport> {
-///         match job {
-///             DriftJob::F32(p) => self.run(p),
-///             DriftJob::F64(p) => self.run(p),
-///         }
+///         drift_api::by_precision!(job, p => self.run(p))
 ///     }
 /// }
 /// ```
