@@ -17,6 +17,7 @@ pub mod coupling;
 pub mod error;
 pub mod kernel;
 pub mod load;
+pub mod math;
 pub mod operator;
 pub mod points;
 pub mod precision;
@@ -32,6 +33,7 @@ pub use error::{
 };
 pub use kernel::Kernel;
 pub use load::{load_operator, operator_from_str};
+pub use math::VectorMath;
 pub use operator::{
     apply_drift, Context, DriftJob, DriftOperator, DriftProblem, DriftReport, Negatives,
 };

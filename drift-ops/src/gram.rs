@@ -70,7 +70,9 @@ impl<T: Real> GramColumns<T> {
     }
 
     /// Centres a block of rows (row-major) into `xc`, padded with zero rows to whole groups, and
-    /// returns their squared norms in `x_sq`.
+    /// returns their squared norms in `x_sq`. (This and the other per-block methods are
+    /// `#[inline(always)]`: they run inside the CPU backend's AVX2+FMA copy of its block loop.)
+    #[inline(always)]
     pub fn centre_rows(&self, x: &[T], xc: &mut Vec<T>, x_sq: &mut Vec<T>) {
         let d = self.dim;
         let rows = x.len() / d;
@@ -89,6 +91,7 @@ impl<T: Real> GramColumns<T> {
 
     /// Squared distances of the centred rows `xc` to the columns `c0..c0 + width`, written to
     /// `out[r * out_stride + jj]` for every (padded) row `r`.
+    #[inline(always)]
     pub fn tile(
         &self,
         xc: &[T],
@@ -153,6 +156,7 @@ fn chunk_dots<T: Real>(xg: &[T], d: usize, k0: usize, chunk: &[T]) -> [[T; LANES
 /// `‖v‖²` summed exactly as [`GramColumns::tile`] sums a dot product (chunks of [`CHUNK`]
 /// coordinates, in order), so that `‖x‖² + ‖x‖² − 2 x·x` is exactly zero for coincident points: a
 /// Laplace kernel's `sqrt` would turn the smallest residue there into a visible error.
+#[inline(always)]
 fn squared_norm<T: Real>(v: &[T]) -> T {
     v.chunks(CHUNK).fold(T::zero(), |acc, chunk| {
         acc + chunk.iter().fold(T::zero(), |part, a| part + *a * *a)
@@ -164,6 +168,7 @@ impl<T: Real> GramColumns<T> {
     /// sixteen coordinates in registers (the differences are formed in registers too, so the result
     /// rounds like the direct sum). Row `r`'s weights are `weights[r * w_stride..][..width]` (zero for
     /// padding rows); `disp` holds the block's real rows, `d` values each.
+    #[inline(always)]
     pub fn accumulate_tile(
         &self,
         weights: &[T],
