@@ -41,6 +41,7 @@
 //! | function | domain | error |
 //! |---|---|---|
 //! | `exp` | all `x`; overflow gives `+inf`, `-inf` gives 0, NaN stays NaN | `f64` ≤ 2, `f32` ≤ 1, subnormal results included |
+//! | `exp_nonpositive` | `x ≤ 0` (unspecified above); results below `e^-708` (`f64`) or `e^-87` (`f32`) flush to 0 | as `exp`, bit for bit, above that |
 //! | `ln` | `x > 0`; `ln 0 = -inf`, `ln x = NaN` for `x < 0`, `ln +inf = +inf` | ≤ 1, subnormal `x` included |
 //! | `sqrt` | as `f64::sqrt` | 0 (correctly rounded) |
 //! | `powf` | `x ≥ 0` (NaN for `x < 0`) | `f32` ≤ 1; `f64` ≤ 2 + 2·\|p ln x\| (`exp(p ln x)` amplifies the rounding of `ln x`) |
@@ -69,6 +70,12 @@
 pub trait VectorMath: Copy {
     /// Replaces every `v` by `exp(v)`.
     fn exp_in_place(values: &mut [Self]);
+    /// Replaces every `v ≤ 0` by `exp(v)`: the exponential of log-domain weights after their maximum
+    /// was subtracted (log-sum-exp, softmax). It skips the overflow and underflow handling of
+    /// [`VectorMath::exp_in_place`], which makes it faster, and equals it bit for bit except that
+    /// results below `e^-708` (`f64`) or `e^-87` (`f32`) are flushed to zero. `-inf` gives 0, NaN
+    /// stays NaN; positive `v` give unspecified values.
+    fn exp_nonpositive_in_place(values: &mut [Self]);
     /// Replaces every `v` by the natural logarithm `ln(v)`.
     fn ln_in_place(values: &mut [Self]);
     /// Replaces every `v` by `sqrt(v)` (exact: correctly rounded).
@@ -78,16 +85,32 @@ pub trait VectorMath: Copy {
 }
 
 /// `v = exp(v)` for every element; see [`VectorMath::exp_in_place`].
+#[inline]
 pub fn exp<T: VectorMath>(values: &mut [T]) {
     T::exp_in_place(values)
 }
 
+/// `v = exp(v)` for every element `v ≤ 0`; see [`VectorMath::exp_nonpositive_in_place`].
+///
+/// ```
+/// let mut log_w = [-1.0f32, 0.0, -200.0]; // log-weights minus their maximum
+/// drift_api::math::exp_nonpositive(&mut log_w);
+/// assert_eq!(log_w[1..], [1.0, 0.0]);
+/// assert!((log_w[0] - (-1f32).exp()).abs() < 1e-7);
+/// ```
+#[inline]
+pub fn exp_nonpositive<T: VectorMath>(values: &mut [T]) {
+    T::exp_nonpositive_in_place(values)
+}
+
 /// `v = ln(v)` for every element; see [`VectorMath::ln_in_place`].
+#[inline]
 pub fn ln<T: VectorMath>(values: &mut [T]) {
     T::ln_in_place(values)
 }
 
 /// `v = sqrt(v)` for every element; see [`VectorMath::sqrt_in_place`].
+#[inline]
 pub fn sqrt<T: VectorMath>(values: &mut [T]) {
     T::sqrt_in_place(values)
 }
@@ -100,6 +123,7 @@ pub fn sqrt<T: VectorMath>(values: &mut [T]) {
 /// assert_eq!(v[0], 0.0);
 /// assert!((v[2] - 2.0).abs() < 1e-15);
 /// ```
+#[inline]
 pub fn powf<T: VectorMath>(values: &mut [T], p: T) {
     T::powf_in_place(values, p)
 }
@@ -166,16 +190,27 @@ fn map<T: Copy>(values: &mut [T], f: impl Fn(T) -> T) {
     map_plain(values, f)
 }
 
+// The methods are `#[inline]` so that a caller's own AVX2+FMA copy (the CPU backend's block loop)
+// absorbs the loop: the backend calls them once per tile of 256 values, where a call, the feature
+// check and the loop's set-up cost a tenth of the work.
 impl VectorMath for f64 {
+    #[inline]
     fn exp_in_place(values: &mut [Self]) {
         map(values, exp_f64)
     }
+    #[inline]
+    fn exp_nonpositive_in_place(values: &mut [Self]) {
+        map(values, exp_nonpositive_f64)
+    }
+    #[inline]
     fn ln_in_place(values: &mut [Self]) {
         map(values, ln_f64)
     }
+    #[inline]
     fn sqrt_in_place(values: &mut [Self]) {
         map(values, f64::sqrt)
     }
+    #[inline]
     fn powf_in_place(values: &mut [Self], p: Self) {
         if p == 0.0 {
             // x^0 = 1 for every x, NaN included (as `f64::powf`); 0 · ln x would give NaN at 0 and inf.
@@ -193,15 +228,23 @@ impl VectorMath for f64 {
 }
 
 impl VectorMath for f32 {
+    #[inline]
     fn exp_in_place(values: &mut [Self]) {
         map(values, exp_f32)
     }
+    #[inline]
+    fn exp_nonpositive_in_place(values: &mut [Self]) {
+        map(values, exp_nonpositive_f32)
+    }
+    #[inline]
     fn ln_in_place(values: &mut [Self]) {
         map(values, ln_f32)
     }
+    #[inline]
     fn sqrt_in_place(values: &mut [Self]) {
         map(values, f32::sqrt)
     }
+    #[inline]
     fn powf_in_place(values: &mut [Self], p: Self) {
         if p == 0.0 {
             values.fill(1.0);
@@ -226,25 +269,16 @@ impl VectorMath for f32 {
 const LN2_HI_64: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
 const LN2_LO_64: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
 
-/// `exp(x)` for one `f64`, branch-free (the `if`s are selects).
-///
-/// Range reduction `x = n ln2 + r`, `|r| ≤ ln2/2`, a Taylor polynomial for `exp(r)`, and the scaling by
-/// `2^n` done as two multiplications by `2^(n/2)`-ish halves, so that both factors are normal numbers
-/// over the whole range: results below `f64::MIN_POSITIVE` round once, gradually, into the subnormals,
-/// and results above `f64::MAX` overflow to `+inf`. Where the result is normal, `(p·2^a)·2^b` equals
-/// `p·2^(a+b)` exactly, so this computes the same bits as a single scaling would.
+/// The range reduction and polynomial both exponentials share: `exp(x) = p · 2^n` with
+/// `x = n ln2 + r`, `|r| ≤ ln2/2` and `p` a Taylor polynomial of `exp(r)`; returns `p` and `n` (as
+/// two's complement bits). Valid for `|x| < 2^51 ln2`; the callers clamp first.
 #[inline(always)]
-fn exp_f64(x: f64) -> f64 {
-    // exp(-746) < half the smallest subnormal and exp(710) > f64::MAX: clamping there changes no
-    // result, and keeps n (and 2^(n/2)) in range. `clamp` lets NaN through (unlike `max`).
-    const LO: f64 = -746.0;
-    const HI: f64 = 710.0;
+fn exp_reduced_f64(x: f64) -> (f64, u64) {
     const MAGIC: f64 = 6_755_399_441_055_744.0; // 1.5 * 2^52: adding it rounds to an integer
-    let xc = x.clamp(LO, HI);
-    let t = xc * std::f64::consts::LOG2_E + MAGIC;
+    let t = x * std::f64::consts::LOG2_E + MAGIC;
     let n = t - MAGIC;
     let k = t.to_bits().wrapping_sub(MAGIC.to_bits()); // n as a two's complement integer
-    let r = (xc - n * LN2_HI_64) - n * LN2_LO_64;
+    let r = (x - n * LN2_HI_64) - n * LN2_LO_64;
     // Taylor polynomial of degree 12 on |r| <= ln2/2: truncation error < 2e-16.
     let mut p = 1.0 / 479_001_600.0;
     p = p * r + 1.0 / 39_916_800.0;
@@ -259,27 +293,57 @@ fn exp_f64(x: f64) -> f64 {
     p = p * r + 0.5;
     p = p * r + 1.0;
     p = p * r + 1.0;
-    // 2^n = 2^a · 2^b with a = floor(n/2) and b = n - a, both normal for |n| <= 1077. a comes from
-    // h = (n + 2048) / 2 = a + 1024 by a logical shift (AVX2 has no 64-bit arithmetic shift).
+    (p, k)
+}
+
+/// `exp(x)` for one `f64`, any `x`, branch-free (the `if`s and `clamp` are selects).
+///
+/// The scaling by `2^n` is done as two multiplications by halves `2^a · 2^b`, `a = ⌊n/2⌋`, both normal
+/// numbers over the whole range: results below `f64::MIN_POSITIVE` round once, gradually, into the
+/// subnormals, and results above `f64::MAX` overflow to `+inf`. Where the result is normal,
+/// `(p·2^a)·2^b` is exactly `p·2^n` rounded once, the same bits as [`exp_nonpositive_f64`].
+#[inline(always)]
+fn exp_f64(x: f64) -> f64 {
+    // exp(-746) < half the smallest subnormal and exp(710) > f64::MAX: clamping there changes no
+    // result and keeps n (and 2^a, 2^b) in range. `clamp` lets NaN through (unlike `max`).
+    let (p, k) = exp_reduced_f64(x.clamp(-746.0, 710.0));
+    // a comes from h = (n + 2048) / 2 = a + 1024 by a logical shift (AVX2 has no 64-bit
+    // arithmetic shift); |n| <= 1077 keeps both exponents in range.
     let h = k.wrapping_add(2048) >> 1;
-    let scale_a = f64::from_bits(h.wrapping_sub(1) << 52); // a + 1023 biased
-    let scale_b = f64::from_bits(k.wrapping_sub(h).wrapping_add(2047) << 52); // b + 1023 biased
+    let scale_a = f64::from_bits(h.wrapping_sub(1) << 52); // a + 1023, biased
+    let scale_b = f64::from_bits(k.wrapping_sub(h).wrapping_add(2047) << 52); // b + 1023
     p * scale_a * scale_b
 }
 
-/// `exp(x)` for one `f32`; as [`exp_f64`] with a degree-7 polynomial.
+/// `exp(x)` for one `f64`, `x ≤ 0`: one scaling by `2^n`, which is a normal number down to
+/// `x = -708`; below that the result is flushed to zero. (Up to `x ≈ 709.1` the result is still
+/// right; beyond, `2^n` overflows its exponent field.) This is the exponential the CPU backend has always used,
+/// operation for operation: with the second scaling of [`exp_f64`] instead, its f32 `row_reduction`
+/// benchmark at `D = 2` ran about 13 % slower.
 #[inline(always)]
-fn exp_f32(x: f32) -> f32 {
-    const LO: f32 = -104.0;
-    const HI: f32 = 89.0;
+fn exp_nonpositive_f64(x: f64) -> f64 {
+    const LO: f64 = -708.0;
+    // One compare-and-select, a single `maxps` that (unlike `f64::max`) lets NaN through. No upper
+    // clamp: even one more instruction measurably slows down the backend's hottest loop.
+    let (p, k) = exp_reduced_f64(if x < LO { LO } else { x });
+    let v = p * f64::from_bits(k.wrapping_add(1023) << 52);
+    if x < LO {
+        0.0
+    } else {
+        v
+    }
+}
+
+/// As [`exp_reduced_f64`], for `f32`, with a degree-7 polynomial.
+#[inline(always)]
+fn exp_reduced_f32(x: f32) -> (f32, u32) {
     const MAGIC: f32 = 12_582_912.0; // 1.5 * 2^23
     const LN2_HI: f32 = 0.693_145_75;
     const LN2_LO: f32 = 1.428_606_8e-6;
-    let xc = x.clamp(LO, HI);
-    let t = xc * std::f32::consts::LOG2_E + MAGIC;
+    let t = x * std::f32::consts::LOG2_E + MAGIC;
     let n = t - MAGIC;
     let k = t.to_bits().wrapping_sub(MAGIC.to_bits());
-    let r = (xc - n * LN2_HI) - n * LN2_LO;
+    let r = (x - n * LN2_HI) - n * LN2_LO;
     // Degree 7 on |r| <= ln2/2: truncation error < 6e-9, below f32 rounding.
     let mut p = 1.0 / 5_040.0;
     p = p * r + 1.0 / 720.0;
@@ -289,10 +353,30 @@ fn exp_f32(x: f32) -> f32 {
     p = p * r + 0.5;
     p = p * r + 1.0;
     p = p * r + 1.0;
-    let h = k.wrapping_add(256) >> 1; // a + 128, as in exp_f64 (|n| <= 151)
+    (p, k)
+}
+
+/// As [`exp_f64`], for `f32`.
+#[inline(always)]
+fn exp_f32(x: f32) -> f32 {
+    let (p, k) = exp_reduced_f32(x.clamp(-104.0, 89.0));
+    let h = k.wrapping_add(256) >> 1; // a + 128 (|n| <= 151)
     let scale_a = f32::from_bits(h.wrapping_sub(1) << 23);
     let scale_b = f32::from_bits(k.wrapping_sub(h).wrapping_add(255) << 23);
     p * scale_a * scale_b
+}
+
+/// As [`exp_nonpositive_f64`], for `f32` (flushed to zero below `x = -87`).
+#[inline(always)]
+fn exp_nonpositive_f32(x: f32) -> f32 {
+    const LO: f32 = -87.0;
+    let (p, k) = exp_reduced_f32(if x < LO { LO } else { x });
+    let v = p * f32::from_bits(k.wrapping_add(127) << 23);
+    if x < LO {
+        0.0
+    } else {
+        v
+    }
 }
 
 // fdlibm's (musl's) log: x = 2^e m with m in [√½, √2), f = m - 1, s = f / (2 + f), and
@@ -335,17 +419,14 @@ fn ln_f64(x: f64) -> f64 {
     let t2 = z * (LG1 + w * (LG3 + w * (LG5 + w * LG7)));
     let r = t2 + t1;
     let v = s * (hfsq + r) + e * LN2_LO_64 - hfsq + f + e * LN2_HI_64;
-    let special = if x == 0.0 {
-        f64::NEG_INFINITY
-    } else if x < 0.0 {
-        f64::NAN
-    } else {
-        x // +inf or NaN
-    };
-    if x > 0.0 && x < f64::INFINITY {
+    // Special inputs by selects: ln(+inf) = +inf, ln(±0) = -inf, NaN for x < 0 and for NaN.
+    let v = if x == f64::INFINITY { x } else { v };
+    if x > 0.0 {
         v
+    } else if x == 0.0 {
+        f64::NEG_INFINITY
     } else {
-        special
+        f64::NAN
     }
 }
 
@@ -374,17 +455,14 @@ fn ln_f32(x: f32) -> f32 {
     let t2 = z * (L1 + w * L3);
     let r = t2 + t1;
     let v = s * (hfsq + r) + e * LN2_LO - hfsq + f + e * LN2_HI;
-    let special = if x == 0.0 {
-        f32::NEG_INFINITY
-    } else if x < 0.0 {
-        f32::NAN
-    } else {
-        x
-    };
-    if x > 0.0 && x < f32::INFINITY {
+    // Special inputs by selects: ln(+inf) = +inf, ln(±0) = -inf, NaN for x < 0 and for NaN.
+    let v = if x == f32::INFINITY { x } else { v };
+    if x > 0.0 {
         v
+    } else if x == 0.0 {
+        f32::NEG_INFINITY
     } else {
-        special
+        f32::NAN
     }
 }
 
@@ -475,9 +553,10 @@ mod tests {
     #[test]
     fn exp_f64_is_within_two_ulp_of_std_everywhere() {
         let u = Uniform::new(1);
-        let mut xs: Vec<f64> = (0..SAMPLES).map(|_| u.range(-745.0, 709.7)).collect();
+        let mut xs: Vec<f64> = (0..SAMPLES).map(|_| u.range(-745.0, 709.78)).collect();
         xs.extend((0..SAMPLES).map(|_| u.range(-2.0, 2.0)));
         xs.extend((0..SAMPLES / 4).map(|_| u.range(-745.13, -708.0))); // subnormal results
+        xs.extend((0..SAMPLES / 4).map(|_| u.range(709.0, 709.78))); // near overflow
         let (e, at) = worst64(&xs, exp, f64::exp);
         assert!(e <= 2, "{e} ulp at {at}");
     }
@@ -485,11 +564,44 @@ mod tests {
     #[test]
     fn exp_f32_is_within_one_ulp_of_the_rounded_exact_value() {
         let u = Uniform::new(2);
-        let mut xs: Vec<f32> = (0..SAMPLES).map(|_| u.range(-103.9, 88.7) as f32).collect();
+        let mut xs: Vec<f32> = (0..SAMPLES)
+            .map(|_| u.range(-103.9, 88.72) as f32)
+            .collect();
         xs.extend((0..SAMPLES).map(|_| u.range(-2.0, 2.0) as f32));
         xs.extend((0..SAMPLES / 4).map(|_| u.range(-103.9, -87.0) as f32));
+        xs.extend((0..SAMPLES / 4).map(|_| u.range(88.0, 88.72) as f32));
         let (e, at) = worst32(&xs, exp, f64::exp);
         assert!(e <= 1, "{e} ulp at {at}");
+    }
+
+    #[test]
+    fn exp_nonpositive_is_exp_on_its_range_and_flushes_below() {
+        let u = Uniform::new(8);
+        let xs: Vec<f64> = (0..SAMPLES)
+            .map(|_| u.range(-708.0, 0.0))
+            .chain([0.0, -0.0, -708.0, f64::NAN])
+            .collect();
+        let (mut a, mut b) = (xs.clone(), xs.clone());
+        exp(&mut a);
+        exp_nonpositive(&mut b);
+        for ((x, a), b) in xs.iter().zip(a).zip(b) {
+            assert!(
+                a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
+                "at {x}"
+            );
+        }
+        let xs: Vec<f32> = (0..SAMPLES).map(|_| u.range(-87.0, 0.0) as f32).collect();
+        let (mut a, mut b) = (xs.clone(), xs.clone());
+        exp(&mut a);
+        exp_nonpositive(&mut b);
+        assert!(a.iter().zip(&b).all(|(a, b)| a.to_bits() == b.to_bits()));
+        // Below the range: zero, within 3.3e-308 and 1.7e-38 of the truth.
+        let mut v = [-708.5f64, -1e300, f64::NEG_INFINITY];
+        exp_nonpositive(&mut v);
+        assert_eq!(v, [0.0; 3]);
+        let mut v = [-87.5f32, -1e30, f32::NEG_INFINITY];
+        exp_nonpositive(&mut v);
+        assert_eq!(v, [0.0; 3]);
     }
 
     #[test]
@@ -648,8 +760,9 @@ mod tests {
         let bits64 = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         let bits32 = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         let xs32: Vec<f32> = xs.iter().map(|x| *x as f32).collect();
-        let cases64: [Pair<f64>; 3] = [
+        let cases64: [Pair<f64>; 4] = [
             (exp, exp_f64),
+            (exp_nonpositive, exp_nonpositive_f64),
             (ln, ln_f64),
             (|v| powf(v, 1.7), |x| exp_f64(1.7 * ln_f64(x))),
         ];
@@ -659,7 +772,11 @@ mod tests {
             map_plain(&mut b, plain);
             assert_eq!(bits64(&a), bits64(&b));
         }
-        let cases32: [Pair<f32>; 2] = [(exp, exp_f32), (ln, ln_f32)];
+        let cases32: [Pair<f32>; 3] = [
+            (exp, exp_f32),
+            (exp_nonpositive, exp_nonpositive_f32),
+            (ln, ln_f32),
+        ];
         for (dispatched, plain) in cases32 {
             let (mut a, mut b) = (xs32.clone(), xs32.clone());
             dispatched(&mut a);
@@ -670,9 +787,9 @@ mod tests {
     }
 
     /// The reduction's arguments (`x <= 0`) give the same bits as the exponential it used before this
-    /// module existed (drift-ops' `exp.rs`: one scaling by `2^n`, flush to zero below -708).
+    /// module existed (drift-ops' `exp.rs`: one scaling by `2^n`, flushed to zero below -708 / -87).
     #[test]
-    fn exp_matches_the_former_single_scaling_exactly_on_the_reduction_range() {
+    fn exp_nonpositive_is_the_former_reduction_exp_bit_for_bit() {
         fn former(x: f64) -> f64 {
             const MAGIC: f64 = 6_755_399_441_055_744.0;
             let xc = x.max(-708.0);
@@ -706,12 +823,12 @@ mod tests {
         }
         let u = Uniform::new(7);
         let xs: Vec<f64> = (0..SAMPLES)
-            .map(|_| u.range(-708.0, 0.0))
+            .map(|_| u.range(-720.0, 0.0))
             .chain((0..SAMPLES).map(|_| -u.next() * 3.0))
-            .chain([0.0, -0.0, -708.0])
+            .chain([0.0, -0.0, -708.0, -1e300, f64::NEG_INFINITY])
             .collect();
         let mut v = xs.clone();
-        exp(&mut v);
+        exp_nonpositive(&mut v);
         for (x, got) in xs.iter().zip(v) {
             assert_eq!(got.to_bits(), former(*x).to_bits(), "at {x}");
         }
@@ -727,11 +844,19 @@ mod tests {
             for c in [720.0, 120.0, 24.0, 6.0, 2.0, 1.0, 1.0] {
                 p = p * r + 1.0 / c;
             }
-            p * f32::from_bits(k.wrapping_add(127) << 23)
+            let v = p * f32::from_bits(k.wrapping_add(127) << 23);
+            if x < -87.0 {
+                0.0
+            } else {
+                v
+            }
         }
-        let xs: Vec<f32> = (0..SAMPLES).map(|_| u.range(-87.0, 0.0) as f32).collect();
+        let xs: Vec<f32> = (0..SAMPLES)
+            .map(|_| u.range(-95.0, 0.0) as f32)
+            .chain([0.0, -0.0, -87.0, f32::NEG_INFINITY])
+            .collect();
         let mut v = xs.clone();
-        exp(&mut v);
+        exp_nonpositive(&mut v);
         for (x, got) in xs.iter().zip(v) {
             assert_eq!(got.to_bits(), former32(*x).to_bits(), "at {x}");
         }

@@ -266,7 +266,7 @@ fn reduce_block<T: Real>(
             }
             let m = max[r];
             w.iter_mut().for_each(|v| *v -= m);
-            T::exp_in_place(w);
+            T::exp_nonpositive_in_place(w);
             sum[r] += lane_sum(w);
             if s.gram.is_some() && s.mode != Displacement::None {
                 let wr = &mut block_w[r * TILE..r * TILE + width];

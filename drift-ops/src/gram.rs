@@ -113,9 +113,12 @@ impl<T: Real> GramColumns<T> {
                 // (in f32 at D = 65536, 0.5 % of the distance: enough to wreck two-sided couplings).
                 // The first chunk is the running sum itself, so D <= CHUNK costs nothing extra.
                 let mut chunks = panel.chunks(CHUNK * LANES);
-                let mut acc = chunks
-                    .next()
-                    .map_or([[T::zero(); LANES]; GROUP], |c| chunk_dots(xg, d, 0, c));
+                // A `match`, not `Option::map_or`: a closure passed to core's (merely `#[inline]`)
+                // combinator was compiled out of line, outside the backend's AVX2 copy.
+                let mut acc = match chunks.next() {
+                    Some(c) => chunk_dots(xg, d, 0, c),
+                    None => [[T::zero(); LANES]; GROUP],
+                };
                 for (c, chunk) in chunks.enumerate() {
                     let part = chunk_dots(xg, d, (c + 1) * CHUNK, chunk);
                     for q in 0..GROUP {
