@@ -19,6 +19,7 @@ pub mod coupling;
 pub mod error;
 pub mod kernel;
 pub mod load;
+pub mod math;
 pub mod operator;
 pub mod points;
 pub mod precision;
@@ -36,6 +37,7 @@ pub use error::{
 };
 pub use kernel::Kernel;
 pub use load::{load_operator, operator_from_str};
+pub use math::VectorMath;
 pub use operator::{
     apply_drift, Context, DriftJob, DriftOperator, DriftProblem, DriftReport, Negatives,
 };

@@ -37,6 +37,7 @@ pub trait Real:
     + SubAssign
     + MulAssign
     + DivAssign
+    + crate::math::VectorMath
     + 'static
 {
     /// The precision tag of this type.

@@ -70,7 +70,9 @@ impl<T: Real> GramColumns<T> {
     }
 
     /// Centres a block of rows (row-major) into `xc`, padded with zero rows to whole groups, and
-    /// returns their squared norms in `x_sq`.
+    /// returns their squared norms in `x_sq`. (This and the other per-block methods are
+    /// `#[inline(always)]`: they run inside the CPU backend's AVX2+FMA copy of its block loop.)
+    #[inline(always)]
     pub fn centre_rows(&self, x: &[T], xc: &mut Vec<T>, x_sq: &mut Vec<T>) {
         let d = self.dim;
         let rows = x.len() / d;
@@ -89,6 +91,7 @@ impl<T: Real> GramColumns<T> {
 
     /// Squared distances of the centred rows `xc` to the columns `c0..c0 + width`, written to
     /// `out[r * out_stride + jj]` for every (padded) row `r`.
+    #[inline(always)]
     pub fn tile(
         &self,
         xc: &[T],
@@ -110,9 +113,12 @@ impl<T: Real> GramColumns<T> {
                 // (in f32 at D = 65536, 0.5 % of the distance: enough to wreck two-sided couplings).
                 // The first chunk is the running sum itself, so D <= CHUNK costs nothing extra.
                 let mut chunks = panel.chunks(CHUNK * LANES);
-                let mut acc = chunks
-                    .next()
-                    .map_or([[T::zero(); LANES]; GROUP], |c| chunk_dots(xg, d, 0, c));
+                // A `match`, not `Option::map_or`: a closure passed to core's (merely `#[inline]`)
+                // combinator was compiled out of line, outside the backend's AVX2 copy.
+                let mut acc = match chunks.next() {
+                    Some(c) => chunk_dots(xg, d, 0, c),
+                    None => [[T::zero(); LANES]; GROUP],
+                };
                 for (c, chunk) in chunks.enumerate() {
                     let part = chunk_dots(xg, d, (c + 1) * CHUNK, chunk);
                     for q in 0..GROUP {
@@ -153,6 +159,7 @@ fn chunk_dots<T: Real>(xg: &[T], d: usize, k0: usize, chunk: &[T]) -> [[T; LANES
 /// `‖v‖²` summed exactly as [`GramColumns::tile`] sums a dot product (chunks of [`CHUNK`]
 /// coordinates, in order), so that `‖x‖² + ‖x‖² − 2 x·x` is exactly zero for coincident points: a
 /// Laplace kernel's `sqrt` would turn the smallest residue there into a visible error.
+#[inline(always)]
 fn squared_norm<T: Real>(v: &[T]) -> T {
     v.chunks(CHUNK).fold(T::zero(), |acc, chunk| {
         acc + chunk.iter().fold(T::zero(), |part, a| part + *a * *a)
@@ -164,6 +171,7 @@ impl<T: Real> GramColumns<T> {
     /// sixteen coordinates in registers (the differences are formed in registers too, so the result
     /// rounds like the direct sum). Row `r`'s weights are `weights[r * w_stride..][..width]` (zero for
     /// padding rows); `disp` holds the block's real rows, `d` values each.
+    #[inline(always)]
     pub fn accumulate_tile(
         &self,
         weights: &[T],
