@@ -5,8 +5,10 @@
 //!
 //! A binary that should know these names links the crate: `use drift_example_plugin as _;`.
 
+mod matern;
 mod mean_shift;
 mod student_t;
 
+pub use matern::Matern32;
 pub use mean_shift::MeanShift;
 pub use student_t::StudentT;
