@@ -160,34 +160,89 @@ pub fn vector_isa() -> &'static str {
     }
 }
 
-/// The loop every slice function runs: `f` applied to each element. `#[inline(always)]` so that it
-/// (and the `#[inline(always)]` scalar bodies `f` calls) is compiled inside [`map_avx2_fma`] too.
-#[inline(always)]
-fn map_plain<T: Copy>(values: &mut [T], f: impl Fn(T) -> T) {
-    for v in values.iter_mut() {
-        *v = f(*v);
+/// A loop over a slice, written so that [`in_avx2_fma`] compiles all of it with AVX2 and FMA: `run`
+/// and everything it calls are `#[inline(always)]`. (A closure or function passed as `impl Fn` is not
+/// enough: the compiler may keep its body out of line, in the baseline instruction set.)
+trait SliceOp<T> {
+    fn run(&self, values: &mut [T]);
+}
+
+/// `f` applied to every element (`f` a scalar body marked `#[inline(always)]`).
+struct Map<F>(F);
+
+impl<T: Copy, F: Fn(T) -> T> SliceOp<T> for Map<F> {
+    #[inline(always)]
+    fn run(&self, values: &mut [T]) {
+        for v in values.iter_mut() {
+            *v = (self.0)(*v);
+        }
     }
 }
 
-/// [`map_plain`] compiled with AVX2 and FMA (eight `f32` or four `f64` lanes).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn map_avx2_fma<T: Copy>(values: &mut [T], f: impl Fn(T) -> T) {
-    map_plain(values, f)
+/// `ln` over a slice. When every value is a positive normal number (a tile of distances, say: the
+/// common case), one pass of comparisons buys a loop without the subnormal scaling and special-value
+/// selects, a quarter of the work; both loops give the same bits on such values.
+struct Ln;
+
+impl SliceOp<f64> for Ln {
+    #[inline(always)]
+    fn run(&self, values: &mut [f64]) {
+        let bits = values.iter().map(|v| v.to_bits() as i64);
+        if all_positive_normal(bits, 0x0010_0000_0000_0000, 0x7ff0_0000_0000_0000) {
+            Map(ln_normal_f64).run(values)
+        } else {
+            Map(ln_f64).run(values)
+        }
+    }
 }
 
-/// Runs [`map_plain`] in the widest copy this CPU supports.
+impl SliceOp<f32> for Ln {
+    #[inline(always)]
+    fn run(&self, values: &mut [f32]) {
+        let bits = values.iter().map(|v| v.to_bits() as i32);
+        if all_positive_normal(bits, 0x0080_0000, 0x7f80_0000) {
+            Map(ln_normal_f32).run(values)
+        } else {
+            Map(ln_f32).run(values)
+        }
+    }
+}
+
+/// Whether every value is a positive normal number (no zero, subnormal, negative, infinite or NaN
+/// value), given the values' bits as signed integers: negative numbers (NaN included) have negative
+/// bits, zeros and subnormals bits below the smallest normal's, infinities and NaNs bits from
+/// infinity's up. An integer min and max vectorise without packing comparison masks.
+#[inline(always)]
+fn all_positive_normal<B: Copy + Ord>(
+    bits: impl Iterator<Item = B>,
+    min_normal: B,
+    inf: B,
+) -> bool {
+    let (lo, hi) = bits.fold((min_normal, min_normal), |(lo, hi), b| {
+        (lo.min(b), hi.max(b))
+    });
+    lo >= min_normal && hi < inf
+}
+
+/// Runs `op` on `values` in the widest copy this CPU supports.
 #[inline]
-fn map<T: Copy>(values: &mut [T], f: impl Fn(T) -> T) {
+fn dispatch<T>(values: &mut [T], op: impl SliceOp<T>) {
     #[cfg(target_arch = "x86_64")]
     if has_avx2_fma() {
         #[allow(unsafe_code)]
-        // SAFETY: `map_avx2_fma` only requires the AVX2 and FMA instructions, checked just above.
+        // SAFETY: `in_avx2_fma` only requires the AVX2 and FMA instructions, checked just above.
         unsafe {
-            return map_avx2_fma(values, f);
+            return in_avx2_fma(values, op);
         }
     }
-    map_plain(values, f)
+    op.run(values)
+}
+
+/// `op.run(values)` compiled with AVX2 and FMA (eight `f32` or four `f64` lanes).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn in_avx2_fma<T>(values: &mut [T], op: impl SliceOp<T>) {
+    op.run(values)
 }
 
 // The methods are `#[inline]` so that a caller's own AVX2+FMA copy (the CPU backend's block loop)
@@ -196,19 +251,19 @@ fn map<T: Copy>(values: &mut [T], f: impl Fn(T) -> T) {
 impl VectorMath for f64 {
     #[inline]
     fn exp_in_place(values: &mut [Self]) {
-        map(values, exp_f64)
+        dispatch(values, Map(exp_f64))
     }
     #[inline]
     fn exp_nonpositive_in_place(values: &mut [Self]) {
-        map(values, exp_nonpositive_f64)
+        dispatch(values, Map(exp_nonpositive_f64))
     }
     #[inline]
     fn ln_in_place(values: &mut [Self]) {
-        map(values, ln_f64)
+        dispatch(values, Ln)
     }
     #[inline]
     fn sqrt_in_place(values: &mut [Self]) {
-        map(values, f64::sqrt)
+        dispatch(values, Map(f64::sqrt))
     }
     #[inline]
     fn powf_in_place(values: &mut [Self], p: Self) {
@@ -216,13 +271,16 @@ impl VectorMath for f64 {
             // x^0 = 1 for every x, NaN included (as `f64::powf`); 0 · ln x would give NaN at 0 and inf.
             values.fill(1.0);
         } else {
-            map(values, |x| {
-                if x == 1.0 {
-                    1.0
-                } else {
-                    exp_f64(p * ln_f64(x))
-                }
-            })
+            dispatch(
+                values,
+                Map(|x| {
+                    if x == 1.0 {
+                        1.0
+                    } else {
+                        exp_f64(p * ln_f64(x))
+                    }
+                }),
+            )
         }
     }
 }
@@ -230,19 +288,19 @@ impl VectorMath for f64 {
 impl VectorMath for f32 {
     #[inline]
     fn exp_in_place(values: &mut [Self]) {
-        map(values, exp_f32)
+        dispatch(values, Map(exp_f32))
     }
     #[inline]
     fn exp_nonpositive_in_place(values: &mut [Self]) {
-        map(values, exp_nonpositive_f32)
+        dispatch(values, Map(exp_nonpositive_f32))
     }
     #[inline]
     fn ln_in_place(values: &mut [Self]) {
-        map(values, ln_f32)
+        dispatch(values, Ln)
     }
     #[inline]
     fn sqrt_in_place(values: &mut [Self]) {
-        map(values, f32::sqrt)
+        dispatch(values, Map(f32::sqrt))
     }
     #[inline]
     fn powf_in_place(values: &mut [Self], p: Self) {
@@ -253,13 +311,16 @@ impl VectorMath for f32 {
             // for finite f32 results), which f64's 29 extra bits absorb, so the result rounds to within
             // one f32 ulp; it also covers subnormal f32 results.
             let p = p as f64;
-            map(values, |x| {
-                if x == 1.0 {
-                    1.0
-                } else {
-                    exp_f64(p * ln_f64(x as f64)) as f32
-                }
-            })
+            dispatch(
+                values,
+                Map(|x| {
+                    if x == 1.0 {
+                        1.0
+                    } else {
+                        exp_f64(p * ln_f64(x as f64)) as f32
+                    }
+                }),
+            )
         }
     }
 }
@@ -389,27 +450,20 @@ const LG5: f64 = f64::from_bits(0x3fc7_4664_96cb_03de); // 1.818357216161805012e
 const LG6: f64 = f64::from_bits(0x3fc3_9a09_d078_c69f); // 1.531383769920937332e-01
 const LG7: f64 = f64::from_bits(0x3fc2_f112_df3e_5244); // 1.479819860511658591e-01
 
-/// `ln(x)` for one `f64`, branch-free (the `if`s are selects).
+/// `ln(x)` for a positive normal `f64` whose exponent field is biased by `bias` (1023, or 1023 + 54
+/// for a subnormal scaled by `2^54`).
 #[inline(always)]
-fn ln_f64(x: f64) -> f64 {
+fn ln_biased_f64(x: f64, bias: f64) -> f64 {
     const SQRT_HALF_BITS: u64 = 0x3fe6_a09e_667f_3bcd;
     const TWO52: f64 = 4_503_599_627_370_496.0;
-    // Subnormal inputs are scaled into the normal range first (and the exponent corrected).
-    let tiny = x < f64::MIN_POSITIVE;
-    let xn = if tiny {
-        x * 18_014_398_509_481_984.0
-    } else {
-        x
-    }; // 2^54
-       // Shifting the bits by 1 - √½ moves the exponent boundary to √½, so m lands in [√½, √2).
-    let bits = xn
+    // Shifting the bits by 1 - √½ moves the exponent boundary to √½, so m lands in [√½, √2).
+    let bits = x
         .to_bits()
         .wrapping_add(0x3ff0_0000_0000_0000 - SQRT_HALF_BITS);
     let m = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) + SQRT_HALF_BITS);
     // The biased exponent as a float without an integer conversion (AVX2 has none for 64-bit
     // integers): 2^52 + e is a double whose low mantissa bits are e.
-    let e_biased = f64::from_bits(0x4330_0000_0000_0000 | (bits >> 52)) - TWO52;
-    let e = e_biased - if tiny { 1023.0 + 54.0 } else { 1023.0 };
+    let e = (f64::from_bits(0x4330_0000_0000_0000 | (bits >> 52)) - TWO52) - bias;
     let f = m - 1.0;
     let hfsq = 0.5 * f * f;
     let s = f / (2.0 + f);
@@ -418,8 +472,26 @@ fn ln_f64(x: f64) -> f64 {
     let t1 = w * (LG2 + w * (LG4 + w * LG6));
     let t2 = z * (LG1 + w * (LG3 + w * (LG5 + w * LG7)));
     let r = t2 + t1;
-    let v = s * (hfsq + r) + e * LN2_LO_64 - hfsq + f + e * LN2_HI_64;
-    // Special inputs by selects: ln(+inf) = +inf, ln(±0) = -inf, NaN for x < 0 and for NaN.
+    s * (hfsq + r) + e * LN2_LO_64 - hfsq + f + e * LN2_HI_64
+}
+
+/// `ln(x)` for a positive normal `f64` (not checked).
+#[inline(always)]
+fn ln_normal_f64(x: f64) -> f64 {
+    ln_biased_f64(x, 1023.0)
+}
+
+/// `ln(x)` for one `f64`, any `x`, branch-free (the `if`s are selects).
+#[inline(always)]
+fn ln_f64(x: f64) -> f64 {
+    // Subnormal inputs are scaled into the normal range first, and the exponent corrected.
+    let (xn, bias) = if x < f64::MIN_POSITIVE {
+        (x * 18_014_398_509_481_984.0, 1023.0 + 54.0) // 2^54
+    } else {
+        (x, 1023.0)
+    };
+    let v = ln_biased_f64(xn, bias);
+    // Special inputs: ln(+inf) = +inf, ln(±0) = -inf, NaN for x < 0 and for NaN.
     let v = if x == f64::INFINITY { x } else { v };
     if x > 0.0 {
         v
@@ -430,9 +502,9 @@ fn ln_f64(x: f64) -> f64 {
     }
 }
 
-/// `ln(x)` for one `f32`; as [`ln_f64`] with musl's `logf` polynomial.
+/// As [`ln_biased_f64`] for `f32`, with musl's `logf` polynomial.
 #[inline(always)]
-fn ln_f32(x: f32) -> f32 {
+fn ln_biased_f32(x: f32, bias: f32) -> f32 {
     const SQRT_HALF_BITS: u32 = 0x3f35_04f3;
     const LN2_HI: f32 = f32::from_bits(0x3f31_7180); // 6.9313812256e-01, trailing zero bits
     const LN2_LO: f32 = f32::from_bits(0x3717_f7d1); // 9.0580006145e-06
@@ -440,12 +512,10 @@ fn ln_f32(x: f32) -> f32 {
     const L2: f32 = f32::from_bits(0x3ecc_ce13); // 0.40000972152
     const L3: f32 = f32::from_bits(0x3e91_e9ee); // 0.28498786688
     const L4: f32 = f32::from_bits(0x3e78_9e26); // 0.24279078841
-    let tiny = x < f32::MIN_POSITIVE;
-    let xn = if tiny { x * 33_554_432.0 } else { x }; // 2^25
-    let bits = xn.to_bits().wrapping_add(0x3f80_0000 - SQRT_HALF_BITS);
+    let bits = x.to_bits().wrapping_add(0x3f80_0000 - SQRT_HALF_BITS);
     let m = f32::from_bits((bits & 0x007f_ffff) + SQRT_HALF_BITS);
     // 32-bit integers convert to floats in one vector instruction.
-    let e = (bits >> 23) as i32 as f32 - if tiny { 127.0 + 25.0 } else { 127.0 };
+    let e = (bits >> 23) as i32 as f32 - bias;
     let f = m - 1.0;
     let hfsq = 0.5 * f * f;
     let s = f / (2.0 + f);
@@ -454,8 +524,24 @@ fn ln_f32(x: f32) -> f32 {
     let t1 = w * (L2 + w * L4);
     let t2 = z * (L1 + w * L3);
     let r = t2 + t1;
-    let v = s * (hfsq + r) + e * LN2_LO - hfsq + f + e * LN2_HI;
-    // Special inputs by selects: ln(+inf) = +inf, ln(±0) = -inf, NaN for x < 0 and for NaN.
+    s * (hfsq + r) + e * LN2_LO - hfsq + f + e * LN2_HI
+}
+
+/// `ln(x)` for a positive normal `f32` (not checked).
+#[inline(always)]
+fn ln_normal_f32(x: f32) -> f32 {
+    ln_biased_f32(x, 127.0)
+}
+
+/// As [`ln_f64`], for `f32`.
+#[inline(always)]
+fn ln_f32(x: f32) -> f32 {
+    let (xn, bias) = if x < f32::MIN_POSITIVE {
+        (x * 33_554_432.0, 127.0 + 25.0) // 2^25
+    } else {
+        (x, 127.0)
+    };
+    let v = ln_biased_f32(xn, bias);
     let v = if x == f32::INFINITY { x } else { v };
     if x > 0.0 {
         v
@@ -769,7 +855,7 @@ mod tests {
         for (dispatched, plain) in cases64 {
             let (mut a, mut b) = (xs.clone(), xs.clone());
             dispatched(&mut a);
-            map_plain(&mut b, plain);
+            Map(plain).run(&mut b);
             assert_eq!(bits64(&a), bits64(&b));
         }
         let cases32: [Pair<f32>; 3] = [
@@ -780,9 +866,25 @@ mod tests {
         for (dispatched, plain) in cases32 {
             let (mut a, mut b) = (xs32.clone(), xs32.clone());
             dispatched(&mut a);
-            map_plain(&mut b, plain);
+            Map(plain).run(&mut b);
             assert_eq!(bits32(&a), bits32(&b));
         }
+        // ln's fast loop (taken when every value is a positive normal number) against the full one.
+        let normal: Vec<f64> = xs.iter().map(|x| x.abs().max(f64::MIN_POSITIVE)).collect();
+        let normal: Vec<f64> = normal.into_iter().filter(|x| x.is_finite()).collect();
+        let (mut a, mut b) = (normal.clone(), normal.clone());
+        ln(&mut a);
+        Map(ln_f64).run(&mut b);
+        assert_eq!(bits64(&a), bits64(&b));
+        let normal32: Vec<f32> = normal
+            .iter()
+            .map(|x| (*x as f32).max(f32::MIN_POSITIVE))
+            .filter(|x| x.is_finite())
+            .collect();
+        let (mut a, mut b) = (normal32.clone(), normal32.clone());
+        ln(&mut a);
+        Map(ln_f32).run(&mut b);
+        assert_eq!(bits32(&a), bits32(&b));
         println!("dispatch picked {}", vector_isa());
     }
 

@@ -4,6 +4,7 @@
 //! | piece | file | RON name |
 //! |---|---|---|
 //! | a kernel | `student_t.rs` | `example.student_t` |
+//! | a kernel written once over the precision with the vectorised math | `matern.rs` | `example.matern32` |
 //! | a new row weighting | `density_gate.rs` | `example.density_gate` |
 //! | a new cross-minus-self operator, on the engine | `gated_repulsion.rs` | `example.gated_repulsion` |
 //! | an operator of a new family, on the row reduction | `mean_shift.rs` | `example.mean_shift` |
@@ -21,12 +22,14 @@
 
 mod density_gate;
 mod gated_repulsion;
+mod matern;
 mod mean_shift;
 mod student_t;
 mod warmup;
 
 pub use density_gate::DensityGate;
 pub use gated_repulsion::GatedRepulsion;
+pub use matern::Matern32;
 pub use mean_shift::MeanShift;
 pub use student_t::StudentT;
 pub use warmup::Warmup;
