@@ -1,4 +1,5 @@
-//! Vectorised element-wise `exp`, `ln`, `sqrt` and `powf` over slices, for kernel authors.
+//! Vectorised element-wise `exp`, `ln`, `sqrt` and `powf` over slices, for kernel authors (and
+//! `exp_nonpositive`, for log-sum-exp).
 //!
 //! `f64::exp` and `f64::ln` are libm calls per element and do not vectorise; a kernel's log-weight and
 //! the backend's reduction evaluate them for every pair of points, so this module gives branch-free
@@ -180,8 +181,9 @@ impl<T: Copy, F: Fn(T) -> T> SliceOp<T> for Map<F> {
 }
 
 /// `ln` over a slice. When every value is a positive normal number (a tile of distances, say: the
-/// common case), one pass of comparisons buys a loop without the subnormal scaling and special-value
-/// selects, a quarter of the work; both loops give the same bits on such values.
+/// common case), one cheap pass over the bits buys a loop without the subnormal scaling and the
+/// special-value selects, about a quarter of its instructions; both loops give the same bits on such
+/// values.
 struct Ln;
 
 impl SliceOp<f64> for Ln {
@@ -246,8 +248,7 @@ fn in_avx2_fma<T>(values: &mut [T], op: impl SliceOp<T>) {
 }
 
 // The methods are `#[inline]` so that a caller's own AVX2+FMA copy (the CPU backend's block loop)
-// absorbs the loop: the backend calls them once per tile of 256 values, where a call, the feature
-// check and the loop's set-up cost a tenth of the work.
+// absorbs the loop rather than calling across crates once per tile of 256 values.
 impl VectorMath for f64 {
     #[inline]
     fn exp_in_place(values: &mut [Self]) {
@@ -385,7 +386,7 @@ fn exp_f64(x: f64) -> f64 {
 fn exp_nonpositive_f64(x: f64) -> f64 {
     const LO: f64 = -708.0;
     // One compare-and-select, a single `maxps` that (unlike `f64::max`) lets NaN through. No upper
-    // clamp: even one more instruction measurably slows down the backend's hottest loop.
+    // clamp: that one more instruction measurably slowed down the backend's hottest loop.
     let (p, k) = exp_reduced_f64(if x < LO { LO } else { x });
     let v = p * f64::from_bits(k.wrapping_add(1023) << 52);
     if x < LO {
