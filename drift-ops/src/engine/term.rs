@@ -316,16 +316,14 @@ pub fn evaluate_term<T: Real>(t: TermProblem<'_, T>) -> Result<TermOutput<T>> {
         displacements.push(disp);
     }
     // LSE over every block: the log of a row's total plan mass up to its potential.
-    let total: Vec<T> = (0..n)
-        .map(|i| {
-            lses.iter()
-                .fold(T::neg_infinity(), |acc, l| log_add_exp(acc, l[i]))
-        })
-        .collect();
+    let total = |i: usize| {
+        lses.iter()
+            .fold(T::neg_infinity(), |acc, l| log_add_exp(acc, l[i]))
+    };
     // Row-normalising couplings leave f to this pass: f_i = −LSE over every block.
     let f = potentials
         .f
-        .unwrap_or_else(|| total.iter().map(|t| -*t).collect());
+        .unwrap_or_else(|| (0..n).map(|i| -total(i)).collect());
     let per_row_weight = term.coupling.row_masses() == RowMasses::FractionOfRowWeight;
     let masses = lses
         .iter()
@@ -334,7 +332,7 @@ pub fn evaluate_term<T: Real>(t: TermProblem<'_, T>) -> Result<TermOutput<T>> {
                 .map(|i| match per_row_weight {
                     false => (lse[i] + f[i]).exp(),
                     // A row without mass: the limit of a vanishing weight, its plan row's shares.
-                    true if row_log_weights[i] == T::neg_infinity() => (lse[i] - total[i]).exp(),
+                    true if row_log_weights[i] == T::neg_infinity() => (lse[i] - total(i)).exp(),
                     true => (lse[i] + f[i] - row_log_weights[i]).exp(),
                 })
                 .collect()

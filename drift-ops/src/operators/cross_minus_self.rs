@@ -144,20 +144,8 @@ impl Engine for Split<'_> {
             densities,
         })?;
         // The repulsion's columns: X itself, plus guidance negatives when given.
-        let negatives = NegativeColumns::new(&p, 0);
-        let (own, extra) = negatives.log_weights(&log_a);
-        let mut own_blocks = vec![ColumnBlock {
-            points: p.x,
-            log_weights: &own,
-            mask_diagonal: mask_self,
-        }];
-        if let Some((points, lw)) = negatives.points.zip(extra.as_deref()) {
-            own_blocks.push(ColumnBlock {
-                points,
-                log_weights: lw,
-                mask_diagonal: false,
-            });
-        }
+        let negatives = NegativeColumns::new(&p, &log_a, 0);
+        let own_blocks = negatives.blocks(mask_self);
         let mut repulsion = evaluate_term(TermProblem {
             label: "repulsion",
             backend: p.backend,

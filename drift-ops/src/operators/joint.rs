@@ -111,29 +111,15 @@ impl Engine for JointEngine<'_> {
         // Joint columns [Y; X; negatives] with relative masses M : N : w·N_neg, counting the points with
         // mass only: a zero-weight point must not change the shares of the others.
         let m = p.y.support_len();
-        let negatives = NegativeColumns::new(&p, m);
+        let negatives = NegativeColumns::new(&p, &log_a, m);
         let shift = T::of(negatives.share(m as f64));
         let joint_b: Vec<T> = p.y.log_weights().iter().map(|v| *v + shift).collect();
-        let (joint_a, extra) = negatives.log_weights(&log_a);
-        let mut blocks = vec![
-            ColumnBlock {
-                points: p.y,
-                log_weights: &joint_b,
-                mask_diagonal: false,
-            },
-            ColumnBlock {
-                points: p.x,
-                log_weights: &joint_a,
-                mask_diagonal: mask_self,
-            },
-        ];
-        if let Some((points, lw)) = negatives.points.zip(extra.as_deref()) {
-            blocks.push(ColumnBlock {
-                points,
-                log_weights: lw,
-                mask_diagonal: false,
-            });
-        }
+        let mut blocks = vec![ColumnBlock {
+            points: p.y,
+            log_weights: &joint_b,
+            mask_diagonal: false,
+        }];
+        blocks.extend(negatives.blocks(mask_self));
         let mut out = evaluate_term(TermProblem {
             label: "joint",
             backend: p.backend,
