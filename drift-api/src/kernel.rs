@@ -93,3 +93,43 @@ pub trait Kernel: Send + Sync + std::fmt::Debug {
         None
     }
 }
+
+/// Implements [`Kernel::log_weight_f64`] and [`Kernel::log_weight_f32`] inside a `Kernel` impl by
+/// forwarding both to one method generic over the precision, `fn NAME<T: Real>(&self, sq_dist: &mut
+/// [T], tau: T)`: a kernel written once, at full speed in both precisions (with
+/// [`crate::math`] for its `exp`, `ln`, `sqrt` and `powf`).
+///
+/// ```
+/// use drift_api::{Kernel, Real};
+/// use serde::{Deserialize, Serialize};
+///
+/// /// `log k = −d⁴/τ²`.
+/// #[derive(Debug, Serialize, Deserialize)]
+/// struct Quartic;
+///
+/// impl Quartic {
+///     fn log_weight<T: Real>(&self, sq_dist: &mut [T], tau: T) {
+///         sq_dist.iter_mut().for_each(|v| *v = -(*v / tau) * (*v / tau));
+///     }
+/// }
+///
+/// #[typetag::serde(name = "doc.quartic")]
+/// impl Kernel for Quartic {
+///     drift_api::log_weight_in_both_precisions!(log_weight);
+/// }
+///
+/// let mut d2 = [2.0f32];
+/// Quartic.log_weight_f32(&mut d2, 1.0);
+/// assert_eq!(d2[0], -4.0);
+/// ```
+#[macro_export]
+macro_rules! log_weight_in_both_precisions {
+    ($method:ident) => {
+        fn log_weight_f64(&self, sq_dist: &mut [f64], tau: f64) {
+            self.$method(sq_dist, tau)
+        }
+        fn log_weight_f32(&self, sq_dist: &mut [f32], tau: f32) {
+            self.$method(sq_dist, tau)
+        }
+    };
+}

@@ -1,6 +1,6 @@
 //! The Gaussian kernel `ℓ = −‖x − y‖²/τ`.
 
-use drift_api::Kernel;
+use drift_api::{Kernel, Real};
 use serde::{Deserialize, Serialize};
 
 /// Gaussian kernel: `log k(x, y) = −‖x − y‖² / τ`, so `τ = 2σ²` (and `τ = 2ε` in GeomLoss' `p = 2`
@@ -18,16 +18,17 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields)]
 pub struct Gaussian;
 
+impl Gaussian {
+    /// `ℓ = −d²/τ` in either precision.
+    fn log_weight<T: Real>(&self, sq_dist: &mut [T], tau: T) {
+        let inv = T::one() / tau;
+        sq_dist.iter_mut().for_each(|v| *v = -*v * inv);
+    }
+}
+
 #[typetag::serde(name = "gaussian")]
 impl Kernel for Gaussian {
-    fn log_weight_f64(&self, sq_dist: &mut [f64], tau: f64) {
-        let inv = 1.0 / tau;
-        sq_dist.iter_mut().for_each(|v| *v = -*v * inv);
-    }
-    fn log_weight_f32(&self, sq_dist: &mut [f32], tau: f32) {
-        let inv = 1.0 / tau;
-        sq_dist.iter_mut().for_each(|v| *v = -*v * inv);
-    }
+    drift_api::log_weight_in_both_precisions!(log_weight);
     fn temperature_scale(&self, distance: f64) -> f64 {
         distance * distance
     }

@@ -1,6 +1,6 @@
 //! The inverse multiquadric kernel `k = (1 + ‖x − y‖²/τ)^(−β)`, heavy-tailed.
 
-use drift_api::{check_param, Kernel, Result};
+use drift_api::{check_param, Kernel, Real, Result};
 use serde::{Deserialize, Serialize};
 
 /// Inverse multiquadric kernel: `log k(x, y) = −β · log(1 + ‖x − y‖² / τ)`.
@@ -36,20 +36,19 @@ impl Default for InverseMultiquadric {
     }
 }
 
-#[typetag::serde(name = "inverse_multiquadric")]
-impl Kernel for InverseMultiquadric {
-    fn log_weight_f64(&self, sq_dist: &mut [f64], tau: f64) {
-        let inv = 1.0 / tau;
-        sq_dist
-            .iter_mut()
-            .for_each(|v| *v = -self.beta * (*v * inv).ln_1p());
-    }
-    fn log_weight_f32(&self, sq_dist: &mut [f32], tau: f32) {
-        let (inv, beta) = (1.0 / tau, self.beta as f32);
+impl InverseMultiquadric {
+    /// `ℓ = −β ln(1 + d²/τ)` in either precision.
+    fn log_weight<T: Real>(&self, sq_dist: &mut [T], tau: T) {
+        let (inv, beta) = (T::one() / tau, T::of(self.beta));
         sq_dist
             .iter_mut()
             .for_each(|v| *v = -beta * (*v * inv).ln_1p());
     }
+}
+
+#[typetag::serde(name = "inverse_multiquadric")]
+impl Kernel for InverseMultiquadric {
+    drift_api::log_weight_in_both_precisions!(log_weight);
     fn temperature_scale(&self, distance: f64) -> f64 {
         distance * distance / (1.0 / self.beta).exp_m1()
     }

@@ -1,6 +1,6 @@
 //! The Laplace kernel `ℓ = −‖x − y‖/τ` (Deng et al.'s default).
 
-use drift_api::Kernel;
+use drift_api::{math, Kernel, Real};
 use serde::{Deserialize, Serialize};
 
 /// Laplace kernel: `log k(x, y) = −‖x − y‖ / τ` (plain, not squared, distance).
@@ -17,16 +17,18 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields)]
 pub struct Laplace;
 
+impl Laplace {
+    /// `ℓ = −d/τ` in either precision (the square roots vectorised, exact).
+    fn log_weight<T: Real>(&self, sq_dist: &mut [T], tau: T) {
+        let inv = T::one() / tau;
+        math::sqrt(sq_dist);
+        sq_dist.iter_mut().for_each(|v| *v = -*v * inv);
+    }
+}
+
 #[typetag::serde(name = "laplace")]
 impl Kernel for Laplace {
-    fn log_weight_f64(&self, sq_dist: &mut [f64], tau: f64) {
-        let inv = 1.0 / tau;
-        sq_dist.iter_mut().for_each(|v| *v = -v.sqrt() * inv);
-    }
-    fn log_weight_f32(&self, sq_dist: &mut [f32], tau: f32) {
-        let inv = 1.0 / tau;
-        sq_dist.iter_mut().for_each(|v| *v = -v.sqrt() * inv);
-    }
+    drift_api::log_weight_in_both_precisions!(log_weight);
     fn temperature_scale(&self, distance: f64) -> f64 {
         distance
     }

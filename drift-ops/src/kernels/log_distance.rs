@@ -1,6 +1,6 @@
 //! A utility log-weight `ℓ = log(‖x − y‖/τ)`: reductions with it sum distances.
 
-use drift_api::Kernel;
+use drift_api::{Kernel, Real};
 use serde::{Deserialize, Serialize};
 
 /// `exp(ℓ) = ‖x − y‖/τ`. Not a similarity kernel: it grows with distance. With it the fused
@@ -19,16 +19,17 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields)]
 pub struct LogDistance;
 
+impl LogDistance {
+    /// `ℓ = ½ ln d² − ln τ` in either precision.
+    fn log_weight<T: Real>(&self, sq_dist: &mut [T], tau: T) {
+        let (half, shift) = (T::of(0.5), tau.ln());
+        sq_dist.iter_mut().for_each(|v| *v = half * v.ln() - shift);
+    }
+}
+
 #[typetag::serde(name = "log_distance")]
 impl Kernel for LogDistance {
-    fn log_weight_f64(&self, sq_dist: &mut [f64], tau: f64) {
-        let shift = tau.ln();
-        sq_dist.iter_mut().for_each(|v| *v = 0.5 * v.ln() - shift);
-    }
-    fn log_weight_f32(&self, sq_dist: &mut [f32], tau: f32) {
-        let shift = tau.ln();
-        sq_dist.iter_mut().for_each(|v| *v = 0.5 * v.ln() - shift);
-    }
+    drift_api::log_weight_in_both_precisions!(log_weight);
     fn cuda_log_weight(&self) -> Option<String> {
         Some("0.5 * log(d2) - log(tau)".into())
     }

@@ -50,13 +50,7 @@ impl Matern32 {
 
 #[typetag::serde(name = "example.matern32")]
 impl Kernel for Matern32 {
-    fn log_weight_f64(&self, sq_dist: &mut [f64], tau: f64) {
-        self.log_weight(sq_dist, tau)
-    }
-
-    fn log_weight_f32(&self, sq_dist: &mut [f32], tau: f32) {
-        self.log_weight(sq_dist, tau)
-    }
+    drift_api::log_weight_in_both_precisions!(log_weight);
 
     fn cuda_log_weight(&self) -> Option<String> {
         Some("log1p(sqrt(3.0 * d2) / tau) - sqrt(3.0 * d2) / tau".into())
