@@ -18,18 +18,22 @@
 pub mod apply;
 pub mod array;
 pub mod cli;
+pub mod compare;
 pub mod console;
 pub mod csv;
+pub mod data;
 pub mod datasets;
 pub mod demo;
 mod demo_args;
 pub mod flow;
+pub mod generator;
 pub mod invalid_arg;
 pub mod list;
 pub mod metrics;
 pub mod npy;
 pub mod pending_file;
 pub mod point_files;
+pub mod report;
 pub mod same_file;
 pub mod validate;
 

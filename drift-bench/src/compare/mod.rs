@@ -1,0 +1,3 @@
+//! `drift-bench compare`: sweeps of operators × temperatures × data sets × seeds × modes.
+
+pub mod record;

@@ -1,0 +1,160 @@
+//! One run of a comparison as data: what ran ([`RunKey`]), how it ended ([`RunStatus`]) and every
+//! metric ([`RunMetrics`]), plus its final samples ([`RunOutput`]) for the pictures.
+//!
+//! A [`RunRecord`] is one row of `results.csv` and one element of `results.json`; both files are
+//! written from the same records, so they agree by construction.
+
+use serde::{Deserialize, Serialize};
+
+/// How a drift is used in a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// The particle flow `x ← x + η V(x)`.
+    Flow,
+    /// A one-step generator `z → x` trained with the drifting loss.
+    Train,
+}
+
+impl Mode {
+    /// The name used on the command line, in files and in tables (`flow`, `train`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Flow => "flow",
+            Mode::Train => "train",
+        }
+    }
+}
+
+/// What one run is: a cell of the operators × temperatures × datasets × seeds × modes grid.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunKey {
+    /// The operator's label (its name, or the stem of its RON file).
+    pub operator: String,
+    /// The exact operator that ran, as RON (the sweep's temperature is applied on top of it as a
+    /// temperature factor, see `temperature`).
+    pub operator_ron: String,
+    /// The data set's name (`eight_gaussians`, `digits`, a file's stem, ...).
+    pub dataset: String,
+    /// Dimension of the data.
+    pub dim: usize,
+    /// Flow or generator training.
+    pub mode: Mode,
+    /// The sweep temperature, relative to the data's scale: every kernel temperature of the operator
+    /// is multiplied by it, in coordinates where the mean distance between two data points is 1.
+    pub temperature: f64,
+    /// The run's seed (start, generator initialisation, batches, metric directions).
+    pub seed: u64,
+}
+
+/// How a run ended.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Finished; every metric is meaningful.
+    Ok,
+    /// The samples left the finite numbers (NaN or infinity) at the given step; no sample metrics.
+    Diverged {
+        /// The step at which a non-finite value first appeared.
+        step: usize,
+    },
+    /// The operator returned an error; the message says which and why.
+    Failed {
+        /// The error, as the command line would print it.
+        message: String,
+    },
+}
+
+impl RunStatus {
+    /// `ok`, `diverged` or `failed`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            RunStatus::Ok => "ok",
+            RunStatus::Diverged { .. } => "diverged",
+            RunStatus::Failed { .. } => "failed",
+        }
+    }
+}
+
+/// Every metric of a run, against the held-out split of its data set. `None` where a metric does
+/// not apply (no mixture truth, no labels, no Sinkhorn coupling) or the run did not finish.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunMetrics {
+    /// `W2²` by exact optimal assignment between equal-size samples (samples and held-out data).
+    pub w2_sq: Option<f64>,
+    /// Sliced W2 distance to the held-out data.
+    pub sliced_w2: Option<f64>,
+    /// Squared MMD with a Gaussian kernel of bandwidth `mmd_bandwidth` (biased V-statistic).
+    pub mmd_sq: Option<f64>,
+    /// The MMD kernel's bandwidth σ in data units (`k = exp(−‖x − y‖²/(2σ²))`).
+    pub mmd_bandwidth: Option<f64>,
+    /// Energy distance `2E‖X−Y‖ − E‖X−X'‖ − E‖Y−Y'‖`.
+    pub energy: Option<f64>,
+    /// Mixtures: modes holding at least their share threshold of the samples.
+    pub modes_covered: Option<usize>,
+    /// Mixtures: number of modes.
+    pub modes_total: Option<usize>,
+    /// Mixtures: `½ Σ_k |sample fraction_k − weight_k|` (total variation between mode masses).
+    pub mode_mass_error: Option<f64>,
+    /// Labelled data: classes that the nearest-neighbour classifier finds among the samples
+    /// (at least the share threshold of them).
+    pub classes_covered: Option<usize>,
+    /// Labelled data: number of classes.
+    pub classes_total: Option<usize>,
+    /// Labelled data: samples per class as the classifier labels them.
+    pub class_histogram: Option<Vec<usize>>,
+    /// Class-conditional runs: fraction of samples classified as the class they were generated for.
+    pub accuracy: Option<f64>,
+    /// Mean wall time of one step (flow step, or training step with its drift), in milliseconds.
+    pub ms_per_step: Option<f64>,
+    /// The drift norm `λ = sqrt(mean ‖V‖² / D)` at the last step (data units).
+    pub drift_norm: Option<f64>,
+    /// Mean Sinkhorn iterations per coupling solve, where the operator solves Sinkhorn couplings.
+    pub sinkhorn_iters: Option<f64>,
+    /// The largest Sinkhorn L1 marginal error of the last step.
+    pub sinkhorn_error: Option<f64>,
+}
+
+/// One row of the results: the run, its end, its metrics.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// What ran.
+    #[serde(flatten)]
+    pub key: RunKey,
+    /// How it ended.
+    pub status: RunStatus,
+    /// Every metric.
+    #[serde(flatten)]
+    pub metrics: RunMetrics,
+    /// Wall time of the whole run (steps and evaluation), in seconds.
+    pub seconds: f64,
+}
+
+/// A finished run with its final samples (data units, row-major, `key.dim` columns) and, for
+/// class-conditional generators, the class each sample was generated for.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunOutput {
+    /// The row of the results.
+    pub record: RunRecord,
+    /// The final samples (empty when the run failed or diverged).
+    pub samples: Vec<f64>,
+    /// The class each sample was generated for, when the generator is class-conditional.
+    pub sample_classes: Option<Vec<usize>>,
+}
+
+/// What the report needs to know of a data set besides the runs on it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatasetSummary {
+    /// The name the runs' [`RunKey::dataset`] refers to.
+    pub name: String,
+    /// Dimension of the points.
+    pub dim: usize,
+    /// The held-out data (data units, row-major): drawn behind 2-D samples, and shown as a row of
+    /// real images for image data.
+    pub reference: Vec<f64>,
+    /// `(height, width)` when each point is an image (the digits: `(8, 8)`), row-major pixels.
+    pub image_shape: Option<(usize, usize)>,
+    /// The data's scale `s` (mean distance between two data points), which relative temperatures
+    /// multiply.
+    pub scale: f64,
+}
