@@ -1,9 +1,11 @@
 //! The `drift-bench` command line, as a library call, so that any binary can be the whole CLI.
 //!
-//! `drift-bench` (or `drift-bench demo`) runs the comparative particle-flow demo of the built-in
-//! drift operators; `list` shows every registered kernel, coupling and operator, `validate` checks
+//! `drift-bench` (or `drift-bench compare`) runs the comparison of drift operators across
+//! temperatures, data sets and modes, and writes its report folder ([`crate::compare`]);
+//! `demo` runs the small particle-flow demonstration of four built-ins; `list` shows every registered kernel, coupling and operator, `validate` checks
 //! RON operator files, and `apply` runs an operator from a RON file on point sets read from `.npy`
-//! or `.csv` files. Each command is also a function of its own module ([`crate::demo::run`],
+//! or `.csv` files. Each command is also a function of its own module
+//! ([`crate::compare::command::run`], [`crate::demo::run`],
 //! [`crate::list::run`], [`crate::validate::run`], [`crate::apply::run`]).
 //!
 //! Kernels, couplings and operators are known by the crates linked into the binary (typetag and
@@ -18,6 +20,7 @@
 //! ```
 
 use crate::apply::{self, ApplyArgs};
+use crate::compare::command::{self as compare, CompareArgs};
 use crate::console::Console;
 use crate::demo;
 use crate::demo_args::DemoArgs;
@@ -31,25 +34,28 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Demonstrations and benchmarks of drift operators.
+///
+/// Without a command, runs `compare` with the default comparison (the `default` preset).
 #[derive(Debug, Parser)]
-#[command(
-    name = "drift-bench",
-    version,
-    about,
-    args_conflicts_with_subcommands = true
-)]
+#[command(name = "drift-bench", version, about)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
-    /// Options of the default command (`demo`).
-    #[command(flatten)]
-    demo: DemoArgs,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Particle flows of every built-in drift on the 8-Gaussians ring, at a low and a high
-    /// temperature, from a start that covers only two modes (the default command).
+    /// Compare operators across temperatures, data sets, seeds and modes (particle flow, one-step
+    /// generator): prints a Markdown summary and writes a report folder with results.csv,
+    /// results.json, figures (PNG and SVG) and report.md (the default command).
+    ///
+    /// The sweep comes from a RON file, a preset (`--preset default|quick`) or the options
+    /// (`-o` operators, `-d` data sets, `-t` temperatures, ...). Temperatures are relative to the
+    /// data's scale (the mean distance between two data points); operators given by name run at
+    /// temperature 1 times the sweep's temperature.
+    Compare(CompareArgs),
+    /// Particle flows of four built-in drifts on the 8-Gaussians ring, at a low and a high
+    /// temperature, from a start that covers only two modes: a table in seconds.
     Demo(DemoArgs),
     /// Every registered kernel, coupling and operator (built-ins and linked plugins), with its
     /// one-line summary and parameters.
@@ -96,6 +102,12 @@ where
     I: IntoIterator<Item = S>,
     S: Into<OsString> + Clone,
 {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    // The command line as the report shows it, the program named as users call it.
+    let command = std::iter::once("drift-bench".to_string())
+        .chain(args.iter().skip(1).map(|a| a.to_string_lossy().into_owned()))
+        .collect::<Vec<_>>()
+        .join(" ");
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -105,7 +117,7 @@ where
             return u8::try_from(e.exit_code()).map_or(ExitCode::FAILURE, ExitCode::from);
         }
     };
-    match run(cli) {
+    match run(cli, &command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // Not `eprintln!`, which panics when standard error is closed.
@@ -116,10 +128,14 @@ where
 }
 
 /// Runs one parsed command line.
-fn run(cli: Cli) -> Result<()> {
+fn run(cli: Cli, command: &str) -> Result<()> {
     let mut out = Console::new(std::io::stdout().lock());
     let mut err = Console::new(std::io::stderr().lock());
-    match cli.command.unwrap_or(Command::Demo(cli.demo)) {
+    match cli
+        .command
+        .unwrap_or_else(|| Command::Compare(CompareArgs::default_command()))
+    {
+        Command::Compare(a) => compare::run(&a, command, &mut out),
         Command::List { examples } => list::run(examples, &mut out),
         Command::Validate { files } => {
             let failed = validate::run(&files, &mut out, &mut err)?;

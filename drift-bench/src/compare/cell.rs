@@ -1,0 +1,176 @@
+//! One cell of a study's grid, run: a particle flow or a generator's training, ending in samples
+//! and the run's own diagnostics. Both run in normalised coordinates (see
+//! [`crate::compare::prepared`]).
+
+use crate::compare::prepared::PreparedData;
+use crate::compare::record::{Mode, RunStatus};
+use crate::compare::sweep::Study;
+use crate::flow::sinkhorn_totals;
+use crate::generator::{train_generator, GeneratorConfig, TrainingData};
+use anyhow::Result;
+use drift_api::{Context, DriftError, DriftOperator, PointCloud, Real};
+use drift_ops::CpuBackend;
+use std::time::Instant;
+
+/// What a cell produced before the metrics.
+#[derive(Clone, Debug, Default)]
+pub struct CellOutcome {
+    /// Final samples, normalised coordinates (empty unless the run finished).
+    pub samples: Vec<f64>,
+    /// Class each sample was generated for (class-conditional generators).
+    pub sample_classes: Option<Vec<usize>>,
+    /// How it ended (`Ok` unless it diverged or failed).
+    pub status: Option<RunStatus>,
+    /// Mean wall time of a step, milliseconds.
+    pub ms_per_step: Option<f64>,
+    /// The last step's drift norm, normalised units.
+    pub drift_norm: Option<f64>,
+    /// Mean Sinkhorn iterations per solve.
+    pub sinkhorn_iters: Option<f64>,
+    /// The last step's largest Sinkhorn marginal error.
+    pub sinkhorn_error: Option<f64>,
+}
+
+/// Runs one cell: `op` at relative temperature `temperature` on `data`, by `mode`, from `seed`;
+/// `tick` is called once per step (for the progress bar).
+pub fn run_cell(
+    op: &dyn DriftOperator,
+    study: &Study,
+    data: &PreparedData,
+    mode: Mode,
+    temperature: f64,
+    seed: u64,
+    tick: &(dyn Fn() + Sync),
+) -> Result<CellOutcome> {
+    let context = Context::default().with_temperature_factor(temperature);
+    match mode {
+        Mode::Flow if study.f64 => flow::<f64>(op, study, data, context, seed, tick),
+        Mode::Flow => flow::<f32>(op, study, data, context, seed, tick),
+        Mode::Train => train(op, study, data, context, seed, tick),
+    }
+}
+
+/// The particle flow `x ← x + η V(x)` in precision `T`.
+fn flow<T: Real>(
+    op: &dyn DriftOperator,
+    study: &Study,
+    data: &PreparedData,
+    context: Context,
+    seed: u64,
+    tick: &(dyn Fn() + Sync),
+) -> Result<CellOutcome> {
+    let dim = data.dim;
+    let n = match study.flow.particles {
+        0 => data.test_len(),
+        n => n,
+    };
+    let start = study
+        .flow
+        .start
+        .sample(n, dim, &data.mean, data.scale, seed)?;
+    let cast = |v: &[f64]| v.iter().map(|c| T::of(*c)).collect::<Vec<T>>();
+    let y = PointCloud::new("data", cast(&data.train), dim)?;
+    let mut x = cast(&data.to_normalised(&start));
+    let eta = T::of(study.flow.eta);
+    let mut out = CellOutcome::default();
+    let (mut iterations, mut solves) = (0, 0);
+    let clock = Instant::now();
+    for step in 0..study.flow.steps {
+        let context = Context {
+            step: step as u64,
+            time: step as f64 * study.flow.eta,
+            ..context
+        };
+        let cloud = PointCloud::new("particles", std::mem::take(&mut x), dim)?;
+        let (v, report) = match drift_ops::drift_with(&CpuBackend, op, &cloud, &y, &context) {
+            Ok(r) => r,
+            Err(e) => return Ok(ended_by(e, step, out)),
+        };
+        let (i, s) = sinkhorn_totals(&report);
+        iterations += i;
+        solves += s;
+        out.drift_norm = Some(report.drift_norm);
+        out.sinkhorn_error = report.max_marginal_error();
+        x = cloud.into_data();
+        for (p, d) in x.iter_mut().zip(&v) {
+            *p += eta * *d;
+        }
+        if x.iter().any(|c| !c.is_finite()) {
+            out.status = Some(RunStatus::Diverged { step });
+            return Ok(out);
+        }
+        tick();
+    }
+    out.ms_per_step = Some(1e3 * clock.elapsed().as_secs_f64() / study.flow.steps as f64);
+    out.sinkhorn_iters = (solves > 0).then(|| iterations as f64 / solves as f64);
+    out.samples = x.iter().map(|c| c.as_f64()).collect();
+    out.status = Some(RunStatus::Ok);
+    Ok(out)
+}
+
+/// A one-step generator trained with the drifting loss (class-conditional on labelled data).
+fn train(
+    op: &dyn DriftOperator,
+    study: &Study,
+    data: &PreparedData,
+    context: Context,
+    seed: u64,
+    tick: &(dyn Fn() + Sync),
+) -> Result<CellOutcome> {
+    let t = &study.train;
+    let config = GeneratorConfig {
+        latent_dim: t.latent,
+        hidden: t.hidden,
+        layers: t.layers,
+        steps: t.steps,
+        batch: t.batch,
+        learning_rate: t.learning_rate,
+        seed,
+    };
+    let training = TrainingData {
+        points: &data.train,
+        dim: data.dim,
+        labels: data.train_labels.as_deref(),
+        classes: data.classes.unwrap_or(1),
+    };
+    let mut on_step = |_step: usize| tick();
+    let outcome = match train_generator(op, &training, &config, context, data.test_len(), &mut on_step) {
+        Ok(o) => o,
+        Err(e) => {
+            return Ok(CellOutcome {
+                status: Some(RunStatus::Failed {
+                    message: format!("{e:#}"),
+                }),
+                ..CellOutcome::default()
+            })
+        }
+    };
+    let status = match outcome.diverged_at {
+        Some(step) => RunStatus::Diverged { step },
+        None => RunStatus::Ok,
+    };
+    let finished = status == RunStatus::Ok;
+    Ok(CellOutcome {
+        samples: if finished { outcome.samples } else { Vec::new() },
+        sample_classes: outcome.sample_classes.filter(|_| finished),
+        status: Some(status),
+        ms_per_step: Some(outcome.ms_per_step),
+        drift_norm: Some(outcome.last_drift_norm),
+        sinkhorn_iters: outcome.sinkhorn_iters,
+        sinkhorn_error: outcome.sinkhorn_error,
+    })
+}
+
+/// A drift error at `step`: a non-finite field or particle means the run diverged; anything else
+/// is a failure, with its message.
+fn ended_by(e: DriftError, step: usize, mut out: CellOutcome) -> CellOutcome {
+    out.status = Some(match e {
+        DriftError::NonFiniteResult { .. } | DriftError::NonFiniteCoordinate { .. } => {
+            RunStatus::Diverged { step }
+        }
+        other => RunStatus::Failed {
+            message: format!("step {step}: {other}"),
+        },
+    });
+    out
+}

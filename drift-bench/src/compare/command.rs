@@ -1,0 +1,240 @@
+//! The `drift-bench compare` command: a sweep from a file, a preset or the command line, run,
+//! summarised on standard output and written as a report folder.
+
+use crate::compare::presets::{preset, PRESETS};
+use crate::compare::record::Mode;
+use crate::compare::start::StartSpec;
+use crate::compare::sweep::{Study, Sweep};
+use crate::compare::run_sweep;
+use crate::report::{self, ReportOptions};
+use anyhow::{bail, Result};
+use clap::Args;
+use std::io::Write;
+use std::path::PathBuf;
+
+/// Options of `drift-bench compare` (and of `drift-bench` without a command: the default preset).
+#[derive(Clone, Debug, Default, Args)]
+pub struct CompareArgs {
+    /// A sweep file (RON): one or more studies (see the `compare::sweep` docs). Without it, the
+    /// sweep comes from `--preset` or from the options below.
+    #[arg(value_name = "SWEEP.ron")]
+    pub sweep: Option<PathBuf>,
+    /// A named sweep: `default` (the main comparison) or `quick` (seconds).
+    #[arg(long)]
+    pub preset: Option<String>,
+    /// Operators (repeat): a registered name (taken at temperature 1), a .ron file, or RON text,
+    /// each optionally `label=...`.
+    #[arg(short = 'o', long = "operator", value_name = "OPERATOR")]
+    pub operators: Vec<String>,
+    /// Data sets, comma-separated: eight_gaussians, grid25, two_moons, checkerboard, spiral,
+    /// unequal_modes, mixture:D:K, digits, file:PATH[:label=first|last|N].
+    #[arg(short = 'd', long = "data", value_delimiter = ',', value_name = "DATA")]
+    pub datasets: Vec<String>,
+    /// Temperatures relative to the data's scale, comma-separated [default: 0.005,0.02,0.1,0.5,1].
+    #[arg(short = 't', long = "temperatures", value_delimiter = ',', allow_hyphen_values = true)]
+    pub temperatures: Vec<f64>,
+    /// Seeds of the runs, comma-separated [default: 0].
+    #[arg(long, value_delimiter = ',')]
+    pub seeds: Vec<u64>,
+    /// Modes, comma-separated: flow, train [default: flow].
+    #[arg(long = "mode", value_delimiter = ',', value_parser = parse_mode)]
+    pub modes: Vec<Mode>,
+    /// Points drawn from a generated data set, before the split [default: 1000].
+    #[arg(long)]
+    pub points: Option<usize>,
+    /// Fraction of the data held out for the metrics [default: 1/3].
+    #[arg(long, allow_hyphen_values = true)]
+    pub test_fraction: Option<f64>,
+    /// Seed of the data sets and their split [default: 0].
+    #[arg(long)]
+    pub data_seed: Option<u64>,
+    /// Flow steps [default: 100].
+    #[arg(long, allow_hyphen_values = true)]
+    pub steps: Option<usize>,
+    /// Flow step size eta [default: 0.5].
+    #[arg(long, allow_hyphen_values = true)]
+    pub eta: Option<f64>,
+    /// Flow particles (0: as many as held-out points) [default: 0].
+    #[arg(long)]
+    pub particles: Option<usize>,
+    /// Flow start: gaussian, gaussian:WIDTH (in data scales), blob:X,Y,...:STD (data units)
+    /// [default: gaussian].
+    #[arg(long)]
+    pub start: Option<StartSpec>,
+    /// Generator training steps [default: 300].
+    #[arg(long)]
+    pub train_steps: Option<usize>,
+    /// Generated samples per training step, per class on labelled data [default: 64].
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// Generator hidden width [default: 128].
+    #[arg(long)]
+    pub hidden: Option<usize>,
+    /// Generator learning rate [default: 1e-3].
+    #[arg(long, allow_hyphen_values = true)]
+    pub learning_rate: Option<f64>,
+    /// Run the drifts in f64 (f32 by default; metrics are always f64).
+    #[arg(long)]
+    pub f64: bool,
+    /// Runs at once (each drift also uses every core; results do not depend on it).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// The report folder.
+    #[arg(long, default_value = "compare-report")]
+    pub out: PathBuf,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+fn parse_mode(s: &str) -> Result<Mode, String> {
+    match s {
+        "flow" => Ok(Mode::Flow),
+        "train" => Ok(Mode::Train),
+        other => Err(format!("unknown mode `{other}` (flow or train)")),
+    }
+}
+
+impl CompareArgs {
+    /// The arguments of `drift-bench` with no command: the default comparison into
+    /// `compare-report`, with a progress bar.
+    pub fn default_command() -> Self {
+        CompareArgs {
+            out: PathBuf::from("compare-report"),
+            ..CompareArgs::default()
+        }
+    }
+
+    /// True when an option that builds a sweep from the command line is given.
+    fn builds_a_study(&self) -> bool {
+        !(self.operators.is_empty()
+            && self.datasets.is_empty()
+            && self.temperatures.is_empty()
+            && self.seeds.is_empty()
+            && self.modes.is_empty()
+            && self.points.is_none()
+            && self.test_fraction.is_none()
+            && self.data_seed.is_none()
+            && self.steps.is_none()
+            && self.eta.is_none()
+            && self.particles.is_none()
+            && self.start.is_none()
+            && self.train_steps.is_none()
+            && self.batch.is_none()
+            && self.hidden.is_none()
+            && self.learning_rate.is_none()
+            && !self.f64)
+    }
+
+    /// The sweep these arguments describe: a file, a preset, or one study from the options (the
+    /// default preset when nothing is given).
+    pub fn sweep(&self) -> Result<Sweep> {
+        let sources = [self.sweep.is_some(), self.preset.is_some(), self.builds_a_study()];
+        if sources.iter().filter(|s| **s).count() > 1 {
+            bail!(
+                "give a sweep file, --preset, or the sweep's options (--operator, --data, ...), not several"
+            );
+        }
+        let mut sweep = if let Some(path) = &self.sweep {
+            Sweep::from_file(path)?
+        } else if let Some(name) = &self.preset {
+            preset(name)?
+        } else if self.builds_a_study() {
+            self.study()?
+        } else {
+            preset(PRESETS[0])?
+        };
+        if let Some(jobs) = self.jobs {
+            sweep.jobs = jobs;
+        }
+        Ok(sweep)
+    }
+
+    fn study(&self) -> Result<Sweep> {
+        if self.operators.is_empty() {
+            bail!("--operator: give at least one operator (a name, a .ron file or RON text)");
+        }
+        if self.datasets.is_empty() {
+            bail!("--data: give at least one data set");
+        }
+        let mut s = Study::new(self.operators.clone(), self.datasets.clone());
+        if !self.temperatures.is_empty() {
+            s.temperatures = self.temperatures.clone();
+        }
+        if !self.seeds.is_empty() {
+            s.seeds = self.seeds.clone();
+        }
+        if !self.modes.is_empty() {
+            s.modes = self.modes.clone();
+        }
+        s.points = self.points.unwrap_or(s.points);
+        s.test_fraction = self.test_fraction.unwrap_or(s.test_fraction);
+        s.data_seed = self.data_seed.unwrap_or(s.data_seed);
+        s.f64 = self.f64;
+        s.flow.steps = self.steps.unwrap_or(s.flow.steps);
+        s.flow.eta = self.eta.unwrap_or(s.flow.eta);
+        s.flow.particles = self.particles.unwrap_or(s.flow.particles);
+        s.flow.start = self.start.clone().unwrap_or(s.flow.start);
+        s.train.steps = self.train_steps.unwrap_or(s.train.steps);
+        s.train.batch = self.batch.unwrap_or(s.train.batch);
+        s.train.hidden = self.hidden.unwrap_or(s.train.hidden);
+        s.train.learning_rate = self.learning_rate.unwrap_or(s.train.learning_rate);
+        Ok(Sweep {
+            studies: vec![s],
+            jobs: 1,
+        })
+    }
+}
+
+/// Runs `drift-bench compare`: the sweep, its Markdown summary on `out`, the report folder.
+/// `command` is the command line shown in the report.
+pub fn run(args: &CompareArgs, command: &str, out: &mut impl Write) -> Result<()> {
+    let sweep = args.sweep()?;
+    sweep.check()?;
+    writeln!(
+        out,
+        "{} runs ({} studies); report folder {}",
+        sweep.runs(),
+        sweep.studies.len(),
+        args.out.display()
+    )?;
+    out.flush()?;
+    let clock = std::time::Instant::now();
+    let results = run_sweep(&sweep, !args.quiet)?;
+    let records: Vec<_> = results.runs.iter().map(|r| r.record.clone()).collect();
+    writeln!(out, "{}", report::summary_table(&records))?;
+    let mut notes = vec![
+        "Temperatures are relative to the data's scale s: each run works in coordinates (x - mean)/s, where s is the mean distance between two seen data points, and every kernel temperature of the operator is multiplied by the sweep's temperature.".to_string(),
+        format!(
+            "Metrics compare the final samples with the held-out data (never seen by a drift): W2^2 by exact assignment (a seeded subsample of at most {} points per side), sliced W2 over {} directions, MMD^2 with a Gaussian kernel whose bandwidth is the median distance of the held-out data, energy distance; modes covered = modes holding at least {}/K of the samples within std*(sqrt(D)+3) of their centre; classes covered likewise by the nearest-neighbour classifier.",
+            crate::compare::evaluate::W2_MAX_POINTS,
+            crate::compare::evaluate::SLICED_DIRECTIONS,
+            crate::compare::evaluate::COVERAGE_SHARE
+        ),
+    ];
+    notes.extend(results.notes.iter().cloned());
+    notes.push(format!(
+        "Total wall time {:.1} s with {} job(s) on {} hardware thread(s).",
+        clock.elapsed().as_secs_f64(),
+        sweep.jobs,
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    ));
+    let files = report::write_report(
+        &args.out,
+        &results.runs,
+        &results.datasets,
+        &ReportOptions {
+            title: "drift-bench compare".into(),
+            command: command.to_string(),
+            notes,
+        },
+    )?;
+    writeln!(
+        out,
+        "wrote {} files to {} (open report.md); total {:.1} s",
+        files.len(),
+        args.out.display(),
+        clock.elapsed().as_secs_f64()
+    )?;
+    Ok(())
+}

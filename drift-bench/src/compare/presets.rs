@@ -1,0 +1,105 @@
+//! Named sweeps: `default` (the project's main comparison) and `quick` (a smoke test of every
+//! piece in seconds).
+
+use crate::compare::record::Mode;
+use crate::compare::sweep::{FlowSettings, Study, Sweep, TrainSettings};
+use anyhow::{bail, Result};
+
+/// The names [`preset`] knows.
+pub const PRESETS: [&str; 2] = ["default", "quick"];
+
+/// The drifts of the default comparison, all with a Gaussian kernel so that one temperature means
+/// the same kernel for each; Sinkhorn solves warm-started across flow steps.
+fn default_operators() -> Vec<String> {
+    [
+        r#"one_sided={"one_sided": (temperature: 1.0, kernel: {"gaussian": ()})}"#,
+        r#"deng_alg2={"deng_alg2": (temperature: 1.0, kernel: {"gaussian": ()})}"#,
+        r#"sinkhorn_proxy={"sinkhorn_proxy": (temperature: 1.0)}"#,
+        r#"sinkhorn_drift={"sinkhorn_drift": (temperature: 1.0, sinkhorn: (max_iters: 100, tol: 1e-3, warm_start: true))}"#,
+        r#"sinkhorn_divergence={"sinkhorn_divergence": (temperature: 1.0, sinkhorn: (max_iters: 100, tol: 1e-3, epsilon_scaling: Some(0.5)))}"#,
+        r#"mmd={"mmd": (temperature: 1.0)}"#,
+        r#"sliced_wasserstein={"sliced_wasserstein": (directions: 64)}"#,
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// The sweep called `name`.
+pub fn preset(name: &str) -> Result<Sweep> {
+    match name {
+        "default" => Ok(default_sweep()),
+        "quick" => Ok(quick_sweep()),
+        other => bail!("--preset {other}: unknown preset (known: {})", PRESETS.join(", ")),
+    }
+}
+
+/// The default comparison: every built-in family in flow mode on a 2-D mixture with unequal
+/// modes and on the digits, and generators on the digits for the three operators whose difference
+/// the Sinkhorn-drifting paper reports (one-sided, Algorithm 2, Sinkhorn drift).
+pub fn default_sweep() -> Sweep {
+    let temperatures = vec![0.005, 0.02, 0.1, 0.5, 1.0];
+    let flow = Study {
+        temperatures: temperatures.clone(),
+        points: 1200,
+        flow: FlowSettings {
+            steps: 60,
+            ..FlowSettings::default()
+        },
+        ..Study::new(
+            default_operators(),
+            vec!["eight_gaussians".into(), "digits".into()],
+        )
+    };
+    let train = Study {
+        temperatures,
+        modes: vec![Mode::Train],
+        train: TrainSettings {
+            steps: 300,
+            batch: 32,
+            ..TrainSettings::default()
+        },
+        ..Study::new(
+            default_operators()
+                .into_iter()
+                .filter(|o| {
+                    o.starts_with("one_sided=")
+                        || o.starts_with("deng_alg2=")
+                        || o.starts_with("sinkhorn_drift=")
+                })
+                .collect(),
+            vec!["digits".into()],
+        )
+    };
+    Sweep {
+        studies: vec![flow, train],
+        jobs: 1,
+    }
+}
+
+/// A few seconds' sweep through every piece: two operators, two temperatures, a 2-D mixture in
+/// flow and train modes, two seeds.
+pub fn quick_sweep() -> Sweep {
+    Sweep {
+        studies: vec![Study {
+            temperatures: vec![0.05, 0.5],
+            seeds: vec![0, 1],
+            modes: vec![Mode::Flow, Mode::Train],
+            points: 300,
+            flow: FlowSettings {
+                steps: 10,
+                ..FlowSettings::default()
+            },
+            train: TrainSettings {
+                steps: 10,
+                batch: 32,
+                hidden: 32,
+                ..TrainSettings::default()
+            },
+            ..Study::new(
+                vec!["one_sided".into(), "sinkhorn_drift".into()],
+                vec!["eight_gaussians".into()],
+            )
+        }],
+        jobs: 1,
+    }
+}
