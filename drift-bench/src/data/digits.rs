@@ -64,7 +64,10 @@ mod tests {
     #[test]
     fn the_embedded_digits_match_scikit_learn() {
         let d = digits().unwrap();
-        assert_eq!((d.len(), d.dim, d.image_shape), (DIGITS_ROWS, 64, Some((8, 8))));
+        assert_eq!(
+            (d.len(), d.dim, d.image_shape),
+            (DIGITS_ROWS, 64, Some((8, 8)))
+        );
         assert_eq!(d.class_count(), Some(10));
         let counts = d.class_counts().unwrap();
         assert_eq!(counts, [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]);

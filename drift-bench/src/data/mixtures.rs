@@ -22,7 +22,12 @@ pub const MIXTURE_SEPARATION: f64 = 2.0;
 /// `n` points of the classic 8 Gaussians ([`GaussianMixture::eight_gaussians`]: centres on the
 /// circle of radius 2, standard deviation 0.08, equal weights).
 pub fn eight_gaussians(n: usize, seed: u64) -> Dataset {
-    equal_weights("eight_gaussians", GaussianMixture::eight_gaussians(), n, seed)
+    equal_weights(
+        "eight_gaussians",
+        GaussianMixture::eight_gaussians(),
+        n,
+        seed,
+    )
 }
 
 /// `n` points of the 25-Gaussian grid: centres at `{-4, -2, 0, 2, 4}²`, standard deviation
@@ -101,12 +106,7 @@ pub fn mixture(dim: usize, modes: usize, n: usize, seed: u64) -> Result<Dataset>
         centres: mixture_centres(dim, modes),
         std: mixture_std(dim),
     };
-    Ok(equal_weights(
-        &format!("mixture:{dim}:{modes}"),
-        g,
-        n,
-        seed,
-    ))
+    Ok(equal_weights(&format!("mixture:{dim}:{modes}"), g, n, seed))
 }
 
 fn mixture_centres(dim: usize, modes: usize) -> Vec<Vec<f64>> {
@@ -211,7 +211,9 @@ mod tests {
     fn unequal_modes_keep_their_masses() {
         let d = unequal_modes(10_000, 5);
         let t = d.mixture.as_ref().unwrap();
-        let left = (0..d.len()).filter(|&i| nearest(t, d.row(i)).0 == 0).count();
+        let left = (0..d.len())
+            .filter(|&i| nearest(t, d.row(i)).0 == 0)
+            .count();
         let frac = left as f64 / 10_000.0;
         // Binomial standard deviation 0.004: 5 of them.
         assert!((frac - 0.8).abs() < 0.02, "{frac}");
@@ -241,7 +243,15 @@ mod tests {
             assert!(nearest(t, d.row(i)).1 < 1.0);
         }
         // Crowded modes still get placed.
-        assert_eq!(mixture(2, 40, 10, 0).unwrap().mixture.unwrap().centres.len(), 40);
+        assert_eq!(
+            mixture(2, 40, 10, 0)
+                .unwrap()
+                .mixture
+                .unwrap()
+                .centres
+                .len(),
+            40
+        );
         assert!(mixture(1, 3, 10, 0).is_err());
         assert!(mixture(3, 0, 10, 0).is_err());
     }

@@ -84,7 +84,10 @@ impl DataSpec {
             let [d, k] = parts.as_slice() else {
                 bail!("data set `{s}`: expected mixture:D:K (dimension D, number of modes K), e.g. mixture:16:10");
             };
-            let (dim, modes) = (number(d, "the dimension")?, number(k, "the number of modes")?);
+            let (dim, modes) = (
+                number(d, "the dimension")?,
+                number(k, "the number of modes")?,
+            );
             if dim < 2 || modes < 1 {
                 bail!("data set `{s}`: mixture:D:K needs a dimension D >= 2 and K >= 1 modes");
             }
@@ -204,7 +207,12 @@ mod tests {
     #[test]
     fn parse_round_trips_the_name() {
         for spec in all() {
-            assert_eq!(DataSpec::parse(&spec.name()).unwrap(), spec, "{}", spec.name());
+            assert_eq!(
+                DataSpec::parse(&spec.name()).unwrap(),
+                spec,
+                "{}",
+                spec.name()
+            );
             assert_eq!(spec.to_string().parse::<DataSpec>().unwrap(), spec);
         }
     }
@@ -236,7 +244,10 @@ mod tests {
             ("mixture:1:3", "D >= 2"),
             ("mixture:4:0", "K >= 1"),
             ("file:", "no file name"),
-            ("file:a.csv:label=middle", "label=first, label=last or label=N"),
+            (
+                "file:a.csv:label=middle",
+                "label=first, label=last or label=N",
+            ),
             ("gaussians", "unknown data set `gaussians`"),
         ] {
             let e = format!("{:#}", DataSpec::parse(s).unwrap_err());
@@ -246,17 +257,29 @@ mod tests {
 
     #[test]
     fn every_generator_is_seeded_and_shaped() {
-        for spec in all().into_iter().filter(|s| {
-            !matches!(s, DataSpec::Digits | DataSpec::File { .. })
-        }) {
+        for spec in all()
+            .into_iter()
+            .filter(|s| !matches!(s, DataSpec::Digits | DataSpec::File { .. }))
+        {
             let a = spec.load(300, 1).unwrap();
-            let dim = if let DataSpec::Mixture { dim, .. } = spec { dim } else { 2 };
-            assert_eq!((a.len(), a.dim, a.points.len()), (300, dim, 300 * dim), "{spec}");
+            let dim = if let DataSpec::Mixture { dim, .. } = spec {
+                dim
+            } else {
+                2
+            };
+            assert_eq!(
+                (a.len(), a.dim, a.points.len()),
+                (300, dim, 300 * dim),
+                "{spec}"
+            );
             assert_eq!(a.name, spec.name());
             assert!(a.labels.is_none() && a.image_shape.is_none());
             let mixture = matches!(
                 spec,
-                DataSpec::EightGaussians | DataSpec::Grid25 | DataSpec::UnequalModes | DataSpec::Mixture { .. }
+                DataSpec::EightGaussians
+                    | DataSpec::Grid25
+                    | DataSpec::UnequalModes
+                    | DataSpec::Mixture { .. }
             );
             assert_eq!(a.mixture.is_some(), mixture, "{spec}");
             if let Some(t) = &a.mixture {
@@ -267,6 +290,10 @@ mod tests {
             assert_eq!(spec.load(300, 1).unwrap(), a, "{spec}");
             assert_ne!(spec.load(300, 2).unwrap().points, a.points, "{spec}");
         }
-        assert!(DataSpec::Spiral.load(3, 0).unwrap_err().to_string().contains("at least 4"));
+        assert!(DataSpec::Spiral
+            .load(3, 0)
+            .unwrap_err()
+            .to_string()
+            .contains("at least 4"));
     }
 }

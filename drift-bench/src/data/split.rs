@@ -125,7 +125,15 @@ mod tests {
     fn labelled_split_is_stratified() {
         // 30 points of class 0, 8 of class 1, 2 of class 2.
         let classes: Vec<usize> = (0..40)
-            .map(|i| if i < 30 { 0 } else if i < 38 { 1 } else { 2 })
+            .map(|i| {
+                if i < 30 {
+                    0
+                } else if i < 38 {
+                    1
+                } else {
+                    2
+                }
+            })
             .collect();
         let d = indexed(Some(classes.clone()));
         let s = split(&d, 0.25, 1).unwrap();
@@ -133,7 +141,10 @@ mod tests {
         assert_eq!(s.train.class_counts().unwrap(), [22, 6, 1]);
         // Labels travel with their points.
         for part in [&s.train, &s.test] {
-            for (r, c) in rows(part).iter().zip(&part.labels.as_ref().unwrap().classes) {
+            for (r, c) in rows(part)
+                .iter()
+                .zip(&part.labels.as_ref().unwrap().classes)
+            {
                 assert_eq!(classes[*r], *c);
             }
         }
@@ -146,11 +157,16 @@ mod tests {
     fn bad_splits_are_errors() {
         let d = indexed(None);
         for f in [0.0, 1.0, -0.1, f64::NAN] {
-            assert!(split(&d, f, 0).unwrap_err().to_string().contains("data set idx"));
+            assert!(split(&d, f, 0)
+                .unwrap_err()
+                .to_string()
+                .contains("data set idx"));
         }
         let e = split(&d, 0.001, 0).unwrap_err().to_string();
         assert!(e.contains("test side empty"), "{e}");
-        let e = split(&indexed(Some(vec![0, 0, 1])), 0.5, 0).unwrap_err().to_string();
+        let e = split(&indexed(Some(vec![0, 0, 1])), 0.5, 0)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("class `1` has 1 point"), "{e}");
     }
 }

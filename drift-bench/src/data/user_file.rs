@@ -31,9 +31,9 @@ pub fn load_file(path: &Path, label: LabelColumn) -> Result<Dataset> {
             let dim = array.shape().cols();
             (array.values().to_real::<f64>(), dim, None)
         }
-        (true, Format::Npy) => bail!(
-            "{ARG} {file}: a label column (label={label}) can only be read from a .csv file"
-        ),
+        (true, Format::Npy) => {
+            bail!("{ARG} {file}: a label column (label={label}) can only be read from a .csv file")
+        }
         (true, Format::Csv) => {
             let bytes = std::fs::read(path).map_err(|e| anyhow!("{ARG} {file}: {e}"))?;
             let text = String::from_utf8(bytes)
@@ -142,16 +142,19 @@ fn labelled_table(text: &str, label: LabelColumn) -> Result<LabelledTable, Table
         if cells.len() != fields {
             return Err(at(
                 1,
-                format!(
-                    "{} fields but the first line has {fields}",
-                    cells.len()
-                ),
+                format!("{} fields but the first line has {fields}", cells.len()),
             ));
         }
         let parsed: Vec<Option<f64>> = cells
             .iter()
             .enumerate()
-            .map(|(j, c)| if j == index { None } else { c.text.parse().ok() })
+            .map(|(j, c)| {
+                if j == index {
+                    None
+                } else {
+                    c.text.parse().ok()
+                }
+            })
             .collect();
         let is_first = std::mem::replace(&mut first, false);
         if is_first
@@ -183,7 +186,10 @@ fn labelled_table(text: &str, label: LabelColumn) -> Result<LabelledTable, Table
                 Some(v) if !v.is_finite() => {
                     return Err(at(
                         cell.column,
-                        format!("field {}: {v} is not finite: the data must be finite", j + 1),
+                        format!(
+                            "field {}: {v} is not finite: the data must be finite",
+                            j + 1
+                        ),
                     ))
                 }
                 Some(v) => points.push(*v),
@@ -284,7 +290,9 @@ mod tests {
         .unwrap();
         assert_eq!((t.points, t.dim), (vec![1.0, 2.0, 3.0, 4.0], 2));
         assert_eq!(t.labels.classes, [1, 0]);
-        let t = labelled_table("0,1,2\n1,3,4\n", LabelColumn::First).ok().unwrap();
+        let t = labelled_table("0,1,2\n1,3,4\n", LabelColumn::First)
+            .ok()
+            .unwrap();
         assert_eq!(t.points, [1.0, 2.0, 3.0, 4.0]);
         assert_eq!(t.labels.names, ["0", "1"]);
     }
