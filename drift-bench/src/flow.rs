@@ -84,7 +84,7 @@ pub fn run_flow<T: Real>(
 }
 
 /// Iterations and count of the couplings (including sub-operators') that report a marginal error.
-fn sinkhorn_totals(report: &DriftReport) -> (usize, usize) {
+pub fn sinkhorn_totals(report: &DriftReport) -> (usize, usize) {
     let own = report
         .couplings
         .iter()
