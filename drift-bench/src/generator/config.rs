@@ -87,6 +87,10 @@ mod tests {
             learning_rate: f64::NAN,
             ..Default::default()
         };
-        assert!(bad.validate().unwrap_err().to_string().contains("learning_rate"));
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("learning_rate"));
     }
 }

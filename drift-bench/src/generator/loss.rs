@@ -22,15 +22,25 @@ mod tests {
 
     #[test]
     fn the_value_is_the_mean_squared_drift_and_the_gradient_minus_two_v_over_n() {
-        let x = Var::from_vec(vec![0.5f64, -1.0, 2.0, 0.25, 3.0, -2.0], (3, 2), &Device::Cpu)
-            .unwrap();
+        let x = Var::from_vec(
+            vec![0.5f64, -1.0, 2.0, 0.25, 3.0, -2.0],
+            (3, 2),
+            &Device::Cpu,
+        )
+        .unwrap();
         let v_values = vec![1.0f64, -2.0, 0.5, 0.0, -1.5, 3.0];
         let v = Tensor::from_vec(v_values.clone(), (3, 2), &Device::Cpu).unwrap();
         let loss = drifting_loss(x.as_tensor(), &v).unwrap();
         let mean_sq = v_values.iter().map(|a| a * a).sum::<f64>() / 6.0;
         assert!((loss.to_scalar::<f64>().unwrap() - mean_sq).abs() < 1e-12);
         let grads = loss.backward().unwrap();
-        let g = grads.get(&x).unwrap().flatten_all().unwrap().to_vec1::<f64>().unwrap();
+        let g = grads
+            .get(&x)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f64>()
+            .unwrap();
         for (g, v) in g.iter().zip(&v_values) {
             assert!((g + 2.0 * v / 6.0).abs() < 1e-12, "{g} vs {v}");
         }

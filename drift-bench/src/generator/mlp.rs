@@ -85,7 +85,14 @@ mod tests {
         let shapes: Vec<Vec<usize>> = net.vars().iter().map(|v| v.dims().to_vec()).collect();
         assert_eq!(
             shapes,
-            vec![vec![5, 3], vec![5], vec![5, 5], vec![5], vec![4, 5], vec![4]]
+            vec![
+                vec![5, 3],
+                vec![5],
+                vec![5, 5],
+                vec![5],
+                vec![4, 5],
+                vec![4]
+            ]
         );
         let x = Tensor::ones((7, 3), DType::F32, &Device::Cpu).unwrap();
         assert_eq!(net.forward(&x).unwrap().dims(), &[7, 4]);
@@ -99,7 +106,8 @@ mod tests {
     #[test]
     fn a_network_without_hidden_layers_is_affine() {
         let net = Mlp::new(2, 0, 0, 2, DType::F64, &mut StdRng::seed_from_u64(2)).unwrap();
-        let x = Tensor::from_vec(vec![0.0f64, 0.0, 1.0, 0.0, 2.0, 0.0], (3, 2), &Device::Cpu).unwrap();
+        let x =
+            Tensor::from_vec(vec![0.0f64, 0.0, 1.0, 0.0, 2.0, 0.0], (3, 2), &Device::Cpu).unwrap();
         let y: Vec<Vec<f64>> = net.forward(&x).unwrap().to_vec2().unwrap();
         for k in 0..2 {
             assert!((y[2][k] - 2.0 * y[1][k] + y[0][k]).abs() < 1e-12);

@@ -130,7 +130,8 @@ pub fn train_generator(
             v.extend(vc);
         }
         drift_time += started.elapsed();
-        let loss_value = v.iter().map(|&a| f64::from(a) * f64::from(a)).sum::<f64>() / v.len() as f64;
+        let loss_value =
+            v.iter().map(|&a| f64::from(a) * f64::from(a)).sum::<f64>() / v.len() as f64;
         if !loss_value.is_finite() {
             outcome.diverged_at = Some(step);
             break;

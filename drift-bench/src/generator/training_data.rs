@@ -61,7 +61,10 @@ impl TrainingData<'_> {
                 labels.len(),
                 self.len()
             );
-            ensure!(self.classes > 0, "labelled training data needs at least one class");
+            ensure!(
+                self.classes > 0,
+                "labelled training data needs at least one class"
+            );
             let mut counts = vec![0usize; self.classes];
             for (i, &l) in labels.iter().enumerate() {
                 ensure!(
@@ -109,11 +112,12 @@ mod tests {
             data.class_points_f32(),
             vec![vec![1.0, 1.0], vec![0.0, 0.0, 2.0, 2.0]]
         );
-        let missing = TrainingData {
-            classes: 3,
-            ..data
-        };
-        assert!(missing.validate().unwrap_err().to_string().contains("class 2"));
+        let missing = TrainingData { classes: 3, ..data };
+        assert!(missing
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("class 2"));
         let out_of_range = [0, 5, 1];
         let bad = TrainingData {
             labels: Some(&out_of_range),
@@ -127,6 +131,10 @@ mod tests {
             labels: None,
             classes: 0,
         };
-        assert!(bad.validate().unwrap_err().to_string().contains("not finite"));
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("not finite"));
     }
 }
