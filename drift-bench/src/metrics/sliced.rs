@@ -1,5 +1,7 @@
-//! Scores of a particle set against the data: sliced Wasserstein-2 distance and mode coverage.
+//! The sliced Wasserstein-2 distance: exact 1-D `W2` along random directions, averaged.
 
+use super::input::rows;
+use anyhow::Result;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
@@ -13,9 +15,12 @@ use rand_distr::{Distribution, StandardNormal};
 /// over `directions` unit vectors `θ_l` drawn uniformly on the sphere from `seed`. Each 1-D `W2²` is
 /// computed by sorting both projections and comparing quantiles: with `n = m` it is the mean squared
 /// difference of the sorted values; otherwise both empirical quantile functions are evaluated at the
-/// `max(n, m)` mid-levels `(k + ½)/max(n, m)`, which is exact for the piecewise-constant quantiles.
+/// `max(n, m)` mid-levels `(k + ½)/max(n, m)`, which is exact when the larger size is a multiple of
+/// the smaller (both quantile functions are then constant on every level's cell) and a midpoint-rule
+/// approximation of `∫₀¹ (F⁻¹(u) − G⁻¹(u))² du` otherwise.
 ///
-/// Panics if either set is empty, `dim` is zero, or a length is not a multiple of `dim`.
+/// Panics if either set is empty, `dim` is zero, or a length is not a multiple of `dim`;
+/// [`sliced_w2_checked`] returns those, and non-finite coordinates, as errors instead.
 pub fn sliced_w2(x: &[f64], y: &[f64], dim: usize, directions: usize, seed: u64) -> f64 {
     assert!(dim > 0, "sliced_w2 needs a positive dimension");
     let (n, m) = (x.len() / dim, y.len() / dim);
@@ -36,6 +41,23 @@ pub fn sliced_w2(x: &[f64], y: &[f64], dim: usize, directions: usize, seed: u64)
         total += w2_sq_sorted(&px, &py);
     }
     (total / directions.max(1) as f64).sqrt()
+}
+
+/// [`sliced_w2`] with its input checked: empty sets, lengths that are not whole rows, non-finite
+/// coordinates and `directions = 0` are errors that name the problem.
+pub fn sliced_w2_checked(
+    x: &[f64],
+    y: &[f64],
+    dim: usize,
+    directions: usize,
+    seed: u64,
+) -> Result<f64> {
+    rows("sliced W2 samples X", x, dim)?;
+    rows("sliced W2 data Y", y, dim)?;
+    if directions == 0 {
+        anyhow::bail!("sliced W2: needs at least one direction");
+    }
+    Ok(sliced_w2(x, y, dim, directions, seed))
 }
 
 /// `W2²` between two sorted 1-D samples with uniform weights.
@@ -64,57 +86,6 @@ fn random_direction(dim: usize, rng: &mut StdRng) -> Vec<f64> {
 fn project(points: &[f64], theta: &[f64], out: &mut [f64]) {
     for (p, o) in points.chunks_exact(theta.len()).zip(out.iter_mut()) {
         *o = p.iter().zip(theta).map(|(a, b)| a * b).sum();
-    }
-}
-
-/// How a particle set covers a mixture's modes (see [`mode_coverage`]).
-#[derive(Clone, Debug, PartialEq)]
-pub struct ModeCoverage {
-    /// Particles within the capture radius of each mode (a particle counts for its nearest centre only).
-    pub counts: Vec<usize>,
-    /// Number of modes holding at least the minimum fraction of particles.
-    pub reached: usize,
-    /// Fraction of all particles within the capture radius of some mode ("on-data" particles).
-    pub near_fraction: f64,
-}
-
-/// Counts which modes a particle set reaches.
-///
-/// The rule: each particle is assigned to its nearest centre and counted there if it lies within
-/// `radius` of it (the demo uses 4 standard deviations, which holds all but ~0.03% of a 2-D mode's own
-/// samples); a mode is *reached* when it holds at least `min_fraction` of all particles (the demo uses
-/// 2%, a sixth of the 12.5% an even share of 8 modes would get).
-pub fn mode_coverage(
-    points: &[f64],
-    dim: usize,
-    centres: &[Vec<f64>],
-    radius: f64,
-    min_fraction: f64,
-) -> ModeCoverage {
-    let n = points.len() / dim;
-    let mut counts = vec![0usize; centres.len()];
-    for p in points.chunks_exact(dim) {
-        let nearest = centres
-            .iter()
-            .map(|c| p.iter().zip(c).map(|(a, b)| (a - b) * (a - b)).sum::<f64>())
-            .enumerate()
-            .min_by(|a, b| a.1.total_cmp(&b.1));
-        if let Some((k, d2)) = nearest {
-            if d2 <= radius * radius {
-                counts[k] += 1;
-            }
-        }
-    }
-    let threshold = min_fraction * n as f64;
-    let reached = counts
-        .iter()
-        .filter(|&&c| c > 0 && c as f64 >= threshold)
-        .count();
-    let near_fraction = counts.iter().sum::<usize>() as f64 / n.max(1) as f64;
-    ModeCoverage {
-        counts,
-        reached,
-        near_fraction,
     }
 }
 
@@ -153,20 +124,13 @@ mod tests {
     }
 
     #[test]
-    fn modes_are_counted_on_hand_made_points() {
-        let centres = vec![vec![0.0, 0.0], vec![10.0, 0.0], vec![0.0, 10.0]];
-        let points = [
-            0.1, 0.0, // mode 0
-            -0.2, 0.1, // mode 0
-            10.0, 0.3, // mode 1
-            5.0, 5.0, // nowhere
-            0.0, 10.9, // outside mode 2's radius
-        ];
-        let c = mode_coverage(&points, 2, &centres, 0.5, 0.2);
-        assert_eq!(c.counts, vec![2, 1, 0]);
-        assert_eq!(c.reached, 2); // 1 of 5 particles = 20% is enough
-        assert!((c.near_fraction - 0.6).abs() < 1e-12);
-        let strict = mode_coverage(&points, 2, &centres, 0.5, 0.3);
-        assert_eq!(strict.reached, 1);
+    fn the_checked_version_refuses_bad_input() {
+        let e = |r: Result<f64>| r.unwrap_err().to_string();
+        assert!(e(sliced_w2_checked(&[], &[0.0], 1, 4, 0)).contains("sliced W2 samples X"));
+        assert!(e(sliced_w2_checked(&[0.0], &[f64::NAN], 1, 4, 0)).contains("is NaN"));
+        assert!(e(sliced_w2_checked(&[0.0], &[1.0], 1, 0, 0)).contains("one direction"));
+        let a = [0.0, 1.0, 5.0];
+        let b = [2.5, 3.5, 7.5];
+        assert_eq!(sliced_w2_checked(&a, &b, 1, 3, 0).unwrap(), sliced_w2(&a, &b, 1, 3, 0));
     }
 }

@@ -1,0 +1,299 @@
+//! A user's data file as a data set: a `.npy` array `(N, D)` (or `(N,)`, one coordinate), or a
+//! numeric `.csv` table, optionally with a label column whose values (integers or text) become the
+//! classes.
+//!
+//! Everything is checked when the file is loaded, before any run, and every error names the file
+//! and the problem (with the line and column in a `.csv` where there is one): a missing file, an
+//! extension other than `.npy`/`.csv`, ragged rows, a value that is not a number, a value that is
+//! NaN or infinite, fewer than [`MIN_POINTS`] points, a label column out of range or holding a
+//! single class.
+
+use super::{Dataset, LabelColumn, Labels};
+use crate::csv::Header;
+use crate::point_files::{self, Format};
+use anyhow::{anyhow, bail, Result};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The fewest points a data file may hold (a held-out split needs some on each side).
+pub const MIN_POINTS: usize = 4;
+
+/// How errors name the file: `data set my.csv: ...`.
+const ARG: &str = "data set";
+
+/// Loads the data set in `path` (named by the file's stem), with classes from `label` (CSV only).
+pub fn load_file(path: &Path, label: LabelColumn) -> Result<Dataset> {
+    let format = Format::of(ARG, path)?;
+    let file = path.display();
+    let (points, dim, labels) = match (label.is_some(), format) {
+        (false, _) => {
+            let array = point_files::read_array(ARG, path, Header::Detect)?;
+            let dim = array.shape().cols();
+            (array.values().to_real::<f64>(), dim, None)
+        }
+        (true, Format::Npy) => {
+            bail!("{ARG} {file}: a label column (label={label}) can only be read from a .csv file")
+        }
+        (true, Format::Csv) => {
+            let bytes = std::fs::read(path).map_err(|e| anyhow!("{ARG} {file}: {e}"))?;
+            let text = String::from_utf8(bytes)
+                .map_err(|e| anyhow!("{ARG} {file}: not UTF-8 text ({})", e.utf8_error()))?;
+            let table = labelled_table(&text, label).map_err(|e| match e {
+                TableError::At { line, column, what } => {
+                    anyhow!("{ARG} {file}:{line}:{column}: {what}")
+                }
+                TableError::Whole(what) => anyhow!("{ARG} {file}: {what}"),
+            })?;
+            (table.points, table.dim, Some(table.labels))
+        }
+    };
+    let n = points.len().checked_div(dim).unwrap_or(0);
+    if n < MIN_POINTS {
+        bail!("{ARG} {file}: {n} points, at least {MIN_POINTS} are needed");
+    }
+    if let Some(k) = points.iter().position(|v| !v.is_finite()) {
+        bail!(
+            "{ARG} {file}: point {} (0-based), coordinate {} is {}: the data must be finite",
+            k / dim,
+            k % dim,
+            points[k]
+        );
+    }
+    if let Some(l) = &labels {
+        if let [only] = l.names.as_slice() {
+            bail!("label column {label} of {file} has a single class `{only}`: nothing to compare");
+        }
+    }
+    let name = path
+        .file_stem()
+        .map_or_else(|| file.to_string(), |s| s.to_string_lossy().into_owned());
+    Ok(Dataset {
+        name,
+        dim,
+        points,
+        labels,
+        mixture: None,
+        image_shape: None,
+    })
+}
+
+/// A table split into coordinates and classes.
+struct LabelledTable {
+    points: Vec<f64>,
+    dim: usize,
+    labels: Labels,
+}
+
+/// Why a text is not a labelled table.
+enum TableError {
+    /// At a 1-based line and column.
+    At {
+        line: usize,
+        column: usize,
+        what: String,
+    },
+    /// About the whole file.
+    Whole(String),
+}
+
+/// Reads a `.csv` table whose column `label` holds class labels, with the rules of
+/// [`crate::csv`]: a byte-order mark, blank lines and `#` comments are skipped, the first line is a
+/// header when none of its coordinate cells is a number, every line has the same number of fields,
+/// and every coordinate is a finite number.
+fn labelled_table(text: &str, label: LabelColumn) -> Result<LabelledTable, TableError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut points = Vec::new();
+    let mut raw_labels: Vec<String> = Vec::new();
+    let mut shape: Option<(usize, usize)> = None; // (fields, label index)
+    let mut first = true;
+    for (k, line) in text.lines().enumerate() {
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let at = |column: usize, what: String| TableError::At {
+            line: k + 1,
+            column,
+            what,
+        };
+        let cells = cells(line);
+        let (fields, index) = match shape {
+            Some(s) => s,
+            None => {
+                let Some(index) = label.index(cells.len()) else {
+                    return Err(at(
+                        1,
+                        format!(
+                            "label column {label} is out of range: the line has {} columns (0-based indices 0..{})",
+                            cells.len(),
+                            cells.len() - 1
+                        ),
+                    ));
+                };
+                if cells.len() < 2 {
+                    return Err(at(
+                        1,
+                        "the label column is the only column: there are no coordinates".into(),
+                    ));
+                }
+                (cells.len(), index)
+            }
+        };
+        if cells.len() != fields {
+            return Err(at(
+                1,
+                format!("{} fields but the first line has {fields}", cells.len()),
+            ));
+        }
+        let parsed: Vec<Option<f64>> = cells
+            .iter()
+            .enumerate()
+            .map(|(j, c)| {
+                if j == index {
+                    None
+                } else {
+                    c.text.parse().ok()
+                }
+            })
+            .collect();
+        let is_first = std::mem::replace(&mut first, false);
+        if is_first
+            && parsed
+                .iter()
+                .enumerate()
+                .all(|(j, v)| j == index || v.is_none())
+        {
+            // A header; its field count still fixes the table's.
+            shape = Some((fields, index));
+            continue;
+        }
+        shape = Some((fields, index));
+        for (j, (cell, value)) in cells.iter().zip(&parsed).enumerate() {
+            if j == index {
+                if cell.text.is_empty() {
+                    return Err(at(cell.column, format!("field {}: empty label", j + 1)));
+                }
+                raw_labels.push(cell.text.to_string());
+                continue;
+            }
+            match value {
+                None => {
+                    return Err(at(
+                        cell.column,
+                        format!("field {}: {:?} is not a number", j + 1, cell.text),
+                    ))
+                }
+                Some(v) if !v.is_finite() => {
+                    return Err(at(
+                        cell.column,
+                        format!(
+                            "field {}: {v} is not finite: the data must be finite",
+                            j + 1
+                        ),
+                    ))
+                }
+                Some(v) => points.push(*v),
+            }
+        }
+    }
+    let Some((fields, _)) = shape.filter(|_| !raw_labels.is_empty()) else {
+        return Err(TableError::Whole("no data lines".into()));
+    };
+    Ok(LabelledTable {
+        points,
+        dim: fields - 1,
+        labels: classes(&raw_labels),
+    })
+}
+
+/// Class indices `0..k` for label texts: in numeric order when every label is a number (then
+/// `1` and `1.0` are the same class, named `1`), otherwise in the texts' sorted order.
+fn classes(raw: &[String]) -> Labels {
+    let numbers: Option<Vec<f64>> = raw.iter().map(|t| t.parse::<f64>().ok()).collect();
+    match numbers {
+        Some(values) => {
+            let mut distinct = values.clone();
+            distinct.sort_by(f64::total_cmp);
+            distinct.dedup_by(|a, b| a.total_cmp(b).is_eq());
+            let classes = values
+                .iter()
+                .map(|v| {
+                    distinct
+                        .binary_search_by(|d| d.total_cmp(v))
+                        .expect("every value is among the distinct values")
+                })
+                .collect();
+            Labels {
+                classes,
+                names: distinct.iter().map(f64::to_string).collect(),
+            }
+        }
+        None => {
+            let index: BTreeMap<&str, usize> = raw
+                .iter()
+                .map(|t| (t.as_str(), 0))
+                .collect::<BTreeMap<_, _>>()
+                .into_keys()
+                .enumerate()
+                .map(|(i, t)| (t, i))
+                .collect();
+            Labels {
+                classes: raw.iter().map(|t| index[t.as_str()]).collect(),
+                names: index.keys().map(|t| t.to_string()).collect(),
+            }
+        }
+    }
+}
+
+/// A field of a line: its trimmed text and the 1-based column where that text starts.
+struct Cell<'a> {
+    text: &'a str,
+    column: usize,
+}
+
+fn cells(line: &str) -> Vec<Cell<'_>> {
+    let mut start = 0;
+    line.split(',')
+        .map(|raw| {
+            let lead = raw.len() - raw.trim_start().len();
+            let column = line[..start + lead].chars().count() + 1;
+            start += raw.len() + 1;
+            Cell {
+                text: raw.trim(),
+                column,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_sort_numerically_or_as_text() {
+        let l = classes(&["10".into(), "9".into(), "9.0".into(), "-1".into()]);
+        assert_eq!(l.names, ["-1", "9", "10"]);
+        assert_eq!(l.classes, [2, 1, 1, 0]);
+        let l = classes(&["cat".into(), "ant".into(), "cat".into(), "7".into()]);
+        assert_eq!(l.names, ["7", "ant", "cat"]);
+        assert_eq!(l.classes, [2, 1, 2, 0]);
+    }
+
+    #[test]
+    fn a_labelled_table_with_header_and_comments() {
+        let t = labelled_table(
+            "\u{feff}# made by hand\nx, y, kind\n\n1, 2, b\n3,4,a\n",
+            LabelColumn::Last,
+        )
+        .ok()
+        .unwrap();
+        assert_eq!((t.points, t.dim), (vec![1.0, 2.0, 3.0, 4.0], 2));
+        assert_eq!(t.labels.classes, [1, 0]);
+        let t = labelled_table("0,1,2\n1,3,4\n", LabelColumn::First)
+            .ok()
+            .unwrap();
+        assert_eq!(t.points, [1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(t.labels.names, ["0", "1"]);
+    }
+}

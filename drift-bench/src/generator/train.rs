@@ -1,0 +1,190 @@
+//! Training a one-step generator with the drifting loss, the drift computed by this project's
+//! operators.
+
+use super::latent::{balanced_classes, generator_input};
+use super::loss::drifting_loss;
+use super::{GeneratorConfig, GeneratorOutcome, Mlp, TrainingData};
+use crate::flow::sinkhorn_totals;
+use anyhow::{ensure, Context as _, Result};
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use drift_api::{Context, DriftOperator, PointCloud};
+use drift_ops::CpuBackend;
+use rand::{rngs::StdRng, seq::index, SeedableRng};
+use std::time::{Duration, Instant};
+
+/// Trains an MLP generator `f_θ` (see [`GeneratorConfig`]) on `data` with the drifting loss
+/// `mean((f_θ(z) − stopgrad(f_θ(z) + V))²)`, `V` being `op`'s drift of the generated batch toward
+/// the data, then generates `n_samples` samples.
+///
+/// Every step draws `batch` latents (per class when `data` is labelled: the input is then the
+/// latent followed by the one-hot class), generates them in one forward pass, computes the drift
+/// in f32 on the CPU backend for each class separately (`X` the class's generated samples, `Y` its
+/// data points, at most `max_targets` of them, see [`GeneratorConfig::max_targets`]), and takes one
+/// optimiser step on the sum over classes of their losses, with candle's autograd. The `context`
+/// carries the temperature factor; its step is set to the training step and its time to the
+/// step as a number. `on_step` is called with the index of every finished step.
+///
+/// Seeded: the same seed gives bit-identical samples. A run whose samples, drift or loss leave
+/// the finite numbers stops there and returns with [`GeneratorOutcome::diverged_at`] set and no
+/// samples. Fails on invalid settings or data (a clear message) and when the operator fails.
+pub fn train_generator(
+    op: &dyn DriftOperator,
+    data: &TrainingData,
+    cfg: &GeneratorConfig,
+    context: Context,
+    n_samples: usize,
+    on_step: &mut dyn FnMut(usize),
+) -> Result<GeneratorOutcome> {
+    op.validate()?;
+    cfg.validate()?;
+    data.validate()?;
+    ensure!(n_samples > 0, "a generator must generate at least 1 sample");
+    let dim = data.dim;
+    let classes = data.conditioning_classes();
+    let conditional = data.labels.map(|_| data.classes);
+    let targets = data.class_points_f32();
+    let mut rng = StdRng::seed_from_u64(cfg.seed);
+    let net = Mlp::new(
+        cfg.latent_dim + conditional.unwrap_or(0),
+        cfg.hidden,
+        cfg.layers,
+        dim,
+        DType::F32,
+        &mut rng,
+    )?;
+    let params = ParamsAdamW {
+        lr: cfg.learning_rate,
+        weight_decay: 0.0,
+        ..ParamsAdamW::default()
+    };
+    let mut optimiser = AdamW::new(net.vars().to_vec(), params)?;
+    // A class that fits in `max_targets` is the same target set at every step: build it once.
+    let fixed_targets = targets
+        .iter()
+        .map(|t| {
+            (t.len() / dim <= cfg.max_targets)
+                .then(|| PointCloud::new("data", t.clone(), dim))
+                .transpose()
+        })
+        .collect::<drift_api::Result<Vec<_>>>()?;
+    let step_classes: Vec<usize> = (0..classes)
+        .flat_map(|c| std::iter::repeat_n(c, cfg.batch))
+        .collect();
+    let block = cfg.batch * dim;
+
+    let mut outcome = GeneratorOutcome {
+        samples: Vec::new(),
+        sample_classes: None,
+        ms_per_step: 0.0,
+        network_ms_per_step: 0.0,
+        drift_ms_per_step: 0.0,
+        last_drift_norm: 0.0,
+        sinkhorn_iters: None,
+        sinkhorn_error: None,
+        diverged_at: None,
+        losses: Vec::with_capacity(cfg.steps),
+    };
+    let (mut network_time, mut drift_time) = (Duration::ZERO, Duration::ZERO);
+    let (mut iterations, mut solves) = (0usize, 0usize);
+    for step in 0..cfg.steps {
+        let started = Instant::now();
+        let input = generator_input(&step_classes, cfg.latent_dim, conditional, &mut rng)?;
+        let x = net.forward(&input)?;
+        let generated: Vec<f32> = x.flatten_all()?.to_vec1()?;
+        network_time += started.elapsed();
+        if generated.iter().any(|v| !v.is_finite()) {
+            outcome.diverged_at = Some(step);
+            break;
+        }
+
+        let started = Instant::now();
+        let step_context = Context {
+            step: step as u64,
+            time: step as f64,
+            ..context
+        };
+        let mut v = Vec::with_capacity(generated.len());
+        let (mut lambda_sq, mut marginal_error) = (0.0, None::<f64>);
+        for (c, rows) in generated.chunks_exact(block).enumerate() {
+            let x_cloud = PointCloud::new("generated", rows.to_vec(), dim)?;
+            let subset;
+            let y_cloud = match &fixed_targets[c] {
+                Some(y) => y,
+                None => {
+                    subset = random_subset(&targets[c], dim, cfg.max_targets, &mut rng)?;
+                    &subset
+                }
+            };
+            let (vc, report) =
+                drift_ops::drift_with(&CpuBackend, op, &x_cloud, y_cloud, &step_context)
+                    .with_context(|| format!("drift of class {c} at training step {step}"))?;
+            let (i, n) = sinkhorn_totals(&report);
+            iterations += i;
+            solves += n;
+            marginal_error = match (marginal_error, report.max_marginal_error()) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            };
+            lambda_sq += report.drift_norm * report.drift_norm;
+            v.extend(vc);
+        }
+        drift_time += started.elapsed();
+        let loss_value =
+            v.iter().map(|&a| f64::from(a) * f64::from(a)).sum::<f64>() / v.len() as f64;
+        if !loss_value.is_finite() {
+            outcome.diverged_at = Some(step);
+            break;
+        }
+
+        let started = Instant::now();
+        let v = Tensor::from_vec(v, (step_classes.len(), dim), &Device::Cpu)?;
+        // One step on the sum of the classes' losses: each class's is the mean over its own
+        // batch, so the whole batch's mean times the number of classes (equal batches).
+        let loss = (drifting_loss(&x, &v)? * classes as f64)?;
+        optimiser.backward_step(&loss)?;
+        network_time += started.elapsed();
+
+        outcome.losses.push(loss_value);
+        outcome.last_drift_norm = (lambda_sq / classes as f64).sqrt();
+        outcome.sinkhorn_error = marginal_error;
+        on_step(step);
+    }
+    let ran = outcome.losses.len();
+    if ran > 0 {
+        let ms = |d: Duration| d.as_secs_f64() * 1e3 / ran as f64;
+        outcome.network_ms_per_step = ms(network_time);
+        outcome.drift_ms_per_step = ms(drift_time);
+        outcome.ms_per_step = ms(network_time + drift_time);
+    }
+    outcome.sinkhorn_iters = (solves > 0).then(|| iterations as f64 / solves as f64);
+    if outcome.diverged_at.is_some() {
+        return Ok(outcome);
+    }
+
+    let sample_classes = balanced_classes(n_samples, classes);
+    let input = generator_input(&sample_classes, cfg.latent_dim, conditional, &mut rng)?;
+    let samples: Vec<f32> = net.forward(&input)?.flatten_all()?.to_vec1()?;
+    if samples.iter().any(|v| !v.is_finite()) {
+        outcome.diverged_at = Some(cfg.steps);
+        return Ok(outcome);
+    }
+    outcome.samples = samples.into_iter().map(f64::from).collect();
+    outcome.sample_classes = conditional.map(|_| sample_classes);
+    Ok(outcome)
+}
+
+/// `size` distinct rows of `points` (row-major, `dim` columns) drawn with `rng`, as a point set.
+fn random_subset(
+    points: &[f32],
+    dim: usize,
+    size: usize,
+    rng: &mut StdRng,
+) -> drift_api::Result<PointCloud<f32>> {
+    let chosen = index::sample(rng, points.len() / dim, size);
+    let mut rows = Vec::with_capacity(size * dim);
+    for i in chosen.iter() {
+        rows.extend_from_slice(&points[i * dim..(i + 1) * dim]);
+    }
+    PointCloud::new("data", rows, dim)
+}
