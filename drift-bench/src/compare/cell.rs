@@ -126,6 +126,7 @@ fn train(
         batch: t.batch,
         learning_rate: t.learning_rate,
         seed,
+        ..GeneratorConfig::default()
     };
     let training = TrainingData {
         points: &data.train,

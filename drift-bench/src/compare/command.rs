@@ -232,7 +232,7 @@ pub fn run(args: &CompareArgs, command: &str, out: &mut impl Write) -> Result<()
     writeln!(
         out,
         "wrote {} files to {} (open report.md); total {:.1} s",
-        files.len(),
+        files.files.len(),
         args.out.display(),
         clock.elapsed().as_secs_f64()
     )?;

@@ -30,7 +30,7 @@ pub fn sample_metrics(
 ) -> Result<RunMetrics> {
     let dim = data.dim;
     let reference = &data.test;
-    let bandwidth = metrics::median_bandwidth(reference, dim, seed);
+    let bandwidth = metrics::median_bandwidth(reference, dim, seed)?;
     let mut m = RunMetrics {
         w2_sq: Some(metrics::w2_squared_exact_subsampled(
             samples,
@@ -60,14 +60,14 @@ pub fn sample_metrics(
             &mix.weights,
             capture_radius(mix.std, dim),
             COVERAGE_SHARE / k as f64,
-        );
+        )?;
         m.modes_covered = Some(masses.reached);
         m.modes_total = Some(k);
         m.mode_mass_error = Some(masses.mass_error);
     }
     if let (Some(classifier), Some(k)) = (&data.classifier, data.classes) {
         let predicted = classifier.predict(samples)?;
-        let hist = metrics::class_histogram(&predicted, k);
+        let hist = metrics::class_histogram(&predicted, k)?;
         m.classes_covered = Some(metrics::classes_covered(&hist, COVERAGE_SHARE / k as f64));
         m.classes_total = Some(k);
         m.class_histogram = Some(hist);
