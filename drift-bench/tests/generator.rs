@@ -273,7 +273,8 @@ fn bad_input_is_refused_with_a_clear_error() {
 /// data points per class, width 128), split into network and drift, for the one-sided and the
 /// Sinkhorn drift at temperature 0.05. The data are ten Gaussian classes scaled so that the mean
 /// distance between two points is about 1, like the normalised digits. A measurement, not a
-/// check: `cargo test --release -p drift-bench --test generator -- --ignored --nocapture`.
+/// check: `cargo test --release -p drift-bench --test generator -- --ignored --nocapture`, also
+/// with `CANDLE_NUM_THREADS=1` or `RAYON_NUM_THREADS=1` to see what candle's threads cost.
 #[test]
 #[ignore = "a measurement; run it explicitly"]
 fn step_time_at_digits_size() {
@@ -326,7 +327,7 @@ fn step_time_at_digits_size() {
         .unwrap();
         eprintln!(
             "{name}: {:.2} ms/step = network {:.2} + drift {:.2}; {} steps in {:.2?}; \
-             Sinkhorn iterations {:?}, λ {:.3}, loss {:.4} → {:.4}",
+             Sinkhorn iterations {:?}, λ {:.3}, loss {:.4} → {:.4}, samples' checksum {:016x}",
             out.ms_per_step,
             out.network_ms_per_step,
             out.drift_ms_per_step,
@@ -336,6 +337,10 @@ fn step_time_at_digits_size() {
             out.last_drift_norm,
             out.losses[0],
             out.losses[cfg.steps - 1],
+            // Compare across thread counts: the samples must not depend on them.
+            out.samples
+                .iter()
+                .fold(0u64, |h, v| h.rotate_left(5) ^ v.to_bits()),
         );
     }
 }
