@@ -86,23 +86,36 @@ fn png_bytes(figure: &impl Figure) -> anyhow::Result<Vec<u8>> {
     encode_png(width, height, &buffer)
 }
 
+impl Raster {
+    /// Width and height once scaled up.
+    fn scaled_size(&self) -> (u32, u32) {
+        (self.width * self.scale, self.height * self.scale)
+    }
+
+    /// The RGB bytes scaled up, each pixel a `scale × scale` square.
+    fn scaled_rgb(&self) -> Vec<u8> {
+        let (w, h) = self.scaled_size();
+        let mut out = Vec::with_capacity(3 * (w * h) as usize);
+        for y in 0..h {
+            for x in 0..w {
+                let src = 3 * ((y / self.scale) * self.width + x / self.scale) as usize;
+                out.extend_from_slice(&self.rgb[src..src + 3]);
+            }
+        }
+        out
+    }
+}
+
 /// Copies `raster`, scaled up, into the RGB `buffer` of a `width × height` image (clipped at its
 /// edges).
 fn paste(buffer: &mut [u8], width: u32, height: u32, raster: &Raster) {
-    for ry in 0..raster.height * raster.scale {
-        let y = raster.y + ry;
-        if y >= height {
-            break;
-        }
-        for rx in 0..raster.width * raster.scale {
-            let x = raster.x + rx;
-            if x >= width {
-                break;
-            }
-            let src = 3 * ((ry / raster.scale) * raster.width + rx / raster.scale) as usize;
-            let dst = 3 * (y * width + x) as usize;
-            buffer[dst..dst + 3].copy_from_slice(&raster.rgb[src..src + 3]);
-        }
+    let (w, h) = raster.scaled_size();
+    let rgb = raster.scaled_rgb();
+    let visible = w.min(width.saturating_sub(raster.x)) as usize;
+    for y in 0..h.min(height.saturating_sub(raster.y)) {
+        let src = 3 * (y * w) as usize;
+        let dst = 3 * ((raster.y + y) * width + raster.x) as usize;
+        buffer[dst..dst + 3 * visible].copy_from_slice(&rgb[src..src + 3 * visible]);
     }
 }
 
@@ -122,18 +135,44 @@ fn svg_text(figure: &impl Figure) -> anyhow::Result<String> {
             .context("the SVG backend wrote no closing tag")?;
         let mut images = String::new();
         for r in &rasters {
-            // `pixelated` keeps the pixels square when the viewer scales the image up.
+            // Embedded already scaled up: not every viewer honours `image-rendering: pixelated`,
+            // and a smoothed 8×8 digit is a blur.
+            let (w, h) = r.scaled_size();
             let _ = writeln!(
                 images,
-                r#"<image x="{}" y="{}" width="{}" height="{}" preserveAspectRatio="none" style="image-rendering:pixelated" href="{}"/>"#,
+                r#"<image x="{}" y="{}" width="{w}" height="{h}" preserveAspectRatio="none" style="image-rendering:pixelated" href="{}"/>"#,
                 r.x,
                 r.y,
-                r.width * r.scale,
-                r.height * r.scale,
-                png_data_uri(r.width, r.height, &r.rgb)?
+                png_data_uri(w, h, &r.scaled_rgb())?
             );
         }
         text.insert_str(end, &images);
     }
     Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{paste, Raster};
+
+    #[test]
+    fn rasters_scale_by_repeating_pixels_and_clip_at_the_edges() {
+        // Two pixels, red and blue, each becoming a 2×2 square.
+        let r = Raster {
+            x: 1,
+            y: 0,
+            scale: 2,
+            width: 2,
+            height: 1,
+            rgb: vec![255, 0, 0, 0, 0, 255],
+        };
+        let red = [255, 0, 0];
+        let blue = [0, 0, 255];
+        let row: Vec<u8> = [red, red, blue, blue].concat();
+        assert_eq!(r.scaled_rgb(), [row.clone(), row].concat());
+        // Pasted into a 4×1 white image from x = 1: the last column falls outside.
+        let mut buffer = vec![255u8; 12];
+        paste(&mut buffer, 4, 1, &r);
+        assert_eq!(buffer, [[255, 255, 255], red, red, blue].concat());
+    }
 }
