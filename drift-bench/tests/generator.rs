@@ -268,3 +268,79 @@ fn bad_input_is_refused_with_a_clear_error() {
     .unwrap_err();
     assert!(format!("{err:#}").contains("temperature_factor"), "{err:#}");
 }
+
+/// Time of a training step at the size of the digits (64-d, 10 classes, 64 samples and about 100
+/// data points per class, width 128), split into network and drift, for the one-sided and the
+/// Sinkhorn drift at temperature 0.05. The data are ten Gaussian classes scaled so that the mean
+/// distance between two points is about 1, like the normalised digits. A measurement, not a
+/// check: `cargo test --release -p drift-bench --test generator -- --ignored --nocapture`, also
+/// with `CANDLE_NUM_THREADS=1` or `RAYON_NUM_THREADS=1` to see what candle's threads cost.
+#[test]
+#[ignore = "a measurement; run it explicitly"]
+fn step_time_at_digits_size() {
+    let (dim, classes, per_class) = (64, 10, 100);
+    let centres = gaussian_blob(classes, &[0.0; 64], 0.06, 20);
+    let mut points = Vec::new();
+    let mut labels = Vec::new();
+    for c in 0..classes {
+        points.extend(gaussian_blob(
+            per_class,
+            &centres[c * dim..(c + 1) * dim],
+            0.06,
+            21 + c as u64,
+        ));
+        labels.extend(std::iter::repeat_n(c, per_class));
+    }
+    let data = TrainingData {
+        points: &points,
+        dim,
+        labels: Some(&labels),
+        classes,
+    };
+    let cfg = GeneratorConfig {
+        latent_dim: 16,
+        hidden: 128,
+        layers: 2,
+        steps: 100,
+        batch: 64,
+        learning_rate: 1e-3,
+        max_targets: 1024,
+        seed: 0,
+    };
+    let ops: [(&str, Box<dyn drift_api::DriftOperator>); 2] = [
+        ("one_sided(0.05)", Box::new(drift_ops::OneSided::new(0.05))),
+        (
+            "sinkhorn_drift(0.05)",
+            Box::new(drift_ops::SinkhornDrift::new(0.05)),
+        ),
+    ];
+    for (name, op) in ops {
+        let started = Instant::now();
+        let out = train_generator(
+            op.as_ref(),
+            &data,
+            &cfg,
+            Context::default(),
+            640,
+            &mut |_| {},
+        )
+        .unwrap();
+        eprintln!(
+            "{name}: {:.2} ms/step = network {:.2} + drift {:.2}; {} steps in {:.2?}; \
+             Sinkhorn iterations {:?}, λ {:.3}, loss {:.4} → {:.4}, samples' checksum {:016x}",
+            out.ms_per_step,
+            out.network_ms_per_step,
+            out.drift_ms_per_step,
+            cfg.steps,
+            started.elapsed(),
+            out.sinkhorn_iters,
+            out.last_drift_norm,
+            out.losses[0],
+            out.losses[cfg.steps - 1],
+            // Compare across thread counts: the samples must not depend on them.
+            out.samples
+                .iter()
+                .fold(0u64, |h, v| h.rotate_left(5) ^ v.to_bits()),
+        );
+    }
+}

@@ -233,7 +233,10 @@ mod tests {
         assert!((m.mass_error - 0.25).abs() < 1e-15, "{}", m.mass_error);
         // The same rule as mode_coverage.
         let c = mode_coverage(&POINTS, 2, &three_modes(), 0.5, 0.2);
-        assert_eq!((m.counts, m.reached, m.near_fraction), (c.counts, c.reached, c.near_fraction));
+        assert_eq!(
+            (m.counts, m.reached, m.near_fraction),
+            (c.counts, c.reached, c.near_fraction)
+        );
     }
 
     #[test]

@@ -13,10 +13,10 @@ use anyhow::Result;
 ///
 /// i.e. `2 E‖X − Y‖ − E‖X − X'‖ − E‖Y − Y'‖` over the empirical distributions, the self terms over
 /// all pairs including `i = i'` (which contribute 0). This is the energy distance between the two
-/// empirical measures (Székely–Rizzo), which is ≥ 0 and 0 only when they are equal; it is the
-/// squared MMD of the distance-induced kernel, in data units (not squared). Two copies of the same
-/// set give exactly 0 (the sums run in a fixed order); a negative result of rounding size is
-/// returned as 0.
+/// empirical measures (Székely–Rizzo), which is ≥ 0 and 0 only when they are equal; it is twice the
+/// squared MMD of the distance-induced kernel `k(a, b) = ½ (‖a‖ + ‖b‖ − ‖a − b‖)`, and in data
+/// units (a distance, not a squared one). Two copies of the same set give exactly 0 (the sums run
+/// in a fixed order); a negative result of rounding size is returned as 0.
 ///
 /// Errors: bad point sets (empty, not whole rows, non-finite).
 pub fn energy_distance(x: &[f64], y: &[f64], dim: usize) -> Result<f64> {
@@ -38,7 +38,12 @@ mod tests {
             let mut t = 0.0;
             for p in a.chunks(dim) {
                 for q in b.chunks(dim) {
-                    t += p.iter().zip(q).map(|(u, v)| (u - v).powi(2)).sum::<f64>().sqrt();
+                    t += p
+                        .iter()
+                        .zip(q)
+                        .map(|(u, v)| (u - v).powi(2))
+                        .sum::<f64>()
+                        .sqrt();
                 }
             }
             t / ((a.len() / dim) * (b.len() / dim)) as f64
@@ -68,8 +73,13 @@ mod tests {
 
     #[test]
     fn bad_input_is_refused() {
-        let e = energy_distance(&[0.0], &[f64::INFINITY], 1).unwrap_err().to_string();
-        assert_eq!(e, "energy distance data Y: point 0 coordinate 0 is inf (must be finite)");
+        let e = energy_distance(&[0.0], &[f64::INFINITY], 1)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "energy distance data Y: point 0 coordinate 0 is inf (must be finite)"
+        );
     }
 
     proptest::proptest! {

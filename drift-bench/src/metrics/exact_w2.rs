@@ -223,7 +223,10 @@ mod tests {
             e(w2_squared_exact(&[0.0, 1.0], &[0.0], 1)),
             "exact W2² needs samples of equal size: X has 2 points, Y has 1"
         );
-        assert_eq!(e(w2_squared_exact(&[], &[0.0], 1)), "W2² samples X: the point set is empty");
+        assert_eq!(
+            e(w2_squared_exact(&[], &[0.0], 1)),
+            "W2² samples X: the point set is empty"
+        );
         assert!(e(w2_squared_exact(&[0.0], &[f64::NAN], 1)).contains("W2² data Y: point 0"));
         assert!(e(w2_squared_exact_subsampled(&[0.0], &[0.0], 1, 0, 0)).contains("n_max"));
     }
@@ -234,7 +237,10 @@ mod tests {
         let y = gaussian_blob(80, &[0.0, 0.0], 1.0, 2);
         // Equal sizes under the cap: the whole sets.
         let full = w2_squared_exact(&x, &y[..100], 2).unwrap();
-        assert_eq!(w2_squared_exact_subsampled(&x, &y[..100], 2, 50, 3).unwrap(), full);
+        assert_eq!(
+            w2_squared_exact_subsampled(&x, &y[..100], 2, 50, 3).unwrap(),
+            full
+        );
         // Different sizes: 50 points of Y, reproducible from the seed.
         let a = w2_squared_exact_subsampled(&x, &y, 2, 1000, 3).unwrap();
         assert_eq!(a, w2_squared_exact_subsampled(&x, &y, 2, 1000, 3).unwrap());

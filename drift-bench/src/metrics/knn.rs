@@ -163,7 +163,11 @@ pub fn accuracy(predicted: &[usize], intended: &[usize]) -> Result<f64> {
     if predicted.is_empty() {
         bail!("accuracy: no samples");
     }
-    let right = predicted.iter().zip(intended).filter(|(p, i)| p == i).count();
+    let right = predicted
+        .iter()
+        .zip(intended)
+        .filter(|(p, i)| p == i)
+        .count();
     Ok(right as f64 / predicted.len() as f64)
 }
 
@@ -185,7 +189,10 @@ mod tests {
         let knn = line();
         // 0.9: neighbours 1.0 (1), 0.5 (0), 0.0 (0) → class 0 by two votes to one.
         // 8.0: neighbours 9.5, 10.0, 10.5 → class 1. 1.2: 1.0 (1), 0.5 (0), 0.0 (0) → 0.
-        assert_eq!(knn.predict(&[0.9, 8.0, 1.2, -3.0]).unwrap(), vec![0, 1, 0, 0]);
+        assert_eq!(
+            knn.predict(&[0.9, 8.0, 1.2, -3.0]).unwrap(),
+            vec![0, 1, 0, 0]
+        );
         // With k = 1 the stray class-1 point wins near itself.
         let one = NearestNeighbours::fit(&[0.0, 0.5, 1.0], &[0, 0, 1], 1, 1, 2).unwrap();
         assert_eq!(one.predict(&[0.9, 0.6]).unwrap(), vec![1, 0]);
@@ -250,8 +257,15 @@ mod tests {
         assert!(e(NearestNeighbours::fit(&[], &[], 1, 1, 1)).contains("empty"));
         let knn = line();
         assert!(knn.predict(&[]).unwrap_err().to_string().contains("empty"));
-        assert!(knn.predict(&[f64::NAN]).unwrap_err().to_string().contains("NaN"));
-        assert!(class_histogram(&[0, 3], 3).unwrap_err().to_string().contains("class 3"));
+        assert!(knn
+            .predict(&[f64::NAN])
+            .unwrap_err()
+            .to_string()
+            .contains("NaN"));
+        assert!(class_histogram(&[0, 3], 3)
+            .unwrap_err()
+            .to_string()
+            .contains("class 3"));
         assert!(accuracy(&[0], &[0, 1]).is_err());
         assert!(accuracy(&[], &[]).is_err());
     }

@@ -131,6 +131,9 @@ mod tests {
         assert!(e(sliced_w2_checked(&[0.0], &[1.0], 1, 0, 0)).contains("one direction"));
         let a = [0.0, 1.0, 5.0];
         let b = [2.5, 3.5, 7.5];
-        assert_eq!(sliced_w2_checked(&a, &b, 1, 3, 0).unwrap(), sliced_w2(&a, &b, 1, 3, 0));
+        assert_eq!(
+            sliced_w2_checked(&a, &b, 1, 3, 0).unwrap(),
+            sliced_w2(&a, &b, 1, 3, 0)
+        );
     }
 }

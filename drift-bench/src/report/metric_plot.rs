@@ -1,0 +1,315 @@
+//! A metric against temperature for one data set and mode: one line per operator through the mean
+//! over seeds, with the seeds' range (min–max) as a shaded band and error bars.
+//!
+//! The temperature axis is logarithmic. The metric axis spans 0 to the largest possible value for a
+//! count or a fraction (modes covered, accuracy), and is logarithmic for a distance whose values
+//! span more than a factor 30. Runs that diverged or failed have no value: a cross in the operator's
+//! colour at the top of the plot marks each temperature where one did, and the legend counts them.
+//! A line breaks at a temperature where the operator has no value.
+
+use super::figure::{drawn, Figure};
+use super::font::FAMILY;
+use super::groups::{Group, HasRecord, Sweep};
+use super::metric::Metric;
+use super::number::short;
+use super::palette::operator_colour;
+use super::stats::spread;
+use crate::compare::record::RunStatus;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+/// The seeds of one cell.
+#[derive(Clone, Copy, Debug)]
+struct Point {
+    t: f64,
+    mean: f64,
+    min: f64,
+    max: f64,
+    n: usize,
+}
+
+/// One operator's line.
+#[derive(Clone, Debug)]
+struct Series {
+    label: String,
+    colour: RGBColor,
+    /// Runs of points at consecutive temperatures of the group.
+    segments: Vec<Vec<Point>>,
+    /// Temperatures at which a run diverged or failed.
+    failures: Vec<f64>,
+    /// Height of this operator's crosses, above the data.
+    cross_y: f64,
+}
+
+/// The figure of one metric.
+#[derive(Clone, Debug)]
+pub(crate) struct MetricPlot {
+    title: String,
+    y_label: String,
+    series: Vec<Series>,
+    t_range: (f64, f64),
+    y_range: (f64, f64),
+    log_y: bool,
+}
+
+const WIDTH: u32 = 780;
+const HEIGHT: u32 = 440;
+const LEGEND_WIDTH: u32 = 230;
+
+/// The plot of `metric` for `group`, or `None` when no run of the group has the metric (or no
+/// temperature is positive, which a logarithmic axis cannot show).
+pub(crate) fn metric_plot<R: HasRecord>(
+    sweep: &Sweep<'_, R>,
+    group: &Group<'_, R>,
+    metric: &Metric,
+) -> Option<MetricPlot> {
+    let value = |r: &R| (metric.value)(&r.record().metrics).filter(|v| v.is_finite());
+    let temperatures: Vec<f64> = group
+        .temperatures
+        .iter()
+        .copied()
+        .filter(|t| *t > 0.0 && t.is_finite())
+        .collect();
+    let any_value = group
+        .cells
+        .iter()
+        .any(|c| c.runs.iter().any(|r| value(r).is_some()));
+    if !any_value || temperatures.is_empty() {
+        return None;
+    }
+    let mut series = Vec::new();
+    for &op in &group.operators {
+        let mut segments: Vec<Vec<Point>> = vec![Vec::new()];
+        let mut failures = Vec::new();
+        let (mut diverged, mut failed) = (0, 0);
+        for &t in &temperatures {
+            let cell = group.cell(op, t);
+            let runs = cell.map(|c| c.runs.as_slice()).unwrap_or_default();
+            let ended_badly = |r: &&&R| !matches!(r.record().status, RunStatus::Ok);
+            diverged += runs
+                .iter()
+                .filter(|r| matches!(r.record().status, RunStatus::Diverged { .. }))
+                .count();
+            failed += runs
+                .iter()
+                .filter(|r| matches!(r.record().status, RunStatus::Failed { .. }))
+                .count();
+            if runs.iter().any(|r| ended_badly(&r)) {
+                failures.push(t);
+            }
+            match spread(runs.iter().filter_map(|r| value(r))) {
+                Some(s) => segments.last_mut().expect("never empty").push(Point {
+                    t,
+                    mean: s.mean,
+                    min: s.min,
+                    max: s.max,
+                    n: s.n,
+                }),
+                None => segments.push(Vec::new()),
+            }
+        }
+        segments.retain(|s| !s.is_empty());
+        let mut label = sweep.operators[op].to_string();
+        let counts: Vec<String> = [(diverged, "diverged"), (failed, "failed")]
+            .iter()
+            .filter(|(n, _)| *n > 0)
+            .map(|(n, what)| format!("{n} {what}"))
+            .collect();
+        if !counts.is_empty() {
+            label = format!("{label} ({})", counts.join(", "));
+        }
+        series.push(Series {
+            label,
+            colour: operator_colour(op),
+            segments,
+            failures,
+            cross_y: 0.0,
+        });
+    }
+
+    let points = || series.iter().flat_map(|s| s.segments.iter().flatten());
+    let lo = points().map(|p| p.min).fold(f64::INFINITY, f64::min);
+    let hi = points().map(|p| p.max).fold(f64::NEG_INFINITY, f64::max);
+    let ceiling = group
+        .cells
+        .iter()
+        .flat_map(|c| c.runs.iter())
+        .filter_map(|r| (metric.ceiling)(&r.record().metrics))
+        .fold(f64::NEG_INFINITY, f64::max);
+    let log_y = metric.log_ok && lo > 0.0 && hi / lo > 30.0;
+    let (mut y_lo, mut y_hi) = if ceiling.is_finite() {
+        (lo.min(0.0), hi.max(ceiling))
+    } else if log_y {
+        (lo.log10(), hi.log10())
+    } else {
+        (lo, hi)
+    };
+    if log_y {
+        for s in &mut series {
+            for p in s.segments.iter_mut().flatten() {
+                p.mean = p.mean.log10();
+                p.min = p.min.log10();
+                p.max = p.max.log10();
+            }
+        }
+    }
+    let span = if y_hi > y_lo {
+        y_hi - y_lo
+    } else {
+        y_lo.abs().max(1e-12)
+    };
+    y_lo -= 0.06 * span;
+    y_hi += 0.06 * span;
+    if series.iter().any(|s| !s.failures.is_empty()) {
+        // Room above the data for the crosses, one row per operator.
+        for (k, s) in series.iter_mut().enumerate() {
+            s.cross_y = y_hi + 0.05 * span * (k as f64 + 1.0);
+        }
+        y_hi += 0.05 * span * (series.len() as f64 + 1.0);
+    }
+    let t_lo = temperatures[0];
+    let t_hi = temperatures[temperatures.len() - 1];
+    Some(MetricPlot {
+        title: format!(
+            "{} · {}: {}",
+            group.dataset,
+            group.mode.name(),
+            metric.label
+        ),
+        y_label: if log_y {
+            format!("{} (log scale)", metric.label)
+        } else {
+            metric.label.to_string()
+        },
+        series,
+        t_range: (t_lo / 1.4, t_hi * 1.4),
+        y_range: (y_lo, y_hi),
+        log_y,
+    })
+}
+
+impl Figure for MetricPlot {
+    fn size(&self) -> (u32, u32) {
+        (WIDTH, HEIGHT)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> anyhow::Result<()> {
+        let area = drawn(root.titled(&self.title, (FAMILY, 17)), "the title")?;
+        let (plot, legend) = area.split_horizontally(WIDTH - LEGEND_WIDTH);
+        let (y_lo, y_hi) = self.y_range;
+        let log_y = self.log_y;
+        let mut chart = drawn(
+            ChartBuilder::on(&plot)
+                .margin(8)
+                .x_label_area_size(42)
+                .y_label_area_size(62)
+                .build_cartesian_2d((self.t_range.0..self.t_range.1).log_scale(), y_lo..y_hi),
+            "the axes",
+        )?;
+        let y_format = move |v: &f64| {
+            if log_y {
+                short(10f64.powf(*v), 2)
+            } else {
+                short(*v, 3)
+            }
+        };
+        drawn(
+            chart
+                .configure_mesh()
+                .x_desc("temperature (relative to the data's scale)")
+                .y_desc(&self.y_label)
+                .x_label_formatter(&|t| short(*t, 2))
+                .y_label_formatter(&y_format)
+                .label_style((FAMILY, 12))
+                .axis_desc_style((FAMILY, 13))
+                .light_line_style(RGBColor(240, 240, 240))
+                .draw(),
+            "the grid",
+        )?;
+        for s in &self.series {
+            let colour = s.colour;
+            for segment in &s.segments {
+                if segment.len() > 1 {
+                    let mut outline: Vec<(f64, f64)> =
+                        segment.iter().map(|p| (p.t, p.max)).collect();
+                    outline.extend(segment.iter().rev().map(|p| (p.t, p.min)));
+                    drawn(
+                        chart.draw_series(std::iter::once(Polygon::new(outline, colour.mix(0.15)))),
+                        "a band",
+                    )?;
+                }
+                drawn(
+                    chart.draw_series(std::iter::once(PathElement::new(
+                        segment.iter().map(|p| (p.t, p.mean)).collect::<Vec<_>>(),
+                        colour.stroke_width(2),
+                    ))),
+                    "a line",
+                )?;
+                drawn(
+                    chart.draw_series(
+                        segment
+                            .iter()
+                            .filter(|p| p.n > 1)
+                            .map(|p| PathElement::new(vec![(p.t, p.min), (p.t, p.max)], colour)),
+                    ),
+                    "error bars",
+                )?;
+                drawn(
+                    chart.draw_series(
+                        segment
+                            .iter()
+                            .map(|p| Circle::new((p.t, p.mean), 3, colour.filled())),
+                    ),
+                    "points",
+                )?;
+            }
+            drawn(
+                chart.draw_series(
+                    s.failures
+                        .iter()
+                        .map(|&t| Cross::new((t, s.cross_y), 5, colour.stroke_width(2))),
+                ),
+                "crosses",
+            )?;
+        }
+
+        // The legend beside the plot, where it can never hide a line.
+        let text = (FAMILY, 12).into_font();
+        let mut y = 24;
+        for s in &self.series {
+            drawn(
+                legend.draw(&PathElement::new(
+                    vec![(4, y), (28, y)],
+                    s.colour.stroke_width(2),
+                )),
+                "the legend",
+            )?;
+            drawn(
+                legend.draw(&Circle::new((16, y), 3, s.colour.filled())),
+                "the legend",
+            )?;
+            drawn(
+                legend.draw_text(&s.label, &text.color(&BLACK), (34, y - 7)),
+                "the legend",
+            )?;
+            y += 20;
+        }
+        let mut notes = vec!["line: mean over seeds", "band, bars: min–max"];
+        if self.series.iter().any(|s| !s.failures.is_empty()) {
+            notes.push("×: a run diverged or failed");
+        }
+        y += 8;
+        for note in notes {
+            drawn(
+                legend.draw_text(
+                    note,
+                    &(FAMILY, 11).into_font().color(&RGBColor(90, 90, 90)),
+                    (4, y - 7),
+                ),
+                "the legend",
+            )?;
+            y += 16;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,553 @@
+//! The report folder of a small synthetic sweep: every promised file is there, the pictures decode,
+//! `results.csv` agrees with `results.json`, and the summary table names every cell.
+
+use drift_bench::compare::record::{
+    DatasetSummary, Mode, RunKey, RunMetrics, RunOutput, RunRecord, RunStatus,
+};
+use drift_bench::report::{summary_table, write_report, ReportOptions};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+const OPERATORS: [&str; 2] = ["one_sided", "sinkhorn_drift"];
+const FLOW_TEMPERATURES: [f64; 3] = [0.01, 0.1, 1.0];
+const TRAIN_TEMPERATURES: [f64; 2] = [0.02, 0.5];
+const FAILURE: &str = "coupling failed: \"mass\" lost, at step 3";
+
+/// A small deterministic generator, so that the test needs no random crate state.
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self) -> f64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// `n` points near a circle of radius 1.
+fn ring(n: usize, noise: f64, rng: &mut Lcg) -> Vec<f64> {
+    (0..n)
+        .flat_map(|i| {
+            let a = std::f64::consts::TAU * i as f64 / n as f64;
+            [
+                a.cos() + noise * (rng.next() - 0.5),
+                a.sin() + noise * (rng.next() - 0.5),
+            ]
+        })
+        .collect()
+}
+
+fn key(op: &str, dataset: &str, dim: usize, mode: Mode, t: f64, seed: u64) -> RunKey {
+    RunKey {
+        operator: op.to_string(),
+        operator_ron: format!("Operator(\n    name: \"{op}\",\n    temperature: 0.05,\n)"),
+        dataset: dataset.to_string(),
+        dim,
+        mode,
+        temperature: t,
+        seed,
+    }
+}
+
+/// 2 operators × 3 temperatures × 2 seeds of flow on a 2-D ring (one run diverged, one failed),
+/// and 2 operators × 2 temperatures of class-conditional training on 8×8 images.
+fn sweep() -> (Vec<RunOutput>, Vec<DatasetSummary>) {
+    let mut rng = Lcg(7);
+    let mut runs = Vec::new();
+    for (o, op) in OPERATORS.iter().enumerate() {
+        for &t in &FLOW_TEMPERATURES {
+            for seed in 0..2u64 {
+                let quality = (1.0 + o as f64) * t + 0.001 * seed as f64;
+                let mut metrics = RunMetrics {
+                    w2_sq: Some(0.5 * quality),
+                    sliced_w2: Some(quality.sqrt()),
+                    mmd_sq: Some(quality * quality),
+                    mmd_bandwidth: Some(0.3),
+                    energy: Some(0.1 * quality),
+                    modes_covered: Some(if t < 0.05 && o == 0 {
+                        3 + seed as usize
+                    } else {
+                        8
+                    }),
+                    modes_total: Some(8),
+                    mode_mass_error: Some(0.05 + 0.1 * seed as f64),
+                    ms_per_step: Some(1.5 + o as f64),
+                    drift_norm: Some(0.01),
+                    sinkhorn_iters: (o == 1).then_some(40.0 + seed as f64),
+                    sinkhorn_error: (o == 1).then_some(1e-4),
+                    ..RunMetrics::default()
+                };
+                let mut samples = ring(150, 0.2 + t, &mut rng);
+                let status = if o == 0 && t == 0.01 && seed == 1 {
+                    RunStatus::Diverged { step: 17 }
+                } else if o == 1 && t == 1.0 && seed == 0 {
+                    RunStatus::Failed {
+                        message: FAILURE.to_string(),
+                    }
+                } else {
+                    RunStatus::Ok
+                };
+                if status != RunStatus::Ok {
+                    samples.clear();
+                    metrics = RunMetrics {
+                        ms_per_step: metrics.ms_per_step,
+                        ..RunMetrics::default()
+                    };
+                }
+                runs.push(RunOutput {
+                    record: RunRecord {
+                        key: key(op, "ring", 2, Mode::Flow, t, seed),
+                        status,
+                        metrics,
+                        seconds: 0.25 + seed as f64,
+                    },
+                    samples,
+                    sample_classes: None,
+                });
+            }
+        }
+    }
+    for (o, op) in OPERATORS.iter().enumerate() {
+        for &t in &TRAIN_TEMPERATURES {
+            let n = 30;
+            let samples: Vec<f64> = (0..n * 64).map(|_| 16.0 * rng.next()).collect();
+            runs.push(RunOutput {
+                record: RunRecord {
+                    key: key(op, "tiny digits", 64, Mode::Train, t, 0),
+                    status: RunStatus::Ok,
+                    metrics: RunMetrics {
+                        w2_sq: Some(30.0 + t),
+                        classes_covered: Some(10 - o),
+                        classes_total: Some(10),
+                        class_histogram: Some(vec![3; 10]),
+                        accuracy: Some(0.9 - 0.1 * t),
+                        ms_per_step: Some(4.0),
+                        ..RunMetrics::default()
+                    },
+                    seconds: 2.0,
+                },
+                samples,
+                sample_classes: Some((0..n).map(|i| i % 10).collect()),
+            });
+        }
+    }
+    let datasets = vec![
+        DatasetSummary {
+            name: "ring".to_string(),
+            dim: 2,
+            reference: ring(200, 0.1, &mut rng),
+            image_shape: None,
+            scale: 1.3,
+        },
+        DatasetSummary {
+            name: "tiny digits".to_string(),
+            dim: 64,
+            reference: (0..40 * 64).map(|i| ((i % 64) / 4) as f64).collect(),
+            image_shape: Some((8, 8)),
+            scale: 20.0,
+        },
+    ];
+    (runs, datasets)
+}
+
+fn fresh_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("drift-report-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn options() -> ReportOptions {
+    ReportOptions {
+        title: "Test sweep".to_string(),
+        command: "drift-bench compare --operators one_sided,sinkhorn_drift".to_string(),
+        notes: vec!["Temperatures are relative to the data's scale.".to_string()],
+    }
+}
+
+/// Decodes a PNG; returns its size and whether its pixels differ.
+fn decode_png(path: &Path) -> (u32, u32, bool) {
+    let bytes = std::fs::read(path).unwrap();
+    let decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+    let mut reader = decoder
+        .read_info()
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let bpp = info.line_size / info.width as usize;
+    let pixels = &buf[..info.line_size * info.height as usize];
+    let varied = pixels.chunks(bpp).any(|p| p != &pixels[..bpp]);
+    (info.width, info.height, varied)
+}
+
+/// A minimal RFC 4180 reader: records of fields, quoted fields with doubled quotes and line breaks.
+fn read_csv(text: &str) -> Vec<Vec<String>> {
+    let mut records = Vec::new();
+    let mut record = Vec::new();
+    let mut field = String::new();
+    let mut chars = text.chars().peekable();
+    let mut quoted = false;
+    while let Some(c) = chars.next() {
+        if quoted {
+            match c {
+                '"' if chars.peek() == Some(&'"') => {
+                    chars.next();
+                    field.push('"');
+                }
+                '"' => quoted = false,
+                _ => field.push(c),
+            }
+        } else {
+            match c {
+                '"' => {
+                    assert!(field.is_empty(), "a quote inside an unquoted field");
+                    quoted = true;
+                }
+                ',' => record.push(std::mem::take(&mut field)),
+                '\n' => {
+                    record.push(std::mem::take(&mut field));
+                    records.push(std::mem::take(&mut record));
+                }
+                _ => field.push(c),
+            }
+        }
+    }
+    assert!(
+        !quoted && field.is_empty() && record.is_empty(),
+        "the file ends inside a record"
+    );
+    records
+}
+
+/// Whether two numbers are equal or neighbours: serde_json's default parser (without its
+/// `float_roundtrip` feature) may read a number written exactly one unit in the last place off.
+fn within_one_ulp(a: f64, b: f64) -> bool {
+    a == b || (a.to_bits() as i64 - b.to_bits() as i64).abs() <= 1
+}
+
+/// Whether a CSV cell and a JSON value say the same (`exact`: bit for bit; else within one unit in
+/// the last place, for numbers read back by serde_json).
+fn agrees(cell: &str, value: &Value, exact: bool) -> bool {
+    match value {
+        Value::Null => cell.is_empty(),
+        Value::String(s) => cell == s,
+        Value::Number(n) => match (cell.parse::<f64>(), n.as_f64()) {
+            (Ok(a), Some(b)) if exact => a == b,
+            (Ok(a), Some(b)) => within_one_ulp(a, b),
+            _ => false,
+        },
+        Value::Array(items) => {
+            let joined: Vec<String> = items.iter().map(|v| v.to_string()).collect();
+            cell == joined.join(";")
+        }
+        _ => false,
+    }
+}
+
+#[test]
+fn report_writes_every_promised_file() {
+    let (runs, datasets) = sweep();
+    let dir = fresh_dir("files").join("nested");
+    let start = std::time::Instant::now();
+    let files = write_report(&dir, &runs, &datasets, &options()).unwrap();
+    let elapsed = start.elapsed();
+
+    let mut promised: Vec<String> = vec![
+        "results.csv".into(),
+        "results.json".into(),
+        "report.md".into(),
+    ];
+    let flow_metrics = [
+        "w2_sq",
+        "sliced_w2",
+        "mmd_sq",
+        "energy",
+        "modes_covered",
+        "mode_mass_error",
+        "ms_per_step",
+    ];
+    let train_metrics = ["w2_sq", "classes_covered", "accuracy", "ms_per_step"];
+    let mut figures = vec![
+        "ring_flow_samples".to_string(),
+        "tiny_digits_train_images".to_string(),
+    ];
+    figures.extend(flow_metrics.iter().map(|m| format!("ring_flow_{m}")));
+    figures.extend(
+        train_metrics
+            .iter()
+            .map(|m| format!("tiny_digits_train_{m}")),
+    );
+    for f in &figures {
+        promised.push(format!("{f}.png"));
+        promised.push(format!("{f}.svg"));
+    }
+    let written: Vec<String> = files
+        .files
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    let mut sorted_promised = promised.clone();
+    sorted_promised.sort();
+    let mut sorted_written = written.clone();
+    sorted_written.sort();
+    assert_eq!(sorted_written, sorted_promised, "files written");
+    let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    on_disk.sort();
+    assert_eq!(
+        on_disk, sorted_promised,
+        "files in the folder (no temporary file left)"
+    );
+    assert_eq!(files.report_md(), dir.join("report.md"));
+    eprintln!(
+        "report of {} runs: {} figures (PNG + SVG) in {:.3} s",
+        runs.len(),
+        figures.len(),
+        elapsed.as_secs_f64()
+    );
+
+    for f in &figures {
+        let (w, h, varied) = decode_png(&dir.join(format!("{f}.png")));
+        assert!(w > 0 && h > 0, "{f}.png is empty");
+        assert!(varied, "{f}.png has a single colour");
+        let svg = std::fs::read_to_string(dir.join(format!("{f}.svg"))).unwrap();
+        assert!(
+            svg.starts_with("<svg") || svg.starts_with("<?xml"),
+            "{f}.svg"
+        );
+        assert!(svg.trim_end().ends_with("</svg>"), "{f}.svg is not closed");
+    }
+    // The images are embedded in the SVG, not drawn pixel by pixel.
+    let images = std::fs::read_to_string(dir.join("tiny_digits_train_images.svg")).unwrap();
+    assert!(images.contains("data:image/png;base64,"));
+
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(md.starts_with("# Test sweep\n"));
+    assert!(md.contains(&options().command));
+    assert!(md.contains("- Temperatures are relative to the data's scale."));
+    for f in &figures {
+        assert!(
+            md.contains(&format!("]({f}.png) ([SVG]({f}.svg))")),
+            "report.md links {f}"
+        );
+    }
+    assert!(md.contains("diverged at step 17"));
+    assert!(md.contains(FAILURE), "report.md gives the failure message");
+    std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
+}
+
+#[test]
+fn csv_agrees_with_json() {
+    let (runs, datasets) = sweep();
+    let dir = fresh_dir("agree");
+    write_report(&dir, &runs, &datasets, &options()).unwrap();
+    let csv = read_csv(&std::fs::read_to_string(dir.join("results.csv")).unwrap());
+    let json: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap();
+    let json = json.as_array().unwrap();
+    assert_eq!(csv.len(), 1 + runs.len(), "a header and one line per run");
+    assert_eq!(json.len(), runs.len());
+    let header = &csv[0];
+    for (row, (file_object, run)) in csv[1..].iter().zip(json.iter().zip(&runs)) {
+        assert_eq!(row.len(), header.len());
+        // The record as serde encodes it, before any text: the CSV must agree with it exactly...
+        let exact = serde_json::to_value(&run.record).unwrap();
+        let object = exact.as_object().unwrap();
+        // ...and with the file as serde_json reads it back.
+        assert_eq!(file_object.as_object().unwrap().len(), object.len());
+        let mut compared = 0;
+        for (name, cell) in header.iter().zip(row) {
+            match name.as_str() {
+                "status" => assert_eq!(cell, run.record.status.name()),
+                "diverged_step" => match &run.record.status {
+                    RunStatus::Diverged { step } => {
+                        assert_eq!(cell, &step.to_string());
+                        assert_eq!(object["status"]["diverged"]["step"], *step);
+                    }
+                    _ => assert!(cell.is_empty()),
+                },
+                "failure" => match &run.record.status {
+                    RunStatus::Failed { message } => {
+                        assert_eq!(cell, message);
+                        assert_eq!(object["status"]["failed"]["message"], *message);
+                    }
+                    _ => assert!(cell.is_empty()),
+                },
+                _ => {
+                    let value = object
+                        .get(name)
+                        .unwrap_or_else(|| panic!("JSON lacks {name}"));
+                    assert!(
+                        agrees(cell, value, true),
+                        "{name}: CSV {cell:?}, record {value}"
+                    );
+                    let read = &file_object[name];
+                    assert!(
+                        agrees(cell, read, false),
+                        "{name}: CSV {cell:?}, file {read}"
+                    );
+                    compared += 1;
+                }
+            }
+        }
+        // Every JSON key but the status has a column.
+        assert_eq!(compared, object.len() - 1);
+        assert_eq!(
+            row[header.iter().position(|h| h == "operator_ron").unwrap()],
+            run.record.key.operator_ron
+        );
+    }
+    // Serde reads the JSON back into the same records (numbers to within one unit in the last
+    // place, as above).
+    let back: Vec<RunRecord> =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap();
+    for (b, run) in back.iter().zip(&runs) {
+        assert_eq!(b.key, run.record.key);
+        assert_eq!(b.status, run.record.status);
+        assert_eq!(
+            b.metrics.class_histogram,
+            run.record.metrics.class_histogram
+        );
+        assert!(within_one_ulp(b.seconds, run.record.seconds));
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn summary_table_names_every_cell_and_marks_failures() {
+    let (runs, _) = sweep();
+    let records: Vec<RunRecord> = runs.iter().map(|r| r.record.clone()).collect();
+    let table = summary_table(&records);
+    eprintln!("{table}");
+    for op in OPERATORS {
+        assert!(table.contains(op));
+    }
+    let rows: Vec<&str> = table.lines().filter(|l| l.starts_with("| ring")).collect();
+    assert_eq!(rows.len(), OPERATORS.len() * FLOW_TEMPERATURES.len());
+    for t in FLOW_TEMPERATURES {
+        assert!(rows.iter().any(|r| r.contains(&format!(" {t} "))), "T={t}");
+    }
+    // Sorted by operator in the runs' order, then temperature.
+    assert!(rows[0].contains("one_sided") && rows[0].contains(" 0.01 "));
+    assert!(rows[0].contains("1 ok, 1 diverged"), "{}", rows[0]);
+    assert!(rows[5].contains("sinkhorn_drift") && rows[5].contains("1 ok, 1 failed"));
+    // One seed of one_sided at 0.01 covers 3 modes; the diverged one has no count.
+    assert!(rows[0].contains("3/8"), "{}", rows[0]);
+    // Two finished seeds: a mean and a spread.
+    assert!(rows[1].contains(" ± "), "{}", rows[1]);
+    let digits: Vec<&str> = table
+        .lines()
+        .filter(|l| l.starts_with("| tiny digits"))
+        .collect();
+    assert_eq!(digits.len(), 4);
+    assert!(digits[0].contains("10/10") && digits[2].contains("9/10"));
+    // Every line of the table has the same width in characters.
+    let widths: Vec<usize> = table
+        .lines()
+        .take_while(|l| l.starts_with('|'))
+        .map(|l| l.chars().count())
+        .collect();
+    assert!(widths.windows(2).all(|w| w[0] == w[1]), "{widths:?}");
+}
+
+#[test]
+fn bad_input_is_a_clear_error() {
+    let (runs, datasets) = sweep();
+    let dir = fresh_dir("bad");
+    let err = write_report(&dir, &runs, &datasets[..1], &options()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("no data set summary named tiny digits"),
+        "{err}"
+    );
+    let mut odd = runs.clone();
+    odd[0].samples.pop();
+    let err = write_report(&dir, &odd, &datasets, &options()).unwrap_err();
+    assert!(
+        err.to_string().contains("not points of dimension 2"),
+        "{err}"
+    );
+    let err = write_report(&dir, &[], &datasets, &options()).unwrap_err();
+    assert!(err.to_string().contains("no runs"), "{err}");
+    assert!(!dir.exists(), "nothing is written on bad input");
+}
+
+/// The time to write a report the size of a default comparison: 7 operators × 6 temperatures × 2
+/// seeds of flow on a 2-D set (1000 samples each) and on 64-d images, plus 3 operators × 6
+/// temperatures of class-conditional training on the images. A measurement, not a check:
+/// `cargo test --release -p drift-bench --test report -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn timing_of_a_default_sized_report() {
+    let (small, datasets) = sweep();
+    let ring_run = small
+        .iter()
+        .find(|r| r.record.status == RunStatus::Ok)
+        .unwrap();
+    let image_run = small.iter().find(|r| r.record.key.dim == 64).unwrap();
+    let operators = [
+        "one_sided",
+        "algorithm_2",
+        "sinkhorn_proxy",
+        "sinkhorn_drift",
+        "sinkhorn_divergence",
+        "mmd",
+        "sliced",
+    ];
+    let temperatures = [0.005, 0.01, 0.03, 0.1, 0.3, 1.0];
+    let mut rng = Lcg(11);
+    let mut runs = Vec::new();
+    for (mode, dataset, ops) in [
+        (Mode::Flow, &datasets[0], &operators[..]),
+        (Mode::Flow, &datasets[1], &operators[..]),
+        (Mode::Train, &datasets[1], &operators[..3]),
+    ] {
+        for op in ops {
+            for &t in &temperatures {
+                for seed in 0..2 {
+                    let mut run = if dataset.dim == 2 {
+                        ring_run.clone()
+                    } else {
+                        image_run.clone()
+                    };
+                    run.record.key = key(op, &dataset.name, dataset.dim, mode, t, seed);
+                    run.samples = if dataset.dim == 2 {
+                        ring(1000, 0.3, &mut rng)
+                    } else {
+                        (0..1000 * 64).map(|_| 16.0 * rng.next()).collect()
+                    };
+                    run.sample_classes =
+                        (mode == Mode::Train).then(|| (0..1000).map(|i| i % 10).collect());
+                    if let Some(w) = run.record.metrics.w2_sq.as_mut() {
+                        *w *= 1.0 + rng.next();
+                    }
+                    runs.push(run);
+                }
+            }
+        }
+    }
+    let dir = fresh_dir("timing");
+    let start = std::time::Instant::now();
+    let files = write_report(&dir, &runs, &datasets, &options()).unwrap();
+    let elapsed = start.elapsed().as_secs_f64();
+    let figures = files
+        .files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "png"))
+        .count();
+    let bytes: u64 = files
+        .files
+        .iter()
+        .map(|f| std::fs::metadata(f).unwrap().len())
+        .sum();
+    eprintln!(
+        "{} runs: {figures} figures (PNG + SVG) and the tables in {elapsed:.2} s ({:.0} ms per figure, {} threads), {:.1} MB",
+        runs.len(),
+        1000.0 * elapsed / figures as f64,
+        rayon::current_num_threads(),
+        bytes as f64 / 1e6
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
