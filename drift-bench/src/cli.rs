@@ -105,7 +105,11 @@ where
     let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
     // The command line as the report shows it, the program named as users call it.
     let command = std::iter::once("drift-bench".to_string())
-        .chain(args.iter().skip(1).map(|a| a.to_string_lossy().into_owned()))
+        .chain(
+            args.iter()
+                .skip(1)
+                .map(|a| a.to_string_lossy().into_owned()),
+        )
         .collect::<Vec<_>>()
         .join(" ");
     let cli = match Cli::try_parse_from(args) {

@@ -18,12 +18,11 @@ struct Explode {
 impl Explode {
     fn run<T: Real>(&self, mut p: DriftProblem<'_, T>) -> Result<DriftReport> {
         let nan = p.context.step >= self.after;
-        let disp: Vec<T> = p
-            .x
-            .data()
-            .iter()
-            .map(|&v| if nan { T::of(f64::NAN) } else { -v })
-            .collect();
+        let disp: Vec<T> =
+            p.x.data()
+                .iter()
+                .map(|&v| if nan { T::of(f64::NAN) } else { -v })
+                .collect();
         let norm = add_field(&mut p, &disp, "test.explode")?;
         Ok(DriftReport::of("test.explode", Vec::new(), norm))
     }
@@ -102,7 +101,10 @@ fn timeless(records: impl IntoIterator<Item = RunRecord>) -> Vec<RunRecord> {
 fn a_short_sweep_writes_every_promised_file() {
     let dir = scratch("files");
     let out = dir.to_str().unwrap();
-    assert_eq!(cli(&["compare", "--preset", "quick", "--out", out, "--quiet"]), ExitCode::SUCCESS);
+    assert_eq!(
+        cli(&["compare", "--preset", "quick", "--out", out, "--quiet"]),
+        ExitCode::SUCCESS
+    );
     for f in ["results.csv", "results.json", "report.md"] {
         assert!(dir.join(f).is_file(), "{f} missing");
     }
@@ -112,14 +114,26 @@ fn a_short_sweep_writes_every_promised_file() {
     // The quick preset: 2 operators × 2 temperatures × 2 seeds × 2 modes on one data set.
     assert_eq!(json.len(), 16);
     let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
-    let col = |name: &str| header.iter().position(|h| *h == name).unwrap_or_else(|| panic!("no column {name}"));
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| *h == name)
+            .unwrap_or_else(|| panic!("no column {name}"))
+    };
     let (op_col, temp_col, w2_col) = (col("operator"), col("temperature"), col("w2_sq"));
-    let rows: Vec<Vec<&str>> = csv.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    let rows: Vec<Vec<&str>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
     assert_eq!(rows.len(), json.len());
     for (row, obj) in rows.iter().zip(&json) {
         // The quick preset's operators are plain names: no commas or quotes in these columns.
         assert_eq!(row[op_col], obj["operator"].as_str().unwrap());
-        assert_eq!(row[temp_col].parse::<f64>().unwrap(), obj["temperature"].as_f64().unwrap());
+        assert_eq!(
+            row[temp_col].parse::<f64>().unwrap(),
+            obj["temperature"].as_f64().unwrap()
+        );
         let w2: f64 = row[w2_col].parse().unwrap();
         assert_eq!(w2, obj["w2_sq"].as_f64().unwrap());
         assert!(w2.is_finite() && w2 >= 0.0);
@@ -154,7 +168,11 @@ fn check_png(path: &Path) {
     let info = reader.next_frame(&mut buf).unwrap();
     assert!(info.width > 50 && info.height > 50, "{}", path.display());
     let pixels = &buf[..info.buffer_size()];
-    assert!(pixels.iter().any(|&p| p != pixels[0]), "{} is blank", path.display());
+    assert!(
+        pixels.iter().any(|&p| p != pixels[0]),
+        "{} is blank",
+        path.display()
+    );
 }
 
 #[test]
@@ -168,9 +186,8 @@ fn the_same_seed_gives_the_same_numbers_whatever_the_jobs() {
     let a = run_sweep(&sweep, false).unwrap();
     let b = run_sweep(&sweep, false).unwrap();
     let c = run_sweep(&Sweep { jobs: 2, ..sweep }, false).unwrap();
-    let records = |r: &drift_bench::compare::SweepResults| {
-        timeless(r.runs.iter().map(|o| o.record.clone()))
-    };
+    let records =
+        |r: &drift_bench::compare::SweepResults| timeless(r.runs.iter().map(|o| o.record.clone()));
     assert_eq!(records(&a), records(&b));
     assert_eq!(records(&a), records(&c));
     assert!(a.runs.iter().all(|r| r.record.status == RunStatus::Ok));
@@ -181,7 +198,10 @@ fn the_same_seed_gives_the_same_numbers_whatever_the_jobs() {
 #[test]
 fn a_diverging_run_is_recorded_and_the_sweep_goes_on() {
     let sweep = Sweep {
-        studies: vec![small_study(&[r#"{"test.explode": (after: 2)}"#, "one_sided"])],
+        studies: vec![small_study(&[
+            r#"{"test.explode": (after: 2)}"#,
+            "one_sided",
+        ])],
         jobs: 1,
     };
     let results = run_sweep(&sweep, false).unwrap();
@@ -198,8 +218,22 @@ fn a_diverging_run_is_recorded_and_the_sweep_goes_on() {
     let dir = scratch("diverged");
     let out = dir.to_str().unwrap();
     let code = cli(&[
-        "compare", "-o", r#"{"test.explode": (after: 1)}"#, "-o", "one_sided", "-d",
-        "eight_gaussians", "-t", "0.1", "--steps", "3", "--points", "60", "--out", out, "--quiet",
+        "compare",
+        "-o",
+        r#"{"test.explode": (after: 1)}"#,
+        "-o",
+        "one_sided",
+        "-d",
+        "eight_gaussians",
+        "-t",
+        "0.1",
+        "--steps",
+        "3",
+        "--points",
+        "60",
+        "--out",
+        out,
+        "--quiet",
     ]);
     assert_eq!(code, ExitCode::SUCCESS);
     let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
@@ -220,7 +254,10 @@ fn bad_input_fails_before_anything_runs() {
         jobs: 1,
     };
     let e = fails_before_running(one(small_study(&["no_such_operator"])));
-    assert!(e.contains("no_such_operator") && e.contains("one_sided"), "{e}");
+    assert!(
+        e.contains("no_such_operator") && e.contains("one_sided"),
+        "{e}"
+    );
     let e = fails_before_running(one(small_study(&["missing/operator.ron"])));
     assert!(e.contains("missing/operator.ron"), "{e}");
     let mut s = small_study(&["one_sided"]);
@@ -229,7 +266,10 @@ fn bad_input_fails_before_anything_runs() {
     let mut s = small_study(&[r#"{"test.planar_only": ()}"#]);
     s.datasets = vec!["eight_gaussians".into(), "mixture:5:3".into()];
     let e = fails_before_running(one(s));
-    assert!(e.contains("test.planar_only") && e.contains("dimension 5"), "{e}");
+    assert!(
+        e.contains("test.planar_only") && e.contains("dimension 5"),
+        "{e}"
+    );
     let mut s = small_study(&["one_sided"]);
     s.datasets = vec!["no_such_data".into()];
     assert!(fails_before_running(one(s)).contains("no_such_data"));
@@ -238,20 +278,41 @@ fn bad_input_fails_before_anything_runs() {
     let dir = scratch("labels");
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("one_class.csv");
-    std::fs::write(&file, "0.0,1.0,a\n1.0,0.0,a\n2.0,1.0,a\n0.5,0.5,a\n1.5,0.5,a\n").unwrap();
+    std::fs::write(
+        &file,
+        "0.0,1.0,a\n1.0,0.0,a\n2.0,1.0,a\n0.5,0.5,a\n1.5,0.5,a\n",
+    )
+    .unwrap();
     let mut s = small_study(&["one_sided"]);
     s.datasets = vec![format!("file:{}:label=last", file.display())];
     let e = fails_before_running(one(s));
-    assert!(e.contains("one_class.csv") && e.contains("single class"), "{e}");
+    assert!(
+        e.contains("one_class.csv") && e.contains("single class"),
+        "{e}"
+    );
 
     // From the command line: an error status, and no report folder.
     let out = dir.join("report");
-    let code = cli(&["compare", "-o", "nope", "-d", "eight_gaussians", "--out", out.to_str().unwrap(), "--quiet"]);
+    let code = cli(&[
+        "compare",
+        "-o",
+        "nope",
+        "-d",
+        "eight_gaussians",
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
     assert_eq!(code, ExitCode::FAILURE);
     assert!(!out.exists());
     let sweep_file = dir.join("empty.ron");
     std::fs::write(&sweep_file, r#"(studies: [(operators: ["one_sided"], datasets: ["eight_gaussians"], temperatures: [])])"#).unwrap();
-    let code = cli(&["compare", sweep_file.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let code = cli(&[
+        "compare",
+        sweep_file.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(code, ExitCode::FAILURE);
     assert!(!out.exists());
     let _ = std::fs::remove_dir_all(&dir);

@@ -135,7 +135,14 @@ fn train(
         classes: data.classes.unwrap_or(1),
     };
     let mut on_step = |_step: usize| tick();
-    let outcome = match train_generator(op, &training, &config, context, data.test_len(), &mut on_step) {
+    let outcome = match train_generator(
+        op,
+        &training,
+        &config,
+        context,
+        data.test_len(),
+        &mut on_step,
+    ) {
         Ok(o) => o,
         Err(e) => {
             return Ok(CellOutcome {
@@ -152,7 +159,11 @@ fn train(
     };
     let finished = status == RunStatus::Ok;
     Ok(CellOutcome {
-        samples: if finished { outcome.samples } else { Vec::new() },
+        samples: if finished {
+            outcome.samples
+        } else {
+            Vec::new()
+        },
         sample_classes: outcome.sample_classes.filter(|_| finished),
         status: Some(status),
         ms_per_step: Some(outcome.ms_per_step),

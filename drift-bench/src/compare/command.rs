@@ -3,9 +3,9 @@
 
 use crate::compare::presets::{preset, PRESETS};
 use crate::compare::record::Mode;
+use crate::compare::run_sweep;
 use crate::compare::start::StartSpec;
 use crate::compare::sweep::{Study, Sweep};
-use crate::compare::run_sweep;
 use crate::report::{self, ReportOptions};
 use anyhow::{bail, Result};
 use clap::Args;
@@ -31,7 +31,12 @@ pub struct CompareArgs {
     #[arg(short = 'd', long = "data", value_delimiter = ',', value_name = "DATA")]
     pub datasets: Vec<String>,
     /// Temperatures relative to the data's scale, comma-separated [default: 0.005,0.02,0.1,0.5,1].
-    #[arg(short = 't', long = "temperatures", value_delimiter = ',', allow_hyphen_values = true)]
+    #[arg(
+        short = 't',
+        long = "temperatures",
+        value_delimiter = ',',
+        allow_hyphen_values = true
+    )]
     pub temperatures: Vec<f64>,
     /// Seeds of the runs, comma-separated [default: 0].
     #[arg(long, value_delimiter = ',')]
@@ -129,7 +134,11 @@ impl CompareArgs {
     /// The sweep these arguments describe: a file, a preset, or one study from the options (the
     /// default preset when nothing is given).
     pub fn sweep(&self) -> Result<Sweep> {
-        let sources = [self.sweep.is_some(), self.preset.is_some(), self.builds_a_study()];
+        let sources = [
+            self.sweep.is_some(),
+            self.preset.is_some(),
+            self.builds_a_study(),
+        ];
         if sources.iter().filter(|s| **s).count() > 1 {
             bail!(
                 "give a sweep file, --preset, or the sweep's options (--operator, --data, ...), not several"

@@ -97,9 +97,13 @@ pub fn run_sweep(sweep: &Sweep, progress: bool) -> Result<SweepResults> {
             let index = match data.iter().position(|(k, _)| *k == key) {
                 Some(i) => i,
                 None => {
-                    let prepared =
-                        PreparedData::new(&spec, study.points, study.test_fraction, study.data_seed)
-                            .with_context(|| at.clone())?;
+                    let prepared = PreparedData::new(
+                        &spec,
+                        study.points,
+                        study.test_fraction,
+                        study.data_seed,
+                    )
+                    .with_context(|| at.clone())?;
                     data.push((key, prepared));
                     data.len() - 1
                 }
@@ -286,12 +290,18 @@ fn try_once(op: &ResolvedOperator, data: &PreparedData, study: &Study) -> Result
     let x: Vec<f64> = data.train[..n * dim].iter().map(|v| v * 0.5).collect();
     let x = PointCloud::new("particles", x, dim)?;
     let context = Context::default().with_temperature_factor(study.temperatures[0]);
-    drift_ops::drift_with(&drift_ops::CpuBackend, op.operator.as_ref(), &x, &y, &context)
-        .map(|_| ())
-        .with_context(|| {
-            format!(
-                "operator `{}` cannot run on data set `{}` (dimension {dim})",
-                op.label, data.name
-            )
-        })
+    drift_ops::drift_with(
+        &drift_ops::CpuBackend,
+        op.operator.as_ref(),
+        &x,
+        &y,
+        &context,
+    )
+    .map(|_| ())
+    .with_context(|| {
+        format!(
+            "operator `{}` cannot run on data set `{}` (dimension {dim})",
+            op.label, data.name
+        )
+    })
 }

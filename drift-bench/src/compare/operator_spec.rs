@@ -38,7 +38,11 @@ pub fn resolve(spec: &str) -> Result<ResolvedOperator> {
     let (default_label, ron, operator) = if body.starts_with('{') {
         let op = drift_api::operator_from_str(body, "operator text")
             .with_context(|| format!("operator `{body}`"))?;
-        (outer_name(body).unwrap_or("operator").to_string(), body.to_string(), op)
+        (
+            outer_name(body).unwrap_or("operator").to_string(),
+            body.to_string(),
+            op,
+        )
     } else if body.ends_with(".ron") || body.contains('/') || body.contains('\\') {
         let path = Path::new(body);
         let op = drift_api::load_operator(path)?;
@@ -137,14 +141,21 @@ mod tests {
         assert!(e.contains("no_such_op") && e.contains("one_sided"), "{e}");
         let e = format!("{:#}", resolve("missing/file.ron").unwrap_err());
         assert!(e.contains("missing/file.ron"), "{e}");
-        let e = format!("{:#}", resolve(r#"{"one_sided": (temperature: -1.0)}"#).unwrap_err());
+        let e = format!(
+            "{:#}",
+            resolve(r#"{"one_sided": (temperature: -1.0)}"#).unwrap_err()
+        );
         assert!(e.contains("temperature"), "{e}");
         assert!(resolve("  ").is_err());
     }
 
     #[test]
     fn repeated_labels_get_suffixes() {
-        let mut ops = vec![resolve("mmd").unwrap(), resolve("mmd").unwrap(), resolve("mmd").unwrap()];
+        let mut ops = vec![
+            resolve("mmd").unwrap(),
+            resolve("mmd").unwrap(),
+            resolve("mmd").unwrap(),
+        ];
         make_labels_unique(&mut ops);
         let labels: Vec<_> = ops.iter().map(|o| o.label.as_str()).collect();
         assert_eq!(labels, ["mmd", "mmd#2", "mmd#3"]);

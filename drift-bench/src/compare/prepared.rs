@@ -80,7 +80,8 @@ impl PreparedData {
         let test_labels = test.labels.as_ref().map(|l| l.classes.clone());
         let (classifier, classifier_accuracy) = match (&train_labels, classes, &test_labels) {
             (Some(labels), Some(k), Some(test_labels)) => {
-                let c = NearestNeighbours::fit(&train.points, labels, dim, CLASSIFIER_NEIGHBOURS, k)?;
+                let c =
+                    NearestNeighbours::fit(&train.points, labels, dim, CLASSIFIER_NEIGHBOURS, k)?;
                 let predicted = c.predict(&test.points)?;
                 let acc = crate::metrics::accuracy(&predicted, test_labels)?;
                 (Some(c), Some(acc))

@@ -130,7 +130,13 @@ mod tests {
         let x = g.sample(4000, 8, &[0.0; 8], 3.0, 1).unwrap();
         let p: Vec<&[f64]> = x.chunks(8).collect();
         let msd = (0..2000)
-            .map(|i| p[2 * i].iter().zip(p[2 * i + 1]).map(|(a, b)| (a - b) * (a - b)).sum::<f64>())
+            .map(|i| {
+                p[2 * i]
+                    .iter()
+                    .zip(p[2 * i + 1])
+                    .map(|(a, b)| (a - b) * (a - b))
+                    .sum::<f64>()
+            })
             .sum::<f64>()
             / 2000.0;
         assert!((msd.sqrt() - 6.0).abs() < 0.2, "{}", msd.sqrt());

@@ -164,7 +164,11 @@ impl Study {
         if self.temperatures.is_empty() {
             bail!(named("the temperature list is empty: give at least one"));
         }
-        if let Some(t) = self.temperatures.iter().find(|t| !(t.is_finite() && **t > 0.0)) {
+        if let Some(t) = self
+            .temperatures
+            .iter()
+            .find(|t| !(t.is_finite() && **t > 0.0))
+        {
             bail!(named(&format!("temperature {t} must be finite and > 0")));
         }
         if self.seeds.is_empty() {
@@ -187,12 +191,20 @@ impl Study {
                 bail!(named("flow steps must be at least 1"));
             }
             if !(self.flow.eta.is_finite() && self.flow.eta > 0.0) {
-                bail!(named(&format!("flow eta {} must be finite and > 0", self.flow.eta)));
+                bail!(named(&format!(
+                    "flow eta {} must be finite and > 0",
+                    self.flow.eta
+                )));
             }
             if self.flow.particles == 1 {
-                bail!(named("flow particles must be at least 2 (or 0: the held-out size)"));
+                bail!(named(
+                    "flow particles must be at least 2 (or 0: the held-out size)"
+                ));
             }
-            self.flow.start.check().with_context(|| named("flow start"))?;
+            self.flow
+                .start
+                .check()
+                .with_context(|| named("flow start"))?;
         }
         if self.modes.contains(&Mode::Train) {
             let t = &self.train;
@@ -305,7 +317,9 @@ mod tests {
     fn bad_settings_are_named() {
         let mut s = Study::new(vec!["one_sided".into()], vec!["eight_gaussians".into()]);
         s.temperatures.clear();
-        assert!(format!("{:#}", s.check("study 1").unwrap_err()).contains("temperature list is empty"));
+        assert!(
+            format!("{:#}", s.check("study 1").unwrap_err()).contains("temperature list is empty")
+        );
         s.temperatures = vec![0.1, -1.0];
         assert!(format!("{:#}", s.check("study 1").unwrap_err()).contains("-1"));
         s.temperatures = vec![0.1];
