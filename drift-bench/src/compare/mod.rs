@@ -87,10 +87,15 @@ pub fn run_sweep(sweep: &Sweep, progress: bool) -> Result<SweepResults> {
         let mut datasets = Vec::new();
         for name in &study.datasets {
             let spec = DataSpec::parse(name).with_context(|| format!("{at}: data set `{name}`"))?;
+            // The digits and files keep all their rows: `points` does not change them.
+            let points = match spec {
+                DataSpec::Digits | DataSpec::File { .. } => 0,
+                _ => study.points,
+            };
             let key = format!(
                 "{}|{}|{}|{}",
                 spec.name(),
-                study.points,
+                points,
                 study.test_fraction,
                 study.data_seed
             );
