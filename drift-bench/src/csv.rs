@@ -100,12 +100,13 @@ impl fmt::Display for CsvError {
 impl std::error::Error for CsvError {}
 
 /// A field of a line: its trimmed text and the 1-based column where that text starts.
-struct Cell<'a> {
-    text: &'a str,
-    column: usize,
+pub(crate) struct Cell<'a> {
+    pub(crate) text: &'a str,
+    pub(crate) column: usize,
 }
 
-fn cells(line: &str) -> Vec<Cell<'_>> {
+/// The comma-separated fields of a line, with their columns.
+pub(crate) fn cells(line: &str) -> Vec<Cell<'_>> {
     let mut start = 0;
     line.split(',')
         .map(|raw| {

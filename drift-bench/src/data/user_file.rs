@@ -9,7 +9,7 @@
 //! single class.
 
 use super::{Dataset, LabelColumn, Labels};
-use crate::csv::Header;
+use crate::csv::{cells, Header};
 use crate::point_files::{self, Format};
 use anyhow::{anyhow, bail, Result};
 use std::collections::BTreeMap;
@@ -243,27 +243,6 @@ fn classes(raw: &[String]) -> Labels {
             }
         }
     }
-}
-
-/// A field of a line: its trimmed text and the 1-based column where that text starts.
-struct Cell<'a> {
-    text: &'a str,
-    column: usize,
-}
-
-fn cells(line: &str) -> Vec<Cell<'_>> {
-    let mut start = 0;
-    line.split(',')
-        .map(|raw| {
-            let lead = raw.len() - raw.trim_start().len();
-            let column = line[..start + lead].chars().count() + 1;
-            start += raw.len() + 1;
-            Cell {
-                text: raw.trim(),
-                column,
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]
