@@ -72,6 +72,8 @@ fn sweep() -> (Vec<RunOutput>, Vec<DatasetSummary>) {
                     }),
                     modes_total: Some(8),
                     mode_mass_error: Some(0.05 + 0.1 * seed as f64),
+                    mode_shares: Some(vec![1.0, 0.1, 0.0, 0.125, 0.2, 0.3, 0.05, 0.025]),
+                    near_fraction: Some(0.9),
                     ms_per_step: Some(1.5 + o as f64),
                     drift_norm: Some(0.01),
                     sinkhorn_iters: (o == 1).then_some(40.0 + seed as f64),

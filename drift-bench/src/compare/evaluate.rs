@@ -64,6 +64,8 @@ pub fn sample_metrics(
         m.modes_covered = Some(masses.reached);
         m.modes_total = Some(k);
         m.mode_mass_error = Some(masses.mass_error);
+        m.mode_shares = Some(masses.on_mode_fractions);
+        m.near_fraction = Some(masses.near_fraction);
     }
     if let (Some(classifier), Some(k)) = (&data.classifier, data.classes) {
         let predicted = classifier.predict(samples)?;

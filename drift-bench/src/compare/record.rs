@@ -96,6 +96,11 @@ pub struct RunMetrics {
     pub modes_total: Option<usize>,
     /// Mixtures: `½ Σ_k |sample fraction_k − weight_k|` (total variation between mode masses).
     pub mode_mass_error: Option<f64>,
+    /// Mixtures: each mode's share of the samples captured by some mode (compare with the
+    /// mixture's weights: the per-mode mass error is `|share_k − weight_k|`).
+    pub mode_shares: Option<Vec<f64>>,
+    /// Mixtures: fraction of the samples within the capture radius of some mode (on the data).
+    pub near_fraction: Option<f64>,
     /// Labelled data: classes that the nearest-neighbour classifier finds among the samples
     /// (at least the share threshold of them).
     pub classes_covered: Option<usize>,

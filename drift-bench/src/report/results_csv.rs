@@ -20,7 +20,7 @@ fn opt<T: ToString>(v: Option<T>) -> String {
 
 /// Every column, in file order. The names are the keys of `results.json` wherever the JSON has the
 /// same value (all but the status columns).
-const COLUMNS: [Column; 26] = [
+const COLUMNS: [Column; 28] = [
     ("operator", |r| r.key.operator.clone()),
     ("dataset", |r| r.key.dataset.clone()),
     ("dim", |r| r.key.dim.to_string()),
@@ -44,6 +44,20 @@ const COLUMNS: [Column; 26] = [
     ("modes_covered", |r| opt(r.metrics.modes_covered)),
     ("modes_total", |r| opt(r.metrics.modes_total)),
     ("mode_mass_error", |r| opt(r.metrics.mode_mass_error)),
+    ("mode_shares", |r| {
+        r.metrics
+            .mode_shares
+            .as_ref()
+            // `{:?}` keeps the `.0` of whole numbers, as the JSON array writes them.
+            .map(|h| {
+                h.iter()
+                    .map(|v| format!("{v:?}"))
+                    .collect::<Vec<_>>()
+                    .join(";")
+            })
+            .unwrap_or_default()
+    }),
+    ("near_fraction", |r| opt(r.metrics.near_fraction)),
     ("classes_covered", |r| opt(r.metrics.classes_covered)),
     ("classes_total", |r| opt(r.metrics.classes_total)),
     ("class_histogram", |r| {
