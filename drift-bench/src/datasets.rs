@@ -76,6 +76,18 @@ pub fn lopsided_start(n: usize, seed: u64) -> Vec<f64> {
     gaussian_blob(n, &[1.5 * a.cos(), 1.5 * a.sin()], 0.3, seed)
 }
 
+/// A direction drawn uniformly on the unit sphere of `R^dim` (a normalised standard normal vector,
+/// drawn again in the practically impossible case of a zero vector).
+pub fn random_direction(dim: usize, rng: &mut StdRng) -> Vec<f64> {
+    loop {
+        let v: Vec<f64> = (0..dim).map(|_| normal(rng)).collect();
+        let norm = v.iter().map(|c| c * c).sum::<f64>().sqrt();
+        if norm > 1e-12 {
+            return v.into_iter().map(|c| c / norm).collect();
+        }
+    }
+}
+
 fn normal(rng: &mut StdRng) -> f64 {
     StandardNormal.sample(rng)
 }

@@ -1,6 +1,6 @@
 //! The particle flow `x ← x + η V(x)` driven by any drift operator, with its diagnostics.
 
-use drift_api::{Context, DriftOperator, DriftReport, PointCloud, Real, Result};
+use drift_api::{Context, DriftError, DriftOperator, DriftReport, PointCloud, Real, Result};
 use drift_ops::CpuBackend;
 use std::time::{Duration, Instant};
 
@@ -48,10 +48,44 @@ pub fn run_flow<T: Real>(
     y: &PointCloud<T>,
     config: FlowConfig,
 ) -> Result<FlowOutcome<T>> {
-    op.validate()?;
+    run_flow_observed(op, x0, y, config, Context::default(), &mut |_| {}).map_err(|s| s.error)
+}
+
+/// Why a flow stopped before its last step.
+#[derive(Debug)]
+pub struct FlowStop {
+    /// The step at which it stopped.
+    pub step: usize,
+    /// What went wrong.
+    pub error: DriftError,
+}
+
+impl FlowStop {
+    /// True when the field or the particles left the finite numbers (the flow diverged), false
+    /// when the operator failed for another reason.
+    pub fn diverged(&self) -> bool {
+        matches!(
+            self.error,
+            DriftError::NonFiniteResult { .. } | DriftError::NonFiniteCoordinate { .. }
+        )
+    }
+}
+
+/// [`run_flow`] with a base context (its temperature factor applies to every step; step and time
+/// are the flow's) and `on_step(step)` called after each step; a stop says at which step.
+pub fn run_flow_observed<T: Real>(
+    op: &dyn DriftOperator,
+    x0: Vec<T>,
+    y: &PointCloud<T>,
+    config: FlowConfig,
+    context: Context,
+    on_step: &mut dyn FnMut(usize),
+) -> std::result::Result<FlowOutcome<T>, FlowStop> {
+    let at = |step: usize| move |error: DriftError| FlowStop { step, error };
+    op.validate().map_err(at(0))?;
     let start = Instant::now();
     let eta = T::of(config.eta);
-    let mut x = PointCloud::new("particles", x0, y.dim())?;
+    let mut x = PointCloud::new("particles", x0, y.dim()).map_err(at(0))?;
     let mut outcome = FlowOutcome {
         particles: Vec::new(),
         sinkhorn_iterations: 0,
@@ -64,9 +98,10 @@ pub fn run_flow<T: Real>(
         let context = Context {
             step: step as u64,
             time: step as f64 * config.eta,
-            ..Context::default()
+            ..context
         };
-        let (v, report) = drift_ops::drift_with(&CpuBackend, op, &x, y, &context)?;
+        let (v, report) =
+            drift_ops::drift_with(&CpuBackend, op, &x, y, &context).map_err(at(step))?;
         let (iterations, solves) = sinkhorn_totals(&report);
         outcome.sinkhorn_iterations += iterations;
         outcome.sinkhorn_solves += solves;
@@ -76,7 +111,14 @@ pub fn run_flow<T: Real>(
         for (p, d) in data.iter_mut().zip(&v) {
             *p += eta * *d;
         }
-        x = PointCloud::new("particles", data, y.dim())?;
+        if let Some(index) = data.iter().position(|c| !c.is_finite()) {
+            return Err(at(step)(DriftError::NonFiniteResult {
+                what: format!("particles after flow step {step}"),
+                index,
+            }));
+        }
+        x = PointCloud::new("particles", data, y.dim()).map_err(at(step))?;
+        on_step(step);
     }
     outcome.particles = x.into_data();
     outcome.elapsed = start.elapsed();

@@ -5,12 +5,10 @@
 use crate::compare::prepared::PreparedData;
 use crate::compare::record::{Mode, RunStatus};
 use crate::compare::sweep::Study;
-use crate::flow::sinkhorn_totals;
+use crate::flow::{run_flow_observed, FlowConfig, FlowStop};
 use crate::generator::{train_generator, GeneratorConfig, TrainingData};
 use anyhow::Result;
-use drift_api::{Context, DriftError, DriftOperator, PointCloud, Real};
-use drift_ops::CpuBackend;
-use std::time::Instant;
+use drift_api::{Context, DriftOperator, PointCloud, Real};
 
 /// What a cell produced before the metrics.
 #[derive(Clone, Debug, Default)]
@@ -50,7 +48,7 @@ pub fn run_cell(
     }
 }
 
-/// The particle flow `x ← x + η V(x)` in precision `T`.
+/// The particle flow `x ← x + η V(x)` in precision `T` ([`run_flow_observed`]).
 fn flow<T: Real>(
     op: &dyn DriftOperator,
     study: &Study,
@@ -70,42 +68,28 @@ fn flow<T: Real>(
         .sample(n, dim, &data.mean, data.scale, seed)?;
     let cast = |v: &[f64]| v.iter().map(|c| T::of(*c)).collect::<Vec<T>>();
     let y = PointCloud::new("data", cast(&data.train), dim)?;
-    let mut x = cast(&data.to_normalised(&start));
-    let eta = T::of(study.flow.eta);
-    let mut out = CellOutcome::default();
-    let (mut iterations, mut solves) = (0, 0);
-    let clock = Instant::now();
-    for step in 0..study.flow.steps {
-        let context = Context {
-            step: step as u64,
-            time: step as f64 * study.flow.eta,
-            ..context
-        };
-        let cloud = PointCloud::new("particles", std::mem::take(&mut x), dim)?;
-        let (v, report) = match drift_ops::drift_with(&CpuBackend, op, &cloud, &y, &context) {
-            Ok(r) => r,
-            Err(e) => return Ok(ended_by(e, step, out)),
-        };
-        let (i, s) = sinkhorn_totals(&report);
-        iterations += i;
-        solves += s;
-        out.drift_norm = Some(report.drift_norm);
-        out.sinkhorn_error = report.max_marginal_error();
-        x = cloud.into_data();
-        for (p, d) in x.iter_mut().zip(&v) {
-            *p += eta * *d;
-        }
-        if x.iter().any(|c| !c.is_finite()) {
-            out.status = Some(RunStatus::Diverged { step });
-            return Ok(out);
-        }
-        tick();
-    }
-    out.ms_per_step = Some(1e3 * clock.elapsed().as_secs_f64() / study.flow.steps as f64);
-    out.sinkhorn_iters = (solves > 0).then(|| iterations as f64 / solves as f64);
-    out.samples = x.iter().map(|c| c.as_f64()).collect();
-    out.status = Some(RunStatus::Ok);
-    Ok(out)
+    let config = FlowConfig {
+        steps: study.flow.steps,
+        eta: study.flow.eta,
+    };
+    let x0 = cast(&data.to_normalised(&start));
+    Ok(
+        match run_flow_observed(op, x0, &y, config, context, &mut |_| tick()) {
+            Ok(out) => CellOutcome {
+                samples: out.particles.iter().map(|c| c.as_f64()).collect(),
+                sample_classes: None,
+                status: Some(RunStatus::Ok),
+                ms_per_step: Some(1e3 * out.elapsed.as_secs_f64() / config.steps as f64),
+                drift_norm: Some(out.last_drift_norm),
+                sinkhorn_iters: out.mean_iterations(),
+                sinkhorn_error: out.last_marginal_error,
+            },
+            Err(stop) => CellOutcome {
+                status: Some(ended_by(&stop)),
+                ..CellOutcome::default()
+            },
+        },
+    )
 }
 
 /// A one-step generator trained with the drifting loss (class-conditional on labelled data).
@@ -173,16 +157,13 @@ fn train(
     })
 }
 
-/// A drift error at `step`: a non-finite field or particle means the run diverged; anything else
-/// is a failure, with its message.
-fn ended_by(e: DriftError, step: usize, mut out: CellOutcome) -> CellOutcome {
-    out.status = Some(match e {
-        DriftError::NonFiniteResult { .. } | DriftError::NonFiniteCoordinate { .. } => {
-            RunStatus::Diverged { step }
+/// A flow that stopped early: diverged (a non-finite field or particle) or failed, with its message.
+fn ended_by(stop: &FlowStop) -> RunStatus {
+    if stop.diverged() {
+        RunStatus::Diverged { step: stop.step }
+    } else {
+        RunStatus::Failed {
+            message: format!("step {}: {}", stop.step, stop.error),
         }
-        other => RunStatus::Failed {
-            message: format!("step {step}: {other}"),
-        },
-    });
-    out
+    }
 }

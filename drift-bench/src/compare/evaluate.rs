@@ -29,8 +29,7 @@ pub fn sample_metrics(
     seed: u64,
 ) -> Result<RunMetrics> {
     let dim = data.dim;
-    let reference = &data.test;
-    let bandwidth = metrics::median_bandwidth(reference, dim, seed)?;
+    let reference = data.test.points();
     let mut m = RunMetrics {
         w2_sq: Some(metrics::w2_squared_exact_subsampled(
             samples,
@@ -46,9 +45,9 @@ pub fn sample_metrics(
             SLICED_DIRECTIONS,
             seed,
         )),
-        mmd_sq: Some(metrics::mmd_squared(samples, reference, dim, bandwidth)?),
-        mmd_bandwidth: Some(bandwidth),
-        energy: Some(metrics::energy_distance(samples, reference, dim)?),
+        mmd_sq: Some(data.test.mmd_squared(samples)?),
+        mmd_bandwidth: Some(data.test.bandwidth()),
+        energy: Some(data.test.energy_distance(samples)?),
         ..RunMetrics::default()
     };
     if let Some(mix) = &data.mixture {

@@ -9,7 +9,7 @@
 
 use crate::compare::record::DatasetSummary;
 use crate::data::{self, DataSpec, Dataset, MixtureTruth};
-use crate::metrics::NearestNeighbours;
+use crate::metrics::{HeldOutReference, NearestNeighbours};
 use anyhow::{Context as _, Result};
 
 /// Neighbours of the held-in classifier's vote.
@@ -28,8 +28,8 @@ pub struct PreparedData {
     pub train_labels: Option<Vec<usize>>,
     /// Number of classes, when labelled.
     pub classes: Option<usize>,
-    /// The held-out part in data units: the metrics' reference.
-    pub test: Vec<f64>,
+    /// The held-out part in data units, prepared for the metrics.
+    pub test: HeldOutReference,
     /// Labels of the held-out part.
     pub test_labels: Option<Vec<usize>>,
     /// Mean of the seen part (data units).
@@ -65,16 +65,7 @@ impl PreparedData {
                 *m += v / n as f64;
             }
         }
-        let scale = data::data_scale(&train.points, dim, seed);
-        anyhow::ensure!(
-            scale.is_finite() && scale > 0.0,
-            "data set `{name}`: its points all coincide (scale {scale}), nothing to compare"
-        );
-        let normalised = train
-            .points
-            .chunks_exact(dim)
-            .flat_map(|p| p.iter().zip(&mean).map(|(v, m)| (v - m) / scale))
-            .collect();
+        let scale = train.scale(seed)?;
         let train_labels = train.labels.as_ref().map(|l| l.classes.clone());
         let classes = train.labels.as_ref().map(|l| l.names.len());
         let test_labels = test.labels.as_ref().map(|l| l.classes.clone());
@@ -82,19 +73,19 @@ impl PreparedData {
             (Some(labels), Some(k), Some(test_labels)) => {
                 let c =
                     NearestNeighbours::fit(&train.points, labels, dim, CLASSIFIER_NEIGHBOURS, k)?;
-                let predicted = c.predict(&test.points)?;
-                let acc = crate::metrics::accuracy(&predicted, test_labels)?;
+                let acc = c.held_out_accuracy(&test.points, test_labels)?;
                 (Some(c), Some(acc))
             }
             _ => (None, None),
         };
-        Ok(PreparedData {
+        let mut prepared = PreparedData {
             name,
             dim,
-            train: normalised,
+            train: Vec::new(),
             train_labels,
             classes,
-            test: test.points,
+            test: HeldOutReference::new(test.points, dim, seed)
+                .with_context(|| format!("data set `{}`", spec.name()))?,
             test_labels,
             mean,
             scale,
@@ -102,12 +93,14 @@ impl PreparedData {
             classifier,
             classifier_accuracy,
             image_shape: data.image_shape,
-        })
+        };
+        prepared.train = prepared.to_normalised(&train.points);
+        Ok(prepared)
     }
 
     /// Number of held-out points.
     pub fn test_len(&self) -> usize {
-        self.test.len() / self.dim
+        self.test.len()
     }
 
     /// Maps normalised coordinates back to data units.
@@ -131,7 +124,7 @@ impl PreparedData {
         DatasetSummary {
             name: self.name.clone(),
             dim: self.dim,
-            reference: self.test.clone(),
+            reference: self.test.points().to_vec(),
             image_shape: self.image_shape,
             scale: self.scale,
         }

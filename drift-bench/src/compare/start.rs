@@ -1,9 +1,7 @@
 //! Where a flow's particles start.
 
+use crate::datasets::gaussian_blob;
 use anyhow::{bail, Context as _, Result};
-use rand::rngs::StdRng;
-use rand::SeedableRng;
-use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
 /// The start distribution of a particle flow.
@@ -87,7 +85,6 @@ impl StartSpec {
         scale: f64,
         seed: u64,
     ) -> Result<Vec<f64>> {
-        let mut rng = StdRng::seed_from_u64(seed);
         let (centre, std) = match self {
             StartSpec::Gaussian { width } => {
                 (mean.to_vec(), width * scale / (2.0 * dim as f64).sqrt())
@@ -102,14 +99,7 @@ impl StartSpec {
                 (centre.clone(), *std)
             }
         };
-        let mut out = Vec::with_capacity(n * dim);
-        for _ in 0..n {
-            for c in &centre {
-                let z: f64 = StandardNormal.sample(&mut rng);
-                out.push(c + std * z);
-            }
-        }
-        Ok(out)
+        Ok(gaussian_blob(n, &centre, std, seed))
     }
 }
 

@@ -117,7 +117,10 @@ fn mixture_centres(dim: usize, modes: usize) -> Vec<Vec<f64>> {
     let mut centres: Vec<Vec<f64>> = Vec::with_capacity(modes);
     let mut failures = 0;
     while centres.len() < modes {
-        let c = on_sphere(&mut rng, dim, MIXTURE_RADIUS);
+        let c: Vec<f64> = crate::datasets::random_direction(dim, &mut rng)
+            .into_iter()
+            .map(|x| MIXTURE_RADIUS * x)
+            .collect();
         let far = centres.iter().all(|o| {
             let d2: f64 = o.iter().zip(&c).map(|(a, b)| (a - b) * (a - b)).sum();
             d2 >= separation * separation
@@ -134,17 +137,6 @@ fn mixture_centres(dim: usize, modes: usize) -> Vec<Vec<f64>> {
         }
     }
     centres
-}
-
-fn on_sphere(rng: &mut StdRng, dim: usize, radius: f64) -> Vec<f64> {
-    loop {
-        let v: Vec<f64> = (0..dim).map(|_| StandardNormal.sample(rng)).collect();
-        let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
-        // A zero vector has no direction; it is (almost) never drawn, but then draw again.
-        if norm > 1e-12 {
-            return v.into_iter().map(|x| radius * x / norm).collect();
-        }
-    }
 }
 
 fn equal_weights(name: &str, g: GaussianMixture, n: usize, seed: u64) -> Dataset {

@@ -22,10 +22,16 @@ use anyhow::Result;
 pub fn energy_distance(x: &[f64], y: &[f64], dim: usize) -> Result<f64> {
     rows("energy distance samples X", x, dim)?;
     rows("energy distance data Y", y, dim)?;
+    let yy = pair_mean(y, y, dim, f64::sqrt);
+    Ok(energy_distance_given(x, y, dim, yy))
+}
+
+/// [`energy_distance`] of checked inputs with the data's own term `yy` (the mean distance over the
+/// data's pairs) given, so that it is computed once for many sample sets.
+pub(crate) fn energy_distance_given(x: &[f64], y: &[f64], dim: usize, yy: f64) -> f64 {
     let xy = pair_mean(x, y, dim, f64::sqrt);
     let xx = pair_mean(x, x, dim, f64::sqrt);
-    let yy = pair_mean(y, y, dim, f64::sqrt);
-    Ok((2.0 * xy - xx - yy).max(0.0))
+    (2.0 * xy - xx - yy).max(0.0)
 }
 
 #[cfg(test)]

@@ -32,12 +32,23 @@ pub fn mmd_squared(x: &[f64], y: &[f64], dim: usize, bandwidth: f64) -> Result<f
     if !(bandwidth.is_finite() && bandwidth > 0.0) {
         bail!("MMD: the kernel bandwidth {bandwidth} must be finite and > 0");
     }
+    let yy = pair_mean(y, y, dim, gaussian(bandwidth));
+    Ok(mmd_squared_given(x, y, dim, bandwidth, yy))
+}
+
+/// The Gaussian kernel of bandwidth `σ` as a function of the squared distance.
+pub(crate) fn gaussian(bandwidth: f64) -> impl Fn(f64) -> f64 + Sync {
     let scale = 1.0 / (2.0 * bandwidth * bandwidth);
-    let k = |d2: f64| (-d2 * scale).exp();
-    let xx = pair_mean(x, x, dim, k);
-    let yy = pair_mean(y, y, dim, k);
-    let xy = pair_mean(x, y, dim, k);
-    Ok((xx + yy - 2.0 * xy).max(0.0))
+    move |d2: f64| (-d2 * scale).exp()
+}
+
+/// [`mmd_squared`] of checked inputs with the data's own term `yy` (the mean kernel over the data's
+/// pairs) given, so that it is computed once for many sample sets.
+pub(crate) fn mmd_squared_given(x: &[f64], y: &[f64], dim: usize, bandwidth: f64, yy: f64) -> f64 {
+    let k = gaussian(bandwidth);
+    let xx = pair_mean(x, x, dim, &k);
+    let xy = pair_mean(x, y, dim, &k);
+    (xx + yy - 2.0 * xy).max(0.0)
 }
 
 /// The median heuristic for the MMD bandwidth: the median of the Euclidean distances `‖y_j − y_j'‖`

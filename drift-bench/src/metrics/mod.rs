@@ -4,7 +4,7 @@
 //! - distances between the two distributions: the exact `W2²` by optimal assignment
 //!   ([`w2_squared_exact`]), the sliced W2 ([`sliced_w2`]), the squared MMD with a Gaussian kernel
 //!   ([`mmd_squared`], bandwidth by [`median_bandwidth`]) and the energy distance
-//!   ([`energy_distance`]);
+//!   ([`energy_distance`]); [`HeldOutReference`] prepares held-out data once for many sample sets;
 //! - for mixtures with known modes: which modes are reached, and how the mass is shared between
 //!   them ([`mode_coverage`], [`mode_masses`]);
 //! - for labelled data: a nearest-neighbour classifier ([`NearestNeighbours`]) and the class
@@ -23,6 +23,7 @@ mod input;
 mod knn;
 mod mmd;
 mod pairs;
+mod reference;
 mod sliced;
 
 pub use coverage::{mode_coverage, mode_masses, ModeCoverage, ModeMasses};
@@ -30,4 +31,5 @@ pub use energy::energy_distance;
 pub use exact_w2::{w2_squared_exact, w2_squared_exact_subsampled};
 pub use knn::{accuracy, class_histogram, classes_covered, NearestNeighbours};
 pub use mmd::{median_bandwidth, mmd_squared, MEDIAN_BANDWIDTH_POINTS};
+pub use reference::HeldOutReference;
 pub use sliced::{sliced_w2, sliced_w2_checked};

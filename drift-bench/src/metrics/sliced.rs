@@ -4,7 +4,6 @@ use super::input::rows;
 use anyhow::Result;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use rand_distr::{Distribution, StandardNormal};
 
 /// Sliced Wasserstein-2 distance between two uniformly weighted point sets (row-major, `dim` columns):
 ///
@@ -33,7 +32,7 @@ pub fn sliced_w2(x: &[f64], y: &[f64], dim: usize, directions: usize, seed: u64)
     let (mut px, mut py) = (vec![0.0; n], vec![0.0; m]);
     let mut total = 0.0;
     for _ in 0..directions {
-        let theta = random_direction(dim, &mut rng);
+        let theta = crate::datasets::random_direction(dim, &mut rng);
         project(x, &theta, &mut px);
         project(y, &theta, &mut py);
         px.sort_unstable_by(f64::total_cmp);
@@ -71,16 +70,6 @@ fn w2_sq_sorted(a: &[f64], b: &[f64]) -> f64 {
         })
         .sum::<f64>()
         / k as f64
-}
-
-fn random_direction(dim: usize, rng: &mut StdRng) -> Vec<f64> {
-    loop {
-        let v: Vec<f64> = (0..dim).map(|_| StandardNormal.sample(rng)).collect();
-        let norm = v.iter().map(|c| c * c).sum::<f64>().sqrt();
-        if norm > 1e-12 {
-            return v.into_iter().map(|c| c / norm).collect();
-        }
-    }
 }
 
 fn project(points: &[f64], theta: &[f64], out: &mut [f64]) {
