@@ -2,6 +2,7 @@
 
 use crate::error::Result;
 use crate::kernel::Kernel;
+use crate::pairs::{PairSet, Prepared};
 use crate::points::PointCloud;
 use crate::real::Real;
 
@@ -107,6 +108,20 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     fn name(&self) -> &str;
     /// Runs one row reduction.
     fn row_reduce(&self, job: ReductionJob<'_>) -> Result<()>;
+
+    /// Prepares a pair set for repeated passes in single precision, or `None` to let every pass run
+    /// as one fused [`row_reduce`](Backend::row_reduce) (the default; see
+    /// [`prepare_pairs`](crate::prepare_pairs)).
+    fn prepare_pairs_f32<'a>(&'a self, set: PairSet<'a, f32>) -> Result<Option<Prepared<'a, f32>>> {
+        let _ = set;
+        Ok(None)
+    }
+
+    /// [`prepare_pairs_f32`](Backend::prepare_pairs_f32) in double precision.
+    fn prepare_pairs_f64<'a>(&'a self, set: PairSet<'a, f64>) -> Result<Option<Prepared<'a, f64>>> {
+        let _ = set;
+        Ok(None)
+    }
 }
 
 /// Runs a typed row reduction on an object-safe backend (generic code calls this).

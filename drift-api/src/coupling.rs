@@ -44,6 +44,9 @@ pub struct CouplingReport {
     pub marginal_error: Option<f64>,
     /// Whether the requested tolerance was met (always true for closed-form couplings).
     pub converged: bool,
+    /// How an iterative coupling's passes ran (`None` for couplings that make one pass per block):
+    /// cached only when every block's pairs were.
+    pub path: Option<crate::pairs::PairPath>,
 }
 
 /// Everything a coupling needs to compute its potentials.

@@ -21,6 +21,7 @@ pub mod kernel;
 pub mod load;
 pub mod math;
 pub mod operator;
+pub mod pairs;
 pub mod points;
 pub mod precision;
 pub mod real;
@@ -41,6 +42,7 @@ pub use math::VectorMath;
 pub use operator::{
     apply_drift, Context, DriftJob, DriftOperator, DriftProblem, DriftReport, Negatives,
 };
+pub use pairs::{prepare_pairs, FusedPairs, PairPath, PairSet, PreparedPairs};
 pub use points::{PointCloud, Points};
 pub use precision::{PrecisionReport, WEIGHT_ERROR_TOLERANCE};
 pub use real::{log_add_exp, Precision, Real};

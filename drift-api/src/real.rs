@@ -1,9 +1,11 @@
 //! The floating-point types the framework computes in, chosen at run time from the data.
 
-use crate::backend::{ReductionJob, RowReduction};
+use crate::backend::{Backend, ReductionJob, RowReduction};
 use crate::coupling::{CouplingJob, CouplingProblem};
+use crate::error::Result;
 use crate::kernel::Kernel;
 use crate::operator::{DriftJob, DriftProblem};
+use crate::pairs::{PairSet, Prepared};
 use crate::points::{PointCloud, Points};
 use crate::weighting::{RowSides, Weighting};
 use std::fmt::{Debug, Display};
@@ -58,6 +60,11 @@ pub trait Real:
     fn wrap_drift(p: DriftProblem<'_, Self>) -> DriftJob<'_>;
     /// Wraps a typed point cloud into the run-time tagged [`Points`].
     fn wrap_points(p: PointCloud<Self>) -> Points;
+    /// The backend's own preparation of a pair set in this precision, if it has one.
+    fn prepare_pairs_on<'a>(
+        backend: &'a dyn Backend,
+        set: PairSet<'a, Self>,
+    ) -> Result<Option<Prepared<'a, Self>>>;
 }
 
 impl Real for f32 {
@@ -86,6 +93,12 @@ impl Real for f32 {
     fn wrap_points(p: PointCloud<Self>) -> Points {
         Points::F32(p)
     }
+    fn prepare_pairs_on<'a>(
+        backend: &'a dyn Backend,
+        set: PairSet<'a, Self>,
+    ) -> Result<Option<Prepared<'a, Self>>> {
+        backend.prepare_pairs_f32(set)
+    }
 }
 
 impl Real for f64 {
@@ -113,6 +126,12 @@ impl Real for f64 {
     }
     fn wrap_points(p: PointCloud<Self>) -> Points {
         Points::F64(p)
+    }
+    fn prepare_pairs_on<'a>(
+        backend: &'a dyn Backend,
+        set: PairSet<'a, Self>,
+    ) -> Result<Option<Prepared<'a, Self>>> {
+        backend.prepare_pairs_f64(set)
     }
 }
 

@@ -10,9 +10,11 @@
 //! depend on the flags the crate was built with. Both copies compute the same bits (Rust never fuses
 //! a multiply and an add on its own).
 
+use crate::cached::CachedPairs;
 use crate::gram::{GramColumns, GRAM_MIN_DIM};
+use drift_api::pairs::Prepared;
 use drift_api::Displacement;
-use drift_api::{Backend, DriftError, Kernel, Real, ReductionJob, Result, RowReduction};
+use drift_api::{Backend, DriftError, Kernel, PairSet, Real, ReductionJob, Result, RowReduction};
 use rayon::prelude::*;
 
 /// Columns per tile: the tile of log-weights and the matching column coordinates stay in L1.
@@ -48,6 +50,16 @@ impl Backend for CpuBackend {
             ReductionJob::F32(r) => run(r, drift_api::math::has_avx2_fma()),
             ReductionJob::F64(r) => run(r, drift_api::math::has_avx2_fma()),
         }
+    }
+
+    /// Keeps the squared distances in memory when they fit the [`crate::pair_cache`] budget.
+    fn prepare_pairs_f32<'a>(&'a self, set: PairSet<'a, f32>) -> Result<Option<Prepared<'a, f32>>> {
+        Ok(CachedPairs::within_budget(set)?.map(|c| Box::new(c) as Prepared<'a, f32>))
+    }
+
+    /// Keeps the squared distances in memory when they fit the [`crate::pair_cache`] budget.
+    fn prepare_pairs_f64<'a>(&'a self, set: PairSet<'a, f64>) -> Result<Option<Prepared<'a, f64>>> {
+        Ok(CachedPairs::within_budget(set)?.map(|c| Box::new(c) as Prepared<'a, f64>))
     }
 }
 
@@ -323,7 +335,7 @@ fn lane_sum<T: Real>(w: &[T]) -> T {
 
 /// `out[j] = ‖y_j − x‖²`, specialised for small dimensions where the loop over coordinates unrolls.
 #[inline(always)]
-fn squared_distances<T: Real>(x: &[T], ytile: &[T], out: &mut [T]) {
+pub(crate) fn squared_distances<T: Real>(x: &[T], ytile: &[T], out: &mut [T]) {
     match x.len() {
         1 => sq_fixed::<T, 1>(x, ytile, out),
         2 => sq_fixed::<T, 2>(x, ytile, out),

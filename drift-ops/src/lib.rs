@@ -14,6 +14,7 @@
 //! println!("λ = {}, Sinkhorn error = {:?}", report.drift_norm, report.max_marginal_error());
 //! ```
 
+pub mod cached;
 pub mod compositions;
 pub mod couplings;
 pub mod cpu;
@@ -22,6 +23,7 @@ pub mod exp;
 mod gram;
 pub mod kernels;
 pub mod operators;
+pub mod pair_cache;
 pub mod random;
 pub mod weightings;
 

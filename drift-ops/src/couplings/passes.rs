@@ -1,8 +1,9 @@
 //! The reductions couplings are made of: row and column log-sum-exps over column blocks.
 
+use drift_api::pairs::Prepared;
 use drift_api::{
-    log_add_exp, reduce, Backend, ColumnBlock, Displacement, Kernel, PointCloud, Real, Result,
-    RowReduction,
+    log_add_exp, prepare_pairs, reduce, Backend, ColumnBlock, Displacement, Kernel, PairPath,
+    PairSet, PointCloud, Real, Result, RowReduction,
 };
 
 /// A backend, kernel and temperature: everything a coupling's passes share.
@@ -101,6 +102,78 @@ impl<T: Real> Passes<'_, T> {
             .zip(&la)
             .map(|(l, a)| (*l + *a).exp().as_f64())
             .sum())
+    }
+}
+
+/// The pair sets of a coupling problem (the rows against each column block), prepared once for an
+/// iterative solver: the backend decides per block whether passes run over cached distances or
+/// fused ([`drift_api::prepare_pairs`]).
+pub(crate) struct PreparedBlocks<'a, T> {
+    blocks: Vec<Prepared<'a, T>>,
+}
+
+impl<'a, T: Real> PreparedBlocks<'a, T> {
+    /// Prepares `rows` against every block.
+    pub fn new(
+        backend: &'a dyn Backend,
+        kernel: &'a dyn Kernel,
+        rows: &'a PointCloud<T>,
+        blocks: &'a [ColumnBlock<'a, T>],
+    ) -> Result<Self> {
+        let blocks = blocks
+            .iter()
+            .map(|b| {
+                prepare_pairs(
+                    backend,
+                    PairSet {
+                        rows,
+                        cols: b.points,
+                        kernel,
+                        mask_diagonal: b.mask_diagonal,
+                    },
+                )
+            })
+            .collect::<Result<_>>()?;
+        Ok(PreparedBlocks { blocks })
+    }
+
+    /// `LSE_j (g_j + ℓ_ij)` over block `b`, for every row.
+    pub fn row_lse(&self, b: usize, tau: T, g: Option<&[T]>, rows: usize) -> Result<Vec<T>> {
+        let mut lse = vec![T::zero(); rows];
+        self.blocks[b].row_lse(tau, g, &mut lse)?;
+        Ok(lse)
+    }
+
+    /// `LSE_{b, j} (g_bj + ℓ_ij)` over every block, for every row.
+    pub fn row_lse_all(&self, tau: T, g: &[Vec<T>], rows: usize) -> Result<Vec<T>> {
+        let mut total = vec![T::neg_infinity(); rows];
+        for (b, gb) in g.iter().enumerate() {
+            let lse = self.row_lse(b, tau, Some(gb), rows)?;
+            total
+                .iter_mut()
+                .zip(lse)
+                .for_each(|(t, l)| *t = log_add_exp(*t, l));
+        }
+        Ok(total)
+    }
+
+    /// `LSE_i (f_i + ℓ_ij)` for every column `j` of block `b`.
+    pub fn col_lse(&self, b: usize, tau: T, f: &[T], cols: usize) -> Result<Vec<T>> {
+        let mut lse = vec![T::zero(); cols];
+        self.blocks[b].col_lse(tau, Some(f), &mut lse)?;
+        Ok(lse)
+    }
+
+    /// Cached (with the total bytes) when every block is, else fused.
+    pub fn path(&self) -> PairPath {
+        let mut total = 0;
+        for block in &self.blocks {
+            match block.path() {
+                PairPath::Cached { bytes } => total += bytes,
+                PairPath::Fused => return PairPath::Fused,
+            }
+        }
+        PairPath::Cached { bytes: total }
     }
 }
 

@@ -1,6 +1,6 @@
 //! Balanced entropic optimal transport by log-domain Sinkhorn scaling.
 
-use super::passes::{marginal_l1, minus, scaling, Passes};
+use super::passes::{marginal_l1, minus, scaling, PreparedBlocks};
 use drift_api::{
     check_param, ColumnBlock, Coupling, CouplingJob, CouplingProblem, CouplingReport, DriftError,
     PointCloud, Potentials, Real, Result, RowMasses,
@@ -149,16 +149,17 @@ impl Sinkhorn {
             None if p.symmetric => vec![p.row_log_weights.to_vec()],
             None => log_b.iter().map(|lb| lb.to_vec()).collect(),
         };
-        let passes_at = |tau: f64| Passes {
-            backend: p.backend,
-            kernel: p.kernel,
-            tau: T::of(tau),
-        };
+        // The pairs are prepared once for every pass of every stage (cached distances where the
+        // backend keeps them).
+        let pairs = PreparedBlocks::new(p.backend, p.kernel, p.rows, p.blocks)?;
         let mut current = first_tau;
         for &tau in &stages {
             rescale(&mut g, &log_b, current, tau);
             current = tau;
-            let passes = passes_at(tau);
+            let passes = Passes {
+                pairs: &pairs,
+                tau: T::of(tau),
+            };
             if p.symmetric {
                 g[0] = symmetric_update(&passes, &p, &g[0])?.0;
             } else {
@@ -167,7 +168,10 @@ impl Sinkhorn {
             }
         }
         rescale(&mut g, &log_b, current, p.tau.as_f64());
-        let passes = passes_at(p.tau.as_f64());
+        let passes = Passes {
+            pairs: &pairs,
+            tau: p.tau,
+        };
         // Every stage update counts: the report reflects the work done.
         let mut iterations = stages.len();
         let (f, error) = if p.symmetric {
@@ -210,6 +214,7 @@ impl Sinkhorn {
             iterations,
             marginal_error: Some(error),
             converged: error <= self.tol,
+            path: Some(pairs.path()),
             ..Default::default()
         })
     }
@@ -263,29 +268,34 @@ impl Sinkhorn {
     }
 }
 
+/// The prepared pairs at one temperature.
+struct Passes<'p, 'a, T> {
+    pairs: &'p PreparedBlocks<'a, T>,
+    tau: T,
+}
+
 /// `f = log a − LSE_{b,j}(g_bj + ℓ_ij)`.
 fn row_update<T: Real>(
-    passes: &Passes<'_, T>,
+    passes: &Passes<'_, '_, T>,
     p: &CouplingProblem<'_, T>,
     g: &[Vec<T>],
 ) -> Result<Vec<T>> {
-    let g_refs: Vec<&[T]> = g.iter().map(|v| v.as_slice()).collect();
-    let lse = passes.row_lse_all(p.rows, p.blocks, &g_refs)?;
+    let lse = passes.pairs.row_lse_all(passes.tau, g, p.rows.len())?;
     Ok(minus(p.row_log_weights, &lse))
 }
 
 /// `g_b = log b − LSE_i(f_i + ℓ_ij)` per block, and the column marginal error `Σ_j |exp(g_j + lse_j) −
 /// b_j|` of the plan with the current potentials `(f, g)`.
 fn column_update<T: Real>(
-    passes: &Passes<'_, T>,
+    passes: &Passes<'_, '_, T>,
     p: &CouplingProblem<'_, T>,
     f: &[T],
     g: &[Vec<T>],
 ) -> Result<(Vec<Vec<T>>, f64)> {
     let mut next = Vec::with_capacity(p.blocks.len());
     let mut error = 0.0;
-    for (block, gb) in p.blocks.iter().zip(g) {
-        let lse = passes.col_lse(p.rows, block, Some(f))?;
+    for (b, (block, gb)) in p.blocks.iter().zip(g).enumerate() {
+        let lse = passes.pairs.col_lse(b, passes.tau, f, block.points.len())?;
         error += marginal_l1(gb, &lse, block.log_weights);
         next.push(minus(block.log_weights, &lse));
     }
@@ -295,11 +305,11 @@ fn column_update<T: Real>(
 /// The symmetric averaged update `f ← ½(f + log a − LSE_k(f_k + ℓ_ik))`, and the marginal error of the
 /// plan `exp(f_i + f_k + ℓ_ik)` before the update.
 fn symmetric_update<T: Real>(
-    passes: &Passes<'_, T>,
+    passes: &Passes<'_, '_, T>,
     p: &CouplingProblem<'_, T>,
     f: &[T],
 ) -> Result<(Vec<T>, f64)> {
-    let lse = passes.row_lse(p.rows, &p.blocks[0], Some(f))?;
+    let lse = passes.pairs.row_lse(0, passes.tau, Some(f), p.rows.len())?;
     let error = marginal_l1(f, &lse, p.row_log_weights);
     let half = T::of(0.5);
     let next = f

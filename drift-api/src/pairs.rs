@@ -1,0 +1,178 @@
+//! A pair of point sets prepared once for the repeated potential-weighted log-sum-exps of an
+//! iterative coupling (Sinkhorn scaling reduces the same rows and columns dozens of times).
+//!
+//! Preparing lets a backend choose how those passes run: the CPU backend keeps the `N × M` squared
+//! distances in memory when they fit its budget (every pass is then exponentials over a stored
+//! matrix instead of recomputed distances); a GPU backend can keep the points on the device. Any
+//! backend that does not specialise gets [`FusedPairs`]: each pass is one [`Backend::row_reduce`],
+//! with memory `O((N + M)·D)`.
+
+use crate::backend::{reduce, Backend, Displacement, RowReduction};
+use crate::error::Result;
+use crate::kernel::Kernel;
+use crate::points::PointCloud;
+use crate::real::Real;
+use std::fmt;
+
+/// The rows, columns and kernel of a coupling's passes (the temperature and potentials vary per
+/// pass and are given to each call).
+#[derive(Debug)]
+pub struct PairSet<'a, T> {
+    /// The row points `x_i`.
+    pub rows: &'a PointCloud<T>,
+    /// The column points `y_j`.
+    pub cols: &'a PointCloud<T>,
+    /// The kernel giving `ℓ`.
+    pub kernel: &'a dyn Kernel,
+    /// Exclude the pairs `j = i` (the self problem: `rows` and `cols` are the same set).
+    pub mask_diagonal: bool,
+}
+
+impl<T> Clone for PairSet<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for PairSet<'_, T> {}
+
+/// How a prepared pair set runs its passes, as coupling reports give it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PairPath {
+    /// Every pass recomputes the pairs in streamed tiles: memory `O((N + M)·D)`.
+    #[default]
+    Fused,
+    /// The pairs' squared distances are kept in memory (`bytes` of them) and every pass reads them.
+    Cached {
+        /// Memory held by the cache.
+        bytes: usize,
+    },
+}
+
+impl fmt::Display for PairPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PairPath::Fused => write!(f, "fused"),
+            PairPath::Cached { bytes } => {
+                write!(f, "cached ({:.1} MiB)", *bytes as f64 / (1024.0 * 1024.0))
+            }
+        }
+    }
+}
+
+/// A prepared pair set: the two log-sum-exps a scaling iteration needs, at any temperature.
+///
+/// ```text
+/// row_lse_i = LSE_j (g_j + ℓ_τ(x_i, y_j))      col_lse_j = LSE_i (f_i + ℓ_τ(x_i, y_j))
+/// ```
+///
+/// with the masked pairs left out and `−∞` for a row or column with no unmasked finite term. Both
+/// paths of a backend agree to rounding.
+///
+/// ```
+/// use drift_api::{prepare_pairs, PairSet, PointCloud};
+/// # #[derive(Debug, serde::Serialize, serde::Deserialize)] struct G;
+/// # #[typetag::serde(name = "doc.pairs_g")] impl drift_api::Kernel for G {
+/// #   fn log_weight_f64(&self, d: &mut [f64], t: f64) { d.iter_mut().for_each(|v| *v = -*v / t) } }
+/// # #[derive(Debug)] struct Naive;
+/// # impl drift_api::Backend for Naive {
+/// #   fn name(&self) -> &str { "naive" }
+/// #   fn row_reduce(&self, job: drift_api::ReductionJob<'_>) -> drift_api::Result<()> {
+/// #     let drift_api::ReductionJob::F64(r) = job else { unimplemented!() };
+/// #     for i in 0..r.rows.len() {
+/// #       let s: Vec<f64> = (0..r.cols.len()).map(|j| {
+/// #         let d: f64 = r.rows.point(i).iter().zip(r.cols.point(j)).map(|(a, b)| (a - b) * (a - b)).sum();
+/// #         -d / r.tau + r.col_potential.map_or(0.0, |g| g[j]) }).collect();
+/// #       let m = s.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+/// #       r.lse[i] = m + s.iter().map(|v| (v - m).exp()).sum::<f64>().ln();
+/// #     }
+/// #     Ok(())
+/// #   }
+/// # }
+/// let x = PointCloud::new("x", vec![0.0f64, 1.0], 1).unwrap();
+/// let y = PointCloud::new("y", vec![0.0f64], 1).unwrap();
+/// let pairs = prepare_pairs(&Naive, PairSet { rows: &x, cols: &y, kernel: &G, mask_diagonal: false })
+///     .unwrap();
+/// let mut col = vec![0.0; 1];
+/// pairs.col_lse(1.0, Some(&[0.0, 0.0]), &mut col).unwrap();
+/// assert!((col[0] - (1.0 + (-1f64).exp()).ln()).abs() < 1e-12);
+/// assert_eq!(pairs.path(), drift_api::PairPath::Fused);
+/// ```
+pub trait PreparedPairs<T>: Send + Sync + fmt::Debug {
+    /// `lse_i = LSE_j (g_j + ℓ_τ(x_i, y_j))` for every row (`g = 0` when `None`).
+    fn row_lse(&self, tau: T, col_potential: Option<&[T]>, lse: &mut [T]) -> Result<()>;
+    /// `lse_j = LSE_i (f_i + ℓ_τ(x_i, y_j))` for every column (`f = 0` when `None`).
+    fn col_lse(&self, tau: T, row_potential: Option<&[T]>, lse: &mut [T]) -> Result<()>;
+    /// Which path the passes run on.
+    fn path(&self) -> PairPath;
+}
+
+/// The default preparation: nothing is kept, every pass is one fused row reduction on the backend
+/// (a column pass is a row reduction with the two sets swapped).
+#[derive(Debug)]
+pub struct FusedPairs<'a, T> {
+    backend: &'a dyn Backend,
+    set: PairSet<'a, T>,
+}
+
+impl<'a, T> FusedPairs<'a, T> {
+    /// The fused passes of `set` on `backend`.
+    pub fn new(backend: &'a dyn Backend, set: PairSet<'a, T>) -> Self {
+        FusedPairs { backend, set }
+    }
+}
+
+impl<T: Real> FusedPairs<'_, T> {
+    fn pass(
+        &self,
+        rows: &PointCloud<T>,
+        cols: &PointCloud<T>,
+        tau: T,
+        potential: Option<&[T]>,
+        lse: &mut [T],
+    ) -> Result<()> {
+        reduce(
+            self.backend,
+            RowReduction {
+                rows,
+                cols,
+                kernel: self.set.kernel,
+                tau,
+                col_potential: potential,
+                mask_diagonal: self.set.mask_diagonal,
+                displacement: Displacement::None,
+                origin: None,
+                lse,
+                disp: None,
+            },
+        )
+    }
+}
+
+impl<T: Real> PreparedPairs<T> for FusedPairs<'_, T> {
+    fn row_lse(&self, tau: T, col_potential: Option<&[T]>, lse: &mut [T]) -> Result<()> {
+        self.pass(self.set.rows, self.set.cols, tau, col_potential, lse)
+    }
+
+    fn col_lse(&self, tau: T, row_potential: Option<&[T]>, lse: &mut [T]) -> Result<()> {
+        self.pass(self.set.cols, self.set.rows, tau, row_potential, lse)
+    }
+
+    fn path(&self) -> PairPath {
+        PairPath::Fused
+    }
+}
+
+/// A boxed prepared pair set borrowing its backend and points.
+pub type Prepared<'a, T> = Box<dyn PreparedPairs<T> + 'a>;
+
+/// Prepares `set` on `backend`: the backend's own preparation where it has one for this set
+/// ([`Backend::prepare_pairs_f32`] / [`Backend::prepare_pairs_f64`]), else [`FusedPairs`].
+pub fn prepare_pairs<'a, T: Real>(
+    backend: &'a dyn Backend,
+    set: PairSet<'a, T>,
+) -> Result<Prepared<'a, T>> {
+    match T::prepare_pairs_on(backend, set)? {
+        Some(prepared) => Ok(prepared),
+        None => Ok(Box::new(FusedPairs::new(backend, set))),
+    }
+}

@@ -1,0 +1,366 @@
+//! The cached path of the CPU backend: a pair set's `N × M` squared distances computed once, then
+//! every Sinkhorn pass is exponentials over the stored matrix.
+//!
+//! A fused pass recomputes every distance (`3·D` flops a pair) and a Sinkhorn solve runs dozens of
+//! passes over the same pairs; when the matrix fits the [`pair_cache`](crate::pair_cache) budget the
+//! distances are paid for once (in the Gram form of [`crate::gram`] for large `D`) and a pass costs
+//! one kernel map, one exponential and a few adds per pair. The kernel is applied per pass, so one
+//! matrix serves every temperature of an ε-scaling schedule.
+//!
+//! Row passes stream each row in tiles with the online log-sum-exp; column passes give each task a
+//! stripe of columns and walk the rows in chunks, taking each chunk's column maxima first so that
+//! the running sums are rescaled once per chunk rather than once per element. Both reproduce the
+//! fused reduction to rounding (the summation order differs).
+
+use crate::cpu::{squared_distances, TILE};
+use crate::gram::{GramColumns, GRAM_MIN_DIM};
+use crate::pair_cache::Reservation;
+use drift_api::{DriftError, Kernel, PairPath, PairSet, PointCloud, PreparedPairs, Real, Result};
+use rayon::prelude::*;
+
+/// The smallest dimension whose pairs are cached. Below it a fused pass computes a distance in a
+/// few flops, as fast as reading it back from memory (`pair_paths` bench: at `D = 2` the cached and
+/// fused row passes run within noise of each other and the cached column pass is slower), so the
+/// cache would cost memory and its fill for nothing; from the Gram-form dimensions on, a cached
+/// pass is several times faster than a fused one.
+pub const CACHE_MIN_DIM: usize = GRAM_MIN_DIM;
+
+/// Rows per parallel task when filling the matrix and in row passes.
+const ROW_BLOCK: usize = 32;
+/// Rows per chunk of a column pass (their column maxima are taken together).
+const CHUNK_ROWS: usize = 16;
+
+/// A pair set with its squared distances in memory.
+#[derive(Debug)]
+pub struct CachedPairs<'a, T> {
+    /// `dist[i * m + j] = ‖x_i − y_j‖²`.
+    dist: Vec<T>,
+    rows: usize,
+    cols: usize,
+    kernel: &'a dyn Kernel,
+    mask_diagonal: bool,
+    reservation: Reservation,
+}
+
+impl<'a, T: Real> CachedPairs<'a, T> {
+    /// Builds the cache if the points have at least [`CACHE_MIN_DIM`] coordinates and the `N·M`
+    /// values fit what is left of the process-wide budget ([`crate::pair_cache`]); `Ok(None)`
+    /// otherwise (the passes then run fused).
+    pub fn within_budget(set: PairSet<'a, T>) -> Result<Option<Self>> {
+        check(&set)?;
+        if set.rows.dim() < CACHE_MIN_DIM {
+            return Ok(None);
+        }
+        let bytes = matrix_bytes::<T>(set.rows.len(), set.cols.len());
+        match bytes.and_then(Reservation::try_new) {
+            Some(reservation) => Self::build(set, reservation).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Builds the cache whatever the budget (its memory still counts against it while it lives).
+    pub fn new(set: PairSet<'a, T>) -> Result<Self> {
+        check(&set)?;
+        let bytes = matrix_bytes::<T>(set.rows.len(), set.cols.len()).ok_or_else(|| {
+            DriftError::invalid("pair cache", "N × M distances do not fit in memory")
+        })?;
+        Self::build(set, Reservation::unbounded(bytes))
+    }
+
+    fn build(set: PairSet<'a, T>, reservation: Reservation) -> Result<Self> {
+        let (n, m) = (set.rows.len(), set.cols.len());
+        let mut dist = drift_api::try_vec("pair cache", n * m, T::zero())?;
+        fill_distances(set.rows, set.cols, &mut dist);
+        Ok(CachedPairs {
+            dist,
+            rows: n,
+            cols: m,
+            kernel: set.kernel,
+            mask_diagonal: set.mask_diagonal,
+            reservation,
+        })
+    }
+}
+
+fn check<T: Real>(set: &PairSet<'_, T>) -> Result<()> {
+    set.rows.check_same_dim(set.cols)?;
+    if set.mask_diagonal && set.rows.len() != set.cols.len() {
+        return Err(DriftError::invalid(
+            "mask_diagonal",
+            format!(
+                "needs a square self problem, got {} rows and {} columns",
+                set.rows.len(),
+                set.cols.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn matrix_bytes<T>(n: usize, m: usize) -> Option<usize> {
+    n.checked_mul(m)?.checked_mul(std::mem::size_of::<T>())
+}
+
+fn check_len(what: &str, found: usize, expected: usize) -> Result<()> {
+    if found == expected {
+        Ok(())
+    } else {
+        Err(DriftError::ShapeMismatch {
+            what: what.into(),
+            expected,
+            found,
+        })
+    }
+}
+
+impl<T: Real> PreparedPairs<T> for CachedPairs<'_, T> {
+    fn row_lse(&self, tau: T, col_potential: Option<&[T]>, lse: &mut [T]) -> Result<()> {
+        check_len("lse", lse.len(), self.rows)?;
+        if let Some(g) = col_potential {
+            check_len("column potential", g.len(), self.cols)?;
+        }
+        let avx2_fma = drift_api::math::has_avx2_fma();
+        lse.par_chunks_mut(ROW_BLOCK)
+            .enumerate()
+            .for_each(|(b, out)| {
+                on_best_isa(avx2_fma, || {
+                    self.row_block(b * ROW_BLOCK, tau, col_potential, out)
+                })
+            });
+        Ok(())
+    }
+
+    fn col_lse(&self, tau: T, row_potential: Option<&[T]>, lse: &mut [T]) -> Result<()> {
+        check_len("lse", lse.len(), self.cols)?;
+        if let Some(f) = row_potential {
+            check_len("row potential", f.len(), self.rows)?;
+        }
+        let avx2_fma = drift_api::math::has_avx2_fma();
+        lse.par_chunks_mut(TILE).enumerate().for_each(|(s, out)| {
+            on_best_isa(avx2_fma, || {
+                self.col_stripe(s * TILE, tau, row_potential, out)
+            })
+        });
+        Ok(())
+    }
+
+    fn path(&self) -> PairPath {
+        PairPath::Cached {
+            bytes: self.reservation.bytes(),
+        }
+    }
+}
+
+impl<T: Real> CachedPairs<'_, T> {
+    /// Log-weights `ℓ_τ(d_ij) + p` of row `i`, columns `c0..c0 + w.len()`, with the masked pair
+    /// set to `−∞`.
+    #[inline(always)]
+    fn log_weights(&self, i: usize, c0: usize, tau: T, w: &mut [T]) {
+        w.copy_from_slice(&self.dist[i * self.cols + c0..][..w.len()]);
+        T::kernel_log_weight(self.kernel, w, tau);
+        if self.mask_diagonal && (c0..c0 + w.len()).contains(&i) {
+            w[i - c0] = T::neg_infinity();
+        }
+    }
+
+    /// Row passes of rows `row0..row0 + out.len()`: the online log-sum-exp along each row.
+    #[inline(always)]
+    fn row_block(&self, row0: usize, tau: T, g: Option<&[T]>, out: &mut [T]) {
+        let mut w = [T::zero(); TILE];
+        for (r, lse) in out.iter_mut().enumerate() {
+            let i = row0 + r;
+            let mut acc = OnlineLse::new();
+            for c0 in (0..self.cols).step_by(TILE) {
+                let w = &mut w[..TILE.min(self.cols - c0)];
+                self.log_weights(i, c0, tau, w);
+                if let Some(g) = g {
+                    w.iter_mut().zip(&g[c0..]).for_each(|(v, gj)| *v += *gj);
+                }
+                acc.add(w);
+            }
+            *lse = acc.finish();
+        }
+    }
+
+    /// Column passes of columns `c0..c0 + out.len()`: the rows in chunks, each chunk's column
+    /// maxima first, then one exponential per pair.
+    #[inline(always)]
+    fn col_stripe(&self, c0: usize, tau: T, f: Option<&[T]>, out: &mut [T]) {
+        let width = out.len();
+        let mut max = [T::neg_infinity(); TILE];
+        let mut sum = [T::zero(); TILE];
+        let mut chunk = [[T::zero(); TILE]; CHUNK_ROWS];
+        let mut scale = [T::zero(); TILE];
+        for r0 in (0..self.rows).step_by(CHUNK_ROWS) {
+            let rows = CHUNK_ROWS.min(self.rows - r0);
+            let mut chunk_max = [T::neg_infinity(); TILE];
+            for (r, w) in chunk[..rows].iter_mut().enumerate() {
+                let w = &mut w[..width];
+                self.log_weights(r0 + r, c0, tau, w);
+                if let Some(f) = f {
+                    let fi = f[r0 + r];
+                    w.iter_mut().for_each(|v| *v += fi);
+                }
+                chunk_max[..width]
+                    .iter_mut()
+                    .zip(w.iter())
+                    .for_each(|(m, v)| *m = m.max(*v));
+            }
+            // New maxima, and the factors that move the running sums onto them. A column still at
+            // −∞ shifts by 0, so its terms stay exp(−∞) = 0 instead of NaN.
+            for j in 0..width {
+                let new = max[j].max(chunk_max[j]);
+                let shift = if new == T::neg_infinity() {
+                    T::zero()
+                } else {
+                    new
+                };
+                scale[j] = max[j] - shift;
+                max[j] = shift;
+            }
+            T::exp_nonpositive_in_place(&mut scale[..width]);
+            for (s, k) in sum[..width].iter_mut().zip(&scale[..width]) {
+                *s *= *k;
+            }
+            for w in chunk[..rows].iter_mut() {
+                let w = &mut w[..width];
+                w.iter_mut().zip(&max[..width]).for_each(|(v, m)| *v -= *m);
+                T::exp_nonpositive_in_place(w);
+                sum[..width]
+                    .iter_mut()
+                    .zip(w.iter())
+                    .for_each(|(s, v)| *s += *v);
+            }
+        }
+        for ((l, m), s) in out.iter_mut().zip(&max).zip(&sum) {
+            *l = if *s > T::zero() {
+                *m + s.ln()
+            } else {
+                T::neg_infinity()
+            };
+        }
+    }
+}
+
+/// The running `(max, sum)` of an online log-sum-exp over tiles of log-weights.
+struct OnlineLse<T> {
+    max: T,
+    sum: T,
+}
+
+impl<T: Real> OnlineLse<T> {
+    #[inline(always)]
+    fn new() -> Self {
+        OnlineLse {
+            max: T::neg_infinity(),
+            sum: T::zero(),
+        }
+    }
+
+    /// Adds a tile (overwritten with its exponentials).
+    #[inline(always)]
+    fn add(&mut self, w: &mut [T]) {
+        let tile_max = w.iter().fold(T::neg_infinity(), |a, &b| a.max(b));
+        if tile_max == T::neg_infinity() {
+            return;
+        }
+        if tile_max > self.max {
+            if self.max > T::neg_infinity() {
+                self.sum *= (self.max - tile_max).exp();
+            }
+            self.max = tile_max;
+        }
+        let m = self.max;
+        w.iter_mut().for_each(|v| *v -= m);
+        T::exp_nonpositive_in_place(w);
+        self.sum += lane_sum(w);
+    }
+
+    #[inline(always)]
+    fn finish(self) -> T {
+        if self.sum > T::zero() {
+            self.max + self.sum.ln()
+        } else {
+            T::neg_infinity()
+        }
+    }
+}
+
+/// Sum with eight independent accumulators, so that the loop vectorises.
+#[inline(always)]
+fn lane_sum<T: Real>(w: &[T]) -> T {
+    let mut lanes = [T::zero(); 8];
+    let chunks = w.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for k in 0..8 {
+            lanes[k] += c[k];
+        }
+    }
+    lanes
+        .iter()
+        .fold(rest.iter().fold(T::zero(), |a, &b| a + b), |a, &b| a + b)
+}
+
+/// Fills `dist` (`N × M`, row-major) with the squared distances, in parallel blocks of rows.
+fn fill_distances<T: Real>(x: &PointCloud<T>, y: &PointCloud<T>, dist: &mut [T]) {
+    let (m, d) = (y.len(), y.dim());
+    if m == 0 {
+        return;
+    }
+    let gram = (d >= GRAM_MIN_DIM).then(|| GramColumns::new(y.data(), d));
+    let avx2_fma = drift_api::math::has_avx2_fma();
+    dist.par_chunks_mut(ROW_BLOCK * m)
+        .enumerate()
+        .for_each(|(b, block)| {
+            let x_block = &x.data()[b * ROW_BLOCK * d..][..(block.len() / m) * d];
+            on_best_isa(avx2_fma, || match &gram {
+                Some(gram) => fill_gram_block(gram, x_block, m, block),
+                None => {
+                    for (xi, row) in x_block.chunks_exact(d).zip(block.chunks_exact_mut(m)) {
+                        squared_distances(xi, y.data(), row);
+                    }
+                }
+            })
+        });
+}
+
+/// One block of rows in the Gram form, tile by tile through a scratch buffer (the Gram tiles are
+/// written for whole groups of rows).
+#[inline(always)]
+fn fill_gram_block<T: Real>(gram: &GramColumns<T>, x_block: &[T], m: usize, block: &mut [T]) {
+    let (mut xc, mut x_sq) = (Vec::new(), Vec::new());
+    gram.centre_rows(x_block, &mut xc, &mut x_sq);
+    let mut scratch = vec![T::zero(); x_sq.len() * TILE];
+    for c0 in (0..m).step_by(TILE) {
+        let width = TILE.min(m - c0);
+        gram.tile(&xc, &x_sq, c0, width, &mut scratch, TILE);
+        for (r, row) in block.chunks_exact_mut(m).enumerate() {
+            row[c0..c0 + width].copy_from_slice(&scratch[r * TILE..r * TILE + width]);
+        }
+    }
+}
+
+/// Runs `work` in a copy compiled for AVX2 and FMA where the CPU has them (`avx2_fma`, from
+/// [`drift_api::math::has_avx2_fma`]), else in the baseline copy. `work` and what it calls are
+/// `#[inline(always)]`, so they are generated inside the chosen copy.
+#[inline(always)]
+fn on_best_isa<R>(avx2_fma: bool, work: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    if avx2_fma {
+        #[allow(unsafe_code)]
+        // SAFETY: `avx2_fma` is only set where `has_avx2_fma()` found both instruction sets.
+        unsafe {
+            return run_avx2_fma(work);
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = avx2_fma;
+    work()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn run_avx2_fma<R>(work: impl FnOnce() -> R) -> R {
+    work()
+}

@@ -1,0 +1,97 @@
+//! The memory budget of the CPU backend's cached pair sets, shared by the whole process.
+//!
+//! An iterative coupling on the CPU backend keeps the `N × M` squared distances of a pair set in
+//! memory when they fit what is left of this budget (see [`crate::cached`]); beyond it, its passes
+//! run fused with memory `O((N + M)·D)`. The budget is process-wide because the caches of every
+//! concurrent evaluation (parallel sweeps, several Python threads) draw on the same memory: a
+//! cache reserves its bytes when it is built and gives them back when it is dropped.
+//!
+//! The default is [`DEFAULT_BUDGET_BYTES`]; the environment variable `DRIFT_PAIR_CACHE_MB` (read once)
+//! or [`set_pair_cache_budget`] change it, and `0` turns caching off.
+//!
+//! ```
+//! use drift_ops::pair_cache;
+//! let before = pair_cache::budget();
+//! pair_cache::set_pair_cache_budget(0); // every pass fused: memory linear in N + M
+//! assert_eq!(pair_cache::budget(), 0);
+//! pair_cache::set_pair_cache_budget(before);
+//! ```
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+/// The default budget: 1 GiB, an `N = M = 16384` problem in `f32` (8192 in `f64`).
+pub const DEFAULT_BUDGET_BYTES: usize = 1 << 30;
+
+/// Budget set by [`set_pair_cache_budget`]; `usize::MAX` means "not set" (then the environment or
+/// the default applies).
+static OVERRIDE: AtomicUsize = AtomicUsize::new(usize::MAX);
+/// Bytes currently held by live caches.
+static IN_USE: AtomicUsize = AtomicUsize::new(0);
+
+/// The budget in bytes: [`set_pair_cache_budget`]'s value, else `DRIFT_PAIR_CACHE_MB` MiB, else
+/// [`DEFAULT_BUDGET_BYTES`].
+pub fn budget() -> usize {
+    match OVERRIDE.load(Ordering::Relaxed) {
+        usize::MAX => *from_env(),
+        set => set,
+    }
+}
+
+/// Sets the process-wide budget in bytes (`0` disables caching). Caches already built keep their
+/// memory until they are dropped.
+pub fn set_pair_cache_budget(bytes: usize) {
+    OVERRIDE.store(bytes.min(usize::MAX - 1), Ordering::Relaxed);
+}
+
+/// Bytes held by caches alive right now.
+pub fn in_use() -> usize {
+    IN_USE.load(Ordering::Relaxed)
+}
+
+fn from_env() -> &'static usize {
+    static ENV: OnceLock<usize> = OnceLock::new();
+    ENV.get_or_init(|| {
+        std::env::var("DRIFT_PAIR_CACHE_MB")
+            .ok()
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|mb| mb.is_finite() && *mb >= 0.0)
+            .map_or(DEFAULT_BUDGET_BYTES, |mb| (mb * 1024.0 * 1024.0) as usize)
+    })
+}
+
+/// Bytes reserved from the budget, given back on drop.
+#[derive(Debug)]
+pub(crate) struct Reservation {
+    bytes: usize,
+}
+
+impl Reservation {
+    /// Reserves `bytes` if they fit what is left of the budget.
+    pub fn try_new(bytes: usize) -> Option<Reservation> {
+        let limit = budget();
+        IN_USE
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                used.checked_add(bytes).filter(|total| *total <= limit)
+            })
+            .ok()
+            .map(|_| Reservation { bytes })
+    }
+
+    /// Counts `bytes` as in use whatever the budget (an explicitly requested cache).
+    pub fn unbounded(bytes: usize) -> Reservation {
+        IN_USE.fetch_add(bytes, Ordering::AcqRel);
+        Reservation { bytes }
+    }
+
+    /// The reserved size.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        IN_USE.fetch_sub(self.bytes, Ordering::AcqRel);
+    }
+}

@@ -1,0 +1,257 @@
+//! The cached and the fused pair paths: both match a dense f64 reference of the row and column
+//! log-sum-exps, agree with each other, and give the same Sinkhorn operators.
+
+mod common;
+
+use common::*;
+use drift_api::{FusedPairs, PairPath, PairSet, PointCloud, PreparedPairs, Real};
+use drift_ops::cached::CachedPairs;
+use drift_ops::{pair_cache, CpuBackend, SinkhornDivergence, SinkhornDrift};
+use proptest::prelude::*;
+use rand::Rng;
+
+/// `(row_lse, col_lse)` of the dense log-kernel with potentials, the masked pairs left out.
+fn dense(
+    k: K,
+    tau: f64,
+    x: &[Vec<f64>],
+    y: &[Vec<f64>],
+    mask: bool,
+    f: &[f64],
+    g: &[f64],
+) -> (Vec<f64>, Vec<f64>) {
+    let ell = |i: usize, j: usize| {
+        if mask && i == j {
+            f64::NEG_INFINITY
+        } else {
+            let d2: f64 = x[i].iter().zip(&y[j]).map(|(a, b)| (a - b) * (a - b)).sum();
+            k.ell(d2, tau)
+        }
+    };
+    let rows = (0..x.len())
+        .map(|i| lse((0..y.len()).map(|j| g[j] + ell(i, j))))
+        .collect();
+    let cols = (0..y.len())
+        .map(|j| lse((0..x.len()).map(|i| f[i] + ell(i, j))))
+        .collect();
+    (rows, cols)
+}
+
+/// Largest `|got − want|` over entries, `−∞` having to match exactly.
+fn max_abs_err<T: Real>(got: &[T], want: &[f64]) -> f64 {
+    got.iter()
+        .zip(want)
+        .map(|(a, b)| {
+            let a = a.as_f64();
+            if *b == f64::NEG_INFINITY || a == f64::NEG_INFINITY {
+                if a == *b {
+                    0.0
+                } else {
+                    f64::INFINITY
+                }
+            } else {
+                (a - b).abs()
+            }
+        })
+        .fold(0.0, f64::max)
+}
+
+struct Case {
+    k: K,
+    tau: f64,
+    x: Cloud,
+    y: Cloud,
+    mask: bool,
+    f: Vec<f64>,
+    g: Vec<f64>,
+}
+
+fn case(seed: u64, n: usize, m: usize, d: usize, k: K, tau: f64, mask: bool) -> Case {
+    let mut r = rng(seed);
+    let x = Cloud::random(&mut r, n, d, 0.0, false);
+    let y = if mask {
+        x.clone()
+    } else {
+        Cloud::random(&mut r, m, d, 0.3, false)
+    };
+    // Potentials of the size a converging Sinkhorn produces, with a zero-weight point (−∞) on
+    // each side.
+    let mut pot = |len: usize| -> Vec<f64> {
+        let mut p: Vec<f64> = (0..len)
+            .map(|_| r.gen_range(-2.0..2.0) / tau.sqrt())
+            .collect();
+        if len > 3 {
+            p[len / 3] = f64::NEG_INFINITY;
+        }
+        p
+    };
+    let (f, g) = (pot(n), pot(y.n()));
+    Case {
+        k,
+        tau,
+        x,
+        y,
+        mask,
+        f,
+        g,
+    }
+}
+
+/// Both paths in precision `T` against the dense reference; returns the largest error of each
+/// (relative to the scale of the log-weights, `1 + max |ℓ|`).
+fn check<T: Real>(c: &Case) -> (f64, f64) {
+    let (xl, yl) = (c.x.to_lib::<T>("x"), c.y.to_lib::<T>("y"));
+    let kernel = c.k.boxed();
+    let set = PairSet {
+        rows: &xl,
+        cols: if c.mask { &xl } else { &yl },
+        kernel: kernel.as_ref(),
+        mask_diagonal: c.mask,
+    };
+    let (x64, y64) = (points(&xl), points(if c.mask { &xl } else { &yl }));
+    let (f, g): (Vec<T>, Vec<T>) = (
+        c.f.iter().map(|v| T::of(*v)).collect(),
+        c.g.iter().map(|v| T::of(*v)).collect(),
+    );
+    // The reference sees the points and potentials as rounded to T.
+    let f64_of = |v: &[T]| v.iter().map(|a| a.as_f64()).collect::<Vec<_>>();
+    let (want_rows, want_cols) = dense(c.k, c.tau, &x64, &y64, c.mask, &f64_of(&f), &f64_of(&g));
+    let scale = 1.0
+        + want_rows
+            .iter()
+            .chain(&want_cols)
+            .filter(|v| v.is_finite())
+            .fold(0.0f64, |a, v| a.max(v.abs()));
+    let cached = CachedPairs::new(set).unwrap();
+    let fused = FusedPairs::new(&CpuBackend, set);
+    assert!(matches!(cached.path(), PairPath::Cached { .. }));
+    assert_eq!(fused.path(), PairPath::Fused);
+    let mut errs = [0.0f64; 2];
+    for (e, pairs) in errs
+        .iter_mut()
+        .zip([&cached as &dyn PreparedPairs<T>, &fused])
+    {
+        let mut rows = vec![T::zero(); xl.len()];
+        let mut cols = vec![T::zero(); y64.len()];
+        pairs.row_lse(T::of(c.tau), Some(&g), &mut rows).unwrap();
+        pairs.col_lse(T::of(c.tau), Some(&f), &mut cols).unwrap();
+        *e = max_abs_err(&rows, &want_rows).max(max_abs_err(&cols, &want_cols)) / scale;
+    }
+    (errs[0], errs[1])
+}
+
+fn points<T: Real>(p: &PointCloud<T>) -> Vec<Vec<f64>> {
+    p.data()
+        .chunks_exact(p.dim())
+        .map(|c| c.iter().map(|v| v.as_f64()).collect())
+        .collect()
+}
+
+/// Shapes on every distance path (unrolled, lane-summed, Gram form), partial row blocks, column
+/// stripes and chunks, `N != M`, the masked self problem, every kernel, and `tau = 1e-4`.
+#[test]
+fn cached_and_fused_match_the_dense_reference() {
+    let mut seed = 0;
+    for (n, m) in [(1, 1), (37, 300), (300, 37), (257, 257)] {
+        for d in [1, 2, 7, 40] {
+            for k in K::ALL {
+                for tau in [1e-4, 0.3] {
+                    for mask in [false, true] {
+                        if mask && n != m {
+                            continue;
+                        }
+                        seed += 1;
+                        let c = case(seed, n, m, d, k, tau, mask);
+                        let (cached, fused) = check::<f64>(&c);
+                        let what = format!("n {n} m {m} d {d} {k:?} tau {tau} mask {mask}");
+                        assert!(cached < 1e-12, "f64 cached {cached:e}: {what}");
+                        assert!(fused < 1e-12, "f64 fused {fused:e}: {what}");
+                        let (cached, fused) = check::<f32>(&c);
+                        assert!(cached < 1e-5, "f32 cached {cached:e}: {what}");
+                        assert!(fused < 1e-5, "f32 fused {fused:e}: {what}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+    /// Random shapes and temperatures: the two paths agree to rounding in f64.
+    #[test]
+    fn paths_agree_on_random_shapes(
+        seed in 0u64..1000, n in 1usize..90, m in 1usize..90, d in 1usize..24,
+        log_tau in -4.0f64..1.0, mask in any::<bool>(),
+    ) {
+        let m = if mask { n } else { m };
+        let c = case(seed, n, m, d, K::Gaussian, 10f64.powf(log_tau), mask);
+        let (cached, fused) = check::<f64>(&c);
+        prop_assert!(cached < 1e-12 && fused < 1e-12, "{cached:e} {fused:e}");
+    }
+}
+
+/// A mask on a non-square pair set is refused, as by the fused reduction.
+#[test]
+fn a_mask_needs_a_square_pair_set() {
+    let c = case(1, 5, 6, 2, K::Gaussian, 0.5, false);
+    let (xl, yl) = (c.x.to_lib::<f64>("x"), c.y.to_lib::<f64>("y"));
+    let kernel = c.k.boxed();
+    let err = CachedPairs::new(PairSet {
+        rows: &xl,
+        cols: &yl,
+        kernel: kernel.as_ref(),
+        mask_diagonal: true,
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("square"), "{err}");
+}
+
+/// Whole Sinkhorn operators give the same field whether the budget lets the pairs be cached or
+/// not, and the report says which path ran. (The only test of this binary that changes the
+/// process-wide budget.)
+#[test]
+fn sinkhorn_operators_agree_across_paths_and_report_them() {
+    let mut r = rng(7);
+    // Dimension 20: above `CACHE_MIN_DIM`, so the budget alone decides.
+    let x = Cloud::random(&mut r, 150, 20, 0.0, true).to_lib::<f64>("x");
+    let y = Cloud::random(&mut r, 120, 20, 0.4, false).to_lib::<f64>("y");
+    let ops: Vec<Box<dyn drift_api::DriftOperator>> = vec![
+        Box::new(SinkhornDrift::new(0.5)),
+        Box::new(SinkhornDivergence::new(0.5)),
+    ];
+    let before = pair_cache::budget();
+    for op in &ops {
+        pair_cache::set_pair_cache_budget(0);
+        let (fused, fused_report) = drift_ops::drift(op.as_ref(), &x, &y).unwrap();
+        pair_cache::set_pair_cache_budget(1 << 30);
+        let (cached, cached_report) = drift_ops::drift(op.as_ref(), &x, &y).unwrap();
+        for c in &fused_report.couplings {
+            assert_eq!(c.path, Some(PairPath::Fused), "{c:?}");
+        }
+        for c in &cached_report.couplings {
+            assert!(matches!(c.path, Some(PairPath::Cached { .. })), "{c:?}");
+        }
+        let norm = fused.iter().map(|v| v * v).sum::<f64>().sqrt();
+        let diff = fused
+            .iter()
+            .zip(&cached)
+            .map(|(a, b)| (a - b) * (a - b))
+            .sum::<f64>()
+            .sqrt();
+        assert!(diff <= 1e-10 * norm, "{op:?}: {diff:e} against {norm:e}");
+        assert_eq!(
+            fused_report
+                .couplings
+                .iter()
+                .map(|c| c.iterations)
+                .collect::<Vec<_>>(),
+            cached_report
+                .couplings
+                .iter()
+                .map(|c| c.iterations)
+                .collect::<Vec<_>>()
+        );
+    }
+    pair_cache::set_pair_cache_budget(before);
+}
