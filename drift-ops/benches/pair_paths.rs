@@ -21,9 +21,7 @@
 //! cargo bench -p drift-ops --bench pair_paths -- 'pair_pass/.*/f32/n4096'
 //! ```
 
-use criterion::{
-    criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
-};
+use criterion::{criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput};
 use drift_api::{operator_from_str, FusedPairs, PairSet, PointCloud, PreparedPairs, Real};
 use drift_ops::cached::CachedPairs;
 use drift_ops::{pair_cache, CpuBackend, Gaussian};
