@@ -17,6 +17,7 @@ use crate::gram::{GramColumns, GRAM_MIN_DIM};
 use crate::pair_cache::Reservation;
 use drift_api::{DriftError, Kernel, PairPath, PairSet, PointCloud, PreparedPairs, Real, Result};
 use rayon::prelude::*;
+use std::sync::Mutex;
 
 /// The smallest dimension whose pairs are cached. Below it a fused pass computes a distance in a
 /// few flops, as fast as reading it back from memory (`pair_paths` bench: at `D = 2` the cached and
@@ -40,6 +41,9 @@ pub struct CachedPairs<'a, T> {
     kernel: &'a dyn Kernel,
     mask_diagonal: bool,
     reservation: Reservation,
+    /// The last row and column log-sum-exps, the shifts of the next passes (see [`Hints`]).
+    row_hints: Mutex<Hints<T>>,
+    col_hints: Mutex<Hints<T>>,
 }
 
 impl<'a, T: Real> CachedPairs<'a, T> {
@@ -78,6 +82,8 @@ impl<'a, T: Real> CachedPairs<'a, T> {
             kernel: set.kernel,
             mask_diagonal: set.mask_diagonal,
             reservation,
+            row_hints: Mutex::new(Hints::default()),
+            col_hints: Mutex::new(Hints::default()),
         })
     }
 }
@@ -120,13 +126,18 @@ impl<T: Real> PreparedPairs<T> for CachedPairs<'_, T> {
             check_len("column potential", g.len(), self.cols)?;
         }
         let avx2_fma = drift_api::math::has_avx2_fma();
+        let mut hints = lock(&self.row_hints);
+        let shifts = hints.get(tau);
         lse.par_chunks_mut(ROW_BLOCK)
             .enumerate()
             .for_each(|(b, out)| {
+                let row0 = b * ROW_BLOCK;
+                let shifts = shifts.map(|h| &h[row0..row0 + out.len()]);
                 on_best_isa(avx2_fma, || {
-                    self.row_block(b * ROW_BLOCK, tau, col_potential, out)
+                    self.row_block(row0, tau, col_potential, shifts, out)
                 })
             });
+        hints.set(tau, lse);
         Ok(())
     }
 
@@ -136,11 +147,20 @@ impl<T: Real> PreparedPairs<T> for CachedPairs<'_, T> {
             check_len("row potential", f.len(), self.rows)?;
         }
         let avx2_fma = drift_api::math::has_avx2_fma();
+        let mut hints = lock(&self.col_hints);
+        let shifts = hints.get(tau);
         lse.par_chunks_mut(TILE).enumerate().for_each(|(s, out)| {
+            let c0 = s * TILE;
+            let shifts = shifts.map(|h| &h[c0..c0 + out.len()]);
             on_best_isa(avx2_fma, || {
-                self.col_stripe(s * TILE, tau, row_potential, out)
+                let shifted =
+                    shifts.is_some_and(|h| self.col_stripe_shifted(c0, tau, row_potential, h, out));
+                if !shifted {
+                    self.col_stripe(c0, tau, row_potential, out)
+                }
             })
         });
+        hints.set(tau, lse);
         Ok(())
     }
 
@@ -163,12 +183,30 @@ impl<T: Real> CachedPairs<'_, T> {
         }
     }
 
-    /// Row passes of rows `row0..row0 + out.len()`: the online log-sum-exp along each row.
+    /// Row passes of rows `row0..row0 + out.len()`: one pass of exponentials shifted by the row's
+    /// hint where it keeps the sum in range, else the online log-sum-exp along the row.
     #[inline(always)]
-    fn row_block(&self, row0: usize, tau: T, g: Option<&[T]>, out: &mut [T]) {
+    fn row_block(&self, row0: usize, tau: T, g: Option<&[T]>, shifts: Option<&[T]>, out: &mut [T]) {
         let mut w = [T::zero(); TILE];
         for (r, lse) in out.iter_mut().enumerate() {
             let i = row0 + r;
+            if let Some(h) = shifts.map(|h| h[r]).filter(|h| h.is_finite()) {
+                let mut sum = T::zero();
+                for c0 in (0..self.cols).step_by(TILE) {
+                    let w = &mut w[..TILE.min(self.cols - c0)];
+                    self.log_weights(i, c0, tau, w);
+                    match g {
+                        Some(g) => w.iter_mut().zip(&g[c0..]).for_each(|(v, gj)| *v += *gj - h),
+                        None => w.iter_mut().for_each(|v| *v -= h),
+                    }
+                    T::exp_in_place(w);
+                    sum += lane_sum(w);
+                }
+                if in_range(sum) {
+                    *lse = h + sum.ln();
+                    continue;
+                }
+            }
             let mut acc = OnlineLse::new();
             for c0 in (0..self.cols).step_by(TILE) {
                 let w = &mut w[..TILE.min(self.cols - c0)];
@@ -180,6 +218,44 @@ impl<T: Real> CachedPairs<'_, T> {
             }
             *lse = acc.finish();
         }
+    }
+
+    /// Column passes of columns `c0..c0 + out.len()` in one pass of exponentials shifted by the
+    /// columns' hints; `false` (and `out` unspecified) if a column's sum left the range where that is
+    /// exact, and the stripe must take the two-step path.
+    #[inline(always)]
+    fn col_stripe_shifted(
+        &self,
+        c0: usize,
+        tau: T,
+        f: Option<&[T]>,
+        shifts: &[T],
+        out: &mut [T],
+    ) -> bool {
+        let width = out.len();
+        if shifts.iter().any(|h| !h.is_finite()) {
+            return false;
+        }
+        let mut sum = [T::zero(); TILE];
+        let mut w = [T::zero(); TILE];
+        for i in 0..self.rows {
+            let w = &mut w[..width];
+            self.log_weights(i, c0, tau, w);
+            let fi = f.map_or(T::zero(), |f| f[i]);
+            w.iter_mut().zip(shifts).for_each(|(v, h)| *v += fi - *h);
+            T::exp_in_place(w);
+            sum[..width]
+                .iter_mut()
+                .zip(w.iter())
+                .for_each(|(s, v)| *s += *v);
+        }
+        if !sum[..width].iter().all(|s| in_range(*s)) {
+            return false;
+        }
+        for ((l, h), s) in out.iter_mut().zip(shifts).zip(&sum) {
+            *l = *h + s.ln();
+        }
+        true
     }
 
     /// Column passes of columns `c0..c0 + out.len()`: the rows in chunks, each chunk's column
@@ -240,6 +316,51 @@ impl<T: Real> CachedPairs<'_, T> {
             };
         }
     }
+}
+
+/// The log-sum-exps of a pair set's last row (or column) pass, and its temperature.
+///
+/// A scaling iteration changes the potentials little, so the last pass's `lse_i` is close to the
+/// next one's: `Σ_j exp(s_ij − lse_i^last)` is then a sum of exponentials that neither overflows
+/// nor underflows, computed in one pass without the maximum. Where the sum falls outside
+/// [`in_range`] (the first pass, a new temperature of an ε-scaling schedule, a jump of the
+/// potentials) the pass takes the exact two-step path instead, so the hint only ever saves time.
+#[derive(Debug, Default)]
+struct Hints<T> {
+    lse: Vec<T>,
+    tau: Option<T>,
+}
+
+impl<T: Real> Hints<T> {
+    /// The hints for a pass at `tau`, if the last pass ran at the same temperature.
+    fn get(&self, tau: T) -> Option<&[T]> {
+        (self.tau == Some(tau)).then_some(self.lse.as_slice())
+    }
+
+    /// Keeps `lse` (copied into the buffer of the last pass: no allocation after the first).
+    fn set(&mut self, tau: T, lse: &[T]) {
+        self.lse.clear();
+        self.lse.extend_from_slice(lse);
+        self.tau = Some(tau);
+    }
+}
+
+fn lock<T>(m: &Mutex<Hints<T>>) -> std::sync::MutexGuard<'_, Hints<T>> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Whether a sum of shifted exponentials gives its log-sum-exp to full precision: no term can have
+/// overflowed (the sum is below `1e30`, resp. `1e290`), and the terms flushed to zero or subnormal
+/// (below `1.2e-38`, resp. `2.2e-308`) are below `1e-8` of it (the sum is above `1e-30`, resp.
+/// `1e-290`).
+#[inline(always)]
+fn in_range<T: Real>(sum: T) -> bool {
+    let (lo, hi) = if std::mem::size_of::<T>() == 4 {
+        (1e-30, 1e30)
+    } else {
+        (1e-290, 1e290)
+    };
+    sum > T::of(lo) && sum < T::of(hi)
 }
 
 /// The running `(max, sum)` of an online log-sum-exp over tiles of log-weights.

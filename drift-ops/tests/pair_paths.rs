@@ -255,3 +255,63 @@ fn sinkhorn_operators_agree_across_paths_and_report_them() {
     }
     pair_cache::set_pair_cache_budget(before);
 }
+
+/// Repeated passes, as a Sinkhorn solve makes them: the cached path shifts each pass by the last
+/// one's result, so moving potentials, a jump far beyond the range of the shifted sums (f32 and
+/// f64 overflow and underflow), a new temperature and zero-weight points must all still give the
+/// dense reference.
+#[test]
+fn repeated_cached_passes_match_the_reference_as_potentials_move() {
+    fn run<T: Real>(tol: f64) {
+        for (seed, mask) in [(11, false), (12, true)] {
+            let c = case(seed, 70, 70, 20, K::Gaussian, 0.05, mask);
+            let (xl, yl) = (c.x.to_lib::<T>("x"), c.y.to_lib::<T>("y"));
+            let cols_set = if mask { &xl } else { &yl };
+            let set = PairSet {
+                rows: &xl,
+                cols: cols_set,
+                kernel: &drift_ops::Gaussian,
+                mask_diagonal: mask,
+            };
+            let (x64, y64) = (points(&xl), points(cols_set));
+            let cached = CachedPairs::new(set).unwrap();
+            let mut r = rng(seed);
+            let steps: [(f64, f64); 6] = [
+                (0.05, 0.0),
+                (0.05, 0.3),
+                (0.05, 0.01),
+                (0.05, 400.0),
+                (0.05, -900.0),
+                (0.02, 0.5),
+            ];
+            for (step, (tau, jump)) in steps.into_iter().enumerate() {
+                let mut moved = |p: &[f64]| -> Vec<T> {
+                    p.iter()
+                        .map(|v| T::of(v + jump * r.gen_range(0.5..1.0)))
+                        .collect()
+                };
+                let (f, g) = (moved(&c.f), moved(&c.g));
+                let as64 = |v: &[T]| v.iter().map(|a| a.as_f64()).collect::<Vec<_>>();
+                let (want_rows, want_cols) =
+                    dense(c.k, tau, &x64, &y64, mask, &as64(&f), &as64(&g));
+                let mut rows = vec![T::zero(); xl.len()];
+                let mut cols = vec![T::zero(); y64.len()];
+                cached.row_lse(T::of(tau), Some(&g), &mut rows).unwrap();
+                cached.col_lse(T::of(tau), Some(&f), &mut cols).unwrap();
+                let scale = 1.0
+                    + want_rows
+                        .iter()
+                        .chain(&want_cols)
+                        .filter(|v| v.is_finite())
+                        .fold(0.0f64, |a, v| a.max(v.abs()));
+                let err = max_abs_err(&rows, &want_rows).max(max_abs_err(&cols, &want_cols));
+                assert!(
+                    err / scale < tol,
+                    "step {step} (tau {tau}, jump {jump}, mask {mask}): {err:e} of {scale:e}"
+                );
+            }
+        }
+    }
+    run::<f64>(1e-12);
+    run::<f32>(1e-5);
+}
