@@ -41,6 +41,19 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// Memory the CPU backend may use to keep the pairwise distances of Sinkhorn solves (MiB;
+    /// 0 = always recompute them, memory linear in N + M). Default: the `DRIFT_PAIR_CACHE_MB`
+    /// environment variable, else 1024.
+    #[arg(long, global = true, value_name = "MB", value_parser = parse_cache_mb)]
+    pair_cache_mb: Option<f64>,
+}
+
+/// A budget in MiB: a finite number `>= 0`.
+fn parse_cache_mb(s: &str) -> std::result::Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(mb) if mb.is_finite() && mb >= 0.0 => Ok(mb),
+        _ => Err(format!("expected a number of MiB >= 0, got {s:?}")),
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -135,6 +148,9 @@ where
 fn run(cli: Cli, command: &str) -> Result<()> {
     let mut out = Console::new(std::io::stdout().lock());
     let mut err = Console::new(std::io::stderr().lock());
+    if let Some(mb) = cli.pair_cache_mb {
+        drift_ops::pair_cache::set_pair_cache_budget((mb * 1024.0 * 1024.0) as usize);
+    }
     match cli
         .command
         .unwrap_or_else(|| Command::Compare(CompareArgs::default_command()))

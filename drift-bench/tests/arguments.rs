@@ -88,3 +88,19 @@ fn a_csv_header_must_look_like_one_or_be_declared() {
     std::fs::write(&x, "\u{feff}0,0\n1,0\n0,1\n").unwrap();
     assert!(ok(&apply_args(&op, &x, &y, &[])).contains("X 3 x 2, Y 3 x 2"));
 }
+
+#[test]
+fn the_pair_cache_budget_is_a_number_of_mib() {
+    for value in ["-1", "NaN", "inf", "lots"] {
+        let out = run(&["list", "--pair-cache-mb", value]);
+        let (_, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{value}: {stderr}");
+        assert!(
+            stderr.contains(&format!("'{value}' for '--pair-cache-mb <MB>'"))
+                && stderr.contains("expected a number of MiB >= 0"),
+            "{stderr}"
+        );
+    }
+    let out = run(&["list", "--pair-cache-mb", "0"]);
+    assert!(out.status.success(), "{}", text(&out).1);
+}

@@ -106,7 +106,7 @@ fn sinkhorn_drift<T: Real>(c: &mut Criterion) {
         for d in [2, 64] {
             let (x, y) = (cloud::<T>(1, n, d, 0.0), cloud::<T>(2, n, d, 0.5));
             let ron = format!(
-                "(op: {{\"sinkhorn_drift\": (temperature: {}, sinkhorn: (max_iters: 20, tol: 0.0))}})",
+                "{{\"sinkhorn_drift\": (temperature: {}, kernel: {{\"gaussian\": ()}}, sinkhorn: (max_iters: 20, tol: 0.0))}}",
                 d as f64 / 2.0
             );
             let op = operator_from_str(&ron, "bench").unwrap();
