@@ -45,9 +45,14 @@ def value(v: Any, hint: Optional[str], where: str) -> str:
     if isinstance(v, Ron):
         return v.text
     if isinstance(v, Operator):
-        if not v.ron.strip():
+        # Without its extension lines (`#![enable(implicit_some)]`), which RON allows only at
+        # the top; the constructor's own header enables implicit_some for the whole text.
+        lines = v.ron.strip().splitlines()
+        while lines and lines[0].lstrip().startswith("#!["):
+            lines.pop(0)
+        if not lines:
             raise ValueError(f"`{where}`: this operator has no RON source to embed")
-        return v.ron.strip()
+        return "\n".join(lines)
     if v is None:
         return "None"
     if isinstance(v, bool):
