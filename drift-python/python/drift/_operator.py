@@ -1,0 +1,150 @@
+"""The operator object: load a RON specification once, call it on arrays or tensors many times."""
+
+from __future__ import annotations
+
+import operator as _op
+import os
+from typing import Any, Optional, Tuple, Union
+
+from . import _arrays, _drift
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+class Operator:
+    """A loaded, validated drift operator (from `drift.load` or a constructor such as
+    `drift.SinkhornDrift`).
+
+    Call it as `V = op(x, y)`: `x` holds the N generated samples, `y` the M data samples, each an
+    (N, D) / (M, D) array (or (N,) for points of dimension 1) of float32 or float64, as a NumPy
+    array, a PyTorch CPU tensor or any array-like. `V` has the shape and dtype of `x`, and is a
+    tensor when `x` is one. The computation runs in `x`'s precision, releases the GIL, and leaves
+    its diagnostics in `op.last_report` (or use `op.apply`, which returns them).
+    """
+
+    __slots__ = ("_native", "last_report", "__weakref__")
+
+    def __init__(self, native: "_drift.NativeOperator") -> None:
+        self._native = native
+        self.last_report: Optional[_drift.Report] = None
+
+    @property
+    def ron(self) -> str:
+        """The RON text the operator was loaded from."""
+        return self._native.ron
+
+    @property
+    def origin(self) -> str:
+        """The file it was loaded from, `<string>` for RON text, or the constructor call."""
+        return self._native.origin
+
+    def __repr__(self) -> str:
+        return repr(self._native)
+
+    def apply(
+        self,
+        x: Any,
+        y: Any,
+        *,
+        x_weights: Any = None,
+        y_weights: Any = None,
+        negatives: Any = None,
+        negative_weight: float = 1.0,
+        step: int = 0,
+        time: float = 0.0,
+    ) -> Tuple[Any, "_drift.Report"]:
+        """Computes the drift field and returns `(V, report)`; see `Operator.__call__`."""
+        xa = _arrays.points("x", x)
+        dtype = xa.dtype
+        ya = _arrays.like("y", y, dtype)
+        xw = _arrays.like("x_weights", x_weights, dtype)
+        yw = _arrays.like("y_weights", y_weights, dtype)
+        neg = _arrays.like("negatives", negatives, dtype)
+        try:
+            step = _op.index(step)
+        except TypeError:
+            raise ValueError(f"step {step!r}: must be an integer >= 0") from None
+        if not 0 <= step < 2**64:
+            raise ValueError(f"step {step}: must be an integer >= 0 (and below 2**64)")
+        try:
+            time = float(time)
+            negative_weight = float(negative_weight)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"time and negative_weight must be numbers: {e}") from None
+        v, report = self._native.apply(xa, ya, xw, yw, neg, negative_weight, step, time)
+        return _arrays.result(v, x), report
+
+    def __call__(
+        self,
+        x: Any,
+        y: Any,
+        *,
+        x_weights: Any = None,
+        y_weights: Any = None,
+        negatives: Any = None,
+        negative_weight: float = 1.0,
+        step: int = 0,
+        time: float = 0.0,
+    ) -> Any:
+        """Returns the drift field V(x_i) of the generated samples `x` toward the data `y`.
+
+        Arguments:
+            x: generated samples, (N, D) or (N,), float32 or float64 (sets the precision).
+            y: data samples, (M, D) or (M,), converted to x's precision.
+            x_weights, y_weights: optional (N,) / (M,) relative masses (finite, >= 0, not all 0).
+            negatives: optional (K, D) unconditional samples joining the repulsion (guidance).
+            negative_weight: relative weight of each negative (the `guidance` operator sets its own).
+            step, time: where in a flow or training run the call is (schedules read them).
+
+        Returns V with the shape and dtype of x (a torch tensor when x is one). The report of the
+        call is left in `self.last_report`.
+
+        Raises ValueError (with the command line's message) for bad input, MemoryError when a
+        buffer cannot be allocated.
+        """
+        v, report = self.apply(
+            x,
+            y,
+            x_weights=x_weights,
+            y_weights=y_weights,
+            negatives=negatives,
+            negative_weight=negative_weight,
+            step=step,
+            time=time,
+        )
+        self.last_report = report
+        return v
+
+
+def _looks_like_ron(text: str) -> bool:
+    """RON text (a value, a comment or an extension line) rather than a file name."""
+    head = text.lstrip("\ufeff").lstrip()
+    return head.startswith(("{", "(", "#", "//", "/*")) or "\n" in text
+
+
+def load(spec: Union[str, "os.PathLike[str]"]) -> Operator:
+    """Loads a drift operator from a RON file or from RON text.
+
+    `spec` is a path (a `str` or `os.PathLike`), or the RON text itself when it is a `str` that
+    starts like RON (`{`, a comment, or several lines), e.g.
+    `drift.load('{"sinkhorn_drift": (temperature: 0.05)}')`.
+
+    The whole tree is validated at once. A problem raises `drift.SpecError` (a `ValueError`) with
+    `file`, `line`, `column` and `message`, as the command line prints it
+    (`op.ron:3:14: temperature ... must be finite and > 0, got -1`); unknown names list the known
+    ones. `drift.operators()` lists what can be named.
+    """
+    if isinstance(spec, os.PathLike):
+        return Operator(_drift.load_file(os.fspath(spec)))
+    if not isinstance(spec, str):
+        raise ValueError(
+            f"drift.load takes a path or RON text, got {type(spec).__name__}"
+        )
+    if _looks_like_ron(spec):
+        return Operator(_drift.load_str(spec, "<string>"))
+    return Operator(_drift.load_file(spec))
+
+
+def from_ron(text: str, origin: str) -> Operator:
+    """An operator from RON text, `origin` naming it in errors."""
+    return Operator(_drift.load_str(text, origin))

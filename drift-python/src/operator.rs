@@ -1,0 +1,177 @@
+//! The native operator object: a loaded operator tree and the call that runs it on NumPy arrays.
+
+use crate::arrays;
+use crate::errors::to_py;
+use crate::report::Report;
+use drift_api::{
+    apply_drift, fmt_num, try_vec, Context, DriftOperator, DriftProblem, DriftReport, Negatives,
+    Real,
+};
+use drift_ops::CpuBackend;
+use numpy::Element;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+
+/// A loaded, validated operator tree (the Python class `drift.Operator` wraps it).
+#[pyclass(frozen, module = "drift._drift")]
+pub(crate) struct NativeOperator {
+    op: Box<dyn DriftOperator>,
+    /// The RON text it was loaded from (empty when it was read by the loader itself).
+    source: String,
+    /// The file it came from, or `<string>`.
+    origin: String,
+}
+
+impl NativeOperator {
+    /// Wraps a loaded operator.
+    pub(crate) fn new(op: Box<dyn DriftOperator>, source: String, origin: String) -> Self {
+        NativeOperator { op, source, origin }
+    }
+
+    /// The operator itself.
+    pub(crate) fn operator(&self) -> &dyn DriftOperator {
+        self.op.as_ref()
+    }
+}
+
+/// Everything one call needs besides the arrays.
+#[derive(Clone, Copy)]
+struct CallOptions {
+    negative_weight: f64,
+    step: u64,
+    time: f64,
+}
+
+#[pymethods]
+impl NativeOperator {
+    /// The RON text the operator was loaded from.
+    #[getter]
+    fn ron(&self) -> &str {
+        &self.source
+    }
+
+    /// The file the operator was loaded from, or `<string>` for RON text.
+    #[getter]
+    fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The operator tree as Rust's debug form (every parameter, defaults filled in).
+    fn debug(&self) -> String {
+        format!("{:?}", self.op)
+    }
+
+    /// Runs the operator: `x`, `y` (and the optional weights and negatives) are NumPy arrays of
+    /// one float dtype; returns `(V, report)` with `V` a new array of `x`'s shape and dtype. The GIL
+    /// is released while the field is computed.
+    #[pyo3(signature = (x, y, x_weights, y_weights, negatives, negative_weight, step, time))]
+    #[allow(clippy::too_many_arguments)]
+    fn apply<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+        y: &Bound<'py, PyAny>,
+        x_weights: Option<&Bound<'py, PyAny>>,
+        y_weights: Option<&Bound<'py, PyAny>>,
+        negatives: Option<&Bound<'py, PyAny>>,
+        negative_weight: f64,
+        step: u64,
+        time: f64,
+    ) -> PyResult<(Bound<'py, PyAny>, Report)> {
+        // The command line's checks, with its wording (`--time nan: must be finite`).
+        if !time.is_finite() {
+            return Err(PyValueError::new_err(format!(
+                "time {}: must be finite",
+                fmt_num(time)
+            )));
+        }
+        if !(negative_weight.is_finite() && negative_weight >= 0.0) {
+            return Err(PyValueError::new_err(format!(
+                "negative_weight {}: must be finite and >= 0",
+                fmt_num(negative_weight)
+            )));
+        }
+        let options = CallOptions {
+            negative_weight,
+            step,
+            time,
+        };
+        let inputs = Inputs {
+            x,
+            y,
+            x_weights,
+            y_weights,
+            negatives,
+        };
+        if x.cast::<numpy::PyArrayDyn<f32>>().is_ok() {
+            self.run::<f32>(py, &inputs, options)
+        } else if x.cast::<numpy::PyArrayDyn<f64>>().is_ok() {
+            self.run::<f64>(py, &inputs, options)
+        } else {
+            Err(PyValueError::new_err(format!(
+                "`x` must be a NumPy array of float32 or float64, found {}",
+                arrays::dtype_name(x)
+            )))
+        }
+    }
+
+    fn __repr__(&self) -> String {
+        let source = self.source.trim();
+        if source.is_empty() {
+            format!("drift.load({:?})", self.origin)
+        } else {
+            format!("drift.load({source:?})")
+        }
+    }
+}
+
+/// The arrays of one call.
+struct Inputs<'a, 'py> {
+    x: &'a Bound<'py, PyAny>,
+    y: &'a Bound<'py, PyAny>,
+    x_weights: Option<&'a Bound<'py, PyAny>>,
+    y_weights: Option<&'a Bound<'py, PyAny>>,
+    negatives: Option<&'a Bound<'py, PyAny>>,
+}
+
+impl NativeOperator {
+    /// The call in precision `T`: point sets copied out of the arrays under the GIL, the field
+    /// computed without it.
+    fn run<'py, T: Real + Element>(
+        &self,
+        py: Python<'py>,
+        inputs: &Inputs<'_, 'py>,
+        options: CallOptions,
+    ) -> PyResult<(Bound<'py, PyAny>, Report)> {
+        let (x, shape) = arrays::cloud::<T>(py, "x", inputs.x, inputs.x_weights)?;
+        let (y, _) = arrays::cloud::<T>(py, "y", inputs.y, inputs.y_weights)?;
+        let negatives = inputs
+            .negatives
+            .map(|n| arrays::cloud::<T>(py, "negatives", n, None).map(|(points, _)| points))
+            .transpose()?;
+        let context = Context::at(options.step, options.time);
+        let op = self.op.as_ref();
+        let (field, report) = py
+            .detach(|| -> drift_api::Result<(Vec<T>, DriftReport)> {
+                let mut field = try_vec("V", x.len() * x.dim(), T::zero())?;
+                let report = apply_drift(
+                    op,
+                    DriftProblem {
+                        backend: &CpuBackend,
+                        x: &x,
+                        y: &y,
+                        context: &context,
+                        out: &mut field,
+                        scale: T::one(),
+                        negatives: negatives
+                            .as_ref()
+                            .map(|points| Negatives::new(points, options.negative_weight)),
+                    },
+                )?;
+                Ok((field, report))
+            })
+            .map_err(|e| to_py(py, e))?;
+        let v = arrays::field_array(py, shape, field)?;
+        Ok((v, Report::from(report)))
+    }
+}

@@ -1,0 +1,217 @@
+//! What one evaluation reports, as read-only Python objects (nothing is printed).
+
+use drift_api::Precision;
+use pyo3::prelude::*;
+
+/// The diagnostics of one drift evaluation: the operator, its drift norm, the couplings it solved,
+/// the precision, and the reports of sub-operators for compositions.
+#[pyclass(frozen, module = "drift._drift")]
+pub(crate) struct Report {
+    inner: drift_api::DriftReport,
+}
+
+impl From<drift_api::DriftReport> for Report {
+    fn from(inner: drift_api::DriftReport) -> Self {
+        Report { inner }
+    }
+}
+
+#[pymethods]
+impl Report {
+    /// The operator's registered name.
+    #[getter]
+    fn operator(&self) -> &str {
+        &self.inner.operator
+    }
+
+    /// The raw drift norm `sqrt(mean_i |V(x_i)|^2 / D)` of this operator's own field.
+    #[getter]
+    fn drift_norm(&self) -> f64 {
+        self.inner.drift_norm
+    }
+
+    /// The couplings this operator solved (attraction first, then repulsion).
+    #[getter]
+    fn couplings(&self) -> Vec<CouplingReport> {
+        self.inner
+            .couplings
+            .iter()
+            .map(|c| CouplingReport { inner: c.clone() })
+            .collect()
+    }
+
+    /// The reports of sub-operators (compositions), in order.
+    #[getter]
+    fn parts(&self) -> Vec<Report> {
+        self.inner.parts.iter().cloned().map(Report::from).collect()
+    }
+
+    /// The precision this operator's own field was computed in, or `None` for operators that do
+    /// not assess it (compositions, whose parts do).
+    #[getter]
+    fn precision(&self) -> Option<PrecisionReport> {
+        self.inner
+            .precision
+            .clone()
+            .map(|inner| PrecisionReport { inner })
+    }
+
+    /// The largest Sinkhorn marginal error over this report and its parts, or `None`.
+    #[getter]
+    fn max_marginal_error(&self) -> Option<f64> {
+        self.inner.max_marginal_error()
+    }
+
+    /// Total scaling iterations over this report and its parts.
+    #[getter]
+    fn total_iterations(&self) -> usize {
+        self.inner.total_iterations()
+    }
+
+    /// True when every coupling of this report and its parts met its tolerance.
+    #[getter]
+    fn converged(&self) -> bool {
+        fn all(r: &drift_api::DriftReport) -> bool {
+            r.couplings.iter().all(|c| c.converged) && r.parts.iter().all(all)
+        }
+        all(&self.inner)
+    }
+
+    /// False when some part's kernel weights may be off by more than 1e-3 relative.
+    #[getter]
+    fn trusted(&self) -> bool {
+        self.inner.trusted()
+    }
+
+    /// True when some part was computed in float64 for float32 inputs.
+    #[getter]
+    fn promoted(&self) -> bool {
+        self.inner.promoted()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Report(operator={:?}, drift_norm={:e}, couplings={}, parts={}, converged={}, trusted={})",
+            self.inner.operator,
+            self.inner.drift_norm,
+            self.inner.couplings.len(),
+            self.inner.parts.len(),
+            self.converged(),
+            self.trusted()
+        )
+    }
+}
+
+/// What a coupling reports: iterations, marginal error, convergence.
+#[pyclass(frozen, module = "drift._drift")]
+pub(crate) struct CouplingReport {
+    inner: drift_api::CouplingReport,
+}
+
+#[pymethods]
+impl CouplingReport {
+    /// The coupling's registered name (`sinkhorn`, `row`, ...).
+    #[getter]
+    fn coupling(&self) -> &str {
+        &self.inner.coupling
+    }
+
+    /// Which term solved it: `attraction`, `repulsion` or `joint` (empty if not set).
+    #[getter]
+    fn term(&self) -> &str {
+        &self.inner.term
+    }
+
+    /// Scaling iterations performed (0 for closed-form couplings).
+    #[getter]
+    fn iterations(&self) -> usize {
+        self.inner.iterations
+    }
+
+    /// The final L1 marginal error, for couplings that enforce marginals; else `None`.
+    #[getter]
+    fn marginal_error(&self) -> Option<f64> {
+        self.inner.marginal_error
+    }
+
+    /// Whether the requested tolerance was met (always true for closed-form couplings).
+    #[getter]
+    fn converged(&self) -> bool {
+        self.inner.converged
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "CouplingReport(term={:?}, coupling={:?}, iterations={}, marginal_error={}, converged={})",
+            self.inner.term,
+            self.inner.coupling,
+            self.inner.iterations,
+            self.inner
+                .marginal_error
+                .map_or("None".into(), |e| format!("{e:e}")),
+            if self.inner.converged { "True" } else { "False" }
+        )
+    }
+}
+
+/// How far an evaluation's arithmetic can be trusted.
+#[pyclass(frozen, module = "drift._drift")]
+pub(crate) struct PrecisionReport {
+    inner: drift_api::PrecisionReport,
+}
+
+fn precision_name(p: Precision) -> &'static str {
+    match p {
+        Precision::F32 => "float32",
+        Precision::F64 => "float64",
+    }
+}
+
+#[pymethods]
+impl PrecisionReport {
+    /// The precision of the inputs and the output (`float32` or `float64`).
+    #[getter]
+    fn requested(&self) -> &'static str {
+        precision_name(self.inner.requested)
+    }
+
+    /// The precision the field was computed in (`float64` for a promoted float32 problem).
+    #[getter]
+    fn computed(&self) -> &'static str {
+        precision_name(self.inner.computed)
+    }
+
+    /// The bound on the largest log-weight magnitude the evaluation involves.
+    #[getter]
+    fn log_weight_scale(&self) -> f64 {
+        self.inner.log_weight_scale
+    }
+
+    /// The bound on the kernel weights' relative error.
+    #[getter]
+    fn weight_error_bound(&self) -> f64 {
+        self.inner.weight_error_bound
+    }
+
+    /// True when computed in a wider precision than the inputs.
+    #[getter]
+    fn promoted(&self) -> bool {
+        self.inner.promoted()
+    }
+
+    /// True when the weights' relative error is within 1e-3.
+    #[getter]
+    fn trusted(&self) -> bool {
+        self.inner.trusted()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "PrecisionReport(requested={:?}, computed={:?}, log_weight_scale={:e}, weight_error_bound={:e})",
+            self.requested(),
+            self.computed(),
+            self.inner.log_weight_scale,
+            self.inner.weight_error_bound
+        )
+    }
+}
