@@ -140,6 +140,17 @@ impl CouplingReport {
         self.inner.converged
     }
 
+    /// How an iterative coupling's passes ran: `"cached"` (the pairwise distances kept in memory,
+    /// within the pair-cache budget) or `"fused"` (recomputed in every pass, memory linear in
+    /// N + M); `None` for couplings that make one pass.
+    #[getter]
+    fn path(&self) -> Option<&'static str> {
+        self.inner.path.map(|p| match p {
+            drift_api::PairPath::Fused => "fused",
+            drift_api::PairPath::Cached { .. } => "cached",
+        })
+    }
+
     fn __repr__(&self) -> String {
         format!(
             "CouplingReport(term={:?}, coupling={:?}, iterations={}, marginal_error={}, converged={})",

@@ -20,6 +20,7 @@ class CouplingReport:
     iterations: int
     marginal_error: Optional[float]
     converged: bool
+    path: Optional[str]
 
 class PrecisionReport:
     requested: str
