@@ -12,8 +12,16 @@ use drift_bench::gaussian_blob;
 fn inputs(name: &str) -> (std::path::PathBuf, [std::path::PathBuf; 3]) {
     let dir = scratch(name);
     let (x, y, op) = (dir.join("x.npy"), dir.join("y.npy"), dir.join("op.ron"));
-    write_npy::<f64>(&x, Shape::Matrix(12, 3), &gaussian_blob(12, &[0.0; 3], 1.0, 1));
-    write_npy::<f64>(&y, Shape::Matrix(9, 3), &gaussian_blob(9, &[0.5; 3], 1.0, 2));
+    write_npy::<f64>(
+        &x,
+        Shape::Matrix(12, 3),
+        &gaussian_blob(12, &[0.0; 3], 1.0, 1),
+    );
+    write_npy::<f64>(
+        &y,
+        Shape::Matrix(9, 3),
+        &gaussian_blob(9, &[0.5; 3], 1.0, 2),
+    );
     std::fs::write(
         &op,
         r#"{"sinkhorn_drift": (temperature: 0.5, sinkhorn: (max_iters: 5, tol: 0.0))}"#,
@@ -35,9 +43,17 @@ fn repeat_times_every_evaluation_and_keeps_the_field() {
     let (once, many) = (dir.join("once.npy"), dir.join("many.npy"));
     let out = ok(&apply_args(&op, &x, &y, &["--out", s(&once)]));
     assert!(out.contains("elapsed "), "{out}");
-    assert!(!out.contains("timing:"), "one evaluation prints no timing line:\n{out}");
+    assert!(
+        !out.contains("timing:"),
+        "one evaluation prints no timing line:\n{out}"
+    );
 
-    let out = ok(&apply_args(&op, &x, &y, &["--out", s(&many), "--repeat", "4"]));
+    let out = ok(&apply_args(
+        &op,
+        &x,
+        &y,
+        &["--out", s(&many), "--repeat", "4"],
+    ));
     let line = out
         .lines()
         .find(|l| l.starts_with("timing: 4 evaluations, median "))
@@ -64,7 +80,10 @@ fn repeat_is_documented_and_checked() {
     let out = run(&apply_args(&op, &x, &y, &["--repeat", "0"]));
     let (_, err) = text(&out);
     assert!(!out.status.success());
-    assert!(err.contains("--repeat") && !err.contains("panicked"), "{err}");
+    assert!(
+        err.contains("--repeat") && !err.contains("panicked"),
+        "{err}"
+    );
 
     // A program filling the fields gets the same check.
     let args = ApplyArgs {
