@@ -18,6 +18,7 @@ import csv
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -102,7 +103,20 @@ class Drift:
             if not os.path.exists(b):
                 raise SystemExit(f"missing {b}: run `cargo build --release -p drift-bench "
                                  f"--bin drift-bench --example lse_pass` first (run.sh does)")
+        # Private copies: a build that replaces the target folder's binaries during the run (another
+        # checkout sharing the folder) cannot change what is measured halfway.
+        for name in ("bin", "lse"):
+            copy = os.path.join(work, os.path.basename(getattr(self, name)))
+            shutil.copy2(getattr(self, name), copy)
+            setattr(self, name, copy)
         self.work = work
+
+    @staticmethod
+    def run(args):
+        done = subprocess.run(args, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(args[:2])} failed: {done.stderr.strip()[:300]}")
+        return done.stdout
 
     def apply(self, name, ron, xp, yp, repeats):
         import numpy as np
@@ -110,9 +124,8 @@ class Drift:
         with open(op, "w") as f:
             f.write(ron + "\n")
         vp = os.path.join(self.work, f"v_{name}.npy")
-        out = subprocess.run([self.bin, "apply", "--op", op, "--x", xp, "--y", yp, "--out", vp,
-                              "--repeat", str(repeats)], check=True, capture_output=True,
-                             text=True).stdout
+        out = self.run([self.bin, "apply", "--op", op, "--x", xp, "--y", yp, "--out", vp,
+                        "--repeat", str(repeats)])
         m = re.search(r"timing: (\d+) evaluations, median ([0-9.e+-]+) s", out)
         if m:
             secs, count = float(m.group(2)), int(m.group(1))
@@ -131,8 +144,7 @@ class Drift:
     def lse_pass(self, xp, yp, tau, repeats):
         import numpy as np
         op = os.path.join(self.work, "lse.npy")
-        out = subprocess.run([self.lse, xp, yp, repr(tau), str(repeats), op], check=True,
-                             capture_output=True, text=True).stdout
+        out = self.run([self.lse, xp, yp, repr(tau), str(repeats), op])
         secs = float(re.search(r"median ([0-9.e+-]+) s", out).group(1))
         return np.load(op), secs, repeats, [out.strip().split(", ")[-1]]
 
