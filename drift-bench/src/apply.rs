@@ -96,7 +96,15 @@ pub struct ApplyArgs {
     /// Allow `--out` to be one of the inputs (it is replaced once every input has been read).
     #[arg(long)]
     pub force: bool,
+    /// Evaluate the operator K times on the same inputs and print the median and minimum time of
+    /// one evaluation (file reading and writing excluded), for benchmarks; V is the last
+    /// evaluation's (every evaluation starts from a zero field, so all are the same).
+    #[arg(long, default_value_t = 1, value_name = "K", value_parser = clap::value_parser!(u32).range(1..=MAX_REPEAT as i64))]
+    pub repeat: u32,
 }
+
+/// The largest `--repeat`.
+pub const MAX_REPEAT: u32 = 10_000;
 
 impl ApplyArgs {
     /// The arguments of `apply --op OP --x X --y Y` with every option at its default: no output
@@ -119,6 +127,7 @@ impl ApplyArgs {
             show: DEFAULT_SHOW,
             header: false,
             force: false,
+            repeat: 1,
         }
     }
 
@@ -168,7 +177,8 @@ struct Outcome {
     /// `X 6 x 2, Y 8 x 2, f32`
     sizes: String,
     report: DriftReport,
-    elapsed: Duration,
+    /// The time of each evaluation, in order.
+    times: Vec<Duration>,
     precision: Precision,
     v: Array,
 }
@@ -180,6 +190,13 @@ fn prepare(a: &ApplyArgs) -> Result<Option<PendingFile>> {
         bail!("--f32 and --f64 choose different precisions: pass one of them");
     }
     invalid_arg::finite("--time", a.time)?;
+    // clap checks the range on the command line; a program filling the fields may not.
+    if !(1..=MAX_REPEAT).contains(&a.repeat) {
+        bail!(
+            "--repeat: must be between 1 and {MAX_REPEAT}, got {}",
+            a.repeat
+        );
+    }
     invalid_arg::finite_at_least("--negative-weight", a.negative_weight, 0.0, true)?;
     let Some(path) = &a.out else {
         return Ok(None);
@@ -231,7 +248,7 @@ pub fn run(a: &ApplyArgs, out: &mut impl Write, err: &mut impl Write) -> Result<
 
     writeln!(out, "{}", outcome.sizes)?;
     print_report(out, &outcome.report, 0)?;
-    print_elapsed(out, outcome.elapsed)?;
+    print_elapsed(out, &outcome.times)?;
     match &a.out {
         Some(path) => writeln!(
             out,
@@ -328,23 +345,29 @@ fn run_in<T: Real>(a: &ApplyArgs, op: &dyn DriftOperator, inputs: &Inputs) -> Re
 
     let context = Context::at(a.step, a.time);
     let mut field = vec![T::zero(); x.len() * x.dim()];
-    let clock = Instant::now();
-    let report = apply_drift(
-        op,
-        DriftProblem {
-            backend: &CpuBackend,
-            x: &x,
-            y: &y,
-            context: &context,
-            out: &mut field,
-            scale: T::one(),
-            negatives: negatives
-                .as_ref()
-                .map(|points| Negatives::new(points, a.negative_weight)),
-        },
-    )
-    .map_err(|e| anyhow!("--op {}: {e}", a.op.display()))?;
-    let elapsed = clock.elapsed();
+    let mut times = Vec::with_capacity(a.repeat as usize);
+    let mut report = DriftReport::default();
+    for _ in 0..a.repeat {
+        // Operators accumulate into the buffer: each evaluation starts from zero, outside the clock.
+        field.iter_mut().for_each(|v| *v = T::zero());
+        let clock = Instant::now();
+        report = apply_drift(
+            op,
+            DriftProblem {
+                backend: &CpuBackend,
+                x: &x,
+                y: &y,
+                context: &context,
+                out: &mut field,
+                scale: T::one(),
+                negatives: negatives
+                    .as_ref()
+                    .map(|points| Negatives::new(points, a.negative_weight)),
+            },
+        )
+        .map_err(|e| anyhow!("--op {}: {e}", a.op.display()))?;
+        times.push(clock.elapsed());
+    }
     let sizes = format!(
         "X {} x {}, Y {} x {}{}, {}",
         x.len(),
@@ -359,7 +382,7 @@ fn run_in<T: Real>(a: &ApplyArgs, op: &dyn DriftOperator, inputs: &Inputs) -> Re
     Ok(Outcome {
         sizes,
         report,
-        elapsed,
+        times,
         precision: T::PRECISION,
         v: point_files::field_array(inputs.x.shape(), &field)?,
     })
@@ -410,8 +433,35 @@ fn print_report(out: &mut impl Write, r: &DriftReport, depth: usize) -> std::io:
     Ok(())
 }
 
-fn print_elapsed(out: &mut impl Write, elapsed: Duration) -> std::io::Result<()> {
-    writeln!(out, "elapsed {:.3} ms", elapsed.as_secs_f64() * 1e3)
+/// `elapsed` is the first evaluation; with `--repeat K > 1`, a `timing` line adds the median and
+/// the minimum over the K evaluations, in seconds.
+fn print_elapsed(out: &mut impl Write, times: &[Duration]) -> std::io::Result<()> {
+    let Some(first) = times.first() else {
+        return Ok(());
+    };
+    writeln!(out, "elapsed {:.3} ms", first.as_secs_f64() * 1e3)?;
+    if times.len() > 1 {
+        let (median, min) = median_and_min(times);
+        writeln!(
+            out,
+            "timing: {} evaluations, median {median:.6} s, min {min:.6} s",
+            times.len()
+        )?;
+    }
+    Ok(())
+}
+
+/// The median (the mean of the two middle values for an even count) and the minimum, in seconds.
+fn median_and_min(times: &[Duration]) -> (f64, f64) {
+    let mut s: Vec<f64> = times.iter().map(Duration::as_secs_f64).collect();
+    s.sort_by(f64::total_cmp);
+    let n = s.len();
+    let median = if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        0.5 * (s[n / 2 - 1] + s[n / 2])
+    };
+    (median, s[0])
 }
 
 fn print_summary(out: &mut impl Write, v: &Array, show: usize) -> std::io::Result<()> {
