@@ -399,7 +399,7 @@ fn print_report(out: &mut impl Write, r: &DriftReport, depth: usize) -> std::io:
     for c in &r.couplings {
         writeln!(
             out,
-            "{indent}  {} coupling {}: {} iterations, marginal error {}, {}",
+            "{indent}  {} coupling {}: {} iterations, marginal error {}, {}{}",
             if c.term.is_empty() { "-" } else { &c.term },
             c.coupling,
             c.iterations,
@@ -408,7 +408,9 @@ fn print_report(out: &mut impl Write, r: &DriftReport, depth: usize) -> std::io:
                 "converged"
             } else {
                 "NOT converged"
-            }
+            },
+            // Which path the passes took: distances cached within the budget, or recomputed.
+            c.path.map_or(String::new(), |p| format!(", pairs {p}"))
         )?;
     }
     if let Some(p) = &r.precision {
