@@ -92,7 +92,8 @@ fn a_csv_header_must_look_like_one_or_be_declared() {
 #[test]
 fn the_pair_cache_budget_is_a_number_of_mib() {
     for value in ["-1", "NaN", "inf", "lots"] {
-        let out = run(&["list", "--pair-cache-mb", value]);
+        let arg = format!("--pair-cache-mb={value}");
+        let out = run(&["list", &arg]);
         let (_, stderr) = text(&out);
         assert_eq!(out.status.code(), Some(2), "{value}: {stderr}");
         assert!(
