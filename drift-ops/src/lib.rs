@@ -21,6 +21,7 @@ pub mod engine;
 pub mod exp;
 mod gram;
 pub mod kernels;
+mod microkernel;
 pub mod operators;
 pub mod random;
 pub mod weightings;
