@@ -232,14 +232,12 @@ fn reduce_block<T: Real, const FMA: bool>(
     let mut buf = [T::zero(); TILE];
     let mut dist = [T::zero(); TILE];
     // High dimensions: the block's distances to each tile come from one Gram-form pass.
-    // Their displacements too: each row's weights are kept for the tile, then added in one
-    // register-blocked pass.
+    // Their displacements too: each row's distances turn into its weights in place, and the tile's
+    // weights are then added in one register-blocked pass.
     let (mut xc, mut x_sq, mut block_dist) = (Vec::new(), Vec::new(), Vec::new());
-    let mut block_w = Vec::new();
     if let Some(gram) = &s.gram {
         gram.centre_rows_with::<FMA>(&s.x[row0 * d..(row0 + rows) * d], &mut xc, &mut x_sq);
         block_dist.resize(x_sq.len() * TILE, T::zero());
-        block_w.resize(x_sq.len() * TILE, T::zero());
     }
     // What displacements are taken from, per row, in the Gram path's centred coordinates: the rows
     // themselves, or the origin.
@@ -253,17 +251,16 @@ fn reduce_block<T: Real, const FMA: bool>(
         let ytile = &s.y[c0 * d..(c0 + width) * d];
         if let Some(gram) = &s.gram {
             gram.tile_with::<FMA>(&xc, &x_sq, c0, width, &mut block_dist, TILE);
-            block_w.fill(T::zero());
         }
         for r in 0..rows {
             let i = row0 + r;
             let xi = &s.x[i * d..(i + 1) * d];
-            let w = &mut buf[..width];
-            if s.gram.is_some() {
-                w.copy_from_slice(&block_dist[r * TILE..r * TILE + width]);
+            let w = if s.gram.is_some() {
+                &mut block_dist[r * TILE..r * TILE + width]
             } else {
-                squared_distances(xi, ytile, w);
-            }
+                squared_distances(xi, ytile, &mut buf[..width]);
+                &mut buf[..width]
+            };
             if s.mode == Displacement::Unit {
                 dist[..width].copy_from_slice(w);
             }
@@ -278,6 +275,8 @@ fn reduce_block<T: Real, const FMA: bool>(
             }
             let tile_max = w.iter().fold(T::neg_infinity(), |a, &b| a.max(b));
             if tile_max == T::neg_infinity() {
+                // No weight in this tile (the Gram path's displacement pass reads the zeros).
+                w.fill(T::zero());
                 continue;
             }
             if tile_max > max[r] {
@@ -296,11 +295,9 @@ fn reduce_block<T: Real, const FMA: bool>(
             w.iter_mut().for_each(|v| *v -= m);
             T::exp_nonpositive_in_place(w);
             sum[r] += lane_sum(w);
-            if s.gram.is_some() && s.mode != Displacement::None {
-                let wr = &mut block_w[r * TILE..r * TILE + width];
-                wr.copy_from_slice(w);
+            if s.gram.is_some() {
                 if s.mode == Displacement::Unit {
-                    unit_weights(wr, &dist[..width]);
+                    unit_weights(w, &dist[..width]);
                 }
             } else if let Some(acc) = disp.as_deref_mut() {
                 let acc = &mut acc[r * d..(r + 1) * d];
@@ -315,7 +312,8 @@ fn reduce_block<T: Real, const FMA: bool>(
             }
         }
         if let (Some(gram), Some(acc)) = (&s.gram, disp.as_deref_mut()) {
-            gram.accumulate_tile::<FMA>(&block_w, TILE, c0, width, from_c, acc);
+            // Padding rows still hold distances; their sums are computed and dropped.
+            gram.accumulate_tile::<FMA>(&block_dist, TILE, c0, width, from_c, acc);
         }
     }
     for r in 0..rows {

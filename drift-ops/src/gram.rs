@@ -8,14 +8,14 @@
 //! first centred on the mean of the columns, so that the expansion does not cancel away the
 //! precision of data far from the origin.
 
-use crate::microkernel::{madd, panel_dots, weighted_differences, LANES};
+use crate::microkernel::{madd, panel_dots, weighted_differences, LANES, ROWS};
 use drift_api::Real;
 
 /// The smallest dimension that uses the Gram form.
 pub const GRAM_MIN_DIM: usize = 16;
 /// Rows computed together (accumulators held in registers); blocks of rows are padded to whole
 /// groups.
-const GROUP: usize = 6;
+const GROUP: usize = ROWS;
 /// Coordinates summed into one partial dot product before it joins the running total.
 const CHUNK: usize = 64;
 
@@ -29,9 +29,12 @@ pub(crate) struct GramColumns<T> {
     /// coordinate row a multiple of 4 KiB apart, all in the same L1 set).
     panels: Vec<T>,
     y_sq: Vec<T>,
-    /// Centred columns point-major, each padded to `dim_pad` coordinates (for displacements).
-    points: Vec<T>,
-    dim_pad: usize,
+    /// Centred columns in strips of one vector register of coordinates (eight `f32` or four `f64`,
+    /// [`strip_width`]) for displacements: `strips[((k / V) * m + j) * V + k % V] = y_jk − c_k`
+    /// (zero beyond `dim`), so that a pass over the columns for one strip of coordinates reads
+    /// memory in order.
+    strips: Vec<T>,
+    m: usize,
     dim: usize,
 }
 
@@ -56,8 +59,9 @@ impl<T: Real> GramColumns<T> {
             }
         }
         let centre: Vec<T> = centre64.iter().map(|c| T::of(c / m as f64)).collect();
-        let dim_pad = dim.div_ceil(LANES) * LANES;
-        let mut points = vec![T::zero(); m * dim_pad];
+        let sv = strip_width::<T>();
+        let mut strips = vec![T::zero(); m * dim.div_ceil(sv) * sv];
+        let mut row = vec![T::zero(); dim];
         let mut panels = vec![T::zero(); dim * stride];
         let mut y_sq = vec![T::zero(); stride];
         for (j, p) in y.chunks_exact(dim).enumerate() {
@@ -65,16 +69,17 @@ impl<T: Real> GramColumns<T> {
             for k in 0..dim {
                 let v = p[k] - centre[k];
                 panels[base + k * LANES] = v;
-                points[j * dim_pad + k] = v;
+                strips[((k / sv) * m + j) * sv + k % sv] = v;
+                row[k] = v;
             }
-            y_sq[j] = squared_norm::<T, FMA>(&points[j * dim_pad..j * dim_pad + dim]);
+            y_sq[j] = squared_norm::<T, FMA>(&row);
         }
         GramColumns {
             centre,
             panels,
             y_sq,
-            points,
-            dim_pad,
+            strips,
+            m,
             dim,
         }
     }
@@ -228,12 +233,18 @@ fn squared_norm<T: Real, const FMA: bool>(v: &[T]) -> T {
     })
 }
 
+/// Coordinates per strip of [`GramColumns`]' displacement layout: one AVX2 register.
+#[inline(always)]
+fn strip_width<T>() -> usize {
+    32 / std::mem::size_of::<T>()
+}
+
 impl<T: Real> GramColumns<T> {
     /// `disp_r += Σ_j w_rj (ỹ_j − x̃_r)` over the tile's columns `c0..c0 + width`, six rows by one
     /// register of coordinates at a time (the differences are formed in registers too, so the result
     /// rounds like the direct sum). Row `r`'s weights are `weights[r * w_stride..][..width]` for
-    /// every padded row of `xc` (zero for padding rows); `disp` holds the block's real rows, `d`
-    /// values each. Fused multiply-adds when `FMA` is set, as in [`GramColumns::tile_with`].
+    /// every padded row of `xc` (padding rows' sums are computed and dropped, so their weights need
+    /// only be finite); `disp` holds the block's real rows, `d` values each. Fused multiply-adds when `FMA` is set, as in [`GramColumns::tile_with`].
     #[inline(always)]
     pub fn accumulate_tile<const FMA: bool>(
         &self,
@@ -244,7 +255,7 @@ impl<T: Real> GramColumns<T> {
         xc: &[T],
         disp: &mut [T],
     ) {
-        // One vector register of coordinates: eight f32 or four f64.
+        // One vector register of coordinates: eight f32 or four f64 (`strip_width`).
         if std::mem::size_of::<T>() == 4 {
             self.accumulate_lanes::<8, FMA>(weights, w_stride, c0, width, xc, disp)
         } else {
@@ -264,18 +275,18 @@ impl<T: Real> GramColumns<T> {
     ) {
         let d = self.dim;
         let rows = disp.len() / d;
-        let points = &self.points[c0 * self.dim_pad..];
+        debug_assert_eq!(V, strip_width::<T>());
         for r0 in (0..rows).step_by(GROUP) {
             let w: [&[T]; GROUP] =
                 std::array::from_fn(|q| &weights[(r0 + q) * w_stride..][..width]);
-            for k0 in (0..d).step_by(V) {
+            for (kb, k0) in (0..d).step_by(V).enumerate() {
                 let lanes = V.min(d - k0);
                 let mut xs = [[T::zero(); V]; GROUP];
                 for q in 0..GROUP {
                     xs[q][..lanes].copy_from_slice(&xc[(r0 + q) * d + k0..][..lanes]);
                 }
-                let acc =
-                    weighted_differences::<T, GROUP, V, FMA>(w, &points[k0..], self.dim_pad, &xs);
+                let strip = &self.strips[(kb * self.m + c0) * V..][..width * V];
+                let acc = weighted_differences::<T, V, FMA>(w, strip, &xs);
                 for q in 0..GROUP.min(rows - r0) {
                     let row = &mut disp[(r0 + q) * d + k0..][..lanes];
                     for (o, a) in row.iter_mut().zip(&acc[q]) {

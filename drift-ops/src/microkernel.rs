@@ -52,35 +52,39 @@ pub(crate) fn panel_dots<T: Real, const R: usize, const FMA: bool>(
     acc
 }
 
-/// `acc[q][l] += Σ_j w_q[j] (points[j][l] − xs[q][l])` for `R` rows and `V` coordinates: `w[q]`
-/// holds row `q`'s weights for the columns, `points` the same columns' `V` coordinates, one column
-/// every `stride` values. The differences are formed in registers, so that the sum rounds like the
-/// direct one (no cancellation between a large `Σ w y` and a large `(Σ w) x`).
+/// Rows of one displacement block: [`weighted_differences`] keeps six accumulators and six rows'
+/// coordinates in registers.
+pub(crate) const ROWS: usize = 6;
+
+/// `acc[q][l] = Σ_j w_q[j] (strip[j][l] − xs[q][l])` for [`ROWS`] rows and `V` coordinates: `w[q]`
+/// holds row `q`'s weights for the columns, `strip` the same columns' `V` coordinates, one column
+/// after the other. The differences are formed in registers, so that the sum rounds like the direct
+/// one (no cancellation between a large `Σ w y` and a large `(Σ w) x`).
 ///
-/// With `R = 6` and one register of `V` coordinates, the block holds 6 accumulators and 6 row
-/// coordinates; a column costs one load, `R` broadcasts, `R` subtractions and `R` multiply-adds.
+/// A column costs one load, six broadcasts, six subtractions and six multiply-adds. (The weights
+/// and the strip are walked by one zipped iterator, which compiles without bounds checks.)
 #[inline(always)]
-pub(crate) fn weighted_differences<T: Real, const R: usize, const V: usize, const FMA: bool>(
-    w: [&[T]; R],
-    points: &[T],
-    stride: usize,
-    xs: &[[T; V]; R],
-) -> [[T; V]; R] {
-    let width = w[0].len();
-    let w: [&[T]; R] = std::array::from_fn(|q| &w[q][..width]);
-    let mut acc = [[T::zero(); V]; R];
-    if width == 0 {
-        return acc;
-    }
-    let points = &points[..(width - 1) * stride + V];
-    for j in 0..width {
-        let y: &[T; V] = points[j * stride..][..V]
-            .try_into()
-            .expect("V coordinates per column");
-        for q in 0..R {
-            let a = w[q][j];
+pub(crate) fn weighted_differences<T: Real, const V: usize, const FMA: bool>(
+    w: [&[T]; ROWS],
+    strip: &[T],
+    xs: &[[T; V]; ROWS],
+) -> [[T; V]; ROWS] {
+    let mut acc = [[T::zero(); V]; ROWS];
+    let [w0, w1, w2, w3, w4, w5] = w;
+    let columns = strip
+        .chunks_exact(V)
+        .zip(w0)
+        .zip(w1)
+        .zip(w2)
+        .zip(w3)
+        .zip(w4)
+        .zip(w5);
+    for ((((((y, a0), a1), a2), a3), a4), a5) in columns {
+        let y: &[T; V] = y.try_into().expect("chunks of V values");
+        let a = [*a0, *a1, *a2, *a3, *a4, *a5];
+        for q in 0..ROWS {
             for l in 0..V {
-                acc[q][l] = madd::<T, FMA>(a, y[l] - xs[q][l], acc[q][l]);
+                acc[q][l] = madd::<T, FMA>(y[l] - xs[q][l], a[q], acc[q][l]);
             }
         }
     }
