@@ -2,19 +2,20 @@
 //!
 //! For small `D` the reduction computes `‖y − x‖²` directly. From [`GRAM_MIN_DIM`] coordinates on,
 //! the inner products dominate, and they are computed like a matrix product: the columns are stored
-//! coordinate-major (`D × M`), and four rows times sixteen columns of dot products stay in registers
-//! while the loop runs over the coordinates (one vector load feeds four multiply-adds). Both sets are
+//! coordinate-major (`D × M`), and a block of six rows times sixteen columns of dot products stays in
+//! registers while the loop runs over the coordinates (the microkernels of [`crate::microkernel`]).
+//! Both sets are
 //! first centred on the mean of the columns, so that the expansion does not cancel away the
 //! precision of data far from the origin.
 
+use crate::microkernel::{madd, panel_dots, weighted_differences, LANES, ROWS};
 use drift_api::Real;
 
 /// The smallest dimension that uses the Gram form.
 pub const GRAM_MIN_DIM: usize = 16;
-/// Rows computed together (accumulators held in registers).
-const GROUP: usize = 4;
-/// Columns per register block.
-const LANES: usize = 16;
+/// Rows computed together (accumulators held in registers); blocks of rows are padded to whole
+/// groups.
+const GROUP: usize = ROWS;
 /// Coordinates summed into one partial dot product before it joins the running total.
 const CHUNK: usize = 64;
 
@@ -28,15 +29,27 @@ pub(crate) struct GramColumns<T> {
     /// coordinate row a multiple of 4 KiB apart, all in the same L1 set).
     panels: Vec<T>,
     y_sq: Vec<T>,
-    /// Centred columns point-major, each padded to `dim_pad` coordinates (for displacements).
-    points: Vec<T>,
-    dim_pad: usize,
+    /// Centred columns in strips of one vector register of coordinates (eight `f32` or four `f64`,
+    /// [`strip_width`]) for displacements: `strips[((k / V) * m + j) * V + k % V] = y_jk − c_k`
+    /// (zero beyond `dim`), so that a pass over the columns for one strip of coordinates reads
+    /// memory in order.
+    strips: Vec<T>,
+    m: usize,
     dim: usize,
 }
 
 impl<T: Real> GramColumns<T> {
-    /// Prepares `m` points of dimension `dim` (row-major `y`).
+    /// Prepares `m` points of dimension `dim` (row-major `y`), for [`GramColumns::tile`].
+    #[allow(dead_code)] // the entry point for code compiled without FMA (the backend uses `new_with`)
     pub fn new(y: &[T], dim: usize) -> Self {
+        Self::new_with::<false>(y, dim)
+    }
+
+    /// [`GramColumns::new`] for [`GramColumns::tile_with`]`::<FMA>`: the squared norms are summed
+    /// with the same (fused or separate) multiply-adds as the tile's dot products, so that the
+    /// distance of coincident points comes out exactly zero.
+    #[inline(always)]
+    pub fn new_with<const FMA: bool>(y: &[T], dim: usize) -> Self {
         let m = y.len() / dim;
         let stride = m.div_ceil(LANES) * LANES;
         let mut centre64 = vec![0.0f64; dim];
@@ -46,8 +59,9 @@ impl<T: Real> GramColumns<T> {
             }
         }
         let centre: Vec<T> = centre64.iter().map(|c| T::of(c / m as f64)).collect();
-        let dim_pad = dim.div_ceil(LANES) * LANES;
-        let mut points = vec![T::zero(); m * dim_pad];
+        let sv = strip_width::<T>();
+        let mut strips = vec![T::zero(); m * dim.div_ceil(sv) * sv];
+        let mut row = vec![T::zero(); dim];
         let mut panels = vec![T::zero(); dim * stride];
         let mut y_sq = vec![T::zero(); stride];
         for (j, p) in y.chunks_exact(dim).enumerate() {
@@ -55,16 +69,17 @@ impl<T: Real> GramColumns<T> {
             for k in 0..dim {
                 let v = p[k] - centre[k];
                 panels[base + k * LANES] = v;
-                points[j * dim_pad + k] = v;
+                strips[((k / sv) * m + j) * sv + k % sv] = v;
+                row[k] = v;
             }
-            y_sq[j] = squared_norm(&points[j * dim_pad..j * dim_pad + dim]);
+            y_sq[j] = squared_norm::<T, FMA>(&row);
         }
         GramColumns {
             centre,
             panels,
             y_sq,
-            points,
-            dim_pad,
+            strips,
+            m,
             dim,
         }
     }
@@ -73,7 +88,14 @@ impl<T: Real> GramColumns<T> {
     /// returns their squared norms in `x_sq`. (This and the other per-block methods are
     /// `#[inline(always)]`: they run inside the CPU backend's AVX2+FMA copy of its block loop.)
     #[inline(always)]
+    #[allow(dead_code)] // the entry point for code compiled without FMA
     pub fn centre_rows(&self, x: &[T], xc: &mut Vec<T>, x_sq: &mut Vec<T>) {
+        self.centre_rows_with::<false>(x, xc, x_sq)
+    }
+
+    /// [`GramColumns::centre_rows`] for [`GramColumns::tile_with`]`::<FMA>` (norms summed as there).
+    #[inline(always)]
+    pub fn centre_rows_with<const FMA: bool>(&self, x: &[T], xc: &mut Vec<T>, x_sq: &mut Vec<T>) {
         let d = self.dim;
         let rows = x.len() / d;
         let padded = rows.div_ceil(GROUP) * GROUP;
@@ -85,13 +107,18 @@ impl<T: Real> GramColumns<T> {
             for k in 0..d {
                 xc[r * d + k] = p[k] - self.centre[k];
             }
-            x_sq[r] = squared_norm(&xc[r * d..(r + 1) * d]);
+            x_sq[r] = squared_norm::<T, FMA>(&xc[r * d..(r + 1) * d]);
         }
     }
 
     /// Squared distances of the centred rows `xc` to the columns `c0..c0 + width`, written to
-    /// `out[r * out_stride + jj]` for every (padded) row `r`.
+    /// `out[r * out_stride + jj]` for every (padded) row `r`. `c0` is a multiple of the panel
+    /// width, 16 (tiles start at whole panels).
+    ///
+    /// Separate multiplies and adds: the version for code compiled without FMA; code compiled with
+    /// it calls [`GramColumns::tile_with`]`::<true>`.
     #[inline(always)]
+    #[allow(dead_code)] // the entry point for code compiled without FMA (the backend uses `tile_with`)
     pub fn tile(
         &self,
         xc: &[T],
@@ -101,78 +128,143 @@ impl<T: Real> GramColumns<T> {
         out: &mut [T],
         out_stride: usize,
     ) {
+        self.tile_with::<false>(xc, x_sq, c0, width, out, out_stride)
+    }
+
+    /// [`GramColumns::tile`], with fused multiply-adds when `FMA` is set (one rounding per product
+    /// instead of two; only for code compiled with the FMA instructions, where each is one
+    /// instruction, as in the CPU backend's AVX2+FMA copy of its block loop).
+    #[inline(always)]
+    pub fn tile_with<const FMA: bool>(
+        &self,
+        xc: &[T],
+        x_sq: &[T],
+        c0: usize,
+        width: usize,
+        out: &mut [T],
+        out_stride: usize,
+    ) {
         let d = self.dim;
-        let two = T::of(2.0);
         for (g, xg) in xc.chunks_exact(GROUP * d).enumerate() {
             let r0 = g * GROUP;
-            for jb in (0..width).step_by(LANES) {
-                let j0 = c0 + jb;
-                let panel = &self.panels[(j0 / LANES) * d * LANES..][..d * LANES];
-                // Products are summed in chunks of CHUNK coordinates, each chunk into fresh
-                // accumulators: one long running sum would lose about sqrt(D) times more to rounding
-                // (in f32 at D = 65536, 0.5 % of the distance: enough to wreck two-sided couplings).
-                // The first chunk is the running sum itself, so D <= CHUNK costs nothing extra.
-                let mut chunks = panel.chunks(CHUNK * LANES);
-                // A `match`, not `Option::map_or`: a closure passed to core's (merely `#[inline]`)
-                // combinator was compiled out of line, outside the backend's AVX2 copy.
-                let mut acc = match chunks.next() {
-                    Some(c) => chunk_dots(xg, d, 0, c),
-                    None => [[T::zero(); LANES]; GROUP],
-                };
-                for (c, chunk) in chunks.enumerate() {
-                    let part = chunk_dots(xg, d, (c + 1) * CHUNK, chunk);
-                    for q in 0..GROUP {
+            // Twelve vector accumulators either way: six rows of sixteen f32 columns, or twice
+            // three rows of sixteen f64 columns.
+            if std::mem::size_of::<T>() == 4 {
+                self.tile_rows::<6, FMA>(xg, x_sq, r0, c0, width, out, out_stride);
+            } else {
+                for h in 0..GROUP / 3 {
+                    let rows = &xg[h * 3 * d..(h + 1) * 3 * d];
+                    self.tile_rows::<3, FMA>(rows, x_sq, r0 + h * 3, c0, width, out, out_stride);
+                }
+            }
+        }
+    }
+
+    /// Distances of the `R` centred rows `xr` (rows `r0..r0 + R` of the block) to the tile's columns.
+    #[inline(always)]
+    fn tile_rows<const R: usize, const FMA: bool>(
+        &self,
+        xr: &[T],
+        x_sq: &[T],
+        r0: usize,
+        c0: usize,
+        width: usize,
+        out: &mut [T],
+        out_stride: usize,
+    ) {
+        let d = self.dim;
+        let two = T::of(2.0);
+        let rows: [&[T]; R] = std::array::from_fn(|q| &xr[q * d..(q + 1) * d]);
+        let xs: [T; R] = std::array::from_fn(|q| x_sq[r0 + q]);
+        for jb in (0..width).step_by(LANES) {
+            let j0 = c0 + jb;
+            let panel = &self.panels[(j0 / LANES) * d * LANES..][..d * LANES];
+            // Products are summed in chunks of CHUNK coordinates, each chunk into fresh
+            // accumulators: one long running sum would lose about sqrt(D) times more to rounding
+            // (in f32 at D = 65536, 0.5 % of the distance: enough to wreck two-sided couplings).
+            // The first chunk is the running sum itself, so D <= CHUNK costs nothing extra.
+            let mut acc = [[T::zero(); LANES]; R];
+            for (c, chunk) in panel.chunks(CHUNK * LANES).enumerate() {
+                let k0 = c * CHUNK;
+                let part = panel_dots::<T, R, FMA>(std::array::from_fn(|q| &rows[q][k0..]), chunk);
+                if c == 0 {
+                    acc = part;
+                } else {
+                    for q in 0..R {
                         for l in 0..LANES {
                             acc[q][l] += part[q][l];
                         }
                     }
                 }
-                let take = LANES.min(width - jb);
-                for q in 0..GROUP {
-                    let row = &mut out[(r0 + q) * out_stride + jb..][..take];
-                    for (l, o) in row.iter_mut().enumerate() {
-                        let v = x_sq[r0 + q] + self.y_sq[j0 + l] - two * acc[q][l];
-                        *o = v.max(T::zero());
-                    }
+            }
+            let ys: &[T; LANES] = self.y_sq[j0..j0 + LANES]
+                .try_into()
+                .expect("norms are padded to whole panels");
+            let take = LANES.min(width - jb);
+            for q in 0..R {
+                let mut v = [T::zero(); LANES];
+                for l in 0..LANES {
+                    v[l] = (xs[q] + ys[l] - two * acc[q][l]).max(T::zero());
+                }
+                let start = (r0 + q) * out_stride + jb;
+                if take == LANES {
+                    let row: &mut [T; LANES] = (&mut out[start..start + LANES])
+                        .try_into()
+                        .expect("a whole panel");
+                    *row = v;
+                } else {
+                    out[start..start + take].copy_from_slice(&v[..take]);
                 }
             }
         }
     }
 }
 
-/// The dot products of [`GROUP`] rows (`xg`, `d` coordinates each, from coordinate `k0`) with the
-/// [`LANES`] columns of one panel chunk (`LANES` values per coordinate).
+/// `‖v‖²` summed exactly as [`GramColumns::tile_with`]`::<FMA>` sums a dot product (chunks of
+/// [`CHUNK`] coordinates, in order, with the same multiply-adds), so that `‖x‖² + ‖x‖² − 2 x·x` is
+/// exactly zero for coincident points: a Laplace kernel's `sqrt` would turn the smallest residue
+/// there into a visible error.
 #[inline(always)]
-fn chunk_dots<T: Real>(xg: &[T], d: usize, k0: usize, chunk: &[T]) -> [[T; LANES]; GROUP] {
-    let mut part = [[T::zero(); LANES]; GROUP];
-    for (k, yk) in chunk.chunks_exact(LANES).enumerate() {
-        for q in 0..GROUP {
-            let a = xg[q * d + k0 + k];
-            for l in 0..LANES {
-                part[q][l] += a * yk[l];
-            }
-        }
-    }
-    part
-}
-
-/// `‖v‖²` summed exactly as [`GramColumns::tile`] sums a dot product (chunks of [`CHUNK`]
-/// coordinates, in order), so that `‖x‖² + ‖x‖² − 2 x·x` is exactly zero for coincident points: a
-/// Laplace kernel's `sqrt` would turn the smallest residue there into a visible error.
-#[inline(always)]
-fn squared_norm<T: Real>(v: &[T]) -> T {
+fn squared_norm<T: Real, const FMA: bool>(v: &[T]) -> T {
     v.chunks(CHUNK).fold(T::zero(), |acc, chunk| {
-        acc + chunk.iter().fold(T::zero(), |part, a| part + *a * *a)
+        acc + chunk
+            .iter()
+            .fold(T::zero(), |part, a| madd::<T, FMA>(*a, *a, part))
     })
 }
 
+/// Coordinates per strip of [`GramColumns`]' displacement layout: one AVX2 register.
+#[inline(always)]
+fn strip_width<T>() -> usize {
+    32 / std::mem::size_of::<T>()
+}
+
 impl<T: Real> GramColumns<T> {
-    /// `disp_r += Σ_j w_rj (ỹ_j − x̃_r)` over the tile's columns `c0..c0 + width`, four rows by
-    /// sixteen coordinates in registers (the differences are formed in registers too, so the result
-    /// rounds like the direct sum). Row `r`'s weights are `weights[r * w_stride..][..width]` (zero for
-    /// padding rows); `disp` holds the block's real rows, `d` values each.
+    /// `disp_r += Σ_j w_rj (ỹ_j − x̃_r)` over the tile's columns `c0..c0 + width`, six rows by one
+    /// register of coordinates at a time (the differences are formed in registers too, so the result
+    /// rounds like the direct sum). Row `r`'s weights are `weights[r * w_stride..][..width]` for
+    /// every padded row of `xc` (padding rows' sums are computed and dropped, so their weights need
+    /// only be finite); `disp` holds the block's real rows, `d` values each. Fused multiply-adds when `FMA` is set, as in [`GramColumns::tile_with`].
     #[inline(always)]
-    pub fn accumulate_tile(
+    pub fn accumulate_tile<const FMA: bool>(
+        &self,
+        weights: &[T],
+        w_stride: usize,
+        c0: usize,
+        width: usize,
+        xc: &[T],
+        disp: &mut [T],
+    ) {
+        // One vector register of coordinates: eight f32 or four f64 (`strip_width`).
+        if std::mem::size_of::<T>() == 4 {
+            self.accumulate_lanes::<8, FMA>(weights, w_stride, c0, width, xc, disp)
+        } else {
+            self.accumulate_lanes::<4, FMA>(weights, w_stride, c0, width, xc, disp)
+        }
+    }
+
+    #[inline(always)]
+    fn accumulate_lanes<const V: usize, const FMA: bool>(
         &self,
         weights: &[T],
         w_stride: usize,
@@ -183,25 +275,18 @@ impl<T: Real> GramColumns<T> {
     ) {
         let d = self.dim;
         let rows = disp.len() / d;
+        debug_assert_eq!(V, strip_width::<T>());
         for r0 in (0..rows).step_by(GROUP) {
-            for k0 in (0..d).step_by(LANES) {
-                let lanes = LANES.min(d - k0);
-                let mut xs = [[T::zero(); LANES]; GROUP];
-                for q in 0..GROUP.min(rows - r0) {
+            let w: [&[T]; GROUP] =
+                std::array::from_fn(|q| &weights[(r0 + q) * w_stride..][..width]);
+            for (kb, k0) in (0..d).step_by(V).enumerate() {
+                let lanes = V.min(d - k0);
+                let mut xs = [[T::zero(); V]; GROUP];
+                for q in 0..GROUP {
                     xs[q][..lanes].copy_from_slice(&xc[(r0 + q) * d + k0..][..lanes]);
                 }
-                let mut acc = [[T::zero(); LANES]; GROUP];
-                for j in 0..width {
-                    let y: &[T; LANES] = self.points[(c0 + j) * self.dim_pad + k0..][..LANES]
-                        .try_into()
-                        .expect("points are padded to whole register blocks");
-                    for q in 0..GROUP {
-                        let a = weights[(r0 + q) * w_stride + j];
-                        for l in 0..LANES {
-                            acc[q][l] += a * (y[l] - xs[q][l]);
-                        }
-                    }
-                }
+                let strip = &self.strips[(kb * self.m + c0) * V..][..width * V];
+                let acc = weighted_differences::<T, V, FMA>(w, strip, &xs);
                 for q in 0..GROUP.min(rows - r0) {
                     let row = &mut disp[(r0 + q) * d + k0..][..lanes];
                     for (o, a) in row.iter_mut().zip(&acc[q]) {
@@ -229,7 +314,7 @@ mod tests {
         let cols = GramColumns::new(&y, d);
         let (mut xc, mut x_sq) = (Vec::new(), Vec::new());
         cols.centre_rows(&x, &mut xc, &mut x_sq);
-        let mut out = vec![0.0; 8 * 40];
+        let mut out = vec![0.0; x_sq.len() * 40];
         cols.tile(&xc, &x_sq, 0, 37, &mut out, 40);
         for i in 0..n {
             for j in 0..m {
