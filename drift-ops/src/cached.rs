@@ -425,18 +425,33 @@ fn lane_sum<T: Real>(w: &[T]) -> T {
 
 /// Fills `dist` (`N × M`, row-major) with the squared distances, in parallel blocks of rows.
 fn fill_distances<T: Real>(x: &PointCloud<T>, y: &PointCloud<T>, dist: &mut [T]) {
+    if drift_api::math::has_avx2_fma() {
+        fill_distances_with::<T, true>(x, y, dist)
+    } else {
+        fill_distances_with::<T, false>(x, y, dist)
+    }
+}
+
+/// [`fill_distances`] with the Gram form's fused multiply-adds (`FMA`, in the AVX2+FMA copy) or
+/// without: the columns' norms and the tiles must be summed the same way, so that coincident
+/// points come out at distance exactly zero.
+fn fill_distances_with<T: Real, const FMA: bool>(
+    x: &PointCloud<T>,
+    y: &PointCloud<T>,
+    dist: &mut [T],
+) {
     let (m, d) = (y.len(), y.dim());
     if m == 0 {
         return;
     }
-    let gram = (d >= GRAM_MIN_DIM).then(|| GramColumns::new(y.data(), d));
-    let avx2_fma = drift_api::math::has_avx2_fma();
+    let gram =
+        (d >= GRAM_MIN_DIM).then(|| on_best_isa(FMA, || GramColumns::new_with::<FMA>(y.data(), d)));
     dist.par_chunks_mut(ROW_BLOCK * m)
         .enumerate()
         .for_each(|(b, block)| {
             let x_block = &x.data()[b * ROW_BLOCK * d..][..(block.len() / m) * d];
-            on_best_isa(avx2_fma, || match &gram {
-                Some(gram) => fill_gram_block(gram, x_block, m, block),
+            on_best_isa(FMA, || match &gram {
+                Some(gram) => fill_gram_block::<T, FMA>(gram, x_block, m, block),
                 None => {
                     for (xi, row) in x_block.chunks_exact(d).zip(block.chunks_exact_mut(m)) {
                         squared_distances(xi, y.data(), row);
@@ -447,15 +462,20 @@ fn fill_distances<T: Real>(x: &PointCloud<T>, y: &PointCloud<T>, dist: &mut [T])
 }
 
 /// One block of rows in the Gram form, tile by tile through a scratch buffer (the Gram tiles are
-/// written for whole groups of rows).
+/// written for whole groups of rows: `x_sq` has the padded count).
 #[inline(always)]
-fn fill_gram_block<T: Real>(gram: &GramColumns<T>, x_block: &[T], m: usize, block: &mut [T]) {
+fn fill_gram_block<T: Real, const FMA: bool>(
+    gram: &GramColumns<T>,
+    x_block: &[T],
+    m: usize,
+    block: &mut [T],
+) {
     let (mut xc, mut x_sq) = (Vec::new(), Vec::new());
-    gram.centre_rows(x_block, &mut xc, &mut x_sq);
+    gram.centre_rows_with::<FMA>(x_block, &mut xc, &mut x_sq);
     let mut scratch = vec![T::zero(); x_sq.len() * TILE];
     for c0 in (0..m).step_by(TILE) {
         let width = TILE.min(m - c0);
-        gram.tile(&xc, &x_sq, c0, width, &mut scratch, TILE);
+        gram.tile_with::<FMA>(&xc, &x_sq, c0, width, &mut scratch, TILE);
         for (r, row) in block.chunks_exact_mut(m).enumerate() {
             row[c0..c0 + width].copy_from_slice(&scratch[r * TILE..r * TILE + width]);
         }
