@@ -8,7 +8,7 @@
 //!   loads the driver and NVRTC at run time: building needs no CUDA toolkit, running needs the
 //!   driver (`libcuda.so.1`) and NVRTC (`libnvrtc.so.12`) on the library search path.
 //! * Without it, or without a driver, a device or NVRTC, [`CudaBackend::new`] returns a typed
-//!   [`DriftError::NoDevice`] saying which. Callers never need `cfg` switches: they ask for the
+//!   [`DriftError::NoDevice`](drift_api::DriftError::NoDevice) saying which. Callers never need `cfg` switches: they ask for the
 //!   GPU and fall back to the CPU.
 //!
 //! Kernels run on the GPU through their [`Kernel::cuda_log_weight`](drift_api::Kernel) expression,
@@ -72,7 +72,6 @@ mod stub;
 #[cfg(not(feature = "cuda"))]
 pub use stub::CudaBackend;
 
-use drift_api::DriftError;
 use std::path::Path;
 
 /// Environment variable that turns "GPU test skipped" into a failure, for runs on a GPU machine.
@@ -100,22 +99,10 @@ pub fn gpu_required() -> bool {
     std::env::var(REQUIRE_GPU_ENV).is_ok_and(|v| !v.is_empty() && v != "0")
 }
 
-/// Opens the CUDA backend for a test: `Some` where a device exists; `None`, after printing why,
-/// where none does; a panic instead when [`gpu_required`].
-pub fn backend_or_skip(test: &str) -> Option<CudaBackend> {
-    match CudaBackend::new() {
-        Ok(b) => Some(b),
-        Err(DriftError::NoDevice { reason }) if !gpu_required() => {
-            eprintln!("{test}: CUDA half skipped: {reason}");
-            None
-        }
-        Err(e) => panic!("{test}: {REQUIRE_GPU_ENV} is set but the CUDA backend failed: {e}"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use drift_api::DriftError;
 
     #[test]
     fn opening_gives_a_device_or_a_typed_no_device_error() {

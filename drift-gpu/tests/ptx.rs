@@ -72,11 +72,19 @@ fn every_kernel_compiles_to_ptx_for_every_target_precision_and_dimension() {
         for precision in [Precision::F32, Precision::F64] {
             for arch in ARCHS {
                 for dim in DIMS {
-                    let ptx = compile_ptx(precision, dim, kernel.as_ref(), arch).unwrap_or_else(|e| {
-                        panic!("{} {precision:?} {arch} dim {dim}: {e}", kernel.typetag_name())
-                    });
+                    let ptx =
+                        compile_ptx(precision, dim, kernel.as_ref(), arch).unwrap_or_else(|e| {
+                            panic!(
+                                "{} {precision:?} {arch} dim {dim}: {e}",
+                                kernel.typetag_name()
+                            )
+                        });
                     let entry = format!(".entry {}", entry_point(precision));
-                    assert!(ptx.contains(&entry), "{} lacks {entry}", kernel.typetag_name());
+                    assert!(
+                        ptx.contains(&entry),
+                        "{} lacks {entry}",
+                        kernel.typetag_name()
+                    );
                     assert!(ptx.contains(&format!(".target {arch}")), "{arch}");
                     // The double-precision module computes in double; the single one must not
                     // fall back to it for the reduction itself (only literals of an expression may).
@@ -88,7 +96,10 @@ fn every_kernel_compiles_to_ptx_for_every_target_precision_and_dimension() {
             }
         }
     }
-    eprintln!("ptx: {compiled} modules compiled ({} kernels x 2 precisions x {ARCHS:?} x dims {DIMS:?})", kernels.len());
+    eprintln!(
+        "ptx: {compiled} modules compiled ({} kernels x 2 precisions x {ARCHS:?} x dims {DIMS:?})",
+        kernels.len()
+    );
 }
 
 #[test]
@@ -108,5 +119,8 @@ fn the_single_precision_gaussian_module_stays_in_single_precision() {
     }
     // -d2 / tau has no double literal: the whole f32 reduction is f32 arithmetic.
     let ptx = compile_ptx(Precision::F32, 3, &Gaussian, "sm_90").unwrap();
-    assert!(!ptx.contains("cvt.f64.f32"), "f32 module converts to double");
+    assert!(
+        !ptx.contains("cvt.f64.f32"),
+        "f32 module converts to double"
+    );
 }
