@@ -1,9 +1,20 @@
 //! # drift-gpu
 //!
-//! The GPU backend of the drift framework. This crate builds on every machine, with or without CUDA;
-//! the fused CUDA row reduction itself is not implemented yet, so [`CudaBackend::new`] always returns
-//! [`DriftError::NoDevice`] with the reason (no driver library found, or no kernels in this build).
-//! Callers therefore never need `cfg` switches: they ask for the GPU and fall back to the CPU.
+//! The CUDA backend of the drift framework: the fused row reduction of `drift_api::Backend` as
+//! CUDA kernels compiled at run time by NVRTC, with prepared pair sets whose points stay on the
+//! device across Sinkhorn passes.
+//!
+//! * With the `cuda` feature, [`CudaBackend::new`] opens the first device through `cudarc`, which
+//!   loads the driver and NVRTC at run time: building needs no CUDA toolkit, running needs the
+//!   driver (`libcuda.so.1`) and NVRTC (`libnvrtc.so.12`) on the library search path.
+//! * Without it, or without a driver, a device or NVRTC, [`CudaBackend::new`] returns a typed
+//!   [`DriftError::NoDevice`](drift_api::DriftError::NoDevice) saying which. Callers never need `cfg` switches: they ask for the
+//!   GPU and fall back to the CPU.
+//!
+//! Kernels run on the GPU through their [`Kernel::cuda_log_weight`](drift_api::Kernel) expression,
+//! spliced into the reduction's source ([`reduction_source`]); a kernel without one is refused with
+//! an error naming it ([`kernel_expression`]). Modules are compiled once per device, precision,
+//! dimension and expression.
 //!
 //! ```
 //! use drift_api::Backend;
@@ -11,24 +22,63 @@
 //!     Ok(gpu) => Box::new(gpu),
 //!     Err(e) => {
 //!         eprintln!("falling back to the CPU: {e}");
-//!         Box::new(drift_ops_stub::Cpu)
+//!         Box::new(drift_ops::CpuBackend)
 //!     }
 //! };
-//! # mod drift_ops_stub {
-//! #   #[derive(Debug)] pub struct Cpu;
-//! #   impl drift_api::Backend for Cpu {
-//! #     fn name(&self) -> &str { "cpu" }
-//! #     fn row_reduce(&self, _: drift_api::ReductionJob<'_>) -> drift_api::Result<()> { Ok(()) }
-//! #   }
-//! # }
 //! assert!(!backend.name().is_empty());
 //! ```
+//!
+//! ## The kernel
+//!
+//! `src/row_reduce.cu`: one thread per row, a block of [`BLOCK_ROWS`] rows streams the columns
+//! through shared memory in tiles ([`tile_columns`]) and keeps the online `(max, sum, weighted
+//! displacement)` of its row in registers (the dimension is compiled in, so the row's loops
+//! unroll); log-sum-exp, mean displacement (from the row or from an origin), unit displacement,
+//! masked diagonal and column potentials, in `f32` and `f64`. Memory is `O((N + M)·D)`.
+//!
+//! ## Testing without a GPU
+//!
+//! `ci.sh` installs NVRTC from the Python package index (`nvidia-cuda-nvrtc-cu12`) into a virtual
+//! environment and runs `cargo test -p drift-gpu --features cuda` with its `lib` folder on
+//! `LD_LIBRARY_PATH`: `tests/ptx.rs` compiles every built-in kernel and user expressions to PTX
+//! for `sm_80` and `sm_90` in both precisions. `tests/conformance.rs` runs one suite against the
+//! CPU backend always and against the CUDA backend where a device exists; without one it reports
+//! that it skipped, and with `DRIFT_REQUIRE_GPU=1` a missing device fails it.
+//!
+//! ## Benchmark (on a GPU machine)
+//!
+//! `bench/gpu_bench.py` times the drift side (`examples/gpu_bench.rs`, built with
+//! `cargo build --release -p drift-gpu --features cuda --example gpu_bench`) next to the same
+//! algorithms in PyTorch on the same GPU; see `bench/README.md`.
 
-use drift_api::{Backend, DriftError, ReductionJob, Result};
+mod source;
+pub use source::{
+    check_dim, entry_point, kernel_expression, reduction_source, tile_columns, BLOCK_ROWS, MAX_DIM,
+    MAX_TILE_COLUMNS, ROW_REDUCE_TEMPLATE,
+};
+
+#[cfg(feature = "cuda")]
+mod cuda;
+#[cfg(feature = "cuda")]
+pub use cuda::CudaBackend;
+
+#[cfg(feature = "cuda")]
+mod nvrtc;
+#[cfg(feature = "cuda")]
+pub use nvrtc::{compile_ptx, compile_source, nvrtc_available};
+
+#[cfg(not(feature = "cuda"))]
+mod stub;
+#[cfg(not(feature = "cuda"))]
+pub use stub::CudaBackend;
+
 use std::path::Path;
 
 /// Environment variable that turns "GPU test skipped" into a failure, for runs on a GPU machine.
 pub const REQUIRE_GPU_ENV: &str = "DRIFT_REQUIRE_GPU";
+
+/// Whether this build has the CUDA backend (the `cuda` feature).
+pub const CUDA_BUILT: bool = cfg!(feature = "cuda");
 
 /// Where the CUDA driver library is usually found on Linux.
 const DRIVER_PATHS: [&str; 4] = [
@@ -38,53 +88,32 @@ const DRIVER_PATHS: [&str; 4] = [
     "/usr/lib/wsl/lib/libcuda.so.1",
 ];
 
-/// Whether a CUDA driver library is present on this machine (checked before any driver call, since
-/// touching a missing driver aborts in some bindings).
+/// Whether a CUDA driver library is present at one of its usual paths (a hint for messages; the
+/// backend itself asks the dynamic loader).
 pub fn driver_library_present() -> bool {
     DRIVER_PATHS.iter().any(|p| Path::new(p).exists())
 }
 
-/// The CUDA backend handle.
-#[derive(Debug)]
-pub struct CudaBackend {
-    _device: (),
-}
-
-impl CudaBackend {
-    /// Opens the first CUDA device; today always a typed [`DriftError::NoDevice`] that says why.
-    pub fn new() -> Result<Self> {
-        let reason = if driver_library_present() {
-            "a CUDA driver is present, but this build has no CUDA kernels yet (CPU backend only)"
-        } else {
-            "no CUDA driver library (libcuda.so.1) found on this machine"
-        };
-        Err(DriftError::NoDevice {
-            reason: reason.into(),
-        })
-    }
-}
-
-impl Backend for CudaBackend {
-    fn name(&self) -> &str {
-        "cuda"
-    }
-    fn row_reduce(&self, _job: ReductionJob<'_>) -> Result<()> {
-        Err(DriftError::NoDevice {
-            reason: "the CUDA row reduction is not implemented yet".into(),
-        })
-    }
+/// Whether `REQUIRE_GPU_ENV` asks for a device (set to anything but `0` or empty).
+pub fn gpu_required() -> bool {
+    std::env::var(REQUIRE_GPU_ENV).is_ok_and(|v| !v.is_empty() && v != "0")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use drift_api::DriftError;
 
     #[test]
-    fn reports_no_device_as_a_typed_error_or_fails_when_a_gpu_is_required() {
+    fn opening_gives_a_device_or_a_typed_no_device_error() {
         match CudaBackend::new() {
-            Ok(_) => {}
+            Ok(b) => assert_eq!(drift_api::Backend::name(&b), "cuda"),
             Err(DriftError::NoDevice { reason }) => {
-                if std::env::var_os(REQUIRE_GPU_ENV).is_some() {
+                assert!(!reason.is_empty());
+                if !CUDA_BUILT {
+                    assert!(reason.contains("`cuda` feature"), "{reason}");
+                }
+                if gpu_required() {
                     panic!("{REQUIRE_GPU_ENV} is set but no GPU backend is available: {reason}");
                 }
                 eprintln!("GPU tests skipped: {reason}");

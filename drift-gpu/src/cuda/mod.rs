@@ -1,0 +1,222 @@
+//! The CUDA backend (feature `cuda`): a device context, the reduction modules compiled by NVRTC on
+//! first use, and the launches.
+
+mod check;
+mod launch;
+mod pairs;
+
+use crate::nvrtc::{compile_source, nvrtc_available};
+use crate::source::{entry_point, kernel_expression, reduction_source};
+use cudarc::driver::{
+    CudaContext, CudaFunction, CudaStream, DeviceRepr, DriverError, ValidAsZeroBits,
+};
+use drift_api::pairs::Prepared;
+use drift_api::{
+    Backend, DriftError, PairSet, Precision, Real, ReductionJob, Result, RowReduction,
+};
+use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Mutex};
+
+pub(crate) use launch::{Launch, Mode};
+
+/// A precision the device computes in: `f32` or `f64`, as cudarc moves them.
+pub(crate) trait DeviceReal: Real + DeviceRepr + ValidAsZeroBits + Unpin {}
+impl DeviceReal for f32 {}
+impl DeviceReal for f64 {}
+
+/// A driver failure as a typed error, with what was being done.
+pub(crate) fn driver_error(doing: &str, e: DriverError) -> DriftError {
+    DriftError::Custom(format!("CUDA {doing}: {e}").into())
+}
+
+/// What selects a compiled module: the precision, the dimension and the kernel expression.
+type ModuleKey = (Precision, usize, String);
+
+/// The CUDA backend: one device, one stream, and the reduction modules compiled for it.
+///
+/// Every call uploads its points, runs the fused reduction and downloads the row results;
+/// prepared pair sets ([`Backend::prepare_pairs_f32`]) keep their points on the device across
+/// passes instead.
+pub struct CudaBackend {
+    ctx: Arc<CudaContext>,
+    stream: Arc<CudaStream>,
+    /// `sm_XY` of the device: what NVRTC compiles for.
+    arch: String,
+    name: String,
+    /// Compiled entry points, per precision, dimension and kernel expression (compiled once).
+    modules: Mutex<HashMap<ModuleKey, CudaFunction>>,
+}
+
+impl std::fmt::Debug for CudaBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CudaBackend")
+            .field("device", &self.name)
+            .field("ordinal", &self.ctx.ordinal())
+            .field("arch", &self.arch)
+            .finish()
+    }
+}
+
+fn no_device(reason: impl Into<String>) -> DriftError {
+    DriftError::NoDevice {
+        reason: reason.into(),
+    }
+}
+
+impl CudaBackend {
+    /// Opens the first CUDA device; [`DriftError::NoDevice`] says why when none can be used (no
+    /// driver library, no device, no NVRTC).
+    pub fn new() -> Result<Self> {
+        Self::with_ordinal(0)
+    }
+
+    /// Opens the CUDA device `ordinal`.
+    pub fn with_ordinal(ordinal: usize) -> Result<Self> {
+        #[allow(unsafe_code)]
+        // SAFETY: probing loads the driver library by name and unloads it; cudarc would panic on
+        // its first call without it, so this is checked before any.
+        let driver = unsafe { cudarc::driver::sys::is_culib_present() };
+        if !driver {
+            return Err(no_device(
+                "no CUDA driver library (libcuda.so.1) found on this machine",
+            ));
+        }
+        // cudarc unwraps symbol lookups: an old driver lacking one must not abort the caller.
+        let opened = catch_unwind(AssertUnwindSafe(|| {
+            let count = CudaContext::device_count()?;
+            if (count as i64) <= ordinal as i64 {
+                return Ok(Err(format!(
+                    "the CUDA driver reports {count} device(s), device {ordinal} was asked for"
+                )));
+            }
+            let ctx = CudaContext::new(ordinal)?;
+            let (major, minor) = ctx.compute_capability()?;
+            let name = ctx.name()?;
+            Ok(Ok((ctx, major, minor, name)))
+        }))
+        .map_err(|_| no_device("the CUDA driver library failed on its first calls (too old?)"))?
+        .map_err(|e: DriverError| no_device(format!("the CUDA driver failed: {e}")))?
+        .map_err(no_device)?;
+        let (ctx, major, minor, name) = opened;
+        nvrtc_available()?;
+        let stream = ctx.default_stream();
+        Ok(CudaBackend {
+            ctx,
+            stream,
+            arch: format!("sm_{major}{minor}"),
+            name,
+            modules: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The device's name, as the driver gives it.
+    pub fn device_name(&self) -> &str {
+        &self.name
+    }
+
+    /// The architecture the reductions are compiled for (`sm_90`, …).
+    pub fn arch(&self) -> &str {
+        &self.arch
+    }
+
+    pub(crate) fn stream(&self) -> &Arc<CudaStream> {
+        &self.stream
+    }
+
+    /// The reduction's entry point for this precision, dimension and kernel, compiled on first use.
+    pub(crate) fn function(
+        &self,
+        precision: Precision,
+        dim: usize,
+        kernel: &dyn drift_api::Kernel,
+    ) -> Result<CudaFunction> {
+        let expr = kernel_expression(kernel)?;
+        let key = (precision, dim, expr);
+        let mut modules = self.modules.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(f) = modules.get(&key) {
+            return Ok(f.clone());
+        }
+        let ptx = compile_source(&reduction_source(precision, dim, &key.2), &self.arch)?;
+        let module = self
+            .ctx
+            .load_module(cudarc::nvrtc::Ptx::from_src(ptx))
+            .map_err(|e| driver_error("module load", e))?;
+        let f = module
+            .load_function(entry_point(precision))
+            .map_err(|e| driver_error("function lookup", e))?;
+        modules.insert(key, f.clone());
+        Ok(f)
+    }
+
+    fn reduce<T: DeviceReal>(&self, r: RowReduction<'_, T>) -> Result<()> {
+        check::check_reduction(&r)?;
+        let (n, m, dim) = (r.rows.len(), r.cols.len(), r.rows.dim());
+        let func = self.function(T::PRECISION, dim, r.kernel)?;
+        let s = &self.stream;
+        let up = |what: &str, v: &[T]| s.clone_htod(v).map_err(|e| driver_error(what, e));
+        let x = up("upload of the rows", r.rows.data())?;
+        let y = up("upload of the columns", r.cols.data())?;
+        let g = r
+            .col_potential
+            .map(|g| up("upload of the potentials", g))
+            .transpose()?;
+        let origin = r
+            .origin
+            .map(|o| up("upload of the origin", o))
+            .transpose()?;
+        let mode = Mode::of(r.displacement);
+        let mut lse = s
+            .alloc_zeros::<T>(n)
+            .map_err(|e| driver_error("allocation", e))?;
+        let mut disp = match mode {
+            Mode::None => None,
+            _ => Some(
+                s.alloc_zeros::<T>(n * dim)
+                    .map_err(|e| driver_error("allocation", e))?,
+            ),
+        };
+        Launch {
+            func: &func,
+            rows: (&x, n),
+            cols: (&y, m),
+            tau: r.tau,
+            col_potential: g.as_ref(),
+            mask_diagonal: r.mask_diagonal,
+            mode,
+            origin: origin.as_ref(),
+        }
+        .run(s, &mut lse, disp.as_mut())?;
+        let down = "download of the results";
+        s.memcpy_dtoh(&lse, r.lse)
+            .map_err(|e| driver_error(down, e))?;
+        if let (Some(dev), Some(host)) = (disp.as_ref(), r.disp) {
+            s.memcpy_dtoh(dev, host)
+                .map_err(|e| driver_error(down, e))?;
+        }
+        s.synchronize().map_err(|e| driver_error(down, e))
+    }
+}
+
+impl Backend for CudaBackend {
+    fn name(&self) -> &str {
+        "cuda"
+    }
+
+    fn row_reduce(&self, job: ReductionJob<'_>) -> Result<()> {
+        match job {
+            ReductionJob::F32(r) => self.reduce(r),
+            ReductionJob::F64(r) => self.reduce(r),
+        }
+    }
+
+    /// Uploads the points once; every pass then moves only the potentials and the results.
+    fn prepare_pairs_f32<'a>(&'a self, set: PairSet<'a, f32>) -> Result<Option<Prepared<'a, f32>>> {
+        Ok(Some(Box::new(pairs::DevicePairs::new(self, set)?)))
+    }
+
+    /// Uploads the points once; every pass then moves only the potentials and the results.
+    fn prepare_pairs_f64<'a>(&'a self, set: PairSet<'a, f64>) -> Result<Option<Prepared<'a, f64>>> {
+        Ok(Some(Box::new(pairs::DevicePairs::new(self, set)?)))
+    }
+}

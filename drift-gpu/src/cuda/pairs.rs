@@ -1,0 +1,133 @@
+//! Prepared pair sets on the device: the points are uploaded once, and every Sinkhorn pass moves
+//! only its potentials in and its log-sum-exps out.
+
+use super::{check, driver_error, CudaBackend, DeviceReal, Launch, Mode};
+use cudarc::driver::{CudaFunction, CudaSlice};
+use drift_api::{PairPath, PairSet, PreparedPairs, Result};
+use std::sync::Mutex;
+
+/// The device buffers a pass writes into, reused across passes.
+struct Scratch<T> {
+    /// Potentials of the columns of a row pass (`cols`) or of the rows of a column pass (`rows`).
+    col_potential: CudaSlice<T>,
+    row_potential: CudaSlice<T>,
+    row_lse: CudaSlice<T>,
+    col_lse: CudaSlice<T>,
+}
+
+/// A pair set whose points live on the device.
+pub(crate) struct DevicePairs<'a, T> {
+    backend: &'a CudaBackend,
+    func: CudaFunction,
+    rows: CudaSlice<T>,
+    cols: CudaSlice<T>,
+    n: usize,
+    m: usize,
+    mask_diagonal: bool,
+    /// Passes run one at a time on the backend's stream; the lock also guards the scratch.
+    scratch: Mutex<Scratch<T>>,
+}
+
+impl<T> std::fmt::Debug for DevicePairs<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DevicePairs")
+            .field("rows", &self.n)
+            .field("cols", &self.m)
+            .field("mask_diagonal", &self.mask_diagonal)
+            .finish()
+    }
+}
+
+impl<'a, T: DeviceReal> DevicePairs<'a, T> {
+    pub(crate) fn new(backend: &'a CudaBackend, set: PairSet<'a, T>) -> Result<Self> {
+        set.rows.check_same_dim(set.cols)?;
+        let (n, m, dim) = (set.rows.len(), set.cols.len(), set.rows.dim());
+        crate::source::check_dim(dim)?;
+        check::check_mask(set.mask_diagonal, n, m)?;
+        let func = backend.function(T::PRECISION, dim, set.kernel)?;
+        let s = backend.stream();
+        let up = |v: &[T]| {
+            s.clone_htod(v)
+                .map_err(|e| driver_error("upload of the points", e))
+        };
+        let zeros = |len: usize| {
+            s.alloc_zeros::<T>(len)
+                .map_err(|e| driver_error("allocation", e))
+        };
+        Ok(DevicePairs {
+            backend,
+            func,
+            rows: up(set.rows.data())?,
+            cols: up(set.cols.data())?,
+            n,
+            m,
+            mask_diagonal: set.mask_diagonal,
+            scratch: Mutex::new(Scratch {
+                col_potential: zeros(m)?,
+                row_potential: zeros(n)?,
+                row_lse: zeros(n)?,
+                col_lse: zeros(m)?,
+            }),
+        })
+    }
+
+    /// One pass: rows against columns (`transpose = false`) or columns against rows.
+    fn pass(&self, transpose: bool, tau: T, potential: Option<&[T]>, lse: &mut [T]) -> Result<()> {
+        let (own, other) = if transpose {
+            ((&self.cols, self.m), (&self.rows, self.n))
+        } else {
+            ((&self.rows, self.n), (&self.cols, self.m))
+        };
+        check::check_len("lse", lse.len(), own.1)?;
+        if let Some(p) = potential {
+            check::check_len("potential", p.len(), other.1)?;
+        }
+        let s = self.backend.stream();
+        let mut scratch = self.scratch.lock().unwrap_or_else(|p| p.into_inner());
+        let Scratch {
+            col_potential,
+            row_potential,
+            row_lse,
+            col_lse,
+        } = &mut *scratch;
+        let (pot_buf, lse_buf) = if transpose {
+            (row_potential, col_lse)
+        } else {
+            (col_potential, row_lse)
+        };
+        if let Some(p) = potential {
+            s.memcpy_htod(p, pot_buf)
+                .map_err(|e| driver_error("upload of the potentials", e))?;
+        }
+        Launch {
+            func: &self.func,
+            rows: own,
+            cols: other,
+            tau,
+            col_potential: potential.map(|_| &*pot_buf),
+            mask_diagonal: self.mask_diagonal,
+            mode: Mode::None,
+            origin: None,
+        }
+        .run(s, lse_buf, None)?;
+        let down = "download of the log-sum-exps";
+        s.memcpy_dtoh(&*lse_buf, lse)
+            .map_err(|e| driver_error(down, e))?;
+        s.synchronize().map_err(|e| driver_error(down, e))
+    }
+}
+
+impl<T: DeviceReal> PreparedPairs<T> for DevicePairs<'_, T> {
+    fn row_lse(&self, tau: T, col_potential: Option<&[T]>, lse: &mut [T]) -> Result<()> {
+        self.pass(false, tau, col_potential, lse)
+    }
+
+    fn col_lse(&self, tau: T, row_potential: Option<&[T]>, lse: &mut [T]) -> Result<()> {
+        self.pass(true, tau, row_potential, lse)
+    }
+
+    /// The passes recompute the pairs on the device in streamed tiles (only the points are kept).
+    fn path(&self) -> PairPath {
+        PairPath::Fused
+    }
+}

@@ -1,0 +1,107 @@
+//! One conformance suite, two backends: the CPU backend always (so the suite itself runs in every
+//! CI), the CUDA backend where a device exists. Without one the CUDA half says it skipped; with
+//! `DRIFT_REQUIRE_GPU=1` a missing device fails it.
+
+mod common;
+
+use drift_api::{reduce, Backend, Displacement, DriftError, PointCloud, RowReduction};
+use drift_gpu::{gpu_required, CudaBackend, REQUIRE_GPU_ENV};
+
+fn cuda_or_skip(test: &str) -> Option<CudaBackend> {
+    match CudaBackend::new() {
+        Ok(b) => {
+            eprintln!("{test}: running on {} ({})", b.device_name(), b.name());
+            Some(b)
+        }
+        Err(DriftError::NoDevice { reason }) if !gpu_required() => {
+            eprintln!("{test}: CUDA half SKIPPED: {reason}");
+            None
+        }
+        Err(e) => panic!("{test}: {REQUIRE_GPU_ENV} is set but the CUDA backend failed: {e}"),
+    }
+}
+
+fn assert_passes(backend: &dyn Backend) {
+    let failures = common::run_suite(backend);
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn cpu_backend_conforms() {
+    assert_passes(&drift_ops::CpuBackend);
+}
+
+#[test]
+fn cuda_backend_conforms() {
+    if let Some(gpu) = cuda_or_skip("cuda_backend_conforms") {
+        assert_passes(&gpu);
+    }
+}
+
+#[test]
+fn cuda_backend_names_a_kernel_it_cannot_run() {
+    let Some(gpu) = cuda_or_skip("cuda_backend_names_a_kernel_it_cannot_run") else {
+        return;
+    };
+    let x = PointCloud::new("x", common::uniform(5, 6), 3).unwrap();
+    let mut lse = vec![0.0; 2];
+    let err = reduce(
+        &gpu,
+        RowReduction {
+            rows: &x,
+            cols: &x,
+            kernel: &common::CpuOnly,
+            tau: 1.0,
+            col_potential: None,
+            mask_diagonal: false,
+            displacement: Displacement::None,
+            origin: None,
+            lse: &mut lse,
+            disp: None,
+        },
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("kernel test.cpu_only is not supported on the CUDA backend"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_reference_is_right_on_a_hand_computed_case() {
+    // Two points on a line, Gaussian at τ = 1, masked: each sees only the other at log-weight −1.
+    let (lse, disp) = common::reference(
+        &[0.0, 1.0],
+        &[0.0, 1.0],
+        1,
+        &drift_ops::Gaussian,
+        1.0,
+        None,
+        true,
+        Displacement::Mean,
+        None,
+    );
+    assert_eq!(lse, vec![-1.0, -1.0]);
+    assert_eq!(disp, vec![1.0, -1.0]);
+    // Unmasked: lse = log(1 + e^-1); the mean displacement is e^-1/(1 + e^-1) towards the other.
+    let (lse, disp) = common::reference(
+        &[0.0, 1.0],
+        &[0.0, 1.0],
+        1,
+        &drift_ops::Gaussian,
+        1.0,
+        None,
+        false,
+        Displacement::Mean,
+        None,
+    );
+    let e = (-1f64).exp();
+    assert!((lse[0] - (1.0 + e).ln()).abs() < 1e-15);
+    assert!((disp[0] - e / (1.0 + e)).abs() < 1e-15);
+}

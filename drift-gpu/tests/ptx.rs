@@ -1,0 +1,126 @@
+//! Compiles every CUDA source the backend can generate to PTX, without a GPU: each built-in kernel
+//! and user expressions, in both precisions, for the targeted architectures and a range of
+//! dimensions. Needs NVRTC (`libnvrtc.so.12` on the library search path, as `ci.sh` arranges);
+//! without it the test says it skipped, unless `DRIFT_REQUIRE_NVRTC=1`.
+#![cfg(feature = "cuda")]
+
+use drift_api::{DriftError, Kernel, Precision};
+use drift_gpu::{compile_ptx, entry_point, nvrtc_available};
+use drift_ops::{Gaussian, InverseMultiquadric, Laplace, LogDistance};
+use serde::{Deserialize, Serialize};
+
+/// Architectures the backend is built for: Ampere (A100) and Hopper (H100/H200).
+const ARCHS: [&str; 2] = ["sm_80", "sm_90"];
+/// Dimensions: a line, the 3-D point clouds, and the 64-D features of the benchmark.
+const DIMS: [usize; 3] = [1, 3, 64];
+
+/// A user kernel fused through its CUDA expression (Cauchy: `log k = −log(1 + d²/τ)`).
+#[derive(Debug, Serialize, Deserialize)]
+struct Cauchy;
+#[typetag::serde(name = "test.ptx_cauchy")]
+impl Kernel for Cauchy {
+    fn log_weight_f64(&self, d: &mut [f64], t: f64) {
+        d.iter_mut().for_each(|v| *v = -(*v / t).ln_1p())
+    }
+    fn cuda_log_weight(&self) -> Option<String> {
+        Some("-log1p(d2 / tau)".into())
+    }
+}
+
+/// A user kernel with a mistake in its expression.
+#[derive(Debug, Serialize, Deserialize)]
+struct Broken;
+#[typetag::serde(name = "test.ptx_broken")]
+impl Kernel for Broken {
+    fn log_weight_f64(&self, d: &mut [f64], _t: f64) {
+        d.iter_mut().for_each(|v| *v = -*v)
+    }
+    fn cuda_log_weight(&self) -> Option<String> {
+        Some("-d2 / undefined_name".into())
+    }
+}
+
+fn nvrtc_or_skip(test: &str) -> bool {
+    match nvrtc_available() {
+        Ok(()) => true,
+        Err(DriftError::NoDevice { reason }) => {
+            if std::env::var("DRIFT_REQUIRE_NVRTC").is_ok_and(|v| v == "1") {
+                panic!("{test}: DRIFT_REQUIRE_NVRTC=1 but {reason}");
+            }
+            eprintln!("{test}: skipped, {reason}");
+            false
+        }
+        Err(e) => panic!("{test}: {e}"),
+    }
+}
+
+#[test]
+fn every_kernel_compiles_to_ptx_for_every_target_precision_and_dimension() {
+    if !nvrtc_or_skip("ptx") {
+        return;
+    }
+    let kernels: Vec<Box<dyn Kernel>> = vec![
+        Box::new(Gaussian),
+        Box::new(Laplace),
+        Box::new(InverseMultiquadric { beta: 0.5 }),
+        Box::new(InverseMultiquadric { beta: 1.5 }),
+        Box::new(LogDistance),
+        Box::new(Cauchy),
+    ];
+    let mut compiled = 0;
+    for kernel in &kernels {
+        for precision in [Precision::F32, Precision::F64] {
+            for arch in ARCHS {
+                for dim in DIMS {
+                    let ptx =
+                        compile_ptx(precision, dim, kernel.as_ref(), arch).unwrap_or_else(|e| {
+                            panic!(
+                                "{} {precision:?} {arch} dim {dim}: {e}",
+                                kernel.typetag_name()
+                            )
+                        });
+                    let entry = format!(".entry {}", entry_point(precision));
+                    assert!(
+                        ptx.contains(&entry),
+                        "{} lacks {entry}",
+                        kernel.typetag_name()
+                    );
+                    assert!(ptx.contains(&format!(".target {arch}")), "{arch}");
+                    // The double-precision module computes in double; the single one must not
+                    // fall back to it for the reduction itself (only literals of an expression may).
+                    if precision == Precision::F64 {
+                        assert!(ptx.contains(".f64"));
+                    }
+                    compiled += 1;
+                }
+            }
+        }
+    }
+    eprintln!(
+        "ptx: {compiled} modules compiled ({} kernels x 2 precisions x {ARCHS:?} x dims {DIMS:?})",
+        kernels.len()
+    );
+}
+
+#[test]
+fn a_broken_expression_is_a_typed_error_carrying_the_compiler_log() {
+    if !nvrtc_or_skip("ptx") {
+        return;
+    }
+    let err = compile_ptx(Precision::F32, 3, &Broken, "sm_90").unwrap_err();
+    assert!(matches!(err, DriftError::InvalidParameter { .. }), "{err}");
+    assert!(err.to_string().contains("undefined_name"), "{err}");
+}
+
+#[test]
+fn the_single_precision_gaussian_module_stays_in_single_precision() {
+    if !nvrtc_or_skip("ptx") {
+        return;
+    }
+    // -d2 / tau has no double literal: the whole f32 reduction is f32 arithmetic.
+    let ptx = compile_ptx(Precision::F32, 3, &Gaussian, "sm_90").unwrap();
+    assert!(
+        !ptx.contains("cvt.f64.f32"),
+        "f32 module converts to double"
+    );
+}
