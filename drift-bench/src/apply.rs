@@ -13,6 +13,7 @@
 //! ```
 
 use crate::array::Array;
+use crate::backend_kind::BackendKind;
 use crate::pending_file::PendingFile;
 use crate::point_files::{self, label};
 use crate::{csv, invalid_arg, same_file};
@@ -22,7 +23,6 @@ use drift_api::{
     apply_drift, Context, DriftOperator, DriftProblem, DriftReport, Negatives, PointCloud,
     Precision, Real,
 };
-use drift_ops::CpuBackend;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -101,6 +101,10 @@ pub struct ApplyArgs {
     /// evaluation's (every evaluation starts from a zero field, so all are the same).
     #[arg(long, default_value_t = 1, value_name = "K", value_parser = clap::value_parser!(u32).range(1..=MAX_REPEAT as i64))]
     pub repeat: u32,
+    /// Where the drift is computed (`cuda` needs a build with the `cuda` feature, a driver and a
+    /// device; otherwise the command stops with the reason).
+    #[arg(long, value_enum, default_value_t = BackendKind::Cpu)]
+    pub backend: BackendKind,
 }
 
 /// The largest `--repeat`.
@@ -128,6 +132,7 @@ impl ApplyArgs {
             header: false,
             force: false,
             repeat: 1,
+            backend: BackendKind::Cpu,
         }
     }
 
@@ -347,6 +352,7 @@ fn run_in<T: Real>(a: &ApplyArgs, op: &dyn DriftOperator, inputs: &Inputs) -> Re
     let mut field = vec![T::zero(); x.len() * x.dim()];
     let mut times = Vec::with_capacity(a.repeat as usize);
     let mut report = DriftReport::default();
+    let backend = a.backend.open()?;
     for _ in 0..a.repeat {
         // Operators accumulate into the buffer: each evaluation starts from zero, outside the clock.
         field.iter_mut().for_each(|v| *v = T::zero());
@@ -354,7 +360,7 @@ fn run_in<T: Real>(a: &ApplyArgs, op: &dyn DriftOperator, inputs: &Inputs) -> Re
         report = apply_drift(
             op,
             DriftProblem {
-                backend: &CpuBackend,
+                backend: backend.as_ref(),
                 x: &x,
                 y: &y,
                 context: &context,

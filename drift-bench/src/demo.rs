@@ -155,6 +155,7 @@ pub fn run(cfg: &DemoConfig, out: &mut impl Write) -> Result<()> {
     );
     let start_modes = mode_coverage(&x64, dim, &ring.centres, radius, MIN_SHARE).reached;
     let flow = FlowConfig {
+        backend: crate::backend_kind::BackendKind::Cpu,
         steps: cfg.steps,
         eta: cfg.eta,
     };

@@ -1,7 +1,7 @@
 //! The particle flow `x ← x + η V(x)` driven by any drift operator, with its diagnostics.
 
+use crate::backend_kind::BackendKind;
 use drift_api::{Context, DriftError, DriftOperator, DriftReport, PointCloud, Real, Result};
-use drift_ops::CpuBackend;
 use std::time::{Duration, Instant};
 
 /// Settings of a particle flow.
@@ -11,6 +11,8 @@ pub struct FlowConfig {
     pub steps: usize,
     /// Step size `η`. The built-in drifts are displacements `bar − x`, so `η < 1` is stable.
     pub eta: f64,
+    /// Where the drifts are computed.
+    pub backend: BackendKind,
 }
 
 /// What a flow did: the final particles and totals of the per-step drift reports.
@@ -83,6 +85,7 @@ pub fn run_flow_observed<T: Real>(
 ) -> std::result::Result<FlowOutcome<T>, FlowStop> {
     let at = |step: usize| move |error: DriftError| FlowStop { step, error };
     op.validate().map_err(at(0))?;
+    let backend = config.backend.open().map_err(at(0))?;
     let start = Instant::now();
     let eta = T::of(config.eta);
     let mut x = PointCloud::new("particles", x0, y.dim()).map_err(at(0))?;
@@ -101,7 +104,7 @@ pub fn run_flow_observed<T: Real>(
             ..context
         };
         let (v, report) =
-            drift_ops::drift_with(&CpuBackend, op, &x, y, &context).map_err(at(step))?;
+            drift_ops::drift_with(backend.as_ref(), op, &x, y, &context).map_err(at(step))?;
         let (iterations, solves) = sinkhorn_totals(&report);
         outcome.sinkhorn_iterations += iterations;
         outcome.sinkhorn_solves += solves;
@@ -148,6 +151,7 @@ mod tests {
         let y = PointCloud::new("y", vec![3.0f64, 3.0, 3.2, 3.0, 3.0, 3.2], 2).unwrap();
         let op = drift_ops::SinkhornDrift::new(0.5);
         let cfg = FlowConfig {
+            backend: BackendKind::Cpu,
             steps: 20,
             eta: 0.5,
         };

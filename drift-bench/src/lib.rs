@@ -17,6 +17,7 @@
 
 pub mod apply;
 pub mod array;
+pub mod backend_kind;
 pub mod cli;
 pub mod compare;
 pub mod console;

@@ -105,3 +105,36 @@ fn the_pair_cache_budget_is_a_number_of_mib() {
     let out = run(&["list", "--pair-cache-mb", "0"]);
     assert!(out.status.success(), "{}", text(&out).1);
 }
+
+#[test]
+fn asking_for_the_gpu_without_one_is_an_error_before_any_work() {
+    let dir = scratch("no-gpu");
+    csv_inputs(&dir, "2,2\n3,2\n");
+    let op = plugins().join("one_sided.ron");
+    let (x, y) = (dir.join("x.csv"), dir.join("y.csv"));
+    let stderr = fails(&apply_args(&op, &x, &y, &["--backend", "cuda"]));
+    assert!(stderr.contains("no device:"), "{stderr}");
+    let out = dir.join("report");
+    let report = out.to_str().unwrap();
+    let stderr = fails(&[
+        "compare",
+        "--quiet",
+        "--out",
+        report,
+        "-o",
+        "one_sided",
+        "-d",
+        "eight_gaussians",
+        "-t",
+        "1",
+        "--steps",
+        "2",
+        "--backend",
+        "cuda",
+    ]);
+    assert!(stderr.contains("no device:"), "{stderr}");
+    assert!(
+        !out.exists(),
+        "no report folder for a sweep that cannot run"
+    );
+}

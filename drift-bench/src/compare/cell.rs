@@ -71,6 +71,7 @@ fn flow<T: Real>(
     let config = FlowConfig {
         steps: study.flow.steps,
         eta: study.flow.eta,
+        backend: study.backend,
     };
     let x0 = cast(&data.to_normalised(&start));
     Ok(
@@ -110,6 +111,7 @@ fn train(
         batch: t.batch,
         learning_rate: t.learning_rate,
         seed,
+        backend: study.backend,
         ..GeneratorConfig::default()
     };
     let training = TrainingData {

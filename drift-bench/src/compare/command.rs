@@ -1,6 +1,7 @@
 //! The `drift-bench compare` command: a sweep from a file, a preset or the command line, run,
 //! summarised on standard output and written as a report folder.
 
+use crate::backend_kind::BackendKind;
 use crate::compare::presets::{preset, PRESETS};
 use crate::compare::record::Mode;
 use crate::compare::run_sweep;
@@ -81,6 +82,10 @@ pub struct CompareArgs {
     /// Run the drifts in f64 (f32 by default; metrics are always f64).
     #[arg(long)]
     pub f64: bool,
+    /// Where the drifts run (`cuda` needs a build with the `cuda` feature, a driver and a device;
+    /// otherwise the comparison stops before any run with the reason).
+    #[arg(long, value_enum)]
+    pub backend: Option<BackendKind>,
     /// Runs at once (each drift also uses every core; results do not depend on it).
     #[arg(long)]
     pub jobs: Option<usize>,
@@ -155,6 +160,9 @@ impl CompareArgs {
         };
         if let Some(jobs) = self.jobs {
             sweep.jobs = jobs;
+        }
+        if let Some(backend) = self.backend {
+            sweep.studies.iter_mut().for_each(|s| s.backend = backend);
         }
         Ok(sweep)
     }

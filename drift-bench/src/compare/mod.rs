@@ -295,18 +295,13 @@ fn try_once(op: &ResolvedOperator, data: &PreparedData, study: &Study) -> Result
     let x: Vec<f64> = data.train[..n * dim].iter().map(|v| v * 0.5).collect();
     let x = PointCloud::new("particles", x, dim)?;
     let context = Context::default().with_temperature_factor(study.temperatures[0]);
-    drift_ops::drift_with(
-        &drift_ops::CpuBackend,
-        op.operator.as_ref(),
-        &x,
-        &y,
-        &context,
-    )
-    .map(|_| ())
-    .with_context(|| {
-        format!(
-            "operator `{}` cannot run on data set `{}` (dimension {dim})",
-            op.label, data.name
-        )
-    })
+    let backend = study.backend.open()?;
+    drift_ops::drift_with(backend.as_ref(), op.operator.as_ref(), &x, &y, &context)
+        .map(|_| ())
+        .with_context(|| {
+            format!(
+                "operator `{}` cannot run on data set `{}` (dimension {dim})",
+                op.label, data.name
+            )
+        })
 }

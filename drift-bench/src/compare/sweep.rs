@@ -17,6 +17,7 @@
 //!
 //! Every field but `operators` and `datasets` has a default (those of [`Study::new`]).
 
+use crate::backend_kind::BackendKind;
 use crate::compare::record::Mode;
 use crate::compare::start::StartSpec;
 use anyhow::{bail, Context as _, Result};
@@ -66,6 +67,9 @@ pub struct Study {
     /// Run the drifts in f64 (f32 by default; metrics are always f64).
     #[serde(default)]
     pub f64: bool,
+    /// Where the drifts run: `cpu` (the default) or `cuda`.
+    #[serde(default)]
+    pub backend: BackendKind,
     /// Particle-flow settings.
     #[serde(default)]
     pub flow: FlowSettings,
@@ -146,6 +150,7 @@ impl Study {
             points: default_points(),
             test_fraction: default_test_fraction(),
             f64: false,
+            backend: BackendKind::Cpu,
             flow: FlowSettings::default(),
             train: TrainSettings::default(),
         }

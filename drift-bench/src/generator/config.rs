@@ -29,6 +29,8 @@ pub struct GeneratorConfig {
     pub max_targets: usize,
     /// Seed of the weights' initialisation, the latents and the data subsets.
     pub seed: u64,
+    /// Where the drifts are computed (the network runs on candle's CPU device).
+    pub backend: crate::backend_kind::BackendKind,
 }
 
 impl Default for GeneratorConfig {
@@ -42,6 +44,7 @@ impl Default for GeneratorConfig {
             learning_rate: 1e-3,
             max_targets: 1024,
             seed: 0,
+            backend: crate::backend_kind::BackendKind::Cpu,
         }
     }
 }

@@ -9,7 +9,6 @@ use anyhow::{ensure, Context as _, Result};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use drift_api::{Context, DriftOperator, PointCloud};
-use drift_ops::CpuBackend;
 use rand::{rngs::StdRng, seq::index, SeedableRng};
 use std::time::{Duration, Instant};
 
@@ -39,6 +38,7 @@ pub fn train_generator(
     op.validate()?;
     cfg.validate()?;
     data.validate()?;
+    let backend = cfg.backend.open()?;
     ensure!(n_samples > 0, "a generator must generate at least 1 sample");
     let dim = data.dim;
     let classes = data.conditioning_classes();
@@ -117,7 +117,7 @@ pub fn train_generator(
                 }
             };
             let (vc, report) =
-                drift_ops::drift_with(&CpuBackend, op, &x_cloud, y_cloud, &step_context)
+                drift_ops::drift_with(backend.as_ref(), op, &x_cloud, y_cloud, &step_context)
                     .with_context(|| format!("drift of class {c} at training step {step}"))?;
             let (i, n) = sinkhorn_totals(&report);
             iterations += i;
