@@ -91,6 +91,7 @@ fn small_config(steps: usize, seed: u64) -> GeneratorConfig {
         learning_rate: 5e-3,
         max_targets: 256,
         seed,
+        ..GeneratorConfig::default()
     }
 }
 
@@ -306,6 +307,7 @@ fn step_time_at_digits_size() {
         learning_rate: 1e-3,
         max_targets: 1024,
         seed: 0,
+        ..GeneratorConfig::default()
     };
     let ops: [(&str, Box<dyn drift_api::DriftOperator>); 2] = [
         ("one_sided(0.05)", Box::new(drift_ops::OneSided::new(0.05))),
