@@ -133,9 +133,17 @@ impl<T: Real> PreparedPairs<T> for CachedPairs<'_, T> {
             .for_each(|(b, out)| {
                 let row0 = b * ROW_BLOCK;
                 let shifts = shifts.map(|h| &h[row0..row0 + out.len()]);
-                on_best_isa(avx2_fma, || {
-                    self.row_block(row0, tau, col_potential, shifts, out)
-                })
+                on_best_isa(
+                    avx2_fma,
+                    RowPass {
+                        pairs: self,
+                        row0,
+                        tau,
+                        g: col_potential,
+                        shifts,
+                        out,
+                    },
+                )
             });
         hints.set(tau, lse);
         Ok(())
@@ -152,13 +160,17 @@ impl<T: Real> PreparedPairs<T> for CachedPairs<'_, T> {
         lse.par_chunks_mut(TILE).enumerate().for_each(|(s, out)| {
             let c0 = s * TILE;
             let shifts = shifts.map(|h| &h[c0..c0 + out.len()]);
-            on_best_isa(avx2_fma, || {
-                let shifted =
-                    shifts.is_some_and(|h| self.col_stripe_shifted(c0, tau, row_potential, h, out));
-                if !shifted {
-                    self.col_stripe(c0, tau, row_potential, out)
-                }
-            })
+            on_best_isa(
+                avx2_fma,
+                ColPass {
+                    pairs: self,
+                    c0,
+                    tau,
+                    f: row_potential,
+                    shifts,
+                    out,
+                },
+            )
         });
         hints.set(tau, lse);
         Ok(())
@@ -199,7 +211,7 @@ impl<T: Real> CachedPairs<'_, T> {
                         Some(g) => w.iter_mut().zip(&g[c0..]).for_each(|(v, gj)| *v += *gj - h),
                         None => w.iter_mut().for_each(|v| *v -= h),
                     }
-                    T::exp_in_place(w);
+                    shifted_exp(w);
                     sum += lane_sum(w);
                 }
                 if in_range(sum) {
@@ -243,7 +255,7 @@ impl<T: Real> CachedPairs<'_, T> {
             self.log_weights(i, c0, tau, w);
             let fi = f.map_or(T::zero(), |f| f[i]);
             w.iter_mut().zip(shifts).for_each(|(v, h)| *v += fi - *h);
-            T::exp_in_place(w);
+            shifted_exp(w);
             sum[..width]
                 .iter_mut()
                 .zip(w.iter())
@@ -349,6 +361,22 @@ fn lock<T>(m: &Mutex<Hints<T>>) -> std::sync::MutexGuard<'_, Hints<T>> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// `exp` of shifted log-weights, flushing results below `e^-87` (`f32`) or `e^-708` (`f64`) to zero
+/// (subnormal results would each take a slow microcode path: a low temperature makes most terms
+/// that small) and capping arguments at `80` (`700`), where the exponential is still exact. A
+/// flushed term is below `1e-8` of any sum that [`in_range`] accepts, and a capped one makes the
+/// sum exceed it, so the pass falls back to the exact path.
+#[inline(always)]
+fn shifted_exp<T: Real>(w: &mut [T]) {
+    let cap = T::of(if std::mem::size_of::<T>() == 4 {
+        80.0
+    } else {
+        700.0
+    });
+    w.iter_mut().for_each(|v| *v = v.min(cap));
+    T::exp_nonpositive_in_place(w);
+}
+
 /// Whether a sum of shifted exponentials gives its log-sum-exp to full precision: no term can have
 /// overflowed (the sum is below `1e30`, resp. `1e290`), and the terms flushed to zero or subnormal
 /// (below `1.2e-38`, resp. `2.2e-308`) are below `1e-8` of it (the sum is above `1e-30`, resp.
@@ -444,20 +472,22 @@ fn fill_distances_with<T: Real, const FMA: bool>(
     if m == 0 {
         return;
     }
-    let gram =
-        (d >= GRAM_MIN_DIM).then(|| on_best_isa(FMA, || GramColumns::new_with::<FMA>(y.data(), d)));
+    let gram = (d >= GRAM_MIN_DIM).then(|| on_best_isa(FMA, NewGram::<T, FMA> { y: y.data(), d }));
     dist.par_chunks_mut(ROW_BLOCK * m)
         .enumerate()
         .for_each(|(b, block)| {
             let x_block = &x.data()[b * ROW_BLOCK * d..][..(block.len() / m) * d];
-            on_best_isa(FMA, || match &gram {
-                Some(gram) => fill_gram_block::<T, FMA>(gram, x_block, m, block),
-                None => {
-                    for (xi, row) in x_block.chunks_exact(d).zip(block.chunks_exact_mut(m)) {
-                        squared_distances(xi, y.data(), row);
-                    }
-                }
-            })
+            on_best_isa(
+                FMA,
+                FillRows::<T, FMA> {
+                    gram: gram.as_ref(),
+                    x_block,
+                    y: y.data(),
+                    d,
+                    m,
+                    block,
+                },
+            )
         });
 }
 
@@ -482,11 +512,107 @@ fn fill_gram_block<T: Real, const FMA: bool>(
     }
 }
 
+/// Work that runs in the copy of the code for the CPU's best instruction set ([`on_best_isa`]).
+/// A trait with `#[inline(always)]` implementations rather than closures: a closure's body is a
+/// function of its own that the compiler may leave out of line, outside the AVX2+FMA copy (where
+/// `mul_add` becomes a library call).
+trait IsaWork {
+    type Output;
+    fn run(self) -> Self::Output;
+}
+
+/// Row passes of one block of rows.
+struct RowPass<'s, 'a, T> {
+    pairs: &'s CachedPairs<'a, T>,
+    row0: usize,
+    tau: T,
+    g: Option<&'s [T]>,
+    shifts: Option<&'s [T]>,
+    out: &'s mut [T],
+}
+
+impl<T: Real> IsaWork for RowPass<'_, '_, T> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        self.pairs
+            .row_block(self.row0, self.tau, self.g, self.shifts, self.out)
+    }
+}
+
+/// Column passes of one stripe: shifted by the hints where they keep every sum in range, else the
+/// two-step path.
+struct ColPass<'s, 'a, T> {
+    pairs: &'s CachedPairs<'a, T>,
+    c0: usize,
+    tau: T,
+    f: Option<&'s [T]>,
+    shifts: Option<&'s [T]>,
+    out: &'s mut [T],
+}
+
+impl<T: Real> IsaWork for ColPass<'_, '_, T> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        let shifted = self.shifts.is_some_and(|h| {
+            self.pairs
+                .col_stripe_shifted(self.c0, self.tau, self.f, h, self.out)
+        });
+        if !shifted {
+            self.pairs.col_stripe(self.c0, self.tau, self.f, self.out)
+        }
+    }
+}
+
+/// The columns prepared for Gram-form distances.
+struct NewGram<'s, T, const FMA: bool> {
+    y: &'s [T],
+    d: usize,
+}
+
+impl<T: Real, const FMA: bool> IsaWork for NewGram<'_, T, FMA> {
+    type Output = GramColumns<T>;
+    #[inline(always)]
+    fn run(self) -> GramColumns<T> {
+        GramColumns::new_with::<FMA>(self.y, self.d)
+    }
+}
+
+/// The squared distances of one block of rows.
+struct FillRows<'s, T, const FMA: bool> {
+    gram: Option<&'s GramColumns<T>>,
+    x_block: &'s [T],
+    y: &'s [T],
+    d: usize,
+    m: usize,
+    block: &'s mut [T],
+}
+
+impl<T: Real, const FMA: bool> IsaWork for FillRows<'_, T, FMA> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        match self.gram {
+            Some(gram) => fill_gram_block::<T, FMA>(gram, self.x_block, self.m, self.block),
+            None => {
+                for (xi, row) in self
+                    .x_block
+                    .chunks_exact(self.d)
+                    .zip(self.block.chunks_exact_mut(self.m))
+                {
+                    squared_distances(xi, self.y, row);
+                }
+            }
+        }
+    }
+}
+
 /// Runs `work` in a copy compiled for AVX2 and FMA where the CPU has them (`avx2_fma`, from
 /// [`drift_api::math::has_avx2_fma`]), else in the baseline copy. `work` and what it calls are
 /// `#[inline(always)]`, so they are generated inside the chosen copy.
 #[inline(always)]
-fn on_best_isa<R>(avx2_fma: bool, work: impl FnOnce() -> R) -> R {
+fn on_best_isa<W: IsaWork>(avx2_fma: bool, work: W) -> W::Output {
     #[cfg(target_arch = "x86_64")]
     if avx2_fma {
         #[allow(unsafe_code)]
@@ -497,11 +623,11 @@ fn on_best_isa<R>(avx2_fma: bool, work: impl FnOnce() -> R) -> R {
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = avx2_fma;
-    work()
+    work.run()
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn run_avx2_fma<R>(work: impl FnOnce() -> R) -> R {
-    work()
+fn run_avx2_fma<W: IsaWork>(work: W) -> W::Output {
+    work.run()
 }
