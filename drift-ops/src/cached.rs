@@ -19,12 +19,13 @@ use drift_api::{DriftError, Kernel, PairPath, PairSet, PointCloud, PreparedPairs
 use rayon::prelude::*;
 use std::sync::Mutex;
 
-/// The smallest dimension whose pairs are cached. Below it a fused pass computes a distance in a
-/// few flops, as fast as reading it back from memory (`pair_paths` bench: at `D = 2` the cached and
-/// fused row passes run within noise of each other and the cached column pass is slower), so the
-/// cache would cost memory and its fill for nothing; from the Gram-form dimensions on, a cached
-/// pass is several times faster than a fused one.
-pub const CACHE_MIN_DIM: usize = GRAM_MIN_DIM;
+/// The smallest dimension whose pairs are cached. Up to `D = 4` a fused pass computes a distance in
+/// a few unrolled flops, as fast as reading it back from memory, so the cache would cost memory and
+/// its fill for nothing; from `D = 5` on, a fused pass computes distances in lane-summed loops or in
+/// the Gram form and a cached pass is faster. Measured with `drift-bench apply --repeat 3` on a
+/// 20-iteration f32 Sinkhorn drift, `N = M = 4096`, 2 threads: `D = 8` fused 3.40 s, cached 1.32 s;
+/// `D = 16` 1.20 s and 1.01 s; `D = 64` 2.30 s and 1.18 s (`docs/PERFORMANCE.md`).
+pub const CACHE_MIN_DIM: usize = 5;
 
 /// Rows per parallel task when filling the matrix and in row passes.
 const ROW_BLOCK: usize = 32;

@@ -84,7 +84,7 @@ def test_the_report_says_what_the_call_did():
         assert c.coupling == "sinkhorn" and c.iterations > 0 and c.converged
         assert 0 <= c.marginal_error <= 1e-5
     assert r.converged and r.max_marginal_error == max(c.marginal_error for c in r.couplings)
-    # D = 2: recomputed distances; from D = 16 the pairs are cached (within the default budget).
+    # D = 2: recomputed distances; from D = 5 the pairs are cached (within the default budget).
     assert {c.path for c in r.couplings} == {"fused"}
     x16, y16 = blobs(50, 60, 16, seed=3, dtype=np.float32)
     assert {c.path for c in op.apply(x16, y16)[1].couplings} == {"cached"}
