@@ -1,6 +1,6 @@
 //! The one primitive every kernel operator is built from: a row reduction with potentials.
 
-use crate::error::Result;
+use crate::error::{DriftError, Result};
 use crate::kernel::Kernel;
 use crate::pairs::{PairSet, Prepared};
 use crate::points::PointCloud;
@@ -122,6 +122,32 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
         let _ = set;
         Ok(None)
     }
+}
+
+/// A [`DriftError::ShapeMismatch`] naming `what` unless `found == expected`: the length check every
+/// backend makes on the buffers of a reduction, so that all of them fail alike on bad input.
+pub fn check_len(what: &str, found: usize, expected: usize) -> Result<()> {
+    if found == expected {
+        Ok(())
+    } else {
+        Err(DriftError::ShapeMismatch {
+            what: what.into(),
+            expected,
+            found,
+        })
+    }
+}
+
+/// The check every backend makes on `mask_diagonal`: masking the pairs `j = i` needs as many rows
+/// as columns (the self problem).
+pub fn check_square_mask(mask_diagonal: bool, rows: usize, cols: usize) -> Result<()> {
+    if mask_diagonal && rows != cols {
+        return Err(DriftError::invalid(
+            "mask_diagonal",
+            format!("needs a square self problem, got {rows} rows and {cols} columns"),
+        ));
+    }
+    Ok(())
 }
 
 /// Runs a typed row reduction on an object-safe backend (generic code calls this).

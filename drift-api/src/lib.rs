@@ -28,7 +28,9 @@ pub mod real;
 pub mod registry;
 pub mod weighting;
 
-pub use backend::{reduce, Backend, Displacement, ReductionJob, RowReduction};
+pub use backend::{
+    check_len, check_square_mask, reduce, Backend, Displacement, ReductionJob, RowReduction,
+};
 pub use coupling::{
     solve_coupling, ColumnBlock, Coupling, CouplingJob, CouplingProblem, CouplingReport,
     Potentials, RowMasses,

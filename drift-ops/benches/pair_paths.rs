@@ -21,7 +21,8 @@
 //! cargo bench -p drift-ops --bench pair_paths -- 'pair_pass/.*/f32/n4096'
 //! ```
 
-use criterion::{criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput};
+use criterion::measurement::WallTime;
+use criterion::{criterion_main, BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput};
 use drift_api::{operator_from_str, FusedPairs, PairSet, PointCloud, PreparedPairs, Real};
 use drift_ops::cached::CachedPairs;
 use drift_ops::{pair_cache, CpuBackend, Gaussian};
@@ -37,6 +38,24 @@ fn cloud<T: Real>(seed: u64, n: usize, d: usize, offset: f64) -> PointCloud<T> {
         .map(|_| T::of((0..4).map(|_| r.gen::<f64>() - 0.5).sum::<f64>() * 1.7 + offset))
         .collect();
     PointCloud::new("points", data, d).unwrap()
+}
+
+/// A group with the settings of every benchmark here: flat sampling, 10 samples, 0.3 s of warm-up,
+/// `seconds` of measurement, `pairs` elements per iteration.
+fn configured<'c>(
+    c: &'c mut Criterion,
+    name: &str,
+    seconds: u64,
+    pairs: u64,
+) -> BenchmarkGroup<'c, WallTime> {
+    let mut group = c.benchmark_group(name);
+    group
+        .sampling_mode(SamplingMode::Flat)
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(seconds))
+        .throughput(Throughput::Elements(pairs));
+    group
 }
 
 fn precision_name<T: Real>() -> &'static str {
@@ -62,13 +81,7 @@ fn passes<T: Real>(c: &mut Criterion) {
             let pot: Vec<T> = (0..n).map(|j| T::of(-0.001 * j as f64)).collect();
             let cached = CachedPairs::new(set).unwrap();
             let fused = FusedPairs::new(&CpuBackend, set);
-            let mut group = c.benchmark_group("pair_pass");
-            group
-                .sampling_mode(SamplingMode::Flat)
-                .sample_size(10)
-                .warm_up_time(Duration::from_millis(300))
-                .measurement_time(Duration::from_secs(2))
-                .throughput(Throughput::Elements((n * n) as u64));
+            let mut group = configured(c, "pair_pass", 2, (n * n) as u64);
             let mut out = vec![T::zero(); n];
             for (name, pairs) in [
                 ("cached", &cached as &dyn PreparedPairs<T>),
@@ -84,13 +97,7 @@ fn passes<T: Real>(c: &mut Criterion) {
                 });
             }
             group.finish();
-            let mut group = c.benchmark_group("pair_fill");
-            group
-                .sampling_mode(SamplingMode::Flat)
-                .sample_size(10)
-                .warm_up_time(Duration::from_millis(300))
-                .measurement_time(Duration::from_secs(2))
-                .throughput(Throughput::Elements((n * n) as u64));
+            let mut group = configured(c, "pair_fill", 2, (n * n) as u64);
             group.bench_function(BenchmarkId::from_parameter(format!("{p}/n{n}_d{d}")), |b| {
                 b.iter(|| black_box(CachedPairs::new(set).unwrap()))
             });
@@ -110,13 +117,7 @@ fn sinkhorn_drift<T: Real>(c: &mut Criterion) {
                 d as f64 / 2.0
             );
             let op = operator_from_str(&ron, "bench").unwrap();
-            let mut group = c.benchmark_group("sinkhorn_drift_20");
-            group
-                .sampling_mode(SamplingMode::Flat)
-                .sample_size(10)
-                .warm_up_time(Duration::from_millis(300))
-                .measurement_time(Duration::from_secs(3))
-                .throughput(Throughput::Elements((2 * n * n) as u64));
+            let mut group = configured(c, "sinkhorn_drift_20", 3, (2 * n * n) as u64);
             for (name, budget) in [("fused", 0), ("cached", 1 << 30)] {
                 pair_cache::set_pair_cache_budget(budget);
                 let id = format!("{name}/{p}/n{n}_d{d}");

@@ -12,10 +12,13 @@
 //! the running sums are rescaled once per chunk rather than once per element. Both reproduce the
 //! fused reduction to rounding (the summation order differs).
 
-use crate::cpu::{squared_distances, TILE};
+use crate::cpu::{lane_sum, squared_distances, TILE};
 use crate::gram::{GramColumns, GRAM_MIN_DIM};
 use crate::pair_cache::Reservation;
-use drift_api::{DriftError, Kernel, PairPath, PairSet, PointCloud, PreparedPairs, Real, Result};
+use drift_api::{
+    check_len, check_square_mask, DriftError, Kernel, PairPath, PairSet, PointCloud, PreparedPairs,
+    Real, Result,
+};
 use rayon::prelude::*;
 use std::sync::Mutex;
 
@@ -91,33 +94,11 @@ impl<'a, T: Real> CachedPairs<'a, T> {
 
 fn check<T: Real>(set: &PairSet<'_, T>) -> Result<()> {
     set.rows.check_same_dim(set.cols)?;
-    if set.mask_diagonal && set.rows.len() != set.cols.len() {
-        return Err(DriftError::invalid(
-            "mask_diagonal",
-            format!(
-                "needs a square self problem, got {} rows and {} columns",
-                set.rows.len(),
-                set.cols.len()
-            ),
-        ));
-    }
-    Ok(())
+    check_square_mask(set.mask_diagonal, set.rows.len(), set.cols.len())
 }
 
 fn matrix_bytes<T>(n: usize, m: usize) -> Option<usize> {
     n.checked_mul(m)?.checked_mul(std::mem::size_of::<T>())
-}
-
-fn check_len(what: &str, found: usize, expected: usize) -> Result<()> {
-    if found == expected {
-        Ok(())
-    } else {
-        Err(DriftError::ShapeMismatch {
-            what: what.into(),
-            expected,
-            found,
-        })
-    }
 }
 
 impl<T: Real> PreparedPairs<T> for CachedPairs<'_, T> {
@@ -434,22 +415,6 @@ impl<T: Real> OnlineLse<T> {
             T::neg_infinity()
         }
     }
-}
-
-/// Sum with eight independent accumulators, so that the loop vectorises.
-#[inline(always)]
-fn lane_sum<T: Real>(w: &[T]) -> T {
-    let mut lanes = [T::zero(); 8];
-    let chunks = w.chunks_exact(8);
-    let rest = chunks.remainder();
-    for c in chunks {
-        for k in 0..8 {
-            lanes[k] += c[k];
-        }
-    }
-    lanes
-        .iter()
-        .fold(rest.iter().fold(T::zero(), |a, &b| a + b), |a, &b| a + b)
 }
 
 /// Fills `dist` (`N × M`, row-major) with the squared distances, in parallel blocks of rows.

@@ -17,7 +17,10 @@ use crate::cached::CachedPairs;
 use crate::gram::{GramColumns, GRAM_MIN_DIM};
 use drift_api::pairs::Prepared;
 use drift_api::Displacement;
-use drift_api::{Backend, DriftError, Kernel, PairSet, Real, ReductionJob, Result, RowReduction};
+use drift_api::{
+    check_len, check_square_mask, Backend, DriftError, Kernel, PairSet, Real, ReductionJob, Result,
+    RowReduction,
+};
 use rayon::prelude::*;
 
 /// Columns per tile: the tile of log-weights and the matching column coordinates stay in L1.
@@ -100,12 +103,7 @@ fn run<T: Real>(r: RowReduction<'_, T>, avx2_fma: bool) -> Result<()> {
     if let Some(o) = r.origin {
         check_len("origin", o.len(), dim)?;
     }
-    if r.mask_diagonal && n != m {
-        return Err(DriftError::invalid(
-            "mask_diagonal",
-            format!("needs a square self problem, got {n} rows and {m} columns"),
-        ));
-    }
+    check_square_mask(r.mask_diagonal, n, m)?;
     let origin = r.origin.filter(|_| r.displacement == Displacement::Mean);
     let gram = (dim >= GRAM_MIN_DIM).then(|| prepare_columns_on(avx2_fma, r.cols.data(), dim));
     let shared = Shared {
@@ -155,18 +153,6 @@ fn run<T: Real>(r: RowReduction<'_, T>, avx2_fma: bool) -> Result<()> {
         }
     }
     Ok(())
-}
-
-fn check_len(what: &str, found: usize, expected: usize) -> Result<()> {
-    if found == expected {
-        Ok(())
-    } else {
-        Err(DriftError::ShapeMismatch {
-            what: what.into(),
-            expected,
-            found,
-        })
-    }
 }
 
 /// The columns prepared for the Gram path, with squared norms summed as the copy of the block loop
@@ -343,7 +329,7 @@ fn reduce_block<T: Real, const FMA: bool>(
 
 /// Sum with eight independent accumulators, so that the loop vectorises (and rounds better).
 #[inline(always)]
-fn lane_sum<T: Real>(w: &[T]) -> T {
+pub(crate) fn lane_sum<T: Real>(w: &[T]) -> T {
     let mut lanes = [T::zero(); 8];
     let chunks = w.chunks_exact(8);
     let rest = chunks.remainder();

@@ -3,27 +3,7 @@
 
 use drift_api::{Displacement, DriftError, Real, Result, RowReduction};
 
-pub(crate) fn check_len(what: &str, found: usize, expected: usize) -> Result<()> {
-    if found == expected {
-        Ok(())
-    } else {
-        Err(DriftError::ShapeMismatch {
-            what: what.into(),
-            expected,
-            found,
-        })
-    }
-}
-
-pub(crate) fn check_mask(mask_diagonal: bool, rows: usize, cols: usize) -> Result<()> {
-    if mask_diagonal && rows != cols {
-        return Err(DriftError::invalid(
-            "mask_diagonal",
-            format!("needs a square self problem, got {rows} rows and {cols} columns"),
-        ));
-    }
-    Ok(())
-}
+pub(crate) use drift_api::{check_len, check_square_mask as check_mask};
 
 /// Shapes, the mask and the displacement buffer of `r`.
 pub(crate) fn check_reduction<T: Real>(r: &RowReduction<'_, T>) -> Result<()> {
