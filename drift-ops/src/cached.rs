@@ -16,8 +16,8 @@ use crate::cpu::{lane_sum, squared_distances, TILE};
 use crate::gram::{GramColumns, GRAM_MIN_DIM};
 use crate::pair_cache::Reservation;
 use drift_api::{
-    check_len, check_square_mask, DriftError, Kernel, PairPath, PairSet, PointCloud, PreparedPairs,
-    Real, Result,
+    check_len, check_square_mask, DriftError, Kernel, PairPath, PairSet, PointCloud, Precision,
+    PreparedPairs, Real, Result,
 };
 use rayon::prelude::*;
 use std::sync::Mutex;
@@ -350,7 +350,7 @@ fn lock<T>(m: &Mutex<Hints<T>>) -> std::sync::MutexGuard<'_, Hints<T>> {
 /// sum exceed it, so the pass falls back to the exact path.
 #[inline(always)]
 fn shifted_exp<T: Real>(w: &mut [T]) {
-    let cap = T::of(if std::mem::size_of::<T>() == 4 {
+    let cap = T::of(if T::PRECISION == Precision::F32 {
         80.0
     } else {
         700.0
@@ -365,7 +365,7 @@ fn shifted_exp<T: Real>(w: &mut [T]) {
 /// `1e-290`).
 #[inline(always)]
 fn in_range<T: Real>(sum: T) -> bool {
-    let (lo, hi) = if std::mem::size_of::<T>() == 4 {
+    let (lo, hi) = if T::PRECISION == Precision::F32 {
         (1e-30, 1e30)
     } else {
         (1e-290, 1e290)

@@ -2,8 +2,8 @@
 
 use drift_api::pairs::Prepared;
 use drift_api::{
-    log_add_exp, prepare_pairs, reduce, Backend, ColumnBlock, Displacement, Kernel, PairPath,
-    PairSet, PointCloud, Real, Result, RowReduction,
+    log_add_exp, prepare_pairs, Backend, ColumnBlock, FusedPairs, Kernel, PairPath, PairSet,
+    PointCloud, PreparedPairs, Real, Result,
 };
 
 /// A backend, kernel and temperature: everything a coupling's passes share.
@@ -15,6 +15,23 @@ pub(crate) struct Passes<'a, T> {
 }
 
 impl<T: Real> Passes<'_, T> {
+    /// The rows against one block, each pass one fused reduction.
+    fn fused<'p>(
+        &'p self,
+        rows: &'p PointCloud<T>,
+        block: &'p ColumnBlock<'_, T>,
+    ) -> FusedPairs<'p, T> {
+        FusedPairs::new(
+            self.backend,
+            PairSet {
+                rows,
+                cols: block.points,
+                kernel: self.kernel,
+                mask_diagonal: block.mask_diagonal,
+            },
+        )
+    }
+
     /// `LSE_j (g_j + ℓ(x_i, y_j))` over one block, for every row `i`.
     pub fn row_lse(
         &self,
@@ -23,21 +40,7 @@ impl<T: Real> Passes<'_, T> {
         g: Option<&[T]>,
     ) -> Result<Vec<T>> {
         let mut lse = vec![T::zero(); rows.len()];
-        reduce(
-            self.backend,
-            RowReduction {
-                rows,
-                cols: block.points,
-                kernel: self.kernel,
-                tau: self.tau,
-                col_potential: g,
-                mask_diagonal: block.mask_diagonal,
-                displacement: Displacement::None,
-                origin: None,
-                lse: &mut lse,
-                disp: None,
-            },
-        )?;
+        self.fused(rows, block).row_lse(self.tau, g, &mut lse)?;
         Ok(lse)
     }
 
@@ -48,15 +51,9 @@ impl<T: Real> Passes<'_, T> {
         blocks: &[ColumnBlock<'_, T>],
         g: &[&[T]],
     ) -> Result<Vec<T>> {
-        let mut total = vec![T::neg_infinity(); rows.len()];
-        for (block, gb) in blocks.iter().zip(g) {
-            let lse = self.row_lse(rows, block, Some(gb))?;
-            total
-                .iter_mut()
-                .zip(lse)
-                .for_each(|(t, l)| *t = log_add_exp(*t, l));
-        }
-        Ok(total)
+        lse_over_blocks(rows.len(), blocks.len(), |b| {
+            self.row_lse(rows, &blocks[b], Some(g[b]))
+        })
     }
 
     /// `LSE_i (f_i + ℓ(x_i, y_j))` for every column `j` of a block (the column reduction).
@@ -67,23 +64,25 @@ impl<T: Real> Passes<'_, T> {
         f: Option<&[T]>,
     ) -> Result<Vec<T>> {
         let mut lse = vec![T::zero(); block.points.len()];
-        reduce(
-            self.backend,
-            RowReduction {
-                rows: block.points,
-                cols: rows,
-                kernel: self.kernel,
-                tau: self.tau,
-                col_potential: f,
-                mask_diagonal: block.mask_diagonal,
-                displacement: Displacement::None,
-                origin: None,
-                lse: &mut lse,
-                disp: None,
-            },
-        )?;
+        self.fused(rows, block).col_lse(self.tau, f, &mut lse)?;
         Ok(lse)
     }
+}
+
+/// `LSE_b lse_b` element-wise over the per-block row log-sum-exps `block_lse(b)`, `b < blocks`.
+fn lse_over_blocks<T: Real>(
+    rows: usize,
+    blocks: usize,
+    mut block_lse: impl FnMut(usize) -> Result<Vec<T>>,
+) -> Result<Vec<T>> {
+    let mut total = vec![T::neg_infinity(); rows];
+    for b in 0..blocks {
+        total
+            .iter_mut()
+            .zip(block_lse(b)?)
+            .for_each(|(t, l)| *t = log_add_exp(*t, l));
+    }
+    Ok(total)
 }
 
 impl<T: Real> Passes<'_, T> {
@@ -146,15 +145,7 @@ impl<'a, T: Real> PreparedBlocks<'a, T> {
 
     /// `LSE_{b, j} (g_bj + ℓ_ij)` over every block, for every row.
     pub fn row_lse_all(&self, tau: T, g: &[Vec<T>], rows: usize) -> Result<Vec<T>> {
-        let mut total = vec![T::neg_infinity(); rows];
-        for (b, gb) in g.iter().enumerate() {
-            let lse = self.row_lse(b, tau, Some(gb), rows)?;
-            total
-                .iter_mut()
-                .zip(lse)
-                .for_each(|(t, l)| *t = log_add_exp(*t, l));
-        }
-        Ok(total)
+        lse_over_blocks(rows, g.len(), |b| self.row_lse(b, tau, Some(&g[b]), rows))
     }
 
     /// `LSE_i (f_i + ℓ_ij)` for every column `j` of block `b`.
