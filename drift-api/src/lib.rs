@@ -44,7 +44,9 @@ pub use math::VectorMath;
 pub use operator::{
     apply_drift, Context, DriftJob, DriftOperator, DriftProblem, DriftReport, Negatives,
 };
-pub use pairs::{prepare_pairs, FusedPairs, PairPath, PairSet, PreparedPairs};
+pub use pairs::{
+    prepare_pairs, sweep_in_two_passes, FusedPairs, PairPath, PairSet, PreparedPairs, RowUpdate,
+};
 pub use points::{PointCloud, Points};
 pub use precision::{PrecisionReport, WEIGHT_ERROR_TOLERANCE};
 pub use real::{log_add_exp, Precision, Real};

@@ -97,14 +97,81 @@ impl fmt::Display for PairPath {
 /// assert!((col[0] - (1.0 + (-1f64).exp()).ln()).abs() < 1e-12);
 /// assert_eq!(pairs.path(), drift_api::PairPath::Fused);
 /// ```
-pub trait PreparedPairs<T>: Send + Sync + fmt::Debug {
+pub trait PreparedPairs<T: Copy>: Send + Sync + fmt::Debug {
     /// `lse_i = LSE_j (g_j + ℓ_τ(x_i, y_j))` for every row (`g = 0` when `None`).
     fn row_lse(&self, tau: T, col_potential: Option<&[T]>, lse: &mut [T]) -> Result<()>;
     /// `lse_j = LSE_i (f_i + ℓ_τ(x_i, y_j))` for every column (`f = 0` when `None`).
     fn col_lse(&self, tau: T, row_potential: Option<&[T]>, lse: &mut [T]) -> Result<()>;
     /// Which path the passes run on.
     fn path(&self) -> PairPath;
+
+    /// One sweep of alternating scaling: `lse = row_lse(τ, g)`, then `f_i = row_update(i, lse_i)`
+    /// for every row, written to `f`, then `col_lse(τ, f)` into `col`. A backend may run both passes
+    /// in one read of the pairs (the CPU cache does, once it holds the scaled matrix); the default
+    /// makes the two calls, and every implementation gives their results to rounding.
+    ///
+    /// ```
+    /// # use drift_api::{prepare_pairs, PairSet, PointCloud, PreparedPairs};
+    /// # #[derive(Debug, serde::Serialize, serde::Deserialize)] struct G;
+    /// # #[typetag::serde(name = "doc.sweep_g")] impl drift_api::Kernel for G {
+    /// #   fn log_weight_f64(&self, d: &mut [f64], t: f64) { d.iter_mut().for_each(|v| *v = -*v / t) } }
+    /// # #[derive(Debug)] struct Naive;
+    /// # impl drift_api::Backend for Naive {
+    /// #   fn name(&self) -> &str { "naive" }
+    /// #   fn row_reduce(&self, job: drift_api::ReductionJob<'_>) -> drift_api::Result<()> {
+    /// #     let drift_api::ReductionJob::F64(r) = job else { unimplemented!() };
+    /// #     for i in 0..r.rows.len() {
+    /// #       let s: Vec<f64> = (0..r.cols.len()).map(|j| {
+    /// #         let d: f64 = r.rows.point(i).iter().zip(r.cols.point(j)).map(|(a, b)| (a - b) * (a - b)).sum();
+    /// #         -d / r.tau + r.col_potential.map_or(0.0, |g| g[j]) }).collect();
+    /// #       let m = s.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    /// #       r.lse[i] = m + s.iter().map(|v| (v - m).exp()).sum::<f64>().ln();
+    /// #     }
+    /// #     Ok(())
+    /// #   }
+    /// # }
+    /// let x = PointCloud::new("x", vec![0.0f64, 1.0], 1).unwrap();
+    /// let y = PointCloud::new("y", vec![0.0f64], 1).unwrap();
+    /// let pairs = prepare_pairs(&Naive, PairSet { rows: &x, cols: &y, kernel: &G, mask_diagonal: false })
+    ///     .unwrap();
+    /// // f = log(1/2) − lse: the row potentials of a uniform source.
+    /// let (mut f, mut col) = (vec![0.0; 2], vec![0.0; 1]);
+    /// pairs.sweep(1.0, None, &|_, lse| 0.5f64.ln() - lse, &mut f, &mut col).unwrap();
+    /// assert_eq!(f[0], 0.5f64.ln());
+    /// // Both rows carry their mass 1/2 to the only column.
+    /// assert!(col[0].abs() < 1e-12);
+    /// ```
+    fn sweep(
+        &self,
+        tau: T,
+        col_potential: Option<&[T]>,
+        row_update: &RowUpdate<'_, T>,
+        f: &mut [T],
+        col: &mut [T],
+    ) -> Result<()> {
+        sweep_in_two_passes(self, tau, col_potential, row_update, f, col)
+    }
 }
+
+/// [`PreparedPairs::sweep`] as its two passes: what the default does, and what an implementation
+/// that runs it in one read falls back to.
+pub fn sweep_in_two_passes<T: Copy, P: PreparedPairs<T> + ?Sized>(
+    pairs: &P,
+    tau: T,
+    col_potential: Option<&[T]>,
+    row_update: &RowUpdate<'_, T>,
+    f: &mut [T],
+    col: &mut [T],
+) -> Result<()> {
+    pairs.row_lse(tau, col_potential, f)?;
+    for (i, v) in f.iter_mut().enumerate() {
+        *v = row_update(i, *v);
+    }
+    pairs.col_lse(tau, Some(f), col)
+}
+
+/// The row potential of a sweep ([`PreparedPairs::sweep`]) from a row's index and log-sum-exp.
+pub type RowUpdate<'a, T> = dyn Fn(usize, T) -> T + Sync + 'a;
 
 /// The default preparation: nothing is kept, every pass is one fused row reduction on the backend
 /// (a column pass is a row reduction with the two sets swapped).

@@ -3,7 +3,7 @@
 use drift_api::pairs::Prepared;
 use drift_api::{
     log_add_exp, prepare_pairs, Backend, ColumnBlock, FusedPairs, Kernel, PairPath, PairSet,
-    PointCloud, PreparedPairs, Real, Result,
+    PointCloud, PreparedPairs, Real, Result, RowUpdate,
 };
 
 /// A backend, kernel and temperature: everything a coupling's passes share.
@@ -153,6 +153,19 @@ impl<'a, T: Real> PreparedBlocks<'a, T> {
         let mut lse = vec![T::zero(); cols];
         self.blocks[b].col_lse(tau, Some(f), &mut lse)?;
         Ok(lse)
+    }
+
+    /// A sweep of alternating scaling on block `b` ([`drift_api::PreparedPairs::sweep`]).
+    pub fn sweep(
+        &self,
+        b: usize,
+        tau: T,
+        g: &[T],
+        row_update: &RowUpdate<'_, T>,
+        f: &mut [T],
+        col: &mut [T],
+    ) -> Result<()> {
+        self.blocks[b].sweep(tau, Some(g), row_update, f, col)
     }
 
     /// Cached (with the total bytes) when every block is, else fused.

@@ -163,8 +163,7 @@ impl Sinkhorn {
             if p.symmetric {
                 g[0] = symmetric_update(&passes, &p, &g[0])?.0;
             } else {
-                let f = row_update(&passes, &p, &g)?;
-                g = column_update(&passes, &p, &f, &g)?.0;
+                g = sweep(&passes, &p, &g)?.1;
             }
         }
         rescale(&mut g, &log_b, current, p.tau.as_f64());
@@ -185,14 +184,12 @@ impl Sinkhorn {
                 iterations += 1;
             }
         } else {
-            let mut f = row_update(&passes, &p, &g)?;
             loop {
-                let (next_g, err) = column_update(&passes, &p, &f, &g)?;
+                let (f, next_g, err) = sweep(&passes, &p, &g)?;
                 if err <= self.tol || iterations >= self.max_iters + stages.len() {
                     break (f, err);
                 }
                 g = next_g;
-                f = row_update(&passes, &p, &g)?;
                 iterations += 1;
             }
         };
@@ -272,6 +269,31 @@ impl Sinkhorn {
 struct Passes<'p, 'a, T> {
     pairs: &'p PreparedBlocks<'a, T>,
     tau: T,
+}
+
+/// One alternating iteration from `g`: `f` ([`row_update`]), then the next `g` and the marginal error
+/// of `(f, g)` ([`column_update`]). With one block of columns the pair set runs both passes together
+/// ([`drift_api::PreparedPairs::sweep`]: one read of the pairs where they are cached).
+#[allow(clippy::type_complexity)]
+fn sweep<T: Real>(
+    passes: &Passes<'_, '_, T>,
+    p: &CouplingProblem<'_, T>,
+    g: &[Vec<T>],
+) -> Result<(Vec<T>, Vec<Vec<T>>, f64)> {
+    if let ([block], [g0]) = (p.blocks, g) {
+        let log_a = p.row_log_weights;
+        let mut f = vec![T::zero(); p.rows.len()];
+        let mut lse = vec![T::zero(); block.points.len()];
+        let update = |i: usize, l: T| scaling(log_a[i], l);
+        passes
+            .pairs
+            .sweep(0, passes.tau, g0, &update, &mut f, &mut lse)?;
+        let error = marginal_l1(g0, &lse, block.log_weights);
+        return Ok((f, vec![minus(block.log_weights, &lse)], error));
+    }
+    let f = row_update(passes, p, g)?;
+    let (next, error) = column_update(passes, p, &f, g)?;
+    Ok((f, next, error))
 }
 
 /// `f = log a − LSE_{b,j}(g_bj + ℓ_ij)`.

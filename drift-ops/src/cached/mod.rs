@@ -11,15 +11,23 @@
 //! stripe of columns and walk the rows in chunks, taking each chunk's column maxima first so that
 //! the running sums are rescaled once per chunk rather than once per element. Both reproduce the
 //! fused reduction to rounding (the summation order differs).
+//!
+//! From the third pass at one temperature on, the passes run on the [`scaled`] matrix instead:
+//! the exponentials of the log-weights shifted by the last potentials, stored once, so that a
+//! pass is a matrix-vector product.
+
+mod scaled;
+mod sweep;
 
 use crate::cpu::{lane_sum, squared_distances, TILE};
 use crate::gram::{GramColumns, GRAM_MIN_DIM};
 use crate::pair_cache::Reservation;
 use drift_api::{
     check_len, check_square_mask, DriftError, Kernel, PairPath, PairSet, PointCloud, Precision,
-    PreparedPairs, Real, Result,
+    PreparedPairs, Real, Result, RowUpdate,
 };
 use rayon::prelude::*;
+use scaled::{dot, Bounds, Scaled};
 use std::sync::Mutex;
 
 /// The smallest dimension whose pairs are cached. Up to `D = 4` a fused pass computes a distance in
@@ -48,6 +56,10 @@ pub struct CachedPairs<'a, T> {
     /// The last row and column log-sum-exps, the shifts of the next passes (see [`Hints`]).
     row_hints: Mutex<Hints<T>>,
     col_hints: Mutex<Hints<T>>,
+    /// The scaled matrix, once a pass has built it (see [`scaled`]).
+    scaled: Mutex<Option<Scaled<T>>>,
+    /// Whether the scaled matrix may exceed the budget, as the distances may ([`CachedPairs::new`]).
+    unbounded: bool,
 }
 
 impl<'a, T: Real> CachedPairs<'a, T> {
@@ -61,7 +73,7 @@ impl<'a, T: Real> CachedPairs<'a, T> {
         }
         let bytes = matrix_bytes::<T>(set.rows.len(), set.cols.len());
         match bytes.and_then(Reservation::try_new) {
-            Some(reservation) => Self::build(set, reservation).map(Some),
+            Some(reservation) => Self::build(set, reservation, false).map(Some),
             None => Ok(None),
         }
     }
@@ -72,10 +84,10 @@ impl<'a, T: Real> CachedPairs<'a, T> {
         let bytes = matrix_bytes::<T>(set.rows.len(), set.cols.len()).ok_or_else(|| {
             DriftError::invalid("pair cache", "N × M distances do not fit in memory")
         })?;
-        Self::build(set, Reservation::unbounded(bytes))
+        Self::build(set, Reservation::unbounded(bytes), true)
     }
 
-    fn build(set: PairSet<'a, T>, reservation: Reservation) -> Result<Self> {
+    fn build(set: PairSet<'a, T>, reservation: Reservation, unbounded: bool) -> Result<Self> {
         let (n, m) = (set.rows.len(), set.cols.len());
         let mut dist = drift_api::try_vec("pair cache", n * m, T::zero())?;
         fill_distances(set.rows, set.cols, &mut dist);
@@ -88,6 +100,8 @@ impl<'a, T: Real> CachedPairs<'a, T> {
             reservation,
             row_hints: Mutex::new(Hints::default()),
             col_hints: Mutex::new(Hints::default()),
+            scaled: Mutex::new(None),
+            unbounded,
         })
     }
 }
@@ -109,24 +123,46 @@ impl<T: Real> PreparedPairs<T> for CachedPairs<'_, T> {
         }
         let avx2_fma = drift_api::math::has_avx2_fma();
         let mut hints = lock(&self.row_hints);
+        let mut scaled = lock(&self.scaled);
         let shifts = hints.get(tau);
-        lse.par_chunks_mut(ROW_BLOCK)
-            .enumerate()
-            .for_each(|(b, out)| {
-                let row0 = b * ROW_BLOCK;
-                let shifts = shifts.map(|h| &h[row0..row0 + out.len()]);
-                on_best_isa(
-                    avx2_fma,
-                    RowPass {
-                        pairs: self,
-                        row0,
-                        tau,
-                        g: col_potential,
-                        shifts,
-                        out,
-                    },
-                )
-            });
+        let on_scaled = scaled
+            .as_mut()
+            .and_then(|s| self.scaled_rows(avx2_fma, s, tau, col_potential, shifts, lse));
+        if on_scaled.is_none() {
+            // The first pass, or another at the temperature of the last one, builds the scaled
+            // matrix for the passes to come (an ε-scaling schedule changes the temperature every
+            // pass and never stores one).
+            let repeated = hints.tau.is_none_or(|last| last == tau);
+            if repeated && scaled.is_none() {
+                *scaled = Scaled::allocate(self.rows, self.cols, |bytes| {
+                    if self.unbounded {
+                        Some(Reservation::unbounded(bytes))
+                    } else {
+                        Reservation::try_new(bytes)
+                    }
+                });
+            }
+            match scaled.as_mut().filter(|_| repeated) {
+                Some(s) => self.build_scaled(avx2_fma, s, tau, col_potential, lse),
+                None => lse
+                    .par_chunks_mut(ROW_BLOCK)
+                    .enumerate()
+                    .for_each(|(b, out)| {
+                        let row0 = b * ROW_BLOCK;
+                        on_best_isa(
+                            avx2_fma,
+                            RowPass {
+                                pairs: self,
+                                row0,
+                                tau,
+                                g: col_potential,
+                                shifts: shifts.map(|h| &h[row0..row0 + out.len()]),
+                                out,
+                            },
+                        );
+                    }),
+            }
+        }
         hints.set(tau, lse);
         Ok(())
     }
@@ -138,29 +174,63 @@ impl<T: Real> PreparedPairs<T> for CachedPairs<'_, T> {
         }
         let avx2_fma = drift_api::math::has_avx2_fma();
         let mut hints = lock(&self.col_hints);
+        let mut scaled = lock(&self.scaled);
         let shifts = hints.get(tau);
-        lse.par_chunks_mut(TILE).enumerate().for_each(|(s, out)| {
-            let c0 = s * TILE;
-            let shifts = shifts.map(|h| &h[c0..c0 + out.len()]);
-            on_best_isa(
-                avx2_fma,
-                ColPass {
-                    pairs: self,
-                    c0,
-                    tau,
-                    f: row_potential,
-                    shifts,
-                    out,
-                },
-            )
+        let scaled = scaled.as_mut().filter(|s| s.at(tau).is_some());
+        let on_scaled = scaled.and_then(|s| {
+            let shift = s.col_factors(row_potential)?;
+            Some((s, shift))
         });
+        let min_sum = Bounds::min_sum::<T>(self.rows);
+        let still_good = lse
+            .par_chunks_mut(TILE)
+            .enumerate()
+            .map(|(stripe, out)| {
+                let c0 = stripe * TILE;
+                on_best_isa(
+                    avx2_fma,
+                    ColPass {
+                        pairs: self,
+                        c0,
+                        tau,
+                        f: row_potential,
+                        shifts: shifts.map(|h| &h[c0..c0 + out.len()]),
+                        scaled: on_scaled.as_ref().map(|(s, shift)| (&**s, *shift, min_sum)),
+                        out,
+                    },
+                )
+            })
+            .reduce(|| true, |a, b| a && b);
+        if let (false, Some((s, _))) = (still_good, on_scaled) {
+            s.tau = None;
+        }
         hints.set(tau, lse);
         Ok(())
     }
 
+    fn sweep(
+        &self,
+        tau: T,
+        col_potential: Option<&[T]>,
+        row_update: &RowUpdate<'_, T>,
+        f: &mut [T],
+        col: &mut [T],
+    ) -> Result<()> {
+        check_len("row potentials", f.len(), self.rows)?;
+        check_len("lse", col.len(), self.cols)?;
+        if let Some(g) = col_potential {
+            check_len("column potential", g.len(), self.cols)?;
+        }
+        match self.scaled_sweep(tau, col_potential, row_update, f, col) {
+            Some(()) => Ok(()),
+            None => drift_api::sweep_in_two_passes(self, tau, col_potential, row_update, f, col),
+        }
+    }
+
     fn path(&self) -> PairPath {
+        let scaled = lock(&self.scaled).as_ref().map_or(0, |s| s.bytes());
         PairPath::Cached {
-            bytes: self.reservation.bytes(),
+            bytes: self.reservation.bytes() + scaled,
         }
     }
 }
@@ -175,6 +245,142 @@ impl<T: Real> CachedPairs<'_, T> {
         if self.mask_diagonal && (c0..c0 + w.len()).contains(&i) {
             w[i - c0] = T::neg_infinity();
         }
+    }
+
+    /// The passes of the scaled matrix, if it holds `tau` (see [`scaled`]): `None` if it does not
+    /// or the potentials are out of its reach (nothing was computed), else whether every row was
+    /// computed from it (the others took the row pass on the log-weights, and the matrix is marked
+    /// for a rebuild).
+    fn scaled_rows(
+        &self,
+        avx2_fma: bool,
+        s: &mut Scaled<T>,
+        tau: T,
+        g: Option<&[T]>,
+        shifts: Option<&[T]>,
+        lse: &mut [T],
+    ) -> Option<bool> {
+        s.at(tau)?;
+        let shift = s.row_factors(g)?;
+        let min_sum = Bounds::min_sum::<T>(self.cols);
+        let scaled = &*s;
+        let all = lse
+            .par_chunks_mut(ROW_BLOCK)
+            .enumerate()
+            .map(|(b, out)| {
+                let row0 = b * ROW_BLOCK;
+                on_best_isa(
+                    avx2_fma,
+                    ScaledRows {
+                        pairs: self,
+                        scaled,
+                        shift,
+                        min_sum,
+                        row0,
+                        tau,
+                        g,
+                        shifts: shifts.map(|h| &h[row0..row0 + out.len()]),
+                        out,
+                    },
+                )
+            })
+            .reduce(|| true, |a, b| a && b);
+        if !all {
+            s.tau = None;
+        }
+        Some(all)
+    }
+
+    /// A row pass that stores the scaled matrix at `tau`: the exact two-step log-sum-exp of every
+    /// row (the maximum of the log-weights, then the exponentials shifted by it), whose
+    /// exponentials are the matrix's entries, with the row maxima as its row shifts and `g` as its
+    /// column shifts. The matrix is kept only if every row's sum is one it may hold.
+    fn build_scaled(
+        &self,
+        avx2_fma: bool,
+        s: &mut Scaled<T>,
+        tau: T,
+        g: Option<&[T]>,
+        lse: &mut [T],
+    ) {
+        let m = self.cols;
+        let stored = lse
+            .par_chunks_mut(ROW_BLOCK)
+            .zip(s.e.par_chunks_mut(ROW_BLOCK * m))
+            .zip(s.row_shift.par_chunks_mut(ROW_BLOCK))
+            .enumerate()
+            .map(|(b, ((out, rows), shifts))| {
+                on_best_isa(
+                    avx2_fma,
+                    BuildRows {
+                        pairs: self,
+                        row0: b * ROW_BLOCK,
+                        tau,
+                        g,
+                        out,
+                        rows,
+                        shifts,
+                    },
+                )
+            })
+            .reduce(|| true, |a, b| a && b);
+        if stored {
+            s.built(tau, g);
+        } else {
+            s.tau = None;
+        }
+    }
+
+    /// The rows of [`CachedPairs::build_scaled`] from `row0` on: `rows` receives their entries of
+    /// the scaled matrix, `shifts` their maxima and `out` their log-sum-exps.
+    #[inline(always)]
+    fn build_row_block(&self, work: BuildRows<'_, '_, T>) -> bool {
+        let BuildRows {
+            row0,
+            tau,
+            g,
+            out,
+            rows,
+            shifts,
+            ..
+        } = work;
+        let m = self.cols;
+        let cap = Bounds::cap::<T>().exp();
+        let mut kept = true;
+        for (r, ((lse, row), h)) in out
+            .iter_mut()
+            .zip(rows.chunks_exact_mut(m))
+            .zip(shifts.iter_mut())
+            .enumerate()
+        {
+            for c0 in (0..m).step_by(TILE) {
+                self.log_weights(row0 + r, c0, tau, &mut row[c0..(c0 + TILE).min(m)]);
+            }
+            if let Some(g) = g {
+                row.iter_mut().zip(g).for_each(|(v, gj)| *v += *gj);
+            }
+            let max = row.iter().fold(T::neg_infinity(), |a, &b| a.max(b));
+            if !max.is_finite() {
+                // Every pair masked or of weight zero (−∞), or an infinite or NaN log-weight: the
+                // two-step path's answer, and no matrix.
+                *lse = if max == T::neg_infinity() {
+                    max
+                } else {
+                    T::nan()
+                };
+                row.iter_mut().for_each(|v| *v = T::zero());
+                *h = T::zero();
+                kept = false;
+                continue;
+            }
+            row.iter_mut().for_each(|v| *v -= max);
+            T::exp_nonpositive_in_place(row);
+            let sum = lane_sum(row);
+            kept &= sum <= cap;
+            *h = max;
+            *lse = max + sum.ln();
+        }
+        kept
     }
 
     /// Row passes of rows `row0..row0 + out.len()`: one pass of exponentials shifted by the row's
@@ -211,6 +417,103 @@ impl<T: Real> CachedPairs<'_, T> {
                 acc.add(w);
             }
             *lse = acc.finish();
+        }
+    }
+
+    /// Rows `row0..row0 + out.len()` from the scaled matrix, whose factors hold
+    /// `exp(g_j − β_j − shift)`; `false` if a row's sum is not one it gives exactly, and the block
+    /// then took [`CachedPairs::row_block`].
+    #[inline(always)]
+    fn scaled_row_block(&self, work: ScaledRows<'_, '_, T>) -> bool {
+        let ScaledRows {
+            scaled,
+            shift,
+            min_sum,
+            row0,
+            out,
+            ..
+        } = work;
+        let m = self.cols;
+        let factors = &scaled.factors[..m];
+        let mut all = true;
+        for (r, lse) in out.iter_mut().enumerate() {
+            let i = row0 + r;
+            let sum = dot(&scaled.e[i * m..(i + 1) * m], factors);
+            all &= Bounds::accepts(sum, min_sum);
+            *lse = scaled.row_shift[i] + shift + sum.ln();
+        }
+        if !all {
+            self.row_block(row0, work.tau, work.g, work.shifts, out);
+        }
+        all
+    }
+
+    /// Columns `c0..c0 + out.len()` from the scaled matrix, whose factors hold
+    /// `exp(f_i + h_i − shift)`: whether every column's sum is one it gives exactly, and whether a
+    /// column that is not is one the matrix should reach. A column whose potential was `−∞` when
+    /// the matrix was built (a point of zero weight) has no entries in it, and its passes always
+    /// take the log-weights without making the matrix stale.
+    #[inline(always)]
+    fn scaled_col_stripe(
+        &self,
+        scaled: &Scaled<T>,
+        shift: T,
+        min_sum: T,
+        c0: usize,
+        out: &mut [T],
+        failed: &mut [bool; TILE],
+    ) -> bool {
+        let (m, width) = (self.cols, out.len());
+        let mut sum = [T::zero(); TILE];
+        for (i, u) in scaled.factors[..self.rows].iter().enumerate() {
+            let row = &scaled.e[i * m + c0..][..width];
+            sum[..width]
+                .iter_mut()
+                .zip(row)
+                .for_each(|(s, e)| *s += *e * *u);
+        }
+        let mut stale = false;
+        for (((l, s), b), failed) in out
+            .iter_mut()
+            .zip(&sum)
+            .zip(&scaled.col_shift[c0..])
+            .zip(failed.iter_mut())
+        {
+            *failed = !Bounds::accepts(*s, min_sum);
+            stale |= *failed && b.is_finite();
+            *l = shift - *b + s.ln();
+        }
+        stale
+    }
+
+    /// Recomputes the `failed` columns of the stripe at `c0` from the log-weights, a run of
+    /// adjacent ones at a time (shifted by the hints where they keep the sums exact).
+    #[inline(always)]
+    fn redo_columns(
+        &self,
+        failed: &[bool],
+        c0: usize,
+        tau: T,
+        f: Option<&[T]>,
+        shifts: Option<&[T]>,
+        out: &mut [T],
+    ) {
+        let mut k = 0;
+        while k < out.len() {
+            if !failed[k] {
+                k += 1;
+                continue;
+            }
+            let start = k;
+            while k < out.len() && failed[k] {
+                k += 1;
+            }
+            let run = &mut out[start..k];
+            let shifted = shifts
+                .is_some_and(|h| self.col_stripe_shifted(c0 + start, tau, f, &h[start..k], run));
+            if !shifted {
+                self.col_stripe(c0 + start, tau, f, run)
+            }
         }
     }
 
@@ -339,7 +642,7 @@ impl<T: Real> Hints<T> {
     }
 }
 
-fn lock<T>(m: &Mutex<Hints<T>>) -> std::sync::MutexGuard<'_, Hints<T>> {
+fn lock<H>(m: &Mutex<H>) -> std::sync::MutexGuard<'_, H> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
@@ -506,6 +809,46 @@ impl<T: Real> IsaWork for RowPass<'_, '_, T> {
     }
 }
 
+/// One block of rows of a pass that builds the scaled matrix.
+struct BuildRows<'s, 'a, T> {
+    pairs: &'s CachedPairs<'a, T>,
+    row0: usize,
+    tau: T,
+    g: Option<&'s [T]>,
+    out: &'s mut [T],
+    rows: &'s mut [T],
+    shifts: &'s mut [T],
+}
+
+impl<T: Real> IsaWork for BuildRows<'_, '_, T> {
+    type Output = bool;
+    #[inline(always)]
+    fn run(self) -> bool {
+        self.pairs.build_row_block(self)
+    }
+}
+
+/// Row passes of one block of rows from the scaled matrix (the log-weights where it cannot).
+struct ScaledRows<'s, 'a, T> {
+    pairs: &'s CachedPairs<'a, T>,
+    scaled: &'s Scaled<T>,
+    shift: T,
+    min_sum: T,
+    row0: usize,
+    tau: T,
+    g: Option<&'s [T]>,
+    shifts: Option<&'s [T]>,
+    out: &'s mut [T],
+}
+
+impl<T: Real> IsaWork for ScaledRows<'_, '_, T> {
+    type Output = bool;
+    #[inline(always)]
+    fn run(self) -> bool {
+        self.pairs.scaled_row_block(self)
+    }
+}
+
 /// Column passes of one stripe: shifted by the hints where they keep every sum in range, else the
 /// two-step path.
 struct ColPass<'s, 'a, T> {
@@ -514,13 +857,31 @@ struct ColPass<'s, 'a, T> {
     tau: T,
     f: Option<&'s [T]>,
     shifts: Option<&'s [T]>,
+    /// The scaled matrix holding `tau`, its factors' shift and the smallest exact sum.
+    scaled: Option<(&'s Scaled<T>, T, T)>,
     out: &'s mut [T],
 }
 
 impl<T: Real> IsaWork for ColPass<'_, '_, T> {
-    type Output = ();
+    /// Whether the scaled matrix (if any) is still good: it gave the stripe, or missed only columns
+    /// it cannot reach.
+    type Output = bool;
     #[inline(always)]
-    fn run(self) {
+    fn run(self) -> bool {
+        if let Some((scaled, shift, min_sum)) = self.scaled {
+            let mut failed = [false; TILE];
+            let stale = self.pairs.scaled_col_stripe(
+                scaled,
+                shift,
+                min_sum,
+                self.c0,
+                self.out,
+                &mut failed,
+            );
+            self.pairs
+                .redo_columns(&failed, self.c0, self.tau, self.f, self.shifts, self.out);
+            return !stale;
+        }
         let shifted = self.shifts.is_some_and(|h| {
             self.pairs
                 .col_stripe_shifted(self.c0, self.tau, self.f, h, self.out)
@@ -528,6 +889,7 @@ impl<T: Real> IsaWork for ColPass<'_, '_, T> {
         if !shifted {
             self.pairs.col_stripe(self.c0, self.tau, self.f, self.out)
         }
+        true
     }
 }
 
