@@ -53,8 +53,9 @@
 
 mod source;
 pub use source::{
-    check_dim, entry_point, kernel_expression, reduction_source, tile_columns, BLOCK_ROWS, MAX_DIM,
-    MAX_TILE_COLUMNS, ROW_REDUCE_TEMPLATE,
+    check_dim, entry_point, expression_in, kernel_expression, reduction_source,
+    single_precision_literals, tile_columns, BLOCK_ROWS, MAX_DIM, MAX_TILE_COLUMNS,
+    ROW_REDUCE_TEMPLATE,
 };
 
 #[cfg(feature = "cuda")]

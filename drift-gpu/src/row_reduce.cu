@@ -38,8 +38,8 @@ typedef DRIFT_REAL real;
 #define DRIFT_MODE_MEAN 1
 #define DRIFT_MODE_UNIT 2
 
-// The kernel's log-weight, in the precision of the reduction (the user expression may mix in
-// double literals; the result is rounded once).
+// The kernel's log-weight, in the precision of the reduction (the host gives the expression's
+// floating literals an `f` suffix in the float module, so that it does not promote to double).
 static __device__ __forceinline__ real drift_log_weight(real d2, real tau) {
     return (real)(DRIFT_LOG_WEIGHT(d2, tau));
 }

@@ -86,8 +86,8 @@ fn every_kernel_compiles_to_ptx_for_every_target_precision_and_dimension() {
                         kernel.typetag_name()
                     );
                     assert!(ptx.contains(&format!(".target {arch}")), "{arch}");
-                    // The double-precision module computes in double; the single one must not
-                    // fall back to it for the reduction itself (only literals of an expression may).
+                    // The double-precision module computes in double (the single one must not:
+                    // see the next test).
                     if precision == Precision::F64 {
                         assert!(ptx.contains(".f64"));
                     }
@@ -110,6 +110,37 @@ fn a_broken_expression_is_a_typed_error_carrying_the_compiler_log() {
     let err = compile_ptx(Precision::F32, 3, &Broken, "sm_90").unwrap_err();
     assert!(matches!(err, DriftError::InvalidParameter { .. }), "{err}");
     assert!(err.to_string().contains("undefined_name"), "{err}");
+}
+
+#[test]
+fn single_precision_modules_of_expressions_with_double_literals_have_no_double_instruction() {
+    if !nvrtc_or_skip("ptx") {
+        return;
+    }
+    // `-(5e-1) * log1p(d2 / tau)`, `-(1.5e0) * ...` and `0.5 * log(d2) - log(tau)`: unsuffixed
+    // literals, which would promote the f32 expression to double without the rewriting.
+    let kernels: Vec<Box<dyn Kernel>> = vec![
+        Box::new(InverseMultiquadric { beta: 0.5 }),
+        Box::new(InverseMultiquadric { beta: 1.0 }),
+        Box::new(InverseMultiquadric { beta: 1.5 }),
+        Box::new(LogDistance),
+        Box::new(Cauchy),
+    ];
+    for kernel in &kernels {
+        let name = kernel.typetag_name();
+        for arch in ARCHS {
+            for dim in DIMS {
+                let ptx = compile_ptx(Precision::F32, dim, kernel.as_ref(), arch).unwrap();
+                let doubles: Vec<&str> = ptx.lines().filter(|l| l.contains(".f64")).collect();
+                assert!(
+                    doubles.is_empty(),
+                    "{name} f32 {arch} dim {dim}: double instructions {doubles:?}"
+                );
+                let ptx = compile_ptx(Precision::F64, dim, kernel.as_ref(), arch).unwrap();
+                assert!(ptx.contains(".f64"), "{name} f64 {arch} dim {dim}");
+            }
+        }
+    }
 }
 
 #[test]
