@@ -60,22 +60,18 @@ pub fn single_precision_literals(expr: &str) -> String {
 fn end_of_number(chars: &[char], start: usize) -> usize {
     let hex = chars.get(start) == Some(&'0') && matches!(chars.get(start + 1), Some('x' | 'X'));
     let mut i = start;
-    while i < chars.len() {
-        let c = chars[i];
-        if c.is_ascii_alphanumeric() || c == '_' || c == '.' {
-            i += 1;
-        } else if (c == '+' || c == '-')
+    while let Some(&c) = chars.get(i) {
+        let exponent_sign = (c == '+' || c == '-')
             && i > start
             && if hex {
                 matches!(chars[i - 1], 'p' | 'P')
             } else {
                 matches!(chars[i - 1], 'e' | 'E')
-            }
-        {
-            i += 1;
-        } else {
+            };
+        if !(c.is_ascii_alphanumeric() || c == '_' || c == '.' || exponent_sign) {
             break;
         }
+        i += 1;
     }
     i
 }
