@@ -58,6 +58,11 @@ pub use source::{
     ROW_REDUCE_TEMPLATE,
 };
 
+mod sliced_source;
+pub use sliced_source::{
+    sliced_entry, sliced_source, SLICED_SCAN_THREADS, SLICED_STAGES, SLICED_TEMPLATE,
+};
+
 #[cfg(feature = "cuda")]
 mod cuda;
 #[cfg(feature = "cuda")]
@@ -66,7 +71,7 @@ pub use cuda::CudaBackend;
 #[cfg(feature = "cuda")]
 mod nvrtc;
 #[cfg(feature = "cuda")]
-pub use nvrtc::{compile_ptx, compile_source, nvrtc_available};
+pub use nvrtc::{compile_ptx, compile_sliced_ptx, compile_source, nvrtc_available};
 
 #[cfg(not(feature = "cuda"))]
 mod stub;

@@ -43,6 +43,28 @@ fn cuda_backend_conforms() {
     }
 }
 
+fn assert_sliced_passes(backend: &dyn Backend) {
+    let failures = common::sliced::run_sliced_suite(backend);
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn cpu_backend_sliced_wasserstein_conforms() {
+    assert_sliced_passes(&drift_ops::CpuBackend);
+}
+
+#[test]
+fn cuda_backend_sliced_wasserstein_conforms() {
+    if let Some(gpu) = cuda_or_skip("cuda_backend_sliced_wasserstein_conforms") {
+        assert_sliced_passes(&gpu);
+    }
+}
+
 #[test]
 fn cuda_backend_names_a_kernel_it_cannot_run() {
     let Some(gpu) = cuda_or_skip("cuda_backend_names_a_kernel_it_cannot_run") else {

@@ -5,7 +5,9 @@
 #![cfg(feature = "cuda")]
 
 use drift_api::{DriftError, Kernel, Precision};
-use drift_gpu::{compile_ptx, entry_point, nvrtc_available};
+use drift_gpu::{
+    compile_ptx, compile_sliced_ptx, entry_point, nvrtc_available, sliced_entry, SLICED_STAGES,
+};
 use drift_ops::{Gaussian, InverseMultiquadric, Laplace, LogDistance};
 use serde::{Deserialize, Serialize};
 
@@ -154,4 +156,22 @@ fn the_single_precision_gaussian_module_stays_in_single_precision() {
         !ptx.contains("cvt.f64.f32"),
         "f32 module converts to double"
     );
+}
+
+#[test]
+fn the_sliced_wasserstein_stages_compile_for_every_target_and_precision() {
+    if !nvrtc_or_skip("ptx") {
+        return;
+    }
+    for precision in [Precision::F32, Precision::F64] {
+        for arch in ARCHS {
+            let ptx = compile_sliced_ptx(precision, arch)
+                .unwrap_or_else(|e| panic!("sliced {precision:?} {arch}: {e}"));
+            assert!(ptx.contains(&format!(".target {arch}")), "{arch}");
+            for stage in SLICED_STAGES {
+                let entry = format!(".entry {}", sliced_entry(stage, precision));
+                assert!(ptx.contains(&entry), "{precision:?} {arch} lacks {entry}");
+            }
+        }
+    }
 }

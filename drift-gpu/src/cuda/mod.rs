@@ -4,6 +4,7 @@
 mod check;
 mod launch;
 mod pairs;
+mod sliced;
 
 use crate::nvrtc::{compile_source, nvrtc_available};
 use crate::source::{entry_point, kernel_expression, reduction_source};
@@ -12,7 +13,7 @@ use cudarc::driver::{
 };
 use drift_api::pairs::Prepared;
 use drift_api::{
-    Backend, DriftError, PairSet, Precision, Real, ReductionJob, Result, RowReduction,
+    Backend, DriftError, PairSet, Precision, Real, ReductionJob, Result, RowReduction, SlicedJob,
 };
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -46,6 +47,8 @@ pub struct CudaBackend {
     name: String,
     /// Compiled entry points, per precision, dimension and kernel expression (compiled once).
     modules: Mutex<HashMap<ModuleKey, CudaFunction>>,
+    /// The sliced-Wasserstein stages, per precision (compiled once).
+    sliced: Mutex<HashMap<Precision, Arc<sliced::SlicedFunctions>>>,
 }
 
 impl std::fmt::Debug for CudaBackend {
@@ -107,6 +110,7 @@ impl CudaBackend {
             arch: format!("sm_{major}{minor}"),
             name,
             modules: Mutex::new(HashMap::new()),
+            sliced: Mutex::new(HashMap::new()),
         })
     }
 
@@ -146,6 +150,25 @@ impl CudaBackend {
             .load_function(entry_point(precision))
             .map_err(|e| driver_error("function lookup", e))?;
         modules.insert(key, f.clone());
+        Ok(f)
+    }
+
+    /// The sliced-Wasserstein stages for points of `precision`, compiled on first use.
+    pub(crate) fn sliced_functions(
+        &self,
+        precision: Precision,
+    ) -> Result<Arc<sliced::SlicedFunctions>> {
+        let mut cache = self.sliced.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(f) = cache.get(&precision) {
+            return Ok(f.clone());
+        }
+        let ptx = compile_source(&crate::sliced_source::sliced_source(precision), &self.arch)?;
+        let module = self
+            .ctx
+            .load_module(cudarc::nvrtc::Ptx::from_src(ptx))
+            .map_err(|e| driver_error("module load", e))?;
+        let f = Arc::new(sliced::SlicedFunctions::load(&module, precision)?);
+        cache.insert(precision, f.clone());
         Ok(f)
     }
 
@@ -213,6 +236,16 @@ impl Backend for CudaBackend {
     /// Uploads the points once; every pass then moves only the potentials and the results.
     fn prepare_pairs_f32<'a>(&'a self, set: PairSet<'a, f32>) -> Result<Option<Prepared<'a, f32>>> {
         Ok(Some(Box::new(pairs::DevicePairs::new(self, set)?)))
+    }
+
+    /// Projections, sorts and quantile matching on the device (`sliced.cu`).
+    fn sliced_wasserstein_f32(&self, job: SlicedJob<'_, f32>) -> Option<Result<()>> {
+        Some(sliced::sliced_field(self, job))
+    }
+
+    /// Projections, sorts and quantile matching on the device (`sliced.cu`).
+    fn sliced_wasserstein_f64(&self, job: SlicedJob<'_, f64>) -> Option<Result<()>> {
+        Some(sliced::sliced_field(self, job))
     }
 
     /// Uploads the points once; every pass then moves only the potentials and the results.
