@@ -111,3 +111,17 @@ pub fn compile_sliced_ptx(precision: Precision, arch: &str) -> Result<String> {
     }
     Ok(ptx)
 }
+
+/// [`compile_ptx`] with the tensor-core option of the f32 reduction.
+pub fn compile_ptx_with(
+    precision: Precision,
+    dim: usize,
+    kernel: &dyn Kernel,
+    arch: &str,
+    tensor_cores: crate::TensorCores,
+) -> Result<String> {
+    check_dim(dim)?;
+    let expr = kernel_expression(kernel)?;
+    let src = crate::source::reduction_source_with(precision, dim, &expr, tensor_cores);
+    compile_source(&src, arch)
+}

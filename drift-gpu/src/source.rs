@@ -113,6 +113,23 @@ pub fn check_dim(dim: usize) -> Result<()> {
 /// assert!(src.contains("#define DRIFT_LOG_WEIGHT(d2, tau) (-(1e0f) * log1p(d2 / tau))"));
 /// ```
 pub fn reduction_source(precision: Precision, dim: usize, log_weight: &str) -> String {
+    reduction_source_with(precision, dim, log_weight, crate::TensorCores::Off)
+}
+
+/// [`reduction_source`] with the tensor-core option: the products of the f32 reduction on TF32
+/// tensor cores when `tensor_cores` is not `Off` and applies at this precision and dimension
+/// ([`crate::TensorCores::effective`]); otherwise the exact source.
+pub fn reduction_source_with(
+    precision: Precision,
+    dim: usize,
+    log_weight: &str,
+    tensor_cores: crate::TensorCores,
+) -> String {
+    let tc = tensor_cores.effective(precision, dim);
+    let tile = match tc {
+        crate::TensorCores::Off => tile_columns(precision, dim),
+        _ => crate::tensor_core_tile(dim).unwrap_or(16),
+    };
     let (real, suffix, is_f64) = match precision {
         Precision::F32 => ("float", "f32", 0),
         Precision::F64 => ("double", "f64", 1),
@@ -126,8 +143,9 @@ pub fn reduction_source(precision: Precision, dim: usize, log_weight: &str) -> S
          #define DRIFT_TILE {tile}\n\
          #define DRIFT_BLOCK {BLOCK_ROWS}\n\
          #define DRIFT_LOG_WEIGHT(d2, tau) ({log_weight})\n\
+         #define DRIFT_TC {tc}\n\
          {ROW_REDUCE_TEMPLATE}",
-        tile = tile_columns(precision, dim),
+        tc = tc.define(),
     )
 }
 

@@ -175,3 +175,28 @@ fn the_sliced_wasserstein_stages_compile_for_every_target_and_precision() {
         }
     }
 }
+
+#[test]
+fn the_tensor_core_variants_compile_to_mma_instructions() {
+    use drift_gpu::{compile_ptx_with, TensorCores};
+    if !nvrtc_or_skip("ptx") {
+        return;
+    }
+    for tc in [TensorCores::Tf32, TensorCores::Split3] {
+        for arch in ARCHS {
+            for dim in [64, 256] {
+                let ptx = compile_ptx_with(Precision::F32, dim, &Gaussian, arch, tc)
+                    .unwrap_or_else(|e| panic!("{tc:?} {arch} dim {dim}: {e}"));
+                let mmas = ptx.matches("mma.sync").count();
+                assert!(mmas > 0, "{tc:?} {arch} dim {dim}: no mma instruction");
+                assert!(
+                    ptx.contains("cvt.rna.tf32.f32"),
+                    "{tc:?} {arch}: no TF32 rounding"
+                );
+            }
+        }
+    }
+    // Where the path does not apply (f64, D = 3) the exact source is compiled.
+    let ptx = compile_ptx_with(Precision::F32, 3, &Gaussian, "sm_90", TensorCores::Split3).unwrap();
+    assert!(!ptx.contains("mma.sync"));
+}

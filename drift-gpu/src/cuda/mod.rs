@@ -7,7 +7,7 @@ mod pairs;
 mod sliced;
 
 use crate::nvrtc::{compile_source, nvrtc_available};
-use crate::source::{entry_point, kernel_expression, reduction_source};
+use crate::source::{entry_point, kernel_expression, reduction_source_with};
 use cudarc::driver::{
     CudaContext, CudaFunction, CudaStream, DeviceRepr, DriverError, ValidAsZeroBits,
 };
@@ -32,7 +32,7 @@ pub(crate) fn driver_error(doing: &str, e: DriverError) -> DriftError {
 }
 
 /// What selects a compiled module: the precision, the dimension and the kernel expression.
-type ModuleKey = (Precision, usize, String);
+type ModuleKey = (Precision, usize, String, crate::TensorCores);
 
 /// The CUDA backend: one device, one stream, and the reduction modules compiled for it.
 ///
@@ -49,6 +49,8 @@ pub struct CudaBackend {
     modules: Mutex<HashMap<ModuleKey, CudaFunction>>,
     /// The sliced-Wasserstein stages, per precision (compiled once).
     sliced: Mutex<HashMap<Precision, Arc<sliced::SlicedFunctions>>>,
+    /// The tensor-core option of the f32 reduction (off by default).
+    tensor_cores: crate::TensorCores,
 }
 
 impl std::fmt::Debug for CudaBackend {
@@ -111,7 +113,27 @@ impl CudaBackend {
             name,
             modules: Mutex::new(HashMap::new()),
             sliced: Mutex::new(HashMap::new()),
+            tensor_cores: crate::TensorCores::Off,
         })
+    }
+
+    /// The same backend with the tensor-core option of its f32 reductions
+    /// ([`TensorCores`](crate::TensorCores): `Off` by default; `Tf32` about `1e-3` relative on
+    /// squared distances, `Split3` at f32 accuracy). It applies where
+    /// [`tensor_core_tile`](crate::tensor_core_tile) does (`D` a multiple of 8 up to 512);
+    /// other reductions run the exact path.
+    pub fn with_tensor_cores(mut self, tensor_cores: crate::TensorCores) -> Self {
+        self.tensor_cores = tensor_cores;
+        self.modules
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        self
+    }
+
+    /// The tensor-core option in force.
+    pub fn tensor_cores(&self) -> crate::TensorCores {
+        self.tensor_cores
     }
 
     /// The device's name, as the driver gives it.
@@ -136,12 +158,16 @@ impl CudaBackend {
         kernel: &dyn drift_api::Kernel,
     ) -> Result<CudaFunction> {
         let expr = kernel_expression(kernel)?;
-        let key = (precision, dim, expr);
+        let tc = self.tensor_cores.effective(precision, dim);
+        let key = (precision, dim, expr, tc);
         let mut modules = self.modules.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(f) = modules.get(&key) {
             return Ok(f.clone());
         }
-        let ptx = compile_source(&reduction_source(precision, dim, &key.2), &self.arch)?;
+        let ptx = compile_source(
+            &reduction_source_with(precision, dim, &key.2, tc),
+            &self.arch,
+        )?;
         let module = self
             .ctx
             .load_module(cudarc::nvrtc::Ptx::from_src(ptx))
