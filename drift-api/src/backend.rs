@@ -5,6 +5,7 @@ use crate::kernel::Kernel;
 use crate::pairs::{PairSet, Prepared};
 use crate::points::PointCloud;
 use crate::real::Real;
+use crate::sliced::SlicedJob;
 
 /// What a row reduction accumulates besides the row log-mass.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -121,6 +122,20 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     fn prepare_pairs_f64<'a>(&'a self, set: PairSet<'a, f64>) -> Result<Option<Prepared<'a, f64>>> {
         let _ = set;
         Ok(None)
+    }
+
+    /// Computes a sliced-Wasserstein field in single precision, or `None` (the default) when
+    /// this backend leaves it to the operator's CPU code. A backend that returns `Some` has
+    /// written [`SlicedJob::field`]; see [`sliced_wasserstein_on`](crate::sliced_wasserstein_on).
+    fn sliced_wasserstein_f32(&self, job: SlicedJob<'_, f32>) -> Option<Result<()>> {
+        let _ = job;
+        None
+    }
+
+    /// [`sliced_wasserstein_f32`](Backend::sliced_wasserstein_f32) in double precision.
+    fn sliced_wasserstein_f64(&self, job: SlicedJob<'_, f64>) -> Option<Result<()>> {
+        let _ = job;
+        None
     }
 }
 

@@ -53,8 +53,20 @@
 
 mod source;
 pub use source::{
-    check_dim, entry_point, kernel_expression, reduction_source, tile_columns, BLOCK_ROWS, MAX_DIM,
+    check_dim, entry_point, expression_in, kernel_expression, reduction_source,
+    reduction_source_with, single_precision_literals, tile_columns, BLOCK_ROWS, MAX_DIM,
     MAX_TILE_COLUMNS, ROW_REDUCE_TEMPLATE,
+};
+
+mod tensor_cores;
+pub use tensor_cores::{
+    emulated_d2, emulated_dot, round_to_tf32, split_tf32, tensor_core_tile, TensorCores,
+    SPLIT3_D2_BOUND, TC_MAX_DIM, TF32_D2_BOUND,
+};
+
+mod sliced_source;
+pub use sliced_source::{
+    sliced_entry, sliced_source, SLICED_SCAN_THREADS, SLICED_STAGES, SLICED_TEMPLATE,
 };
 
 #[cfg(feature = "cuda")]
@@ -65,7 +77,9 @@ pub use cuda::CudaBackend;
 #[cfg(feature = "cuda")]
 mod nvrtc;
 #[cfg(feature = "cuda")]
-pub use nvrtc::{compile_ptx, compile_source, nvrtc_available};
+pub use nvrtc::{
+    compile_ptx, compile_ptx_with, compile_sliced_ptx, compile_source, nvrtc_available,
+};
 
 #[cfg(not(feature = "cuda"))]
 mod stub;

@@ -95,3 +95,33 @@ pub fn compile_ptx(
     }
     Ok(ptx)
 }
+
+/// Compiles the sliced-Wasserstein stages for points of `precision` to PTX for `arch`, checking
+/// that every entry point is there.
+pub fn compile_sliced_ptx(precision: Precision, arch: &str) -> Result<String> {
+    let ptx = compile_source(&crate::sliced_source::sliced_source(precision), arch)?;
+    for stage in crate::sliced_source::SLICED_STAGES {
+        let entry = crate::sliced_source::sliced_entry(stage, precision);
+        if !ptx.contains(&entry) {
+            return Err(DriftError::invalid(
+                "CUDA source",
+                format!("the compiled PTX lacks its entry point {entry}"),
+            ));
+        }
+    }
+    Ok(ptx)
+}
+
+/// [`compile_ptx`] with the tensor-core option of the f32 reduction.
+pub fn compile_ptx_with(
+    precision: Precision,
+    dim: usize,
+    kernel: &dyn Kernel,
+    arch: &str,
+    tensor_cores: crate::TensorCores,
+) -> Result<String> {
+    check_dim(dim)?;
+    let expr = kernel_expression(kernel)?;
+    let src = crate::source::reduction_source_with(precision, dim, &expr, tensor_cores);
+    compile_source(&src, arch)
+}

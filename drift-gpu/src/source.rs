@@ -5,6 +5,18 @@
 
 use drift_api::{DriftError, Kernel, Precision, Result};
 
+mod literals;
+pub use literals::single_precision_literals;
+
+/// The kernel expression as the module of `precision` splices it: in single precision its
+/// unsuffixed floating literals become `float`, so that the expression does not promote to double.
+pub fn expression_in(precision: Precision, expr: &str) -> String {
+    match precision {
+        Precision::F32 => single_precision_literals(expr),
+        Precision::F64 => expr.to_string(),
+    }
+}
+
 /// The template: `row_reduce.cu`, completed by the `#define`s of [`reduction_source`].
 pub const ROW_REDUCE_TEMPLATE: &str = include_str!("row_reduce.cu");
 
@@ -89,19 +101,40 @@ pub fn check_dim(dim: usize) -> Result<()> {
 
 /// The complete CUDA source of the row reduction for one precision, dimension and log-weight
 /// expression (as [`kernel_expression`] returns it). Its one entry point is
-/// [`entry_point`]`(precision)`.
+/// [`entry_point`]`(precision)`. In single precision the expression's floating literals are made
+/// single-precision first ([`single_precision_literals`]).
 ///
 /// ```
 /// use drift_api::Precision;
 /// let src = drift_gpu::reduction_source(Precision::F32, 3, "-d2 / tau");
 /// assert!(src.contains("#define DRIFT_LOG_WEIGHT(d2, tau) (-d2 / tau)"));
 /// assert!(src.contains("DRIFT_ENTRY("));
+/// let src = drift_gpu::reduction_source(Precision::F32, 3, "-(1e0) * log1p(d2 / tau)");
+/// assert!(src.contains("#define DRIFT_LOG_WEIGHT(d2, tau) (-(1e0f) * log1p(d2 / tau))"));
 /// ```
 pub fn reduction_source(precision: Precision, dim: usize, log_weight: &str) -> String {
+    reduction_source_with(precision, dim, log_weight, crate::TensorCores::Off)
+}
+
+/// [`reduction_source`] with the tensor-core option: the products of the f32 reduction on TF32
+/// tensor cores when `tensor_cores` is not `Off` and applies at this precision and dimension
+/// ([`crate::TensorCores::effective`]); otherwise the exact source.
+pub fn reduction_source_with(
+    precision: Precision,
+    dim: usize,
+    log_weight: &str,
+    tensor_cores: crate::TensorCores,
+) -> String {
+    let tc = tensor_cores.effective(precision, dim);
+    let tile = match tc {
+        crate::TensorCores::Off => tile_columns(precision, dim),
+        _ => crate::tensor_core_tile(dim).unwrap_or(16),
+    };
     let (real, suffix, is_f64) = match precision {
         Precision::F32 => ("float", "f32", 0),
         Precision::F64 => ("double", "f64", 1),
     };
+    let log_weight = expression_in(precision, log_weight);
     format!(
         "#define DRIFT_REAL {real}\n\
          #define DRIFT_SUFFIX {suffix}\n\
@@ -110,8 +143,9 @@ pub fn reduction_source(precision: Precision, dim: usize, log_weight: &str) -> S
          #define DRIFT_TILE {tile}\n\
          #define DRIFT_BLOCK {BLOCK_ROWS}\n\
          #define DRIFT_LOG_WEIGHT(d2, tau) ({log_weight})\n\
+         #define DRIFT_TC {tc}\n\
          {ROW_REDUCE_TEMPLATE}",
-        tile = tile_columns(precision, dim),
+        tc = tc.define(),
     )
 }
 

@@ -34,6 +34,12 @@ impl CudaBackend {
         Err(not_built())
     }
 
+    /// The tensor-core option (kept for the same API as the CUDA build; nothing runs).
+    pub fn with_tensor_cores(self, tensor_cores: crate::TensorCores) -> Self {
+        let _ = tensor_cores;
+        self
+    }
+
     /// The device's name (never reached: no handle exists without the feature).
     pub fn device_name(&self) -> &str {
         "none"

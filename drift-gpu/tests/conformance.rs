@@ -43,6 +43,28 @@ fn cuda_backend_conforms() {
     }
 }
 
+fn assert_sliced_passes(backend: &dyn Backend) {
+    let failures = common::sliced::run_sliced_suite(backend);
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn cpu_backend_sliced_wasserstein_conforms() {
+    assert_sliced_passes(&drift_ops::CpuBackend);
+}
+
+#[test]
+fn cuda_backend_sliced_wasserstein_conforms() {
+    if let Some(gpu) = cuda_or_skip("cuda_backend_sliced_wasserstein_conforms") {
+        assert_sliced_passes(&gpu);
+    }
+}
+
 #[test]
 fn cuda_backend_names_a_kernel_it_cannot_run() {
     let Some(gpu) = cuda_or_skip("cuda_backend_names_a_kernel_it_cannot_run") else {
@@ -104,4 +126,75 @@ fn the_reference_is_right_on_a_hand_computed_case() {
     let e = (-1f64).exp();
     assert!((lse[0] - (1.0 + e).ln()).abs() < 1e-15);
     assert!((disp[0] - e / (1.0 + e)).abs() < 1e-15);
+}
+
+#[test]
+fn cuda_tensor_core_paths_stay_within_their_documented_bounds() {
+    use drift_gpu::TensorCores;
+    let Some(gpu) = cuda_or_skip("cuda_tensor_core_paths_stay_within_their_documented_bounds")
+    else {
+        return;
+    };
+    let mut gpu = Some(gpu);
+    for tc in [TensorCores::Split3, TensorCores::Tf32] {
+        let backend = gpu.take().unwrap().with_tensor_cores(tc);
+        for (dim, n, m) in [(64, 300, 700), (256, 150, 333)] {
+            let x: Vec<f32> = common::uniform(7, n * dim)
+                .iter()
+                .map(|v| (v - 0.5) as f32)
+                .collect();
+            let y: Vec<f32> = common::uniform(8, m * dim)
+                .iter()
+                .map(|v| (v - 0.4) as f32)
+                .collect();
+            let (xs, ys) = (
+                PointCloud::new("x", x.clone(), dim).unwrap(),
+                PointCloud::new("y", y.clone(), dim).unwrap(),
+            );
+            let tau = dim as f32 / 6.0;
+            let mut lse = vec![0f32; n];
+            reduce(
+                &backend,
+                RowReduction {
+                    rows: &xs,
+                    cols: &ys,
+                    kernel: &drift_ops::Gaussian,
+                    tau,
+                    col_potential: None,
+                    mask_diagonal: false,
+                    displacement: Displacement::None,
+                    origin: None,
+                    lse: &mut lse,
+                    disp: None,
+                },
+            )
+            .unwrap();
+            let w = |v: &[f32]| v.iter().map(|a| *a as f64).collect::<Vec<_>>();
+            let (want, _) = common::reference(
+                &w(&x),
+                &w(&y),
+                dim,
+                &drift_ops::Gaussian,
+                tau as f64,
+                None,
+                false,
+                Displacement::None,
+                None,
+            );
+            // |Δℓ| ≤ bound · max(‖x‖² + ‖y‖²) / τ, plus the f32 tolerance.
+            let norms = |v: &[f32]| {
+                v.chunks(dim)
+                    .map(|p| p.iter().map(|c| (*c as f64).powi(2)).sum::<f64>())
+                    .fold(0f64, f64::max)
+            };
+            let allowed = tc.d2_bound() * (norms(&x) + norms(&y)) / tau as f64 + 1e-4 * 10.0;
+            for (i, (a, b)) in lse.iter().zip(&want).enumerate() {
+                assert!(
+                    (*a as f64 - b).abs() <= allowed,
+                    "{tc:?} D = {dim}: lse[{i}] = {a}, reference {b}, allowed {allowed:e}"
+                );
+            }
+        }
+        gpu = Some(backend);
+    }
 }

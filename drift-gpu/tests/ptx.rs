@@ -5,7 +5,9 @@
 #![cfg(feature = "cuda")]
 
 use drift_api::{DriftError, Kernel, Precision};
-use drift_gpu::{compile_ptx, entry_point, nvrtc_available};
+use drift_gpu::{
+    compile_ptx, compile_sliced_ptx, entry_point, nvrtc_available, sliced_entry, SLICED_STAGES,
+};
 use drift_ops::{Gaussian, InverseMultiquadric, Laplace, LogDistance};
 use serde::{Deserialize, Serialize};
 
@@ -86,8 +88,8 @@ fn every_kernel_compiles_to_ptx_for_every_target_precision_and_dimension() {
                         kernel.typetag_name()
                     );
                     assert!(ptx.contains(&format!(".target {arch}")), "{arch}");
-                    // The double-precision module computes in double; the single one must not
-                    // fall back to it for the reduction itself (only literals of an expression may).
+                    // The double-precision module computes in double (the single one must not:
+                    // see the next test).
                     if precision == Precision::F64 {
                         assert!(ptx.contains(".f64"));
                     }
@@ -113,6 +115,37 @@ fn a_broken_expression_is_a_typed_error_carrying_the_compiler_log() {
 }
 
 #[test]
+fn single_precision_modules_of_expressions_with_double_literals_have_no_double_instruction() {
+    if !nvrtc_or_skip("ptx") {
+        return;
+    }
+    // `-(5e-1) * log1p(d2 / tau)`, `-(1.5e0) * ...` and `0.5 * log(d2) - log(tau)`: unsuffixed
+    // literals, which would promote the f32 expression to double without the rewriting.
+    let kernels: Vec<Box<dyn Kernel>> = vec![
+        Box::new(InverseMultiquadric { beta: 0.5 }),
+        Box::new(InverseMultiquadric { beta: 1.0 }),
+        Box::new(InverseMultiquadric { beta: 1.5 }),
+        Box::new(LogDistance),
+        Box::new(Cauchy),
+    ];
+    for kernel in &kernels {
+        let name = kernel.typetag_name();
+        for arch in ARCHS {
+            for dim in DIMS {
+                let ptx = compile_ptx(Precision::F32, dim, kernel.as_ref(), arch).unwrap();
+                let doubles: Vec<&str> = ptx.lines().filter(|l| l.contains(".f64")).collect();
+                assert!(
+                    doubles.is_empty(),
+                    "{name} f32 {arch} dim {dim}: double instructions {doubles:?}"
+                );
+                let ptx = compile_ptx(Precision::F64, dim, kernel.as_ref(), arch).unwrap();
+                assert!(ptx.contains(".f64"), "{name} f64 {arch} dim {dim}");
+            }
+        }
+    }
+}
+
+#[test]
 fn the_single_precision_gaussian_module_stays_in_single_precision() {
     if !nvrtc_or_skip("ptx") {
         return;
@@ -123,4 +156,47 @@ fn the_single_precision_gaussian_module_stays_in_single_precision() {
         !ptx.contains("cvt.f64.f32"),
         "f32 module converts to double"
     );
+}
+
+#[test]
+fn the_sliced_wasserstein_stages_compile_for_every_target_and_precision() {
+    if !nvrtc_or_skip("ptx") {
+        return;
+    }
+    for precision in [Precision::F32, Precision::F64] {
+        for arch in ARCHS {
+            let ptx = compile_sliced_ptx(precision, arch)
+                .unwrap_or_else(|e| panic!("sliced {precision:?} {arch}: {e}"));
+            assert!(ptx.contains(&format!(".target {arch}")), "{arch}");
+            for stage in SLICED_STAGES {
+                let entry = format!(".entry {}", sliced_entry(stage, precision));
+                assert!(ptx.contains(&entry), "{precision:?} {arch} lacks {entry}");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_tensor_core_variants_compile_to_mma_instructions() {
+    use drift_gpu::{compile_ptx_with, TensorCores};
+    if !nvrtc_or_skip("ptx") {
+        return;
+    }
+    for tc in [TensorCores::Tf32, TensorCores::Split3] {
+        for arch in ARCHS {
+            for dim in [64, 256] {
+                let ptx = compile_ptx_with(Precision::F32, dim, &Gaussian, arch, tc)
+                    .unwrap_or_else(|e| panic!("{tc:?} {arch} dim {dim}: {e}"));
+                let mmas = ptx.matches("mma.sync").count();
+                assert!(mmas > 0, "{tc:?} {arch} dim {dim}: no mma instruction");
+                assert!(
+                    ptx.contains("cvt.rna.tf32.f32"),
+                    "{tc:?} {arch}: no TF32 rounding"
+                );
+            }
+        }
+    }
+    // Where the path does not apply (f64, D = 3) the exact source is compiled.
+    let ptx = compile_ptx_with(Precision::F32, 3, &Gaussian, "sm_90", TensorCores::Split3).unwrap();
+    assert!(!ptx.contains("mma.sync"));
 }

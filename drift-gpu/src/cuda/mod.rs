@@ -4,15 +4,16 @@
 mod check;
 mod launch;
 mod pairs;
+mod sliced;
 
 use crate::nvrtc::{compile_source, nvrtc_available};
-use crate::source::{entry_point, kernel_expression, reduction_source};
+use crate::source::{entry_point, kernel_expression, reduction_source_with};
 use cudarc::driver::{
     CudaContext, CudaFunction, CudaStream, DeviceRepr, DriverError, ValidAsZeroBits,
 };
 use drift_api::pairs::Prepared;
 use drift_api::{
-    Backend, DriftError, PairSet, Precision, Real, ReductionJob, Result, RowReduction,
+    Backend, DriftError, PairSet, Precision, Real, ReductionJob, Result, RowReduction, SlicedJob,
 };
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -31,7 +32,7 @@ pub(crate) fn driver_error(doing: &str, e: DriverError) -> DriftError {
 }
 
 /// What selects a compiled module: the precision, the dimension and the kernel expression.
-type ModuleKey = (Precision, usize, String);
+type ModuleKey = (Precision, usize, String, crate::TensorCores);
 
 /// The CUDA backend: one device, one stream, and the reduction modules compiled for it.
 ///
@@ -46,6 +47,10 @@ pub struct CudaBackend {
     name: String,
     /// Compiled entry points, per precision, dimension and kernel expression (compiled once).
     modules: Mutex<HashMap<ModuleKey, CudaFunction>>,
+    /// The sliced-Wasserstein stages, per precision (compiled once).
+    sliced: Mutex<HashMap<Precision, Arc<sliced::SlicedFunctions>>>,
+    /// The tensor-core option of the f32 reduction (off by default).
+    tensor_cores: crate::TensorCores,
 }
 
 impl std::fmt::Debug for CudaBackend {
@@ -107,7 +112,28 @@ impl CudaBackend {
             arch: format!("sm_{major}{minor}"),
             name,
             modules: Mutex::new(HashMap::new()),
+            sliced: Mutex::new(HashMap::new()),
+            tensor_cores: crate::TensorCores::Off,
         })
+    }
+
+    /// The same backend with the tensor-core option of its f32 reductions
+    /// ([`TensorCores`](crate::TensorCores): `Off` by default; `Tf32` about `1e-3` relative on
+    /// squared distances, `Split3` at f32 accuracy). It applies where
+    /// [`tensor_core_tile`](crate::tensor_core_tile) does (`D` a multiple of 8 up to 512);
+    /// other reductions run the exact path.
+    pub fn with_tensor_cores(mut self, tensor_cores: crate::TensorCores) -> Self {
+        self.tensor_cores = tensor_cores;
+        self.modules
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        self
+    }
+
+    /// The tensor-core option in force.
+    pub fn tensor_cores(&self) -> crate::TensorCores {
+        self.tensor_cores
     }
 
     /// The device's name, as the driver gives it.
@@ -132,12 +158,16 @@ impl CudaBackend {
         kernel: &dyn drift_api::Kernel,
     ) -> Result<CudaFunction> {
         let expr = kernel_expression(kernel)?;
-        let key = (precision, dim, expr);
+        let tc = self.tensor_cores.effective(precision, dim);
+        let key = (precision, dim, expr, tc);
         let mut modules = self.modules.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(f) = modules.get(&key) {
             return Ok(f.clone());
         }
-        let ptx = compile_source(&reduction_source(precision, dim, &key.2), &self.arch)?;
+        let ptx = compile_source(
+            &reduction_source_with(precision, dim, &key.2, tc),
+            &self.arch,
+        )?;
         let module = self
             .ctx
             .load_module(cudarc::nvrtc::Ptx::from_src(ptx))
@@ -146,6 +176,25 @@ impl CudaBackend {
             .load_function(entry_point(precision))
             .map_err(|e| driver_error("function lookup", e))?;
         modules.insert(key, f.clone());
+        Ok(f)
+    }
+
+    /// The sliced-Wasserstein stages for points of `precision`, compiled on first use.
+    pub(crate) fn sliced_functions(
+        &self,
+        precision: Precision,
+    ) -> Result<Arc<sliced::SlicedFunctions>> {
+        let mut cache = self.sliced.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(f) = cache.get(&precision) {
+            return Ok(f.clone());
+        }
+        let ptx = compile_source(&crate::sliced_source::sliced_source(precision), &self.arch)?;
+        let module = self
+            .ctx
+            .load_module(cudarc::nvrtc::Ptx::from_src(ptx))
+            .map_err(|e| driver_error("module load", e))?;
+        let f = Arc::new(sliced::SlicedFunctions::load(&module, precision)?);
+        cache.insert(precision, f.clone());
         Ok(f)
     }
 
@@ -213,6 +262,16 @@ impl Backend for CudaBackend {
     /// Uploads the points once; every pass then moves only the potentials and the results.
     fn prepare_pairs_f32<'a>(&'a self, set: PairSet<'a, f32>) -> Result<Option<Prepared<'a, f32>>> {
         Ok(Some(Box::new(pairs::DevicePairs::new(self, set)?)))
+    }
+
+    /// Projections, sorts and quantile matching on the device (`sliced.cu`).
+    fn sliced_wasserstein_f32(&self, job: SlicedJob<'_, f32>) -> Option<Result<()>> {
+        Some(sliced::sliced_field(self, job))
+    }
+
+    /// Projections, sorts and quantile matching on the device (`sliced.cu`).
+    fn sliced_wasserstein_f64(&self, job: SlicedJob<'_, f64>) -> Option<Result<()>> {
+        Some(sliced::sliced_field(self, job))
     }
 
     /// Uploads the points once; every pass then moves only the potentials and the results.

@@ -8,6 +8,8 @@ use drift_api::{
 use drift_ops::{Gaussian, InverseMultiquadric, Laplace};
 use serde::{Deserialize, Serialize};
 
+pub mod sliced;
+
 /// A user kernel fused through its CUDA expression (Cauchy: `log k = −log(1 + d²/τ)`).
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Cauchy;

@@ -4,7 +4,8 @@
 use crate::engine::add_field;
 use crate::random::SplitMix64;
 use drift_api::{
-    try_vec, try_with_capacity, DriftError, DriftProblem, DriftReport, PointCloud, Real, Result,
+    sliced_wasserstein_on, try_vec, try_with_capacity, DirectionSource, DriftError, DriftProblem,
+    DriftReport, PointCloud, Real, Result, SlicedJob, SlicedReal,
 };
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -17,6 +18,10 @@ use serde::{Deserialize, Serialize};
 /// `V = −(D/a_i) ∂(SW₂²/2)/∂x_i` away from ties, with [`sliced_wasserstein_squared`] the matching
 /// value. No kernel and no temperature; cost `O(L (N + M)(D + log(N + M)))`. The directions are
 /// streamed in blocks, so memory is `O(N·D + M)` whatever `L` is.
+///
+/// The evaluation is first offered to the problem's backend as a [`SlicedJob`] (the directions
+/// and weights drawn here); a backend that does not take it (the CPU backend) leaves it to the
+/// code of this file. The CUDA backend of `drift-gpu` takes it.
 ///
 /// RON name `sliced_wasserstein` (defaults `directions: 64`, `seed: 0`, `resample_each_step: true`):
 /// `{"sliced_wasserstein": (directions: 64, seed: 0, resample_each_step: true)}`.
@@ -72,12 +77,44 @@ impl SlicedWasserstein {
         Directions {
             rng: SplitMix64::new(seed),
             left: self.directions,
+            total: self.directions,
             dim,
         }
     }
 
-    fn run<T: Real>(&self, mut p: DriftProblem<'_, T>) -> Result<DriftReport> {
+    fn run<T: SlicedReal>(&self, mut p: DriftProblem<'_, T>) -> Result<DriftReport> {
         p.check()?;
+        let field = match self.backend_field(&p)? {
+            Some(field) => field,
+            None => self.cpu_field(&p)?,
+        };
+        let norm = add_field(&mut p, &field, "sliced_wasserstein drift")?;
+        Ok(DriftReport::of("sliced_wasserstein", Vec::new(), norm))
+    }
+
+    /// The field as the problem's backend computes it, or `None` when it leaves it to the CPU.
+    fn backend_field<T: SlicedReal>(&self, p: &DriftProblem<'_, T>) -> Result<Option<Vec<T>>> {
+        let (n, d) = (p.x.len(), p.x.dim());
+        let mut field = try_vec("sliced_wasserstein field", n * d, T::zero())?;
+        let (a, b) = (p.x.probabilities(), p.y.probabilities());
+        let mut directions = self.directions_for(d, p.context.step);
+        let job = SlicedJob {
+            x: p.x,
+            y: p.y,
+            x_mass: &a,
+            y_mass: &b,
+            directions: &mut directions,
+            scale: d as f64 / self.directions as f64,
+            field: &mut field,
+        };
+        match sliced_wasserstein_on(p.backend, job) {
+            None => Ok(None),
+            Some(done) => done.map(|()| Some(field)),
+        }
+    }
+
+    /// The field computed here, on the CPU.
+    fn cpu_field<T: Real>(&self, p: &DriftProblem<'_, T>) -> Result<Vec<T>> {
         let (n, d) = (p.x.len(), p.x.dim());
         // V_i = (D/L) Σ_l s_li θ_l, accumulated in f64 one block of directions at a time; within a
         // row the terms are added in the order of l, so blocking does not change a bit.
@@ -98,9 +135,7 @@ impl SlicedWasserstein {
         )?;
         let mut field = try_with_capacity("sliced_wasserstein field", n * d)?;
         field.extend(acc.iter().map(|a| T::of(*a)));
-        drop(acc);
-        let norm = add_field(&mut p, &field, "sliced_wasserstein drift")?;
-        Ok(DriftReport::of("sliced_wasserstein", Vec::new(), norm))
+        Ok(field)
     }
 
     fn check(&self) -> Result<()> {
@@ -126,7 +161,17 @@ const BLOCK: usize = 64;
 struct Directions {
     rng: SplitMix64,
     left: usize,
+    total: usize,
     dim: usize,
+}
+
+impl DirectionSource for Directions {
+    fn total(&self) -> usize {
+        self.total
+    }
+    fn next_block(&mut self, thetas: &mut Vec<f64>) -> usize {
+        Directions::next_block(self, thetas)
+    }
 }
 
 impl Directions {

@@ -1,0 +1,104 @@
+//! The sliced-Wasserstein drift as a backend job: a backend that can project, sort and match
+//! quantiles itself (a GPU) takes the whole evaluation; the others leave it to the operator's CPU
+//! code. The directions and the weights are the operator's, so both paths compute the same field.
+
+use crate::backend::Backend;
+use crate::error::{DriftError, Result};
+use crate::points::PointCloud;
+use crate::real::Real;
+
+/// The operator's stream of unit directions `θ_l`, drawn block by block so that memory does not
+/// grow with their number.
+pub trait DirectionSource {
+    /// How many directions the stream holds in all (including those already taken).
+    fn total(&self) -> usize;
+    /// Replaces the contents of `thetas` with the next block of directions (`k × dim`,
+    /// row-major, unit length) and returns `k`; `0` once the stream is exhausted.
+    fn next_block(&mut self, thetas: &mut Vec<f64>) -> usize;
+}
+
+/// One evaluation of the sliced-Wasserstein field
+///
+/// ```text
+/// V(x_i) = scale · Σ_l (q_l(x_i) − θ_l·x_i) θ_l
+/// ```
+///
+/// where, for each direction, `q_l(x_i)` is the quantile of the projected targets at the weighted
+/// mid-rank `Σ_{k<i} a_k + a_i/2` of `θ_l·x_i` among the projected particles (ties broken by
+/// index), the target quantile function interpolating linearly between the weighted mid-ranks of
+/// the sorted targets of positive weight, clamped at the ends. Projections, levels, quantiles
+/// and the sum over directions are computed in double precision whatever `T` is, so a backend's
+/// field agrees with the operator's CPU code to rounding in both precisions.
+pub struct SlicedJob<'a, T> {
+    /// The particles.
+    pub x: &'a PointCloud<T>,
+    /// The targets.
+    pub y: &'a PointCloud<T>,
+    /// Probabilities `a_i` of the particles (length `x.len()`, summing to 1).
+    pub x_mass: &'a [T],
+    /// Probabilities `b_j` of the targets (length `y.len()`, summing to 1, at least one positive).
+    pub y_mass: &'a [T],
+    /// The directions, consumed in order.
+    pub directions: &'a mut dyn DirectionSource,
+    /// The factor in front of the sum (the operator's `D / L`).
+    pub scale: f64,
+    /// Output: `V`, `x.len() × dim`, row-major, overwritten.
+    pub field: &'a mut [T],
+}
+
+impl<T: Real> std::fmt::Debug for SlicedJob<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SlicedJob")
+            .field("particles", &self.x.len())
+            .field("targets", &self.y.len())
+            .field("directions", &self.directions.total())
+            .field("scale", &self.scale)
+            .finish()
+    }
+}
+
+impl<T: Real> SlicedJob<'_, T> {
+    /// Shapes: the two clouds share a dimension, the masses and the field have their lengths,
+    /// the targets carry mass.
+    pub fn check(&self) -> Result<()> {
+        self.x.check_same_dim(self.y)?;
+        crate::check_len("particle masses", self.x_mass.len(), self.x.len())?;
+        crate::check_len("target masses", self.y_mass.len(), self.y.len())?;
+        crate::check_len("field", self.field.len(), self.x.len() * self.x.dim())?;
+        if !self.y_mass.iter().any(|b| b.as_f64() > 0.0) {
+            return Err(DriftError::invalid(
+                "target masses",
+                "at least one target must carry mass",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The precisions a [`SlicedJob`] is offered in: routes a typed job to
+/// [`Backend::sliced_wasserstein_f32`] or [`Backend::sliced_wasserstein_f64`].
+pub trait SlicedReal: Real {
+    /// Offers `job` to `backend`: `None` when the backend leaves it to the caller.
+    fn sliced_on(backend: &dyn Backend, job: SlicedJob<'_, Self>) -> Option<Result<()>>;
+}
+
+impl SlicedReal for f32 {
+    fn sliced_on(backend: &dyn Backend, job: SlicedJob<'_, f32>) -> Option<Result<()>> {
+        backend.sliced_wasserstein_f32(job)
+    }
+}
+
+impl SlicedReal for f64 {
+    fn sliced_on(backend: &dyn Backend, job: SlicedJob<'_, f64>) -> Option<Result<()>> {
+        backend.sliced_wasserstein_f64(job)
+    }
+}
+
+/// Offers a sliced-Wasserstein evaluation to `backend` (generic code calls this): `None` when the
+/// backend does not take it, and the caller computes the field itself.
+pub fn sliced_wasserstein_on<T: SlicedReal>(
+    backend: &dyn Backend,
+    job: SlicedJob<'_, T>,
+) -> Option<Result<()>> {
+    T::sliced_on(backend, job)
+}
