@@ -124,16 +124,16 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
         Ok(None)
     }
 
-    /// Computes a sliced-Wasserstein field in single precision, or `None` (the default) when
-    /// this backend leaves it to the operator's CPU code. A backend that returns `Some` has
-    /// written [`SlicedJob::field`]; see [`sliced_wasserstein_on`](crate::sliced_wasserstein_on).
-    fn sliced_wasserstein_f32(&self, job: SlicedJob<'_, f32>) -> Option<Result<()>> {
+    /// Computes a sliced-Wasserstein field in single precision and returns it (`x.len() × dim`,
+    /// row-major), or `None` (the default) when this backend leaves it to the operator's CPU code;
+    /// see [`sliced_wasserstein_on`](crate::sliced_wasserstein_on).
+    fn sliced_wasserstein_f32(&self, job: SlicedJob<'_, f32>) -> Option<Result<Vec<f32>>> {
         let _ = job;
         None
     }
 
     /// [`sliced_wasserstein_f32`](Backend::sliced_wasserstein_f32) in double precision.
-    fn sliced_wasserstein_f64(&self, job: SlicedJob<'_, f64>) -> Option<Result<()>> {
+    fn sliced_wasserstein_f64(&self, job: SlicedJob<'_, f64>) -> Option<Result<Vec<f64>>> {
         let _ = job;
         None
     }

@@ -51,7 +51,7 @@ pub use pairs::{
 pub use points::{PointCloud, Points};
 pub use precision::{PrecisionReport, WEIGHT_ERROR_TOLERANCE};
 pub use real::{log_add_exp, Precision, Real};
-pub use sliced::{sliced_wasserstein_on, DirectionSource, SlicedJob, SlicedReal};
+pub use sliced::{sliced_wasserstein_on, DirectionSource, SlicedJob};
 pub use weighting::{RowSide, RowSides, Weighting};
 
 #[doc(hidden)]

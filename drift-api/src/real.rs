@@ -7,6 +7,7 @@ use crate::kernel::Kernel;
 use crate::operator::{DriftJob, DriftProblem};
 use crate::pairs::{PairSet, Prepared};
 use crate::points::{PointCloud, Points};
+use crate::sliced::SlicedJob;
 use crate::weighting::{RowSides, Weighting};
 use std::fmt::{Debug, Display};
 use std::iter::Sum;
@@ -65,6 +66,11 @@ pub trait Real:
         backend: &'a dyn Backend,
         set: PairSet<'a, Self>,
     ) -> Result<Option<Prepared<'a, Self>>>;
+    /// The backend's sliced-Wasserstein field in this precision, if it computes one.
+    fn sliced_wasserstein_on(
+        backend: &dyn Backend,
+        job: SlicedJob<'_, Self>,
+    ) -> Option<Result<Vec<Self>>>;
 }
 
 impl Real for f32 {
@@ -99,6 +105,12 @@ impl Real for f32 {
     ) -> Result<Option<Prepared<'a, Self>>> {
         backend.prepare_pairs_f32(set)
     }
+    fn sliced_wasserstein_on(
+        backend: &dyn Backend,
+        job: SlicedJob<'_, Self>,
+    ) -> Option<Result<Vec<Self>>> {
+        backend.sliced_wasserstein_f32(job)
+    }
 }
 
 impl Real for f64 {
@@ -132,6 +144,12 @@ impl Real for f64 {
         set: PairSet<'a, Self>,
     ) -> Result<Option<Prepared<'a, Self>>> {
         backend.prepare_pairs_f64(set)
+    }
+    fn sliced_wasserstein_on(
+        backend: &dyn Backend,
+        job: SlicedJob<'_, Self>,
+    ) -> Option<Result<Vec<Self>>> {
+        backend.sliced_wasserstein_f64(job)
     }
 }
 

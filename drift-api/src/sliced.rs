@@ -3,7 +3,7 @@
 //! code. The directions and the weights are the operator's, so both paths compute the same field.
 
 use crate::backend::Backend;
-use crate::error::{DriftError, Result};
+use crate::error::Result;
 use crate::points::PointCloud;
 use crate::real::Real;
 
@@ -23,7 +23,8 @@ pub trait DirectionSource {
 /// V(x_i) = scale · Σ_l (q_l(x_i) − θ_l·x_i) θ_l
 /// ```
 ///
-/// where, for each direction, `q_l(x_i)` is the quantile of the projected targets at the weighted
+/// with the clouds' probabilities `a = x.probabilities()` and `b = y.probabilities()`, where, for
+/// each direction, `q_l(x_i)` is the quantile of the projected targets at the weighted
 /// mid-rank `Σ_{k<i} a_k + a_i/2` of `θ_l·x_i` among the projected particles (ties broken by
 /// index), the target quantile function interpolating linearly between the weighted mid-ranks of
 /// the sorted targets of positive weight, clamped at the ends. Projections, levels, quantiles
@@ -34,16 +35,10 @@ pub struct SlicedJob<'a, T> {
     pub x: &'a PointCloud<T>,
     /// The targets.
     pub y: &'a PointCloud<T>,
-    /// Probabilities `a_i` of the particles (length `x.len()`, summing to 1).
-    pub x_mass: &'a [T],
-    /// Probabilities `b_j` of the targets (length `y.len()`, summing to 1, at least one positive).
-    pub y_mass: &'a [T],
     /// The directions, consumed in order.
     pub directions: &'a mut dyn DirectionSource,
     /// The factor in front of the sum (the operator's `D / L`).
     pub scale: f64,
-    /// Output: `V`, `x.len() × dim`, row-major, overwritten.
-    pub field: &'a mut [T],
 }
 
 impl<T: Real> std::fmt::Debug for SlicedJob<'_, T> {
@@ -58,47 +53,18 @@ impl<T: Real> std::fmt::Debug for SlicedJob<'_, T> {
 }
 
 impl<T: Real> SlicedJob<'_, T> {
-    /// Shapes: the two clouds share a dimension, the masses and the field have their lengths,
-    /// the targets carry mass.
+    /// Shapes: the two clouds share a dimension (their weights are valid by construction).
     pub fn check(&self) -> Result<()> {
-        self.x.check_same_dim(self.y)?;
-        crate::check_len("particle masses", self.x_mass.len(), self.x.len())?;
-        crate::check_len("target masses", self.y_mass.len(), self.y.len())?;
-        crate::check_len("field", self.field.len(), self.x.len() * self.x.dim())?;
-        if !self.y_mass.iter().any(|b| b.as_f64() > 0.0) {
-            return Err(DriftError::invalid(
-                "target masses",
-                "at least one target must carry mass",
-            ));
-        }
-        Ok(())
-    }
-}
-
-/// The precisions a [`SlicedJob`] is offered in: routes a typed job to
-/// [`Backend::sliced_wasserstein_f32`] or [`Backend::sliced_wasserstein_f64`].
-pub trait SlicedReal: Real {
-    /// Offers `job` to `backend`: `None` when the backend leaves it to the caller.
-    fn sliced_on(backend: &dyn Backend, job: SlicedJob<'_, Self>) -> Option<Result<()>>;
-}
-
-impl SlicedReal for f32 {
-    fn sliced_on(backend: &dyn Backend, job: SlicedJob<'_, f32>) -> Option<Result<()>> {
-        backend.sliced_wasserstein_f32(job)
-    }
-}
-
-impl SlicedReal for f64 {
-    fn sliced_on(backend: &dyn Backend, job: SlicedJob<'_, f64>) -> Option<Result<()>> {
-        backend.sliced_wasserstein_f64(job)
+        self.x.check_same_dim(self.y)
     }
 }
 
 /// Offers a sliced-Wasserstein evaluation to `backend` (generic code calls this): `None` when the
-/// backend does not take it, and the caller computes the field itself.
-pub fn sliced_wasserstein_on<T: SlicedReal>(
+/// backend does not take it and the caller computes the field itself, else the field `V`
+/// (`x.len() × dim`, row-major) or the backend's error.
+pub fn sliced_wasserstein_on<T: Real>(
     backend: &dyn Backend,
     job: SlicedJob<'_, T>,
-) -> Option<Result<()>> {
-    T::sliced_on(backend, job)
+) -> Option<Result<Vec<T>>> {
+    T::sliced_wasserstein_on(backend, job)
 }

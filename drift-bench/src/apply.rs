@@ -19,10 +19,7 @@ use crate::point_files::{self, label};
 use crate::{csv, invalid_arg, same_file};
 use anyhow::{anyhow, bail, Result};
 use clap::Args;
-use drift_api::{
-    apply_drift, Context, DriftOperator, DriftProblem, DriftReport, Negatives, PointCloud,
-    Precision, Real,
-};
+use drift_api::{Context, DriftOperator, DriftReport, Negatives, PointCloud, Precision, Real};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -354,22 +351,17 @@ fn run_in<T: Real>(a: &ApplyArgs, op: &dyn DriftOperator, inputs: &Inputs) -> Re
     let mut report = DriftReport::default();
     let backend = a.backend.open()?;
     for _ in 0..a.repeat {
-        // Operators accumulate into the buffer: each evaluation starts from zero, outside the clock.
-        field.iter_mut().for_each(|v| *v = T::zero());
         let clock = Instant::now();
-        report = apply_drift(
+        report = drift_ops::drift_into(
+            backend.as_ref(),
             op,
-            DriftProblem {
-                backend: backend.as_ref(),
-                x: &x,
-                y: &y,
-                context: &context,
-                out: &mut field,
-                scale: T::one(),
-                negatives: negatives
-                    .as_ref()
-                    .map(|points| Negatives::new(points, a.negative_weight)),
-            },
+            &x,
+            &y,
+            &context,
+            negatives
+                .as_ref()
+                .map(|points| Negatives::new(points, a.negative_weight)),
+            &mut field,
         )
         .map_err(|e| anyhow!("--op {}: {e}", a.op.display()))?;
         times.push(clock.elapsed());

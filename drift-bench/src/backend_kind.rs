@@ -2,6 +2,7 @@
 
 use drift_api::{Backend, Result};
 use serde::{Deserialize, Serialize};
+use std::sync::{Arc, Mutex};
 
 /// A compute backend, as the command line (`--backend cpu|cuda`) and RON sweeps
 /// (`backend: cuda`) name it.
@@ -28,10 +29,23 @@ pub enum BackendKind {
 impl BackendKind {
     /// Opens the backend: the CPU always; CUDA or [`drift_api::DriftError::NoDevice`] with the
     /// reason (no `cuda` feature in this build, no driver, no device).
-    pub fn open(self) -> Result<Box<dyn Backend>> {
+    ///
+    /// The CUDA backend is opened once per process and shared: its device context and its
+    /// compiled kernels then serve every run of a sweep, instead of being created again for each
+    /// (a failed opening is not kept, so a later call tries again).
+    pub fn open(self) -> Result<Arc<dyn Backend>> {
         match self {
-            BackendKind::Cpu => Ok(Box::new(drift_ops::CpuBackend)),
-            BackendKind::Cuda => Ok(Box::new(drift_gpu::CudaBackend::new()?)),
+            BackendKind::Cpu => Ok(Arc::new(drift_ops::CpuBackend)),
+            BackendKind::Cuda => {
+                static CUDA: Mutex<Option<Arc<dyn Backend>>> = Mutex::new(None);
+                let mut cuda = CUDA.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(backend) = cuda.as_ref() {
+                    return Ok(Arc::clone(backend));
+                }
+                let backend: Arc<dyn Backend> = Arc::new(drift_gpu::CudaBackend::new()?);
+                *cuda = Some(Arc::clone(&backend));
+                Ok(backend)
+            }
         }
     }
 }

@@ -132,15 +132,9 @@ mod tests {
     use super::*;
 
     fn uniform(seed: u64, len: usize) -> Vec<f64> {
-        let mut s = seed;
+        let mut rng = drift_ops::random::SplitMix64::new(seed);
         (0..len)
-            .map(|_| {
-                s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
-                let mut z = s;
-                z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-                z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-                ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-            })
+            .map(|_| (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64)
             .collect()
     }
 

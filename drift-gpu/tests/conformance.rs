@@ -21,14 +21,18 @@ fn cuda_or_skip(test: &str) -> Option<CudaBackend> {
     }
 }
 
-fn assert_passes(backend: &dyn Backend) {
-    let failures = common::run_suite(backend);
+/// Fails with every failure of a suite's run listed.
+fn assert_none(failures: Vec<String>) {
     assert!(
         failures.is_empty(),
         "{} failures:\n{}",
         failures.len(),
         failures.join("\n")
     );
+}
+
+fn assert_passes(backend: &dyn Backend) {
+    assert_none(common::run_suite(backend));
 }
 
 #[test]
@@ -44,13 +48,7 @@ fn cuda_backend_conforms() {
 }
 
 fn assert_sliced_passes(backend: &dyn Backend) {
-    let failures = common::sliced::run_sliced_suite(backend);
-    assert!(
-        failures.is_empty(),
-        "{} failures:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert_none(common::sliced::run_sliced_suite(backend));
 }
 
 #[test]

@@ -4,6 +4,11 @@
 //! without it the test says it skipped, unless `DRIFT_REQUIRE_NVRTC=1`.
 #![cfg(feature = "cuda")]
 
+// The suite's helpers are shared with the conformance tests; this file uses its user kernel.
+#[allow(dead_code)]
+mod common;
+
+use common::Cauchy;
 use drift_api::{DriftError, Kernel, Precision};
 use drift_gpu::{
     compile_ptx, compile_sliced_ptx, entry_point, nvrtc_available, sliced_entry, SLICED_STAGES,
@@ -15,19 +20,6 @@ use serde::{Deserialize, Serialize};
 const ARCHS: [&str; 2] = ["sm_80", "sm_90"];
 /// Dimensions: a line, the 3-D point clouds, and the 64-D features of the benchmark.
 const DIMS: [usize; 3] = [1, 3, 64];
-
-/// A user kernel fused through its CUDA expression (Cauchy: `log k = −log(1 + d²/τ)`).
-#[derive(Debug, Serialize, Deserialize)]
-struct Cauchy;
-#[typetag::serde(name = "test.ptx_cauchy")]
-impl Kernel for Cauchy {
-    fn log_weight_f64(&self, d: &mut [f64], t: f64) {
-        d.iter_mut().for_each(|v| *v = -(*v / t).ln_1p())
-    }
-    fn cuda_log_weight(&self) -> Option<String> {
-        Some("-log1p(d2 / tau)".into())
-    }
-}
 
 /// A user kernel with a mistake in its expression.
 #[derive(Debug, Serialize, Deserialize)]

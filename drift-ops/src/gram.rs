@@ -39,15 +39,9 @@ pub(crate) struct GramColumns<T> {
 }
 
 impl<T: Real> GramColumns<T> {
-    /// Prepares `m` points of dimension `dim` (row-major `y`), for [`GramColumns::tile`].
-    #[allow(dead_code)] // the entry point for code compiled without FMA (the backend uses `new_with`)
-    pub fn new(y: &[T], dim: usize) -> Self {
-        Self::new_with::<false>(y, dim)
-    }
-
-    /// [`GramColumns::new`] for [`GramColumns::tile_with`]`::<FMA>`: the squared norms are summed
-    /// with the same (fused or separate) multiply-adds as the tile's dot products, so that the
-    /// distance of coincident points comes out exactly zero.
+    /// Prepares `m` points of dimension `dim` (row-major `y`) for [`GramColumns::tile_with`]`::<FMA>`:
+    /// the squared norms are summed with the same (fused or separate) multiply-adds as the tile's dot
+    /// products, so that the distance of coincident points comes out exactly zero.
     #[inline(always)]
     pub fn new_with<const FMA: bool>(y: &[T], dim: usize) -> Self {
         let m = y.len() / dim;
@@ -85,15 +79,9 @@ impl<T: Real> GramColumns<T> {
     }
 
     /// Centres a block of rows (row-major) into `xc`, padded with zero rows to whole groups, and
-    /// returns their squared norms in `x_sq`. (This and the other per-block methods are
-    /// `#[inline(always)]`: they run inside the CPU backend's AVX2+FMA copy of its block loop.)
-    #[inline(always)]
-    #[allow(dead_code)] // the entry point for code compiled without FMA
-    pub fn centre_rows(&self, x: &[T], xc: &mut Vec<T>, x_sq: &mut Vec<T>) {
-        self.centre_rows_with::<false>(x, xc, x_sq)
-    }
-
-    /// [`GramColumns::centre_rows`] for [`GramColumns::tile_with`]`::<FMA>` (norms summed as there).
+    /// returns their squared norms in `x_sq`, summed as [`GramColumns::tile_with`]`::<FMA>` sums
+    /// its products. (This and the other per-block methods are `#[inline(always)]`: they run inside
+    /// the CPU backend's AVX2+FMA copy of its block loop.)
     #[inline(always)]
     pub fn centre_rows_with<const FMA: bool>(&self, x: &[T], xc: &mut Vec<T>, x_sq: &mut Vec<T>) {
         let d = self.dim;
@@ -113,27 +101,9 @@ impl<T: Real> GramColumns<T> {
 
     /// Squared distances of the centred rows `xc` to the columns `c0..c0 + width`, written to
     /// `out[r * out_stride + jj]` for every (padded) row `r`. `c0` is a multiple of the panel
-    /// width, 16 (tiles start at whole panels).
-    ///
-    /// Separate multiplies and adds: the version for code compiled without FMA; code compiled with
-    /// it calls [`GramColumns::tile_with`]`::<true>`.
-    #[inline(always)]
-    #[allow(dead_code)] // the entry point for code compiled without FMA (the backend uses `tile_with`)
-    pub fn tile(
-        &self,
-        xc: &[T],
-        x_sq: &[T],
-        c0: usize,
-        width: usize,
-        out: &mut [T],
-        out_stride: usize,
-    ) {
-        self.tile_with::<false>(xc, x_sq, c0, width, out, out_stride)
-    }
-
-    /// [`GramColumns::tile`], with fused multiply-adds when `FMA` is set (one rounding per product
-    /// instead of two; only for code compiled with the FMA instructions, where each is one
-    /// instruction, as in the CPU backend's AVX2+FMA copy of its block loop).
+    /// width, 16 (tiles start at whole panels). With fused multiply-adds when `FMA` is set (one
+    /// rounding per product instead of two; only for code compiled with the FMA instructions, as in
+    /// the CPU backend's AVX2+FMA copy of its block loop), else separate multiplies and adds.
     #[inline(always)]
     pub fn tile_with<const FMA: bool>(
         &self,
@@ -311,11 +281,11 @@ mod tests {
         let y: Vec<f64> = (0..m * d)
             .map(|k| 100.0 + (k as f64 * 0.11).cos())
             .collect();
-        let cols = GramColumns::new(&y, d);
+        let cols = GramColumns::new_with::<false>(&y, d);
         let (mut xc, mut x_sq) = (Vec::new(), Vec::new());
-        cols.centre_rows(&x, &mut xc, &mut x_sq);
+        cols.centre_rows_with::<false>(&x, &mut xc, &mut x_sq);
         let mut out = vec![0.0; x_sq.len() * 40];
-        cols.tile(&xc, &x_sq, 0, 37, &mut out, 40);
+        cols.tile_with::<false>(&xc, &x_sq, 0, 37, &mut out, 40);
         for i in 0..n {
             for j in 0..m {
                 let direct: f64 = (0..d).map(|k| (x[i * d + k] - y[j * d + k]).powi(2)).sum();

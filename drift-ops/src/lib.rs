@@ -37,8 +37,8 @@ pub use operators::*;
 pub use weightings::{FDivergenceKind, FDivergenceWeighting, MassProduct, Masses, Unit};
 
 use drift_api::{
-    apply_drift, Backend, Context, DriftOperator, DriftProblem, DriftReport, PointCloud, Real,
-    Result,
+    apply_drift, Backend, Context, DriftOperator, DriftProblem, DriftReport, Negatives, PointCloud,
+    Real, Result,
 };
 
 /// Evaluates `V(x_i)` on the CPU backend at step 0: returns the field (`N × D`, row-major) and the report.
@@ -59,17 +59,43 @@ pub fn drift_with<T: Real>(
     context: &Context,
 ) -> Result<(Vec<T>, DriftReport)> {
     let mut out = vec![T::zero(); x.len() * x.dim()];
-    let report = apply_drift(
+    let report = drift_into(backend, op, x, y, context, None, &mut out)?;
+    Ok((out, report))
+}
+
+/// Evaluates `V(x_i)` into `out` (`N × D`, row-major, overwritten), with guidance negatives if
+/// given: the call behind [`drift_with`] for callers that keep their buffer between evaluations.
+///
+/// ```
+/// use drift_api::{Context, Negatives, PointCloud};
+/// let x = PointCloud::new("x", vec![0.0f64, 1.0], 1).unwrap();
+/// let y = PointCloud::new("y", vec![3.0f64], 1).unwrap();
+/// let mut v = vec![f64::NAN; 2];
+/// let op = drift_ops::OneSided::new(1.0);
+/// drift_ops::drift_into(&drift_ops::CpuBackend, &op, &x, &y, &Context::default(), None, &mut v)
+///     .unwrap();
+/// assert!(v.iter().all(|d| *d > 0.0));
+/// ```
+pub fn drift_into<T: Real>(
+    backend: &dyn Backend,
+    op: &dyn DriftOperator,
+    x: &PointCloud<T>,
+    y: &PointCloud<T>,
+    context: &Context,
+    negatives: Option<Negatives<'_, T>>,
+    out: &mut [T],
+) -> Result<DriftReport> {
+    out.iter_mut().for_each(|v| *v = T::zero());
+    apply_drift(
         op,
         DriftProblem {
             backend,
             x,
             y,
             context,
-            out: &mut out,
+            out,
             scale: T::one(),
-            negatives: None,
+            negatives,
         },
-    )?;
-    Ok((out, report))
+    )
 }

@@ -97,18 +97,61 @@ fn case(seed: u64, n: usize, m: usize, d: usize, k: K, tau: f64, mask: bool) -> 
     }
 }
 
+/// A case's points in precision `T`: the rows, and the columns (the rows again when masked).
+struct Clouds<T> {
+    x: PointCloud<T>,
+    y: PointCloud<T>,
+    mask: bool,
+}
+
+impl<T: Real> Clouds<T> {
+    fn of(c: &Case) -> Self {
+        Clouds {
+            x: c.x.to_lib::<T>("x"),
+            y: c.y.to_lib::<T>("y"),
+            mask: c.mask,
+        }
+    }
+
+    fn cols(&self) -> &PointCloud<T> {
+        if self.mask {
+            &self.x
+        } else {
+            &self.y
+        }
+    }
+
+    fn set<'a>(&'a self, kernel: &'a dyn drift_api::Kernel) -> PairSet<'a, T> {
+        PairSet {
+            rows: &self.x,
+            cols: self.cols(),
+            kernel,
+            mask_diagonal: self.mask,
+        }
+    }
+
+    /// The rows and columns as rounded to `T`, in f64 for the reference.
+    fn points64(&self) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
+        (points(&self.x), points(self.cols()))
+    }
+}
+
+/// The scale of a reference's log-sum-exps, `1 + max |finite value|`, that errors are relative to.
+fn scale_of(rows: &[f64], cols: &[f64]) -> f64 {
+    1.0 + rows
+        .iter()
+        .chain(cols)
+        .filter(|v| v.is_finite())
+        .fold(0.0f64, |a, v| a.max(v.abs()))
+}
+
 /// Both paths in precision `T` against the dense reference; returns the largest error of each
 /// (relative to the scale of the log-weights, `1 + max |ℓ|`).
 fn check<T: Real>(c: &Case) -> (f64, f64) {
-    let (xl, yl) = (c.x.to_lib::<T>("x"), c.y.to_lib::<T>("y"));
+    let clouds = Clouds::<T>::of(c);
     let kernel = c.k.boxed();
-    let set = PairSet {
-        rows: &xl,
-        cols: if c.mask { &xl } else { &yl },
-        kernel: kernel.as_ref(),
-        mask_diagonal: c.mask,
-    };
-    let (x64, y64) = (points(&xl), points(if c.mask { &xl } else { &yl }));
+    let set = clouds.set(kernel.as_ref());
+    let (x64, y64) = clouds.points64();
     let (f, g): (Vec<T>, Vec<T>) = (
         c.f.iter().map(|v| T::of(*v)).collect(),
         c.g.iter().map(|v| T::of(*v)).collect(),
@@ -116,12 +159,7 @@ fn check<T: Real>(c: &Case) -> (f64, f64) {
     // The reference sees the points and potentials as rounded to T.
     let f64_of = |v: &[T]| v.iter().map(|a| a.as_f64()).collect::<Vec<_>>();
     let (want_rows, want_cols) = dense(c.k, c.tau, &x64, &y64, c.mask, &f64_of(&f), &f64_of(&g));
-    let scale = 1.0
-        + want_rows
-            .iter()
-            .chain(&want_cols)
-            .filter(|v| v.is_finite())
-            .fold(0.0f64, |a, v| a.max(v.abs()));
+    let scale = scale_of(&want_rows, &want_cols);
     let cached = CachedPairs::new(set).unwrap();
     let fused = FusedPairs::new(&CpuBackend, set);
     assert!(matches!(cached.path(), PairPath::Cached { .. }));
@@ -131,7 +169,7 @@ fn check<T: Real>(c: &Case) -> (f64, f64) {
         .iter_mut()
         .zip([&cached as &dyn PreparedPairs<T>, &fused])
     {
-        let mut rows = vec![T::zero(); xl.len()];
+        let mut rows = vec![T::zero(); x64.len()];
         let mut cols = vec![T::zero(); y64.len()];
         pairs.row_lse(T::of(c.tau), Some(&g), &mut rows).unwrap();
         pairs.col_lse(T::of(c.tau), Some(&f), &mut cols).unwrap();
@@ -265,15 +303,9 @@ fn repeated_cached_passes_match_the_reference_as_potentials_move() {
     fn run<T: Real>(tol: f64) {
         for (seed, mask) in [(11, false), (12, true)] {
             let c = case(seed, 70, 70, 20, K::Gaussian, 0.05, mask);
-            let (xl, yl) = (c.x.to_lib::<T>("x"), c.y.to_lib::<T>("y"));
-            let cols_set = if mask { &xl } else { &yl };
-            let set = PairSet {
-                rows: &xl,
-                cols: cols_set,
-                kernel: &drift_ops::Gaussian,
-                mask_diagonal: mask,
-            };
-            let (x64, y64) = (points(&xl), points(cols_set));
+            let clouds = Clouds::<T>::of(&c);
+            let set = clouds.set(&drift_ops::Gaussian);
+            let (x64, y64) = clouds.points64();
             let cached = CachedPairs::new(set).unwrap();
             let mut r = rng(seed);
             let steps: [(f64, f64); 6] = [
@@ -294,16 +326,11 @@ fn repeated_cached_passes_match_the_reference_as_potentials_move() {
                 let as64 = |v: &[T]| v.iter().map(|a| a.as_f64()).collect::<Vec<_>>();
                 let (want_rows, want_cols) =
                     dense(c.k, tau, &x64, &y64, mask, &as64(&f), &as64(&g));
-                let mut rows = vec![T::zero(); xl.len()];
+                let mut rows = vec![T::zero(); x64.len()];
                 let mut cols = vec![T::zero(); y64.len()];
                 cached.row_lse(T::of(tau), Some(&g), &mut rows).unwrap();
                 cached.col_lse(T::of(tau), Some(&f), &mut cols).unwrap();
-                let scale = 1.0
-                    + want_rows
-                        .iter()
-                        .chain(&want_cols)
-                        .filter(|v| v.is_finite())
-                        .fold(0.0f64, |a, v| a.max(v.abs()));
+                let scale = scale_of(&want_rows, &want_cols);
                 let err = max_abs_err(&rows, &want_rows).max(max_abs_err(&cols, &want_cols));
                 assert!(
                     err / scale < tol,
@@ -335,15 +362,9 @@ fn scaled_sweeps_match_the_reference_and_the_two_passes() {
                 tau,
                 mask,
             );
-            let (xl, yl) = (c.x.to_lib::<T>("x"), c.y.to_lib::<T>("y"));
-            let cols_set = if mask { &xl } else { &yl };
-            let set = PairSet {
-                rows: &xl,
-                cols: cols_set,
-                kernel: &drift_ops::Gaussian,
-                mask_diagonal: mask,
-            };
-            let (x64, y64) = (points(&xl), points(cols_set));
+            let clouds = Clouds::<T>::of(&c);
+            let set = clouds.set(&drift_ops::Gaussian);
+            let (x64, y64) = clouds.points64();
             let (n, m) = (x64.len(), y64.len());
             let cached = CachedPairs::new(set).unwrap();
             let fused = FusedPairs::new(&CpuBackend, set);
@@ -382,12 +403,7 @@ fn scaled_sweeps_match_the_reference_and_the_two_passes() {
                     .collect();
                 // The columns against the sweep's own row potentials (as rounded to T).
                 let (_, col_want) = dense(c.k, tau, &x64, &y64, mask, &as64(&f), &as64(&g));
-                let scale = 1.0
-                    + rows_want
-                        .iter()
-                        .chain(&col_want)
-                        .filter(|v| v.is_finite())
-                        .fold(0.0f64, |a, v| a.max(v.abs()));
+                let scale = scale_of(&rows_want, &col_want);
                 let err = max_abs_err(&f, &f_want).max(max_abs_err(&col, &col_want));
                 let err2 = max_abs_err(&f2, &f_want).max(max_abs_err(&col2, &as64(&col)));
                 assert!(

@@ -3,11 +3,8 @@
 use crate::arrays;
 use crate::errors::to_py;
 use crate::report::Report;
-use drift_api::{
-    apply_drift, fmt_num, try_vec, Context, DriftOperator, DriftProblem, DriftReport, Negatives,
-    Real,
-};
-use drift_ops::CpuBackend;
+use drift_api::{fmt_num, try_vec, Context, DriftOperator, DriftReport, Negatives, Real};
+use drift_ops::{drift_into, CpuBackend};
 use numpy::Element;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -154,19 +151,16 @@ impl NativeOperator {
         let (field, report) = py
             .detach(|| -> drift_api::Result<(Vec<T>, DriftReport)> {
                 let mut field = try_vec("V", x.len() * x.dim(), T::zero())?;
-                let report = apply_drift(
+                let report = drift_into(
+                    &CpuBackend,
                     op,
-                    DriftProblem {
-                        backend: &CpuBackend,
-                        x: &x,
-                        y: &y,
-                        context: &context,
-                        out: &mut field,
-                        scale: T::one(),
-                        negatives: negatives
-                            .as_ref()
-                            .map(|points| Negatives::new(points, options.negative_weight)),
-                    },
+                    &x,
+                    &y,
+                    &context,
+                    negatives
+                        .as_ref()
+                        .map(|points| Negatives::new(points, options.negative_weight)),
+                    &mut field,
                 )?;
                 Ok((field, report))
             })

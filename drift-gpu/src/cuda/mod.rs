@@ -265,12 +265,12 @@ impl Backend for CudaBackend {
     }
 
     /// Projections, sorts and quantile matching on the device (`sliced.cu`).
-    fn sliced_wasserstein_f32(&self, job: SlicedJob<'_, f32>) -> Option<Result<()>> {
+    fn sliced_wasserstein_f32(&self, job: SlicedJob<'_, f32>) -> Option<Result<Vec<f32>>> {
         Some(sliced::sliced_field(self, job))
     }
 
     /// Projections, sorts and quantile matching on the device (`sliced.cu`).
-    fn sliced_wasserstein_f64(&self, job: SlicedJob<'_, f64>) -> Option<Result<()>> {
+    fn sliced_wasserstein_f64(&self, job: SlicedJob<'_, f64>) -> Option<Result<Vec<f64>>> {
         Some(sliced::sliced_field(self, job))
     }
 

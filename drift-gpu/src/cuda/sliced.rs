@@ -154,7 +154,7 @@ impl Sorted {
 pub(crate) fn sliced_field<T: DeviceReal>(
     backend: &CudaBackend,
     job: SlicedJob<'_, T>,
-) -> Result<()> {
+) -> Result<Vec<T>> {
     job.check()?;
     let (n, m, dim) = (job.x.len(), job.y.len(), job.x.dim());
     if n.max(m) > MAX_POINTS {
@@ -163,16 +163,17 @@ pub(crate) fn sliced_field<T: DeviceReal>(
             format!("the CUDA sliced-Wasserstein drift takes at most {MAX_POINTS} points per set"),
         ));
     }
+    let mut field = drift_api::try_vec("sliced_wasserstein field", n * dim, T::zero())?;
     if n == 0 || dim == 0 {
-        return Ok(());
+        return Ok(field);
     }
     let f = backend.sliced_functions(T::PRECISION)?;
     let s = backend.stream();
     let up = |what: &str, v: &[T]| s.clone_htod(v).map_err(|e| driver_error(what, e));
     let x = up("upload of the particles", job.x.data())?;
     let y = up("upload of the targets", job.y.data())?;
-    let a = up("upload of the particle masses", job.x_mass)?;
-    let b = up("upload of the target masses", job.y_mass)?;
+    let a = up("upload of the particle masses", &job.x.probabilities())?;
+    let b = up("upload of the target masses", &job.y.probabilities())?;
     let alloc = "allocation of the sliced-Wasserstein buffers";
     let k_max = (BLOCK_BYTES / bytes_per_direction(n, m, dim)).clamp(1, MAX_BLOCK);
     let mut thetas = s
@@ -286,7 +287,8 @@ pub(crate) fn sliced_field<T: DeviceReal>(
     // SAFETY: sw_store's signature; `acc` and `out` hold `len` values, the grid covers them.
     unsafe { b4.launch(grid(n * dim)) }.map_err(|e| driver_error("kernel launch", e))?;
     let down = "download of the field";
-    s.memcpy_dtoh(&out, job.field)
+    s.memcpy_dtoh(&out, &mut field)
         .map_err(|e| driver_error(down, e))?;
-    s.synchronize().map_err(|e| driver_error(down, e))
+    s.synchronize().map_err(|e| driver_error(down, e))?;
+    Ok(field)
 }

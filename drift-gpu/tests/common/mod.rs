@@ -154,15 +154,9 @@ pub fn cases() -> Vec<Case> {
 
 /// Deterministic uniform numbers in `[0, 1)` (splitmix64).
 pub fn uniform(seed: u64, len: usize) -> Vec<f64> {
-    let mut s = seed;
+    let mut rng = drift_ops::random::SplitMix64::new(seed);
     (0..len)
-        .map(|_| {
-            s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = s;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-        })
+        .map(|_| (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64)
         .collect()
 }
 
@@ -365,59 +359,52 @@ pub fn check_prepared<T: Real>(backend: &dyn Backend, c: &Case, seed: u64) -> Re
         .collect::<Vec<_>>());
     let (x64, y64, f64s, g64) = (back(&xs), back(&ys), back(&f), back(&g));
     let tol = tolerance::<T>();
+    // One pass against the reference: `rows` reduced over `cols` with the potential `p`.
+    let check = |label: String, got: &[T], rows: &[f64], cols: &[f64], t: T, p: Option<&[f64]>| {
+        let (want, _) = reference(
+            rows,
+            cols,
+            c.dim,
+            c.kernel.as_ref(),
+            t.as_f64(),
+            p,
+            c.mask,
+            Displacement::None,
+            None,
+        );
+        compare_lse(&label, &back(got), &want, tol)
+    };
     for tau in [c.tau, c.tau * 0.25] {
         let t = T::of(tau);
+        let fail = |e: drift_api::DriftError| format!("{what}: {e}");
         let mut row = vec![T::zero(); c.n];
-        pairs
-            .row_lse(t, Some(&g), &mut row)
-            .map_err(|e| format!("{what}: {e}"))?;
-        let (want, _) = reference(
+        pairs.row_lse(t, Some(&g), &mut row).map_err(fail)?;
+        check(
+            format!("{what} row τ={tau}"),
+            &row,
             &x64,
             &y64,
-            c.dim,
-            c.kernel.as_ref(),
-            t.as_f64(),
+            t,
             Some(&g64),
-            c.mask,
-            Displacement::None,
-            None,
-        );
-        compare_lse(&format!("{what} row τ={tau}"), &back(&row), &want, tol)?;
+        )?;
         let mut col = vec![T::zero(); c.m];
-        pairs
-            .col_lse(t, Some(&f), &mut col)
-            .map_err(|e| format!("{what}: {e}"))?;
-        let (want, _) = reference(
+        pairs.col_lse(t, Some(&f), &mut col).map_err(fail)?;
+        check(
+            format!("{what} col τ={tau}"),
+            &col,
             &y64,
             &x64,
-            c.dim,
-            c.kernel.as_ref(),
-            t.as_f64(),
+            t,
             Some(&f64s),
-            c.mask,
-            Displacement::None,
-            None,
-        );
-        compare_lse(&format!("{what} col τ={tau}"), &back(&col), &want, tol)?;
-        pairs
-            .row_lse(t, None, &mut row)
-            .map_err(|e| format!("{what}: {e}"))?;
-        let (want, _) = reference(
+        )?;
+        pairs.row_lse(t, None, &mut row).map_err(fail)?;
+        check(
+            format!("{what} row τ={tau} no potential"),
+            &row,
             &x64,
             &y64,
-            c.dim,
-            c.kernel.as_ref(),
-            t.as_f64(),
+            t,
             None,
-            c.mask,
-            Displacement::None,
-            None,
-        );
-        compare_lse(
-            &format!("{what} row τ={tau} no potential"),
-            &back(&row),
-            &want,
-            tol,
         )?;
     }
     Ok(())

@@ -27,7 +27,7 @@ use drift_api::{
     PreparedPairs, Real, Result, RowUpdate,
 };
 use rayon::prelude::*;
-use scaled::{dot, Bounds, Scaled};
+use scaled::{Bounds, Entries, Scaled};
 use std::sync::Mutex;
 
 /// The smallest dimension whose pairs are cached. Up to `D = 4` a fused pass computes a distance in
@@ -195,7 +195,9 @@ impl<T: Real> PreparedPairs<T> for CachedPairs<'_, T> {
                         tau,
                         f: row_potential,
                         shifts: shifts.map(|h| &h[c0..c0 + out.len()]),
-                        scaled: on_scaled.as_ref().map(|(s, shift)| (&**s, *shift, min_sum)),
+                        scaled: on_scaled
+                            .as_ref()
+                            .map(|(s, shift)| (s.entries(), *shift, min_sum)),
                         out,
                     },
                 )
@@ -263,7 +265,7 @@ impl<T: Real> CachedPairs<'_, T> {
         s.at(tau)?;
         let shift = s.row_factors(g)?;
         let min_sum = Bounds::min_sum::<T>(self.cols);
-        let scaled = &*s;
+        let entries = s.entries();
         let all = lse
             .par_chunks_mut(ROW_BLOCK)
             .enumerate()
@@ -273,7 +275,7 @@ impl<T: Real> CachedPairs<'_, T> {
                     avx2_fma,
                     ScaledRows {
                         pairs: self,
-                        scaled,
+                        entries,
                         shift,
                         min_sum,
                         row0,
@@ -426,21 +428,19 @@ impl<T: Real> CachedPairs<'_, T> {
     #[inline(always)]
     fn scaled_row_block(&self, work: ScaledRows<'_, '_, T>) -> bool {
         let ScaledRows {
-            scaled,
+            entries,
             shift,
             min_sum,
             row0,
             out,
             ..
         } = work;
-        let m = self.cols;
-        let factors = &scaled.factors[..m];
         let mut all = true;
         for (r, lse) in out.iter_mut().enumerate() {
-            let i = row0 + r;
-            let sum = dot(&scaled.e[i * m..(i + 1) * m], factors);
-            all &= Bounds::accepts(sum, min_sum);
-            *lse = scaled.row_shift[i] + shift + sum.ln();
+            match entries.row_lse(row0 + r, shift, min_sum) {
+                Some(l) => *lse = l,
+                None => all = false,
+            }
         }
         if !all {
             self.row_block(row0, work.tau, work.g, work.shifts, out);
@@ -456,32 +456,30 @@ impl<T: Real> CachedPairs<'_, T> {
     #[inline(always)]
     fn scaled_col_stripe(
         &self,
-        scaled: &Scaled<T>,
+        entries: Entries<'_, T>,
         shift: T,
         min_sum: T,
         c0: usize,
         out: &mut [T],
         failed: &mut [bool; TILE],
     ) -> bool {
-        let (m, width) = (self.cols, out.len());
+        let width = out.len();
         let mut sum = [T::zero(); TILE];
-        for (i, u) in scaled.factors[..self.rows].iter().enumerate() {
-            let row = &scaled.e[i * m + c0..][..width];
+        for (i, u) in entries.factors(self.rows).iter().enumerate() {
             sum[..width]
                 .iter_mut()
-                .zip(row)
+                .zip(&entries.row(i)[c0..c0 + width])
                 .for_each(|(s, e)| *s += *e * *u);
         }
         let mut stale = false;
-        for (((l, s), b), failed) in out
-            .iter_mut()
-            .zip(&sum)
-            .zip(&scaled.col_shift[c0..])
-            .zip(failed.iter_mut())
-        {
-            *failed = !Bounds::accepts(*s, min_sum);
-            stale |= *failed && b.is_finite();
-            *l = shift - *b + s.ln();
+        for (k, (l, s)) in out.iter_mut().zip(&sum).enumerate() {
+            match entries.col_lse(c0 + k, *s, shift, min_sum) {
+                Some(v) => *l = v,
+                None => {
+                    failed[k] = true;
+                    stale |= entries.reaches(c0 + k);
+                }
+            }
         }
         stale
     }
@@ -831,7 +829,7 @@ impl<T: Real> IsaWork for BuildRows<'_, '_, T> {
 /// Row passes of one block of rows from the scaled matrix (the log-weights where it cannot).
 struct ScaledRows<'s, 'a, T> {
     pairs: &'s CachedPairs<'a, T>,
-    scaled: &'s Scaled<T>,
+    entries: Entries<'s, T>,
     shift: T,
     min_sum: T,
     row0: usize,
@@ -858,7 +856,7 @@ struct ColPass<'s, 'a, T> {
     f: Option<&'s [T]>,
     shifts: Option<&'s [T]>,
     /// The scaled matrix holding `tau`, its factors' shift and the smallest exact sum.
-    scaled: Option<(&'s Scaled<T>, T, T)>,
+    scaled: Option<(Entries<'s, T>, T, T)>,
     out: &'s mut [T],
 }
 

@@ -80,6 +80,17 @@ impl<T: Real> Scaled<T> {
         self.tau = Some(tau);
     }
 
+    /// The stored values for a pass, next to the sweep's column sums (borrowed apart).
+    pub fn split(&mut self) -> (Entries<'_, T>, &mut [ColumnSums<T>]) {
+        let entries = Entries::of(&self.e, &self.row_shift, &self.col_shift, &self.factors);
+        (entries, &mut self.partials)
+    }
+
+    /// The stored values for a pass.
+    pub fn entries(&self) -> Entries<'_, T> {
+        Entries::of(&self.e, &self.row_shift, &self.col_shift, &self.factors)
+    }
+
     /// Fills the factors of a row pass with column potential `g`, `exp(g_j − β_j − t)`, and
     /// returns `t`; `None` if `t` is not finite (every potential `−∞`, or an infinite or NaN one),
     /// which the exact path handles.
@@ -112,6 +123,76 @@ impl<T: Real> Scaled<T> {
             *u = f.map_or(T::zero(), |f| f[i]) + self.row_shift[i];
         }
         shift_and_exp(factors)
+    }
+}
+
+/// The stored matrix, its shifts and the current pass's factors, as the passes read them.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Entries<'s, T> {
+    e: &'s [T],
+    row_shift: &'s [T],
+    col_shift: &'s [T],
+    factors: &'s [T],
+    m: usize,
+}
+
+impl<'s, T: Real> Entries<'s, T> {
+    fn of(e: &'s [T], row_shift: &'s [T], col_shift: &'s [T], factors: &'s [T]) -> Self {
+        Entries {
+            e,
+            row_shift,
+            col_shift,
+            factors,
+            m: col_shift.len(),
+        }
+    }
+
+    /// Row `i` of the matrix.
+    #[inline(always)]
+    pub fn row(&self, i: usize) -> &[T] {
+        &self.e[i * self.m..(i + 1) * self.m]
+    }
+
+    /// The factors of the current pass (the first `len`).
+    #[inline(always)]
+    pub fn factors(&self, len: usize) -> &[T] {
+        &self.factors[..len]
+    }
+
+    /// Row `i`'s log-sum-exp in a row pass whose factors are shifted by `shift`, or `None` when its
+    /// sum is not one the stored values give exactly.
+    #[inline(always)]
+    pub fn row_lse(&self, i: usize, shift: T, min_sum: T) -> Option<T> {
+        let sum = dot(self.row(i), self.factors(self.m));
+        if Bounds::accepts(sum, min_sum) {
+            Some(self.row_shift[i] + shift + sum.ln())
+        } else {
+            None
+        }
+    }
+
+    /// Column `j`'s log-sum-exp from its sum in a column pass whose factors are shifted by
+    /// `shift`, or `None` when the sum is not one the stored values give exactly.
+    #[inline(always)]
+    pub fn col_lse(&self, j: usize, sum: T, shift: T, min_sum: T) -> Option<T> {
+        if shift.is_finite() && Bounds::accepts(sum, min_sum) {
+            Some(shift - self.col_shift[j] + sum.ln())
+        } else {
+            None
+        }
+    }
+
+    /// `h_i`, the shift of row `i`.
+    #[inline(always)]
+    pub fn row_shift(&self, i: usize) -> T {
+        self.row_shift[i]
+    }
+
+    /// Whether the matrix has entries in column `j`: a column that was `−∞` at the build (a point
+    /// of zero weight) has none, and missing it does not make the matrix stale.
+    #[inline(always)]
+    pub fn reaches(&self, j: usize) -> bool {
+        self.col_shift[j].is_finite()
     }
 }
 
@@ -178,7 +259,7 @@ impl Bounds {
 
 /// `Σ_j a_j b_j` in sixteen independent lanes (the loop vectorises; no reassociation needed).
 #[inline(always)]
-pub(super) fn dot<T: Real>(a: &[T], b: &[T]) -> T {
+fn dot<T: Real>(a: &[T], b: &[T]) -> T {
     let mut lanes = [T::zero(); 16];
     let chunks = a.chunks_exact(16).zip(b.chunks_exact(16));
     let tail = a.len() / 16 * 16;

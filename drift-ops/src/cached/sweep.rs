@@ -10,7 +10,7 @@
 //! values do not give exactly ([`Bounds`]) sends the sweep back to the two passes; a column, its
 //! stripe to the log-weights.
 
-use super::scaled::{dot, Bounds, Scaled};
+use super::scaled::{Bounds, Entries};
 use super::{lock, on_best_isa, CachedPairs, IsaWork};
 use crate::cpu::TILE;
 use drift_api::{Real, RowUpdate};
@@ -82,15 +82,7 @@ impl<T: Real> CachedPairs<'_, T> {
             Bounds::min_sum::<T>(self.cols),
             Bounds::min_sum::<T>(self.rows),
         );
-        let Scaled {
-            e,
-            row_shift: h,
-            col_shift: beta,
-            factors,
-            partials,
-            ..
-        } = s;
-        let (e, h, factors) = (&e[..], &h[..], &factors[..self.cols]);
+        let (entries, partials) = s.split();
         let rows_ok = f
             .par_chunks_mut(share)
             .zip(partials.par_iter_mut())
@@ -101,9 +93,7 @@ impl<T: Real> CachedPairs<'_, T> {
                     avx2_fma,
                     SweepRows {
                         pairs: self,
-                        e,
-                        h,
-                        factors,
+                        entries,
                         row_shift,
                         min_row,
                         row_update,
@@ -138,11 +128,12 @@ impl<T: Real> CachedPairs<'_, T> {
             let mut failed = [false; TILE];
             for (k, l) in out.iter_mut().enumerate() {
                 let sum = partials.iter().fold(T::zero(), |a, p| a + p.sums[c0 + k]);
-                if shift.is_finite() && Bounds::accepts(sum, min_col) {
-                    *l = shift - beta[c0 + k] + sum.ln();
-                } else {
-                    failed[k] = true;
-                    stale |= beta[c0 + k].is_finite();
+                match entries.col_lse(c0 + k, sum, shift, min_col) {
+                    Some(v) => *l = v,
+                    None => {
+                        failed[k] = true;
+                        stale |= entries.reaches(c0 + k);
+                    }
                 }
             }
             if failed.contains(&true) {
@@ -172,9 +163,7 @@ impl<T: Real> CachedPairs<'_, T> {
     #[inline(always)]
     fn sweep_rows(&self, work: SweepRows<'_, '_, T>) -> bool {
         let SweepRows {
-            e,
-            h,
-            factors,
+            entries,
             row_shift,
             min_row,
             row_update,
@@ -183,19 +172,17 @@ impl<T: Real> CachedPairs<'_, T> {
             sums,
             ..
         } = work;
-        let m = self.cols;
         let mut weight = [T::zero(); GROUP];
         for (q, group) in out.chunks_mut(GROUP).enumerate() {
             let first = row0 + q * GROUP;
             let mut group_max = T::neg_infinity();
             for (r, lse) in group.iter_mut().enumerate() {
                 let i = first + r;
-                let sum = dot(&e[i * m..(i + 1) * m], factors);
-                if !Bounds::accepts(sum, min_row) {
+                let Some(l) = entries.row_lse(i, row_shift, min_row) else {
                     return false;
-                }
-                *lse = h[i] + row_shift + sum.ln();
-                let x = row_update(i, *lse) + h[i];
+                };
+                *lse = l;
+                let x = row_update(i, l) + entries.row_shift(i);
                 if x.is_nan() || x == T::infinity() {
                     return false;
                 }
@@ -213,7 +200,7 @@ impl<T: Real> CachedPairs<'_, T> {
                 let i = first + r;
                 sums.sums
                     .iter_mut()
-                    .zip(&e[i * m..(i + 1) * m])
+                    .zip(entries.row(i))
                     .for_each(|(s, v)| *s += *v * *u);
             }
         }
@@ -224,9 +211,7 @@ impl<T: Real> CachedPairs<'_, T> {
 /// The rows of one task of a sweep.
 struct SweepRows<'s, 'a, T> {
     pairs: &'s CachedPairs<'a, T>,
-    e: &'s [T],
-    h: &'s [T],
-    factors: &'s [T],
+    entries: Entries<'s, T>,
     row_shift: T,
     min_row: T,
     row_update: &'s RowUpdate<'s, T>,

@@ -5,7 +5,7 @@ use crate::engine::add_field;
 use crate::random::SplitMix64;
 use drift_api::{
     sliced_wasserstein_on, try_vec, try_with_capacity, DirectionSource, DriftError, DriftProblem,
-    DriftReport, PointCloud, Real, Result, SlicedJob, SlicedReal,
+    DriftReport, PointCloud, Real, Result, SlicedJob,
 };
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -82,35 +82,21 @@ impl SlicedWasserstein {
         }
     }
 
-    fn run<T: SlicedReal>(&self, mut p: DriftProblem<'_, T>) -> Result<DriftReport> {
+    fn run<T: Real>(&self, mut p: DriftProblem<'_, T>) -> Result<DriftReport> {
         p.check()?;
-        let field = match self.backend_field(&p)? {
-            Some(field) => field,
+        let d = p.x.dim();
+        let job = SlicedJob {
+            x: p.x,
+            y: p.y,
+            directions: &mut self.directions_for(d, p.context.step),
+            scale: d as f64 / self.directions as f64,
+        };
+        let field = match sliced_wasserstein_on(p.backend, job) {
+            Some(field) => field?,
             None => self.cpu_field(&p)?,
         };
         let norm = add_field(&mut p, &field, "sliced_wasserstein drift")?;
         Ok(DriftReport::of("sliced_wasserstein", Vec::new(), norm))
-    }
-
-    /// The field as the problem's backend computes it, or `None` when it leaves it to the CPU.
-    fn backend_field<T: SlicedReal>(&self, p: &DriftProblem<'_, T>) -> Result<Option<Vec<T>>> {
-        let (n, d) = (p.x.len(), p.x.dim());
-        let mut field = try_vec("sliced_wasserstein field", n * d, T::zero())?;
-        let (a, b) = (p.x.probabilities(), p.y.probabilities());
-        let mut directions = self.directions_for(d, p.context.step);
-        let job = SlicedJob {
-            x: p.x,
-            y: p.y,
-            x_mass: &a,
-            y_mass: &b,
-            directions: &mut directions,
-            scale: d as f64 / self.directions as f64,
-            field: &mut field,
-        };
-        match sliced_wasserstein_on(p.backend, job) {
-            None => Ok(None),
-            Some(done) => done.map(|()| Some(field)),
-        }
     }
 
     /// The field computed here, on the CPU.
