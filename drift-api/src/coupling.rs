@@ -68,6 +68,9 @@ pub struct CouplingProblem<'a, T> {
     /// True when there is one block and it is the row set with the row weights: the self problem,
     /// where solvers may keep `f = g` and use the symmetric update.
     pub symmetric: bool,
+    /// The rows against each block, prepared on first use for couplings that reduce them
+    /// repeatedly ([`crate::PairSource::block`]); the caller keeps them for its displacement pass.
+    pub pairs: &'a dyn crate::PairSource<T>,
     /// Output potentials (`g` gets one vector per block).
     pub out: &'a mut Potentials<T>,
 }

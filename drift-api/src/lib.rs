@@ -21,6 +21,7 @@ pub mod kernel;
 pub mod load;
 pub mod math;
 pub mod operator;
+pub mod pair_sets;
 pub mod pairs;
 pub mod points;
 pub mod precision;
@@ -45,8 +46,10 @@ pub use math::VectorMath;
 pub use operator::{
     apply_drift, Context, DriftJob, DriftOperator, DriftProblem, DriftReport, Negatives,
 };
+pub use pair_sets::{PairSets, PairSource};
 pub use pairs::{
-    prepare_pairs, sweep_in_two_passes, FusedPairs, PairPath, PairSet, PreparedPairs, RowUpdate,
+    prepare_pairs, sweep_in_two_passes, FusedPairs, PairDisplacement, PairPath, PairSet,
+    PreparedPairs, RowUpdate,
 };
 pub use points::{PointCloud, Points};
 pub use precision::{PrecisionReport, WEIGHT_ERROR_TOLERANCE};

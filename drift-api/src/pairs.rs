@@ -151,6 +151,38 @@ pub trait PreparedPairs<T: Copy>: Send + Sync + fmt::Debug {
     ) -> Result<()> {
         sweep_in_two_passes(self, tau, col_potential, row_update, f, col)
     }
+
+    /// A drift term's displacement pass over these pairs, after its coupling has been solved on
+    /// them: what [`crate::reduce`] computes for a [`RowReduction`] of the same rows, columns,
+    /// kernel and mask with the pass's temperature, column potential, displacement and origin.
+    /// Returns `Ok(false)`, having written nothing, when this preparation has no faster way than
+    /// the backend's fused reduction, which the caller then runs (the default); `Ok(true)` when
+    /// `lse` and `disp` hold the result, to rounding of the fused one. (The CPU cache answers a
+    /// mean displacement at the temperature of its stored exponentials as a matrix product over
+    /// them, with no distance or exponential recomputed.)
+    fn displacement_pass(&self, pass: PairDisplacement<'_, T>) -> Result<bool> {
+        let _ = pass;
+        Ok(false)
+    }
+}
+
+/// The arguments of [`PreparedPairs::displacement_pass`]: one row reduction's temperature,
+/// potential, displacement, origin and outputs over a prepared pair set.
+#[derive(Debug)]
+pub struct PairDisplacement<'p, T> {
+    /// Temperature `τ`.
+    pub tau: T,
+    /// Column potential `g_j` (log-domain, as [`RowReduction::col_potential`]).
+    pub col_potential: &'p [T],
+    /// Which displacement to accumulate.
+    pub displacement: Displacement,
+    /// Mean displacements are measured from this point instead of the row (see
+    /// [`RowReduction::origin`]).
+    pub origin: Option<&'p [T]>,
+    /// Row log-sum-exps `lse_i`, one per row.
+    pub lse: &'p mut [T],
+    /// Displacements, `N × D` row-major.
+    pub disp: &'p mut [T],
 }
 
 /// [`PreparedPairs::sweep`] as its two passes: what the default does, and what an implementation

@@ -118,12 +118,7 @@ fn run<T: Real>(r: RowReduction<'_, T>, avx2_fma: bool) -> Result<()> {
         mode: r.displacement,
         origin,
         gram_origin: match (&gram, origin) {
-            (Some(gram), Some(o)) => {
-                let repeated: Vec<T> = o.iter().copied().cycle().take(ROW_BLOCK * dim).collect();
-                let (mut centred, mut norms) = (Vec::new(), Vec::new());
-                gram.centre_rows_with::<false>(&repeated, &mut centred, &mut norms);
-                centred
-            }
+            (Some(gram), Some(o)) => gram.centred_origin(o, ROW_BLOCK),
             _ => Vec::new(),
         },
         gram,

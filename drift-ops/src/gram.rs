@@ -210,6 +210,21 @@ fn strip_width<T>() -> usize {
 }
 
 impl<T: Real> GramColumns<T> {
+    /// `origin` in the centred coordinates, repeated for a block of `rows` rows padded to whole
+    /// groups: what [`GramColumns::accumulate_tile`] subtracts per row when displacements are
+    /// measured from one point rather than from the rows themselves.
+    pub fn centred_origin(&self, origin: &[T], rows: usize) -> Vec<T> {
+        let repeated: Vec<T> = origin
+            .iter()
+            .copied()
+            .cycle()
+            .take(rows * self.dim)
+            .collect();
+        let (mut centred, mut norms) = (Vec::new(), Vec::new());
+        self.centre_rows_with::<false>(&repeated, &mut centred, &mut norms);
+        centred
+    }
+
     /// `disp_r += Σ_j w_rj (ỹ_j − x̃_r)` over the tile's columns `c0..c0 + width`, six rows by one
     /// register of coordinates at a time (the differences are formed in registers too, so the result
     /// rounds like the direct sum). Row `r`'s weights are `weights[r * w_stride..][..width]` for

@@ -435,3 +435,101 @@ fn scaled_sweeps_match_the_reference_and_the_two_passes() {
     run::<f64>(1e-12);
     run::<f32>(2e-5);
 }
+
+/// A drift term's displacement pass after a Sinkhorn solve on the cache: the scaled matrix holds
+/// the term's temperature, so the pass answers from the stored exponentials. It must give the
+/// dense reference of the row log-sums and mean displacements (from the rows or from an origin,
+/// with a masked diagonal and zero-weight points), and answer `false` (the caller then runs the
+/// fused reduction) for what it does not cover: another temperature, the unit displacement, a
+/// potential out of the matrix's reach.
+#[test]
+fn displacement_passes_on_the_scaled_matrix_match_the_reference() {
+    use drift_api::{Displacement, PairDisplacement};
+    fn run<T: Real>(tol: f64) {
+        for (seed, mask, with_origin) in [(31, false, false), (32, true, false), (33, false, true)]
+        {
+            let tau = 0.05;
+            // Dimension 20: the Gram form's accumulation, which the pass runs in.
+            let c = case(
+                seed,
+                80,
+                if mask { 80 } else { 57 },
+                20,
+                K::Gaussian,
+                tau,
+                mask,
+            );
+            let clouds = Clouds::<T>::of(&c);
+            let (x64, y64) = clouds.points64();
+            let (n, m, d) = (x64.len(), y64.len(), 20);
+            let cached = CachedPairs::new(clouds.set(&drift_ops::Gaussian)).unwrap();
+            let g: Vec<T> = c.g.iter().map(|v| T::of(*v)).collect();
+            // Two passes at τ: the first builds the scaled matrix.
+            let mut lse = vec![T::zero(); n];
+            cached.row_lse(T::of(tau), Some(&g), &mut lse).unwrap();
+            cached.row_lse(T::of(tau), Some(&g), &mut lse).unwrap();
+            let origin: Vec<T> = (0..d).map(|k| T::of(0.1 * k as f64 - 0.4)).collect();
+            let origin = with_origin.then_some(&origin[..]);
+            // Moved potentials, as the last iterations of a solve leave them.
+            let mut r = rng(seed);
+            let g: Vec<T> = g
+                .iter()
+                .map(|v| *v + T::of(r.gen_range(-0.5..0.5)))
+                .collect();
+            let pass = |tau: f64, g: &[T], mode, lse: &mut [T], disp: &mut [T]| {
+                cached
+                    .displacement_pass(PairDisplacement {
+                        tau: T::of(tau),
+                        col_potential: g,
+                        displacement: mode,
+                        origin,
+                        lse,
+                        disp,
+                    })
+                    .unwrap()
+            };
+            let (mut lse, mut disp) = (vec![T::zero(); n], vec![T::zero(); n * d]);
+            assert!(pass(tau, &g, Displacement::Mean, &mut lse, &mut disp));
+            // The dense reference.
+            let g64: Vec<f64> = g.iter().map(|v| v.as_f64()).collect();
+            let (want_lse, _) = dense(c.k, tau, &x64, &y64, mask, &vec![0.0; n], &g64);
+            let mut err_disp: f64 = 0.0;
+            let mut scale_disp: f64 = 0.0;
+            for i in 0..n {
+                let from: Vec<f64> = match origin {
+                    Some(o) => o.iter().map(|v| v.as_f64()).collect(),
+                    None => x64[i].clone(),
+                };
+                for k in 0..d {
+                    let want: f64 = (0..m)
+                        .filter(|&j| !(mask && i == j) && g64[j].is_finite())
+                        .map(|j| {
+                            let d2: f64 = x64[i]
+                                .iter()
+                                .zip(&y64[j])
+                                .map(|(a, b)| (a - b) * (a - b))
+                                .sum();
+                            (g64[j] + c.k.ell(d2, tau) - want_lse[i]).exp() * (y64[j][k] - from[k])
+                        })
+                        .sum();
+                    err_disp = err_disp.max((disp[i * d + k].as_f64() - want).abs());
+                    scale_disp = scale_disp.max(want.abs());
+                }
+            }
+            let scale = scale_of(&want_lse, &[]);
+            let err = max_abs_err(&lse, &want_lse);
+            assert!(
+                err / scale < tol && err_disp / scale_disp < tol,
+                "seed {seed}: lse {err:e} of {scale:e}, displacement {err_disp:e} of {scale_disp:e}"
+            );
+            // Not covered: the caller runs the fused pass.
+            assert!(!pass(tau, &g, Displacement::Unit, &mut lse, &mut disp));
+            assert!(!pass(0.07, &g, Displacement::Mean, &mut lse, &mut disp));
+            let mut lost = g.clone();
+            lost[m / 3] = T::of(0.0); // a zero-weight column (−∞ at the build) gains mass
+            assert!(!pass(tau, &lost, Displacement::Mean, &mut lse, &mut disp));
+        }
+    }
+    run::<f64>(1e-11);
+    run::<f32>(2e-5);
+}

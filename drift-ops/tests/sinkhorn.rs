@@ -4,7 +4,9 @@
 mod common;
 
 use common::*;
-use drift_api::{solve_coupling, ColumnBlock, CouplingProblem, CouplingReport, Potentials};
+use drift_api::{
+    solve_coupling, ColumnBlock, CouplingProblem, CouplingReport, PairSets, Potentials,
+};
 use drift_ops::{CpuBackend, Sinkhorn, SinkhornDrift};
 
 /// Solves a Sinkhorn problem between `x` and `y` (or `x` with itself) and returns the dense plan's
@@ -36,6 +38,7 @@ fn solve(
             row_log_weights: &la,
             blocks: &blocks,
             symmetric,
+            pairs: &PairSets::new(&CpuBackend, kernel.as_ref(), &xl, &blocks),
             out: &mut out,
         },
     )

@@ -8,8 +8,8 @@ mod common;
 
 use drift_api::{
     apply_drift, load_operator, operator_from_str, solve_coupling, ColumnBlock, Context,
-    CouplingProblem, DriftError, DriftOperator, DriftProblem, Negatives, PointCloud, Potentials,
-    Result,
+    CouplingProblem, DriftError, DriftOperator, DriftProblem, Negatives, PairSets, PointCloud,
+    Potentials, Result,
 };
 use drift_ops::{CpuBackend, Gaussian, Sinkhorn};
 use proptest::prelude::*;
@@ -376,6 +376,7 @@ fn sinkhorn_marginal_error_is_finite_and_honest() {
                     row_log_weights: &la,
                     blocks: &blocks,
                     symmetric,
+                    pairs: &PairSets::new(&CpuBackend, &Gaussian, rows, &blocks),
                     out: &mut out,
                 },
             )

@@ -16,6 +16,7 @@
 //! the exponentials of the log-weights shifted by the last potentials, stored once, so that a
 //! pass is a matrix-vector product.
 
+mod displacement;
 mod scaled;
 mod sweep;
 
@@ -23,8 +24,8 @@ use crate::cpu::{lane_sum, squared_distances, TILE};
 use crate::gram::{GramColumns, GRAM_MIN_DIM};
 use crate::pair_cache::Reservation;
 use drift_api::{
-    check_len, check_square_mask, DriftError, Kernel, PairPath, PairSet, PointCloud, Precision,
-    PreparedPairs, Real, Result, RowUpdate,
+    check_len, check_square_mask, DriftError, Kernel, PairDisplacement, PairPath, PairSet,
+    PointCloud, Precision, PreparedPairs, Real, Result, RowUpdate,
 };
 use rayon::prelude::*;
 use scaled::{Bounds, Entries, Scaled};
@@ -50,6 +51,9 @@ pub struct CachedPairs<'a, T> {
     dist: Vec<T>,
     rows: usize,
     cols: usize,
+    /// The points, for displacement passes ([`displacement`]).
+    x: &'a PointCloud<T>,
+    y: &'a PointCloud<T>,
     kernel: &'a dyn Kernel,
     mask_diagonal: bool,
     reservation: Reservation,
@@ -95,6 +99,8 @@ impl<'a, T: Real> CachedPairs<'a, T> {
             dist,
             rows: n,
             cols: m,
+            x: set.rows,
+            y: set.cols,
             kernel: set.kernel,
             mask_diagonal: set.mask_diagonal,
             reservation,
@@ -227,6 +233,10 @@ impl<T: Real> PreparedPairs<T> for CachedPairs<'_, T> {
             Some(()) => Ok(()),
             None => drift_api::sweep_in_two_passes(self, tau, col_potential, row_update, f, col),
         }
+    }
+
+    fn displacement_pass(&self, pass: PairDisplacement<'_, T>) -> Result<bool> {
+        self.scaled_displacement(pass)
     }
 
     fn path(&self) -> PairPath {

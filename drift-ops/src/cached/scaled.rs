@@ -163,7 +163,13 @@ impl<'s, T: Real> Entries<'s, T> {
     /// sum is not one the stored values give exactly.
     #[inline(always)]
     pub fn row_lse(&self, i: usize, shift: T, min_sum: T) -> Option<T> {
-        let sum = dot(self.row(i), self.factors(self.m));
+        self.row_lse_of(i, dot(self.row(i), self.factors(self.m)), shift, min_sum)
+    }
+
+    /// Row `i`'s log-sum-exp from its sum `Σ_j E_ij · factor_j` in a row pass whose factors are
+    /// shifted by `shift`, or `None` when the sum is not one the stored values give exactly.
+    #[inline(always)]
+    pub fn row_lse_of(&self, i: usize, sum: T, shift: T, min_sum: T) -> Option<T> {
         if Bounds::accepts(sum, min_sum) {
             Some(self.row_shift[i] + shift + sum.ln())
         } else {

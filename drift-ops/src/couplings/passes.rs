@@ -1,8 +1,7 @@
 //! The reductions couplings are made of: row and column log-sum-exps over column blocks.
 
-use drift_api::pairs::Prepared;
 use drift_api::{
-    log_add_exp, prepare_pairs, Backend, ColumnBlock, FusedPairs, Kernel, PairPath, PairSet,
+    log_add_exp, Backend, ColumnBlock, FusedPairs, Kernel, PairPath, PairSet, PairSource,
     PointCloud, PreparedPairs, Real, Result, RowUpdate,
 };
 
@@ -106,32 +105,17 @@ impl<T: Real> Passes<'_, T> {
 
 /// The pair sets of a coupling problem (the rows against each column block), prepared once for an
 /// iterative solver: the backend decides per block whether passes run over cached distances or
-/// fused ([`drift_api::prepare_pairs`]).
+/// fused ([`drift_api::prepare_pairs`]). They come from the problem's [`PairSource`], which keeps
+/// them for the term's displacement pass.
 pub(crate) struct PreparedBlocks<'a, T> {
-    blocks: Vec<Prepared<'a, T>>,
+    blocks: Vec<&'a dyn PreparedPairs<T>>,
 }
 
 impl<'a, T: Real> PreparedBlocks<'a, T> {
-    /// Prepares `rows` against every block.
-    pub fn new(
-        backend: &'a dyn Backend,
-        kernel: &'a dyn Kernel,
-        rows: &'a PointCloud<T>,
-        blocks: &'a [ColumnBlock<'a, T>],
-    ) -> Result<Self> {
-        let blocks = blocks
-            .iter()
-            .map(|b| {
-                prepare_pairs(
-                    backend,
-                    PairSet {
-                        rows,
-                        cols: b.points,
-                        kernel,
-                        mask_diagonal: b.mask_diagonal,
-                    },
-                )
-            })
+    /// Prepares the rows against each of `blocks` blocks.
+    pub fn new(source: &'a dyn PairSource<T>, blocks: usize) -> Result<Self> {
+        let blocks = (0..blocks)
+            .map(|b| source.block(b))
             .collect::<Result<_>>()?;
         Ok(PreparedBlocks { blocks })
     }

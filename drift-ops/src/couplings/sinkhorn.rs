@@ -151,7 +151,7 @@ impl Sinkhorn {
         };
         // The pairs are prepared once for every pass of every stage (cached distances where the
         // backend keeps them).
-        let pairs = PreparedBlocks::new(p.backend, p.kernel, p.rows, p.blocks)?;
+        let pairs = PreparedBlocks::new(p.pairs, p.blocks.len())?;
         let mut current = first_tau;
         for &tau in &stages {
             rescale(&mut g, &log_b, current, tau);

@@ -5,8 +5,8 @@ use crate::couplings::RowNormalised;
 use crate::kernels::Laplace;
 use drift_api::{
     log_add_exp, reduce, solve_coupling, Backend, ColumnBlock, Context, Coupling, CouplingProblem,
-    CouplingReport, Displacement, DriftError, Kernel, PointCloud, Potentials, Real, Result,
-    RowMasses, RowReduction,
+    CouplingReport, Displacement, DriftError, Kernel, PairDisplacement, PairSets, PointCloud,
+    Potentials, Real, Result, RowMasses, RowReduction,
 };
 use serde::{Deserialize, Serialize};
 
@@ -257,6 +257,8 @@ pub fn evaluate_term<T: Real>(t: TermProblem<'_, T>) -> Result<TermOutput<T>> {
     } = t;
     let tau = T::of(term.temperature);
     let mut potentials = Potentials::default();
+    // Prepared only if the coupling asks, and kept for the displacement passes below.
+    let pairs = PairSets::new(backend, term.kernel, rows, blocks);
     let mut report = solve_coupling(
         term.coupling,
         CouplingProblem {
@@ -267,6 +269,7 @@ pub fn evaluate_term<T: Real>(t: TermProblem<'_, T>) -> Result<TermOutput<T>> {
             row_log_weights,
             blocks,
             symmetric,
+            pairs: &pairs,
             out: &mut potentials,
         },
     )?;
@@ -276,7 +279,7 @@ pub fn evaluate_term<T: Real>(t: TermProblem<'_, T>) -> Result<TermOutput<T>> {
     let mut lses = Vec::with_capacity(blocks.len());
     let mut displacements = Vec::with_capacity(blocks.len());
     let mut log_densities = Vec::new();
-    for (block, g) in blocks.iter().zip(&potentials.g) {
+    for (b, (block, g)) in blocks.iter().zip(&potentials.g).enumerate() {
         let mut lse = vec![T::zero(); n];
         let mut disp = vec![T::zero(); n * rows.dim()];
         let pass = |col_potential, lse: &mut [T], disp: Option<&mut [T]>| {
@@ -300,7 +303,21 @@ pub fn evaluate_term<T: Real>(t: TermProblem<'_, T>) -> Result<TermOutput<T>> {
                 },
             )
         };
-        pass(g, &mut lse, Some(&mut disp))?;
+        // The coupling's prepared pairs may answer the displacement pass from what they hold.
+        let prepared = match pairs.prepared(b) {
+            Some(p) => p.displacement_pass(PairDisplacement {
+                tau,
+                col_potential: g,
+                displacement: term.displacement.into(),
+                origin,
+                lse: &mut lse,
+                disp: &mut disp,
+            })?,
+            None => false,
+        };
+        if !prepared {
+            pass(g, &mut lse, Some(&mut disp))?;
+        }
         if densities {
             // Where the coupling weighs columns by their weights alone the pass above was the
             // density; otherwise one more log-sum-exp pass with the weights.

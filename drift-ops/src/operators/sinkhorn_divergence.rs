@@ -6,7 +6,7 @@ use crate::engine::TermRef;
 use crate::kernels::Gaussian;
 use drift_api::{
     check_temperature, solve_coupling, Backend, ColumnBlock, CouplingProblem, DriftOperator,
-    DriftProblem, DriftReport, PointCloud, Potentials, Real, Result,
+    DriftProblem, DriftReport, PairSets, PointCloud, Potentials, Real, Result,
 };
 use serde::{Deserialize, Serialize};
 
@@ -93,8 +93,19 @@ pub fn sinkhorn_divergence_with<T: Real>(
     x.check_same_dim(y)?;
     let eps = op.temperature / 2.0;
     let (la, lb) = (x.log_weights(), y.log_weights());
-    let solve = |rows: &PointCloud<T>, lr: &[T], cols: &PointCloud<T>, lc: &[T], symmetric| {
+    let solve = |rows: &PointCloud<T>,
+                 lr: &[T],
+                 cols: &PointCloud<T>,
+                 lc: &[T],
+                 symmetric|
+     -> Result<Potentials<T>> {
         let mut out = Potentials::default();
+        let blocks = [ColumnBlock {
+            points: cols,
+            log_weights: lc,
+            mask_diagonal: false,
+        }];
+        let pairs = PairSets::new(backend, &Gaussian, rows, &blocks);
         solve_coupling(
             &op.sinkhorn,
             CouplingProblem {
@@ -103,16 +114,13 @@ pub fn sinkhorn_divergence_with<T: Real>(
                 tau: T::of(op.temperature),
                 rows,
                 row_log_weights: lr,
-                blocks: &[ColumnBlock {
-                    points: cols,
-                    log_weights: lc,
-                    mask_diagonal: false,
-                }],
+                blocks: &blocks,
                 symmetric,
+                pairs: &pairs,
                 out: &mut out,
             },
-        )
-        .map(|_| out)
+        )?;
+        Ok(out)
     };
     // ⟨w, ε (p − log w)⟩: the dual potential in cost units, integrated against its marginal. A
     // zero-weight point adds nothing (its `p − log w` would be `−∞ − (−∞)`).
