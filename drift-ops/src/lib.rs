@@ -22,6 +22,7 @@ pub mod engine;
 pub mod exp;
 mod gram;
 pub mod kernels;
+mod matrix_pool;
 mod microkernel;
 pub mod operators;
 pub mod pair_cache;

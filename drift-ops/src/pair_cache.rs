@@ -42,11 +42,33 @@ pub fn budget() -> usize {
 /// memory until they are dropped.
 pub fn set_pair_cache_budget(bytes: usize) {
     OVERRIDE.store(bytes.min(usize::MAX - 1), Ordering::Relaxed);
+    trim();
 }
 
-/// Bytes held by caches alive right now.
+/// Bytes held by caches alive right now and by the matrices kept for reuse ([`kept`]).
 pub fn in_use() -> usize {
     IN_USE.load(Ordering::Relaxed)
+}
+
+/// Frees the matrices of dropped caches that are kept for the next cache of the same size.
+///
+/// A dropped cache's matrices stay allocated (at most four, within the budget) so that the next
+/// evaluation on batches of the same size, as in a training loop, reuses them instead of paying
+/// the page faults of fresh memory; call this to give that memory back to the system, e.g. before
+/// other memory-hungry work. A new budget ([`set_pair_cache_budget`]) frees them too.
+///
+/// ```
+/// use drift_ops::pair_cache;
+/// pair_cache::trim();
+/// assert_eq!(pair_cache::kept(), 0);
+/// ```
+pub fn trim() {
+    crate::matrix_pool::release();
+}
+
+/// Bytes of the matrices kept for reuse ([`trim`] frees them).
+pub fn kept() -> usize {
+    crate::matrix_pool::kept_bytes()
 }
 
 fn from_env() -> &'static usize {

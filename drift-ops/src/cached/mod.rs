@@ -22,6 +22,7 @@ mod sweep;
 
 use crate::cpu::{lane_sum, squared_distances, TILE};
 use crate::gram::{GramColumns, GRAM_MIN_DIM};
+use crate::matrix_pool::Matrix;
 use crate::pair_cache::Reservation;
 use drift_api::{
     check_len, check_square_mask, DriftError, Kernel, PairDisplacement, PairPath, PairSet,
@@ -47,8 +48,8 @@ const CHUNK_ROWS: usize = 16;
 /// A pair set with its squared distances in memory.
 #[derive(Debug)]
 pub struct CachedPairs<'a, T> {
-    /// `dist[i * m + j] = ‖x_i − y_j‖²`.
-    dist: Vec<T>,
+    /// `dist[i * m + j] = ‖x_i − y_j‖²`, with its budget reservation.
+    dist: Matrix<T>,
     rows: usize,
     cols: usize,
     /// The points, for displacement passes ([`displacement`]).
@@ -56,7 +57,6 @@ pub struct CachedPairs<'a, T> {
     y: &'a PointCloud<T>,
     kernel: &'a dyn Kernel,
     mask_diagonal: bool,
-    reservation: Reservation,
     /// The last row and column log-sum-exps, the shifts of the next passes (see [`Hints`]).
     row_hints: Mutex<Hints<T>>,
     col_hints: Mutex<Hints<T>>,
@@ -75,9 +75,8 @@ impl<'a, T: Real> CachedPairs<'a, T> {
         if set.rows.dim() < CACHE_MIN_DIM {
             return Ok(None);
         }
-        let bytes = matrix_bytes::<T>(set.rows.len(), set.cols.len());
-        match bytes.and_then(Reservation::try_new) {
-            Some(reservation) => Self::build(set, reservation, false).map(Some),
+        match Self::matrix(&set, Reservation::try_new)? {
+            Some(dist) => Ok(Some(Self::build(set, dist, false))),
             None => Ok(None),
         }
     }
@@ -85,17 +84,28 @@ impl<'a, T: Real> CachedPairs<'a, T> {
     /// Builds the cache whatever the budget (its memory still counts against it while it lives).
     pub fn new(set: PairSet<'a, T>) -> Result<Self> {
         check(&set)?;
-        let bytes = matrix_bytes::<T>(set.rows.len(), set.cols.len()).ok_or_else(|| {
+        let dist = Self::matrix(&set, |bytes| Some(Reservation::unbounded(bytes)))?;
+        let dist = dist.ok_or_else(|| {
             DriftError::invalid("pair cache", "N × M distances do not fit in memory")
         })?;
-        Self::build(set, Reservation::unbounded(bytes), true)
+        Ok(Self::build(set, dist, true))
     }
 
-    fn build(set: PairSet<'a, T>, reservation: Reservation, unbounded: bool) -> Result<Self> {
+    /// Memory for the distances, with the bytes `reserve` grants.
+    fn matrix(
+        set: &PairSet<'a, T>,
+        reserve: impl Fn(usize) -> Option<Reservation>,
+    ) -> Result<Option<Matrix<T>>> {
+        match set.rows.len().checked_mul(set.cols.len()) {
+            Some(len) => Matrix::take("pair cache", len, reserve),
+            None => Ok(None),
+        }
+    }
+
+    fn build(set: PairSet<'a, T>, mut dist: Matrix<T>, unbounded: bool) -> Self {
         let (n, m) = (set.rows.len(), set.cols.len());
-        let mut dist = drift_api::try_vec("pair cache", n * m, T::zero())?;
         fill_distances(set.rows, set.cols, &mut dist);
-        Ok(CachedPairs {
+        CachedPairs {
             dist,
             rows: n,
             cols: m,
@@ -103,22 +113,17 @@ impl<'a, T: Real> CachedPairs<'a, T> {
             y: set.cols,
             kernel: set.kernel,
             mask_diagonal: set.mask_diagonal,
-            reservation,
             row_hints: Mutex::new(Hints::default()),
             col_hints: Mutex::new(Hints::default()),
             scaled: Mutex::new(None),
             unbounded,
-        })
+        }
     }
 }
 
 fn check<T: Real>(set: &PairSet<'_, T>) -> Result<()> {
     set.rows.check_same_dim(set.cols)?;
     check_square_mask(set.mask_diagonal, set.rows.len(), set.cols.len())
-}
-
-fn matrix_bytes<T>(n: usize, m: usize) -> Option<usize> {
-    n.checked_mul(m)?.checked_mul(std::mem::size_of::<T>())
 }
 
 impl<T: Real> PreparedPairs<T> for CachedPairs<'_, T> {
@@ -242,7 +247,7 @@ impl<T: Real> PreparedPairs<T> for CachedPairs<'_, T> {
     fn path(&self) -> PairPath {
         let scaled = lock(&self.scaled).as_ref().map_or(0, |s| s.bytes());
         PairPath::Cached {
-            bytes: self.reservation.bytes() + scaled,
+            bytes: self.dist.bytes() + scaled,
         }
     }
 }

@@ -19,14 +19,15 @@
 //! shifted row pass.
 
 use super::sweep::ColumnSums;
+use crate::matrix_pool::Matrix;
 use crate::pair_cache::Reservation;
 use drift_api::{Precision, Real};
 
 /// The stored matrix and the shifts it was built with.
 #[derive(Debug)]
 pub(super) struct Scaled<T> {
-    /// `e[i * m + j] = E_ij`.
-    pub e: Vec<T>,
+    /// `e[i * m + j] = E_ij`, with its budget reservation.
+    pub e: Matrix<T>,
     /// The temperature the matrix holds; `None` while it must be (re)built.
     pub tau: Option<T>,
     /// `h_i`, subtracted from row `i`.
@@ -37,7 +38,6 @@ pub(super) struct Scaled<T> {
     pub factors: Vec<T>,
     /// The column sums of each task of a sweep ([`super::sweep`]), kept between sweeps.
     pub partials: Vec<ColumnSums<T>>,
-    reservation: Reservation,
 }
 
 impl<T: Real> Scaled<T> {
@@ -45,24 +45,22 @@ impl<T: Real> Scaled<T> {
     pub fn allocate(
         n: usize,
         m: usize,
-        reserve: impl FnOnce(usize) -> Option<Reservation>,
+        reserve: impl Fn(usize) -> Option<Reservation>,
     ) -> Option<Self> {
         let len = n.checked_mul(m).filter(|len| *len > 0)?;
-        let reservation = reserve(len.checked_mul(std::mem::size_of::<T>())?)?;
         Some(Scaled {
-            e: drift_api::try_vec("scaled pair matrix", len, T::zero()).ok()?,
+            e: Matrix::take("scaled pair matrix", len, reserve).ok()??,
             tau: None,
             row_shift: vec![T::zero(); n],
             col_shift: vec![T::zero(); m],
             factors: vec![T::zero(); n.max(m)],
             partials: Vec::new(),
-            reservation,
         })
     }
 
     /// The bytes held.
     pub fn bytes(&self) -> usize {
-        self.reservation.bytes()
+        self.e.bytes()
     }
 
     /// The matrix if it holds temperature `tau`.
