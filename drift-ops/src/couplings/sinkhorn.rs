@@ -33,12 +33,13 @@ use std::sync::Mutex;
 /// GeomLoss differentiates through); `f = log a − LSE_j(g_j + ℓ_ij)` is GeomLoss' final
 /// extrapolation, so the plan's rows are exact and the reported marginal error is that of its
 /// columns (the symmetric problem: `g` the loop's potential, `f` its extrapolation, the error that
-/// of the symmetric plan `exp(g_i + g_k + ℓ_ik)`). `max_iters` plays
-/// no part; `converged` says whether that error is at most `tol` (the loop stops unconverged at small
-/// temperatures, as GeomLoss does). The diameter is that of the bounding box of every point of the
-/// problem, zero weights included (GeomLoss' `max_diameter`); [`Sinkhorn::with_diameter`] sets it
-/// instead (the Sinkhorn divergence gives the diameter of `X ∪ Y` to all three of its problems).
-/// Requires `epsilon_scaling`, excludes `warm_start`.
+/// of the symmetric plan `exp(g_i + g_k + ℓ_ik)`). `max_iters` plays no part; `converged` says
+/// whether that error is at most `tol` (the loop stops unconverged at small temperatures, as
+/// GeomLoss does). The diameter is that of the bounding box of every point of the problem, zero
+/// weights included (GeomLoss' `max_diameter`: unlike the other modes, a zero-weight point can move
+/// the schedule, hence the others' potentials); [`Sinkhorn::with_diameter`] sets it instead (the
+/// Sinkhorn divergence gives the diameter of `X ∪ Y` to all three of its problems). Requires
+/// `epsilon_scaling`, excludes `warm_start`.
 ///
 /// RON name `sinkhorn`, every field optional (defaults `max_iters: 100`, `tol: 1e-5`, no ε-scaling,
 /// no warm start, not GeomLoss' loop):
