@@ -22,14 +22,35 @@ use std::sync::Mutex;
 /// (GeomLoss' annealing, one update per stage), and a warm start from the previous call's potentials
 /// (rescaled to the new temperature) when the shapes match.
 ///
+/// With `geomloss: true` the solver runs GeomLoss' `sinkhorn_loop` (balanced, `p = 2`) exactly
+/// instead of iterating to `tol`: the temperatures `τ_0, τ_0, τ_0 r, τ_0 r², …` (those above `τ`),
+/// then `τ`, with `τ_0 = 2 · kernel.temperature_scale(diameter)` (`2·diam²` for the Gaussian kernel:
+/// GeomLoss' `ε_0 = diam²` in cost units `½‖x − y‖²`, `τ = 2ε`) and `r = epsilon_scaling` (GeomLoss'
+/// `scaling²`); the potentials start from one pass each at `τ_0` against the other side's weights,
+/// and every temperature makes one averaged update from the previous potentials,
+/// `f ← ½(f + log a − LSE_j(g_j + ℓ_ij))` and `g ← ½(g + log b − LSE_i(f_i + ℓ_ij))` in parallel (the
+/// symmetric problem: its averaged update). The column potentials `g` are the loop's last ones (those
+/// GeomLoss differentiates through); `f = log a − LSE_j(g_j + ℓ_ij)` is GeomLoss' final
+/// extrapolation, so the plan's rows are exact and the reported marginal error is that of its
+/// columns (the symmetric problem: `g` the loop's potential, `f` its extrapolation, the error that
+/// of the symmetric plan `exp(g_i + g_k + ℓ_ik)`). `max_iters` plays no part; `converged` says
+/// whether that error is at most `tol` (the loop stops unconverged at small temperatures, as
+/// GeomLoss does). The diameter is that of the bounding box of every point of the problem, zero
+/// weights included (GeomLoss' `max_diameter`: unlike the other modes, a zero-weight point can move
+/// the schedule, hence the others' potentials); [`Sinkhorn::with_diameter`] sets it instead (the
+/// Sinkhorn divergence gives the diameter of `X ∪ Y` to all three of its problems). Requires
+/// `epsilon_scaling`, excludes `warm_start`.
+///
 /// RON name `sinkhorn`, every field optional (defaults `max_iters: 100`, `tol: 1e-5`, no ε-scaling,
-/// no warm start):
-/// `coupling: {"sinkhorn": (max_iters: 100, tol: 1e-5, epsilon_scaling: Some(0.5), warm_start: false)}`.
+/// no warm start, not GeomLoss' loop):
+/// `coupling: {"sinkhorn": (max_iters: 100, tol: 1e-5, epsilon_scaling: Some(0.5), warm_start: false, geomloss: false)}`.
 ///
 /// ```
 /// use drift_api::Coupling;
 /// let s = drift_ops::Sinkhorn::new(50, 1e-6).with_epsilon_scaling(0.7).with_warm_start(true);
 /// assert!(s.validate().is_ok());
+/// // GeomLoss' loop with its scaling 0.9: ratio 0.81 per temperature.
+/// assert!(drift_ops::Sinkhorn::default().with_geomloss(0.81).validate().is_ok());
 /// assert!(drift_ops::Sinkhorn::new(50, -1.0).validate().is_err());
 /// ```
 #[derive(Debug, Serialize, Deserialize)]
@@ -48,6 +69,14 @@ pub struct Sinkhorn {
     /// Reuse the previous call's potentials (same shapes) as the starting point.
     #[serde(default)]
     pub warm_start: bool,
+    /// Run GeomLoss' fixed ε-scaling loop (one averaged update per temperature, no tolerance loop)
+    /// instead of iterating to `tol`: see the type's docs. Requires `epsilon_scaling`.
+    #[serde(default)]
+    pub geomloss: bool,
+    /// The diameter that starts GeomLoss' schedule, when set by the caller
+    /// ([`Sinkhorn::with_diameter`]); not part of the RON form.
+    #[serde(skip)]
+    diameter: Option<f64>,
     #[serde(skip)]
     cache: Mutex<Vec<WarmState>>,
 }
@@ -66,6 +95,8 @@ impl Default for Sinkhorn {
             tol: default_tol(),
             epsilon_scaling: None,
             warm_start: false,
+            geomloss: false,
+            diameter: None,
             cache: Mutex::new(Vec::new()),
         }
     }
@@ -78,6 +109,8 @@ impl Clone for Sinkhorn {
             tol: self.tol,
             epsilon_scaling: self.epsilon_scaling,
             warm_start: self.warm_start,
+            geomloss: self.geomloss,
+            diameter: self.diameter,
             cache: Mutex::new(Vec::new()),
         }
     }
@@ -90,7 +123,16 @@ impl PartialEq for Sinkhorn {
             self.tol,
             self.epsilon_scaling,
             self.warm_start,
-        ) == (o.max_iters, o.tol, o.epsilon_scaling, o.warm_start)
+            self.geomloss,
+            self.diameter,
+        ) == (
+            o.max_iters,
+            o.tol,
+            o.epsilon_scaling,
+            o.warm_start,
+            o.geomloss,
+            o.diameter,
+        )
     }
 }
 
@@ -123,7 +165,40 @@ impl Sinkhorn {
         self
     }
 
+    /// Runs GeomLoss' loop with the given ratio per temperature (`scaling²` for GeomLoss'
+    /// `scaling`): sets `epsilon_scaling: Some(ratio)` and `geomloss: true`.
+    pub fn with_geomloss(mut self, ratio: f64) -> Self {
+        self.epsilon_scaling = Some(ratio);
+        self.geomloss = true;
+        self
+    }
+
+    /// Starts GeomLoss' schedule from this diameter instead of the bounding box of the problem's
+    /// points (a caller solving several problems on the same data gives them all the same
+    /// schedule). Only read with `geomloss: true`; not part of the RON form.
+    pub fn with_diameter(mut self, diameter: f64) -> Self {
+        self.diameter = Some(diameter);
+        self
+    }
+
+    /// The diameter GeomLoss' schedule starts from for these point sets (`max_diameter`): the
+    /// diagonal of the bounding box of all their points, zero weights included.
+    ///
+    /// ```
+    /// use drift_api::PointCloud;
+    /// let x = PointCloud::new("x", vec![0.0f64, 0.0, 1.0, 0.0], 2).unwrap();
+    /// let y = PointCloud::new("y", vec![0.5f64, 2.0], 2).unwrap();
+    /// let d = drift_ops::Sinkhorn::geomloss_diameter(&[&x, &y]);
+    /// assert!((d - 5.0f64.sqrt()).abs() < 1e-15);
+    /// ```
+    pub fn geomloss_diameter<T: Real>(sets: &[&PointCloud<T>]) -> f64 {
+        bounding_box_diagonal(sets)
+    }
+
     fn run<T: Real>(&self, p: CouplingProblem<'_, T>) -> Result<CouplingReport> {
+        if self.geomloss {
+            return self.run_geomloss(p);
+        }
         let key = (
             p.symmetric,
             p.rows.len(),
@@ -209,6 +284,83 @@ impl Sinkhorn {
         Ok(CouplingReport {
             coupling: "sinkhorn".into(),
             iterations,
+            marginal_error: Some(error),
+            converged: error <= self.tol,
+            path: Some(pairs.path()),
+            ..Default::default()
+        })
+    }
+
+    /// GeomLoss' `sinkhorn_loop`: one pass each at `τ_0` for the starting potentials, one
+    /// averaged parallel update per temperature of [`geomloss_temperatures`], then the final row
+    /// extrapolation (see the type's docs).
+    fn run_geomloss<T: Real>(&self, p: CouplingProblem<'_, T>) -> Result<CouplingReport> {
+        let ratio = self.epsilon_scaling.ok_or_else(|| {
+            DriftError::invalid("sinkhorn.geomloss", "requires epsilon_scaling: Some(ratio)")
+        })?;
+        let diameter = match self.diameter {
+            Some(d) => d,
+            None => all_points_diameter(p.rows, p.blocks),
+        };
+        let stages = geomloss_temperatures(p.kernel, diameter, p.tau.as_f64(), ratio)?;
+        let log_a = p.row_log_weights;
+        let log_b: Vec<&[T]> = p.blocks.iter().map(|b| b.log_weights).collect();
+        let pairs = PreparedBlocks::new(p.pairs, p.blocks.len())?;
+        let at = |tau: f64| Passes {
+            pairs: &pairs,
+            tau: T::of(tau),
+        };
+        let first = at(stages[0]);
+        let last = at(p.tau.as_f64());
+        let (f, g, error) = if p.symmetric {
+            // f = log a − LSE_k(log a_k + ℓ_ik) at τ_0, then the averaged symmetric update.
+            let lse = pairs.row_lse(0, first.tau, Some(log_a), p.rows.len())?;
+            let mut f = vec![minus(log_a, &lse)];
+            let mut current = stages[0];
+            for &tau in &stages {
+                rescale(&mut f, &[log_a], current, tau);
+                current = tau;
+                f[0] = symmetric_update(&at(tau), &p, &f[0])?.0;
+            }
+            rescale(&mut f, &[log_a], current, p.tau.as_f64());
+            // The extrapolation, and the marginal error of the plan exp(f_i + f_k + ℓ_ik).
+            let lse = pairs.row_lse(0, last.tau, Some(&f[0]), p.rows.len())?;
+            let error = marginal_l1(&f[0], &lse, log_a);
+            (minus(log_a, &lse), f, error)
+        } else {
+            // f = log a − LSE_j(log b_j + ℓ_ij) and g = log b − LSE_i(log a_i + ℓ_ij) at τ_0.
+            let weights: Vec<Vec<T>> = log_b.iter().map(|l| l.to_vec()).collect();
+            let mut f = vec![row_update(&first, &p, &weights)?];
+            let mut g = column_update(&first, &p, log_a, &weights)?.0;
+            let mut current = stages[0];
+            for &tau in &stages {
+                rescale(&mut f, &[log_a], current, tau);
+                rescale(&mut g, &log_b, current, tau);
+                current = tau;
+                let passes = at(tau);
+                // Both updates from the previous pair (GeomLoss' parallel update), then averaged.
+                let next_f = row_update(&passes, &p, &g)?;
+                let next_g = column_update(&passes, &p, &f[0], &g)?.0;
+                average(&mut f[0], &next_f);
+                for (gb, nb) in g.iter_mut().zip(&next_g) {
+                    average(gb, nb);
+                }
+            }
+            rescale(&mut g, &log_b, current, p.tau.as_f64());
+            // The extrapolation f = log a − LSE_j(g_j + ℓ_ij) and its plan's column error.
+            let (f, _, error) = sweep(&last, &p, &g)?;
+            (f, g, error)
+        };
+        if !error.is_finite() {
+            return Err(DriftError::NonFiniteResult {
+                what: "sinkhorn marginal error".into(),
+                index: 0,
+            });
+        }
+        *p.out = Potentials { f: Some(f), g };
+        Ok(CouplingReport {
+            coupling: "sinkhorn".into(),
+            iterations: stages.len(),
             marginal_error: Some(error),
             converged: error <= self.tol,
             path: Some(pairs.path()),
@@ -343,6 +495,89 @@ fn symmetric_update<T: Real>(
     Ok((next, error))
 }
 
+/// `p ← ½(p + next)`: GeomLoss' averaged update (in cost units `ε(p − log w)` as in the log domain,
+/// the weights cancelling). Two `−∞` (a zero-weight point) stay `−∞`.
+fn average<T: Real>(p: &mut [T], next: &[T]) {
+    let half = T::of(0.5);
+    for (v, n) in p.iter_mut().zip(next) {
+        *v = half * (*v + *n);
+    }
+}
+
+/// Most temperatures GeomLoss' schedule may have: past this the ratio is too close to 1 for the
+/// data's diameter and the temperature, and the run is refused rather than left running.
+const MAX_GEOMLOSS_STAGES: usize = 1_000_000;
+
+/// GeomLoss' temperature list for `p = 2` (`epsilon_schedule`), in the kernel's temperature:
+/// `τ_0`, then `exp(ln τ_0 + k ln r)` for the `k ≥ 0` where that is above `τ` (NumPy's `arange`,
+/// so `τ_0` comes twice when it is above `τ`), then `τ`. `τ_0 = 2 · temperature_scale(diameter)`:
+/// for the Gaussian kernel `2·diam²`, GeomLoss' `ε_0 = diam²` with `τ = 2ε`; for other kernels the
+/// temperature at which two points at the diameter get log-weight `−½` when `ℓ` is inversely
+/// proportional to `τ`.
+fn geomloss_temperatures(
+    kernel: &dyn drift_api::Kernel,
+    diameter: f64,
+    tau: f64,
+    ratio: f64,
+) -> Result<Vec<f64>> {
+    let tau0 = 2.0 * kernel.temperature_scale(diameter.max(f64::MIN_POSITIVE));
+    if !tau0.is_finite() || tau0 <= 0.0 {
+        return Err(DriftError::invalid(
+            "sinkhorn.geomloss",
+            format!("the schedule's first temperature is {tau0} (diameter {diameter})"),
+        ));
+    }
+    let (start, stop, step) = (tau0.ln(), tau.ln(), ratio.ln());
+    // NumPy's arange(start, stop, step): ceil((stop − start) / step) values start + k·step.
+    let count = ((stop - start) / step).ceil().max(0.0);
+    if count > MAX_GEOMLOSS_STAGES as f64 {
+        return Err(DriftError::invalid(
+            "sinkhorn.epsilon_scaling",
+            format!(
+                "GeomLoss' schedule from {tau0} down to {tau} with ratio {ratio} has {count} \
+                 temperatures (at most {MAX_GEOMLOSS_STAGES})"
+            ),
+        ));
+    }
+    let mut stages = Vec::with_capacity(count as usize + 2);
+    stages.push(tau0);
+    stages.extend((0..count as usize).map(|k| (start + k as f64 * step).exp()));
+    stages.push(tau);
+    Ok(stages)
+}
+
+/// Length of the diagonal of the bounding box of every point of the rows and blocks, zero weights
+/// included (GeomLoss' `max_diameter`): the default start of its schedule.
+fn all_points_diameter<T: Real>(rows: &PointCloud<T>, blocks: &[ColumnBlock<'_, T>]) -> f64 {
+    let sets: Vec<&PointCloud<T>> = std::iter::once(rows)
+        .chain(blocks.iter().map(|b| b.points))
+        .collect();
+    bounding_box_diagonal(&sets)
+}
+
+/// Length of the diagonal of the bounding box of every point of `sets` (same dimension), zero
+/// weights included, in f64: GeomLoss' `max_diameter`. Zero for empty sets.
+fn bounding_box_diagonal<T: Real>(sets: &[&PointCloud<T>]) -> f64 {
+    let d = sets.first().map_or(0, |s| s.dim());
+    let mut lo = vec![f64::INFINITY; d];
+    let mut hi = vec![f64::NEG_INFINITY; d];
+    for set in sets {
+        for point in set.data().chunks_exact(d) {
+            for (k, v) in point.iter().enumerate() {
+                let v = v.as_f64();
+                lo[k] = lo[k].min(v);
+                hi[k] = hi[k].max(v);
+            }
+        }
+    }
+    lo.iter()
+        .zip(&hi)
+        .filter(|(l, h)| l <= h)
+        .map(|(l, h)| (h - l) * (h - l))
+        .sum::<f64>()
+        .sqrt()
+}
+
 /// Moves potentials from temperature `from` to `to`, keeping the duals `τ(g − log b)` fixed.
 fn rescale<T: Real>(g: &mut [Vec<T>], log_b: &[&[T]], from: f64, to: f64) {
     if from == to {
@@ -420,15 +655,33 @@ impl Sinkhorn {
                 format!("must be at most 1000000, got {}", self.max_iters),
             ));
         }
-        match self.epsilon_scaling {
-            Some(r) => check_param(
+        if let Some(r) = self.epsilon_scaling {
+            check_param(
                 "sinkhorn.epsilon_scaling",
                 r,
                 r > 0.0 && r < 1.0,
                 "in (0, 1)",
-            ),
-            None => Ok(()),
+            )?;
         }
+        if let Some(d) = self.diameter {
+            check_param("sinkhorn.diameter", d, d >= 0.0, ">= 0")?;
+        }
+        if self.geomloss {
+            if self.epsilon_scaling.is_none() {
+                return Err(DriftError::invalid(
+                    "sinkhorn.geomloss",
+                    "requires epsilon_scaling: Some(ratio), the ratio per temperature (GeomLoss' \
+                     scaling squared)",
+                ));
+            }
+            if self.warm_start {
+                return Err(DriftError::invalid(
+                    "sinkhorn.geomloss",
+                    "excludes warm_start: GeomLoss' loop starts from its own potentials",
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -453,7 +706,7 @@ impl Coupling for Sinkhorn {
 drift_api::register!(
     Coupling,
     "sinkhorn",
-    summary: "Balanced log-domain Sinkhorn (entropic OT plan), optional epsilon-scaling and warm start",
-    params: "max_iters: usize = 100, tol: f64 = 1e-5, epsilon_scaling: Option<f64> = None, warm_start: bool = false",
-    example: r#"{"sinkhorn": (max_iters: 100, tol: 1e-5, epsilon_scaling: Some(0.5), warm_start: false)}"#
+    summary: "Balanced log-domain Sinkhorn (entropic OT plan), optional epsilon-scaling and warm start, or GeomLoss' fixed loop",
+    params: "max_iters: usize = 100, tol: f64 = 1e-5, epsilon_scaling: Option<f64> = None, warm_start: bool = false, geomloss: bool = false (GeomLoss' sinkhorn_loop: one averaged update per temperature, needs epsilon_scaling)",
+    example: r#"{"sinkhorn": (max_iters: 100, tol: 1e-5, epsilon_scaling: Some(0.5), warm_start: false, geomloss: false)}"#
 );

@@ -9,6 +9,7 @@ use drift_api::{
     DriftProblem, DriftReport, PairSets, PointCloud, Potentials, Real, Result,
 };
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 /// Sinkhorn divergence drift: `V_i = −(1/a_i) ∂S_ε/∂x_i` for the debiased divergence
 /// `S_ε(α, β) = OT_ε(α, β) − ½ OT_ε(α, α) − ½ OT_ε(β, β)` with cost `C = ½‖x − y‖²`, i.e. the velocity
@@ -18,7 +19,16 @@ use serde::{Deserialize, Serialize};
 /// `exp(−C/ε)` with `ε = τ/2`. The solver defaults to GeomLoss' schedule: ε-scaling from the diameter
 /// with ratio 0.5, then iterations to a tolerance of 1e-6.
 ///
-/// RON name `sinkhorn_divergence`: `{"sinkhorn_divergence": (temperature: 0.05)}`.
+/// With `sinkhorn: (geomloss: true, epsilon_scaling: Some(r))` the three problems run GeomLoss'
+/// `sinkhorn_loop` exactly (one averaged update per temperature, stopping unconverged: see
+/// [`Sinkhorn`]), all from the diameter of `X ∪ Y` as GeomLoss computes it, so the field is
+/// `−(1/a_i) ∂S/∂x_i` of `SamplesLoss("sinkhorn", p=2, blur=sqrt(τ/2), scaling=sqrt(r),
+/// debias=True)` (GeomLoss' gradient, through its last extrapolation with the loop's potentials held
+/// fixed: `bar⁺ − bar⁻` of the loop's plans) and [`sinkhorn_divergence`] is its value.
+///
+/// RON name `sinkhorn_divergence`: `{"sinkhorn_divergence": (temperature: 0.05)}`; GeomLoss' loop
+/// with blur 0.5 and scaling 0.9:
+/// `{"sinkhorn_divergence": (temperature: 0.5, sinkhorn: (geomloss: true, epsilon_scaling: Some(0.81)))}`.
 ///
 /// ```
 /// use drift_api::PointCloud;
@@ -52,12 +62,21 @@ impl SinkhornDivergence {
         }
     }
 
-    fn term(&self) -> TermRef<'_> {
-        TermRef::mean(&Gaussian, &self.sinkhorn, self.temperature)
+    /// The solver for problems on `x` and `y`: with GeomLoss' loop, a copy that starts every
+    /// problem's schedule from the diameter of `x ∪ y` (GeomLoss' `max_diameter`, also for the
+    /// self problems); otherwise the operator's own (its warm-start state included).
+    fn solver<T: Real>(&self, x: &PointCloud<T>, y: &PointCloud<T>) -> Cow<'_, Sinkhorn> {
+        if self.sinkhorn.geomloss {
+            let diameter = Sinkhorn::geomloss_diameter(&[x, y]);
+            Cow::Owned(self.sinkhorn.clone().with_diameter(diameter))
+        } else {
+            Cow::Borrowed(&self.sinkhorn)
+        }
     }
 
     fn run<T: Real>(&self, p: DriftProblem<'_, T>) -> Result<DriftReport> {
-        let t = self.term();
+        let solver = self.solver(p.x, p.y);
+        let t = TermRef::mean(&Gaussian, solver.as_ref(), self.temperature);
         cross_minus_self(p, "sinkhorn_divergence", t, t, false, &crate::Unit)
     }
 }
@@ -73,7 +92,9 @@ impl SinkhornDivergence {
 /// The Sinkhorn divergence `S_ε(α, β) = ⟨a, F_ab − F_aa⟩ + ⟨b, G_ab − G_bb⟩` in cost units of
 /// `C = ½‖x − y‖²` (`ε = τ/2`), from the dual potentials `F = ε (f − log a)` of three Sinkhorn
 /// problems solved with the operator's settings on the CPU backend. Nonnegative, and zero iff
-/// `α = β`.
+/// `α = β`. With GeomLoss' loop it is GeomLoss' value: every potential its last extrapolation, the
+/// cross problem solved both ways (`G_ab` is the row extrapolation of the problem from `Y`'s side,
+/// which GeomLoss' symmetric loop makes the same problem).
 pub fn sinkhorn_divergence<T: Real>(
     op: &SinkhornDivergence,
     x: &PointCloud<T>,
@@ -93,6 +114,7 @@ pub fn sinkhorn_divergence_with<T: Real>(
     x.check_same_dim(y)?;
     let eps = op.temperature / 2.0;
     let (la, lb) = (x.log_weights(), y.log_weights());
+    let solver = op.solver(x, y);
     let solve = |rows: &PointCloud<T>,
                  lr: &[T],
                  cols: &PointCloud<T>,
@@ -107,7 +129,7 @@ pub fn sinkhorn_divergence_with<T: Real>(
         }];
         let pairs = PairSets::new(backend, &Gaussian, rows, &blocks);
         solve_coupling(
-            &op.sinkhorn,
+            solver.as_ref(),
             CouplingProblem {
                 backend,
                 kernel: &Gaussian,
@@ -135,6 +157,14 @@ pub fn sinkhorn_divergence_with<T: Real>(
     let aa = solve(x, &la, x, &la, true)?;
     let bb = solve(y, &lb, y, &lb, true)?;
     let f = |p: &Potentials<T>| p.f.clone().unwrap_or_default();
+    if op.sinkhorn.geomloss {
+        // GeomLoss' value: the extrapolations `f` of all four problems (the loop's `g` is not
+        // GeomLoss' extrapolated `G`).
+        let ba = solve(y, &lb, x, &la, false)?;
+        return Ok(
+            dual(&f(&ab), &la) - dual(&f(&aa), &la) + dual(&f(&ba), &lb) - dual(&f(&bb), &lb)
+        );
+    }
     Ok(dual(&f(&ab), &la) - dual(&f(&aa), &la) + dual(&ab.g[0], &lb) - dual(&bb.g[0], &lb))
 }
 
@@ -142,6 +172,6 @@ super::builtin_operator!(
     SinkhornDivergence,
     "sinkhorn_divergence",
     summary: "Debiased Sinkhorn divergence drift (NSGF velocity), cost |x - y|^2 / 2, epsilon-scaled",
-    params: "temperature: f64 (= 2 epsilon), sinkhorn: (...) = (max_iters: 1000, tol: 1e-6, epsilon_scaling: Some(0.5))",
+    params: "temperature: f64 (= 2 epsilon), sinkhorn: (...) = (max_iters: 1000, tol: 1e-6, epsilon_scaling: Some(0.5)); sinkhorn: (geomloss: true, epsilon_scaling: Some(scaling^2)) runs GeomLoss' loop from the diameter of X and Y",
     example: r#"{"sinkhorn_divergence": (temperature: 0.05)}"#
 );
