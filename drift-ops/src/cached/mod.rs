@@ -30,6 +30,7 @@ use drift_api::{
 };
 use rayon::prelude::*;
 use scaled::{Bounds, Entries, Scaled};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 /// The smallest dimension whose pairs are cached. Up to `D = 4` a fused pass computes a distance in
@@ -64,6 +65,8 @@ pub struct CachedPairs<'a, T> {
     scaled: Mutex<Option<Scaled<T>>>,
     /// Whether the scaled matrix may exceed the budget, as the distances may ([`CachedPairs::new`]).
     unbounded: bool,
+    /// Whether a column pass has run: the passes alternate between rows and columns.
+    column_passes: AtomicBool,
 }
 
 impl<'a, T: Real> CachedPairs<'a, T> {
@@ -117,6 +120,7 @@ impl<'a, T: Real> CachedPairs<'a, T> {
             col_hints: Mutex::new(Hints::default()),
             scaled: Mutex::new(None),
             unbounded,
+            column_passes: AtomicBool::new(false),
         }
     }
 }
@@ -141,9 +145,13 @@ impl<T: Real> PreparedPairs<T> for CachedPairs<'_, T> {
             .and_then(|s| self.scaled_rows(avx2_fma, s, tau, col_potential, shifts, lse));
         if on_scaled.is_none() {
             // The first pass, or another at the temperature of the last one, builds the scaled
-            // matrix for the passes to come (an ε-scaling schedule changes the temperature every
-            // pass and never stores one).
-            let repeated = hints.tau.is_none_or(|last| last == tau);
+            // matrix for the passes to come. So does a row pass at a new temperature on pairs
+            // that also take column passes: a two-sided update reduces both ways at each
+            // temperature of an ε-scaling schedule, and the column pass then reads the matrix
+            // instead of taking one exponential per pair. (A symmetric problem's ε-scaling
+            // schedule makes one row pass per temperature, and never stores one.)
+            let repeated = hints.tau.is_none_or(|last| last == tau)
+                || self.column_passes.load(Ordering::Relaxed);
             if repeated && scaled.is_none() {
                 *scaled = Scaled::allocate(self.rows, self.cols, |bytes| {
                     if self.unbounded {
@@ -183,6 +191,7 @@ impl<T: Real> PreparedPairs<T> for CachedPairs<'_, T> {
         if let Some(f) = row_potential {
             check_len("row potential", f.len(), self.rows)?;
         }
+        self.column_passes.store(true, Ordering::Relaxed);
         let avx2_fma = drift_api::math::has_avx2_fma();
         let mut hints = lock(&self.col_hints);
         let mut scaled = lock(&self.scaled);
