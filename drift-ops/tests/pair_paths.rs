@@ -251,7 +251,7 @@ fn a_mask_needs_a_square_pair_set() {
 #[test]
 fn sinkhorn_operators_agree_across_paths_and_report_them() {
     let mut r = rng(7);
-    // Dimension 20: above `CACHE_MIN_DIM`, so the budget alone decides.
+    // Dimension 20: the Gram path's displacement pass on the scaled matrix runs too.
     let x = Cloud::random(&mut r, 150, 20, 0.0, true).to_lib::<f64>("x");
     let y = Cloud::random(&mut r, 120, 20, 0.4, false).to_lib::<f64>("y");
     let ops: Vec<Box<dyn drift_api::DriftOperator>> = vec![

@@ -33,14 +33,6 @@ use scaled::{Bounds, Entries, Scaled};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
-/// The smallest dimension whose pairs are cached. Up to `D = 4` a fused pass computes a distance in
-/// a few unrolled flops, as fast as reading it back from memory, so the cache would cost memory and
-/// its fill for nothing; from `D = 5` on, a fused pass computes distances in lane-summed loops or in
-/// the Gram form and a cached pass is faster. Measured with `drift-bench apply --repeat 3` on a
-/// 20-iteration f32 Sinkhorn drift, `N = M = 4096`, 2 threads: `D = 8` fused 3.40 s, cached 1.32 s;
-/// `D = 16` 1.20 s and 1.01 s; `D = 64` 2.30 s and 1.18 s (`docs/PERFORMANCE.md`).
-pub const CACHE_MIN_DIM: usize = 5;
-
 /// Rows per parallel task when filling the matrix and in row passes.
 const ROW_BLOCK: usize = 32;
 /// Rows per chunk of a column pass (their column maxima are taken together).
@@ -70,14 +62,16 @@ pub struct CachedPairs<'a, T> {
 }
 
 impl<'a, T: Real> CachedPairs<'a, T> {
-    /// Builds the cache if the points have at least [`CACHE_MIN_DIM`] coordinates and the `N·M`
-    /// values fit what is left of the process-wide budget ([`crate::pair_cache`]); `Ok(None)`
-    /// otherwise (the passes then run fused).
+    /// Builds the cache if the `N·M` values fit what is left of the process-wide budget
+    /// ([`crate::pair_cache`]); `Ok(None)` otherwise (the passes then run fused).
+    ///
+    /// Every dimension is cached: even at `D = 2`, where a fused pass computes a distance in a few
+    /// flops, the passes on the scaled matrix take no exponential per pair. A 20-iteration f32
+    /// Sinkhorn drift (`drift-bench apply --repeat 5`, 2 threads) at `N = M = 4096`, `D = 2` takes
+    /// 0.30 s cached against 0.89 s fused, and at `N = M = 1024` 16 ms against 65 ms
+    /// (`docs/PERFORMANCE.md`).
     pub fn within_budget(set: PairSet<'a, T>) -> Result<Option<Self>> {
         check(&set)?;
-        if set.rows.dim() < CACHE_MIN_DIM {
-            return Ok(None);
-        }
         match Self::matrix(&set, Reservation::try_new)? {
             Some(dist) => Ok(Some(Self::build(set, dist, false))),
             None => Ok(None),
