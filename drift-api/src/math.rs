@@ -370,8 +370,9 @@ fn exp_reduced_f64<const FMA: bool>(x: f64) -> (f64, u64) {
     const MAGIC: f64 = 6_755_399_441_055_744.0; // 1.5 * 2^52: adding it rounds to an integer
     let t = madd64::<FMA>(x, std::f64::consts::LOG2_E, MAGIC);
     let n = t - MAGIC;
-    let k = t.to_bits().wrapping_sub(MAGIC.to_bits()); // n as a two's complement integer
-                                                       // n · LN2_HI is exact (|n| < 2^11), so fusing the first step changes nothing there.
+    // n as a two's complement integer
+    let k = t.to_bits().wrapping_sub(MAGIC.to_bits());
+    // n · LN2_HI is exact (|n| < 2^11), so fusing the first step changes nothing there.
     let r = madd64::<FMA>(-n, LN2_LO_64, madd64::<FMA>(-n, LN2_HI_64, x));
     // Taylor polynomial of degree 12 on |r| <= ln2/2: truncation error < 2e-16.
     let mut p = 1.0 / 479_001_600.0;

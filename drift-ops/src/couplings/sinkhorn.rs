@@ -559,15 +559,19 @@ fn all_points_diameter<T: Real>(rows: &PointCloud<T>, blocks: &[ColumnBlock<'_, 
 /// weights included, in f64: GeomLoss' `max_diameter`. Zero for empty sets.
 fn bounding_box_diagonal<T: Real>(sets: &[&PointCloud<T>]) -> f64 {
     let d = sets.first().map_or(0, |s| s.dim());
+    box_diagonal(d, sets.iter().flat_map(|s| s.data().chunks_exact(d.max(1))))
+}
+
+/// Length of the diagonal of the bounding box of `points` (each `d` coordinates), in f64; zero when
+/// there are none.
+fn box_diagonal<'p, T: Real>(d: usize, points: impl Iterator<Item = &'p [T]>) -> f64 {
     let mut lo = vec![f64::INFINITY; d];
     let mut hi = vec![f64::NEG_INFINITY; d];
-    for set in sets {
-        for point in set.data().chunks_exact(d) {
-            for (k, v) in point.iter().enumerate() {
-                let v = v.as_f64();
-                lo[k] = lo[k].min(v);
-                hi[k] = hi[k].max(v);
-            }
+    for point in points {
+        for (k, v) in point.iter().enumerate() {
+            let v = v.as_f64();
+            lo[k] = lo[k].min(v);
+            hi[k] = hi[k].max(v);
         }
     }
     lo.iter()
@@ -623,27 +627,16 @@ fn bounding_diameter<T: Real>(
     blocks: &[ColumnBlock<'_, T>],
 ) -> f64 {
     let d = rows.dim();
-    let mut lo = vec![f64::INFINITY; d];
-    let mut hi = vec![f64::NEG_INFINITY; d];
     let sets = std::iter::once((rows, row_log_weights))
         .chain(blocks.iter().map(|b| (b.points, b.log_weights)));
-    for (set, log_w) in sets {
-        for (point, l) in set.data().chunks_exact(d).zip(log_w) {
-            if !l.is_finite() {
-                continue;
-            }
-            for (k, v) in point.iter().enumerate() {
-                let v = v.as_f64();
-                lo[k] = lo[k].min(v);
-                hi[k] = hi[k].max(v);
-            }
-        }
-    }
-    lo.iter()
-        .zip(&hi)
-        .map(|(l, h)| (h - l) * (h - l))
-        .sum::<f64>()
-        .sqrt()
+    let with_mass = sets.flat_map(|(set, log_w)| {
+        set.data()
+            .chunks_exact(d.max(1))
+            .zip(log_w)
+            .filter(|(_, l)| l.is_finite())
+            .map(|(point, _)| point)
+    });
+    box_diagonal(d, with_mass)
 }
 
 impl Sinkhorn {
