@@ -393,7 +393,7 @@ fn sq_fixed<T: Real, const D: usize>(x: &[T], ytile: &[T], out: &mut [T]) {
 /// `acc += Σ_j w_j (y_j − x)`. Small dimensions loop over the tile per coordinate (vectorised over
 /// `j`); large ones loop over coordinates per column (contiguous, vectorised over `k`).
 #[inline(always)]
-fn accumulate_mean<T: Real>(acc: &mut [T], x: &[T], ytile: &[T], w: &[T]) {
+pub(crate) fn accumulate_mean<T: Real>(acc: &mut [T], x: &[T], ytile: &[T], w: &[T]) {
     let d = x.len();
     if d <= 4 {
         for k in 0..d {

@@ -446,22 +446,29 @@ fn scaled_sweeps_match_the_reference_and_the_two_passes() {
 fn displacement_passes_on_the_scaled_matrix_match_the_reference() {
     use drift_api::{Displacement, PairDisplacement};
     fn run<T: Real>(tol: f64) {
-        for (seed, mask, with_origin) in [(31, false, false), (32, true, false), (33, false, true)]
-        {
+        // Dimension 20: the Gram form's accumulation; 2 and 7: the direct one.
+        let cases = [
+            (31, false, false, 20),
+            (32, true, false, 20),
+            (33, false, true, 20),
+            (34, true, true, 2),
+            (35, false, true, 7),
+            (36, false, false, 2),
+        ];
+        for (seed, mask, with_origin, d) in cases {
             let tau = 0.05;
-            // Dimension 20: the Gram form's accumulation, which the pass runs in.
             let c = case(
                 seed,
                 80,
                 if mask { 80 } else { 57 },
-                20,
+                d,
                 K::Gaussian,
                 tau,
                 mask,
             );
             let clouds = Clouds::<T>::of(&c);
             let (x64, y64) = clouds.points64();
-            let (n, m, d) = (x64.len(), y64.len(), 20);
+            let (n, m) = (x64.len(), y64.len());
             let cached = CachedPairs::new(clouds.set(&drift_ops::Gaussian)).unwrap();
             let g: Vec<T> = c.g.iter().map(|v| T::of(*v)).collect();
             // Two passes at τ: the first builds the scaled matrix.

@@ -4,15 +4,15 @@
 //! stored exponentials with the columns, weighted by one factor per column: no distance and no
 //! exponential is recomputed, where the fused pass recomputes both for every pair.
 //!
-//! The products run in the Gram path's register-blocked accumulation
-//! ([`GramColumns::accumulate_tile`], differences formed in registers as in the fused pass), so
-//! this path serves mean displacements from `D = `[`GRAM_MIN_DIM`]; other displacements and smaller
-//! dimensions answer `false` and take the fused pass, as does any row whose sum is not one the
-//! stored values give exactly ([`Bounds::accepts`]).
+//! From `D = `[`GRAM_MIN_DIM`] the products run in the Gram path's register-blocked accumulation
+//! ([`GramColumns::accumulate_tile`], differences formed in registers as in the fused pass), below
+//! it in the fused pass's direct one ([`accumulate_mean`]). The unit displacement answers `false`
+//! and takes the fused pass, as does any row whose sum is not one the stored values give exactly
+//! ([`Bounds::accepts`]).
 
 use super::scaled::{Bounds, Entries};
 use super::{lock, on_best_isa, CachedPairs, IsaWork, NewGram, ROW_BLOCK};
-use crate::cpu::{lane_sum, TILE};
+use crate::cpu::{accumulate_mean, lane_sum, TILE};
 use crate::gram::{GramColumns, GRAM_MIN_DIM};
 use drift_api::{check_len, Displacement, PairDisplacement, Real, Result};
 use rayon::prelude::*;
@@ -28,7 +28,7 @@ impl<T: Real> CachedPairs<'_, T> {
         if let Some(o) = pass.origin {
             check_len("origin", o.len(), d)?;
         }
-        if pass.displacement != Displacement::Mean || d < GRAM_MIN_DIM || n == 0 || m == 0 {
+        if pass.displacement != Displacement::Mean || n == 0 || m == 0 {
             return Ok(false);
         }
         let mut scaled = lock(&self.scaled);
@@ -55,14 +55,21 @@ impl<T: Real> CachedPairs<'_, T> {
         pass: PairDisplacement<'_, T>,
     ) -> bool {
         let d = self.x.dim();
-        let gram = on_best_isa(
-            FMA,
-            NewGram::<T, FMA> {
-                y: self.y.data(),
-                d,
-            },
-        );
-        let origin = pass.origin.map(|o| gram.centred_origin(o, ROW_BLOCK));
+        let gram = (d >= GRAM_MIN_DIM).then(|| {
+            on_best_isa(
+                FMA,
+                NewGram::<T, FMA> {
+                    y: self.y.data(),
+                    d,
+                },
+            )
+        });
+        // The Gram path measures from the origin in its centred coordinates.
+        let centred_origin = match (&gram, pass.origin) {
+            (Some(gram), Some(o)) => Some(gram.centred_origin(o, ROW_BLOCK)),
+            _ => None,
+        };
+        let origin = centred_origin.as_deref().or(pass.origin);
         let min_sum = Bounds::min_sum::<T>(self.cols);
         pass.lse
             .par_chunks_mut(ROW_BLOCK)
@@ -73,12 +80,12 @@ impl<T: Real> CachedPairs<'_, T> {
                     FMA,
                     DisplacementRows::<T, FMA> {
                         pairs: self,
-                        gram: &gram,
+                        gram: gram.as_ref(),
                         entries,
                         shift,
                         min_sum,
                         row0: b * ROW_BLOCK,
-                        origin: origin.as_deref(),
+                        origin,
                         lse,
                         disp,
                     },
@@ -91,12 +98,14 @@ impl<T: Real> CachedPairs<'_, T> {
 /// One block of rows of a displacement pass on the scaled matrix.
 struct DisplacementRows<'s, T, const FMA: bool> {
     pairs: &'s CachedPairs<'s, T>,
-    gram: &'s GramColumns<T>,
+    /// The columns in the Gram path's layout (`D ≥ 16`), else `None`.
+    gram: Option<&'s GramColumns<T>>,
     entries: Entries<'s, T>,
     shift: T,
     min_sum: T,
     row0: usize,
-    /// The origin in centred coordinates, repeated for a block ([`GramColumns::centred_origin`]).
+    /// The origin: in the Gram path, in centred coordinates and repeated for a block
+    /// ([`GramColumns::centred_origin`]); else as given.
     origin: Option<&'s [T]>,
     lse: &'s mut [T],
     disp: &'s mut [T],
@@ -111,28 +120,38 @@ impl<T: Real, const FMA: bool> IsaWork for DisplacementRows<'_, T, FMA> {
     fn run(self) -> bool {
         let (rows, d, m) = (self.lse.len(), self.pairs.x.dim(), self.pairs.cols);
         let x_block = &self.pairs.x.data()[self.row0 * d..(self.row0 + rows) * d];
-        let (mut xc, mut x_sq) = (Vec::new(), Vec::new());
-        self.gram
-            .centre_rows_with::<FMA>(x_block, &mut xc, &mut x_sq);
-        // Padding rows keep zero weights (finite, as the accumulation asks).
-        let mut weights = vec![T::zero(); x_sq.len() * TILE];
-        let from = self.origin.unwrap_or(&xc);
         let factors = self.entries.factors(m);
         let mut sums = [T::zero(); ROW_BLOCK];
         self.disp.fill(T::zero());
-        for c0 in (0..m).step_by(TILE) {
-            let width = TILE.min(m - c0);
-            for (r, sum) in sums[..rows].iter_mut().enumerate() {
-                let w = &mut weights[r * TILE..r * TILE + width];
-                let e = &self.entries.row(self.row0 + r)[c0..c0 + width];
-                w.iter_mut()
-                    .zip(e)
-                    .zip(&factors[c0..c0 + width])
-                    .for_each(|((w, e), f)| *w = *e * *f);
-                *sum += lane_sum(w);
+        if let Some(gram) = self.gram {
+            let (mut xc, mut x_sq) = (Vec::new(), Vec::new());
+            gram.centre_rows_with::<FMA>(x_block, &mut xc, &mut x_sq);
+            // Padding rows keep zero weights (finite, as the accumulation asks).
+            let mut weights = vec![T::zero(); x_sq.len() * TILE];
+            let from = self.origin.unwrap_or(&xc);
+            for c0 in (0..m).step_by(TILE) {
+                let width = TILE.min(m - c0);
+                for (r, sum) in sums[..rows].iter_mut().enumerate() {
+                    let w = &mut weights[r * TILE..r * TILE + width];
+                    scaled_weights(&self.entries, self.row0 + r, c0, factors, w);
+                    *sum += lane_sum(w);
+                }
+                gram.accumulate_tile::<FMA>(&weights, TILE, c0, width, from, self.disp);
             }
-            self.gram
-                .accumulate_tile::<FMA>(&weights, TILE, c0, width, from, self.disp);
+        } else {
+            let y = self.pairs.y.data();
+            let mut w = [T::zero(); TILE];
+            for (r, sum) in sums[..rows].iter_mut().enumerate() {
+                let from = self.origin.unwrap_or(&x_block[r * d..(r + 1) * d]);
+                let acc = &mut self.disp[r * d..(r + 1) * d];
+                for c0 in (0..m).step_by(TILE) {
+                    let width = TILE.min(m - c0);
+                    let w = &mut w[..width];
+                    scaled_weights(&self.entries, self.row0 + r, c0, factors, w);
+                    *sum += lane_sum(w);
+                    accumulate_mean(acc, from, &y[c0 * d..(c0 + width) * d], w);
+                }
+            }
         }
         for (r, (lse, sum)) in self.lse.iter_mut().zip(sums).enumerate() {
             match self
@@ -149,4 +168,20 @@ impl<T: Real, const FMA: bool> IsaWork for DisplacementRows<'_, T, FMA> {
         }
         true
     }
+}
+
+/// Row `i`'s weights `E_ij · factor_j` for the columns `c0..c0 + w.len()`.
+#[inline(always)]
+fn scaled_weights<T: Real>(
+    entries: &Entries<'_, T>,
+    i: usize,
+    c0: usize,
+    factors: &[T],
+    w: &mut [T],
+) {
+    let e = &entries.row(i)[c0..c0 + w.len()];
+    w.iter_mut()
+        .zip(e)
+        .zip(&factors[c0..])
+        .for_each(|((w, e), f)| *w = *e * *f);
 }

@@ -68,7 +68,7 @@ impl<'a, T: Real> CachedPairs<'a, T> {
     /// Every dimension is cached: even at `D = 2`, where a fused pass computes a distance in a few
     /// flops, the passes on the scaled matrix take no exponential per pair. A 20-iteration f32
     /// Sinkhorn drift (`drift-bench apply --repeat 5`, 2 threads) at `N = M = 4096`, `D = 2` takes
-    /// 0.30 s cached against 0.89 s fused, and at `N = M = 1024` 16 ms against 65 ms
+    /// 0.22 s cached against 0.63 s fused, and at `N = M = 1024` 16 ms against 65 ms
     /// (`docs/PERFORMANCE.md`).
     pub fn within_budget(set: PairSet<'a, T>) -> Result<Option<Self>> {
         check(&set)?;
