@@ -97,6 +97,47 @@ impl Sorted {
         })
     }
 
+    /// The weighted mid-rank levels of the block's `k` sorted directions (`sw_levels`), with the
+    /// point masses `masses`: one per point into `level` (`k × count`) or, with `compact`, the
+    /// distinct knots' levels into `level`, their values into `values` and their number per
+    /// direction into `counts` (`values` and `counts` are not written otherwise).
+    #[allow(clippy::too_many_arguments)]
+    fn levels<T: DeviceReal>(
+        &self,
+        s: &Arc<CudaStream>,
+        f: &SlicedFunctions,
+        masses: &CudaSlice<T>,
+        compact: bool,
+        level: &mut CudaSlice<f64>,
+        values: &mut CudaSlice<f64>,
+        counts: &mut CudaSlice<i32>,
+        k: usize,
+    ) -> Result<()> {
+        let (padded, count, compact) = (self.padded as i64, self.count as i64, compact as i32);
+        let mut l = s.launch_builder(&f.levels);
+        l.arg(&self.idx)
+            .arg(&padded)
+            .arg(masses)
+            .arg(&count)
+            .arg(&self.proj)
+            .arg(&compact)
+            .arg(level)
+            .arg(values)
+            .arg(counts);
+        let cfg = LaunchConfig {
+            grid_dim: (k as u32, 1, 1),
+            block_dim: (SLICED_SCAN_THREADS as u32, 1, 1),
+            shared_mem_bytes: 0,
+        };
+        #[allow(unsafe_code)]
+        // SAFETY: sw_levels's signature; `idx` holds `k × padded` sorted indices below `count`,
+        // `masses` `count` masses, `proj` and `level` `k × count` values, `values` `k × count` and
+        // `counts` `k` (written only when `compact`). One block of SLICED_SCAN_THREADS (SW_SCAN)
+        // per direction.
+        unsafe { l.launch(cfg) }.map_err(|e| driver_error("kernel launch", e))?;
+        Ok(())
+    }
+
     /// Projects `pts` on the block's `k` directions and sorts each direction's projections.
     fn project_and_sort<T: DeviceReal>(
         &mut self,
@@ -192,11 +233,6 @@ pub(crate) fn sliced_field<T: DeviceReal>(
         .map_err(|e| driver_error(alloc, e))?;
     let mut acc = zeros(n * dim)?;
     let (n_i, m_i, dim_i) = (n as i64, m as i64, dim as i32);
-    let levels_cfg = |k: usize| LaunchConfig {
-        grid_dim: (k as u32, 1, 1),
-        block_dim: (SLICED_SCAN_THREADS as u32, 1, 1),
-        shared_mem_bytes: 0,
-    };
     let mut host = Vec::new();
     loop {
         let got = job.directions.next_block(&mut host);
@@ -217,36 +253,10 @@ pub(crate) fn sliced_field<T: DeviceReal>(
                 .map_err(|e| driver_error("upload of the directions", e))?;
             sx.project_and_sort(s, &f, &x, dim, &thetas, k)?;
             sy.project_and_sort(s, &f, &y, dim, &thetas, k)?;
-            let (px, py) = (sx.padded as i64, sy.padded as i64);
-            let (particles, knots) = (0i32, 1i32);
-            let mut l = s.launch_builder(&f.levels);
-            l.arg(&sx.idx)
-                .arg(&px)
-                .arg(&a)
-                .arg(&n_i)
-                .arg(&sx.proj)
-                .arg(&particles)
-                .arg(&mut ux)
-                .arg(&mut kq)
-                .arg(&mut kcount);
-            #[allow(unsafe_code)]
-            // SAFETY: sw_levels's signature; `idx` holds `k × padded` sorted indices below `n`,
-            // `a` `n` masses, `proj` and `ux` `k × n` values; with `compact = 0` the kernel
-            // writes only `level`. One block of SLICED_SCAN_THREADS (SW_SCAN) per direction.
-            unsafe { l.launch(levels_cfg(k)) }.map_err(|e| driver_error("kernel launch", e))?;
-            let mut l = s.launch_builder(&f.levels);
-            l.arg(&sy.idx)
-                .arg(&py)
-                .arg(&b)
-                .arg(&m_i)
-                .arg(&sy.proj)
-                .arg(&knots)
-                .arg(&mut ku)
-                .arg(&mut kq)
-                .arg(&mut kcount);
-            #[allow(unsafe_code)]
-            // SAFETY: as above for the targets: `k × m` knot levels and values, `k` counts.
-            unsafe { l.launch(levels_cfg(k)) }.map_err(|e| driver_error("kernel launch", e))?;
+            let px = sx.padded as i64;
+            // The particles' levels, then the targets' as compacted knots.
+            sx.levels(s, &f, &a, false, &mut ux, &mut kq, &mut kcount, k)?;
+            sy.levels(s, &f, &b, true, &mut ku, &mut kq, &mut kcount, k)?;
             let mut b2 = s.launch_builder(&f.matching);
             b2.arg(&sx.idx)
                 .arg(&px)

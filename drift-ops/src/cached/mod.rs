@@ -489,17 +489,7 @@ impl<T: Real> CachedPairs<'_, T> {
                 .zip(&entries.row(i)[c0..c0 + width])
                 .for_each(|(s, e)| *s += *e * *u);
         }
-        let mut stale = false;
-        for (k, (l, s)) in out.iter_mut().zip(&sum).enumerate() {
-            match entries.col_lse(c0 + k, *s, shift, min_sum) {
-                Some(v) => *l = v,
-                None => {
-                    failed[k] = true;
-                    stale |= entries.reaches(c0 + k);
-                }
-            }
-        }
-        stale
+        entries.col_lses(c0, &sum[..width], shift, min_sum, out, failed)
     }
 
     /// Recomputes the `failed` columns of the stripe at `c0` from the log-weights, a run of

@@ -178,12 +178,40 @@ impl<'s, T: Real> Entries<'s, T> {
     /// Column `j`'s log-sum-exp from its sum in a column pass whose factors are shifted by
     /// `shift`, or `None` when the sum is not one the stored values give exactly.
     #[inline(always)]
-    pub fn col_lse(&self, j: usize, sum: T, shift: T, min_sum: T) -> Option<T> {
+    fn col_lse(&self, j: usize, sum: T, shift: T, min_sum: T) -> Option<T> {
         if shift.is_finite() && Bounds::accepts(sum, min_sum) {
             Some(shift - self.col_shift[j] + sum.ln())
         } else {
             None
         }
+    }
+
+    /// The log-sum-exps of columns `c0..c0 + out.len()` from their sums `Σ_i E_ij · factor_i` in a
+    /// column pass shifted by `shift`. A column whose sum is not one the stored values give
+    /// exactly is marked in `failed` (its `out` untouched, for the log-weights to fill); returns
+    /// whether one of those is a column the matrix should reach, which makes it stale (see
+    /// [`Entries::reaches`]).
+    #[inline(always)]
+    pub fn col_lses(
+        &self,
+        c0: usize,
+        sums: &[T],
+        shift: T,
+        min_sum: T,
+        out: &mut [T],
+        failed: &mut [bool],
+    ) -> bool {
+        let mut stale = false;
+        for (k, (l, s)) in out.iter_mut().zip(sums).enumerate() {
+            match self.col_lse(c0 + k, *s, shift, min_sum) {
+                Some(v) => *l = v,
+                None => {
+                    failed[k] = true;
+                    stale |= self.reaches(c0 + k);
+                }
+            }
+        }
+        stale
     }
 
     /// `h_i`, the shift of row `i`.

@@ -125,17 +125,12 @@ impl<T: Real> CachedPairs<'_, T> {
         let mut stale = false;
         for (stripe, out) in col.chunks_mut(TILE).enumerate() {
             let c0 = stripe * TILE;
-            let mut failed = [false; TILE];
-            for (k, l) in out.iter_mut().enumerate() {
-                let sum = partials.iter().fold(T::zero(), |a, p| a + p.sums[c0 + k]);
-                match entries.col_lse(c0 + k, sum, shift, min_col) {
-                    Some(v) => *l = v,
-                    None => {
-                        failed[k] = true;
-                        stale |= entries.reaches(c0 + k);
-                    }
-                }
+            let mut sums = [T::zero(); TILE];
+            for (k, sum) in sums[..out.len()].iter_mut().enumerate() {
+                *sum = partials.iter().fold(T::zero(), |a, p| a + p.sums[c0 + k]);
             }
+            let mut failed = [false; TILE];
+            stale |= entries.col_lses(c0, &sums[..out.len()], shift, min_col, out, &mut failed);
             if failed.contains(&true) {
                 on_best_isa(
                     avx2_fma,
