@@ -390,26 +390,51 @@ fn sq_fixed<T: Real, const D: usize>(x: &[T], ytile: &[T], out: &mut [T]) {
     }
 }
 
-/// `acc += Σ_j w_j (y_j − x)`. Small dimensions loop over the tile per coordinate (vectorised over
-/// `j`); large ones loop over coordinates per column (contiguous, vectorised over `k`).
+/// `acc += Σ_j w_j (y_j − x)`. Small dimensions sweep the tile once for all coordinates, with eight
+/// independent partial sums per coordinate (one running sum would make every add wait for the one
+/// before it); large ones loop over coordinates per column (contiguous, vectorised over `k`).
 #[inline(always)]
 pub(crate) fn accumulate_mean<T: Real>(acc: &mut [T], x: &[T], ytile: &[T], w: &[T]) {
-    let d = x.len();
-    if d <= 4 {
-        for k in 0..d {
-            let xk = x[k];
-            let mut s = T::zero();
-            for (j, wj) in w.iter().enumerate() {
-                s += *wj * (ytile[j * d + k] - xk);
-            }
-            acc[k] += s;
-        }
-    } else {
-        for (y, wj) in ytile.chunks_exact(d).zip(w) {
-            for ((a, yk), xk) in acc.iter_mut().zip(y).zip(x) {
-                *a += *wj * (*yk - *xk);
+    match x.len() {
+        1 => accumulate_fixed::<T, 1>(acc, x, ytile, w),
+        2 => accumulate_fixed::<T, 2>(acc, x, ytile, w),
+        3 => accumulate_fixed::<T, 3>(acc, x, ytile, w),
+        4 => accumulate_fixed::<T, 4>(acc, x, ytile, w),
+        _ => {
+            for (y, wj) in ytile.chunks_exact(x.len()).zip(w) {
+                for ((a, yk), xk) in acc.iter_mut().zip(y).zip(x) {
+                    *a += *wj * (*yk - *xk);
+                }
             }
         }
+    }
+}
+
+/// [`accumulate_mean`] for `D` coordinates: lane `l` of coordinate `k` sums the columns `j ≡ l`
+/// (mod 8), and the lanes are added at the end.
+#[inline(always)]
+fn accumulate_fixed<T: Real, const D: usize>(acc: &mut [T], x: &[T], ytile: &[T], w: &[T]) {
+    let mut xa = [T::zero(); D];
+    xa.copy_from_slice(x);
+    let mut lanes = [[T::zero(); 8]; D];
+    let (wc, yc) = (w.chunks_exact(8), ytile.chunks_exact(8 * D));
+    let (wr, yr) = (wc.remainder(), yc.remainder());
+    for (w8, y8) in wc.zip(yc) {
+        for l in 0..8 {
+            for k in 0..D {
+                lanes[k][l] += w8[l] * (y8[l * D + k] - xa[k]);
+            }
+        }
+    }
+    for k in 0..D {
+        let mut s = wr
+            .iter()
+            .zip(yr.chunks_exact(D))
+            .fold(T::zero(), |s, (wj, y)| s + *wj * (y[k] - xa[k]));
+        for l in lanes[k] {
+            s += l;
+        }
+        acc[k] += s;
     }
 }
 
