@@ -82,6 +82,15 @@ pub trait Kernel: Send + Sync + std::fmt::Debug {
         (lo * hi).sqrt()
     }
 
+    /// Whether the log-weight never increases with the distance, as for every similarity kernel
+    /// (Gaussian, Laplace, inverse multiquadric). Then the log-weight at the smallest distance
+    /// between two boxes of points bounds every pair between them, and a backend may skip the pairs
+    /// of tiles whose bound shows they cannot change a sum at its precision. The default, `false`,
+    /// computes every pair; a kernel that answers `true` without being so gets wrong sums.
+    fn decreases_with_distance(&self) -> bool {
+        false
+    }
+
     /// Checks the kernel's own parameters; called once before use.
     fn validate(&self) -> Result<()> {
         Ok(())

@@ -58,8 +58,12 @@ fn main() -> Result<()> {
     let start = Instant::now();
     let (v, report) = drift_ops::drift(&op, &x, &y)?;
     let elapsed = start.elapsed().as_secs_f64();
+    let skips = drift_ops::tile_skip::counts();
 
-    println!("time: {elapsed:.1} s");
+    println!(
+        "time: {elapsed:.1} s; tiles skipped: {:.1} % of the passes' pairs",
+        100.0 * skips.fraction()
+    );
     for c in &report.couplings {
         println!(
             "  coupling {}: {} iterations, marginal error {}, converged {}",

@@ -15,6 +15,7 @@
 
 use crate::cached::CachedPairs;
 use crate::gram::{GramColumns, GRAM_MIN_DIM};
+use crate::tile_skip::{self, SortedPass, TileBounds};
 use drift_api::pairs::Prepared;
 use drift_api::Displacement;
 use drift_api::{
@@ -55,8 +56,8 @@ impl Backend for CpuBackend {
 
     fn row_reduce(&self, job: ReductionJob<'_>) -> Result<()> {
         match job {
-            ReductionJob::F32(r) => run(r, drift_api::math::has_avx2_fma()),
-            ReductionJob::F64(r) => run(r, drift_api::math::has_avx2_fma()),
+            ReductionJob::F32(r) => run(r, drift_api::math::has_avx2_fma(), tile_skip::MIN_PAIRS),
+            ReductionJob::F64(r) => run(r, drift_api::math::has_avx2_fma(), tile_skip::MIN_PAIRS),
         }
     }
 
@@ -89,11 +90,14 @@ struct Shared<'a, T> {
     /// The origin in the Gram path's centred coordinates, repeated for a block of rows (what the
     /// register-blocked displacement pass subtracts per row); empty without an origin.
     gram_origin: Vec<T>,
+    /// Column tiles' bounds, when the points are in spatial order and tiles may be skipped.
+    skip: Option<TileBounds<'a>>,
 }
 
 /// Runs the reduction; `avx2_fma` picks the AVX2+FMA copy of the row-block work (which the caller has
-/// checked the CPU supports).
-fn run<T: Real>(r: RowReduction<'_, T>, avx2_fma: bool) -> Result<()> {
+/// checked the CPU supports). Problems of at least `min_skip_pairs` pairs that [`tile_skip`] applies
+/// to run on their points in spatial order, skipping negligible tiles.
+fn run<T: Real>(r: RowReduction<'_, T>, avx2_fma: bool, min_skip_pairs: usize) -> Result<()> {
     r.rows.check_same_dim(r.cols)?;
     let (n, m, dim) = (r.rows.len(), r.cols.len(), r.rows.dim());
     check_len("lse", r.lse.len(), n)?;
@@ -104,16 +108,42 @@ fn run<T: Real>(r: RowReduction<'_, T>, avx2_fma: bool) -> Result<()> {
         check_len("origin", o.len(), dim)?;
     }
     check_square_mask(r.mask_diagonal, n, m)?;
+    let disp = match (r.displacement, r.disp) {
+        (Displacement::None, _) => None,
+        (_, Some(disp)) => {
+            check_len("displacement", disp.len(), n * dim)?;
+            Some(disp)
+        }
+        (_, None) => {
+            return Err(DriftError::invalid(
+                "disp",
+                "an output buffer is required when a displacement is requested",
+            ))
+        }
+    };
     let origin = r.origin.filter(|_| r.displacement == Displacement::Mean);
-    let gram = (dim >= GRAM_MIN_DIM).then(|| prepare_columns_on(avx2_fma, r.cols.data(), dim));
+    let skipping = tile_skip::applies(
+        r.kernel,
+        dim,
+        n.saturating_mul(m),
+        r.displacement,
+        min_skip_pairs,
+    );
+    let sorted =
+        skipping.then(|| SortedPass::new(r.rows, r.cols, r.col_potential, r.mask_diagonal));
+    let (x, y, g) = match &sorted {
+        Some(p) => (&p.x[..], &p.y[..], p.g.as_deref()),
+        None => (r.rows.data(), r.cols.data(), r.col_potential),
+    };
+    let gram = (dim >= GRAM_MIN_DIM).then(|| prepare_columns_on(avx2_fma, y, dim));
     let shared = Shared {
-        x: r.rows.data(),
-        y: r.cols.data(),
+        x,
+        y,
         dim,
         cols: m,
         kernel: r.kernel,
         tau: r.tau,
-        g: r.col_potential,
+        g,
         mask: r.mask_diagonal,
         mode: r.displacement,
         origin,
@@ -122,32 +152,39 @@ fn run<T: Real>(r: RowReduction<'_, T>, avx2_fma: bool) -> Result<()> {
             _ => Vec::new(),
         },
         gram,
+        skip: skipping
+            .then(|| TileBounds::new(r.kernel, r.tau, y, dim, g, TILE, r.displacement, origin)),
     };
-    match (r.displacement, r.disp) {
-        (Displacement::None, _) => {
-            r.lse
-                .par_chunks_mut(ROW_BLOCK)
-                .enumerate()
-                .for_each(|(b, lse)| reduce_block_on(avx2_fma, &shared, b * ROW_BLOCK, lse, None));
-        }
-        (_, Some(disp)) => {
-            check_len("displacement", disp.len(), n * dim)?;
-            r.lse
-                .par_chunks_mut(ROW_BLOCK)
-                .zip(disp.par_chunks_mut(ROW_BLOCK * dim))
-                .enumerate()
-                .for_each(|(b, (lse, disp))| {
-                    reduce_block_on(avx2_fma, &shared, b * ROW_BLOCK, lse, Some(disp))
-                });
-        }
-        (_, None) => {
-            return Err(DriftError::invalid(
-                "disp",
-                "an output buffer is required when a displacement is requested",
-            ))
+    match &sorted {
+        None => reduce_rows(avx2_fma, &shared, r.lse, disp),
+        Some(p) => {
+            let mut lse = vec![T::zero(); n];
+            let mut sorted_disp = disp.as_ref().map(|_| vec![T::zero(); n * dim]);
+            reduce_rows(avx2_fma, &shared, &mut lse, sorted_disp.as_deref_mut());
+            p.scatter_rows(&lse, 1, r.lse);
+            if let (Some(out), Some(sorted_disp)) = (disp, sorted_disp) {
+                p.scatter_rows(&sorted_disp, dim, out);
+            }
         }
     }
     Ok(())
+}
+
+/// Every block of rows in parallel, with or without displacements.
+fn reduce_rows<T: Real>(avx2_fma: bool, s: &Shared<'_, T>, lse: &mut [T], disp: Option<&mut [T]>) {
+    match disp {
+        None => lse
+            .par_chunks_mut(ROW_BLOCK)
+            .enumerate()
+            .for_each(|(b, lse)| reduce_block_on(avx2_fma, s, b * ROW_BLOCK, lse, None)),
+        Some(disp) => lse
+            .par_chunks_mut(ROW_BLOCK)
+            .zip(disp.par_chunks_mut(ROW_BLOCK * s.dim))
+            .enumerate()
+            .for_each(|(b, (lse, disp))| {
+                reduce_block_on(avx2_fma, s, b * ROW_BLOCK, lse, Some(disp))
+            }),
+    }
 }
 
 /// The columns prepared for the Gram path, with squared norms summed as the copy of the block loop
@@ -239,7 +276,25 @@ fn reduce_block<T: Real, const FMA: bool>(
     } else {
         &xc
     };
-    for c0 in (0..s.cols).step_by(TILE) {
+    // In spatial order, the tiles come nearest first, and the pass stops where the rest cannot
+    // change any row's sum at this precision.
+    let plan = s
+        .skip
+        .as_ref()
+        .map(|b| b.plan(&s.x[row0 * d..(row0 + rows) * d]));
+    let tiles = s.cols.div_ceil(TILE);
+    let mut taken = tiles;
+    for step in 0..tiles {
+        let c0 = match &plan {
+            None => step * TILE,
+            Some(plan) => {
+                if step > 0 && plan.negligible_from(step, lse_floor(&max[..rows], &sum[..rows])) {
+                    taken = step;
+                    break;
+                }
+                plan.tile(step) * TILE
+            }
+        };
         let width = TILE.min(s.cols - c0);
         let ytile = &s.y[c0 * d..(c0 + width) * d];
         if let Some(gram) = &s.gram {
@@ -309,6 +364,9 @@ fn reduce_block<T: Real, const FMA: bool>(
             gram.accumulate_tile::<FMA>(&block_dist, TILE, c0, width, from_c, acc);
         }
     }
+    if let (Some(plan), Some(bounds)) = (&plan, &s.skip) {
+        plan.count(bounds, rows, taken);
+    }
     for r in 0..rows {
         if sum[r] > T::zero() {
             lse[r] = max[r] + sum[r].ln();
@@ -320,6 +378,19 @@ fn reduce_block<T: Real, const FMA: bool>(
             lse[r] = T::neg_infinity();
         }
     }
+}
+
+/// The smallest running log-sum-exp `max + ln sum` of a block's rows, in `f64` (`−∞` while a row
+/// has no weight yet).
+#[inline(always)]
+fn lse_floor<T: Real>(max: &[T], sum: &[T]) -> f64 {
+    max.iter().zip(sum).fold(f64::INFINITY, |floor, (m, s)| {
+        if *s > T::zero() {
+            floor.min(m.as_f64() + s.as_f64().ln())
+        } else {
+            f64::NEG_INFINITY
+        }
+    })
 }
 
 /// Sum with eight independent accumulators, so that the loop vectorises (and rounds better).
@@ -481,6 +552,7 @@ mod tests {
                 disp: (mode != Displacement::None).then_some(&mut disp[..]),
             },
             avx2_fma,
+            usize::MAX,
         )
         .unwrap();
         (lse, disp)
@@ -537,5 +609,144 @@ mod tests {
     fn dispatched_and_plain_reductions_agree() {
         check_paths_agree::<f32>();
         check_paths_agree::<f64>();
+    }
+
+    /// The dense `f64` reduction: `lse_i = ln Σ_j exp(ℓ_ij + g_j)` and the mean displacement
+    /// from the row (or the origin).
+    fn dense_reference(
+        kernel: &dyn Kernel,
+        x: &[f64],
+        y: &[f64],
+        dim: usize,
+        tau: f64,
+        g: &[f64],
+        mask: bool,
+        origin: Option<&[f64]>,
+    ) -> (Vec<f64>, Vec<f64>) {
+        let (mut lse, mut disp) = (vec![], vec![]);
+        for (i, xi) in x.chunks_exact(dim).enumerate() {
+            let mut w: Vec<f64> = y
+                .chunks_exact(dim)
+                .map(|yj| xi.iter().zip(yj).map(|(a, b)| (a - b) * (a - b)).sum())
+                .collect();
+            kernel.log_weight_f64(&mut w, tau);
+            for (j, v) in w.iter_mut().enumerate() {
+                *v = if mask && i == j {
+                    f64::NEG_INFINITY
+                } else {
+                    *v + g[j]
+                };
+            }
+            let top = w.iter().fold(f64::NEG_INFINITY, |a, b| a.max(*b));
+            let total: f64 = w.iter().map(|v| (v - top).exp()).sum();
+            lse.push(top + total.ln());
+            let from = origin.unwrap_or(xi);
+            for k in 0..dim {
+                let s: f64 = w
+                    .iter()
+                    .zip(y.chunks_exact(dim))
+                    .map(|(v, yj)| (v - top).exp() * (yj[k] - from[k]))
+                    .sum();
+                disp.push(s / total);
+            }
+        }
+        (lse, disp)
+    }
+
+    /// Clustered 2-D or 3-D points: blobs of width 0.05 around centres spread over `[0, 4]^d`.
+    fn clusters<T: Real>(n: usize, dim: usize, seed: u64) -> Vec<T> {
+        let mut rng = crate::random::SplitMix64::new(seed);
+        let centres: Vec<f64> = (0..8 * dim).map(|_| 4.0 * rng.uniform()).collect();
+        (0..n)
+            .flat_map(|i| {
+                let c = (i * 7 + seed as usize) % 8;
+                let u: Vec<f64> = (0..dim).map(|_| rng.uniform() - 0.5).collect();
+                (0..dim)
+                    .map(|k| T::of(centres[c * dim + k] + 0.3 * u[k]))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    fn check_skipping_matches_the_dense_reference<T: Real>(tol: f64) {
+        use crate::kernels::InverseMultiquadric;
+        let avx2 = drift_api::math::has_avx2_fma();
+        for (dim, n, m) in [(2, 1500, 1100), (3, 900, 900)] {
+            let x = PointCloud::new("x", clusters::<T>(n, dim, 1), dim).unwrap();
+            let y = PointCloud::new("y", clusters::<T>(m, dim, 2), dim).unwrap();
+            let potential = |len: usize| {
+                (0..len)
+                    .map(|j| T::of(0.3 * (j as f64 * 0.7).sin()))
+                    .collect()
+            };
+            let (gy, gx): (Vec<T>, Vec<T>) = (potential(m), potential(n));
+            let origin = vec![T::of(1.5); dim];
+            let imq = InverseMultiquadric { beta: 40.0 };
+            for kernel in [&Gaussian as &dyn Kernel, &Laplace, &imq] {
+                for (cols, g, mask) in [(&y, &gy, false), (&x, &gx, true)] {
+                    for (mode, origin) in [
+                        (Displacement::None, None),
+                        (Displacement::Mean, None),
+                        (Displacement::Mean, Some(&origin[..])),
+                    ] {
+                        let tau = T::of(0.02);
+                        let (mut lse, mut disp) = (vec![T::zero(); n], vec![T::zero(); n * dim]);
+                        let before = tile_skip::counts();
+                        run(
+                            RowReduction {
+                                rows: &x,
+                                cols,
+                                kernel,
+                                tau,
+                                col_potential: Some(g),
+                                mask_diagonal: mask,
+                                displacement: mode,
+                                origin,
+                                lse: &mut lse,
+                                disp: (mode != Displacement::None).then_some(&mut disp[..]),
+                            },
+                            avx2,
+                            0,
+                        )
+                        .unwrap();
+                        let after = tile_skip::counts();
+                        let what = format!(
+                            "{kernel:?}, D = {dim}, mask {mask}, {mode:?}, origin {}",
+                            origin.is_some()
+                        );
+                        assert!(after.skipped > before.skipped, "nothing skipped: {what}");
+                        let f = |v: &[T]| v.iter().map(|a| a.as_f64()).collect::<Vec<_>>();
+                        let (want_lse, want_disp) = dense_reference(
+                            kernel,
+                            &f(x.data()),
+                            &f(cols.data()),
+                            dim,
+                            tau.as_f64(),
+                            &f(g),
+                            mask,
+                            origin.map(f).as_deref(),
+                        );
+                        for (i, (a, b)) in lse.iter().zip(&want_lse).enumerate() {
+                            let err = (a.as_f64() - b).abs() / b.abs().max(1.0);
+                            assert!(err <= tol, "lse[{i}] {a} vs {b}: {what}");
+                        }
+                        if mode != Displacement::None {
+                            for (k, (a, b)) in disp.iter().zip(&want_disp).enumerate() {
+                                let err = (a.as_f64() - b).abs();
+                                assert!(err <= tol, "disp[{k}] {a} vs {b}: {what}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Passes that skip tiles give the dense reference's values to the precision's rounding, and
+    /// they do skip (the clusters are far apart at this temperature).
+    #[test]
+    fn skipping_passes_match_the_dense_reference() {
+        check_skipping_matches_the_dense_reference::<f32>(2e-5);
+        check_skipping_matches_the_dense_reference::<f64>(1e-12);
     }
 }

@@ -27,6 +27,7 @@ mod microkernel;
 pub mod operators;
 pub mod pair_cache;
 pub mod random;
+pub mod tile_skip;
 pub mod weightings;
 
 pub use compositions::*;

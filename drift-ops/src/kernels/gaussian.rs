@@ -29,6 +29,9 @@ impl Gaussian {
 #[typetag::serde(name = "gaussian")]
 impl Kernel for Gaussian {
     drift_api::log_weight_in_both_precisions!(log_weight);
+    fn decreases_with_distance(&self) -> bool {
+        true
+    }
     fn temperature_scale(&self, distance: f64) -> f64 {
         distance * distance
     }

@@ -49,6 +49,9 @@ impl InverseMultiquadric {
 #[typetag::serde(name = "inverse_multiquadric")]
 impl Kernel for InverseMultiquadric {
     drift_api::log_weight_in_both_precisions!(log_weight);
+    fn decreases_with_distance(&self) -> bool {
+        true
+    }
     fn temperature_scale(&self, distance: f64) -> f64 {
         distance * distance / (1.0 / self.beta).exp_m1()
     }

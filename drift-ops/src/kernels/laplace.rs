@@ -29,6 +29,9 @@ impl Laplace {
 #[typetag::serde(name = "laplace")]
 impl Kernel for Laplace {
     drift_api::log_weight_in_both_precisions!(log_weight);
+    fn decreases_with_distance(&self) -> bool {
+        true
+    }
     fn temperature_scale(&self, distance: f64) -> f64 {
         distance
     }
