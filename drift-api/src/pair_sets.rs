@@ -8,11 +8,11 @@
 //! its stored exponentials), while a coupling that never asks (a one-sided, closed-form one)
 //! prepares nothing: a preparation may cost a full pass of its own.
 
-use crate::backend::Backend;
+use crate::backend::{Backend, Displacement};
 use crate::coupling::ColumnBlock;
 use crate::error::Result;
 use crate::kernel::Kernel;
-use crate::pairs::{prepare_pairs, PairSet, Prepared, PreparedPairs};
+use crate::pairs::{FusedPairs, PairSet, Prepared, PreparedPairs};
 use crate::points::PointCloud;
 use crate::real::Real;
 use std::cell::OnceCell;
@@ -51,6 +51,9 @@ pub struct PairSets<'a, T> {
     rows: &'a PointCloud<T>,
     blocks: &'a [ColumnBlock<'a, T>],
     prepared: Vec<OnceCell<Prepared<'a, T>>>,
+    /// The term's displacement after the coupling, for fused pair sets to compute alongside the
+    /// coupling's last row pass ([`FusedPairs::with_follow_up`]).
+    follow_up: (Displacement, Option<&'a [T]>),
 }
 
 impl<'a, T> PairSets<'a, T> {
@@ -67,7 +70,16 @@ impl<'a, T> PairSets<'a, T> {
             rows,
             blocks,
             prepared: blocks.iter().map(|_| OnceCell::new()).collect(),
+            follow_up: (Displacement::None, None),
         }
+    }
+
+    /// The displacement (from `origin`, if given) the term will ask of every block once the
+    /// coupling is solved; fused blocks compute it in the coupling's last row pass when the
+    /// coupling announces it ([`crate::PreparedPairs::keep_next_row_pass`]).
+    pub fn with_follow_up(mut self, displacement: Displacement, origin: Option<&'a [T]>) -> Self {
+        self.follow_up = (displacement, origin);
+        self
     }
 
     /// Block `b`'s preparation if a coupling asked for it.
@@ -91,15 +103,19 @@ impl<T: Real> PairSource<T> for PairSets<'_, T> {
             return Ok(p.as_ref());
         }
         let block = &self.blocks[b];
-        let prepared = prepare_pairs(
-            self.backend,
-            PairSet {
-                rows: self.rows,
-                cols: block.points,
-                kernel: self.kernel,
-                mask_diagonal: block.mask_diagonal,
-            },
-        )?;
+        let set = PairSet {
+            rows: self.rows,
+            cols: block.points,
+            kernel: self.kernel,
+            mask_diagonal: block.mask_diagonal,
+        };
+        let prepared = match T::prepare_pairs_on(self.backend, set)? {
+            Some(prepared) => prepared,
+            None => Box::new(
+                FusedPairs::new(self.backend, set)
+                    .with_follow_up(self.follow_up.0, self.follow_up.1),
+            ),
+        };
         Ok(cell.get_or_init(|| prepared).as_ref())
     }
 }

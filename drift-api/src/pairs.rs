@@ -13,6 +13,8 @@ use crate::kernel::Kernel;
 use crate::points::PointCloud;
 use crate::real::Real;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 
 /// The rows, columns and kernel of a coupling's passes (the temperature and potentials vary per
 /// pass and are given to each call).
@@ -164,6 +166,13 @@ pub trait PreparedPairs<T: Copy>: Send + Sync + fmt::Debug {
         let _ = pass;
         Ok(false)
     }
+
+    /// A coupling's notice that the column potential of the next row pass is the one it will
+    /// return (its last iteration of a fixed count). A preparation that knows the term's
+    /// displacement ([`FusedPairs::with_follow_up`]) then computes it in that same pass and answers
+    /// [`PreparedPairs::displacement_pass`] from it, saving the term one pass over every pair. The
+    /// default ignores it.
+    fn keep_next_row_pass(&self) {}
 }
 
 /// The arguments of [`PreparedPairs::displacement_pass`]: one row reduction's temperature,
@@ -211,24 +220,57 @@ pub type RowUpdate<'a, T> = dyn Fn(usize, T) -> T + Sync + 'a;
 pub struct FusedPairs<'a, T> {
     backend: &'a dyn Backend,
     set: PairSet<'a, T>,
+    /// The displacement (and origin) the term will ask for after the coupling.
+    follow_up: Option<(Displacement, Option<&'a [T]>)>,
+    /// Set by [`PreparedPairs::keep_next_row_pass`], cleared by the next row pass.
+    armed: AtomicBool,
+    /// The last kept row pass with its displacement.
+    kept: Mutex<Option<KeptPass<T>>>,
+}
+
+/// A row pass computed with the term's displacement, for [`PreparedPairs::displacement_pass`].
+#[derive(Debug)]
+struct KeptPass<T> {
+    tau: T,
+    potential: Option<Vec<T>>,
+    lse: Vec<T>,
+    disp: Vec<T>,
 }
 
 impl<'a, T> FusedPairs<'a, T> {
     /// The fused passes of `set` on `backend`.
     pub fn new(backend: &'a dyn Backend, set: PairSet<'a, T>) -> Self {
-        FusedPairs { backend, set }
+        FusedPairs {
+            backend,
+            set,
+            follow_up: None,
+            armed: AtomicBool::new(false),
+            kept: Mutex::new(None),
+        }
+    }
+
+    /// The displacement (from `origin`, if given) that the term will ask for once the coupling is
+    /// solved: the row pass after [`PreparedPairs::keep_next_row_pass`] computes it alongside.
+    pub fn with_follow_up(mut self, displacement: Displacement, origin: Option<&'a [T]>) -> Self {
+        self.follow_up = (displacement != Displacement::None).then_some((displacement, origin));
+        self
     }
 }
 
 impl<T: Real> FusedPairs<'_, T> {
+    /// One fused pass; with `follow_up`, the displacement too (into `disp`).
+    #[allow(clippy::too_many_arguments)]
     fn pass(
         &self,
         rows: &PointCloud<T>,
         cols: &PointCloud<T>,
         tau: T,
         potential: Option<&[T]>,
+        follow_up: Option<(Displacement, Option<&[T]>)>,
         lse: &mut [T],
+        disp: Option<&mut [T]>,
     ) -> Result<()> {
+        let (displacement, origin) = follow_up.unwrap_or((Displacement::None, None));
         reduce(
             self.backend,
             RowReduction {
@@ -238,26 +280,84 @@ impl<T: Real> FusedPairs<'_, T> {
                 tau,
                 col_potential: potential,
                 mask_diagonal: self.set.mask_diagonal,
-                displacement: Displacement::None,
-                origin: None,
+                displacement,
+                origin,
                 lse,
-                disp: None,
+                disp,
             },
         )
+    }
+
+    /// The kept pass, if it was computed at `tau` with `potential` and the displacement asked.
+    fn take_kept(&self, pass: &PairDisplacement<'_, T>) -> Option<KeptPass<T>> {
+        let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        let matches = kept.as_ref().is_some_and(|k| {
+            k.tau == pass.tau
+                && k.potential.as_deref() == Some(pass.col_potential)
+                && self.follow_up == Some((pass.displacement, pass.origin))
+        });
+        if matches {
+            kept.take()
+        } else {
+            None
+        }
     }
 }
 
 impl<T: Real> PreparedPairs<T> for FusedPairs<'_, T> {
     fn row_lse(&self, tau: T, col_potential: Option<&[T]>, lse: &mut [T]) -> Result<()> {
-        self.pass(self.set.rows, self.set.cols, tau, col_potential, lse)
+        let (rows, cols) = (self.set.rows, self.set.cols);
+        match self
+            .follow_up
+            .filter(|_| self.armed.swap(false, Ordering::Relaxed))
+        {
+            None => self.pass(rows, cols, tau, col_potential, None, lse, None),
+            Some(follow_up) => {
+                let mut disp = vec![T::zero(); rows.len() * rows.dim()];
+                self.pass(
+                    rows,
+                    cols,
+                    tau,
+                    col_potential,
+                    Some(follow_up),
+                    lse,
+                    Some(&mut disp),
+                )?;
+                *self.kept.lock().unwrap_or_else(|e| e.into_inner()) = Some(KeptPass {
+                    tau,
+                    potential: col_potential.map(<[T]>::to_vec),
+                    lse: lse.to_vec(),
+                    disp,
+                });
+                Ok(())
+            }
+        }
     }
 
     fn col_lse(&self, tau: T, row_potential: Option<&[T]>, lse: &mut [T]) -> Result<()> {
-        self.pass(self.set.cols, self.set.rows, tau, row_potential, lse)
+        let (rows, cols) = (self.set.cols, self.set.rows);
+        self.pass(rows, cols, tau, row_potential, None, lse, None)
     }
 
     fn path(&self) -> PairPath {
         PairPath::Fused
+    }
+
+    fn displacement_pass(&self, pass: PairDisplacement<'_, T>) -> Result<bool> {
+        match self.take_kept(&pass) {
+            Some(kept)
+                if kept.lse.len() == pass.lse.len() && kept.disp.len() == pass.disp.len() =>
+            {
+                pass.lse.copy_from_slice(&kept.lse);
+                pass.disp.copy_from_slice(&kept.disp);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    fn keep_next_row_pass(&self) {
+        self.armed.store(true, Ordering::Relaxed);
     }
 }
 

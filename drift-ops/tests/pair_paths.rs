@@ -257,6 +257,11 @@ fn sinkhorn_operators_agree_across_paths_and_report_them() {
     let ops: Vec<Box<dyn drift_api::DriftOperator>> = vec![
         Box::new(SinkhornDrift::new(0.5)),
         Box::new(SinkhornDivergence::new(0.5)),
+        // At its iteration cap the fused path computes the displacements in the last row pass.
+        Box::new(SinkhornDrift {
+            sinkhorn: drift_ops::Sinkhorn::new(3, 0.0),
+            ..SinkhornDrift::new(0.5)
+        }),
     ];
     let before = pair_cache::budget();
     for op in &ops {
@@ -539,4 +544,76 @@ fn displacement_passes_on_the_scaled_matrix_match_the_reference() {
     }
     run::<f64>(1e-11);
     run::<f32>(2e-5);
+}
+
+/// A fused pair set told that the next row pass is the coupling's last computes the term's
+/// displacement in it, and answers the displacement pass with it only for the same temperature
+/// and potential, once.
+#[test]
+fn fused_pairs_answer_the_displacement_pass_from_the_announced_row_pass() {
+    use drift_api::{reduce, Displacement, PairDisplacement, RowReduction};
+    let mut r = rng(11);
+    let x = Cloud::random(&mut r, 70, 3, 0.0, true).to_lib::<f64>("x");
+    let y = Cloud::random(&mut r, 50, 3, 0.4, false).to_lib::<f64>("y");
+    let kernel = drift_ops::Gaussian;
+    let origin = vec![0.1, -0.2, 0.3];
+    let set = PairSet {
+        rows: &x,
+        cols: &y,
+        kernel: &kernel,
+        mask_diagonal: false,
+    };
+    let pairs = FusedPairs::new(&CpuBackend, set).with_follow_up(Displacement::Mean, Some(&origin));
+    let g: Vec<f64> = (0..50).map(|j| -0.02 * j as f64).collect();
+    let (tau, n) = (0.7, 70);
+    let mut want = (vec![0.0; n], vec![0.0; n * 3]);
+    reduce(
+        &CpuBackend,
+        RowReduction {
+            rows: &x,
+            cols: &y,
+            kernel: &kernel,
+            tau,
+            col_potential: Some(&g),
+            mask_diagonal: false,
+            displacement: Displacement::Mean,
+            origin: Some(&origin),
+            lse: &mut want.0,
+            disp: Some(&mut want.1),
+        },
+    )
+    .unwrap();
+    let answer = |g: &[f64], tau: f64| {
+        let mut got = (vec![0.0; n], vec![0.0; n * 3]);
+        let answered = pairs
+            .displacement_pass(PairDisplacement {
+                tau,
+                col_potential: g,
+                displacement: Displacement::Mean,
+                origin: Some(&origin),
+                lse: &mut got.0,
+                disp: &mut got.1,
+            })
+            .unwrap();
+        answered.then_some(got)
+    };
+    let mut lse = vec![0.0; n];
+    // Not announced: nothing kept.
+    pairs.row_lse(tau, Some(&g), &mut lse).unwrap();
+    assert_eq!(lse, want.0);
+    assert!(answer(&g, tau).is_none());
+    // Announced: the row pass is the same, and the displacement pass is answered once.
+    pairs.keep_next_row_pass();
+    pairs.row_lse(tau, Some(&g), &mut lse).unwrap();
+    assert_eq!(lse, want.0);
+    assert_eq!(answer(&g, tau), Some(want.clone()));
+    assert!(answer(&g, tau).is_none());
+    // Another potential or temperature is not answered.
+    pairs.keep_next_row_pass();
+    pairs.row_lse(tau, Some(&g), &mut lse).unwrap();
+    let other: Vec<f64> = g.iter().map(|v| v + 1e-3).collect();
+    assert!(answer(&other, tau).is_none());
+    pairs.keep_next_row_pass();
+    pairs.row_lse(tau, Some(&g), &mut lse).unwrap();
+    assert!(answer(&g, 0.5).is_none());
 }

@@ -152,6 +152,12 @@ impl<'a, T: Real> PreparedBlocks<'a, T> {
         self.blocks[b].sweep(tau, Some(g), row_update, f, col)
     }
 
+    /// Tells every block that the next row pass's potentials are the ones the coupling returns
+    /// ([`PreparedPairs::keep_next_row_pass`]).
+    pub fn keep_next_row_passes(&self) {
+        self.blocks.iter().for_each(|b| b.keep_next_row_pass());
+    }
+
     /// Cached (with the total bytes) when every block is, else fused.
     pub fn path(&self) -> PairPath {
         let mut total = 0;

@@ -248,9 +248,17 @@ impl Sinkhorn {
         };
         // Every stage update counts: the report reflects the work done.
         let mut iterations = stages.len();
+        // The pass at the iteration cap is the last: its potentials are the ones returned, and the
+        // pairs may compute the term's displacement alongside.
+        let last = |iterations: usize| {
+            if iterations >= self.max_iters + stages.len() {
+                pairs.keep_next_row_passes();
+            }
+        };
         let (f, error) = if p.symmetric {
             let mut f = std::mem::take(&mut g[0]);
             loop {
+                last(iterations);
                 let (next, err) = symmetric_update(&passes, &p, &f)?;
                 if err <= self.tol || iterations >= self.max_iters + stages.len() {
                     break (f, err);
@@ -260,6 +268,7 @@ impl Sinkhorn {
             }
         } else {
             loop {
+                last(iterations);
                 let (f, next_g, err) = sweep(&passes, &p, &g)?;
                 if err <= self.tol || iterations >= self.max_iters + stages.len() {
                     break (f, err);

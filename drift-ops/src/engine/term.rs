@@ -258,7 +258,8 @@ pub fn evaluate_term<T: Real>(t: TermProblem<'_, T>) -> Result<TermOutput<T>> {
     let tau = T::of(term.temperature);
     let mut potentials = Potentials::default();
     // Prepared only if the coupling asks, and kept for the displacement passes below.
-    let pairs = PairSets::new(backend, term.kernel, rows, blocks);
+    let pairs = PairSets::new(backend, term.kernel, rows, blocks)
+        .with_follow_up(term.displacement.into(), origin);
     let mut report = solve_coupling(
         term.coupling,
         CouplingProblem {
