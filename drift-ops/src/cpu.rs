@@ -30,10 +30,9 @@ pub const TILE: usize = 256;
 /// is reused by every row of the block, so larger blocks cost fewer panel loads, up to where the
 /// block's tile of distances and weights leaves the L2 cache.
 const ROW_BLOCK: usize = 48;
-/// Columns per tile and rows per block of a pass that skips tiles ([`tile_skip`]): smaller boxes
-/// give tighter bounds, and skip more pairs, for a little more work per tile.
+/// Columns per tile of a pass that skips tiles ([`tile_skip`]): smaller boxes give tighter bounds,
+/// and skip more pairs, for a little more work per tile.
 const SKIP_TILE: usize = 128;
-const SKIP_ROWS: usize = 48;
 
 /// The CPU backend (rayon's global thread pool).
 ///
@@ -186,11 +185,7 @@ fn run<T: Real>(r: RowReduction<'_, T>, avx2_fma: bool, min_skip_pairs: usize) -
 
 /// Every block of rows in parallel, with or without displacements.
 fn reduce_rows<T: Real>(avx2_fma: bool, s: &Shared<'_, T>, lse: &mut [T], disp: Option<&mut [T]>) {
-    let rows = if s.skip.is_some() {
-        SKIP_ROWS
-    } else {
-        ROW_BLOCK
-    };
+    let rows = ROW_BLOCK;
     match disp {
         None => lse
             .par_chunks_mut(rows)

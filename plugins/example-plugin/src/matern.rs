@@ -52,6 +52,11 @@ impl Matern32 {
 impl Kernel for Matern32 {
     drift_api::log_weight_in_both_precisions!(log_weight);
 
+    /// `d/ds (ln(1 + s) − s) = −s/(1 + s) ≤ 0`: fused passes may skip far tiles.
+    fn decreases_with_distance(&self) -> bool {
+        true
+    }
+
     fn cuda_log_weight(&self) -> Option<String> {
         Some("log1p(sqrt(3.0 * d2) / tau) - sqrt(3.0 * d2) / tau".into())
     }

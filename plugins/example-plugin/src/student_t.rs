@@ -33,6 +33,11 @@ impl Kernel for StudentT {
             .for_each(|v| *v = -power * (*v * scale).ln_1p());
     }
 
+    /// `−(ν + 1)/2 · ln(1 + d²/(ντ))` falls with the distance for `ν > 0`.
+    fn decreases_with_distance(&self) -> bool {
+        true
+    }
+
     fn validate(&self) -> Result<()> {
         if self.nu.is_finite() && self.nu > 0.0 {
             Ok(())
