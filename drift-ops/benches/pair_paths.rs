@@ -12,6 +12,11 @@
 //!   iterations (tolerance 0) per term, fill included, with the process-wide budget set to 0
 //!   (fused) or 1 GiB (cached).
 //!
+//! - `tile_skip/<on|off>/<row_pass|sinkhorn_drift_2>/f32/n16384_d2`: the fused path with and
+//!   without tile skipping (`drift_ops::tile_skip`) on the large 2-D problem of the `memory_100k`
+//!   example at `N = M = 16384` (a wide blob against the 8-Gaussians ring, `τ = 0.1`): one row
+//!   pass, and the Sinkhorn drift with 2 iterations.
+//!
 //! "elem/s" is pairs per second (`N·M` per pass; `2·N·M` per iteration-free evaluation for the
 //! drift, like the `operators` bench, so its rate counts evaluations, not inner-loop pairs).
 //! The crossover between the paths is where `pair_fill` stops paying for itself:
@@ -131,7 +136,58 @@ fn sinkhorn_drift<T: Real>(c: &mut Criterion) {
     pair_cache::set_pair_cache_budget(before);
 }
 
+/// The 8-Gaussians ring (radius 2, standard deviation 0.08) in 2-D.
+fn ring<T: Real>(seed: u64, n: usize) -> PointCloud<T> {
+    let mut r = StdRng::seed_from_u64(seed);
+    let mut normal = || (0..12).map(|_| r.gen::<f64>()).sum::<f64>() - 6.0;
+    let data = (0..n)
+        .flat_map(|i| {
+            let angle = (i % 8) as f64 * std::f64::consts::FRAC_PI_4;
+            [
+                2.0 * angle.cos() + 0.08 * normal(),
+                2.0 * angle.sin() + 0.08 * normal(),
+            ]
+        })
+        .map(T::of)
+        .collect();
+    PointCloud::new("ring", data, 2).unwrap()
+}
+
+fn tile_skipping(c: &mut Criterion) {
+    let n = 16384;
+    let (x, y) = (cloud::<f32>(1, n, 2, 0.0), ring::<f32>(2, n));
+    let set = PairSet {
+        rows: &x,
+        cols: &y,
+        kernel: &Gaussian,
+        mask_diagonal: false,
+    };
+    let fused = FusedPairs::new(&CpuBackend, set);
+    let pot = vec![0.0f32; n];
+    let mut out = vec![0.0f32; n];
+    let ron = "{\"sinkhorn_drift\": (temperature: 0.1, kernel: {\"gaussian\": ()}, sinkhorn: (max_iters: 2, tol: 0.0))}";
+    let op = operator_from_str(ron, "bench").unwrap();
+    let before = pair_cache::budget();
+    pair_cache::set_pair_cache_budget(0);
+    let mut group = configured(c, "tile_skip", 3, (n * n) as u64);
+    for (name, on) in [("on", true), ("off", false)] {
+        drift_ops::tile_skip::set_enabled(on);
+        let id = format!("{name}/row_pass/f32/n{n}_d2");
+        group.bench_function(BenchmarkId::from_parameter(id), |b| {
+            b.iter(|| fused.row_lse(0.1, Some(&pot), black_box(&mut out)).unwrap())
+        });
+        let id = format!("{name}/sinkhorn_drift_2/f32/n{n}_d2");
+        group.bench_function(BenchmarkId::from_parameter(id), |b| {
+            b.iter(|| black_box(drift_ops::drift(op.as_ref(), &x, &y).unwrap()))
+        });
+    }
+    group.finish();
+    drift_ops::tile_skip::set_enabled(true);
+    pair_cache::set_pair_cache_budget(before);
+}
+
 fn all(c: &mut Criterion) {
+    tile_skipping(c);
     passes::<f32>(c);
     passes::<f64>(c);
     sinkhorn_drift::<f32>(c);
