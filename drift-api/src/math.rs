@@ -362,6 +362,23 @@ impl VectorMath for f32 {
 const LN2_HI_64: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
 const LN2_LO_64: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
 
+/// `11!, 10!, …, 1!, 0!`: the Horner steps of the degree-12 Taylor polynomial of `exp` on the
+/// reduced argument, after the leading `1/12!`.
+const EXP_TAYLOR_FACTORIALS_64: [f64; 12] = [
+    39_916_800.0,
+    3_628_800.0,
+    362_880.0,
+    40_320.0,
+    5_040.0,
+    720.0,
+    120.0,
+    24.0,
+    6.0,
+    2.0,
+    1.0,
+    1.0,
+];
+
 /// The range reduction and polynomial both exponentials share: `exp(x) = p · 2^n` with
 /// `x = n ln2 + r`, `|r| ≤ ln2/2` and `p` a Taylor polynomial of `exp(r)`; returns `p` and `n` (as
 /// two's complement bits). Valid for `|x| < 2^51 ln2`; the callers clamp first.
@@ -376,20 +393,7 @@ fn exp_reduced_f64<const FMA: bool>(x: f64) -> (f64, u64) {
     let r = madd64::<FMA>(-n, LN2_LO_64, madd64::<FMA>(-n, LN2_HI_64, x));
     // Taylor polynomial of degree 12 on |r| <= ln2/2: truncation error < 2e-16.
     let mut p = 1.0 / 479_001_600.0;
-    for c in [
-        39_916_800.0,
-        3_628_800.0,
-        362_880.0,
-        40_320.0,
-        5_040.0,
-        720.0,
-        120.0,
-        24.0,
-        6.0,
-        2.0,
-        1.0,
-        1.0,
-    ] {
+    for c in EXP_TAYLOR_FACTORIALS_64 {
         p = madd64::<FMA>(p, r, 1.0 / c);
     }
     (p, k)
@@ -983,20 +987,7 @@ mod tests {
             let k = t.to_bits().wrapping_sub(MAGIC.to_bits());
             let r = (xc - n * LN2_HI_64) - n * LN2_LO_64;
             let mut p = 1.0 / 479_001_600.0;
-            for c in [
-                39_916_800.0,
-                3_628_800.0,
-                362_880.0,
-                40_320.0,
-                5_040.0,
-                720.0,
-                120.0,
-                24.0,
-                6.0,
-                2.0,
-                1.0,
-                1.0,
-            ] {
+            for c in EXP_TAYLOR_FACTORIALS_64 {
                 p = p * r + 1.0 / c;
             }
             let v = p * f64::from_bits(k.wrapping_add(1023) << 52);

@@ -37,7 +37,10 @@ fn assert_passes(backend: &dyn Backend) {
 
 #[test]
 fn cpu_backend_conforms() {
+    let before = drift_ops::tile_skip::counts().skipped;
     assert_passes(&drift_ops::CpuBackend);
+    // The large low-temperature cases ran the tile-skipping passes, and did skip.
+    assert!(drift_ops::tile_skip::counts().skipped > before);
 }
 
 #[test]

@@ -185,17 +185,18 @@ fn run<T: Real>(r: RowReduction<'_, T>, avx2_fma: bool, min_skip_pairs: usize) -
 
 /// Every block of rows in parallel, with or without displacements.
 fn reduce_rows<T: Real>(avx2_fma: bool, s: &Shared<'_, T>, lse: &mut [T], disp: Option<&mut [T]>) {
-    let rows = ROW_BLOCK;
     match disp {
         None => lse
-            .par_chunks_mut(rows)
+            .par_chunks_mut(ROW_BLOCK)
             .enumerate()
-            .for_each(|(b, lse)| reduce_block_on(avx2_fma, s, b * rows, lse, None)),
+            .for_each(|(b, lse)| reduce_block_on(avx2_fma, s, b * ROW_BLOCK, lse, None)),
         Some(disp) => lse
-            .par_chunks_mut(rows)
-            .zip(disp.par_chunks_mut(rows * s.dim))
+            .par_chunks_mut(ROW_BLOCK)
+            .zip(disp.par_chunks_mut(ROW_BLOCK * s.dim))
             .enumerate()
-            .for_each(|(b, (lse, disp))| reduce_block_on(avx2_fma, s, b * rows, lse, Some(disp))),
+            .for_each(|(b, (lse, disp))| {
+                reduce_block_on(avx2_fma, s, b * ROW_BLOCK, lse, Some(disp))
+            }),
     }
 }
 
@@ -296,19 +297,19 @@ fn reduce_block<T: Real, const FMA: bool>(
         .map(|b| b.plan(&s.x[row0 * d..(row0 + rows) * d]));
     let tile = if s.skip.is_some() { SKIP_TILE } else { TILE };
     let tiles = s.cols.div_ceil(tile);
-    let mut taken = tiles;
+    let mut computed = 0;
     for step in 0..tiles {
         let c0 = match &plan {
             None => step * tile,
             Some(plan) => {
                 if step > 0 && plan.negligible_from(step, lse_floor(&max[..rows], &sum[..rows])) {
-                    taken = step;
                     break;
                 }
                 plan.tile(step) * tile
             }
         };
         let width = tile.min(s.cols - c0);
+        computed += width;
         let ytile = &s.y[c0 * d..(c0 + width) * d];
         if let Some(gram) = &s.gram {
             gram.tile_with::<FMA>(&xc, &x_sq, c0, width, &mut block_dist, TILE);
@@ -377,8 +378,8 @@ fn reduce_block<T: Real, const FMA: bool>(
             gram.accumulate_tile::<FMA>(&block_dist, TILE, c0, width, from_c, acc);
         }
     }
-    if let (Some(plan), Some(bounds)) = (&plan, &s.skip) {
-        plan.count(bounds, rows, taken);
+    if plan.is_some() {
+        tile_skip::record(rows * (s.cols - computed), rows * s.cols);
     }
     for r in 0..rows {
         if sum[r] > T::zero() {

@@ -14,6 +14,7 @@
 //! println!("λ = {}, Sinkhorn error = {:?}", report.drift_norm, report.max_marginal_error());
 //! ```
 
+mod bounding_box;
 pub mod cached;
 pub mod compositions;
 pub mod couplings;

@@ -24,6 +24,7 @@
 //! [`set_enabled`] or the environment variable `DRIFT_TILE_SKIP=off` turn it off (every pair
 //! computed, in the input order).
 
+use crate::bounding_box::BoundingBox;
 use drift_api::{Displacement, Kernel, PointCloud, Real};
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::OnceLock;
@@ -104,6 +105,12 @@ pub fn enabled() -> bool {
             )
         }),
     }
+}
+
+/// Adds a block's pairs to [`counts`]: `skipped` of the `covered` ones.
+pub(crate) fn record(skipped: usize, covered: usize) {
+    SKIPPED.fetch_add(skipped as u64, Ordering::Relaxed);
+    COVERED.fetch_add(covered as u64, Ordering::Relaxed);
 }
 
 /// Whether a fused pass of this shape sorts its points and skips tiles, given the smallest
@@ -187,17 +194,8 @@ fn split<T: Real>(idx: &mut [usize], data: &[T], dim: usize) {
     if idx.len() <= LEAF {
         return;
     }
-    let (mut lo, mut hi) = (vec![f64::INFINITY; dim], vec![f64::NEG_INFINITY; dim]);
-    for &i in idx.iter() {
-        for k in 0..dim {
-            let v = data[i * dim + k].as_f64();
-            lo[k] = lo[k].min(v);
-            hi[k] = hi[k].max(v);
-        }
-    }
-    let axis = (0..dim)
-        .max_by(|&a, &b| (hi[a] - lo[a]).total_cmp(&(hi[b] - lo[b])))
-        .unwrap_or(0);
+    let axis =
+        BoundingBox::of(dim, idx.iter().map(|&i| &data[i * dim..(i + 1) * dim])).widest_axis();
     // The left part gets the larger half of the leaves: more than zero, fewer than all.
     let half = (idx.len() / LEAF).div_ceil(2) * LEAF;
     let coord = |i: &usize| data[i * dim + axis].as_f64();
@@ -209,18 +207,6 @@ fn split<T: Real>(idx: &mut [usize], data: &[T], dim: usize) {
         split(left, data, dim);
         split(right, data, dim);
     }
-}
-
-/// The bounding box of `dim`-dimensional points, as `(lo, hi)`.
-fn bounding_box<T: Real>(points: &[T], dim: usize) -> (Vec<f64>, Vec<f64>) {
-    let (mut lo, mut hi) = (vec![f64::INFINITY; dim], vec![f64::NEG_INFINITY; dim]);
-    for p in points.chunks_exact(dim) {
-        for k in 0..dim {
-            lo[k] = lo[k].min(p[k].as_f64());
-            hi[k] = hi[k].max(p[k].as_f64());
-        }
-    }
-    (lo, hi)
 }
 
 /// Smallest and largest squared distances between a point of box `a` and one of box `b`.
@@ -271,9 +257,9 @@ impl<'a> TileBounds<'a> {
         let (mut lo, mut hi, mut width, mut g_max) = (vec![], vec![], vec![], vec![]);
         for c0 in (0..cols).step_by(tile) {
             let w = tile.min(cols - c0);
-            let (l, h) = bounding_box(&y[c0 * dim..(c0 + w) * dim], dim);
-            lo.extend(l);
-            hi.extend(h);
+            let b = BoundingBox::of_block(dim, &y[c0 * dim..(c0 + w) * dim]);
+            lo.extend(b.lo);
+            hi.extend(b.hi);
             width.push(w);
             g_max.push(g.map_or(0.0, |g| {
                 g[c0..c0 + w]
@@ -308,14 +294,14 @@ impl<'a> TileBounds<'a> {
     /// their bounds, and what the tiles from each position on can add at most.
     pub fn plan<T: Real>(&self, x: &[T]) -> TilePlan {
         let d = self.dim;
-        let rows = bounding_box(x, d);
+        let rows = BoundingBox::of_block(d, x);
         let tiles = self.width.len();
         let tile_box = |t: usize| (&self.lo[t * d..(t + 1) * d], &self.hi[t * d..(t + 1) * d]);
         // Per tile: the smallest squared distance, and the squared length of the longest
         // displacement (to the farthest pair, or from the origin).
         let (mut bound, mut reach) = (Vec::with_capacity(tiles), Vec::with_capacity(tiles));
         for t in 0..tiles {
-            let (near, far) = box_sq_distances((&rows.0, &rows.1), tile_box(t));
+            let (near, far) = box_sq_distances((&rows.lo, &rows.hi), tile_box(t));
             bound.push(near);
             reach.push(self.origin_reach.as_ref().map_or(far, |r| r[t]));
         }
@@ -348,11 +334,6 @@ impl<'a> TileBounds<'a> {
             log_eps: self.log_eps,
         }
     }
-
-    /// Columns of tile `t`.
-    fn width(&self, t: usize) -> usize {
-        self.width[t]
-    }
 }
 
 /// `ln(eᵃ + eᵇ)`, with `−∞` as the empty sum.
@@ -384,15 +365,6 @@ impl TilePlan {
     pub fn negligible_from(&self, k: usize, floor: f64) -> bool {
         self.rest[k] <= floor + self.log_eps
     }
-
-    /// Counts the pairs of a block of `rows` rows that stopped before step `k` (`k` = all tiles
-    /// when it did not stop).
-    pub fn count(&self, bounds: &TileBounds<'_>, rows: usize, k: usize) {
-        let covered: usize = bounds.width.iter().sum();
-        let skipped: usize = self.order[k..].iter().map(|&t| bounds.width(t)).sum();
-        SKIPPED.fetch_add((rows * skipped) as u64, Ordering::Relaxed);
-        COVERED.fetch_add((rows * covered) as u64, Ordering::Relaxed);
-    }
 }
 
 #[cfg(test)]
@@ -411,7 +383,7 @@ mod tests {
         assert_eq!(seen, (0..n).collect::<Vec<_>>());
         // A run of three leaves has a far smaller box than the whole set.
         let sorted = gather(&data, 2, &order);
-        let (lo, hi) = bounding_box(&sorted[..2 * 3 * LEAF], 2);
+        let BoundingBox { lo, hi } = BoundingBox::of_block(2, &sorted[..2 * 3 * LEAF]);
         let area = (hi[0] - lo[0]) * (hi[1] - lo[1]);
         assert!(area < 100.0 * 0.2, "area {area}");
     }

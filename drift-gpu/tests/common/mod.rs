@@ -67,7 +67,8 @@ fn case(name: &'static str, n: usize, m: usize, dim: usize, kernel: Box<dyn Kern
 }
 
 /// Every variant: sizes that span several row blocks and column tiles of both backends, N ≠ M
-/// both ways, D = 1, 3 and 64, every displacement, potentials, the mask, τ = 1e-4.
+/// both ways, D = 1, 3 and 64, every displacement, potentials, the mask, τ = 1e-4, and passes
+/// large enough for the CPU backend to skip tiles.
 pub fn cases() -> Vec<Case> {
     use Displacement::{Mean, Unit};
     vec![
@@ -135,6 +136,55 @@ pub fn cases() -> Vec<Case> {
         Case {
             displacement: Mean,
             ..case("user cauchy", 300, 400, 3, Box::new(Cauchy))
+        },
+        // Past 2^20 pairs in low dimensions the CPU backend skips the tiles that cannot count
+        // (`drift_ops::tile_skip`): a low temperature on the unit square leaves most of them.
+        Case {
+            tau: 0.01,
+            ..case(
+                "tiles skipped: lse laplace",
+                1100,
+                1000,
+                2,
+                Box::new(Laplace),
+            )
+        },
+        Case {
+            displacement: Mean,
+            potentials: true,
+            origin: true,
+            tau: 0.01,
+            ..case(
+                "tiles skipped: mean+origin",
+                1100,
+                1000,
+                2,
+                Box::new(Gaussian),
+            )
+        },
+        Case {
+            displacement: Mean,
+            potentials: true,
+            mask: true,
+            tau: 0.01,
+            ..case(
+                "tiles skipped: masked self",
+                1024,
+                1024,
+                3,
+                Box::new(Gaussian),
+            )
+        },
+        Case {
+            displacement: Mean,
+            tau: 0.002,
+            ..case(
+                "tiles skipped: imq",
+                1000,
+                1100,
+                2,
+                Box::new(InverseMultiquadric { beta: 40.0 }),
+            )
         },
         Case {
             displacement: Mean,

@@ -1,6 +1,7 @@
 //! Balanced entropic optimal transport by log-domain Sinkhorn scaling.
 
 use super::passes::{marginal_l1, minus, scaling, PreparedBlocks};
+use crate::bounding_box::BoundingBox;
 use drift_api::{
     check_param, ColumnBlock, Coupling, CouplingJob, CouplingProblem, CouplingReport, DriftError,
     PointCloud, Potentials, Real, Result, RowMasses,
@@ -248,10 +249,11 @@ impl Sinkhorn {
         };
         // Every stage update counts: the report reflects the work done.
         let mut iterations = stages.len();
+        let at_cap = |iterations: usize| iterations >= self.max_iters + stages.len();
         // The pass at the iteration cap is the last: its potentials are the ones returned, and the
         // pairs may compute the term's displacement alongside.
         let last = |iterations: usize| {
-            if iterations >= self.max_iters + stages.len() {
+            if at_cap(iterations) {
                 pairs.keep_next_row_passes();
             }
         };
@@ -260,7 +262,7 @@ impl Sinkhorn {
             loop {
                 last(iterations);
                 let (next, err) = symmetric_update(&passes, &p, &f)?;
-                if err <= self.tol || iterations >= self.max_iters + stages.len() {
+                if err <= self.tol || at_cap(iterations) {
                     break (f, err);
                 }
                 f = next;
@@ -270,7 +272,7 @@ impl Sinkhorn {
             loop {
                 last(iterations);
                 let (f, next_g, err) = sweep(&passes, &p, &g)?;
-                if err <= self.tol || iterations >= self.max_iters + stages.len() {
+                if err <= self.tol || at_cap(iterations) {
                     break (f, err);
                 }
                 g = next_g;
@@ -568,27 +570,7 @@ fn all_points_diameter<T: Real>(rows: &PointCloud<T>, blocks: &[ColumnBlock<'_, 
 /// weights included, in f64: GeomLoss' `max_diameter`. Zero for empty sets.
 fn bounding_box_diagonal<T: Real>(sets: &[&PointCloud<T>]) -> f64 {
     let d = sets.first().map_or(0, |s| s.dim());
-    box_diagonal(d, sets.iter().flat_map(|s| s.data().chunks_exact(d.max(1))))
-}
-
-/// Length of the diagonal of the bounding box of `points` (each `d` coordinates), in f64; zero when
-/// there are none.
-fn box_diagonal<'p, T: Real>(d: usize, points: impl Iterator<Item = &'p [T]>) -> f64 {
-    let mut lo = vec![f64::INFINITY; d];
-    let mut hi = vec![f64::NEG_INFINITY; d];
-    for point in points {
-        for (k, v) in point.iter().enumerate() {
-            let v = v.as_f64();
-            lo[k] = lo[k].min(v);
-            hi[k] = hi[k].max(v);
-        }
-    }
-    lo.iter()
-        .zip(&hi)
-        .filter(|(l, h)| l <= h)
-        .map(|(l, h)| (h - l) * (h - l))
-        .sum::<f64>()
-        .sqrt()
+    BoundingBox::of(d, sets.iter().flat_map(|s| s.data().chunks_exact(d.max(1)))).diagonal()
 }
 
 /// Moves potentials from temperature `from` to `to`, keeping the duals `τ(g − log b)` fixed.
@@ -645,7 +627,7 @@ fn bounding_diameter<T: Real>(
             .filter(|(_, l)| l.is_finite())
             .map(|(point, _)| point)
     });
-    box_diagonal(d, with_mass)
+    BoundingBox::of(d, with_mass).diagonal()
 }
 
 impl Sinkhorn {
