@@ -5,6 +5,7 @@ use crate::kernel::Kernel;
 use crate::pairs::{PairSet, Prepared};
 use crate::points::PointCloud;
 use crate::real::Real;
+use crate::resident::{ResidentBody, ResidentSets};
 use crate::sliced::SlicedJob;
 
 /// What a row reduction accumulates besides the row log-mass.
@@ -136,6 +137,17 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     fn sliced_wasserstein_f64(&self, job: SlicedJob<'_, f64>) -> Option<Result<Vec<f64>>> {
         let _ = job;
         None
+    }
+
+    /// Runs `body` (one drift evaluation) once, with `sets` kept where this backend computes: a
+    /// device backend copies them to its memory here, once, and finds them there in every
+    /// reduction, preparation or sliced job of the evaluation, instead of uploading them per call.
+    /// The sets stay borrowed, so unchanged, until this returns; an implementation must forget
+    /// them before returning (see [`crate::resident`] and its [`ResidentMap`](crate::resident::ResidentMap)).
+    /// The default (host backends) only runs the body.
+    fn keep_resident(&self, sets: ResidentSets<'_>, body: &mut ResidentBody<'_>) -> Result<()> {
+        let _ = sets;
+        body()
     }
 }
 

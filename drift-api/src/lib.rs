@@ -27,6 +27,7 @@ pub mod points;
 pub mod precision;
 pub mod real;
 pub mod registry;
+pub mod resident;
 pub mod sliced;
 pub mod weighting;
 
@@ -54,6 +55,7 @@ pub use pairs::{
 pub use points::{PointCloud, Points};
 pub use precision::{PrecisionReport, WEIGHT_ERROR_TOLERANCE};
 pub use real::{log_add_exp, Precision, Real};
+pub use resident::{with_resident, ResidentBody, ResidentMap, ResidentSets};
 pub use sliced::{sliced_wasserstein_on, DirectionSource, SlicedJob};
 pub use weighting::{RowSide, RowSides, Weighting};
 

@@ -6,6 +6,7 @@ use crate::error::{check_param, DriftError, Result};
 use crate::points::PointCloud;
 use crate::precision::PrecisionReport;
 use crate::real::Real;
+use crate::resident::with_resident;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Where in a flow or a training run an operator is applied, and how compositions have rescaled it.
@@ -172,6 +173,16 @@ impl<T: Real> DriftProblem<'_, T> {
     }
 }
 
+impl<'a, T> DriftProblem<'a, T> {
+    /// The point sets the evaluation reads: `x`, `y`, and the negatives when there are any (what
+    /// [`apply_drift`] keeps resident on the backend's device for its length).
+    pub fn point_sets(&self) -> Vec<&'a PointCloud<T>> {
+        let mut sets = vec![self.x, self.y];
+        sets.extend(self.negatives.as_ref().map(|n| n.points));
+        sets
+    }
+}
+
 /// A [`DriftProblem`] tagged with its precision.
 #[derive(Debug)]
 pub enum DriftJob<'a> {
@@ -243,7 +254,7 @@ impl DriftReport {
 
 /// A drift operator: the vector field that says where each generated sample should move.
 ///
-/// Write the body once over `T: Real` and dispatch the precision with [`by_precision!`]. Operators
+/// Write the body once over `T: Real` and dispatch the precision with [`by_precision!`](crate::by_precision!). Operators
 /// of the cross-minus-self family are one call of `drift_ops::engine::cross_minus_self`, which also
 /// handles guidance negatives, the context's temperature factor and precision; the toy below works
 /// on the points directly (and, having no repulsion, would refuse negatives: see [`Negatives`]).
@@ -306,7 +317,9 @@ pub fn apply_drift<T: Real>(
         }),
         ..problem
     };
-    let report = op.drift(T::wrap_drift(problem))?;
+    // The problem's sets stay on the backend's device for the whole evaluation.
+    let (backend, sets) = (problem.backend, problem.point_sets());
+    let report = with_resident(backend, &sets, || op.drift(T::wrap_drift(problem)))?;
     if let Some(outer) = handed_over {
         if !used.load(Ordering::Relaxed) {
             return Err(DriftError::NegativesIgnored {

@@ -7,6 +7,7 @@ use crate::kernel::Kernel;
 use crate::operator::{DriftJob, DriftProblem};
 use crate::pairs::{PairSet, Prepared};
 use crate::points::{PointCloud, Points};
+use crate::resident::ResidentSets;
 use crate::sliced::SlicedJob;
 use crate::weighting::{RowSides, Weighting};
 use std::fmt::{Debug, Display};
@@ -61,6 +62,8 @@ pub trait Real:
     fn wrap_drift(p: DriftProblem<'_, Self>) -> DriftJob<'_>;
     /// Wraps a typed point cloud into the run-time tagged [`Points`].
     fn wrap_points(p: PointCloud<Self>) -> Points;
+    /// Tags the point sets of a residency scope with this precision.
+    fn wrap_resident<'s>(sets: &'s [&'s PointCloud<Self>]) -> ResidentSets<'s>;
     /// The backend's own preparation of a pair set in this precision, if it has one.
     fn prepare_pairs_on<'a>(
         backend: &'a dyn Backend,
@@ -98,6 +101,9 @@ impl Real for f32 {
     }
     fn wrap_points(p: PointCloud<Self>) -> Points {
         Points::F32(p)
+    }
+    fn wrap_resident<'s>(sets: &'s [&'s PointCloud<Self>]) -> ResidentSets<'s> {
+        ResidentSets::F32(sets)
     }
     fn prepare_pairs_on<'a>(
         backend: &'a dyn Backend,
@@ -138,6 +144,9 @@ impl Real for f64 {
     }
     fn wrap_points(p: PointCloud<Self>) -> Points {
         Points::F64(p)
+    }
+    fn wrap_resident<'s>(sets: &'s [&'s PointCloud<Self>]) -> ResidentSets<'s> {
+        ResidentSets::F64(sets)
     }
     fn prepare_pairs_on<'a>(
         backend: &'a dyn Backend,

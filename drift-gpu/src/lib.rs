@@ -1,8 +1,10 @@
 //! # drift-gpu
 //!
 //! The CUDA backend of the drift framework: the fused row reduction of `drift_api::Backend` as
-//! CUDA kernels compiled at run time by NVRTC, with prepared pair sets whose points stay on the
-//! device across Sinkhorn passes.
+//! CUDA kernels compiled at run time by NVRTC. The point sets of a drift evaluation are uploaded
+//! once, when its residency scope opens (`drift_api::resident`), and every reduction, prepared
+//! pair set and sliced job of the evaluation reads them there
+//! ([`CudaBackend::point_uploads`] counts the copies).
 //!
 //! * With the `cuda` feature, [`CudaBackend::new`] opens the first device through `cudarc`, which
 //!   loads the driver and NVRTC at run time: building needs no CUDA toolkit, running needs the

@@ -44,6 +44,11 @@ impl CudaBackend {
     pub fn device_name(&self) -> &str {
         "none"
     }
+
+    /// Point sets copied to a device: none without the feature (kept for the same API).
+    pub fn point_uploads(&self) -> usize {
+        0
+    }
 }
 
 impl Backend for CudaBackend {

@@ -129,6 +129,57 @@ fn the_reference_is_right_on_a_hand_computed_case() {
     assert!((disp[0] - e / (1.0 + e)).abs() < 1e-15);
 }
 
+/// A drift evaluation uploads each of its point sets once, whatever its number of reductions:
+/// the Sinkhorn iterations and displacement passes, the sub-operators of a composition and the
+/// guidance negatives all read the evaluation's resident copies. The fields match the CPU's.
+#[test]
+fn cuda_backend_uploads_each_point_set_once_per_evaluation() {
+    use drift_api::{operator_from_str, Context, Negatives};
+    let Some(gpu) = cuda_or_skip("cuda_backend_uploads_each_point_set_once_per_evaluation") else {
+        return;
+    };
+    let cloud = |name: &str, seed: u64, n: usize| {
+        let v = common::uniform(seed, n * 3)
+            .iter()
+            .map(|v| *v as f32)
+            .collect();
+        PointCloud::new(name, v, 3).unwrap()
+    };
+    let (x, y, u) = (cloud("x", 21, 300), cloud("y", 22, 280), cloud("u", 23, 40));
+    let specs = [
+        r#"{"sinkhorn_drift": (temperature: 0.05, sinkhorn: (max_iters: 20, tol: 0.0))}"#,
+        r#"{"sinkhorn_divergence": (temperature: 0.05)}"#,
+        r#"{"guidance": (operator: {"weighted": (terms: [(weight: 1.0, operator: {"deng_alg2": (temperature: 0.05)}), (weight: 0.5, operator: {"sinkhorn_proxy": (temperature: 0.1)})])}, alpha: 2.0)}"#,
+    ];
+    for spec in specs {
+        let op = operator_from_str(spec, "uploads.ron").unwrap();
+        let run = |backend: &dyn Backend| {
+            let mut out = vec![0f32; 300 * 3];
+            let negatives = Some(Negatives::new(&u, 0.5));
+            drift_ops::drift_into(
+                backend,
+                op.as_ref(),
+                &x,
+                &y,
+                &Context::default(),
+                negatives,
+                &mut out,
+            )
+            .unwrap_or_else(|e| panic!("{spec}: {e}"));
+            out.iter().map(|v| *v as f64).collect::<Vec<_>>()
+        };
+        let before = gpu.point_uploads();
+        let on_gpu = run(&gpu);
+        assert_eq!(
+            gpu.point_uploads() - before,
+            3,
+            "{spec}: x, y and the negatives, once each"
+        );
+        let on_cpu = run(&drift_ops::CpuBackend);
+        common::compare_field(spec, &on_gpu, &on_cpu, 1e-3).unwrap();
+    }
+}
+
 #[test]
 fn cuda_tensor_core_paths_stay_within_their_documented_bounds() {
     use drift_gpu::TensorCores;

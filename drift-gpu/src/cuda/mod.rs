@@ -9,22 +9,35 @@ mod sliced;
 use crate::nvrtc::{compile_source, nvrtc_available};
 use crate::source::{entry_point, kernel_expression, reduction_source_with};
 use cudarc::driver::{
-    CudaContext, CudaFunction, CudaStream, DeviceRepr, DriverError, ValidAsZeroBits,
+    CudaContext, CudaFunction, CudaSlice, CudaStream, DeviceRepr, DriverError, ValidAsZeroBits,
 };
 use drift_api::pairs::Prepared;
 use drift_api::{
-    Backend, DriftError, PairSet, Precision, Real, ReductionJob, Result, RowReduction, SlicedJob,
+    Backend, DriftError, PairSet, PointCloud, Precision, Real, ReductionJob, ResidentBody,
+    ResidentMap, ResidentSets, Result, RowReduction, SlicedJob,
 };
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 pub(crate) use launch::{Launch, Mode};
 
 /// A precision the device computes in: `f32` or `f64`, as cudarc moves them.
-pub(crate) trait DeviceReal: Real + DeviceRepr + ValidAsZeroBits + Unpin {}
-impl DeviceReal for f32 {}
-impl DeviceReal for f64 {}
+pub(crate) trait DeviceReal: Real + DeviceRepr + ValidAsZeroBits + Unpin {
+    /// The backend's resident point sets of this precision.
+    fn resident(backend: &CudaBackend) -> &ResidentMap<Arc<CudaSlice<Self>>>;
+}
+impl DeviceReal for f32 {
+    fn resident(backend: &CudaBackend) -> &ResidentMap<Arc<CudaSlice<Self>>> {
+        &backend.resident_f32
+    }
+}
+impl DeviceReal for f64 {
+    fn resident(backend: &CudaBackend) -> &ResidentMap<Arc<CudaSlice<Self>>> {
+        &backend.resident_f64
+    }
+}
 
 /// A driver failure as a typed error, with what was being done.
 pub(crate) fn driver_error(doing: &str, e: DriverError) -> DriftError {
@@ -36,9 +49,10 @@ type ModuleKey = (Precision, usize, String, crate::TensorCores);
 
 /// The CUDA backend: one device, one stream, and the reduction modules compiled for it.
 ///
-/// Every call uploads its points, runs the fused reduction and downloads the row results;
-/// prepared pair sets ([`Backend::prepare_pairs_f32`]) keep their points on the device across
-/// passes instead.
+/// The point sets of a drift evaluation are uploaded once, when its residency scope opens
+/// ([`Backend::keep_resident`]), and every reduction, pair preparation and sliced job of the
+/// evaluation reads them there; a set outside any scope is uploaded by the call that reads it.
+/// Each call moves only its potentials in and its row results out.
 pub struct CudaBackend {
     ctx: Arc<CudaContext>,
     stream: Arc<CudaStream>,
@@ -51,6 +65,11 @@ pub struct CudaBackend {
     sliced: Mutex<HashMap<Precision, Arc<sliced::SlicedFunctions>>>,
     /// The tensor-core option of the f32 reduction (off by default).
     tensor_cores: crate::TensorCores,
+    /// The point sets of the open residency scopes, on the device.
+    resident_f32: ResidentMap<Arc<CudaSlice<f32>>>,
+    resident_f64: ResidentMap<Arc<CudaSlice<f64>>>,
+    /// Point sets copied to the device so far ([`CudaBackend::point_uploads`]).
+    point_uploads: AtomicUsize,
 }
 
 impl std::fmt::Debug for CudaBackend {
@@ -114,6 +133,9 @@ impl CudaBackend {
             modules: Mutex::new(HashMap::new()),
             sliced: Mutex::new(HashMap::new()),
             tensor_cores: crate::TensorCores::Off,
+            resident_f32: ResidentMap::new(),
+            resident_f64: ResidentMap::new(),
+            point_uploads: AtomicUsize::new(0),
         })
     }
 
@@ -148,6 +170,35 @@ impl CudaBackend {
 
     pub(crate) fn stream(&self) -> &Arc<CudaStream> {
         &self.stream
+    }
+
+    /// The coordinates of `set` on the device: the resident copy when a scope holds it, else a
+    /// fresh upload (`what` names it in errors).
+    pub(crate) fn points<T: DeviceReal>(
+        &self,
+        set: &PointCloud<T>,
+        what: &str,
+    ) -> Result<Arc<CudaSlice<T>>> {
+        match T::resident(self).get(set) {
+            Some(on_device) => Ok(on_device),
+            None => self.upload(set, what),
+        }
+    }
+
+    /// How many point sets this backend has copied to the device since it was opened: inside a
+    /// drift evaluation, one per set it reads (its residency scope's), whatever the number of
+    /// reductions, Sinkhorn iterations and sub-operators.
+    pub fn point_uploads(&self) -> usize {
+        self.point_uploads.load(Ordering::Relaxed)
+    }
+
+    fn upload<T: DeviceReal>(&self, set: &PointCloud<T>, what: &str) -> Result<Arc<CudaSlice<T>>> {
+        self.point_uploads.fetch_add(1, Ordering::Relaxed);
+        let on_device = self
+            .stream
+            .clone_htod(set.data())
+            .map_err(|e| driver_error(what, e))?;
+        Ok(Arc::new(on_device))
     }
 
     /// The reduction's entry point for this precision, dimension and kernel, compiled on first use.
@@ -204,8 +255,8 @@ impl CudaBackend {
         let func = self.function(T::PRECISION, dim, r.kernel)?;
         let s = &self.stream;
         let up = |what: &str, v: &[T]| s.clone_htod(v).map_err(|e| driver_error(what, e));
-        let x = up("upload of the rows", r.rows.data())?;
-        let y = up("upload of the columns", r.cols.data())?;
+        let x = self.points(r.rows, "upload of the rows")?;
+        let y = self.points(r.cols, "upload of the columns")?;
         let g = r
             .col_potential
             .map(|g| up("upload of the potentials", g))
@@ -227,8 +278,8 @@ impl CudaBackend {
         };
         Launch {
             func: &func,
-            rows: (&x, n),
-            cols: (&y, m),
+            rows: (&*x, n),
+            cols: (&*y, m),
             tau: r.tau,
             col_potential: g.as_ref(),
             mask_diagonal: r.mask_diagonal,
@@ -259,7 +310,8 @@ impl Backend for CudaBackend {
         }
     }
 
-    /// Uploads the points once; every pass then moves only the potentials and the results.
+    /// Keeps the points on the device (the resident copies inside a drift evaluation); every pass
+    /// then moves only the potentials and the results.
     fn prepare_pairs_f32<'a>(&'a self, set: PairSet<'a, f32>) -> Result<Option<Prepared<'a, f32>>> {
         Ok(Some(Box::new(pairs::DevicePairs::new(self, set)?)))
     }
@@ -274,8 +326,24 @@ impl Backend for CudaBackend {
         Some(sliced::sliced_field(self, job))
     }
 
-    /// Uploads the points once; every pass then moves only the potentials and the results.
+    /// Keeps the points on the device (the resident copies inside a drift evaluation); every pass
+    /// then moves only the potentials and the results.
     fn prepare_pairs_f64<'a>(&'a self, set: PairSet<'a, f64>) -> Result<Option<Prepared<'a, f64>>> {
         Ok(Some(Box::new(pairs::DevicePairs::new(self, set)?)))
+    }
+
+    /// Uploads each set once for the evaluation; the copies are freed when it returns.
+    fn keep_resident(&self, sets: ResidentSets<'_>, body: &mut ResidentBody<'_>) -> Result<()> {
+        let upload = "upload of the evaluation's points";
+        match sets {
+            ResidentSets::F32(sets) => {
+                self.resident_f32
+                    .scope(sets, |c| self.upload(c, upload), body)
+            }
+            ResidentSets::F64(sets) => {
+                self.resident_f64
+                    .scope(sets, |c| self.upload(c, upload), body)
+            }
+        }
     }
 }

@@ -1,10 +1,11 @@
-//! Prepared pair sets on the device: the points are uploaded once, and every Sinkhorn pass moves
-//! only its potentials in and its log-sum-exps out.
+//! Prepared pair sets on the device: the points are on the device once (the evaluation's resident
+//! copies, or one upload outside an evaluation), and every Sinkhorn pass moves only its potentials
+//! in and its log-sum-exps out.
 
 use super::{check, driver_error, CudaBackend, DeviceReal, Launch, Mode};
 use cudarc::driver::{CudaFunction, CudaSlice};
 use drift_api::{PairPath, PairSet, PreparedPairs, Result};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// The device buffers a pass writes into, reused across passes.
 struct Scratch<T> {
@@ -19,8 +20,8 @@ struct Scratch<T> {
 pub(crate) struct DevicePairs<'a, T> {
     backend: &'a CudaBackend,
     func: CudaFunction,
-    rows: CudaSlice<T>,
-    cols: CudaSlice<T>,
+    rows: Arc<CudaSlice<T>>,
+    cols: Arc<CudaSlice<T>>,
     n: usize,
     m: usize,
     mask_diagonal: bool,
@@ -46,10 +47,6 @@ impl<'a, T: DeviceReal> DevicePairs<'a, T> {
         check::check_mask(set.mask_diagonal, n, m)?;
         let func = backend.function(T::PRECISION, dim, set.kernel)?;
         let s = backend.stream();
-        let up = |v: &[T]| {
-            s.clone_htod(v)
-                .map_err(|e| driver_error("upload of the points", e))
-        };
         let zeros = |len: usize| {
             s.alloc_zeros::<T>(len)
                 .map_err(|e| driver_error("allocation", e))
@@ -57,8 +54,8 @@ impl<'a, T: DeviceReal> DevicePairs<'a, T> {
         Ok(DevicePairs {
             backend,
             func,
-            rows: up(set.rows.data())?,
-            cols: up(set.cols.data())?,
+            rows: backend.points(set.rows, "upload of the rows")?,
+            cols: backend.points(set.cols, "upload of the columns")?,
             n,
             m,
             mask_diagonal: set.mask_diagonal,
@@ -74,9 +71,9 @@ impl<'a, T: DeviceReal> DevicePairs<'a, T> {
     /// One pass: rows against columns (`transpose = false`) or columns against rows.
     fn pass(&self, transpose: bool, tau: T, potential: Option<&[T]>, lse: &mut [T]) -> Result<()> {
         let (own, other) = if transpose {
-            ((&self.cols, self.m), (&self.rows, self.n))
+            ((&*self.cols, self.m), (&*self.rows, self.n))
         } else {
-            ((&self.rows, self.n), (&self.cols, self.m))
+            ((&*self.rows, self.n), (&*self.cols, self.m))
         };
         check::check_len("lse", lse.len(), own.1)?;
         if let Some(p) = potential {

@@ -211,8 +211,8 @@ pub(crate) fn sliced_field<T: DeviceReal>(
     let f = backend.sliced_functions(T::PRECISION)?;
     let s = backend.stream();
     let up = |what: &str, v: &[T]| s.clone_htod(v).map_err(|e| driver_error(what, e));
-    let x = up("upload of the particles", job.x.data())?;
-    let y = up("upload of the targets", job.y.data())?;
+    let x = backend.points(job.x, "upload of the particles")?;
+    let y = backend.points(job.y, "upload of the targets")?;
     let a = up("upload of the particle masses", &job.x.probabilities())?;
     let b = up("upload of the target masses", &job.y.probabilities())?;
     let alloc = "allocation of the sliced-Wasserstein buffers";

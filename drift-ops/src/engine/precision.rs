@@ -4,8 +4,8 @@
 use super::origin::data_origin;
 use super::term::TermRef;
 use drift_api::{
-    DriftError, DriftProblem, DriftReport, PointCloud, Precision, PrecisionReport, Real, Result,
-    WEIGHT_ERROR_TOLERANCE,
+    with_resident, DriftError, DriftProblem, DriftReport, PointCloud, Precision, PrecisionReport,
+    Real, Result, WEIGHT_ERROR_TOLERANCE,
 };
 
 /// A kernel engine (split or joint, or a plugin's own): one computation, written once over the
@@ -73,7 +73,7 @@ fn promoted<T: Real>(
     let y = widen(p.y)?;
     let negatives = p.negatives.map(|n| widen(n.points)).transpose()?;
     let mut out = vec![0.0f64; p.out.len()];
-    let report = wide(DriftProblem {
+    let problem = DriftProblem {
         backend: p.backend,
         x: &x,
         y: &y,
@@ -84,7 +84,10 @@ fn promoted<T: Real>(
             .negatives
             .zip(negatives.as_ref())
             .map(|(n, points)| n.with_points(points)),
-    })?;
+    };
+    // The copies are the sets this evaluation reads: they are what stays on the device.
+    let sets = problem.point_sets();
+    let report = with_resident(p.backend, &sets, || wide(problem))?;
     let narrowed: Vec<T> = out.iter().map(|v| T::of(*v)).collect();
     if let Some(index) = narrowed.iter().position(|v| !v.is_finite()) {
         return Err(DriftError::NonFiniteResult {
