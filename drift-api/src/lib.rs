@@ -28,6 +28,7 @@ pub mod precision;
 pub mod real;
 pub mod registry;
 pub mod resident;
+pub mod scaling;
 pub mod sliced;
 pub mod weighting;
 
@@ -56,6 +57,7 @@ pub use points::{PointCloud, Points};
 pub use precision::{PrecisionReport, WEIGHT_ERROR_TOLERANCE};
 pub use real::{log_add_exp, Precision, Real};
 pub use resident::{with_resident, ResidentBody, ResidentMap, ResidentSets};
+pub use scaling::{ScalingLoop, ScalingOutcome};
 pub use sliced::{sliced_wasserstein_on, DirectionSource, SlicedJob};
 pub use weighting::{RowSide, RowSides, Weighting};
 

@@ -12,6 +12,7 @@ use crate::error::Result;
 use crate::kernel::Kernel;
 use crate::points::PointCloud;
 use crate::real::Real;
+use crate::scaling::{scaling_loop_on_host, ScalingLoop, ScalingOutcome};
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -152,6 +153,18 @@ pub trait PreparedPairs<T: Copy>: Send + Sync + fmt::Debug {
         col: &mut [T],
     ) -> Result<()> {
         sweep_in_two_passes(self, tau, col_potential, row_update, f, col)
+    }
+
+    /// The alternating-scaling iterations of a Sinkhorn coupling at one temperature on these
+    /// pairs ([`ScalingLoop`]: asymmetric or symmetric, stopping at a tolerance or a cap). The
+    /// default runs them on the host with this preparation's passes
+    /// ([`scaling_loop_on_host`]); a device backend runs them on the device, where the potentials
+    /// then stay between iterations. Every implementation gives the default's result to rounding.
+    fn scaling_loop(&self, l: ScalingLoop<'_, T>) -> Result<ScalingOutcome<T>>
+    where
+        T: Real,
+    {
+        scaling_loop_on_host(self, l)
     }
 
     /// A drift term's displacement pass over these pairs, after its coupling has been solved on

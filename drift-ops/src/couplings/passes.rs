@@ -1,8 +1,9 @@
 //! The reductions couplings are made of: row and column log-sum-exps over column blocks.
 
+pub(crate) use drift_api::scaling::{marginal_l1, scaling};
 use drift_api::{
     log_add_exp, Backend, ColumnBlock, FusedPairs, Kernel, PairPath, PairSet, PairSource,
-    PointCloud, PreparedPairs, Real, Result, RowUpdate,
+    PointCloud, PreparedPairs, Real, Result,
 };
 
 /// A backend, kernel and temperature: everything a coupling's passes share.
@@ -139,17 +140,9 @@ impl<'a, T: Real> PreparedBlocks<'a, T> {
         Ok(lse)
     }
 
-    /// A sweep of alternating scaling on block `b` ([`drift_api::PreparedPairs::sweep`]).
-    pub fn sweep(
-        &self,
-        b: usize,
-        tau: T,
-        g: &[T],
-        row_update: &RowUpdate<'_, T>,
-        f: &mut [T],
-        col: &mut [T],
-    ) -> Result<()> {
-        self.blocks[b].sweep(tau, Some(g), row_update, f, col)
+    /// The prepared pairs of block `b`.
+    pub fn block(&self, b: usize) -> &'a dyn PreparedPairs<T> {
+        self.blocks[b]
     }
 
     /// Tells every block that the next row pass's potentials are the ones the coupling returns
@@ -174,30 +167,4 @@ impl<'a, T: Real> PreparedBlocks<'a, T> {
 /// `a − b` element-wise (`log a − LSE`: the scaling update), through [`scaling`].
 pub(crate) fn minus<T: Real>(a: &[T], b: &[T]) -> Vec<T> {
     a.iter().zip(b).map(|(x, y)| scaling(*x, *y)).collect()
-}
-
-/// One scaling update `log_target − lse` of a point's potential, where `lse` is the log-mass the
-/// point receives from the other side.
-///
-/// A zero-weight point (`log_target = −∞`) gets `−∞` whatever it sees: it carries no mass. A point
-/// that no mass reaches (`lse = −∞`: every point on the other side that could reach it has zero
-/// weight or is masked) would get `+∞`, and `+∞` meets the `−∞` of zero-weight points as NaN in the
-/// next reduction; such a point cannot receive mass in any plan, so it gets `−∞` too, and its unmet
-/// mass stays in the reported marginal error. Finite inputs are subtracted as is.
-pub(crate) fn scaling<T: Real>(log_target: T, lse: T) -> T {
-    if lse == T::neg_infinity() {
-        T::neg_infinity()
-    } else {
-        log_target - lse
-    }
-}
-
-/// `Σ_j |exp(p_j + c_j) − exp(l_j)|`: the L1 error between a plan's marginal and its target.
-pub(crate) fn marginal_l1<T: Real>(potential: &[T], lse: &[T], log_target: &[T]) -> f64 {
-    potential
-        .iter()
-        .zip(lse)
-        .zip(log_target)
-        .map(|((p, c), l)| ((*p + *c).exp() - l.exp()).abs().as_f64())
-        .sum()
 }

@@ -1,10 +1,11 @@
 //! Balanced entropic optimal transport by log-domain Sinkhorn scaling.
 
-use super::passes::{marginal_l1, minus, scaling, PreparedBlocks};
+use super::passes::{marginal_l1, minus, PreparedBlocks};
 use crate::bounding_box::BoundingBox;
+use drift_api::scaling::{asymmetric_step, scaling_iterations, symmetric_step};
 use drift_api::{
     check_param, ColumnBlock, Coupling, CouplingJob, CouplingProblem, CouplingReport, DriftError,
-    PointCloud, Potentials, Real, Result, RowMasses,
+    PointCloud, Potentials, Real, Result, RowMasses, ScalingLoop, ScalingOutcome,
 };
 use serde::{Deserialize, Serialize};
 use std::sync::Mutex;
@@ -247,41 +248,34 @@ impl Sinkhorn {
             pairs: &pairs,
             tau: p.tau,
         };
-        // Every stage update counts: the report reflects the work done.
-        let mut iterations = stages.len();
-        let at_cap = |iterations: usize| iterations >= self.max_iters + stages.len();
-        // The pass at the iteration cap is the last: its potentials are the ones returned, and the
-        // pairs may compute the term's displacement alongside.
-        let last = |iterations: usize| {
-            if at_cap(iterations) {
-                pairs.keep_next_row_passes();
-            }
-        };
-        let (f, error) = if p.symmetric {
-            let mut f = std::mem::take(&mut g[0]);
-            loop {
-                last(iterations);
-                let (next, err) = symmetric_update(&passes, &p, &f)?;
-                if err <= self.tol || at_cap(iterations) {
-                    break (f, err);
-                }
-                f = next;
-                iterations += 1;
-            }
+        // Every stage update counts: the report reflects the work done. The pass at the iteration
+        // cap is the last: its potentials are the ones returned, and the pairs may compute the
+        // term's displacement alongside.
+        let (counted, cap) = (stages.len(), self.max_iters + stages.len());
+        let (f, g, error, iterations) = if p.symmetric || p.blocks.len() == 1 {
+            // One pair set: its own loop (on the device, for a device backend).
+            let ScalingOutcome {
+                f,
+                g,
+                error,
+                iterations,
+            } = pairs.block(0).scaling_loop(ScalingLoop {
+                tau: p.tau,
+                row_log_weights: p.row_log_weights,
+                col_log_weights: p.blocks[0].log_weights,
+                symmetric: p.symmetric,
+                start: std::mem::take(&mut g[0]),
+                counted,
+                cap,
+                tol: self.tol,
+            })?;
+            (f, vec![g], error, iterations)
         } else {
-            loop {
-                last(iterations);
-                let (f, next_g, err) = sweep(&passes, &p, &g)?;
-                if err <= self.tol || at_cap(iterations) {
-                    break (f, err);
-                }
-                g = next_g;
-                iterations += 1;
-            }
+            let at_cap = || pairs.keep_next_row_passes();
+            scaling_iterations(g, counted, cap, self.tol, at_cap, |g: &Vec<Vec<T>>| {
+                sweep(&passes, &p, g)
+            })?
         };
-        if p.symmetric {
-            g = vec![f.clone()];
-        }
         if !error.is_finite() {
             return Err(DriftError::NonFiniteResult {
                 what: "sinkhorn marginal error".into(),
@@ -444,15 +438,10 @@ fn sweep<T: Real>(
     g: &[Vec<T>],
 ) -> Result<(Vec<T>, Vec<Vec<T>>, f64)> {
     if let ([block], [g0]) = (p.blocks, g) {
-        let log_a = p.row_log_weights;
-        let mut f = vec![T::zero(); p.rows.len()];
-        let mut lse = vec![T::zero(); block.points.len()];
-        let update = |i: usize, l: T| scaling(log_a[i], l);
-        passes
-            .pairs
-            .sweep(0, passes.tau, g0, &update, &mut f, &mut lse)?;
-        let error = marginal_l1(g0, &lse, block.log_weights);
-        return Ok((f, vec![minus(block.log_weights, &lse)], error));
+        let pairs = passes.pairs.block(0);
+        let (log_a, log_b) = (p.row_log_weights, block.log_weights);
+        let (f, next, error) = asymmetric_step(pairs, passes.tau, g0, log_a, log_b)?;
+        return Ok((f, vec![next], error));
     }
     let f = row_update(passes, p, g)?;
     let (next, error) = column_update(passes, p, &f, g)?;
@@ -488,22 +477,13 @@ fn column_update<T: Real>(
 }
 
 /// The symmetric averaged update `f ← ½(f + log a − LSE_k(f_k + ℓ_ik))`, and the marginal error of the
-/// plan `exp(f_i + f_k + ℓ_ik)` before the update.
+/// plan `exp(f_i + f_k + ℓ_ik)` before the update ([`symmetric_step`] on the one block).
 fn symmetric_update<T: Real>(
     passes: &Passes<'_, '_, T>,
     p: &CouplingProblem<'_, T>,
     f: &[T],
 ) -> Result<(Vec<T>, f64)> {
-    let lse = passes.pairs.row_lse(0, passes.tau, Some(f), p.rows.len())?;
-    let error = marginal_l1(f, &lse, p.row_log_weights);
-    let half = T::of(0.5);
-    let next = f
-        .iter()
-        .zip(&lse)
-        .zip(p.row_log_weights)
-        .map(|((fi, l), la)| half * scaling(*fi + *la, *l))
-        .collect();
-    Ok((next, error))
+    symmetric_step(passes.pairs.block(0), passes.tau, f, p.row_log_weights)
 }
 
 /// `p ← ½(p + next)`: GeomLoss' averaged update (in cost units `ε(p − log w)` as in the log domain,
