@@ -66,6 +66,9 @@ pub use tensor_cores::{
     SPLIT3_D2_BOUND, TC_MAX_DIM, TF32_D2_BOUND,
 };
 
+mod scaling_source;
+pub use scaling_source::{scaling_source, SCALING_STAGES, SCALING_TEMPLATE};
+
 mod sliced_source;
 pub use sliced_source::{
     sliced_entry, sliced_source, SLICED_SCAN_THREADS, SLICED_STAGES, SLICED_TEMPLATE,
@@ -80,7 +83,8 @@ pub use cuda::CudaBackend;
 mod nvrtc;
 #[cfg(feature = "cuda")]
 pub use nvrtc::{
-    compile_ptx, compile_ptx_with, compile_sliced_ptx, compile_source, nvrtc_available,
+    compile_ptx, compile_ptx_with, compile_scaling_ptx, compile_sliced_ptx, compile_source,
+    nvrtc_available,
 };
 
 #[cfg(not(feature = "cuda"))]

@@ -99,8 +99,36 @@ pub fn compile_ptx(
 /// Compiles the sliced-Wasserstein stages for points of `precision` to PTX for `arch`, checking
 /// that every entry point is there.
 pub fn compile_sliced_ptx(precision: Precision, arch: &str) -> Result<String> {
-    let ptx = compile_source(&crate::sliced_source::sliced_source(precision), arch)?;
-    for stage in crate::sliced_source::SLICED_STAGES {
+    let source = crate::sliced_source::sliced_source(precision);
+    compile_stages(
+        &source,
+        &crate::sliced_source::SLICED_STAGES,
+        precision,
+        arch,
+    )
+}
+
+/// Compiles the Sinkhorn scaling updates for potentials of `precision` to PTX for `arch`,
+/// checking that every entry point is there.
+pub fn compile_scaling_ptx(precision: Precision, arch: &str) -> Result<String> {
+    let source = crate::scaling_source::scaling_source(precision);
+    compile_stages(
+        &source,
+        &crate::scaling_source::SCALING_STAGES,
+        precision,
+        arch,
+    )
+}
+
+/// Compiles a module of stages and checks that each stage's entry point is in its PTX.
+fn compile_stages(
+    source: &str,
+    stages: &[&str],
+    precision: Precision,
+    arch: &str,
+) -> Result<String> {
+    let ptx = compile_source(source, arch)?;
+    for stage in stages {
         let entry = crate::sliced_source::sliced_entry(stage, precision);
         if !ptx.contains(&entry) {
             return Err(DriftError::invalid(

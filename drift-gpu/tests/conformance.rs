@@ -180,6 +180,90 @@ fn cuda_backend_uploads_each_point_set_once_per_evaluation() {
     }
 }
 
+/// The Sinkhorn loop run on the device (`PreparedPairs::scaling_loop` of a device pair set) gives
+/// the host loop's potentials, error and iteration count, over the same device passes.
+#[test]
+fn cuda_scaling_loop_matches_the_host_loop() {
+    use drift_api::scaling::scaling_loop_on_host;
+    use drift_api::{prepare_pairs, PairSet, Real, ScalingLoop};
+    let Some(gpu) = cuda_or_skip("cuda_scaling_loop_matches_the_host_loop") else {
+        return;
+    };
+    fn check<T: Real>(gpu: &CudaBackend, symmetric: bool, cap: usize, tol: f64) {
+        let (n, m, dim) = (700, if symmetric { 700 } else { 530 }, 3);
+        let pts = |seed, len| {
+            PointCloud::new(
+                "p",
+                common::uniform(seed, len * dim)
+                    .iter()
+                    .map(|v| T::of(*v))
+                    .collect(),
+                dim,
+            )
+            .unwrap()
+        };
+        let (x, y) = (pts(31, n), pts(32, m));
+        let cols = if symmetric { &x } else { &y };
+        let set = PairSet {
+            rows: &x,
+            cols,
+            kernel: &drift_ops::Gaussian,
+            mask_diagonal: symmetric,
+        };
+        let pairs = prepare_pairs(gpu, set).unwrap();
+        let log_w = |len: usize, seed| -> Vec<T> {
+            let raw = common::uniform(seed, len);
+            let total: f64 = raw.iter().map(|v| v + 0.5).sum();
+            raw.iter()
+                .map(|v| T::of(((v + 0.5) / total).ln()))
+                .collect()
+        };
+        let (log_a, log_b) = (
+            log_w(n, 33),
+            if symmetric {
+                log_w(n, 33)
+            } else {
+                log_w(m, 34)
+            },
+        );
+        let l = || ScalingLoop {
+            tau: T::of(0.05),
+            row_log_weights: &log_a,
+            col_log_weights: &log_b,
+            symmetric,
+            start: log_b.clone(),
+            counted: 1,
+            cap,
+            tol,
+        };
+        let device = pairs.scaling_loop(l()).unwrap();
+        let host = scaling_loop_on_host(&*pairs, l()).unwrap();
+        let what = format!(
+            "{:?} symmetric {symmetric} cap {cap} tol {tol}",
+            T::PRECISION
+        );
+        let w = |v: &[T]| v.iter().map(|a| a.as_f64()).collect::<Vec<_>>();
+        let tol_field = common::tolerance::<T>();
+        common::compare_lse(&what, &w(&device.f), &w(&host.f), tol_field).unwrap();
+        common::compare_lse(&what, &w(&device.g), &w(&host.g), tol_field).unwrap();
+        assert!(
+            (device.error - host.error).abs() <= tol_field * host.error.max(1e-3),
+            "{what}: error {} vs {}",
+            device.error,
+            host.error
+        );
+        if tol == 0.0 {
+            assert_eq!(device.iterations, host.iterations, "{what}");
+        }
+    }
+    for symmetric in [false, true] {
+        for (cap, tol) in [(20, 0.0), (500, 1e-3)] {
+            check::<f32>(&gpu, symmetric, cap, tol);
+            check::<f64>(&gpu, symmetric, cap, tol);
+        }
+    }
+}
+
 #[test]
 fn cuda_tensor_core_paths_stay_within_their_documented_bounds() {
     use drift_gpu::TensorCores;

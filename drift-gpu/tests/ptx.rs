@@ -11,7 +11,8 @@ mod common;
 use common::Cauchy;
 use drift_api::{DriftError, Kernel, Precision};
 use drift_gpu::{
-    compile_ptx, compile_sliced_ptx, entry_point, nvrtc_available, sliced_entry, SLICED_STAGES,
+    compile_ptx, compile_scaling_ptx, compile_sliced_ptx, entry_point, nvrtc_available,
+    sliced_entry, SCALING_STAGES, SLICED_STAGES,
 };
 use drift_ops::{Gaussian, InverseMultiquadric, Laplace, LogDistance};
 use serde::{Deserialize, Serialize};
@@ -148,6 +149,27 @@ fn the_single_precision_gaussian_module_stays_in_single_precision() {
         !ptx.contains("cvt.f64.f32"),
         "f32 module converts to double"
     );
+}
+
+#[test]
+fn the_sinkhorn_scaling_updates_compile_for_every_target_and_precision() {
+    if !nvrtc_or_skip("ptx") {
+        return;
+    }
+    for precision in [Precision::F32, Precision::F64] {
+        for arch in ARCHS {
+            let ptx = compile_scaling_ptx(precision, arch)
+                .unwrap_or_else(|e| panic!("scaling {precision:?} {arch}: {e}"));
+            assert!(ptx.contains(&format!(".target {arch}")), "{arch}");
+            for stage in SCALING_STAGES {
+                let entry = format!(".entry {}", sliced_entry(stage, precision));
+                assert!(ptx.contains(&entry), "{precision:?} {arch} lacks {entry}");
+            }
+            // The error is summed in double with one atomic add per warp.
+            assert!(ptx.contains("atom.global.add.f64"), "{precision:?} {arch}");
+            assert!(ptx.contains("shfl.sync.down"), "{precision:?} {arch}");
+        }
+    }
 }
 
 #[test]

@@ -36,6 +36,18 @@ pub(crate) struct Launch<'a, T> {
     pub origin: Option<&'a CudaSlice<T>>,
 }
 
+/// Threads per block of the element-wise stages (sliced Wasserstein, scaling updates).
+const THREADS: u32 = 256;
+
+/// One thread per element of `total`, in blocks of [`THREADS`] (a multiple of the warp size).
+pub(crate) fn grid(total: usize) -> LaunchConfig {
+    LaunchConfig {
+        grid_dim: ((total as u64).div_ceil(THREADS as u64) as u32, 1, 1),
+        block_dim: (THREADS, 1, 1),
+        shared_mem_bytes: 0,
+    }
+}
+
 fn as_int(what: &str, v: usize) -> Result<i32> {
     i32::try_from(v).map_err(|_| {
         DriftError::invalid(

@@ -4,6 +4,7 @@
 mod check;
 mod launch;
 mod pairs;
+mod scaling;
 mod sliced;
 
 use crate::nvrtc::{compile_source, nvrtc_available};
@@ -63,6 +64,8 @@ pub struct CudaBackend {
     modules: Mutex<HashMap<ModuleKey, CudaFunction>>,
     /// The sliced-Wasserstein stages, per precision (compiled once).
     sliced: Mutex<HashMap<Precision, Arc<sliced::SlicedFunctions>>>,
+    /// The Sinkhorn scaling updates, per precision (compiled once).
+    scaling: Mutex<HashMap<Precision, Arc<scaling::ScalingFunctions>>>,
     /// The tensor-core option of the f32 reduction (off by default).
     tensor_cores: crate::TensorCores,
     /// The point sets of the open residency scopes, on the device.
@@ -132,6 +135,7 @@ impl CudaBackend {
             name,
             modules: Mutex::new(HashMap::new()),
             sliced: Mutex::new(HashMap::new()),
+            scaling: Mutex::new(HashMap::new()),
             tensor_cores: crate::TensorCores::Off,
             resident_f32: ResidentMap::new(),
             resident_f64: ResidentMap::new(),
@@ -215,14 +219,7 @@ impl CudaBackend {
         if let Some(f) = modules.get(&key) {
             return Ok(f.clone());
         }
-        let ptx = compile_source(
-            &reduction_source_with(precision, dim, &key.2, tc),
-            &self.arch,
-        )?;
-        let module = self
-            .ctx
-            .load_module(cudarc::nvrtc::Ptx::from_src(ptx))
-            .map_err(|e| driver_error("module load", e))?;
+        let module = self.module(&reduction_source_with(precision, dim, &key.2, tc))?;
         let f = module
             .load_function(entry_point(precision))
             .map_err(|e| driver_error("function lookup", e))?;
@@ -239,14 +236,33 @@ impl CudaBackend {
         if let Some(f) = cache.get(&precision) {
             return Ok(f.clone());
         }
-        let ptx = compile_source(&crate::sliced_source::sliced_source(precision), &self.arch)?;
-        let module = self
-            .ctx
-            .load_module(cudarc::nvrtc::Ptx::from_src(ptx))
-            .map_err(|e| driver_error("module load", e))?;
+        let module = self.module(&crate::sliced_source::sliced_source(precision))?;
         let f = Arc::new(sliced::SlicedFunctions::load(&module, precision)?);
         cache.insert(precision, f.clone());
         Ok(f)
+    }
+
+    /// The Sinkhorn scaling updates for potentials of `precision`, compiled on first use.
+    pub(crate) fn scaling_functions(
+        &self,
+        precision: Precision,
+    ) -> Result<Arc<scaling::ScalingFunctions>> {
+        let mut cache = self.scaling.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(f) = cache.get(&precision) {
+            return Ok(f.clone());
+        }
+        let module = self.module(&crate::scaling_source::scaling_source(precision))?;
+        let f = Arc::new(scaling::ScalingFunctions::load(&module, precision)?);
+        cache.insert(precision, f.clone());
+        Ok(f)
+    }
+
+    /// Compiles `source` for this device and loads it.
+    fn module(&self, source: &str) -> Result<Arc<cudarc::driver::CudaModule>> {
+        let ptx = compile_source(source, &self.arch)?;
+        self.ctx
+            .load_module(cudarc::nvrtc::Ptx::from_src(ptx))
+            .map_err(|e| driver_error("module load", e))
     }
 
     fn reduce<T: DeviceReal>(&self, r: RowReduction<'_, T>) -> Result<()> {

@@ -4,7 +4,7 @@
 
 use super::{check, driver_error, CudaBackend, DeviceReal, Launch, Mode};
 use cudarc::driver::{CudaFunction, CudaSlice};
-use drift_api::{PairPath, PairSet, PreparedPairs, Result};
+use drift_api::{PairPath, PairSet, PreparedPairs, Result, ScalingLoop, ScalingOutcome};
 use std::sync::{Arc, Mutex};
 
 /// The device buffers a pass writes into, reused across passes.
@@ -15,6 +15,9 @@ struct Scratch<T> {
     row_lse: CudaSlice<T>,
     col_lse: CudaSlice<T>,
 }
+
+/// One side of a pass: its points on the device and their count.
+type Side<'s, T> = (&'s CudaSlice<T>, usize);
 
 /// A pair set whose points live on the device.
 pub(crate) struct DevicePairs<'a, T> {
@@ -68,13 +71,51 @@ impl<'a, T: DeviceReal> DevicePairs<'a, T> {
         })
     }
 
-    /// One pass: rows against columns (`transpose = false`) or columns against rows.
-    fn pass(&self, transpose: bool, tau: T, potential: Option<&[T]>, lse: &mut [T]) -> Result<()> {
-        let (own, other) = if transpose {
+    /// Rows and columns.
+    pub(crate) fn shape(&self) -> (usize, usize) {
+        (self.n, self.m)
+    }
+
+    pub(crate) fn backend(&self) -> &'a CudaBackend {
+        self.backend
+    }
+
+    /// The two sides of a pass, `(own, other)`.
+    fn sides(&self, transpose: bool) -> (Side<'_, T>, Side<'_, T>) {
+        if transpose {
             ((&*self.cols, self.m), (&*self.rows, self.n))
         } else {
             ((&*self.rows, self.n), (&*self.cols, self.m))
-        };
+        }
+    }
+
+    /// One pass on device buffers, queued on the backend's stream: rows against columns
+    /// (`transpose = false`) or columns against rows, with the other side's potential, into `lse`.
+    pub(crate) fn device_pass(
+        &self,
+        transpose: bool,
+        tau: T,
+        potential: Option<&CudaSlice<T>>,
+        lse: &mut CudaSlice<T>,
+    ) -> Result<()> {
+        let (own, other) = self.sides(transpose);
+        Launch {
+            func: &self.func,
+            rows: own,
+            cols: other,
+            tau,
+            col_potential: potential,
+            mask_diagonal: self.mask_diagonal,
+            mode: Mode::None,
+            origin: None,
+        }
+        .run(self.backend.stream(), lse, None)
+    }
+
+    /// One pass from and to the host: rows against columns (`transpose = false`) or columns
+    /// against rows.
+    fn pass(&self, transpose: bool, tau: T, potential: Option<&[T]>, lse: &mut [T]) -> Result<()> {
+        let (own, other) = self.sides(transpose);
         check::check_len("lse", lse.len(), own.1)?;
         if let Some(p) = potential {
             check::check_len("potential", p.len(), other.1)?;
@@ -96,17 +137,7 @@ impl<'a, T: DeviceReal> DevicePairs<'a, T> {
             s.memcpy_htod(p, pot_buf)
                 .map_err(|e| driver_error("upload of the potentials", e))?;
         }
-        Launch {
-            func: &self.func,
-            rows: own,
-            cols: other,
-            tau,
-            col_potential: potential.map(|_| &*pot_buf),
-            mask_diagonal: self.mask_diagonal,
-            mode: Mode::None,
-            origin: None,
-        }
-        .run(s, lse_buf, None)?;
+        self.device_pass(transpose, tau, potential.map(|_| &*pot_buf), lse_buf)?;
         let down = "download of the log-sum-exps";
         s.memcpy_dtoh(&*lse_buf, lse)
             .map_err(|e| driver_error(down, e))?;
@@ -126,5 +157,10 @@ impl<T: DeviceReal> PreparedPairs<T> for DevicePairs<'_, T> {
     /// The passes recompute the pairs on the device in streamed tiles (only the points are kept).
     fn path(&self) -> PairPath {
         PairPath::Fused
+    }
+
+    /// On the device: the potentials stay there between iterations (`scaling.cu`).
+    fn scaling_loop(&self, l: ScalingLoop<'_, T>) -> Result<ScalingOutcome<T>> {
+        super::scaling::scaling_loop(self, l)
     }
 }

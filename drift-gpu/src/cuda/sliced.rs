@@ -2,6 +2,7 @@
 //! once, each block of directions is projected, sorted and matched there, the field accumulates
 //! on the device in double precision and comes back once.
 
+use super::launch::grid;
 use super::{driver_error, CudaBackend, DeviceReal};
 use crate::sliced_source::{sliced_entry, SLICED_SCAN_THREADS};
 use cudarc::driver::{CudaFunction, CudaSlice, CudaStream, LaunchConfig, PushKernelArg};
@@ -46,20 +47,9 @@ const BLOCK_BYTES: usize = 256 << 20;
 /// Most directions processed at once.
 const MAX_BLOCK: usize = 64;
 
-/// Threads per block of the element-wise stages.
-const THREADS: u32 = 256;
-
 /// The largest point count: indices are 32-bit on the device and sort lengths are padded to a
 /// power of two.
 const MAX_POINTS: usize = 1 << 30;
-
-fn grid(total: usize) -> LaunchConfig {
-    LaunchConfig {
-        grid_dim: ((total as u64).div_ceil(THREADS as u64) as u32, 1, 1),
-        block_dim: (THREADS, 1, 1),
-        shared_mem_bytes: 0,
-    }
-}
 
 /// Bytes of device memory one direction of a block needs.
 fn bytes_per_direction(n: usize, m: usize, dim: usize) -> usize {

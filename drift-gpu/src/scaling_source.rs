@@ -1,0 +1,33 @@
+//! The CUDA source of the Sinkhorn scaling updates that run between the device passes of a
+//! scaling loop (`scaling.cu`), specialised per precision.
+//!
+//! Pure text, like the reduction's source: available without the `cuda` feature.
+
+use drift_api::Precision;
+
+/// The template: `scaling.cu`, completed by the `#define`s of [`scaling_source`].
+pub const SCALING_TEMPLATE: &str = include_str!("scaling.cu");
+
+/// The update stages, each an entry point `<stage><suffix>` (as [`crate::sliced_entry`] names
+/// them): the row update, the column update with its error, the symmetric update with its error.
+pub const SCALING_STAGES: [&str; 3] = ["sc_rows_", "sc_columns_", "sc_symmetric_"];
+
+/// The complete CUDA source of the scaling updates for potentials of `precision`.
+///
+/// ```
+/// let src = drift_gpu::scaling_source(drift_api::Precision::F64);
+/// assert!(src.starts_with("#define DRIFT_REAL double\n"));
+/// assert!(src.contains("sc_symmetric_"));
+/// ```
+pub fn scaling_source(precision: Precision) -> String {
+    let (real, suffix, is_f64) = match precision {
+        Precision::F32 => ("float", "f32", 0),
+        Precision::F64 => ("double", "f64", 1),
+    };
+    format!(
+        "#define DRIFT_REAL {real}\n\
+         #define DRIFT_SUFFIX {suffix}\n\
+         #define DRIFT_IS_F64 {is_f64}\n\
+         {SCALING_TEMPLATE}"
+    )
+}
