@@ -4,7 +4,9 @@
 //! CUDA kernels compiled at run time by NVRTC. The point sets of a drift evaluation are uploaded
 //! once, when its residency scope opens (`drift_api::resident`), and every reduction, prepared
 //! pair set and sliced job of the evaluation reads them there
-//! ([`CudaBackend::point_uploads`] counts the copies).
+//! ([`CudaBackend::point_uploads`] counts the copies). A Sinkhorn loop over one prepared pair set
+//! runs on the device (`scaling.cu`, [`scaling_source`]): its potentials stay there between
+//! iterations and one number, the marginal error, is read back per iteration.
 //!
 //! * With the `cuda` feature, [`CudaBackend::new`] opens the first device through `cudarc`, which
 //!   loads the driver and NVRTC at run time: building needs no CUDA toolkit, running needs the
@@ -42,8 +44,9 @@
 //!
 //! `ci.sh` installs NVRTC from the Python package index (`nvidia-cuda-nvrtc-cu12`) into a virtual
 //! environment and runs `cargo test -p drift-gpu --features cuda` with its `lib` folder on
-//! `LD_LIBRARY_PATH`: `tests/ptx.rs` compiles every built-in kernel and user expressions to PTX
-//! for `sm_80` and `sm_90` in both precisions. `tests/conformance.rs` runs one suite against the
+//! `LD_LIBRARY_PATH`: `tests/ptx.rs` compiles every built-in kernel and user expressions, the
+//! sliced-Wasserstein stages and the scaling updates to PTX for `sm_80` and `sm_90` in both
+//! precisions. `tests/conformance.rs` runs one suite against the
 //! CPU backend always and against the CUDA backend where a device exists; without one it reports
 //! that it skipped, and with `DRIFT_REQUIRE_GPU=1` a missing device fails it.
 //!
