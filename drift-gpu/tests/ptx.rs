@@ -151,42 +151,47 @@ fn the_single_precision_gaussian_module_stays_in_single_precision() {
     );
 }
 
-#[test]
-fn the_sinkhorn_scaling_updates_compile_for_every_target_and_precision() {
-    if !nvrtc_or_skip("ptx") {
-        return;
-    }
+/// Compiles a module of stages for every target and precision; checks its target, its entry
+/// points, and that its PTX contains each of `instructions`.
+fn check_stages(
+    what: &str,
+    compile: fn(Precision, &str) -> drift_api::Result<String>,
+    stages: &[&str],
+    instructions: &[&str],
+) {
     for precision in [Precision::F32, Precision::F64] {
         for arch in ARCHS {
-            let ptx = compile_scaling_ptx(precision, arch)
-                .unwrap_or_else(|e| panic!("scaling {precision:?} {arch}: {e}"));
+            let ptx = compile(precision, arch)
+                .unwrap_or_else(|e| panic!("{what} {precision:?} {arch}: {e}"));
             assert!(ptx.contains(&format!(".target {arch}")), "{arch}");
-            for stage in SCALING_STAGES {
+            for stage in stages {
                 let entry = format!(".entry {}", sliced_entry(stage, precision));
-                assert!(ptx.contains(&entry), "{precision:?} {arch} lacks {entry}");
+                assert!(
+                    ptx.contains(&entry),
+                    "{what} {precision:?} {arch} lacks {entry}"
+                );
             }
-            // The error is summed in double with one atomic add per warp.
-            assert!(ptx.contains("atom.global.add.f64"), "{precision:?} {arch}");
-            assert!(ptx.contains("shfl.sync.down"), "{precision:?} {arch}");
+            for instruction in instructions {
+                let found = ptx.contains(instruction);
+                assert!(found, "{what} {precision:?} {arch} lacks {instruction}");
+            }
         }
     }
 }
 
 #[test]
-fn the_sliced_wasserstein_stages_compile_for_every_target_and_precision() {
-    if !nvrtc_or_skip("ptx") {
-        return;
+fn the_sinkhorn_scaling_updates_compile_for_every_target_and_precision() {
+    if nvrtc_or_skip("ptx") {
+        // The error is summed in double with one atomic add per warp.
+        let sums = ["atom.global.add.f64", "shfl.sync.down"];
+        check_stages("scaling", compile_scaling_ptx, &SCALING_STAGES, &sums);
     }
-    for precision in [Precision::F32, Precision::F64] {
-        for arch in ARCHS {
-            let ptx = compile_sliced_ptx(precision, arch)
-                .unwrap_or_else(|e| panic!("sliced {precision:?} {arch}: {e}"));
-            assert!(ptx.contains(&format!(".target {arch}")), "{arch}");
-            for stage in SLICED_STAGES {
-                let entry = format!(".entry {}", sliced_entry(stage, precision));
-                assert!(ptx.contains(&entry), "{precision:?} {arch} lacks {entry}");
-            }
-        }
+}
+
+#[test]
+fn the_sliced_wasserstein_stages_compile_for_every_target_and_precision() {
+    if nvrtc_or_skip("ptx") {
+        check_stages("sliced", compile_sliced_ptx, &SLICED_STAGES, &[]);
     }
 }
 

@@ -232,14 +232,13 @@ impl CudaBackend {
         &self,
         precision: Precision,
     ) -> Result<Arc<sliced::SlicedFunctions>> {
-        let mut cache = self.sliced.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(f) = cache.get(&precision) {
-            return Ok(f.clone());
-        }
-        let module = self.module(&crate::sliced_source::sliced_source(precision))?;
-        let f = Arc::new(sliced::SlicedFunctions::load(&module, precision)?);
-        cache.insert(precision, f.clone());
-        Ok(f)
+        let source = crate::sliced_source::sliced_source;
+        self.stages(
+            &self.sliced,
+            precision,
+            source,
+            sliced::SlicedFunctions::load,
+        )
     }
 
     /// The Sinkhorn scaling updates for potentials of `precision`, compiled on first use.
@@ -247,14 +246,43 @@ impl CudaBackend {
         &self,
         precision: Precision,
     ) -> Result<Arc<scaling::ScalingFunctions>> {
-        let mut cache = self.scaling.lock().unwrap_or_else(|p| p.into_inner());
+        let source = crate::scaling_source::scaling_source;
+        self.stages(
+            &self.scaling,
+            precision,
+            source,
+            scaling::ScalingFunctions::load,
+        )
+    }
+
+    /// A module of stages per precision, compiled from `source` and its entry points looked up by
+    /// `load` on first use, then kept in `cache`.
+    fn stages<F>(
+        &self,
+        cache: &Mutex<HashMap<Precision, Arc<F>>>,
+        precision: Precision,
+        source: fn(Precision) -> String,
+        load: fn(&Arc<cudarc::driver::CudaModule>, Precision) -> Result<F>,
+    ) -> Result<Arc<F>> {
+        let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(f) = cache.get(&precision) {
             return Ok(f.clone());
         }
-        let module = self.module(&crate::scaling_source::scaling_source(precision))?;
-        let f = Arc::new(scaling::ScalingFunctions::load(&module, precision)?);
+        let module = self.module(&source(precision))?;
+        let f = Arc::new(load(&module, precision)?);
         cache.insert(precision, f.clone());
         Ok(f)
+    }
+
+    /// The entry point of `stage` for `precision` in a module of stages.
+    pub(crate) fn stage_function(
+        module: &Arc<cudarc::driver::CudaModule>,
+        stage: &str,
+        precision: Precision,
+    ) -> Result<CudaFunction> {
+        module
+            .load_function(&crate::sliced_source::sliced_entry(stage, precision))
+            .map_err(|e| driver_error("function lookup", e))
     }
 
     /// Compiles `source` for this device and loads it.

@@ -6,8 +6,7 @@
 
 use super::launch::grid;
 use super::pairs::DevicePairs;
-use super::{driver_error, DeviceReal};
-use crate::sliced_source::sliced_entry;
+use super::{driver_error, CudaBackend, DeviceReal};
 use cudarc::driver::{CudaFunction, CudaModule, CudaSlice, PushKernelArg};
 use drift_api::scaling::scaling_iterations;
 use drift_api::{check_len, check_square_mask, Result, ScalingLoop, ScalingOutcome};
@@ -22,11 +21,7 @@ pub(crate) struct ScalingFunctions {
 
 impl ScalingFunctions {
     pub(crate) fn load(module: &Arc<CudaModule>, p: drift_api::Precision) -> Result<Self> {
-        let get = |stage: &str| {
-            module
-                .load_function(&sliced_entry(stage, p))
-                .map_err(|e| driver_error("function lookup", e))
-        };
+        let get = |stage: &str| CudaBackend::stage_function(module, stage, p);
         Ok(ScalingFunctions {
             rows: get("sc_rows_")?,
             columns: get("sc_columns_")?,

@@ -4,7 +4,7 @@
 
 use super::launch::grid;
 use super::{driver_error, CudaBackend, DeviceReal};
-use crate::sliced_source::{sliced_entry, SLICED_SCAN_THREADS};
+use crate::sliced_source::SLICED_SCAN_THREADS;
 use cudarc::driver::{CudaFunction, CudaSlice, CudaStream, LaunchConfig, PushKernelArg};
 use drift_api::{DriftError, Result, SlicedJob};
 use std::sync::Arc;
@@ -24,11 +24,7 @@ impl SlicedFunctions {
         module: &Arc<cudarc::driver::CudaModule>,
         p: drift_api::Precision,
     ) -> Result<Self> {
-        let get = |stage: &str| {
-            module
-                .load_function(&sliced_entry(stage, p))
-                .map_err(|e| driver_error("function lookup", e))
-        };
+        let get = |stage: &str| CudaBackend::stage_function(module, stage, p);
         Ok(SlicedFunctions {
             project: get("sw_project_")?,
             bitonic: get("sw_bitonic_")?,
