@@ -7,24 +7,30 @@ nvidia-cuda-nvrtc-cu12 wheel on LD_LIBRARY_PATH). The drift side is the example 
 
     RUSTFLAGS="-C target-cpu=x86-64-v3" cargo build --release -p drift-gpu --features cuda --example gpu_bench
 
-and passed with --drift-bin. Cases (f32):
+and passed with --drift-bin; --conformance-bin runs drift-gpu's conformance test binary (built
+the same way with `cargo test --release -p drift-gpu --features cuda --no-run`) first, with
+DRIFT_REQUIRE_GPU=1, and reports its result. Cases (f32):
   * Deng Algorithm 2 and the one-sided drift (Laplace kernel, masked self term) at N = M = 16384, D = 64;
   * the 20-iteration Sinkhorn drift (Gaussian) at N = M = 16384, D = 64;
   * one fused reduction pass (log-sum-exp and mean displacement) and the 20-iteration Sinkhorn
-    divergence at N = M = 1,000,000, D = 3, where dense PyTorch cannot hold the N x M matrix
-    (its column is "n/a" unless --torch-chunk is given, which runs a chunked PyTorch pass).
-Prints, per case: the median seconds of each side, the ratio, pairs per second, and the fraction
-of the device's exp throughput and FP32 peak that the drift side reaches. The PyTorch versions
-follow the same math (docs/MATH.md) with dense matrices; they are timing references, checked
-against drift's field only for shape.
+    divergence at N = M = 1,000,000, D = 3, where dense PyTorch cannot hold the N x M matrix (its
+    column is "n/a") and KeOps can: with pykeops installed, its LazyTensor versions (online
+    reductions, no N x M buffer) are timed too.
+Prints, per case: the median seconds of each side, the ratios, pairs per second, the fraction of
+the device's exp throughput and FP32 peak that the drift side reaches, and the peak device memory
+the drift run took above the level before it (sampled; it includes the CUDA context) next to what
+one dense f32 N x M matrix would take, and the point sets it uploaded per evaluation. The PyTorch and KeOps versions follow the same math
+(docs/MATH.md); they are timing references, checked against drift's field only for shape.
 """
 
 import argparse
 import json
 import math
 import statistics
+import os
 import subprocess
 import sys
+import threading
 import time
 
 # Peak rates per device (per second): FP32 FMA-counted flops and special-function-unit exps
@@ -121,6 +127,87 @@ def torch_cases(torch, dev):
                    "sinkhorn_drift": sinkhorn_drift, "reduction": reduction}
 
 
+def keops_cases(torch, dev):
+    """The million-point cases with KeOps LazyTensors (online reductions, no N x M buffer), f32;
+    None when pykeops is not installed."""
+    try:
+        from pykeops.torch import LazyTensor
+    except ImportError:
+        return None
+
+    def logits(x, y, tau):
+        x_i = LazyTensor(x[:, None, :].contiguous())
+        y_j = LazyTensor(y[None, :, :].contiguous())
+        return -((x_i - y_j) ** 2).sum(-1) / tau, y_j
+
+    def reduction(x, y, tau):
+        # The fused pass's outputs: log-sum-exp and mean displacement.
+        s, y_j = logits(x, y, tau)
+        return s.logsumexp(dim=1), s.sumsoftmaxweight(y_j, axis=1) - x
+
+    def barycentre(x, y, tau, iters):
+        # The rows' barycentres under the Sinkhorn plan after `iters` alternating updates.
+        s, y_j = logits(x, y, tau)
+        n, m = x.shape[0], y.shape[0]
+        g = torch.zeros(m, 1, device=dev)
+        la, lb = -math.log(n), -math.log(m)
+        for _ in range(iters):
+            f = la - (s + LazyTensor(g[None, :, :])).logsumexp(dim=1)
+            g = lb - (s + LazyTensor(f[:, None, :])).logsumexp(dim=0)
+        return (s + LazyTensor(g[None, :, :])).sumsoftmaxweight(y_j, axis=1)
+
+    def sinkhorn_divergence(x, y, tau, iters=20):
+        # Attraction to Y minus repulsion from X, each through its Sinkhorn plan, and the (Y, Y)
+        # problem the divergence also solves.
+        barycentre(y, y, tau, iters)
+        return barycentre(x, y, tau, iters) - barycentre(x, x, tau, iters)
+
+    return {"reduction": reduction, "sinkhorn_divergence": sinkhorn_divergence}
+
+
+class PeakDeviceMemory:
+    """The peak of the device's used memory (cudaMemGetInfo through PyTorch, sampled every 5 ms)
+    above its level when the block starts, in MiB; NaN without a device."""
+
+    def __init__(self, torch, have_gpu):
+        self.torch, self.have_gpu, self.mib = torch, have_gpu, math.nan
+
+    def used(self):
+        free, total = self.torch.cuda.mem_get_info()
+        return total - free
+
+    def __enter__(self):
+        if self.have_gpu:
+            self.base = self.peak = self.used()
+            self.stop = threading.Event()
+            self.thread = threading.Thread(target=self.sample, daemon=True)
+            self.thread.start()
+        return self
+
+    def sample(self):
+        while not self.stop.wait(0.005):
+            self.peak = max(self.peak, self.used())
+
+    def __exit__(self, *exc):
+        if self.have_gpu:
+            self.stop.set()
+            self.thread.join()
+            self.mib = (max(self.peak, self.used()) - self.base) / 2**20
+        return False
+
+
+def run_conformance(binary):
+    """Runs drift-gpu's conformance test binary on the device; returns whether it passed."""
+    env = dict(os.environ, DRIFT_REQUIRE_GPU="1")
+    out = subprocess.run([binary, "--nocapture"], capture_output=True, text=True, env=env)
+    lines = (out.stdout + out.stderr).splitlines()
+    for line in lines:
+        if "running on" in line or "test result" in line or "FAILED" in line or "panicked" in line:
+            print(f"conformance: {line.strip()}")
+    print(f"conformance: {'passed' if out.returncode == 0 else 'FAILED'} ({binary})")
+    return out.returncode == 0
+
+
 def run_drift(binary, case, n, m, dim, repeats):
     out = subprocess.run([binary, case, str(n), str(m), str(dim), str(repeats), "cuda"],
                          capture_output=True, text=True)
@@ -135,7 +222,9 @@ def main():
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--cases", default=",".join(c[0] for c in CASES))
     ap.add_argument("--scale", type=float, default=1.0, help="multiply N and M (quick trial runs)")
+    ap.add_argument("--conformance-bin", help="drift-gpu's conformance test binary, run first")
     args = ap.parse_args()
+    conforms = run_conformance(args.conformance_bin) if args.conformance_bin else True
 
     try:
         import torch
@@ -147,21 +236,32 @@ def main():
     peak = peak_for(name)
     print(f"device: {name}")
     wanted = set(args.cases.split(","))
+    keops = keops_cases(torch, dev) if torch is not None else None
+    if keops is None:
+        print("KeOps: pykeops not installed, its column is n/a")
     print(f"{'case':<22}{'N':>9}{'M':>9}{'D':>5}{'drift s':>12}{'torch s':>12}{'x torch':>9}"
-          f"{'pairs/s':>12}{'exp peak':>10}{'fp32 peak':>10}")
+          f"{'keops s':>12}{'x keops':>9}{'pairs/s':>12}{'exp peak':>10}{'fp32 peak':>10}"
+          f"{'mem MiB':>10}{'dense MiB':>11}{'uploads':>9}")
     for case, n, m, dim, passes in CASES:
         if case not in wanted:
             continue
         n, m = max(2, int(n * args.scale)), max(2, int(m * args.scale))
         tau = 0.1 * dim
-        drift, err = run_drift(args.drift_bin, case, n, m, dim, args.repeats)
+        with PeakDeviceMemory(torch, have_gpu) as memory:
+            drift, err = run_drift(args.drift_bin, case, n, m, dim, args.repeats)
         t_drift = drift["median_s"] if drift else math.nan
-        t_torch = math.nan
+        # Point sets the drift side copied to the device per evaluation (2 or 3 when resident).
+        uploads = drift.get("uploads_per_run", math.nan) if drift else math.nan
+        t_torch = t_keops = math.nan
+        sync = torch.cuda.synchronize if have_gpu else (lambda: None)
+        if keops is not None and case in keops:
+            cloud = torch_cases(torch, dev)[0]
+            x, y = cloud(n, dim, 0.0, 1), cloud(m, dim, 0.1, 2)
+            t_keops = median_time(lambda: keops[case](x, y, tau), args.repeats, sync)
         if torch is not None and n * m * 4 * 4 < (torch.cuda.mem_get_info()[0] if have_gpu else 0):
             cloud, fns = torch_cases(torch, dev)
             if case in fns:
                 x, y = cloud(n, dim, 0.0, 1), cloud(m, dim, 0.1, 2)
-                sync = torch.cuda.synchronize if have_gpu else (lambda: None)
                 with torch.no_grad():
                     t_torch = median_time(lambda: fns[case](x, y, tau), args.repeats, sync)
         pairs = passes * n * m
@@ -170,12 +270,16 @@ def main():
         exp_frac = pairs_s / peak["exp"] if peak else math.nan
         fp32_frac = pairs_s * (5 * dim) / peak["fp32"] if peak else math.nan
         ratio = t_torch / t_drift if t_drift == t_drift and t_torch == t_torch else math.nan
+        vs_keops = t_keops / t_drift if t_drift == t_drift and t_keops == t_keops else math.nan
+        dense_mib = n * m * 4 / 2**20
         fmt = lambda v, f: "n/a" if v != v else format(v, f)
         print(f"{case:<22}{n:>9}{m:>9}{dim:>5}{fmt(t_drift, '.4g'):>12}{fmt(t_torch, '.4g'):>12}"
-              f"{fmt(ratio, '.2f'):>9}{fmt(pairs_s, '.3g'):>12}{fmt(exp_frac, '.1%'):>10}{fmt(fp32_frac, '.1%'):>10}")
+              f"{fmt(ratio, '.2f'):>9}{fmt(t_keops, '.4g'):>12}{fmt(vs_keops, '.2f'):>9}"
+              f"{fmt(pairs_s, '.3g'):>12}{fmt(exp_frac, '.1%'):>10}{fmt(fp32_frac, '.1%'):>10}"
+              f"{fmt(memory.mib, '.0f'):>10}{fmt(dense_mib, '.0f'):>11}{fmt(uploads, '.0f'):>9}")
         if err:
             print(f"    drift failed: {err}")
-    return 0
+    return 0 if conforms else 1
 
 
 if __name__ == "__main__":

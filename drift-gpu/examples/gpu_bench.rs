@@ -63,19 +63,18 @@ fn main() {
     };
     let (case, n, m, dim, repeats) = (args[0].as_str(), num(1), num(2), num(3), num(4).max(1));
     let on_cuda = args.get(5).is_none_or(|b| b == "cuda");
-    let gpu;
-    let (backend, device): (&dyn Backend, String) = if on_cuda {
-        gpu = match drift_gpu::CudaBackend::new() {
-            Ok(b) => b,
-            Err(e) => {
-                eprintln!("gpu_bench: {e}");
-                std::process::exit(1);
-            }
-        };
-        (&gpu, gpu.device_name().to_string())
-    } else {
-        (&drift_ops::CpuBackend, "cpu".to_string())
+    let gpu = on_cuda.then(|| {
+        drift_gpu::CudaBackend::new().unwrap_or_else(|e| {
+            eprintln!("gpu_bench: {e}");
+            std::process::exit(1)
+        })
+    });
+    let (backend, device): (&dyn Backend, String) = match &gpu {
+        Some(gpu) => (gpu, gpu.device_name().to_string()),
+        None => (&drift_ops::CpuBackend, "cpu".to_string()),
     };
+    // Point sets copied to the device, per timed run (one per set and evaluation when resident).
+    let uploads = || gpu.as_ref().map_or(0, |g| g.point_uploads());
     let x = cloud("x", n, dim, 0.0, 1);
     let y = cloud("y", m, dim, 0.1, 2);
     let tau = 0.1 * dim as f64;
@@ -119,6 +118,7 @@ fn main() {
         eprintln!("gpu_bench: {case}: {e}");
         std::process::exit(1);
     }
+    let uploads_before = uploads();
     let mut times: Vec<f64> = (0..repeats)
         .map(|_| {
             let t = Instant::now();
@@ -129,9 +129,10 @@ fn main() {
             t.elapsed().as_secs_f64()
         })
         .collect();
+    let uploads_per_run = (uploads() - uploads_before) as f64 / repeats as f64;
     times.sort_by(f64::total_cmp);
     println!(
-        "{{\"case\": \"{case}\", \"n\": {n}, \"m\": {m}, \"dim\": {dim}, \"backend\": \"{}\", \"device\": \"{device}\", \"median_s\": {:e}, \"min_s\": {:e}, \"repeats\": {repeats}}}",
+        "{{\"case\": \"{case}\", \"n\": {n}, \"m\": {m}, \"dim\": {dim}, \"backend\": \"{}\", \"device\": \"{device}\", \"median_s\": {:e}, \"min_s\": {:e}, \"repeats\": {repeats}, \"uploads_per_run\": {uploads_per_run}}}",
         backend.name(),
         times[times.len() / 2],
         times[0]

@@ -9,7 +9,7 @@ use super::pairs::DevicePairs;
 use super::{driver_error, CudaBackend, DeviceReal};
 use cudarc::driver::{CudaFunction, CudaModule, CudaSlice, PushKernelArg};
 use drift_api::scaling::scaling_iterations;
-use drift_api::{check_len, check_square_mask, Result, ScalingLoop, ScalingOutcome};
+use drift_api::{check_len, Result, ScalingLoop, ScalingOutcome};
 use std::sync::Arc;
 
 /// The entry points of one precision's scaling module.
@@ -38,7 +38,7 @@ pub(crate) fn scaling_loop<T: DeviceReal>(
     let (n, m) = pairs.shape();
     check_len("scaling loop: row log-weights", l.row_log_weights.len(), n)?;
     if l.symmetric {
-        check_square_mask(true, n, m)?;
+        check_len("scaling loop: columns of a symmetric problem", m, n)?;
         check_len("scaling loop: starting row potential", l.start.len(), n)?;
     } else {
         check_len(
