@@ -155,16 +155,29 @@ pub trait PreparedPairs<T: Copy>: Send + Sync + fmt::Debug {
         sweep_in_two_passes(self, tau, col_potential, row_update, f, col)
     }
 
-    /// The alternating-scaling iterations of a Sinkhorn coupling at one temperature on these
-    /// pairs ([`ScalingLoop`]: asymmetric or symmetric, stopping at a tolerance or a cap). The
-    /// default runs them on the host with this preparation's passes
-    /// ([`scaling_loop_on_host`]); a device backend runs them on the device, where the potentials
-    /// then stay between iterations. Every implementation gives the default's result to rounding.
-    fn scaling_loop(&self, l: ScalingLoop<'_, T>) -> Result<ScalingOutcome<T>>
+    /// The alternating-scaling iterations of a Sinkhorn coupling at one temperature
+    /// ([`ScalingLoop`]: asymmetric or symmetric, stopping at a tolerance or a cap), called on the
+    /// first block's pairs with `blocks`, the pairs of every column block of the same rows, this
+    /// one first. The default runs them on the host with the blocks' passes
+    /// ([`scaling_loop_on_host`]); a device backend runs them on the device when every block is
+    /// its own ([`PreparedPairs::as_any`]), and the potentials then stay there between
+    /// iterations. Every implementation gives the default's result to rounding.
+    fn scaling_loop(
+        &self,
+        blocks: &[&dyn PreparedPairs<T>],
+        l: ScalingLoop<'_, T>,
+    ) -> Result<ScalingOutcome<T>>
     where
         T: Real,
     {
-        scaling_loop_on_host(self, l)
+        scaling_loop_on_host(blocks, l)
+    }
+
+    /// This preparation as a type its backend can recognise among a coupling's blocks (the CUDA
+    /// pair sets give their device buffers, so that a loop over several blocks runs on the
+    /// device). `None`, the default, for preparations nothing needs to recognise.
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
     }
 
     /// A drift term's displacement pass over these pairs, after its coupling has been solved on

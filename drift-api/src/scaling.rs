@@ -4,9 +4,10 @@
 //! are, so that the potentials stay there between iterations and only the stopping test's error
 //! crosses per iteration.
 
+use crate::backend::check_len;
 use crate::error::Result;
 use crate::pairs::PreparedPairs;
-use crate::real::Real;
+use crate::real::{log_add_exp, Real};
 
 /// One scaling update `log_target − lse` of a point's potential, where `lse` is the log-mass the
 /// point receives from the other side.
@@ -45,14 +46,15 @@ pub fn marginal_l1<T: Real>(potential: &[T], lse: &[T], log_target: &[T]) -> f64
         .sum()
 }
 
-/// The iterations of a Sinkhorn loop at one temperature, over one prepared pair set.
+/// The iterations of a Sinkhorn loop at one temperature, over the prepared pair sets of one row
+/// set against one or more column blocks (guidance negatives and the joint set add blocks).
 ///
-/// * Asymmetric (`symmetric = false`; rows `a`, columns `b`): from the column potential `g`,
-///   `f = log a − LSE_j(g_j + ℓ_ij)`, then the column log-sums `c_j = LSE_i(f_i + ℓ_ij)`, the
-///   error `Σ_j |exp(g_j + c_j) − b_j|` and the next `g = log b − c`.
-/// * Symmetric (rows and columns the same points, weights `a`): from `f`, `c_i = LSE_k(f_k +
-///   ℓ_ik)`, the error `Σ_i |exp(f_i + c_i) − a_i|` and the averaged update `f ← ½(f + log a −
-///   c)`.
+/// * Asymmetric (`symmetric = false`; rows `a`, blocks `b`): from the column potentials `g_b`,
+///   `f = log a − LSE_{b,j}(g_bj + ℓ_ij)`, then each block's column log-sums
+///   `c_bj = LSE_i(f_i + ℓ_ij)`, the error `Σ_b Σ_j |exp(g_bj + c_bj) − b_bj|` and the next
+///   `g_b = log b_b − c_b`.
+/// * Symmetric (one block, the rows themselves, weights `a`): from `f`, `c_i = LSE_k(f_k + ℓ_ik)`,
+///   the error `Σ_i |exp(f_i + c_i) − a_i|` and the averaged update `f ← ½(f + log a − c)`.
 ///
 /// Updates go through [`scaling`]. The loop stops when the error is at most `tol` or when the count
 /// of iterations, starting at `counted`, reaches `cap`; the pass at the cap is announced to the
@@ -63,12 +65,12 @@ pub struct ScalingLoop<'p, T> {
     pub tau: T,
     /// `log a`, one per row.
     pub row_log_weights: &'p [T],
-    /// `log b`, one per column (unused when symmetric).
-    pub col_log_weights: &'p [T],
-    /// Rows and columns are the same points (the self problem).
+    /// `log b` of each column block, one per column (unused when symmetric).
+    pub col_log_weights: Vec<&'p [T]>,
+    /// Rows and columns are the same points (the self problem; one block).
     pub symmetric: bool,
-    /// The starting potential: `g` (columns), or `f` (rows) when symmetric.
-    pub start: Vec<T>,
+    /// The starting potentials: `g` of each block, or `[f]` when symmetric.
+    pub start: Vec<Vec<T>>,
     /// Iterations counted before this loop (earlier stages of a temperature schedule).
     pub counted: usize,
     /// The count at which the loop stops whatever its error.
@@ -77,13 +79,34 @@ pub struct ScalingLoop<'p, T> {
     pub tol: f64,
 }
 
+impl<T> ScalingLoop<'_, T> {
+    /// Checks the loop against its blocks: one potential and one weight vector per block, one
+    /// block when symmetric.
+    pub fn check(&self, blocks: usize) -> Result<()> {
+        check_len(
+            "scaling loop: starting potentials",
+            self.start.len(),
+            blocks,
+        )?;
+        check_len(
+            "scaling loop: column log-weights",
+            self.col_log_weights.len(),
+            blocks,
+        )?;
+        if self.symmetric {
+            check_len("scaling loop: blocks of a symmetric problem", blocks, 1)?;
+        }
+        Ok(())
+    }
+}
+
 /// What a [`ScalingLoop`] ends with.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ScalingOutcome<T> {
     /// The row potential of the last iteration.
     pub f: Vec<T>,
-    /// The column potential `f` was computed from (`g = f` when symmetric).
-    pub g: Vec<T>,
+    /// The column potentials `f` was computed from, per block (`[f]` when symmetric).
+    pub g: Vec<Vec<T>>,
     /// The last iteration's marginal error (of `(f, g)` on the columns; of `f` when symmetric).
     pub error: f64,
     /// The iteration count, `counted` included.
@@ -117,32 +140,77 @@ pub fn scaling_iterations<S, R>(
     }
 }
 
-/// One asymmetric iteration from the column potential `g` ([`ScalingLoop`]): returns `f`, the
-/// next `g` and the column marginal error of `(f, g)`. One [`PreparedPairs::sweep`].
-pub fn asymmetric_step<T: Real, P: PreparedPairs<T> + ?Sized>(
-    pairs: &P,
+/// `f = log a − LSE_{b,j}(g_bj + ℓ_ij)`: the row update over every block's pairs.
+pub fn row_potential<T: Real>(
+    blocks: &[&dyn PreparedPairs<T>],
     tau: T,
-    g: &[T],
+    g: &[Vec<T>],
     log_a: &[T],
-    log_b: &[T],
-) -> Result<(Vec<T>, Vec<T>, f64)> {
-    let update = |i: usize, c: T| scaling(log_a[i], c);
-    let mut f = vec![T::zero(); log_a.len()];
-    let mut lse = vec![T::zero(); g.len()];
-    pairs.sweep(tau, Some(g), &update, &mut f, &mut lse)?;
-    let error = marginal_l1(g, &lse, log_b);
-    let next = log_b
+) -> Result<Vec<T>> {
+    let mut total = vec![T::neg_infinity(); log_a.len()];
+    let mut lse = vec![T::zero(); log_a.len()];
+    for (pairs, gb) in blocks.iter().zip(g) {
+        pairs.row_lse(tau, Some(gb), &mut lse)?;
+        total
+            .iter_mut()
+            .zip(&lse)
+            .for_each(|(t, l)| *t = log_add_exp(*t, *l));
+    }
+    Ok(log_a
         .iter()
-        .zip(&lse)
-        .map(|(b, c)| scaling(*b, *c))
-        .collect();
+        .zip(&total)
+        .map(|(a, l)| scaling(*a, *l))
+        .collect())
+}
+
+/// `g_b = log b_b − LSE_i(f_i + ℓ_ij)` for every block, and the column marginal error
+/// `Σ_b Σ_j |exp(g_bj + c_bj) − b_bj|` of the plan with the potentials `(f, g)`.
+pub fn column_potentials<T: Real>(
+    blocks: &[&dyn PreparedPairs<T>],
+    tau: T,
+    f: &[T],
+    g: &[Vec<T>],
+    log_b: &[&[T]],
+) -> Result<(Vec<Vec<T>>, f64)> {
+    let mut next = Vec::with_capacity(blocks.len());
+    let mut error = 0.0;
+    for ((pairs, gb), lb) in blocks.iter().zip(g).zip(log_b) {
+        let mut lse = vec![T::zero(); lb.len()];
+        pairs.col_lse(tau, Some(f), &mut lse)?;
+        error += marginal_l1(gb, &lse, lb);
+        next.push(lb.iter().zip(&lse).map(|(b, c)| scaling(*b, *c)).collect());
+    }
+    Ok((next, error))
+}
+
+/// One asymmetric iteration from the column potentials `g` ([`ScalingLoop`]): returns `f`, the
+/// next `g` and the column marginal error of `(f, g)`. With one block it is one
+/// [`PreparedPairs::sweep`] (one read of the pairs where they are cached).
+pub fn asymmetric_step<T: Real>(
+    blocks: &[&dyn PreparedPairs<T>],
+    tau: T,
+    g: &[Vec<T>],
+    log_a: &[T],
+    log_b: &[&[T]],
+) -> Result<(Vec<T>, Vec<Vec<T>>, f64)> {
+    if let ([pairs], [g0], [lb]) = (blocks, g, log_b) {
+        let update = |i: usize, c: T| scaling(log_a[i], c);
+        let mut f = vec![T::zero(); log_a.len()];
+        let mut lse = vec![T::zero(); g0.len()];
+        pairs.sweep(tau, Some(g0), &update, &mut f, &mut lse)?;
+        let error = marginal_l1(g0, &lse, lb);
+        let next = lb.iter().zip(&lse).map(|(b, c)| scaling(*b, *c)).collect();
+        return Ok((f, vec![next], error));
+    }
+    let f = row_potential(blocks, tau, g, log_a)?;
+    let (next, error) = column_potentials(blocks, tau, &f, g, log_b)?;
     Ok((f, next, error))
 }
 
 /// One symmetric iteration from `f` ([`ScalingLoop`]): the averaged update `½(f + log a − c)` and
 /// the marginal error of `f`.
-pub fn symmetric_step<T: Real, P: PreparedPairs<T> + ?Sized>(
-    pairs: &P,
+pub fn symmetric_step<T: Real>(
+    pairs: &dyn PreparedPairs<T>,
     tau: T,
     f: &[T],
     log_a: &[T],
@@ -160,30 +228,41 @@ pub fn symmetric_step<T: Real, P: PreparedPairs<T> + ?Sized>(
     Ok((next, error))
 }
 
-/// [`PreparedPairs::scaling_loop`] with the pairs' own passes: what the default runs.
-pub fn scaling_loop_on_host<T: Real, P: PreparedPairs<T> + ?Sized>(
-    pairs: &P,
+/// [`PreparedPairs::scaling_loop`] with the blocks' own passes: what the default runs.
+pub fn scaling_loop_on_host<T: Real>(
+    blocks: &[&dyn PreparedPairs<T>],
     l: ScalingLoop<'_, T>,
 ) -> Result<ScalingOutcome<T>> {
-    let (log_a, log_b) = (l.row_log_weights, l.col_log_weights);
-    let at_cap = || pairs.keep_next_row_pass();
+    l.check(blocks.len())?;
+    let log_a = l.row_log_weights;
+    let at_cap = || blocks.iter().for_each(|b| b.keep_next_row_pass());
     if l.symmetric {
-        let ((), f, error, iterations) =
-            scaling_iterations(l.start, l.counted, l.cap, l.tol, at_cap, |f: &Vec<T>| {
-                let (next, error) = symmetric_step(pairs, l.tau, f, log_a)?;
-                Ok(((), next, error))
-            })?;
+        let ((), f, error, iterations) = scaling_iterations(
+            l.start,
+            l.counted,
+            l.cap,
+            l.tol,
+            at_cap,
+            |f: &Vec<Vec<T>>| {
+                let (next, error) = symmetric_step(blocks[0], l.tau, &f[0], log_a)?;
+                Ok(((), vec![next], error))
+            },
+        )?;
         return Ok(ScalingOutcome {
-            g: f.clone(),
-            f,
+            f: f[0].clone(),
+            g: f,
             error,
             iterations,
         });
     }
-    let (f, g, error, iterations) =
-        scaling_iterations(l.start, l.counted, l.cap, l.tol, at_cap, |g: &Vec<T>| {
-            asymmetric_step(pairs, l.tau, g, log_a, log_b)
-        })?;
+    let (f, g, error, iterations) = scaling_iterations(
+        l.start,
+        l.counted,
+        l.cap,
+        l.tol,
+        at_cap,
+        |g: &Vec<Vec<T>>| asymmetric_step(blocks, l.tau, g, log_a, &l.col_log_weights),
+    )?;
     Ok(ScalingOutcome {
         f,
         g,

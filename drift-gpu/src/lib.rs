@@ -4,8 +4,8 @@
 //! CUDA kernels compiled at run time by NVRTC. The point sets of a drift evaluation are uploaded
 //! once, when its residency scope opens (`drift_api::resident`), and every reduction, prepared
 //! pair set and sliced job of the evaluation reads them there
-//! ([`CudaBackend::point_uploads`] counts the copies). A Sinkhorn loop over one prepared pair set
-//! runs on the device (`scaling.cu`, [`scaling_source`]): its potentials stay there between
+//! ([`CudaBackend::point_uploads`] counts the copies). A Sinkhorn loop over prepared pair sets
+//! (one or several column blocks) runs on the device (`scaling.cu`, [`scaling_source`]): its potentials stay there between
 //! iterations and one number, the marginal error, is read back per iteration.
 //!
 //! * With the `cuda` feature, [`CudaBackend::new`] opens the first device through `cudarc`, which

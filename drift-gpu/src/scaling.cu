@@ -3,7 +3,8 @@
 // potentials never leave the device; only the marginal error, summed in double, is read back per
 // iteration for the stopping test.
 //
-//   sc_rows       f_i = scaling(log_a_i, c_i)                   (after the asymmetric row pass)
+//   sc_log_add    c_i = log(exp(c_i) + exp(d_i))               (a further block's row pass d)
+//   sc_rows       f_i = scaling(log_a_i, c_i)                   (after the asymmetric row passes)
 //   sc_columns    err += sum_j |exp(g_j + c_j) - b_j|,  next_j = scaling(log_b_j, c_j)
 //   sc_symmetric  err += sum_i |exp(f_i + c_i) - a_i|,  next_i = 1/2 scaling(f_i + log_a_i, c_i)
 //
@@ -47,6 +48,21 @@ static __device__ __forceinline__ void sc_add_error(double v, double* err) {
     }
     if ((threadIdx.x & 31) == 0) {
         atomicAdd(err, v);
+    }
+}
+
+// drift_api::log_add_exp: two -inf stay -inf.
+extern "C" __global__ void SC_ENTRY(sc_log_add_)(
+    real* __restrict__ acc,
+    const real* __restrict__ lse,
+    long long n)
+{
+    const long long i = sc_index();
+    if (i < n) {
+        const real a = acc[i];
+        const real b = lse[i];
+        const real top = a > b ? a : b;
+        acc[i] = top == sc_neg_inf() ? top : top + log(exp(a - top) + exp(b - top));
     }
 }
 

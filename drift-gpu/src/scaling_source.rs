@@ -9,8 +9,9 @@ use drift_api::Precision;
 pub const SCALING_TEMPLATE: &str = include_str!("scaling.cu");
 
 /// The update stages, each an entry point `<stage><suffix>` (as [`crate::sliced_entry`] names
-/// them): the row update, the column update with its error, the symmetric update with its error.
-pub const SCALING_STAGES: [&str; 3] = ["sc_rows_", "sc_columns_", "sc_symmetric_"];
+/// them): the log-sum of two blocks' row passes, the row update, the column update with its
+/// error, the symmetric update with its error.
+pub const SCALING_STAGES: [&str; 4] = ["sc_log_add_", "sc_rows_", "sc_columns_", "sc_symmetric_"];
 
 /// The complete CUDA source of the scaling updates for potentials of `precision`.
 ///

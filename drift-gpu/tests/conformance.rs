@@ -180,72 +180,86 @@ fn cuda_backend_uploads_each_point_set_once_per_evaluation() {
     }
 }
 
-/// The Sinkhorn loop run on the device (`PreparedPairs::scaling_loop` of a device pair set) gives
-/// the host loop's potentials, error and iteration count, over the same device passes.
+/// The Sinkhorn loop run on the device (`PreparedPairs::scaling_loop` over device pair sets: one
+/// block, two blocks, the symmetric problem) gives the host loop's potentials, error and
+/// iteration count, over the same device passes.
 #[test]
 fn cuda_scaling_loop_matches_the_host_loop() {
     use drift_api::scaling::scaling_loop_on_host;
-    use drift_api::{prepare_pairs, PairSet, Real, ScalingLoop};
+    use drift_api::{prepare_pairs, PairSet, PreparedPairs, Real, ScalingLoop};
     let Some(gpu) = cuda_or_skip("cuda_scaling_loop_matches_the_host_loop") else {
         return;
     };
-    fn check<T: Real>(gpu: &CudaBackend, symmetric: bool, cap: usize, tol: f64) {
-        let (n, m, dim) = (700, if symmetric { 700 } else { 530 }, 3);
+    fn check<T: Real>(gpu: &CudaBackend, symmetric: bool, blocks: usize, cap: usize, tol: f64) {
+        let (n, dim) = (700, 3);
         let pts = |seed, len| {
-            PointCloud::new(
-                "p",
-                common::uniform(seed, len * dim)
-                    .iter()
-                    .map(|v| T::of(*v))
-                    .collect(),
-                dim,
-            )
-            .unwrap()
+            let v = common::uniform(seed, len * dim)
+                .iter()
+                .map(|v| T::of(*v))
+                .collect();
+            PointCloud::new("p", v, dim).unwrap()
         };
-        let (x, y) = (pts(31, n), pts(32, m));
-        let cols = if symmetric { &x } else { &y };
-        let set = PairSet {
-            rows: &x,
-            cols,
-            kernel: &drift_ops::Gaussian,
-            mask_diagonal: symmetric,
+        let x = pts(31, n);
+        let cols: Vec<PointCloud<T>> = match symmetric {
+            true => vec![pts(31, n)],
+            false => (0..blocks)
+                .map(|b| pts(40 + b as u64, 530 - 300 * b))
+                .collect(),
         };
-        let pairs = prepare_pairs(gpu, set).unwrap();
-        let log_w = |len: usize, seed| -> Vec<T> {
+        let prepared: Vec<_> = cols
+            .iter()
+            .map(|c| {
+                let cols = if symmetric { &x } else { c };
+                let set = PairSet {
+                    rows: &x,
+                    cols,
+                    kernel: &drift_ops::Gaussian,
+                    mask_diagonal: symmetric,
+                };
+                prepare_pairs(gpu, set).unwrap()
+            })
+            .collect();
+        let refs: Vec<&dyn PreparedPairs<T>> = prepared.iter().map(|p| p.as_ref()).collect();
+        // Normalised weights; with two blocks the columns share the mass (0.7, 0.3).
+        let log_w = |len: usize, seed, share: f64| -> Vec<T> {
             let raw = common::uniform(seed, len);
             let total: f64 = raw.iter().map(|v| v + 0.5).sum();
             raw.iter()
-                .map(|v| T::of(((v + 0.5) / total).ln()))
+                .map(|v| T::of(((v + 0.5) / total * share).ln()))
                 .collect()
         };
-        let (log_a, log_b) = (
-            log_w(n, 33),
-            if symmetric {
-                log_w(n, 33)
-            } else {
-                log_w(m, 34)
-            },
-        );
+        let log_a = log_w(n, 33, 1.0);
+        let shares = if blocks == 2 { [0.7, 0.3] } else { [1.0, 0.0] };
+        let log_b: Vec<Vec<T>> = match symmetric {
+            true => vec![log_a.clone()],
+            false => cols
+                .iter()
+                .enumerate()
+                .map(|(b, c)| log_w(c.len(), 34 + b as u64, shares[b]))
+                .collect(),
+        };
         let l = || ScalingLoop {
             tau: T::of(0.05),
             row_log_weights: &log_a,
-            col_log_weights: &log_b,
+            col_log_weights: log_b.iter().map(|v| v.as_slice()).collect(),
             symmetric,
             start: log_b.clone(),
             counted: 1,
             cap,
             tol,
         };
-        let device = pairs.scaling_loop(l()).unwrap();
-        let host = scaling_loop_on_host(&*pairs, l()).unwrap();
+        let device = refs[0].scaling_loop(&refs, l()).unwrap();
+        let host = scaling_loop_on_host(&refs, l()).unwrap();
         let what = format!(
-            "{:?} symmetric {symmetric} cap {cap} tol {tol}",
+            "{:?} symmetric {symmetric} blocks {blocks} cap {cap} tol {tol}",
             T::PRECISION
         );
         let w = |v: &[T]| v.iter().map(|a| a.as_f64()).collect::<Vec<_>>();
         let tol_field = common::tolerance::<T>();
         common::compare_lse(&what, &w(&device.f), &w(&host.f), tol_field).unwrap();
-        common::compare_lse(&what, &w(&device.g), &w(&host.g), tol_field).unwrap();
+        for (d, h) in device.g.iter().zip(&host.g) {
+            common::compare_lse(&what, &w(d), &w(h), tol_field).unwrap();
+        }
         assert!(
             (device.error - host.error).abs() <= tol_field * host.error.max(1e-3),
             "{what}: error {} vs {}",
@@ -256,10 +270,10 @@ fn cuda_scaling_loop_matches_the_host_loop() {
             assert_eq!(device.iterations, host.iterations, "{what}");
         }
     }
-    for symmetric in [false, true] {
+    for (symmetric, blocks) in [(false, 1), (false, 2), (true, 1)] {
         for (cap, tol) in [(20, 0.0), (500, 1e-3)] {
-            check::<f32>(&gpu, symmetric, cap, tol);
-            check::<f64>(&gpu, symmetric, cap, tol);
+            check::<f32>(&gpu, symmetric, blocks, cap, tol);
+            check::<f64>(&gpu, symmetric, blocks, cap, tol);
         }
     }
 }

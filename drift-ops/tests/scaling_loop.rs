@@ -14,24 +14,31 @@ use drift_api::{
 use drift_ops::CpuBackend;
 use std::sync::Mutex;
 
-/// The contract of `ScalingLoop`, densely: `ell[i][j]` the log-kernel, the loop as documented.
+/// The contract of `ScalingLoop`, densely: `ell[b][i][j]` the log-kernel of block `b`, the loop
+/// as documented.
 fn dense_loop(
-    ell: &[Vec<f64>],
+    ell: &[Vec<Vec<f64>>],
     log_a: &[f64],
-    log_b: &[f64],
+    log_b: &[Vec<f64>],
     symmetric: bool,
-    start: Vec<f64>,
+    start: Vec<Vec<f64>>,
     (counted, cap, tol): (usize, usize, f64),
-) -> (Vec<f64>, Vec<f64>, f64, usize) {
+) -> (Vec<f64>, Vec<Vec<f64>>, f64, usize) {
     let sc = |t: f64, c: f64| if c == f64::NEG_INFINITY { c } else { t - c };
-    let row_lse = |g: &[f64]| -> Vec<f64> {
-        ell.iter()
-            .map(|r| lse(r.iter().zip(g).map(|(l, gj)| l + gj)))
+    // LSE over every block's columns of g_bj + ell_bij, per row.
+    let row_lse = |g: &[Vec<f64>]| -> Vec<f64> {
+        (0..log_a.len())
+            .map(|i| {
+                lse(ell
+                    .iter()
+                    .zip(g)
+                    .flat_map(|(e, gb)| e[i].iter().zip(gb).map(|(l, gj)| l + gj)))
+            })
             .collect()
     };
-    let col_lse = |f: &[f64]| -> Vec<f64> {
-        (0..ell[0].len())
-            .map(|j| lse(ell.iter().zip(f).map(|(r, fi)| r[j] + fi)))
+    let col_lse = |b: usize, f: &[f64]| -> Vec<f64> {
+        (0..ell[b][0].len())
+            .map(|j| lse(ell[b].iter().zip(f).map(|(r, fi)| r[j] + fi)))
             .collect()
     };
     let l1 = |p: &[f64], c: &[f64], t: &[f64]| -> f64 {
@@ -42,21 +49,25 @@ fn dense_loop(
     let (mut state, mut k) = (start, counted);
     loop {
         let (out, next, err) = if symmetric {
+            let f = &state[0];
             let c = row_lse(&state);
-            let err = l1(&state, &c, log_a);
-            let next = (0..state.len())
-                .map(|i| 0.5 * sc(state[i] + log_a[i], c[i]))
+            let err = l1(f, &c, log_a);
+            let next = (0..f.len())
+                .map(|i| 0.5 * sc(f[i] + log_a[i], c[i]))
                 .collect();
-            (state.clone(), next, err)
+            (f.clone(), vec![next], err)
         } else {
             let f: Vec<f64> = row_lse(&state)
                 .iter()
                 .zip(log_a)
                 .map(|(c, a)| sc(*a, *c))
                 .collect();
-            let c = col_lse(&f);
-            let err = l1(&state, &c, log_b);
-            let next = c.iter().zip(log_b).map(|(c, b)| sc(*b, *c)).collect();
+            let (mut next, mut err) = (Vec::new(), 0.0);
+            for (b, lb) in log_b.iter().enumerate() {
+                let c = col_lse(b, &f);
+                err += l1(&state[b], &c, lb);
+                next.push(c.iter().zip(lb).map(|(c, b)| sc(*b, *c)).collect());
+            }
             (f, next, err)
         };
         if err <= tol || k >= cap {
@@ -79,57 +90,94 @@ fn the_host_loop_follows_its_documented_contract() {
     let mut r = rng(17);
     let x = Cloud::random(&mut r, 30, 2, 0.0, true);
     let y = Cloud::random(&mut r, 25, 2, 0.4, true);
+    let u = Cloud::random(&mut r, 7, 2, -0.3, true);
     let tau = 0.3;
-    for symmetric in [false, true] {
-        let cols = if symmetric { &x } else { &y };
-        let (xs, ys) = (x.to_lib::<f64>("x"), cols.to_lib::<f64>("y"));
-        let pairs = prepare_pairs(
-            &CpuBackend,
-            PairSet {
-                rows: &xs,
-                cols: &ys,
-                kernel: &drift_ops::Gaussian,
-                mask_diagonal: false,
-            },
-        )
-        .unwrap();
-        let ell: Vec<Vec<f64>> = x
-            .pts
+    let lib = |c: &Cloud| c.to_lib::<f64>("p");
+    let (xs, ys, us) = (lib(&x), lib(&y), lib(&u));
+    // Symmetric (x against itself), one block (x against y), two blocks (x against y and u).
+    for (symmetric, blocks) in [
+        (true, vec![(&x, &xs)]),
+        (false, vec![(&y, &ys)]),
+        (false, vec![(&y, &ys), (&u, &us)]),
+    ] {
+        let pairs: Vec<_> = blocks
             .iter()
-            .map(|p| {
-                cols.pts
+            .map(|(_, cols)| {
+                let set = PairSet {
+                    rows: &xs,
+                    cols,
+                    kernel: &drift_ops::Gaussian,
+                    mask_diagonal: false,
+                };
+                prepare_pairs(&CpuBackend, set).unwrap()
+            })
+            .collect();
+        let refs: Vec<&dyn PreparedPairs<f64>> = pairs.iter().map(|p| p.as_ref()).collect();
+        let ell: Vec<Vec<Vec<f64>>> = blocks
+            .iter()
+            .map(|(cols, _)| {
+                x.pts
                     .iter()
-                    .map(|q| K::Gaussian.ell(dist2(p, q), tau))
+                    .map(|p| {
+                        cols.pts
+                            .iter()
+                            .map(|q| K::Gaussian.ell(dist2(p, q), tau))
+                            .collect()
+                    })
                     .collect()
             })
             .collect();
+        // The blocks share the column mass (0.7 and 0.3 with two), so the problem is balanced.
+        let shares: &[f64] = if blocks.len() == 2 {
+            &[0.7, 0.3]
+        } else {
+            &[1.0]
+        };
+        let log_b: Vec<Vec<f64>> = blocks
+            .iter()
+            .zip(shares)
+            .map(|((c, _), share)| c.log_w.iter().map(|w| w + share.ln()).collect())
+            .collect();
         // Stopped by the tolerance, by the cap, and by a cap already reached.
         for (counted, cap, tol) in [(0, 500, 1e-9), (3, 10, 0.0), (4, 4, 0.0)] {
-            let start = cols.log_w.clone();
-            let got = pairs
-                .scaling_loop(ScalingLoop {
-                    tau,
-                    row_log_weights: &x.log_w,
-                    col_log_weights: &cols.log_w,
-                    symmetric,
-                    start: start.clone(),
-                    counted,
-                    cap,
-                    tol,
-                })
+            let start = if symmetric {
+                vec![x.log_w.clone()]
+            } else {
+                log_b.clone()
+            };
+            let got = refs[0]
+                .scaling_loop(
+                    &refs,
+                    ScalingLoop {
+                        tau,
+                        row_log_weights: &x.log_w,
+                        col_log_weights: log_b.iter().map(|l| l.as_slice()).collect(),
+                        symmetric,
+                        start: start.clone(),
+                        counted,
+                        cap,
+                        tol,
+                    },
+                )
                 .unwrap();
             let (f, g, error, iterations) = dense_loop(
                 &ell,
                 &x.log_w,
-                &cols.log_w,
+                &log_b,
                 symmetric,
                 start,
                 (counted, cap, tol),
             );
-            let what = format!("symmetric {symmetric}, counted {counted}, cap {cap}, tol {tol}");
+            let what = format!(
+                "symmetric {symmetric}, {} block(s), counted {counted}, cap {cap}, tol {tol}",
+                blocks.len()
+            );
             assert_eq!(got.iterations, iterations, "{what}");
             assert!(max_diff(&got.f, &f) < 1e-11, "{what}: f");
-            assert!(max_diff(&got.g, &g) < 1e-11, "{what}: g");
+            assert_eq!(got.g.len(), g.len(), "{what}");
+            for (a, b) in got.g.iter().zip(&g) {
+                assert!(max_diff(a, b) < 1e-11, "{what}: g");
+            }
             assert!((got.error - error).abs() < 1e-11, "{what}: error");
             if tol > 0.0 {
                 assert!(got.error <= tol && iterations < cap, "{what}: converged");
@@ -146,7 +194,7 @@ fn dist2(p: &[f64], q: &[f64]) -> f64 {
 #[derive(Debug)]
 struct Watched<'a> {
     inner: Prepared<'a, f64>,
-    loops: &'a Mutex<Vec<bool>>,
+    loops: &'a Mutex<Vec<(bool, usize)>>,
 }
 
 impl PreparedPairs<f64> for Watched<'_> {
@@ -175,15 +223,19 @@ impl PreparedPairs<f64> for Watched<'_> {
     fn displacement_pass(&self, pass: drift_api::PairDisplacement<'_, f64>) -> Result<bool> {
         self.inner.displacement_pass(pass)
     }
-    fn scaling_loop(&self, l: ScalingLoop<'_, f64>) -> Result<ScalingOutcome<f64>> {
-        self.loops.lock().unwrap().push(l.symmetric);
-        scaling_loop_on_host(self, l)
+    fn scaling_loop(
+        &self,
+        blocks: &[&dyn PreparedPairs<f64>],
+        l: ScalingLoop<'_, f64>,
+    ) -> Result<ScalingOutcome<f64>> {
+        self.loops.lock().unwrap().push((l.symmetric, blocks.len()));
+        scaling_loop_on_host(blocks, l)
     }
 }
 
 #[derive(Debug, Default)]
 struct Watching {
-    loops: Mutex<Vec<bool>>,
+    loops: Mutex<Vec<(bool, usize)>>,
 }
 
 static CPU: CpuBackend = CpuBackend;
@@ -205,16 +257,20 @@ impl Backend for Watching {
 }
 
 #[test]
-fn sinkhorn_couplings_hand_single_pair_set_loops_to_the_preparation() {
+fn sinkhorn_couplings_hand_their_final_loops_to_the_preparation() {
     let mut r = rng(5);
     let x = Cloud::random(&mut r, 40, 2, 0.0, false).to_lib::<f64>("x");
     let y = Cloud::random(&mut r, 30, 2, 0.5, false).to_lib::<f64>("y");
     let u = Cloud::random(&mut r, 6, 2, -0.5, false).to_lib::<f64>("u");
     let spec = r#"{"sinkhorn_drift": (temperature: 0.1, sinkhorn: (max_iters: 30, tol: 1e-7))}"#;
     let op = operator_from_str(spec, "loop.ron").unwrap();
-    // Attraction (asymmetric) and repulsion (symmetric); with negatives the repulsion has two
-    // column blocks and its loop stays with the coupling.
-    for (negatives, loops) in [(None, vec![false, true]), (Some(&u), vec![false])] {
+    // Attraction (asymmetric) and repulsion (symmetric); with negatives the repulsion's columns
+    // are two blocks, the particles and the negatives.
+    let loops_of = [
+        (None, vec![(false, 1), (true, 1)]),
+        (Some(&u), vec![(false, 1), (false, 2)]),
+    ];
+    for (negatives, loops) in loops_of {
         let run = |backend: &dyn Backend| {
             let mut out = vec![0.0; 80];
             let negatives = negatives.map(|u: &PointCloud<f64>| Negatives::new(u, 0.5));

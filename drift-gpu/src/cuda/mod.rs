@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 pub(crate) use launch::{Launch, Mode};
 
 /// A precision the device computes in: `f32` or `f64`, as cudarc moves them.
-pub(crate) trait DeviceReal: Real + DeviceRepr + ValidAsZeroBits + Unpin {
+pub(crate) trait DeviceReal: Real + DeviceRepr + ValidAsZeroBits + Unpin + 'static {
     /// The backend's resident point sets of this precision.
     fn resident(backend: &CudaBackend) -> &ResidentMap<Arc<CudaSlice<Self>>>;
 }

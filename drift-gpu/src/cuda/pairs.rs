@@ -1,9 +1,11 @@
 //! Prepared pair sets on the device: the points are on the device once (the evaluation's resident
 //! copies, or one upload outside an evaluation), and every Sinkhorn pass moves only its potentials
-//! in and its log-sum-exps out.
+//! in and its log-sum-exps out; a Sinkhorn loop over device pair sets moves neither between its
+//! iterations (`scaling.rs`).
 
 use super::{check, driver_error, CudaBackend, DeviceReal, Launch, Mode};
-use cudarc::driver::{CudaFunction, CudaSlice};
+use cudarc::driver::{CudaFunction, CudaSlice, CudaStream};
+use drift_api::scaling::scaling_loop_on_host;
 use drift_api::{PairPath, PairSet, PreparedPairs, Result, ScalingLoop, ScalingOutcome};
 use std::sync::{Arc, Mutex};
 
@@ -19,15 +21,57 @@ struct Scratch<T> {
 /// One side of a pass: its points on the device and their count.
 type Side<'s, T> = (&'s CudaSlice<T>, usize);
 
-/// A pair set whose points live on the device.
-pub(crate) struct DevicePairs<'a, T> {
-    backend: &'a CudaBackend,
+/// What a pass over a pair set needs on the device: the compiled reduction, the points, the mask
+/// and the stream. It owns no borrow, so a device loop can recognise it among a coupling's
+/// blocks ([`PreparedPairs::as_any`]).
+pub(crate) struct DeviceBlock<T> {
     func: CudaFunction,
     rows: Arc<CudaSlice<T>>,
     cols: Arc<CudaSlice<T>>,
-    n: usize,
-    m: usize,
+    pub(crate) n: usize,
+    pub(crate) m: usize,
     mask_diagonal: bool,
+    pub(crate) stream: Arc<CudaStream>,
+}
+
+impl<T: DeviceReal> DeviceBlock<T> {
+    /// The two sides of a pass, `(own, other)`.
+    fn sides(&self, transpose: bool) -> (Side<'_, T>, Side<'_, T>) {
+        if transpose {
+            ((&*self.cols, self.m), (&*self.rows, self.n))
+        } else {
+            ((&*self.rows, self.n), (&*self.cols, self.m))
+        }
+    }
+
+    /// One pass on device buffers, queued on the stream: rows against columns
+    /// (`transpose = false`) or columns against rows, with the other side's potential, into `lse`.
+    pub(crate) fn pass(
+        &self,
+        transpose: bool,
+        tau: T,
+        potential: Option<&CudaSlice<T>>,
+        lse: &mut CudaSlice<T>,
+    ) -> Result<()> {
+        let (own, other) = self.sides(transpose);
+        Launch {
+            func: &self.func,
+            rows: own,
+            cols: other,
+            tau,
+            col_potential: potential,
+            mask_diagonal: self.mask_diagonal,
+            mode: Mode::None,
+            origin: None,
+        }
+        .run(&self.stream, lse, None)
+    }
+}
+
+/// A pair set whose points live on the device.
+pub(crate) struct DevicePairs<'a, T> {
+    backend: &'a CudaBackend,
+    block: DeviceBlock<T>,
     /// Passes run one at a time on the backend's stream; the lock also guards the scratch.
     scratch: Mutex<Scratch<T>>,
 }
@@ -35,9 +79,9 @@ pub(crate) struct DevicePairs<'a, T> {
 impl<T> std::fmt::Debug for DevicePairs<'_, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DevicePairs")
-            .field("rows", &self.n)
-            .field("cols", &self.m)
-            .field("mask_diagonal", &self.mask_diagonal)
+            .field("rows", &self.block.n)
+            .field("cols", &self.block.m)
+            .field("mask_diagonal", &self.block.mask_diagonal)
             .finish()
     }
 }
@@ -56,12 +100,15 @@ impl<'a, T: DeviceReal> DevicePairs<'a, T> {
         };
         Ok(DevicePairs {
             backend,
-            func,
-            rows: backend.points(set.rows, "upload of the rows")?,
-            cols: backend.points(set.cols, "upload of the columns")?,
-            n,
-            m,
-            mask_diagonal: set.mask_diagonal,
+            block: DeviceBlock {
+                func,
+                rows: backend.points(set.rows, "upload of the rows")?,
+                cols: backend.points(set.cols, "upload of the columns")?,
+                n,
+                m,
+                mask_diagonal: set.mask_diagonal,
+                stream: s.clone(),
+            },
             scratch: Mutex::new(Scratch {
                 col_potential: zeros(m)?,
                 row_potential: zeros(n)?,
@@ -71,51 +118,10 @@ impl<'a, T: DeviceReal> DevicePairs<'a, T> {
         })
     }
 
-    /// Rows and columns.
-    pub(crate) fn shape(&self) -> (usize, usize) {
-        (self.n, self.m)
-    }
-
-    pub(crate) fn backend(&self) -> &'a CudaBackend {
-        self.backend
-    }
-
-    /// The two sides of a pass, `(own, other)`.
-    fn sides(&self, transpose: bool) -> (Side<'_, T>, Side<'_, T>) {
-        if transpose {
-            ((&*self.cols, self.m), (&*self.rows, self.n))
-        } else {
-            ((&*self.rows, self.n), (&*self.cols, self.m))
-        }
-    }
-
-    /// One pass on device buffers, queued on the backend's stream: rows against columns
-    /// (`transpose = false`) or columns against rows, with the other side's potential, into `lse`.
-    pub(crate) fn device_pass(
-        &self,
-        transpose: bool,
-        tau: T,
-        potential: Option<&CudaSlice<T>>,
-        lse: &mut CudaSlice<T>,
-    ) -> Result<()> {
-        let (own, other) = self.sides(transpose);
-        Launch {
-            func: &self.func,
-            rows: own,
-            cols: other,
-            tau,
-            col_potential: potential,
-            mask_diagonal: self.mask_diagonal,
-            mode: Mode::None,
-            origin: None,
-        }
-        .run(self.backend.stream(), lse, None)
-    }
-
     /// One pass from and to the host: rows against columns (`transpose = false`) or columns
     /// against rows.
     fn pass(&self, transpose: bool, tau: T, potential: Option<&[T]>, lse: &mut [T]) -> Result<()> {
-        let (own, other) = self.sides(transpose);
+        let (own, other) = self.block.sides(transpose);
         check::check_len("lse", lse.len(), own.1)?;
         if let Some(p) = potential {
             check::check_len("potential", p.len(), other.1)?;
@@ -137,7 +143,8 @@ impl<'a, T: DeviceReal> DevicePairs<'a, T> {
             s.memcpy_htod(p, pot_buf)
                 .map_err(|e| driver_error("upload of the potentials", e))?;
         }
-        self.device_pass(transpose, tau, potential.map(|_| &*pot_buf), lse_buf)?;
+        self.block
+            .pass(transpose, tau, potential.map(|_| &*pot_buf), lse_buf)?;
         let down = "download of the log-sum-exps";
         s.memcpy_dtoh(&*lse_buf, lse)
             .map_err(|e| driver_error(down, e))?;
@@ -159,8 +166,28 @@ impl<T: DeviceReal> PreparedPairs<T> for DevicePairs<'_, T> {
         PairPath::Fused
     }
 
-    /// On the device: the potentials stay there between iterations (`scaling.cu`).
-    fn scaling_loop(&self, l: ScalingLoop<'_, T>) -> Result<ScalingOutcome<T>> {
-        super::scaling::scaling_loop(self, l)
+    /// On the device when every block is a device pair set on this backend's stream (`scaling.cu`:
+    /// the potentials stay there between iterations); otherwise the host loop.
+    fn scaling_loop(
+        &self,
+        blocks: &[&dyn PreparedPairs<T>],
+        l: ScalingLoop<'_, T>,
+    ) -> Result<ScalingOutcome<T>> {
+        let on_device: Option<Vec<&DeviceBlock<T>>> = blocks
+            .iter()
+            .map(|b| {
+                b.as_any()?
+                    .downcast_ref::<DeviceBlock<T>>()
+                    .filter(|d| Arc::ptr_eq(&d.stream, &self.block.stream))
+            })
+            .collect();
+        match on_device {
+            Some(device) => super::scaling::scaling_loop(self.backend, &device, l),
+            None => scaling_loop_on_host(blocks, l),
+        }
+    }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(&self.block)
     }
 }

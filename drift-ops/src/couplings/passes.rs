@@ -128,27 +128,14 @@ impl<'a, T: Real> PreparedBlocks<'a, T> {
         Ok(lse)
     }
 
-    /// `LSE_{b, j} (g_bj + ℓ_ij)` over every block, for every row.
-    pub fn row_lse_all(&self, tau: T, g: &[Vec<T>], rows: usize) -> Result<Vec<T>> {
-        lse_over_blocks(rows, g.len(), |b| self.row_lse(b, tau, Some(&g[b]), rows))
-    }
-
-    /// `LSE_i (f_i + ℓ_ij)` for every column `j` of block `b`.
-    pub fn col_lse(&self, b: usize, tau: T, f: &[T], cols: usize) -> Result<Vec<T>> {
-        let mut lse = vec![T::zero(); cols];
-        self.blocks[b].col_lse(tau, Some(f), &mut lse)?;
-        Ok(lse)
+    /// The prepared pairs of every block, in order.
+    pub fn all(&self) -> &[&'a dyn PreparedPairs<T>] {
+        &self.blocks
     }
 
     /// The prepared pairs of block `b`.
     pub fn block(&self, b: usize) -> &'a dyn PreparedPairs<T> {
         self.blocks[b]
-    }
-
-    /// Tells every block that the next row pass's potentials are the ones the coupling returns
-    /// ([`PreparedPairs::keep_next_row_pass`]).
-    pub fn keep_next_row_passes(&self) {
-        self.blocks.iter().for_each(|b| b.keep_next_row_pass());
     }
 
     /// Cached (with the total bytes) when every block is, else fused.

@@ -2,7 +2,7 @@
 
 use super::passes::{marginal_l1, minus, PreparedBlocks};
 use crate::bounding_box::BoundingBox;
-use drift_api::scaling::{asymmetric_step, scaling_iterations, symmetric_step};
+use drift_api::scaling::{asymmetric_step, column_potentials, row_potential, symmetric_step};
 use drift_api::{
     check_param, ColumnBlock, Coupling, CouplingJob, CouplingProblem, CouplingReport, DriftError,
     PointCloud, Potentials, Real, Result, RowMasses, ScalingLoop, ScalingOutcome,
@@ -244,38 +244,30 @@ impl Sinkhorn {
             }
         }
         rescale(&mut g, &log_b, current, p.tau.as_f64());
-        let passes = Passes {
-            pairs: &pairs,
-            tau: p.tau,
-        };
         // Every stage update counts: the report reflects the work done. The pass at the iteration
         // cap is the last: its potentials are the ones returned, and the pairs may compute the
         // term's displacement alongside.
         let (counted, cap) = (stages.len(), self.max_iters + stages.len());
-        let (f, g, error, iterations) = if p.symmetric || p.blocks.len() == 1 {
-            // One pair set: its own loop (on the device, for a device backend).
-            let ScalingOutcome {
-                f,
-                g,
-                error,
-                iterations,
-            } = pairs.block(0).scaling_loop(ScalingLoop {
+        // The loop at the final temperature is the pairs' own (on the device, for a device
+        // backend).
+        let ScalingOutcome {
+            f,
+            g,
+            error,
+            iterations,
+        } = pairs.block(0).scaling_loop(
+            pairs.all(),
+            ScalingLoop {
                 tau: p.tau,
                 row_log_weights: p.row_log_weights,
-                col_log_weights: p.blocks[0].log_weights,
+                col_log_weights: log_b.clone(),
                 symmetric: p.symmetric,
-                start: std::mem::take(&mut g[0]),
+                start: g,
                 counted,
                 cap,
                 tol: self.tol,
-            })?;
-            (f, vec![g], error, iterations)
-        } else {
-            let at_cap = || pairs.keep_next_row_passes();
-            scaling_iterations(g, counted, cap, self.tol, at_cap, |g: &Vec<Vec<T>>| {
-                sweep(&passes, &p, g)
-            })?
-        };
+            },
+        )?;
         if !error.is_finite() {
             return Err(DriftError::NonFiniteResult {
                 what: "sinkhorn marginal error".into(),
@@ -428,8 +420,8 @@ struct Passes<'p, 'a, T> {
     tau: T,
 }
 
-/// One alternating iteration from `g`: `f` ([`row_update`]), then the next `g` and the marginal error
-/// of `(f, g)` ([`column_update`]). With one block of columns the pair set runs both passes together
+/// One alternating iteration from `g` ([`asymmetric_step`]): `f`, the next `g` and the marginal
+/// error of `(f, g)`. With one block of columns the pair set runs both passes together
 /// ([`drift_api::PreparedPairs::sweep`]: one read of the pairs where they are cached).
 #[allow(clippy::type_complexity)]
 fn sweep<T: Real>(
@@ -437,43 +429,29 @@ fn sweep<T: Real>(
     p: &CouplingProblem<'_, T>,
     g: &[Vec<T>],
 ) -> Result<(Vec<T>, Vec<Vec<T>>, f64)> {
-    if let ([block], [g0]) = (p.blocks, g) {
-        let pairs = passes.pairs.block(0);
-        let (log_a, log_b) = (p.row_log_weights, block.log_weights);
-        let (f, next, error) = asymmetric_step(pairs, passes.tau, g0, log_a, log_b)?;
-        return Ok((f, vec![next], error));
-    }
-    let f = row_update(passes, p, g)?;
-    let (next, error) = column_update(passes, p, &f, g)?;
-    Ok((f, next, error))
+    let log_b: Vec<&[T]> = p.blocks.iter().map(|b| b.log_weights).collect();
+    asymmetric_step(passes.pairs.all(), passes.tau, g, p.row_log_weights, &log_b)
 }
 
-/// `f = log a − LSE_{b,j}(g_bj + ℓ_ij)`.
+/// `f = log a − LSE_{b,j}(g_bj + ℓ_ij)` ([`row_potential`]).
 fn row_update<T: Real>(
     passes: &Passes<'_, '_, T>,
     p: &CouplingProblem<'_, T>,
     g: &[Vec<T>],
 ) -> Result<Vec<T>> {
-    let lse = passes.pairs.row_lse_all(passes.tau, g, p.rows.len())?;
-    Ok(minus(p.row_log_weights, &lse))
+    row_potential(passes.pairs.all(), passes.tau, g, p.row_log_weights)
 }
 
-/// `g_b = log b − LSE_i(f_i + ℓ_ij)` per block, and the column marginal error `Σ_j |exp(g_j + lse_j) −
-/// b_j|` of the plan with the current potentials `(f, g)`.
+/// `g_b = log b − LSE_i(f_i + ℓ_ij)` per block, and the column marginal error of `(f, g)`
+/// ([`column_potentials`]).
 fn column_update<T: Real>(
     passes: &Passes<'_, '_, T>,
     p: &CouplingProblem<'_, T>,
     f: &[T],
     g: &[Vec<T>],
 ) -> Result<(Vec<Vec<T>>, f64)> {
-    let mut next = Vec::with_capacity(p.blocks.len());
-    let mut error = 0.0;
-    for (b, (block, gb)) in p.blocks.iter().zip(g).enumerate() {
-        let lse = passes.pairs.col_lse(b, passes.tau, f, block.points.len())?;
-        error += marginal_l1(gb, &lse, block.log_weights);
-        next.push(minus(block.log_weights, &lse));
-    }
-    Ok((next, error))
+    let log_b: Vec<&[T]> = p.blocks.iter().map(|b| b.log_weights).collect();
+    column_potentials(passes.pairs.all(), passes.tau, f, g, &log_b)
 }
 
 /// The symmetric averaged update `f ← ½(f + log a − LSE_k(f_k + ℓ_ik))`, and the marginal error of the
