@@ -12,7 +12,7 @@ use crate::backend::{Backend, Displacement};
 use crate::coupling::ColumnBlock;
 use crate::error::Result;
 use crate::kernel::Kernel;
-use crate::pairs::{FusedPairs, PairSet, Prepared, PreparedPairs};
+use crate::pairs::{prepare_pairs_with_follow_up, PairSet, Prepared, PreparedPairs};
 use crate::points::PointCloud;
 use crate::real::Real;
 use std::cell::OnceCell;
@@ -109,13 +109,8 @@ impl<T: Real> PairSource<T> for PairSets<'_, T> {
             kernel: self.kernel,
             mask_diagonal: block.mask_diagonal,
         };
-        let prepared = match T::prepare_pairs_on(self.backend, set)? {
-            Some(prepared) => prepared,
-            None => Box::new(
-                FusedPairs::new(self.backend, set)
-                    .with_follow_up(self.follow_up.0, self.follow_up.1),
-            ),
-        };
+        let (displacement, origin) = self.follow_up;
+        let prepared = prepare_pairs_with_follow_up(self.backend, set, displacement, origin)?;
         Ok(cell.get_or_init(|| prepared).as_ref())
     }
 }

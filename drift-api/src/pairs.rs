@@ -396,8 +396,21 @@ pub fn prepare_pairs<'a, T: Real>(
     backend: &'a dyn Backend,
     set: PairSet<'a, T>,
 ) -> Result<Prepared<'a, T>> {
+    prepare_pairs_with_follow_up(backend, set, Displacement::None, None)
+}
+
+/// [`prepare_pairs`], with the displacement the term will ask for afterwards given to the
+/// [`FusedPairs`] fallback ([`FusedPairs::with_follow_up`]).
+pub(crate) fn prepare_pairs_with_follow_up<'a, T: Real>(
+    backend: &'a dyn Backend,
+    set: PairSet<'a, T>,
+    displacement: Displacement,
+    origin: Option<&'a [T]>,
+) -> Result<Prepared<'a, T>> {
     match T::prepare_pairs_on(backend, set)? {
         Some(prepared) => Ok(prepared),
-        None => Ok(Box::new(FusedPairs::new(backend, set))),
+        None => Ok(Box::new(
+            FusedPairs::new(backend, set).with_follow_up(displacement, origin),
+        )),
     }
 }

@@ -31,6 +31,20 @@ pub fn scaling<T: Real>(log_target: T, lse: T) -> T {
     }
 }
 
+/// [`scaling`] element-wise: the potentials `log_target − lse` of a whole side.
+///
+/// ```
+/// let f = drift_api::scaling::scaling_all(&[0.0f64, 1.0], &[0.5, f64::NEG_INFINITY]);
+/// assert_eq!(f, [-0.5, f64::NEG_INFINITY]);
+/// ```
+pub fn scaling_all<T: Real>(log_target: &[T], lse: &[T]) -> Vec<T> {
+    log_target
+        .iter()
+        .zip(lse)
+        .map(|(t, c)| scaling(*t, *c))
+        .collect()
+}
+
 /// `Σ_j |exp(p_j + c_j) − exp(l_j)|`: the L1 error between a plan's marginal and its target.
 ///
 /// ```
@@ -156,11 +170,7 @@ pub fn row_potential<T: Real>(
             .zip(&lse)
             .for_each(|(t, l)| *t = log_add_exp(*t, *l));
     }
-    Ok(log_a
-        .iter()
-        .zip(&total)
-        .map(|(a, l)| scaling(*a, *l))
-        .collect())
+    Ok(scaling_all(log_a, &total))
 }
 
 /// `g_b = log b_b − LSE_i(f_i + ℓ_ij)` for every block, and the column marginal error
@@ -178,7 +188,7 @@ pub fn column_potentials<T: Real>(
         let mut lse = vec![T::zero(); lb.len()];
         pairs.col_lse(tau, Some(f), &mut lse)?;
         error += marginal_l1(gb, &lse, lb);
-        next.push(lb.iter().zip(&lse).map(|(b, c)| scaling(*b, *c)).collect());
+        next.push(scaling_all(lb, &lse));
     }
     Ok((next, error))
 }
@@ -199,8 +209,7 @@ pub fn asymmetric_step<T: Real>(
         let mut lse = vec![T::zero(); g0.len()];
         pairs.sweep(tau, Some(g0), &update, &mut f, &mut lse)?;
         let error = marginal_l1(g0, &lse, lb);
-        let next = lb.iter().zip(&lse).map(|(b, c)| scaling(*b, *c)).collect();
-        return Ok((f, vec![next], error));
+        return Ok((f, vec![scaling_all(lb, &lse)], error));
     }
     let f = row_potential(blocks, tau, g, log_a)?;
     let (next, error) = column_potentials(blocks, tau, &f, g, log_b)?;

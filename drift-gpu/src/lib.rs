@@ -58,9 +58,9 @@
 
 mod source;
 pub use source::{
-    check_dim, entry_point, expression_in, kernel_expression, reduction_source,
-    reduction_source_with, single_precision_literals, tile_columns, BLOCK_ROWS, MAX_DIM,
-    MAX_TILE_COLUMNS, ROW_REDUCE_TEMPLATE,
+    check_dim, entry_point, expression_in, kernel_expression, precision_defines, reduction_source,
+    reduction_source_with, single_precision_literals, stage_entry, tile_columns, BLOCK_ROWS,
+    MAX_DIM, MAX_TILE_COLUMNS, ROW_REDUCE_TEMPLATE,
 };
 
 mod tensor_cores;
@@ -73,9 +73,7 @@ mod scaling_source;
 pub use scaling_source::{scaling_source, SCALING_STAGES, SCALING_TEMPLATE};
 
 mod sliced_source;
-pub use sliced_source::{
-    sliced_entry, sliced_source, SLICED_SCAN_THREADS, SLICED_STAGES, SLICED_TEMPLATE,
-};
+pub use sliced_source::{sliced_source, SLICED_SCAN_THREADS, SLICED_STAGES, SLICED_TEMPLATE};
 
 #[cfg(feature = "cuda")]
 mod cuda;

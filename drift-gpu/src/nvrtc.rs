@@ -129,7 +129,7 @@ fn compile_stages(
 ) -> Result<String> {
     let ptx = compile_source(source, arch)?;
     for stage in stages {
-        let entry = crate::sliced_source::sliced_entry(stage, precision);
+        let entry = crate::source::stage_entry(stage, precision);
         if !ptx.contains(&entry) {
             return Err(DriftError::invalid(
                 "CUDA source",

@@ -8,7 +8,7 @@ use drift_api::Precision;
 /// The template: `scaling.cu`, completed by the `#define`s of [`scaling_source`].
 pub const SCALING_TEMPLATE: &str = include_str!("scaling.cu");
 
-/// The update stages, each an entry point `<stage><suffix>` (as [`crate::sliced_entry`] names
+/// The update stages, each an entry point `<stage><suffix>` (as [`crate::stage_entry`] names
 /// them): the log-sum of two blocks' row passes, the row update, the column update with its
 /// error, the symmetric update with its error.
 pub const SCALING_STAGES: [&str; 4] = ["sc_log_add_", "sc_rows_", "sc_columns_", "sc_symmetric_"];
@@ -21,14 +21,8 @@ pub const SCALING_STAGES: [&str; 4] = ["sc_log_add_", "sc_rows_", "sc_columns_",
 /// assert!(src.contains("sc_symmetric_"));
 /// ```
 pub fn scaling_source(precision: Precision) -> String {
-    let (real, suffix, is_f64) = match precision {
-        Precision::F32 => ("float", "f32", 0),
-        Precision::F64 => ("double", "f64", 1),
-    };
     format!(
-        "#define DRIFT_REAL {real}\n\
-         #define DRIFT_SUFFIX {suffix}\n\
-         #define DRIFT_IS_F64 {is_f64}\n\
-         {SCALING_TEMPLATE}"
+        "{}{SCALING_TEMPLATE}",
+        crate::source::precision_defines(precision)
     )
 }

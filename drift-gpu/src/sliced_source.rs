@@ -11,7 +11,7 @@ pub const SLICED_TEMPLATE: &str = include_str!("sliced.cu");
 pub const SLICED_SCAN_THREADS: usize = 256;
 
 /// The stages of the sliced-Wasserstein computation, in the order they run; each is an entry
-/// point `<stage><suffix>` ([`sliced_entry`]).
+/// point `<stage><suffix>` ([`crate::stage_entry`]).
 pub const SLICED_STAGES: [&str; 6] = [
     "sw_project_",
     "sw_bitonic_",
@@ -21,19 +21,6 @@ pub const SLICED_STAGES: [&str; 6] = [
     "sw_store_",
 ];
 
-/// The entry point of `stage` (one of [`SLICED_STAGES`]) for points of `precision`.
-///
-/// ```
-/// assert_eq!(drift_gpu::sliced_entry("sw_match_", drift_api::Precision::F32), "sw_match_f32");
-/// ```
-pub fn sliced_entry(stage: &str, precision: Precision) -> String {
-    let suffix = match precision {
-        Precision::F32 => "f32",
-        Precision::F64 => "f64",
-    };
-    format!("{stage}{suffix}")
-}
-
 /// The complete CUDA source of the sliced-Wasserstein stages for points of `precision`.
 ///
 /// ```
@@ -41,14 +28,8 @@ pub fn sliced_entry(stage: &str, precision: Precision) -> String {
 /// assert!(src.starts_with("#define DRIFT_REAL float\n"));
 /// ```
 pub fn sliced_source(precision: Precision) -> String {
-    let (real, suffix) = match precision {
-        Precision::F32 => ("float", "f32"),
-        Precision::F64 => ("double", "f64"),
-    };
     format!(
-        "#define DRIFT_REAL {real}\n\
-         #define DRIFT_SUFFIX {suffix}\n\
-         #define SW_SCAN {SLICED_SCAN_THREADS}\n\
-         {SLICED_TEMPLATE}"
+        "{}#define SW_SCAN {SLICED_SCAN_THREADS}\n{SLICED_TEMPLATE}",
+        crate::source::precision_defines(precision)
     )
 }

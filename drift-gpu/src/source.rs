@@ -42,6 +42,40 @@ pub fn entry_point(precision: Precision) -> &'static str {
     }
 }
 
+/// The `#define`s every module of the backend starts with: the C type of the precision
+/// (`DRIFT_REAL`), its entry points' suffix (`DRIFT_SUFFIX`) and `DRIFT_IS_F64`.
+///
+/// ```
+/// let defines = drift_gpu::precision_defines(drift_api::Precision::F32);
+/// assert!(defines.starts_with("#define DRIFT_REAL float\n#define DRIFT_SUFFIX f32\n"));
+/// ```
+pub fn precision_defines(precision: Precision) -> String {
+    let (real, is_f64) = match precision {
+        Precision::F32 => ("float", 0),
+        Precision::F64 => ("double", 1),
+    };
+    format!(
+        "#define DRIFT_REAL {real}\n#define DRIFT_SUFFIX {}\n#define DRIFT_IS_F64 {is_f64}\n",
+        suffix(precision)
+    )
+}
+
+/// The entry point of a module's `stage` (its name before the suffix) for `precision`.
+///
+/// ```
+/// assert_eq!(drift_gpu::stage_entry("sw_match_", drift_api::Precision::F32), "sw_match_f32");
+/// ```
+pub fn stage_entry(stage: &str, precision: Precision) -> String {
+    format!("{stage}{}", suffix(precision))
+}
+
+fn suffix(precision: Precision) -> &'static str {
+    match precision {
+        Precision::F32 => "f32",
+        Precision::F64 => "f64",
+    }
+}
+
 fn real_bytes(precision: Precision) -> usize {
     match precision {
         Precision::F32 => 4,
@@ -130,21 +164,16 @@ pub fn reduction_source_with(
         crate::TensorCores::Off => tile_columns(precision, dim),
         _ => crate::tensor_core_tile(dim).unwrap_or(16),
     };
-    let (real, suffix, is_f64) = match precision {
-        Precision::F32 => ("float", "f32", 0),
-        Precision::F64 => ("double", "f64", 1),
-    };
     let log_weight = expression_in(precision, log_weight);
     format!(
-        "#define DRIFT_REAL {real}\n\
-         #define DRIFT_SUFFIX {suffix}\n\
-         #define DRIFT_IS_F64 {is_f64}\n\
+        "{}\
          #define DRIFT_DIM {dim}\n\
          #define DRIFT_TILE {tile}\n\
          #define DRIFT_BLOCK {BLOCK_ROWS}\n\
          #define DRIFT_LOG_WEIGHT(d2, tau) ({log_weight})\n\
          #define DRIFT_TC {tc}\n\
          {ROW_REDUCE_TEMPLATE}",
+        precision_defines(precision),
         tc = tc.define(),
     )
 }

@@ -12,7 +12,7 @@ use common::Cauchy;
 use drift_api::{DriftError, Kernel, Precision};
 use drift_gpu::{
     compile_ptx, compile_scaling_ptx, compile_sliced_ptx, entry_point, nvrtc_available,
-    sliced_entry, SCALING_STAGES, SLICED_STAGES,
+    stage_entry, SCALING_STAGES, SLICED_STAGES,
 };
 use drift_ops::{Gaussian, InverseMultiquadric, Laplace, LogDistance};
 use serde::{Deserialize, Serialize};
@@ -165,7 +165,7 @@ fn check_stages(
                 .unwrap_or_else(|e| panic!("{what} {precision:?} {arch}: {e}"));
             assert!(ptx.contains(&format!(".target {arch}")), "{arch}");
             for stage in stages {
-                let entry = format!(".entry {}", sliced_entry(stage, precision));
+                let entry = format!(".entry {}", stage_entry(stage, precision));
                 assert!(
                     ptx.contains(&entry),
                     "{what} {precision:?} {arch} lacks {entry}"

@@ -281,7 +281,7 @@ impl CudaBackend {
         precision: Precision,
     ) -> Result<CudaFunction> {
         module
-            .load_function(&crate::sliced_source::sliced_entry(stage, precision))
+            .load_function(&crate::source::stage_entry(stage, precision))
             .map_err(|e| driver_error("function lookup", e))
     }
 

@@ -1,6 +1,6 @@
 //! The reductions couplings are made of: row and column log-sum-exps over column blocks.
 
-pub(crate) use drift_api::scaling::{marginal_l1, scaling};
+pub(crate) use drift_api::scaling::{marginal_l1, scaling, scaling_all};
 use drift_api::{
     log_add_exp, Backend, ColumnBlock, FusedPairs, Kernel, PairPath, PairSet, PairSource,
     PointCloud, PreparedPairs, Real, Result,
@@ -149,9 +149,4 @@ impl<'a, T: Real> PreparedBlocks<'a, T> {
         }
         PairPath::Cached { bytes: total }
     }
-}
-
-/// `a − b` element-wise (`log a − LSE`: the scaling update), through [`scaling`].
-pub(crate) fn minus<T: Real>(a: &[T], b: &[T]) -> Vec<T> {
-    a.iter().zip(b).map(|(x, y)| scaling(*x, *y)).collect()
 }

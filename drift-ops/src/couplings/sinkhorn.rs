@@ -1,6 +1,6 @@
 //! Balanced entropic optimal transport by log-domain Sinkhorn scaling.
 
-use super::passes::{marginal_l1, minus, PreparedBlocks};
+use super::passes::{marginal_l1, scaling_all, PreparedBlocks};
 use crate::bounding_box::BoundingBox;
 use drift_api::scaling::{asymmetric_step, column_potentials, row_potential, symmetric_step};
 use drift_api::{
@@ -312,7 +312,7 @@ impl Sinkhorn {
         let (f, g, error) = if p.symmetric {
             // f = log a − LSE_k(log a_k + ℓ_ik) at τ_0, then the averaged symmetric update.
             let lse = pairs.row_lse(0, first.tau, Some(log_a), p.rows.len())?;
-            let mut f = vec![minus(log_a, &lse)];
+            let mut f = vec![scaling_all(log_a, &lse)];
             let mut current = stages[0];
             for &tau in &stages {
                 rescale(&mut f, &[log_a], current, tau);
@@ -323,7 +323,7 @@ impl Sinkhorn {
             // The extrapolation, and the marginal error of the plan exp(f_i + f_k + ℓ_ik).
             let lse = pairs.row_lse(0, last.tau, Some(&f[0]), p.rows.len())?;
             let error = marginal_l1(&f[0], &lse, log_a);
-            (minus(log_a, &lse), f, error)
+            (scaling_all(log_a, &lse), f, error)
         } else {
             // f = log a − LSE_j(log b_j + ℓ_ij) and g = log b − LSE_i(log a_i + ℓ_ij) at τ_0.
             let weights: Vec<Vec<T>> = log_b.iter().map(|l| l.to_vec()).collect();
