@@ -160,6 +160,14 @@ pub enum DriftError {
         /// Its size in bytes (`usize::MAX` when the size itself overflows).
         bytes: usize,
     },
+    /// An error in one problem of a batch ([`crate::ProblemBatch`]).
+    #[error("problem {index} of the batch: {source}")]
+    InProblem {
+        /// The problem's index in the batch.
+        index: usize,
+        /// What went wrong there.
+        source: Box<DriftError>,
+    },
     /// An error raised by third-party code (plugins).
     #[error(transparent)]
     Custom(#[from] Box<dyn std::error::Error + Send + Sync>),

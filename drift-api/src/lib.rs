@@ -15,6 +15,7 @@
 #![warn(missing_docs)]
 
 pub mod backend;
+pub mod batch;
 pub mod coupling;
 pub mod error;
 pub mod kernel;
@@ -34,6 +35,10 @@ pub mod weighting;
 
 pub use backend::{
     check_len, check_square_mask, reduce, Backend, Displacement, ReductionJob, RowReduction,
+};
+pub use batch::{
+    apply_drift_batch, problem_by_problem, BatchJob, BatchProblem, BatchReport, BatchSets,
+    Collective, ProblemBatch, Reduction, SingleProcess, TemperatureNorm,
 };
 pub use coupling::{
     solve_coupling, ColumnBlock, Coupling, CouplingJob, CouplingProblem, CouplingReport,

@@ -1,6 +1,7 @@
 //! The drift operator trait: generated samples `X` and data `Y` in, vector field `V(x_i)` out.
 
 use crate::backend::Backend;
+use crate::batch::{BatchJob, BatchReport};
 use crate::coupling::CouplingReport;
 use crate::error::{check_param, DriftError, Result};
 use crate::points::PointCloud;
@@ -298,6 +299,15 @@ pub trait DriftOperator: Send + Sync + std::fmt::Debug {
     fn validate(&self) -> Result<()> {
         Ok(())
     }
+
+    /// Adds `scale · V` for every problem of a batch into the job's output (see
+    /// [`crate::batch`]). The default runs the problems one by one through [`DriftOperator::drift`],
+    /// in parallel ([`crate::problem_by_problem`]); operators with a batched fast path or with
+    /// batch-wide statistics (compositions) override it. Call it through
+    /// [`crate::apply_drift_batch`], which checks the job first.
+    fn drift_batch(&self, job: BatchJob<'_>) -> Result<BatchReport> {
+        crate::batch::problem_by_problem(self, job)
+    }
 }
 
 /// Runs a typed drift problem through the object-safe trait (generic code calls this).
@@ -306,6 +316,15 @@ pub trait DriftOperator: Send + Sync + std::fmt::Debug {
 /// returned without using them (the output then holds whatever the operator added).
 pub fn apply_drift<T: Real>(
     op: &dyn DriftOperator,
+    problem: DriftProblem<'_, T>,
+) -> Result<DriftReport> {
+    apply_drift_to(op, problem)
+}
+
+/// [`apply_drift`] for any operator type, sized or not (the batch's per-problem default calls it
+/// with the operator it belongs to).
+pub(crate) fn apply_drift_to<O: DriftOperator + ?Sized, T: Real>(
+    op: &O,
     problem: DriftProblem<'_, T>,
 ) -> Result<DriftReport> {
     let used = AtomicBool::new(false);

@@ -1,5 +1,6 @@
 //! The floating-point types the framework computes in, chosen at run time from the data.
 
+use crate::batch::{BatchJob, BatchProblem};
 use crate::backend::{Backend, ReductionJob, RowReduction};
 use crate::coupling::{CouplingJob, CouplingProblem};
 use crate::error::Result;
@@ -60,6 +61,8 @@ pub trait Real:
     fn wrap_coupling(p: CouplingProblem<'_, Self>) -> CouplingJob<'_>;
     /// Tags a drift problem with this precision.
     fn wrap_drift(p: DriftProblem<'_, Self>) -> DriftJob<'_>;
+    /// Tags a batched drift problem with this precision.
+    fn wrap_batch(p: BatchProblem<'_, Self>) -> BatchJob<'_>;
     /// Wraps a typed point cloud into the run-time tagged [`Points`].
     fn wrap_points(p: PointCloud<Self>) -> Points;
     /// Tags the point sets of a residency scope with this precision.
@@ -98,6 +101,9 @@ impl Real for f32 {
     }
     fn wrap_drift(p: DriftProblem<'_, Self>) -> DriftJob<'_> {
         DriftJob::F32(p)
+    }
+    fn wrap_batch(p: BatchProblem<'_, Self>) -> BatchJob<'_> {
+        BatchJob::F32(p)
     }
     fn wrap_points(p: PointCloud<Self>) -> Points {
         Points::F32(p)
@@ -141,6 +147,9 @@ impl Real for f64 {
     }
     fn wrap_drift(p: DriftProblem<'_, Self>) -> DriftJob<'_> {
         DriftJob::F64(p)
+    }
+    fn wrap_batch(p: BatchProblem<'_, Self>) -> BatchJob<'_> {
+        BatchJob::F64(p)
     }
     fn wrap_points(p: PointCloud<Self>) -> Points {
         Points::F64(p)

@@ -14,11 +14,13 @@
 //! println!("λ = {}, Sinkhorn error = {:?}", report.drift_norm, report.max_marginal_error());
 //! ```
 
+pub mod batched;
 mod bounding_box;
 pub mod cached;
 pub mod compositions;
 pub mod couplings;
 pub mod cpu;
+pub mod dense;
 pub mod engine;
 pub mod exp;
 mod gram;

@@ -102,6 +102,7 @@ fn multi_temperature_normalises_each_temperature() {
             operator: Box::new(OneSided::new(1.0)),
             temperatures: temps.to_vec(),
             normalise,
+            over: drift_api::Reduction::Batch,
         };
         let mut expect = vec![0.0; x.len() * x.dim()];
         for t in temps {
@@ -139,9 +140,7 @@ fn feature_scale_runs_on_normalised_features_and_returns_original_units() {
     }
     let s = mean / d.sqrt();
     let tau = 0.05;
-    let op = FeatureScale {
-        operator: Box::new(OneSided::new(tau)),
-    };
+    let op = FeatureScale::new(Box::new(OneSided::new(tau)));
     let xs = x.map_coords(|_, v| v / s).unwrap();
     let ys = y.map_coords(|_, v| v / s).unwrap();
     let inner = field(&OneSided::new(tau * d.sqrt()), &xs, &ys);

@@ -1,8 +1,10 @@
 //! Running sub-operators into a scratch field and adding fields into the output.
 
+use drift_api::batch::{batch_norm, field_sums};
 use drift_api::{
-    apply_drift, Backend, Context, DriftError, DriftOperator, DriftProblem, DriftReport, Negatives,
-    PointCloud, Real, Result,
+    apply_drift, apply_drift_batch, Backend, BatchProblem, BatchReport, Collective, Context,
+    DriftError, DriftOperator, DriftProblem, DriftReport, Negatives, PointCloud, ProblemBatch,
+    Real, Result,
 };
 
 /// Runs `op` on `x`, `y` (the problem's, or rescaled copies) with `context` on `backend`,
@@ -56,4 +58,47 @@ pub fn validate_children<'a>(
     } else {
         Err(DriftError::invalid(what, "needs at least one operator"))
     }
+}
+
+/// Adds `p.scale · field` into a batched output and returns the field's drift norm over the whole
+/// batch (completed by the problem's collective). A non-finite value is an error naming `what`,
+/// and leaves the output untouched.
+pub fn add_batch_field<T: Real>(
+    p: &mut BatchProblem<'_, T>,
+    field: &[T],
+    what: &str,
+) -> Result<f64> {
+    if let Some(index) = field.iter().position(|v| !v.is_finite()) {
+        return Err(DriftError::NonFiniteResult {
+            what: what.into(),
+            index,
+        });
+    }
+    let sums = field_sums(&p.batch.x, field);
+    for (o, v) in p.out.iter_mut().zip(field) {
+        *o += p.scale * *v;
+    }
+    batch_norm(p.collective, &sums)
+}
+
+/// Runs `op` on `batch` with `context` on a backend and collective, adding `scale · V` into `out`.
+pub fn run_batch_into<T: Real>(
+    op: &dyn DriftOperator,
+    (backend, collective): (&dyn Backend, &dyn Collective),
+    batch: &ProblemBatch<'_, T>,
+    context: &Context,
+    out: &mut [T],
+    scale: T,
+) -> Result<BatchReport> {
+    apply_drift_batch(
+        op,
+        BatchProblem {
+            backend,
+            batch,
+            context,
+            out,
+            scale,
+            collective,
+        },
+    )
 }

@@ -1,6 +1,9 @@
 //! Temperature (bandwidth) annealing driven by the step or time of the context.
 
-use drift_api::{apply_drift, check_param, DriftOperator, DriftProblem, DriftReport, Real, Result};
+use drift_api::{
+    apply_drift, apply_drift_batch, check_param, BatchProblem, BatchReport, DriftOperator,
+    DriftProblem, DriftReport, Real, Result,
+};
 use serde::{Deserialize, Serialize};
 
 /// Which clock drives a schedule.
@@ -57,6 +60,25 @@ impl Annealed {
         (-self.rate * t).exp().max(self.min_factor)
     }
 
+    fn run_batch<T: Real>(&self, p: BatchProblem<'_, T>) -> Result<BatchReport> {
+        p.check()?;
+        let context = p.context.with_temperature_factor(self.factor(p.context));
+        let inner = apply_drift_batch(
+            self.operator.as_ref(),
+            BatchProblem {
+                context: &context,
+                ..p
+            },
+        )?;
+        Ok(BatchReport {
+            operator: "annealed".into(),
+            problems: inner.problems,
+            drift_norm: inner.drift_norm,
+            parts: vec![inner],
+            ..Default::default()
+        })
+    }
+
     fn run<T: Real>(&self, p: DriftProblem<'_, T>) -> Result<DriftReport> {
         p.check()?;
         let context = p.context.with_temperature_factor(self.factor(p.context));
@@ -89,6 +111,7 @@ impl Annealed {
 crate::operators::builtin_operator!(
     Annealed,
     "annealed",
+    batched,
     summary: "Temperature annealing tau0 exp(-r t) by flow time or step",
     params: "operator: Operator, rate: f64, clock: time|step = time, min_factor: f64 = 1e-3",
     example: r#"{"annealed": (operator: {"score_difference": (temperature: 1.0)}, rate: 0.5, clock: time)}"#

@@ -1,8 +1,9 @@
 //! Classifier-free guidance through weighted negatives.
 
+use drift_api::batch::support_len;
 use drift_api::{
-    apply_drift, check_param, DriftError, DriftOperator, DriftProblem, DriftReport, Negatives,
-    Real, Result,
+    apply_drift, apply_drift_batch, check_param, BatchProblem, BatchReport, BatchSets, DriftError,
+    DriftOperator, DriftProblem, DriftReport, Negatives, ProblemBatch, Real, Result,
 };
 use serde::{Deserialize, Serialize};
 
@@ -38,6 +39,57 @@ pub struct Guidance {
 }
 
 impl Guidance {
+    /// Every negative's weight set to the guidance weight of its problem, its own weights spread
+    /// as the single-problem call spreads them.
+    fn run_batch<T: Real>(&self, p: BatchProblem<'_, T>) -> Result<BatchReport> {
+        p.check()?;
+        let batch = p.batch;
+        let Some(neg) = &batch.negatives else {
+            return Err(DriftError::invalid(
+                "guidance",
+                "needs unconditional samples: the batch has no negatives",
+            ));
+        };
+        let mut weights = Vec::with_capacity(neg.total_points());
+        for b in 0..batch.problems() {
+            let w = Negatives::<T>::guidance_weight(
+                self.alpha,
+                support_len(&batch.x, b),
+                support_len(neg, b),
+            );
+            match neg.weights_of(b) {
+                None => weights.extend(std::iter::repeat_n(T::of(w), neg.len(b))),
+                Some(own) => {
+                    let total: f64 = own.iter().map(|v| v.as_f64()).sum();
+                    let support = support_len(neg, b) as f64;
+                    let per = if total > 0.0 {
+                        w * support / total
+                    } else {
+                        0.0
+                    };
+                    weights.extend(own.iter().map(|v| T::of(per * v.as_f64())));
+                }
+            }
+        }
+        let mut sets = BatchSets::with_data(neg, neg.data());
+        sets = sets.with_weights(&weights)?;
+        let guided = ProblemBatch::new(batch.x.clone(), batch.y.clone())?.with_negatives(sets)?;
+        let inner = apply_drift_batch(
+            self.operator.as_ref(),
+            BatchProblem {
+                batch: &guided,
+                ..p
+            },
+        )?;
+        Ok(BatchReport {
+            operator: "guidance".into(),
+            problems: inner.problems,
+            drift_norm: inner.drift_norm,
+            parts: vec![inner],
+            ..Default::default()
+        })
+    }
+
     fn run<T: Real>(&self, p: DriftProblem<'_, T>) -> Result<DriftReport> {
         p.check()?;
         let Some(neg) = p.negatives else {
@@ -68,6 +120,7 @@ impl Guidance {
 crate::operators::builtin_operator!(
     Guidance,
     "guidance",
+    batched,
     summary: "Classifier-free guidance: unconditional negatives join the repulsion with weight (alpha-1)(N-1)/N_unc",
     params: "operator: Operator, alpha: f64 >= 1",
     example: r#"{"guidance": (operator: {"deng_alg2": (temperature: 0.05)}, alpha: 2.0)}"#

@@ -1,8 +1,11 @@
 //! Deng et al.'s multi-temperature drift with per-temperature normalisation.
 
-use super::accumulate::run_into;
+use super::accumulate::{add_batch_field, run_batch_into, run_into};
 use crate::engine::add_field;
-use drift_api::{DriftError, DriftOperator, DriftProblem, DriftReport, Real, Result};
+use drift_api::{
+    problem_by_problem, BatchProblem, BatchReport, DriftError, DriftOperator, DriftProblem,
+    DriftReport, Real, Reduction, Result, TemperatureNorm,
+};
 use serde::{Deserialize, Serialize};
 
 /// `V = Σ_τ V_τ / λ_τ` with `λ_τ = sqrt(mean_i ‖V_τ(x_i)‖² / D)` (Deng et al.; `normalise: false`
@@ -32,6 +35,10 @@ pub struct MultiTemperature {
     /// Divide each field by its drift norm `λ_τ` (default true).
     #[serde(default = "yes")]
     pub normalise: bool,
+    /// On a batch of problems: one `λ_τ` over the whole batch (`Batch`, the default: the official
+    /// training code's semantics) or one per problem (`Problem`). One problem: the same.
+    #[serde(default)]
+    pub over: Reduction,
 }
 
 fn deng_temperatures() -> Vec<f64> {
@@ -48,7 +55,57 @@ impl MultiTemperature {
             operator,
             temperatures: deng_temperatures(),
             normalise: true,
+            over: Reduction::Batch,
         }
+    }
+
+    /// The weight of a temperature's field of norm `lambda`.
+    fn weight(&self, lambda: f64) -> f64 {
+        match (self.normalise, lambda) {
+            (false, _) => 1.0,
+            (true, l) if l > 0.0 => 1.0 / l,
+            (true, _) => 0.0,
+        }
+    }
+
+    fn run_batch<T: Real>(&self, mut p: BatchProblem<'_, T>) -> Result<BatchReport> {
+        p.check()?;
+        if self.over == Reduction::Problem {
+            return problem_by_problem(self, T::wrap_batch(p));
+        }
+        let mut one = drift_api::try_vec("multi_temperature field", p.out.len(), T::zero())?;
+        let mut total = drift_api::try_vec("multi_temperature total", p.out.len(), T::zero())?;
+        let (mut parts, mut norms) = (Vec::new(), Vec::new());
+        for &tau in &self.temperatures {
+            one.iter_mut().for_each(|v| *v = T::zero());
+            let context = p.context.with_temperature_factor(tau);
+            let report = run_batch_into(
+                self.operator.as_ref(),
+                (p.backend, p.collective),
+                p.batch,
+                &context,
+                &mut one,
+                T::one(),
+            )?;
+            // The child's norm is over the whole batch (and every process).
+            let w = T::of(self.weight(report.drift_norm));
+            total.iter_mut().zip(&one).for_each(|(t, v)| *t += w * *v);
+            norms.push(TemperatureNorm {
+                temperature: tau,
+                lambda: report.drift_norm,
+            });
+            parts.push(report);
+        }
+        let norm = add_batch_field(&mut p, &total, "composed drift field")?;
+        Ok(BatchReport {
+            operator: "multi_temperature".into(),
+            problems: p.batch.problems(),
+            drift_norm: norm,
+            reduction: Some(self.over),
+            temperature_norms: norms,
+            parts,
+            ..Default::default()
+        })
     }
 
     fn run<T: Real>(&self, mut p: DriftProblem<'_, T>) -> Result<DriftReport> {
@@ -70,12 +127,7 @@ impl MultiTemperature {
                 &mut one,
                 T::one(),
             )?;
-            let weight = match (self.normalise, report.drift_norm) {
-                (false, _) => 1.0,
-                (true, l) if l > 0.0 => 1.0 / l,
-                (true, _) => 0.0,
-            };
-            let w = T::of(weight);
+            let w = T::of(self.weight(report.drift_norm));
             total.iter_mut().zip(&one).for_each(|(t, v)| *t += w * *v);
             parts.push(report);
         }
@@ -103,7 +155,8 @@ impl MultiTemperature {
 crate::operators::builtin_operator!(
     MultiTemperature,
     "multi_temperature",
+    batched,
     summary: "Deng multi-temperature sum of V_tau / lambda_tau (temperatures multiply the inner ones)",
-    params: "operator: Operator, temperatures: [f64] = [0.02, 0.05, 0.2], normalise: bool = true",
+    params: "operator: Operator, temperatures: [f64] = [0.02, 0.05, 0.2], normalise: bool = true, over: Batch | Problem = Batch",
     example: r#"{"multi_temperature": (operator: {"one_sided": (temperature: 1.0)}, temperatures: [0.02, 0.05, 0.2], normalise: true)}"#
 );

@@ -1,8 +1,10 @@
 //! Weighted sums of operators.
 
-use super::accumulate::{run_into, validate_children};
+use super::accumulate::{add_batch_field, run_batch_into, run_into, validate_children};
 use crate::engine::add_field;
-use drift_api::{check_param, DriftOperator, DriftProblem, DriftReport, Real, Result};
+use drift_api::{
+    check_param, BatchProblem, BatchReport, DriftOperator, DriftProblem, DriftReport, Real, Result,
+};
 use serde::{Deserialize, Serialize};
 
 /// One term of a [`Weighted`] sum.
@@ -87,7 +89,41 @@ pub(crate) fn run_weighted<'a, T: Real>(
     Ok(DriftReport::of(name, Vec::new(), norm).with_parts(parts))
 }
 
+/// The batched [`run_weighted`]: every term over the whole batch into one scratch field.
+pub(crate) fn run_weighted_batch<'a, T: Real>(
+    mut p: BatchProblem<'_, T>,
+    name: &str,
+    terms: impl Iterator<Item = (f64, &'a dyn DriftOperator)>,
+) -> Result<BatchReport> {
+    p.check()?;
+    let mut field = drift_api::try_vec("composed drift field", p.out.len(), T::zero())?;
+    let mut parts = Vec::new();
+    for (w, op) in terms {
+        parts.push(run_batch_into(
+            op,
+            (p.backend, p.collective),
+            p.batch,
+            p.context,
+            &mut field,
+            T::of(w),
+        )?);
+    }
+    let norm = add_batch_field(&mut p, &field, "composed drift field")?;
+    Ok(BatchReport {
+        operator: name.into(),
+        problems: p.batch.problems(),
+        drift_norm: norm,
+        parts,
+        ..Default::default()
+    })
+}
+
 impl Weighted {
+    fn run_batch<T: Real>(&self, p: BatchProblem<'_, T>) -> Result<BatchReport> {
+        let terms = self.terms.iter().map(|t| (t.weight, t.operator.as_ref()));
+        run_weighted_batch(p, "weighted", terms)
+    }
+
     fn run<T: Real>(&self, p: DriftProblem<'_, T>) -> Result<DriftReport> {
         let terms = self.terms.iter().map(|t| (t.weight, t.operator.as_ref()));
         run_weighted(p, "weighted", terms)
@@ -95,6 +131,10 @@ impl Weighted {
 }
 
 impl Sum {
+    fn run_batch<T: Real>(&self, p: BatchProblem<'_, T>) -> Result<BatchReport> {
+        run_weighted_batch(p, "sum", self.operators.iter().map(|o| (1.0, o.as_ref())))
+    }
+
     fn run<T: Real>(&self, p: DriftProblem<'_, T>) -> Result<DriftReport> {
         run_weighted(p, "sum", self.operators.iter().map(|o| (1.0, o.as_ref())))
     }
@@ -128,6 +168,7 @@ impl Sum {
 crate::operators::builtin_operator!(
     Weighted,
     "weighted",
+    batched,
     summary: "Weighted sum of operators into one buffer",
     params: "terms: [(weight: f64, operator: Operator)]",
     example: r#"{"weighted": (terms: [(weight: 1.0, operator: {"one_sided": (temperature: 0.05)}), (weight: 0.5, operator: {"mmd": (temperature: 0.5)})])}"#
@@ -136,6 +177,7 @@ crate::operators::builtin_operator!(
 crate::operators::builtin_operator!(
     Sum,
     "sum",
+    batched,
     summary: "Sum of operators into one buffer",
     params: "operators: [Operator]",
     example: r#"{"sum": (operators: [{"one_sided": (temperature: 0.05)}, {"sliced_wasserstein": (directions: 16)}])}"#

@@ -22,12 +22,40 @@ macro_rules! builtin_operator {
         }
         drift_api::register!(Operator, $name, summary: $summary, params: $params, example: $example);
     };
+    // An operator with its own batched evaluation (`run_batch`, generic over the precision).
+    ($ty:ty, $name:literal, batched, summary: $summary:literal, params: $params:literal, example: $example:literal) => {
+        #[typetag::serde(name = $name)]
+        impl drift_api::DriftOperator for $ty {
+            fn drift(
+                &self,
+                job: drift_api::DriftJob<'_>,
+            ) -> drift_api::Result<drift_api::DriftReport> {
+                self.check()?;
+                drift_api::by_precision!(job, p => self.run(p))
+            }
+            fn validate(&self) -> drift_api::Result<()> {
+                self.check()
+            }
+            fn drift_batch(
+                &self,
+                job: drift_api::BatchJob<'_>,
+            ) -> drift_api::Result<drift_api::BatchReport> {
+                self.check()?;
+                match job {
+                    drift_api::BatchJob::F32(p) => self.run_batch(p),
+                    drift_api::BatchJob::F64(p) => self.run_batch(p),
+                }
+            }
+        }
+        drift_api::register!(Operator, $name, summary: $summary, params: $params, example: $example);
+    };
 }
 pub(crate) use builtin_operator;
 
 pub(crate) mod cross_minus_self;
 mod defaults;
 mod deng_alg2;
+mod deng_official;
 mod f_divergence;
 pub(crate) mod joint;
 mod mmd;
@@ -41,6 +69,7 @@ mod sliced_wasserstein;
 
 pub use cross_minus_self::CrossMinusSelf;
 pub use deng_alg2::DengAlg2;
+pub use deng_official::DengOfficial;
 pub use f_divergence::FDivergence;
 pub use joint::JointCrossMinusSelf;
 pub use mmd::{mmd_squared, mmd_squared_with, Mmd, MmdKernel};

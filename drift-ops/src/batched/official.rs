@@ -1,0 +1,547 @@
+//! The official drifting loss's field on a batch of problems: the fast path behind
+//! [`crate::DengOfficial`].
+//!
+//! Per problem `b` (targets `t = [x; negatives; positives]`, target weights `w`, `MATH.md`):
+//!
+//! ```text
+//! d_ij  = sqrt(max(‖x_i − t_j‖², 1e-8))
+//! s     = Σ_{b,i,j} w_j d_ij / Σ_b N_b Σ_j w_j          (over the batch, or per problem)
+//! c     = max(s/√D, 1e-3),  d̂ = d / max(s, 1e-3) + 100·[j = i]
+//! per R: ℓ = −d̂/R,  A = sqrt(max(softmax_j ℓ ⊙ softmax_i ℓ, floor)) · w_j
+//!        C_ij = −A_ij ΣA⁺_i (j in [x; negatives]),  A_ij ΣA⁻_i (j a positive)
+//!        G = C t − (Σ_j C_ij) x_i                        (data units: F_R = G/c)
+//!        λ_R = sqrt(max(mean F_R², 1e-8))                 (over the batch, or per problem)
+//! V = c Σ_R F_R/λ_R = Σ_R G_R / λ_R
+//! ```
+//!
+//! Three passes, each parallel over the problems with per-thread scratch (nothing allocated per
+//! problem): the distances and the scale's sums (distances kept for the second pass when they fit
+//! [`KEPT_DISTANCES_BYTES`]); every temperature's `G_R` from one stacked product `[C_R; …] · t`;
+//! the normalised sum. The two dense products per problem (`x tᵀ` for the distances from `D = 16`,
+//! `C t`) run on the `gemm` crate.
+
+use crate::dense::{matmul, View};
+use drift_api::batch::{split_per_problem, support_len};
+use drift_api::{BatchSets, Collective, DriftError, ProblemBatch, Real, Reduction, Result};
+use rayon::prelude::*;
+
+/// Distances are kept between the first two passes up to this many bytes (recomputed beyond).
+pub const KEPT_DISTANCES_BYTES: usize = 512 << 20;
+
+/// From this dimension the squared distances come from a product `x tᵀ` (Gram form).
+const GRAM_FROM_DIM: usize = 16;
+
+/// The constants of the official loss (its defaults: `1e-8`, `1e-3`, `100`, `1e-6`, `1e-8`).
+#[derive(Clone, Copy, Debug)]
+pub struct OfficialConstants {
+    /// Floor of the squared distances.
+    pub distance_floor: f64,
+    /// Floor of the scale (and of `s/√D`).
+    pub scale_floor: f64,
+    /// Added to the normalised distance of a generated sample to itself.
+    pub self_mask: f64,
+    /// Floor of the product of the two softmaxes.
+    pub affinity_floor: f64,
+    /// Floor of each `mean F_R²`.
+    pub norm_floor: f64,
+}
+
+/// What the pass reports: the scale(s) and the normalisers.
+#[derive(Clone, Debug, Default)]
+pub struct OfficialOutcome {
+    /// The feature scale `s` (over the batch, or the mean of the per-problem scales).
+    pub scale: f64,
+    /// `λ_R` per temperature (over the batch, or the mean of the per-problem values).
+    pub lambdas: Vec<f64>,
+    /// The sum of the field's squares and the count of its values (for the drift norm).
+    pub field_sums: Vec<(f64, f64)>,
+}
+
+/// The inputs of one problem, as slices.
+struct Problem<'a, T> {
+    x: &'a [T],
+    neg: &'a [T],
+    pos: &'a [T],
+    wx: Option<&'a [T]>,
+    wn: Option<&'a [T]>,
+    wp: Option<&'a [T]>,
+    n: usize,
+    n_neg: usize,
+    n_pos: usize,
+    dim: usize,
+}
+
+impl<'a, T: Real> Problem<'a, T> {
+    fn of(batch: &'a ProblemBatch<'a, T>, b: usize) -> Self {
+        let (neg, wn, n_neg) = match &batch.negatives {
+            Some(s) => (s.points(b), s.weights_of(b), s.len(b)),
+            None => (&[][..], None, 0),
+        };
+        Problem {
+            x: batch.x.points(b),
+            neg,
+            pos: batch.y.points(b),
+            wx: batch.x.weights_of(b),
+            wn,
+            wp: batch.y.weights_of(b),
+            n: batch.x.len(b),
+            n_neg,
+            n_pos: batch.y.len(b),
+            dim: batch.dim(),
+        }
+    }
+    fn m(&self) -> usize {
+        self.n + self.n_neg + self.n_pos
+    }
+    /// The target blocks: coordinates, weights, first column.
+    fn blocks(&self) -> [(&'a [T], Option<&'a [T]>, usize); 3] {
+        [
+            (self.x, self.wx, 0),
+            (self.neg, self.wn, self.n),
+            (self.pos, self.wp, self.n + self.n_neg),
+        ]
+    }
+    /// Every target's weight, in column order.
+    fn weights_into(&self, w: &mut Vec<T>) {
+        w.clear();
+        for (points, weights, _) in self.blocks() {
+            let len = points.len() / self.dim;
+            match weights {
+                Some(ws) => w.extend_from_slice(ws),
+                None => w.extend(std::iter::repeat_n(T::one(), len)),
+            }
+        }
+    }
+}
+
+/// Per-thread buffers, grown to the largest problem and reused.
+#[derive(Default)]
+struct Scratch<T> {
+    /// The targets `[x; negatives; positives]` centred on their mean (`M × D`).
+    targets: Vec<T>,
+    dist: Vec<T>,
+    norms: Vec<T>,
+    logits: Vec<T>,
+    row: Vec<T>,
+    col: Vec<T>,
+    coeff: Vec<T>,
+    product: Vec<T>,
+    weights: Vec<T>,
+}
+
+fn sized<T: Real>(v: &mut Vec<T>, len: usize) -> &mut [T] {
+    if v.len() < len {
+        v.resize(len, T::zero());
+    }
+    &mut v[..len]
+}
+
+/// The targets `[x; negatives; positives]` centred on their mean, into `targets` (`M × D`):
+/// distances and the force are invariant under the shift, and the Gram form's cancellation then
+/// scales with the problem's spread, not with its distance from the origin.
+fn centred_targets<T: Real>(p: &Problem<'_, T>, targets: &mut Vec<T>) {
+    let dim = p.dim;
+    targets.clear();
+    for (points, _, _) in p.blocks() {
+        targets.extend_from_slice(points);
+    }
+    let m = p.m() as f64;
+    for k in 0..dim {
+        let mean = targets[k..]
+            .iter()
+            .step_by(dim)
+            .map(|v| v.as_f64())
+            .sum::<f64>()
+            / m;
+        let mean = T::of(mean);
+        targets[k..]
+            .iter_mut()
+            .step_by(dim)
+            .for_each(|v| *v -= mean);
+    }
+}
+
+/// `d_ij = sqrt(max(‖x_i − t_j‖², floor))` into `dist` (`N × M`) from the centred targets (whose
+/// first `N` rows are the generated samples); the diagonal of the generated block is exactly the
+/// floor's root.
+fn distances<T: Real>(
+    n: usize,
+    dim: usize,
+    targets: &[T],
+    floor: T,
+    dist: &mut [T],
+    norms: &mut Vec<T>,
+) {
+    let m = targets.len() / dim;
+    let x = &targets[..n * dim];
+    if dim >= GRAM_FROM_DIM {
+        norms.clear();
+        norms.extend(
+            targets
+                .chunks_exact(dim)
+                .map(|v| v.iter().fold(T::zero(), |s, c| s + *c * *c)),
+        );
+        matmul(
+            dist,
+            m,
+            false,
+            View::new(x, n, dim),
+            View::new(targets, m, dim),
+            true,
+            T::of(-2.0),
+        );
+        for i in 0..n {
+            let row = &mut dist[i * m..(i + 1) * m];
+            let ni = norms[i];
+            for (v, nt) in row.iter_mut().zip(norms.iter()) {
+                *v += ni + *nt;
+            }
+        }
+    } else {
+        for i in 0..n {
+            let xi = &x[i * dim..(i + 1) * dim];
+            let row = &mut dist[i * m..(i + 1) * m];
+            for (v, t) in row.iter_mut().zip(targets.chunks_exact(dim)) {
+                *v = xi.iter().zip(t).fold(T::zero(), |s, (a, b)| {
+                    let e = *a - *b;
+                    s + e * e
+                });
+            }
+        }
+    }
+    for i in 0..n {
+        dist[i * m + i] = T::zero();
+    }
+    for v in dist.iter_mut() {
+        *v = v.max(floor);
+    }
+    T::sqrt_in_place(dist);
+}
+
+/// `(Σ_ij w_j d_ij, N Σ_j w_j)`: the scale's sums for one problem.
+fn scale_sums<T: Real>(dist: &[T], w: &[T], n: usize) -> (f64, f64) {
+    let m = w.len();
+    let mut num = 0.0f64;
+    for i in 0..n {
+        let row: f64 = dist[i * m..(i + 1) * m]
+            .iter()
+            .zip(w)
+            .map(|(d, w)| d.as_f64() * w.as_f64())
+            .sum();
+        num += row;
+    }
+    let den = n as f64 * w.iter().map(|v| v.as_f64()).sum::<f64>();
+    (num, den)
+}
+
+/// `G_R` of one problem for every temperature, into `fields[r]` (`N × D` each); returns
+/// `Σ G_R²` per temperature.
+fn forces<T: Real>(
+    p: &Problem<'_, T>,
+    dim: usize,
+    dist: &[T],
+    inv_scale: T,
+    temperatures: &[T],
+    k: &OfficialConstants,
+    s: &mut Scratch<T>,
+    fields: &mut [&mut [T]],
+) -> Vec<f64> {
+    let (n, m) = (p.n, p.m());
+    let nm = n * m;
+    p.weights_into(&mut s.weights);
+    let w = &s.weights;
+    // Normalised distances d̂ (the logits are −d̂/R).
+    let logits = sized(&mut s.logits, nm);
+    for (l, d) in logits.iter_mut().zip(dist) {
+        *l = *d * inv_scale;
+    }
+    let mask = T::of(k.self_mask);
+    for i in 0..n {
+        logits[i * m + i] += mask;
+    }
+    let split = p.n + p.n_neg;
+    let floor = T::of(k.affinity_floor);
+    let coeff = sized(&mut s.coeff, temperatures.len() * nm);
+    let row = sized(&mut s.row, nm);
+    let col = sized(&mut s.col, nm);
+    for (r, &tau) in temperatures.iter().enumerate() {
+        let scale = -T::one() / tau;
+        // Row softmax: over the targets of each generated sample.
+        for i in 0..n {
+            let (src, dst) = (&logits[i * m..(i + 1) * m], &mut row[i * m..(i + 1) * m]);
+            let top = src.iter().fold(T::infinity(), |a, v| a.min(*v)) * scale;
+            for (o, v) in dst.iter_mut().zip(src) {
+                *o = *v * scale - top;
+            }
+        }
+        T::exp_in_place(row);
+        for i in 0..n {
+            let dst = &mut row[i * m..(i + 1) * m];
+            let inv = T::one() / dst.iter().fold(T::zero(), |a, v| a + *v);
+            dst.iter_mut().for_each(|v| *v *= inv);
+        }
+        // Column softmax: over the generated samples of each target.
+        let col_top = &mut s.norms;
+        col_top.clear();
+        col_top.resize(m, T::infinity());
+        for i in 0..n {
+            for (t, v) in col_top.iter_mut().zip(&logits[i * m..(i + 1) * m]) {
+                *t = t.min(*v);
+            }
+        }
+        for i in 0..n {
+            let (src, dst) = (&logits[i * m..(i + 1) * m], &mut col[i * m..(i + 1) * m]);
+            for ((o, v), t) in dst.iter_mut().zip(src).zip(col_top.iter()) {
+                *o = (*v - *t) * scale;
+            }
+        }
+        T::exp_in_place(col);
+        let col_sum = &mut s.product;
+        col_sum.clear();
+        col_sum.resize(m, T::zero());
+        for i in 0..n {
+            for (t, v) in col_sum.iter_mut().zip(&col[i * m..(i + 1) * m]) {
+                *t += *v;
+            }
+        }
+        col_sum.iter_mut().for_each(|v| *v = T::one() / *v);
+        // A = sqrt(max(row ⊙ col, floor)) · w, then the coefficients.
+        let c = &mut coeff[r * nm..(r + 1) * nm];
+        for i in 0..n {
+            let range = i * m..(i + 1) * m;
+            let (a_row, a_col, out) = (&row[range.clone()], &col[range.clone()], &mut c[range]);
+            for (((o, pr), pc), cs) in out.iter_mut().zip(a_row).zip(a_col).zip(col_sum.iter()) {
+                *o = (*pr * (*pc * *cs)).max(floor);
+            }
+        }
+        T::sqrt_in_place(c);
+        for i in 0..n {
+            let out = &mut c[i * m..(i + 1) * m];
+            out.iter_mut().zip(w.iter()).for_each(|(a, w)| *a *= *w);
+            let neg_sum = out[..split].iter().fold(T::zero(), |a, v| a + *v);
+            let pos_sum = out[split..].iter().fold(T::zero(), |a, v| a + *v);
+            out[..split].iter_mut().for_each(|a| *a = -*a * pos_sum);
+            out[split..].iter_mut().for_each(|a| *a *= neg_sum);
+        }
+    }
+    // One stacked product for every temperature: [C_R; …] (R·N × M) times the targets (M × D).
+    let rows = temperatures.len() * n;
+    let product = sized(&mut s.product, rows * dim);
+    let targets = &s.targets;
+    matmul(
+        product,
+        dim,
+        false,
+        View::new(coeff, rows, m),
+        View::new(targets, m, dim),
+        false,
+        T::one(),
+    );
+    let mut squares = vec![0.0f64; temperatures.len()];
+    for (r, field) in fields.iter_mut().enumerate() {
+        for i in 0..n {
+            let c_row = &coeff[(r * n + i) * m..(r * n + i + 1) * m];
+            let total = c_row.iter().fold(T::zero(), |a, v| a + *v);
+            let xi = &targets[i * dim..(i + 1) * dim];
+            let g = &product[(r * n + i) * dim..(r * n + i + 1) * dim];
+            let out = &mut field[i * dim..(i + 1) * dim];
+            for ((o, g), x) in out.iter_mut().zip(g).zip(xi) {
+                *o = *g - total * *x;
+                squares[r] += o.as_f64() * o.as_f64();
+            }
+        }
+    }
+    squares
+}
+
+/// Adds `scale · V` of the official loss for every problem into `out`; `temperatures` are the
+/// effective ones (the operator's times the context's factor).
+pub fn official_field<T: Real>(
+    batch: &ProblemBatch<'_, T>,
+    out: &mut [T],
+    out_scale: T,
+    temperatures: &[f64],
+    over: Reduction,
+    k: &OfficialConstants,
+    collective: &dyn Collective,
+) -> Result<OfficialOutcome> {
+    let (problems, dim) = (batch.problems(), batch.dim());
+    if let Some(b) = (0..problems).find(|&b| batch.x.len(b) == 0 || batch.y.len(b) == 0) {
+        return Err(DriftError::InProblem {
+            index: b,
+            source: Box::new(DriftError::TooFewPoints {
+                what: "deng_official (generated samples and positives)".into(),
+                needed: 1,
+                found: 0,
+            }),
+        });
+    }
+    let dist_len = |b: usize| batch.x.len(b) * Problem::of(batch, b).m();
+    let dist_offsets: Vec<usize> = std::iter::once(0)
+        .chain((0..problems).scan(0, |acc, b| {
+            *acc += dist_len(b);
+            Some(*acc)
+        }))
+        .collect();
+    let total = dist_offsets[problems];
+    let keep = total.saturating_mul(std::mem::size_of::<T>()) <= KEPT_DISTANCES_BYTES;
+    let mut kept: Vec<T> = if keep {
+        drift_api::try_vec("deng_official distances", total, T::zero())?
+    } else {
+        Vec::new()
+    };
+    let floor = T::of(k.distance_floor);
+    // Pass 1: distances and the scale's sums.
+    let sums: Vec<(f64, f64)> = if keep {
+        split_per_problem(&mut kept, &dist_offsets, 1)
+            .into_par_iter()
+            .enumerate()
+            .map_init(Scratch::<T>::default, |s, (b, dist)| {
+                let p = Problem::of(batch, b);
+                centred_targets(&p, &mut s.targets);
+                distances(p.n, dim, &s.targets, floor, dist, &mut s.norms);
+                p.weights_into(&mut s.weights);
+                scale_sums(dist, &s.weights, p.n)
+            })
+            .collect()
+    } else {
+        (0..problems)
+            .into_par_iter()
+            .map_init(Scratch::<T>::default, |s, b| {
+                let p = Problem::of(batch, b);
+                centred_targets(&p, &mut s.targets);
+                let dist = sized(&mut s.dist, dist_len(b));
+                distances(p.n, dim, &s.targets, floor, dist, &mut s.norms);
+                p.weights_into(&mut s.weights);
+                scale_sums(&s.dist[..dist_len(b)], &s.weights, p.n)
+            })
+            .collect()
+    };
+    let scales: Vec<f64> = match over {
+        Reduction::Batch => {
+            let mut total = [
+                sums.iter().map(|s| s.0).sum(),
+                sums.iter().map(|s| s.1).sum(),
+            ];
+            collective.all_reduce_sum(&mut total)?;
+            vec![total[0] / total[1]; problems]
+        }
+        Reduction::Problem => sums.iter().map(|(a, b)| a / b).collect(),
+    };
+    if let Some(b) = scales.iter().position(|s| !s.is_finite()) {
+        return Err(DriftError::InProblem {
+            index: b,
+            source: Box::new(DriftError::NonFiniteResult {
+                what: "deng_official scale".into(),
+                index: 0,
+            }),
+        });
+    }
+    // Pass 2: every temperature's G_R per problem.
+    let n_t = temperatures.len();
+    let mut fields: Vec<Vec<T>> = (0..n_t)
+        .map(|_| drift_api::try_vec("deng_official fields", out.len(), T::zero()))
+        .collect::<Result<_>>()?;
+    let mut per_problem: Vec<Vec<&mut [T]>> = (0..problems).map(|_| Vec::new()).collect();
+    for f in fields.iter_mut() {
+        for (b, part) in split_per_problem(f, batch.x.offsets(), dim)
+            .into_iter()
+            .enumerate()
+        {
+            per_problem[b].push(part);
+        }
+    }
+    let taus: Vec<T> = temperatures.iter().map(|t| T::of(*t)).collect();
+    let kept = &kept;
+    let squares: Vec<Vec<f64>> = per_problem
+        .into_par_iter()
+        .enumerate()
+        .map_init(Scratch::<T>::default, |s, (b, mut fields_b)| {
+            let p = Problem::of(batch, b);
+            let len = dist_len(b);
+            centred_targets(&p, &mut s.targets);
+            let mut dist = std::mem::take(&mut s.dist);
+            let d: &[T] = if keep {
+                &kept[dist_offsets[b]..dist_offsets[b + 1]]
+            } else {
+                let d = sized(&mut dist, len);
+                distances(p.n, dim, &s.targets, floor, d, &mut s.norms);
+                d
+            };
+            let inv = T::of(1.0 / scales[b].max(k.scale_floor));
+            let sq = forces(&p, dim, d, inv, &taus, k, s, &mut fields_b);
+            s.dist = dist;
+            sq
+        })
+        .collect();
+    // Pass 3: λ_R and the normalised sum. Σ F_R² = Σ G_R² / c².
+    let c: Vec<f64> = scales
+        .iter()
+        .map(|s| (s / (dim as f64).sqrt()).max(k.scale_floor))
+        .collect();
+    let counts: Vec<f64> = (0..problems)
+        .map(|b| (batch.x.len(b) * dim) as f64)
+        .collect();
+    let lambda_of = |sq: f64, count: f64| (sq / count).max(k.norm_floor).sqrt();
+    let lambdas: Vec<Vec<f64>> = match over {
+        Reduction::Batch => {
+            let mut totals: Vec<f64> = (0..n_t)
+                .map(|r| (0..problems).map(|b| squares[b][r] / (c[b] * c[b])).sum())
+                .collect();
+            totals.push(counts.iter().sum());
+            collective.all_reduce_sum(&mut totals)?;
+            let all: Vec<f64> = (0..n_t)
+                .map(|r| lambda_of(totals[r], totals[n_t]))
+                .collect();
+            vec![all; problems]
+        }
+        Reduction::Problem => (0..problems)
+            .map(|b| {
+                (0..n_t)
+                    .map(|r| lambda_of(squares[b][r] / (c[b] * c[b]), counts[b]))
+                    .collect()
+            })
+            .collect(),
+    };
+    let outs = split_per_problem(out, batch.x.offsets(), dim);
+    let fields = &fields;
+    let offsets = batch.x.offsets();
+    let field_sums: Vec<(f64, f64)> = outs
+        .into_par_iter()
+        .enumerate()
+        .map(|(b, o)| {
+            // V = c Σ_R F_R/λ_R = Σ_R G_R/λ_R.
+            let base = offsets[b] * dim;
+            let weights: Vec<T> = lambdas[b].iter().map(|l| T::of(1.0 / l)).collect();
+            let mut sq = 0.0f64;
+            for (idx, o) in o.iter_mut().enumerate() {
+                let v = fields
+                    .iter()
+                    .zip(&weights)
+                    .fold(T::zero(), |a, (f, w)| a + f[base + idx] * *w);
+                sq += v.as_f64() * v.as_f64();
+                *o += out_scale * v;
+            }
+            (sq, counts[b])
+        })
+        .collect();
+    if let Some(index) = out.iter().position(|v| !v.is_finite()) {
+        return Err(DriftError::NonFiniteResult {
+            what: "deng_official field".into(),
+            index,
+        });
+    }
+    let mean = |v: &mut dyn Iterator<Item = f64>| v.sum::<f64>() / problems.max(1) as f64;
+    Ok(OfficialOutcome {
+        scale: mean(&mut scales.iter().copied()),
+        lambdas: (0..n_t)
+            .map(|r| mean(&mut lambdas.iter().map(|l| l[r])))
+            .collect(),
+        field_sums,
+    })
+}
+
+/// Points of positive weight over the batch's generated samples (for reports).
+pub fn weighted_points<T: Real>(x: &BatchSets<'_, T>) -> usize {
+    (0..x.problems()).map(|b| support_len(x, b)).sum()
+}
