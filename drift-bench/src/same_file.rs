@@ -4,6 +4,9 @@
 //!
 //! Paths are compared canonicalised (`./x.npy`, `x.npy` and `../d/x.npy` are one file); an output
 //! that does not exist yet is compared by its canonical folder and its name.
+//!
+//! An output folder that is replaced whole (`compare --out DIR`) must hold none of the inputs:
+//! [`check_no_input_inside`].
 
 use crate::pending_file::folder;
 use std::fmt;
@@ -68,6 +71,62 @@ pub fn check_output_is_no_input(
             return Err(OutputIsInput {
                 output: format!("{out_arg} {}", output.display()),
                 input: format!("{arg} {}", input.display()),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// An output folder, replaced whole by the command, holds one of its inputs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InputInsideOutput {
+    /// The output's argument and folder as given: `--out rep`.
+    pub output: String,
+    /// What the input is and its path as given: `the data set file:rep/results.csv`.
+    pub input: String,
+}
+
+impl fmt::Display for InputInsideOutput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: holds {}, which the report would destroy (the report replaces the whole folder); \
+             choose another folder, or move the input out of it",
+            self.output, self.input
+        )
+    }
+}
+
+impl std::error::Error for InputInsideOutput {}
+
+/// Checks that none of `inputs` (each with what it is, e.g. `the data set file:x.csv`) is the
+/// folder `output` (given as `out_arg`) or lies inside it. An input that does not exist is not
+/// checked (reading it fails with its own error).
+///
+/// ```
+/// use drift_bench::same_file::check_no_input_inside;
+/// let dir = std::env::temp_dir().join(format!("inside-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(dir.join("rep")).unwrap();
+/// let data = dir.join("rep").join("data.csv");
+/// std::fs::write(&data, "1,2\n").unwrap();
+/// assert!(check_no_input_inside("--out", &dir.join("other"), &[("data", &data)]).is_ok());
+/// let e = check_no_input_inside("--out", &dir.join("rep/."), &[("data", &data)]).unwrap_err();
+/// assert!(e.to_string().contains("holds data"));
+/// std::fs::remove_dir_all(&dir).unwrap();
+/// ```
+pub fn check_no_input_inside(
+    out_arg: &str,
+    output: &Path,
+    inputs: &[(&str, &Path)],
+) -> Result<(), InputInsideOutput> {
+    let Some(out) = canonical(output) else {
+        return Ok(());
+    };
+    for (what, input) in inputs {
+        if input.canonicalize().is_ok_and(|p| p.starts_with(&out)) {
+            return Err(InputInsideOutput {
+                output: format!("{out_arg} {}", output.display()),
+                input: what.to_string(),
             });
         }
     }

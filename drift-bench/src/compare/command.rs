@@ -2,16 +2,19 @@
 //! summarised on standard output and written as a report folder.
 
 use crate::backend_kind::BackendKind;
+use crate::compare::operator_spec::operator_file;
 use crate::compare::presets::{preset, PRESETS};
 use crate::compare::record::Mode;
 use crate::compare::run_sweep;
 use crate::compare::start::StartSpec;
 use crate::compare::sweep::{Study, Sweep};
-use crate::report::{self, ReportOptions};
+use crate::data::DataSpec;
+use crate::report::{self, ReportFolder, ReportOptions};
+use crate::same_file::check_no_input_inside;
 use anyhow::{bail, Result};
 use clap::Args;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Options of `drift-bench compare` (and of `drift-bench` without a command: the default preset).
 #[derive(Clone, Debug, Default, Args)]
@@ -89,7 +92,9 @@ pub struct CompareArgs {
     /// Runs at once (each drift also uses every core; results do not depend on it).
     #[arg(long)]
     pub jobs: Option<usize>,
-    /// The report folder.
+    /// The report folder. It is replaced whole, once every run is done (a new or empty folder, or a
+    /// previous report's; none of the inputs may lie inside it), and locked while this command
+    /// runs.
     #[arg(long, default_value = "compare-report")]
     pub out: PathBuf,
     /// No progress bar.
@@ -208,6 +213,9 @@ impl CompareArgs {
 pub fn run(args: &CompareArgs, command: &str, out: &mut impl Write) -> Result<()> {
     let sweep = args.sweep()?;
     sweep.check()?;
+    // The report replaces the whole folder: checked, locked and prepared before the first run.
+    check_inputs_outside(args, &sweep)?;
+    let folder = ReportFolder::claim(&args.out)?;
     writeln!(
         out,
         "{} runs ({} studies); report folder {}",
@@ -236,8 +244,8 @@ pub fn run(args: &CompareArgs, command: &str, out: &mut impl Write) -> Result<()
         sweep.jobs,
         std::thread::available_parallelism().map_or(1, |n| n.get())
     ));
-    let files = report::write_report(
-        &args.out,
+    let files = report::write_report_in(
+        folder,
         &results.runs,
         &results.datasets,
         &ReportOptions {
@@ -254,4 +262,31 @@ pub fn run(args: &CompareArgs, command: &str, out: &mut impl Write) -> Result<()
         clock.elapsed().as_secs_f64()
     )?;
     Ok(())
+}
+
+/// Fails, naming the input and the folder, when a file the sweep reads (the sweep file, an
+/// operator file, a `file:` data set) lies inside the report folder, which the report replaces
+/// whole.
+fn check_inputs_outside(args: &CompareArgs, sweep: &Sweep) -> Result<()> {
+    let mut inputs: Vec<(String, PathBuf)> = Vec::new();
+    if let Some(path) = &args.sweep {
+        inputs.push((format!("the sweep file {}", path.display()), path.clone()));
+    }
+    for study in &sweep.studies {
+        for op in &study.operators {
+            if let Some(path) = operator_file(op) {
+                inputs.push((format!("the operator file {}", path.display()), path.into()));
+            }
+        }
+        for name in &study.datasets {
+            if let Ok(DataSpec::File { path, .. }) = DataSpec::parse(name) {
+                inputs.push((format!("the data set {}", name.trim()), path));
+            }
+        }
+    }
+    let inputs: Vec<(&str, &Path)> = inputs
+        .iter()
+        .map(|(what, path)| (what.as_str(), path.as_path()))
+        .collect();
+    Ok(check_no_input_inside("--out", &args.out, &inputs)?)
 }

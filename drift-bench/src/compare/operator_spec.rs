@@ -43,8 +43,7 @@ pub fn resolve(spec: &str) -> Result<ResolvedOperator> {
             body.to_string(),
             op,
         )
-    } else if body.ends_with(".ron") || body.contains('/') || body.contains('\\') {
-        let path = Path::new(body);
+    } else if let Some(path) = file_of(body) {
         let op = drift_api::load_operator(path)?;
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read operator file {}", path.display()))?;
@@ -62,6 +61,26 @@ pub fn resolve(spec: &str) -> Result<ResolvedOperator> {
         ron,
         operator,
     })
+}
+
+/// The operator file that an operator argument names (see the module docs), if it names one.
+///
+/// ```
+/// use drift_bench::compare::operator_spec::operator_file;
+/// assert_eq!(operator_file("fast=ops/fast.ron"), Some(std::path::Path::new("ops/fast.ron")));
+/// assert_eq!(operator_file("one_sided"), None);
+/// assert_eq!(operator_file(r#"{"mmd": (temperature: 1.0)}"#), None);
+/// ```
+pub fn operator_file(spec: &str) -> Option<&Path> {
+    file_of(split_label(spec.trim()).1)
+}
+
+/// The file that an operator argument without its label names: not RON text, and a `.ron` name
+/// or a path.
+fn file_of(body: &str) -> Option<&Path> {
+    (!body.starts_with('{')
+        && (body.ends_with(".ron") || body.contains('/') || body.contains('\\')))
+    .then(|| Path::new(body))
 }
 
 /// Gives labels that repeat a `#2`, `#3`, ... suffix, so that every operator of a sweep has its

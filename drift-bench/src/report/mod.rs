@@ -9,12 +9,16 @@
 //! - `{dataset}_{mode}_samples.png/.svg` for 2-D data: final samples, operators × temperatures;
 //! - `{dataset}_{mode}_images.png/.svg` for image data: generated images, operators × temperatures.
 //!
-//! Every file is written all at once (see [`crate::pending_file`]); figures are drawn in parallel,
-//! with DejaVu Sans compiled in, so they look the same on every machine.
+//! The folder is written whole or not at all ([`ReportFolder`]): the report is written in a fresh
+//! sibling folder that then replaces the old one, under a lock that keeps a second writer out, so a
+//! reader (or a run killed midway) never sees new tables beside old figures, two writers never mix
+//! their files, and figures of a previous sweep never stay beside a new report. Figures are drawn
+//! in parallel, with DejaVu Sans compiled in, so they look the same on every machine.
 
 mod atomic_write;
 mod figure;
 mod file_name;
+mod folder;
 mod font;
 mod groups;
 mod image_grid;
@@ -32,12 +36,12 @@ mod stats;
 mod summary;
 
 pub use file_name::sanitize;
+pub use folder::ReportFolder;
 pub use results_csv::{csv_field, results_csv, write_csv};
 pub use results_json::{results_json, write_json};
 pub use summary::summary_table;
 
 use crate::compare::record::{DatasetSummary, RunOutput, RunRecord};
-use anyhow::Context;
 use markdown::{FigureLink, Section};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
@@ -78,19 +82,49 @@ enum Job<'a> {
     Metric(&'static metric::Metric),
 }
 
-/// Writes the report of `runs` on `datasets` into `dir` (created with its parents if needed).
+/// Writes the report of `runs` on `datasets` into `dir` (created with its parents if needed),
+/// replacing the folder whole (see [`ReportFolder`]).
 ///
 /// Fails, before writing anything, when a run refers to a data set that `datasets` lacks or their
-/// dimensions or lengths disagree; fails when a file cannot be written.
+/// dimensions or lengths disagree, or when `dir` cannot be claimed ([`ReportFolder::claim`]);
+/// fails when a file cannot be written, leaving the old folder as it was.
 pub fn write_report(
     dir: &Path,
     runs: &[RunOutput],
     datasets: &[DatasetSummary],
     options: &ReportOptions,
 ) -> anyhow::Result<ReportFiles> {
+    inputs::check(runs, datasets)?;
+    write_report_in(ReportFolder::claim(dir)?, runs, datasets, options)
+}
+
+/// Writes the report of `runs` on `datasets` into a folder claimed beforehand (so that a command
+/// finds a folder it cannot write before its runs), and puts it in place.
+///
+/// Fails as [`write_report`] does; on an error the old folder is as it was.
+pub fn write_report_in(
+    folder: ReportFolder,
+    runs: &[RunOutput],
+    datasets: &[DatasetSummary],
+    options: &ReportOptions,
+) -> anyhow::Result<ReportFiles> {
+    let names = write_files(folder.staging(), runs, datasets, options)?;
+    let dir = folder.path().to_path_buf();
+    folder.commit()?;
+    Ok(ReportFiles {
+        files: names.iter().map(|n| dir.join(n)).collect(),
+        dir,
+    })
+}
+
+/// Writes every file of the report into the (empty) folder `dir`; returns their names in order.
+fn write_files(
+    dir: &Path,
+    runs: &[RunOutput],
+    datasets: &[DatasetSummary],
+    options: &ReportOptions,
+) -> anyhow::Result<Vec<PathBuf>> {
     let used = inputs::check(runs, datasets)?;
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create the report folder {}", dir.display()))?;
     let records: Vec<RunRecord> = runs.iter().map(|r| r.record.clone()).collect();
     let mut files = vec![dir.join("results.csv"), dir.join("results.json")];
     write_csv(&files[0], &records)?;
@@ -193,8 +227,8 @@ pub fn write_report(
     let report = dir.join("report.md");
     atomic_write::write_atomically(&report, md.as_bytes())?;
     files.push(report);
-    Ok(ReportFiles {
-        dir: dir.to_path_buf(),
-        files,
-    })
+    Ok(files
+        .iter()
+        .map(|f| f.strip_prefix(dir).unwrap_or(f).to_path_buf())
+        .collect())
 }
