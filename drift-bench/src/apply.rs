@@ -12,7 +12,8 @@
 //! # Ok::<(), anyhow::Error>(())
 //! ```
 
-use crate::array::Array;
+use crate::apply_batch::{self, BatchInput, BatchInputs};
+use crate::array::{Array, Shape};
 use crate::backend_kind::BackendKind;
 use crate::pending_file::PendingFile;
 use crate::point_files::{self, label};
@@ -41,7 +42,11 @@ pub struct ApplyArgs {
     /// The operator: a RON file (see `drift-bench list --examples`).
     #[arg(long, value_name = "FILE")]
     pub op: PathBuf,
-    /// Generated samples X: `.npy` (float32/float64, shape (N, D) or (N,)) or `.csv`.
+    /// Generated samples X: `.npy` (float32/float64, shape (N, D) or (N,)) or `.csv`. A
+    /// three-dimensional `.npy` (B, N, D) is a batch of B problems: then `--y` is (B, M, D),
+    /// `--negatives` (B, K, D), the weights (B, n), the operator runs once on the whole batch
+    /// (batch-wide statistics such as `deng_official`'s scale over every problem) and V is
+    /// written as (B, N, D).
     #[arg(long, value_name = "FILE")]
     pub x: PathBuf,
     /// Data samples Y, same dimension as X.
@@ -60,6 +65,10 @@ pub struct ApplyArgs {
     /// Extra negatives (unconditional samples) joining the repulsion, for `guidance`.
     #[arg(long, value_name = "FILE")]
     pub negatives: Option<PathBuf>,
+    /// Per-negative weights ((K,) or, for a batch, (B, K)): each negative's weight relative to one
+    /// generated sample, multiplied by `--negative-weight`.
+    #[arg(long, value_name = "FILE")]
+    pub negative_weights: Option<PathBuf>,
     /// Relative weight of each negative against one generated sample (`guidance` sets its own,
     /// (alpha - 1)(N - 1)/N_unc, and ignores this).
     // A value starting with `-` (`-1`, `-1e-3`) is a value, not an option, so that the range check
@@ -120,6 +129,7 @@ impl ApplyArgs {
             x_weights: None,
             y_weights: None,
             negatives: None,
+            negative_weights: None,
             negative_weight: DEFAULT_NEGATIVE_WEIGHT,
             f32: false,
             f64: false,
@@ -139,6 +149,7 @@ impl ApplyArgs {
             ("--x-weights", &self.x_weights),
             ("--y-weights", &self.y_weights),
             ("--negatives", &self.negatives),
+            ("--negative-weights", &self.negative_weights),
         ];
         [("--op", &*self.op), ("--x", &*self.x), ("--y", &*self.y)]
             .into_iter()
@@ -166,6 +177,7 @@ struct Inputs {
     x_weights: Option<Array>,
     y_weights: Option<Array>,
     negatives: Option<Array>,
+    negative_weights: Option<Array>,
 }
 
 fn read_optional(arg: &str, path: &Option<PathBuf>, header: csv::Header) -> Result<Option<Array>> {
@@ -223,7 +235,11 @@ pub fn run(a: &ApplyArgs, out: &mut impl Write, err: &mut impl Write) -> Result<
         x_weights: read_optional("--x-weights", &a.x_weights, header)?,
         y_weights: read_optional("--y-weights", &a.y_weights, header)?,
         negatives: read_optional("--negatives", &a.negatives, header)?,
+        negative_weights: read_optional("--negative-weights", &a.negative_weights, header)?,
     };
+    if a.negative_weights.is_some() && a.negatives.is_none() {
+        bail!("--negative-weights: there are no --negatives to weigh");
+    }
     let (px, py) = (inputs.x.values().precision(), inputs.y.values().precision());
     let precision = if a.f32 {
         Precision::F32
@@ -240,6 +256,18 @@ pub fn run(a: &ApplyArgs, out: &mut impl Write, err: &mut impl Write) -> Result<
     } else {
         px
     };
+    if let Shape::Batch(..) = inputs.x.shape() {
+        let batch = batch_inputs(a, &inputs);
+        let outcome = match precision {
+            Precision::F32 => apply_batch::run_batch_in::<f32>(a, op.as_ref(), &batch)?,
+            Precision::F64 => apply_batch::run_batch_in::<f64>(a, op.as_ref(), &batch)?,
+        };
+        if let Some(pending) = pending {
+            point_files::commit_array("--out", pending, &outcome.v)?;
+        }
+        return apply_batch::print_outcome(out, a, &outcome);
+    }
+    refuse_batches(a, &inputs)?;
     let outcome = match precision {
         Precision::F32 => run_in::<f32>(a, op.as_ref(), &inputs)?,
         Precision::F64 => run_in::<f64>(a, op.as_ref(), &inputs)?,
@@ -264,7 +292,55 @@ pub fn run(a: &ApplyArgs, out: &mut impl Write, err: &mut impl Write) -> Result<
     Ok(())
 }
 
-fn name(p: Precision) -> &'static str {
+/// The inputs of a batched run, each with its argument and file.
+fn batch_inputs<'a>(a: &'a ApplyArgs, i: &'a Inputs) -> BatchInputs<'a> {
+    let input = |arg, path: &'a Option<PathBuf>, array: &'a Option<Array>| {
+        path.as_deref()
+            .zip(array.as_ref())
+            .map(|(path, array)| BatchInput { arg, path, array })
+    };
+    BatchInputs {
+        x: BatchInput {
+            arg: "--x",
+            path: &a.x,
+            array: &i.x,
+        },
+        y: BatchInput {
+            arg: "--y",
+            path: &a.y,
+            array: &i.y,
+        },
+        x_weights: input("--x-weights", &a.x_weights, &i.x_weights),
+        y_weights: input("--y-weights", &a.y_weights, &i.y_weights),
+        negatives: input("--negatives", &a.negatives, &i.negatives),
+        negative_weights: input(
+            "--negative-weights",
+            &a.negative_weights,
+            &i.negative_weights,
+        ),
+    }
+}
+
+/// A three-dimensional input when `--x` is not a batch is a mistake: say which.
+fn refuse_batches(a: &ApplyArgs, i: &Inputs) -> Result<()> {
+    let b = batch_inputs(a, i);
+    let others = [Some(b.y), b.negatives];
+    for input in others.into_iter().flatten() {
+        if let Shape::Batch(..) = input.array.shape() {
+            bail!(
+                "{}: shape {} is a batch of problems but --x {} has shape {}: give --x as (B, N, D) too",
+                label(input.arg, input.path),
+                input.array.shape(),
+                a.x.display(),
+                i.x.shape()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The name of a precision, as the command prints it.
+pub(crate) fn name(p: Precision) -> &'static str {
     match p {
         Precision::F32 => "f32",
         Precision::F64 => "f64",
@@ -321,6 +397,20 @@ fn same_dim<T: Real>(a: &PointCloud<T>, b: &PointCloud<T>) -> Result<()> {
     Ok(())
 }
 
+/// The relative weight handed to the operator with the negatives: `--negative-weight`, times the
+/// mean of `--negative-weights` over the negatives of positive weight, so that each negative weighs
+/// its own weight times `--negative-weight` (the engine spreads the relative weight over the
+/// negatives in proportion to their weights).
+fn negative_weight<T: Real>(a: &ApplyArgs, points: &PointCloud<T>) -> f64 {
+    match points.weights() {
+        Some(w) => {
+            let total: f64 = w.iter().map(|v| v.as_f64()).sum();
+            a.negative_weight * total / points.support_len().max(1) as f64
+        }
+        None => a.negative_weight,
+    }
+}
+
 /// Builds the point sets in precision `T` and computes the field.
 fn run_in<T: Real>(a: &ApplyArgs, op: &dyn DriftOperator, inputs: &Inputs) -> Result<Outcome> {
     let x = cloud::<T>(
@@ -338,7 +428,16 @@ fn run_in<T: Real>(a: &ApplyArgs, op: &dyn DriftOperator, inputs: &Inputs) -> Re
     same_dim(&x, &y)?;
     let negatives = match (&a.negatives, &inputs.negatives) {
         (Some(path), Some(array)) => {
-            let n = cloud::<T>("--negatives", path, array, None)?;
+            let n = cloud::<T>(
+                "--negatives",
+                path,
+                array,
+                with(
+                    "--negative-weights",
+                    &a.negative_weights,
+                    &inputs.negative_weights,
+                ),
+            )?;
             same_dim(&x, &n)?;
             Some(n)
         }
@@ -360,7 +459,7 @@ fn run_in<T: Real>(a: &ApplyArgs, op: &dyn DriftOperator, inputs: &Inputs) -> Re
             &context,
             negatives
                 .as_ref()
-                .map(|points| Negatives::new(points, a.negative_weight)),
+                .map(|points| Negatives::new(points, negative_weight(a, points))),
             &mut field,
         )
         .map_err(|e| anyhow!("--op {}: {e}", a.op.display()))?;
@@ -435,7 +534,7 @@ fn print_report(out: &mut impl Write, r: &DriftReport, depth: usize) -> std::io:
 
 /// `elapsed` is the first evaluation; with `--repeat K > 1`, a `timing` line adds the median and
 /// the minimum over the K evaluations, in seconds.
-fn print_elapsed(out: &mut impl Write, times: &[Duration]) -> std::io::Result<()> {
+pub(crate) fn print_elapsed(out: &mut impl Write, times: &[Duration]) -> std::io::Result<()> {
     let Some(first) = times.first() else {
         return Ok(());
     };

@@ -3,13 +3,16 @@
 use drift_api::{Precision, Real};
 use std::fmt;
 
-/// The shape of an [`Array`]: a vector `(n,)` or a row-major matrix `(rows, cols)`.
+/// The shape of an [`Array`]: a vector `(n,)`, a row-major matrix `(rows, cols)`, or a batch of
+/// matrices `(problems, rows, cols)` (one point set per problem).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Shape {
     /// `(n,)`: as a point set, `n` points of dimension 1.
     Vector(usize),
     /// `(rows, cols)`, row-major.
     Matrix(usize, usize),
+    /// `(problems, rows, cols)`, row-major: a batch of point sets of `rows` points each.
+    Batch(usize, usize, usize),
 }
 
 impl Shape {
@@ -18,19 +21,21 @@ impl Shape {
         match *self {
             Shape::Vector(n) => Some(n),
             Shape::Matrix(r, c) => r.checked_mul(c),
+            Shape::Batch(b, r, c) => b.checked_mul(r)?.checked_mul(c),
         }
     }
-    /// Number of rows (points).
+    /// Number of rows (points; over every problem of a batch).
     pub fn rows(&self) -> usize {
         match *self {
             Shape::Vector(n) | Shape::Matrix(n, _) => n,
+            Shape::Batch(b, n, _) => b * n,
         }
     }
     /// Number of columns (coordinates); 1 for a vector.
     pub fn cols(&self) -> usize {
         match *self {
             Shape::Vector(_) => 1,
-            Shape::Matrix(_, c) => c,
+            Shape::Matrix(_, c) | Shape::Batch(_, _, c) => c,
         }
     }
 }
@@ -41,6 +46,7 @@ impl fmt::Display for Shape {
         match self {
             Shape::Vector(n) => write!(f, "({n},)"),
             Shape::Matrix(r, c) => write!(f, "({r}, {c})"),
+            Shape::Batch(b, r, c) => write!(f, "({b}, {r}, {c})"),
         }
     }
 }

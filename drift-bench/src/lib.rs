@@ -16,6 +16,7 @@
 //! criterion bench use the same pieces.
 
 pub mod apply;
+pub mod apply_batch;
 pub mod array;
 pub mod backend_kind;
 pub mod cli;

@@ -48,7 +48,7 @@ pub enum NpyError {
     UnsupportedDtype(String),
     /// A big-endian float dtype (`>f4`, `>f8`).
     BigEndian(String),
-    /// A shape with other than one or two dimensions, or too large to address.
+    /// A shape with other than one, two or three dimensions, or too large to address.
     UnsupportedShape(String),
     /// Bytes after the last value.
     TrailingBytes {
@@ -86,7 +86,9 @@ impl fmt::Display for NpyError {
                 "big-endian dtype {d} is not supported; convert it with a.astype('<{}')",
                 &d[1..]
             ),
-            NpyError::UnsupportedShape(s) => write!(f, "expected shape (N, D) or (N,), found {s}"),
+            NpyError::UnsupportedShape(s) => {
+                write!(f, "expected shape (N,), (N, D) or (B, N, D), found {s}")
+            }
             NpyError::TrailingBytes { expected, found } => write!(
                 f,
                 "corrupt .npy file: the data needs {expected} bytes but {found} follow the header"
@@ -169,6 +171,13 @@ pub fn from_bytes(bytes: &[u8]) -> Result<Array, NpyError> {
         ),
     };
     if header.fortran_order {
+        if let Shape::Batch(..) = header.shape {
+            return Err(NpyError::BadHeader(
+                "a three-dimensional array in Fortran order is not supported; save it with \
+                 np.save(path, np.ascontiguousarray(a))"
+                    .into(),
+            ));
+        }
         if let Shape::Matrix(rows, cols) = header.shape {
             values = match values {
                 Values::F32(v) => Values::F32(transpose(&v, rows, cols)),
@@ -311,6 +320,7 @@ fn parse_header(text: &str) -> Result<Header, NpyError> {
             match dims[..] {
                 [n] => Shape::Vector(n),
                 [n, d] => Shape::Matrix(n, d),
+                [b, n, d] => Shape::Batch(b, n, d),
                 _ => {
                     let inner: Vec<String> = dims.iter().map(usize::to_string).collect();
                     let text = match inner.len() {
@@ -594,8 +604,8 @@ mod tests {
                 "structured",
             ),
             (
-                "{'descr': '<f8', 'fortran_order': False, 'shape': (1, 1, 1), }",
-                "(1, 1, 1)",
+                "{'descr': '<f8', 'fortran_order': False, 'shape': (1, 1, 1, 1), }",
+                "(1, 1, 1, 1)",
             ),
             (
                 "{'descr': '<f8', 'fortran_order': False, 'shape': (), }",

@@ -135,6 +135,7 @@ pub fn field_array<T: Real>(like: Shape, field: &[T]) -> Result<Array> {
     let shape = match like {
         Shape::Vector(_) => Shape::Vector(field.len()),
         Shape::Matrix(_, d) => Shape::Matrix(field.len() / d.max(1), d),
+        Shape::Batch(b, _, d) => Shape::Batch(b, field.len() / (b * d).max(1), d),
     };
     Ok(Array::new(shape, Values::from_real(field))?)
 }

@@ -20,6 +20,7 @@
 //! the normalised sum. The two dense products per problem (`x tᵀ` for the distances from `D = 16`,
 //! `C t`) run on the `gemm` crate.
 
+use super::buffers;
 use crate::dense::{matmul, View};
 use drift_api::batch::{split_per_problem, support_len};
 use drift_api::{BatchSets, Collective, DriftError, ProblemBatch, Real, Reduction, Result};
@@ -125,7 +126,7 @@ struct Scratch<T> {
     row: Vec<T>,
     col: Vec<T>,
     coeff: Vec<T>,
-    product: Vec<T>,
+    sums: Vec<T>,
     weights: Vec<T>,
 }
 
@@ -145,20 +146,80 @@ fn centred_targets<T: Real>(p: &Problem<'_, T>, targets: &mut Vec<T>) {
     for (points, _, _) in p.blocks() {
         targets.extend_from_slice(points);
     }
-    let m = p.m() as f64;
-    for k in 0..dim {
-        let mean = targets[k..]
-            .iter()
-            .step_by(dim)
-            .map(|v| v.as_f64())
-            .sum::<f64>()
-            / m;
-        let mean = T::of(mean);
-        targets[k..]
-            .iter_mut()
-            .step_by(dim)
-            .for_each(|v| *v -= mean);
+    let mut mean = vec![0.0f64; dim];
+    for row in targets.chunks_exact(dim) {
+        mean.iter_mut().zip(row).for_each(|(m, v)| *m += v.as_f64());
     }
+    let inv = 1.0 / p.m() as f64;
+    let mean: Vec<T> = mean.iter().map(|m| T::of(m * inv)).collect();
+    for row in targets.chunks_exact_mut(dim) {
+        row.iter_mut().zip(&mean).for_each(|(v, m)| *v -= *m);
+    }
+}
+
+/// `Σ v` in eight lanes of `T` (independent partial sums, so that the loop vectorises).
+fn lane_sum<T: Real>(values: &[T]) -> T {
+    let mut lanes = [T::zero(); 8];
+    let chunks = values.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for (l, v) in lanes.iter_mut().zip(c) {
+            *l += *v;
+        }
+    }
+    let tail = rest.iter().fold(T::zero(), |a, v| a + *v);
+    (lanes[0] + lanes[4])
+        + (lanes[1] + lanes[5])
+        + (lanes[2] + lanes[6])
+        + (lanes[3] + lanes[7])
+        + tail
+}
+
+/// The smallest value, in eight lanes.
+fn lane_min<T: Real>(values: &[T]) -> T {
+    let mut lanes = [T::infinity(); 8];
+    let chunks = values.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for (l, v) in lanes.iter_mut().zip(c) {
+            *l = if *v < *l { *v } else { *l };
+        }
+    }
+    lanes
+        .iter()
+        .chain(rest)
+        .fold(T::infinity(), |a, v| a.min(*v))
+}
+
+/// `Σ_k a_k b_k` in eight lanes.
+fn lane_dot<T: Real>(a: &[T], b: &[T]) -> T {
+    let mut lanes = [T::zero(); 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .fold(T::zero(), |s, (x, y)| s + *x * *y);
+    for (x, y) in ca.zip(cb) {
+        for k in 0..8 {
+            lanes[k] += x[k] * y[k];
+        }
+    }
+    lane_sum(&lanes) + tail
+}
+
+/// `Σ v²` of a slice, accumulated in eight lanes of `T` (so that it vectorises), then in f64.
+fn sum_squares<T: Real>(values: &[T]) -> f64 {
+    let mut lanes = [T::zero(); 8];
+    let chunks = values.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for (l, v) in lanes.iter_mut().zip(c) {
+            *l += *v * *v;
+        }
+    }
+    let tail: f64 = rest.iter().map(|v| v.as_f64() * v.as_f64()).sum();
+    lanes.iter().map(|l| l.as_f64()).sum::<f64>() + tail
 }
 
 /// `d_ij = sqrt(max(‖x_i − t_j‖², floor))` into `dist` (`N × M`) from the centred targets (whose
@@ -176,11 +237,7 @@ fn distances<T: Real>(
     let x = &targets[..n * dim];
     if dim >= GRAM_FROM_DIM {
         norms.clear();
-        norms.extend(
-            targets
-                .chunks_exact(dim)
-                .map(|v| v.iter().fold(T::zero(), |s, c| s + *c * *c)),
-        );
+        norms.extend(targets.chunks_exact(dim).map(|v| lane_dot(v, v)));
         matmul(
             dist,
             m,
@@ -223,18 +280,14 @@ fn scale_sums<T: Real>(dist: &[T], w: &[T], n: usize) -> (f64, f64) {
     let m = w.len();
     let mut num = 0.0f64;
     for i in 0..n {
-        let row: f64 = dist[i * m..(i + 1) * m]
-            .iter()
-            .zip(w)
-            .map(|(d, w)| d.as_f64() * w.as_f64())
-            .sum();
-        num += row;
+        num += lane_dot(&dist[i * m..(i + 1) * m], w).as_f64();
     }
     let den = n as f64 * w.iter().map(|v| v.as_f64()).sum::<f64>();
     (num, den)
 }
 
-/// `G_R` of one problem for every temperature, into `fields[r]` (`N × D` each); returns
+/// `G_R` of one problem for every temperature, into `field` (`R × N × D`, temperature after
+/// temperature); returns
 /// `Σ G_R²` per temperature.
 fn forces<T: Real>(
     p: &Problem<'_, T>,
@@ -244,7 +297,7 @@ fn forces<T: Real>(
     temperatures: &[T],
     k: &OfficialConstants,
     s: &mut Scratch<T>,
-    fields: &mut [&mut [T]],
+    field: &mut [T],
 ) -> Vec<f64> {
     let (n, m) = (p.n, p.m());
     let nm = n * m;
@@ -269,7 +322,7 @@ fn forces<T: Real>(
         // Row softmax: over the targets of each generated sample.
         for i in 0..n {
             let (src, dst) = (&logits[i * m..(i + 1) * m], &mut row[i * m..(i + 1) * m]);
-            let top = src.iter().fold(T::infinity(), |a, v| a.min(*v)) * scale;
+            let top = lane_min(src) * scale;
             for (o, v) in dst.iter_mut().zip(src) {
                 *o = *v * scale - top;
             }
@@ -277,7 +330,7 @@ fn forces<T: Real>(
         T::exp_in_place(row);
         for i in 0..n {
             let dst = &mut row[i * m..(i + 1) * m];
-            let inv = T::one() / dst.iter().fold(T::zero(), |a, v| a + *v);
+            let inv = T::one() / lane_sum(dst);
             dst.iter_mut().for_each(|v| *v *= inv);
         }
         // Column softmax: over the generated samples of each target.
@@ -296,7 +349,7 @@ fn forces<T: Real>(
             }
         }
         T::exp_in_place(col);
-        let col_sum = &mut s.product;
+        let col_sum = &mut s.sums;
         col_sum.clear();
         col_sum.resize(m, T::zero());
         for i in 0..n {
@@ -318,18 +371,18 @@ fn forces<T: Real>(
         for i in 0..n {
             let out = &mut c[i * m..(i + 1) * m];
             out.iter_mut().zip(w.iter()).for_each(|(a, w)| *a *= *w);
-            let neg_sum = out[..split].iter().fold(T::zero(), |a, v| a + *v);
-            let pos_sum = out[split..].iter().fold(T::zero(), |a, v| a + *v);
+            let neg_sum = lane_sum(&out[..split]);
+            let pos_sum = lane_sum(&out[split..]);
             out[..split].iter_mut().for_each(|a| *a = -*a * pos_sum);
             out[split..].iter_mut().for_each(|a| *a *= neg_sum);
         }
     }
-    // One stacked product for every temperature: [C_R; …] (R·N × M) times the targets (M × D).
+    // One stacked product for every temperature, [C_R; …] (R·N × M) times the targets (M × D),
+    // straight into the field.
     let rows = temperatures.len() * n;
-    let product = sized(&mut s.product, rows * dim);
     let targets = &s.targets;
     matmul(
-        product,
+        field,
         dim,
         false,
         View::new(coeff, rows, m),
@@ -338,18 +391,13 @@ fn forces<T: Real>(
         T::one(),
     );
     let mut squares = vec![0.0f64; temperatures.len()];
-    for (r, field) in fields.iter_mut().enumerate() {
-        for i in 0..n {
-            let c_row = &coeff[(r * n + i) * m..(r * n + i + 1) * m];
-            let total = c_row.iter().fold(T::zero(), |a, v| a + *v);
-            let xi = &targets[i * dim..(i + 1) * dim];
-            let g = &product[(r * n + i) * dim..(r * n + i + 1) * dim];
-            let out = &mut field[i * dim..(i + 1) * dim];
-            for ((o, g), x) in out.iter_mut().zip(g).zip(xi) {
-                *o = *g - total * *x;
-                squares[r] += o.as_f64() * o.as_f64();
-            }
+    for (row, out) in field.chunks_exact_mut(dim).enumerate() {
+        let total = lane_sum(&coeff[row * m..(row + 1) * m]);
+        let xi = &targets[(row % n) * dim..(row % n + 1) * dim];
+        for (o, x) in out.iter_mut().zip(xi) {
+            *o -= total * *x;
         }
+        squares[row / n] += sum_squares(out);
     }
     squares
 }
@@ -386,7 +434,7 @@ pub fn official_field<T: Real>(
     let total = dist_offsets[problems];
     let keep = total.saturating_mul(std::mem::size_of::<T>()) <= KEPT_DISTANCES_BYTES;
     let mut kept: Vec<T> = if keep {
-        drift_api::try_vec("deng_official distances", total, T::zero())?
+        buffers::take("deng_official distances", total)?
     } else {
         Vec::new()
     };
@@ -439,37 +487,28 @@ pub fn official_field<T: Real>(
     }
     // Pass 2: every temperature's G_R per problem.
     let n_t = temperatures.len();
-    let mut fields: Vec<Vec<T>> = (0..n_t)
-        .map(|_| drift_api::try_vec("deng_official fields", out.len(), T::zero()))
-        .collect::<Result<_>>()?;
-    let mut per_problem: Vec<Vec<&mut [T]>> = (0..problems).map(|_| Vec::new()).collect();
-    for f in fields.iter_mut() {
-        for (b, part) in split_per_problem(f, batch.x.offsets(), dim)
-            .into_iter()
-            .enumerate()
-        {
-            per_problem[b].push(part);
-        }
-    }
+    let mut fields = buffers::take::<T>("deng_official fields", n_t * out.len())?;
+    let stacked: Vec<usize> = batch.x.offsets().iter().map(|o| o * n_t).collect();
+    let per_problem = split_per_problem(&mut fields, &stacked, dim);
     let taus: Vec<T> = temperatures.iter().map(|t| T::of(*t)).collect();
-    let kept = &kept;
+    let kept_ref = &kept;
     let squares: Vec<Vec<f64>> = per_problem
         .into_par_iter()
         .enumerate()
-        .map_init(Scratch::<T>::default, |s, (b, mut fields_b)| {
+        .map_init(Scratch::<T>::default, |s, (b, field)| {
             let p = Problem::of(batch, b);
             let len = dist_len(b);
             centred_targets(&p, &mut s.targets);
             let mut dist = std::mem::take(&mut s.dist);
             let d: &[T] = if keep {
-                &kept[dist_offsets[b]..dist_offsets[b + 1]]
+                &kept_ref[dist_offsets[b]..dist_offsets[b + 1]]
             } else {
                 let d = sized(&mut dist, len);
                 distances(p.n, dim, &s.targets, floor, d, &mut s.norms);
                 d
             };
             let inv = T::of(1.0 / scales[b].max(k.scale_floor));
-            let sq = forces(&p, dim, d, inv, &taus, k, s, &mut fields_b);
+            let sq = forces(&p, dim, d, inv, &taus, k, s, field);
             s.dist = dist;
             sq
         })
@@ -504,27 +543,30 @@ pub fn official_field<T: Real>(
             .collect(),
     };
     let outs = split_per_problem(out, batch.x.offsets(), dim);
-    let fields = &fields;
-    let offsets = batch.x.offsets();
+    let fields_ref = &fields;
     let field_sums: Vec<(f64, f64)> = outs
         .into_par_iter()
         .enumerate()
-        .map(|(b, o)| {
+        .map_init(Vec::<T>::new, |v, (b, o)| {
             // V = c Σ_R F_R/λ_R = Σ_R G_R/λ_R.
-            let base = offsets[b] * dim;
-            let weights: Vec<T> = lambdas[b].iter().map(|l| T::of(1.0 / l)).collect();
-            let mut sq = 0.0f64;
-            for (idx, o) in o.iter_mut().enumerate() {
-                let v = fields
-                    .iter()
-                    .zip(&weights)
-                    .fold(T::zero(), |a, (f, w)| a + f[base + idx] * *w);
-                sq += v.as_f64() * v.as_f64();
-                *o += out_scale * v;
+            let len = o.len();
+            let field = &fields_ref[stacked[b] * dim..stacked[b + 1] * dim];
+            v.clear();
+            let w0 = T::of(1.0 / lambdas[b][0]);
+            v.extend(field[..len].iter().map(|g| *g * w0));
+            for (r, l) in lambdas[b].iter().enumerate().skip(1) {
+                let w = T::of(1.0 / l);
+                let g = &field[r * len..(r + 1) * len];
+                v.iter_mut().zip(g).for_each(|(v, g)| *v += *g * w);
             }
-            (sq, counts[b])
+            o.iter_mut()
+                .zip(v.iter())
+                .for_each(|(o, v)| *o += out_scale * *v);
+            (sum_squares(v), counts[b])
         })
         .collect();
+    buffers::give_back(fields);
+    buffers::give_back(kept);
     if let Some(index) = out.iter().position(|v| !v.is_finite()) {
         return Err(DriftError::NonFiniteResult {
             what: "deng_official field".into(),

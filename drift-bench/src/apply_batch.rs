@@ -1,0 +1,288 @@
+//! `drift-bench apply` on a batch of problems: `--x` of shape `(B, N, D)`, `--y` `(B, M, D)`,
+//! `--negatives` `(B, K, D)`, weights `(B, n)`; one call of the operator on the whole batch
+//! ([`drift_api::apply_drift_batch`]), the field written as `(B, N, D)`.
+
+use crate::apply::{name, print_elapsed, ApplyArgs};
+use crate::array::{Array, Shape};
+use crate::point_files::{self, label};
+use anyhow::{anyhow, bail, Result};
+use drift_api::{
+    apply_drift_batch, BatchProblem, BatchReport, BatchSets, Context, DriftOperator, ProblemBatch,
+    Real, SingleProcess,
+};
+use std::io::Write;
+use std::path::Path;
+use std::time::Instant;
+
+/// One input of a batch: its argument, file and array.
+pub struct BatchInput<'a> {
+    /// The argument (`--y`).
+    pub arg: &'a str,
+    /// Its file.
+    pub path: &'a Path,
+    /// What the file holds.
+    pub array: &'a Array,
+}
+
+impl BatchInput<'_> {
+    fn label(&self) -> String {
+        label(self.arg, self.path)
+    }
+}
+
+/// The batched inputs: points and their optional weights.
+pub struct BatchInputs<'a> {
+    /// Generated samples `(B, N, D)`.
+    pub x: BatchInput<'a>,
+    /// Data `(B, M, D)`.
+    pub y: BatchInput<'a>,
+    /// Weights of the generated samples `(B, N)`.
+    pub x_weights: Option<BatchInput<'a>>,
+    /// Weights of the data `(B, M)`.
+    pub y_weights: Option<BatchInput<'a>>,
+    /// Negatives `(B, K, D)`.
+    pub negatives: Option<BatchInput<'a>>,
+    /// Weights of the negatives `(B, K)`.
+    pub negative_weights: Option<BatchInput<'a>>,
+}
+
+/// The `(B, n, D)` of a point input, checked against the batch's `B` and `D` when known.
+fn points_shape(
+    input: &BatchInput<'_>,
+    like: Option<(usize, usize)>,
+) -> Result<(usize, usize, usize)> {
+    let Shape::Batch(b, n, d) = input.array.shape() else {
+        bail!(
+            "{}: shape {} but --x is a batch of problems: give {} as (B, n, D)",
+            input.label(),
+            input.array.shape(),
+            input.arg
+        );
+    };
+    if let Some((bx, dx)) = like {
+        if (b, d) != (bx, dx) {
+            bail!(
+                "{}: shape {} does not match --x's {bx} problems of dimension {dx}: expected ({bx}, n, {dx})",
+                input.label(),
+                input.array.shape()
+            );
+        }
+    }
+    if n == 0 || d == 0 {
+        bail!("{}: empty (shape {})", input.label(), input.array.shape());
+    }
+    Ok((b, n, d))
+}
+
+/// The weights of a `(B, n, D)` input: shape `(B, n)`.
+fn weights_of<T: Real>(w: &BatchInput<'_>, points: &BatchInput<'_>) -> Result<Vec<T>> {
+    let (b, n, _) = points_shape(points, None)?;
+    if w.array.shape() != Shape::Matrix(b, n) {
+        bail!(
+            "{}: shape {} but {} holds {b} problems of {n} points: expected ({b}, {n})",
+            w.label(),
+            w.array.shape(),
+            points.label()
+        );
+    }
+    Ok(w.array.values().to_real::<T>())
+}
+
+/// Per-problem sets from one input and its optional weights.
+fn sets<'a, T: Real>(
+    input: &BatchInput<'_>,
+    data: &'a [T],
+    weights: Option<&'a [T]>,
+) -> Result<BatchSets<'a, T>> {
+    let (b, n, d) = points_shape(input, None)?;
+    let s = BatchSets::dense(&input.label(), data, b, n, d).map_err(|e| anyhow!("{e}"))?;
+    match weights {
+        Some(w) => s.with_weights(w).map_err(|e| anyhow!("{e}")),
+        None => Ok(s),
+    }
+}
+
+/// What a batched run computed.
+pub struct BatchOutcome {
+    /// `B 256 problems: X 64 x 16, Y 128 x 16, 16 negatives, f32`
+    pub sizes: String,
+    /// The report of the last evaluation.
+    pub report: BatchReport,
+    /// The time of each evaluation.
+    pub times: Vec<std::time::Duration>,
+    /// The field, `(B, N, D)`.
+    pub v: Array,
+}
+
+/// Checks the shapes of every batched input against `--x`'s, before anything is computed.
+pub fn check_shapes(inputs: &BatchInputs<'_>) -> Result<()> {
+    let (b, _, d) = points_shape(&inputs.x, None)?;
+    points_shape(&inputs.y, Some((b, d)))?;
+    if let Some(n) = &inputs.negatives {
+        points_shape(n, Some((b, d)))?;
+    }
+    let pairs = [
+        (&inputs.x_weights, Some(&inputs.x)),
+        (&inputs.y_weights, Some(&inputs.y)),
+        (&inputs.negative_weights, inputs.negatives.as_ref()),
+    ];
+    for (w, points) in pairs {
+        match (w, points) {
+            (Some(w), Some(p)) => drop(weights_of::<f64>(w, p)?),
+            (Some(w), None) => bail!("{}: there are no --negatives to weigh", w.label()),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Runs the operator on the batch in precision `T`, `a.repeat` times.
+pub fn run_batch_in<T: Real>(
+    a: &ApplyArgs,
+    op: &dyn DriftOperator,
+    inputs: &BatchInputs<'_>,
+) -> Result<BatchOutcome> {
+    check_shapes(inputs)?;
+    let coords = |i: &BatchInput<'_>| i.array.values().to_real::<T>();
+    let weights = |w: &Option<BatchInput<'_>>, p: &BatchInput<'_>| {
+        w.as_ref().map(|w| weights_of::<T>(w, p)).transpose()
+    };
+    let (xd, yd) = (coords(&inputs.x), coords(&inputs.y));
+    let (xw, yw) = (
+        weights(&inputs.x_weights, &inputs.x)?,
+        weights(&inputs.y_weights, &inputs.y)?,
+    );
+    let nd = inputs.negatives.as_ref().map(coords);
+    let nw = match &inputs.negatives {
+        Some(n) => match weights(&inputs.negative_weights, n)? {
+            // `--negative-weight` multiplies the per-negative weights (default 1).
+            Some(w) => Some(
+                w.into_iter()
+                    .map(|v| v * T::of(a.negative_weight))
+                    .collect(),
+            ),
+            None => Some(vec![T::of(a.negative_weight); n.array.shape().rows()]),
+        },
+        None => None,
+    };
+    let x = sets(&inputs.x, &xd, xw.as_deref())?;
+    let y = sets(&inputs.y, &yd, yw.as_deref())?;
+    let mut batch = ProblemBatch::new(x, y).map_err(|e| anyhow!("{e}"))?;
+    if let (Some(n), Some(data)) = (&inputs.negatives, &nd) {
+        let s = sets(n, data, nw.as_deref())?;
+        batch = batch.with_negatives(s).map_err(|e| anyhow!("{e}"))?;
+    }
+    let context = Context::at(a.step, a.time);
+    let backend = a.backend.open()?;
+    let mut field = vec![T::zero(); batch.field_len()];
+    let mut times = Vec::with_capacity(a.repeat as usize);
+    let mut report = BatchReport::default();
+    for _ in 0..a.repeat {
+        field.iter_mut().for_each(|v| *v = T::zero());
+        let clock = Instant::now();
+        report = apply_drift_batch(
+            op,
+            BatchProblem {
+                backend: backend.as_ref(),
+                batch: &batch,
+                context: &context,
+                out: &mut field,
+                scale: T::one(),
+                collective: &SingleProcess,
+            },
+        )
+        .map_err(|e| anyhow!("--op {}: {e}", a.op.display()))?;
+        times.push(clock.elapsed());
+    }
+    let (b, n, d) = points_shape(&inputs.x, None)?;
+    let m = inputs.y.array.shape().rows() / b;
+    let sizes = format!(
+        "B {b} problems: X {n} x {d}, Y {m} x {d}{}, {}",
+        inputs.negatives.as_ref().map_or(String::new(), |k| format!(
+            ", {} negatives",
+            k.array.shape().rows() / b
+        )),
+        name(T::PRECISION)
+    );
+    Ok(BatchOutcome {
+        sizes,
+        report,
+        times,
+        v: point_files::field_array(inputs.x.array.shape(), &field)?,
+    })
+}
+
+/// The batched report tree: each operator with its drift norm over the batch, its scale and
+/// normalisers, and a summary of the per-problem reports.
+pub fn print_batch_report(
+    out: &mut impl Write,
+    r: &BatchReport,
+    depth: usize,
+) -> std::io::Result<()> {
+    let indent = "  ".repeat(depth);
+    writeln!(
+        out,
+        "{indent}operator {}: {} problems, drift norm over the batch λ = {:.6e}{}",
+        r.operator,
+        r.problems,
+        r.drift_norm,
+        r.reduction
+            .map_or(String::new(), |o| format!(", statistics over: {o:?}"))
+    )?;
+    if let Some(s) = r.scale {
+        writeln!(out, "{indent}  scale {s:.6e}")?;
+    }
+    for t in &r.temperature_norms {
+        writeln!(
+            out,
+            "{indent}  temperature {}: λ = {:.6e}",
+            drift_api::fmt_num(t.temperature),
+            t.lambda
+        )?;
+    }
+    if !r.per_problem.is_empty() {
+        let iterations: usize = r.per_problem.iter().map(|p| p.total_iterations()).sum();
+        let unconverged = r
+            .per_problem
+            .iter()
+            .filter(|p| p.couplings.iter().any(|c| !c.converged))
+            .count();
+        writeln!(
+            out,
+            "{indent}  problem by problem: {iterations} scaling iterations in all, worst marginal error {}, {unconverged} problems with a coupling NOT converged",
+            r.max_marginal_error()
+                .map_or("-".into(), |e| format!("{e:.3e}")),
+        )?;
+    }
+    for p in &r.parts {
+        print_batch_report(out, p, depth + 1)?;
+    }
+    Ok(())
+}
+
+/// Prints a batched run's outcome (after the field is written).
+pub fn print_outcome(out: &mut impl Write, a: &ApplyArgs, o: &BatchOutcome) -> Result<()> {
+    writeln!(out, "{}", o.sizes)?;
+    print_batch_report(out, &o.report, 0)?;
+    print_elapsed(out, &o.times)?;
+    match &a.out {
+        Some(path) => writeln!(out, "wrote V, shape {}, to {}", o.v.shape(), path.display())?,
+        None => {
+            let per_problem = match o.v.shape() {
+                Shape::Batch(_, n, _) => n,
+                shape => shape.rows(),
+            };
+            let rows = per_problem.min(a.show);
+            writeln!(
+                out,
+                "V: shape {}, first {rows} rows of problem 0:",
+                o.v.shape()
+            )?;
+            for i in 0..rows {
+                let row: Vec<String> = o.v.row(i).iter().map(|c| format!("{c:>13.6e}")).collect();
+                writeln!(out, "  {}", row.join(" "))?;
+            }
+        }
+    }
+    Ok(())
+}

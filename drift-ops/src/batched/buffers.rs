@@ -1,0 +1,68 @@
+//! Large buffers of the batched paths, kept per calling thread for its next call.
+//!
+//! A training loop evaluates the batched drift on arrays of one size at every step. A fresh
+//! buffer of tens of megabytes costs a page fault and the kernel's zeroing of every page on first
+//! touch (a tenth of a `32 × 64 × 2048` evaluation); the buffers given back here serve the next
+//! call of the same thread instead. At most [`KEPT`] buffers and [`KEPT_BYTES`] are kept per
+//! thread.
+
+use drift_api::{Real, Result};
+use std::any::Any;
+use std::cell::RefCell;
+
+/// Buffers kept per thread.
+pub const KEPT: usize = 2;
+/// Bytes kept per thread at most.
+pub const KEPT_BYTES: usize = 1 << 30;
+
+thread_local! {
+    static POOL: RefCell<Vec<Box<dyn Any>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A buffer of `len` values: a kept one of this type if there is one (its values are stale: the
+/// caller overwrites what it reads), otherwise a new one of zeros (an allocation failure is a
+/// typed error naming `what`).
+pub fn take<T: Real>(what: &str, len: usize) -> Result<Vec<T>> {
+    let kept = POOL.with(|p| {
+        let mut pool = p.borrow_mut();
+        let at = pool.iter().position(|b| b.is::<Vec<T>>())?;
+        pool.swap_remove(at).downcast::<Vec<T>>().ok()
+    });
+    match kept {
+        Some(mut v) => {
+            v.resize(len, T::zero());
+            Ok(*v)
+        }
+        None => drift_api::try_vec(what, len, T::zero()),
+    }
+}
+
+/// Keeps `buffer` for this thread's next [`take`], within the limits.
+pub fn give_back<T: Real>(buffer: Vec<T>) {
+    let bytes = buffer.capacity() * std::mem::size_of::<T>();
+    if bytes > KEPT_BYTES {
+        return;
+    }
+    POOL.with(|p| {
+        let mut pool = p.borrow_mut();
+        if pool.len() < KEPT {
+            pool.push(Box::new(buffer));
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_buffer_given_back_serves_the_next_take_of_its_type() {
+        let mut v = take::<f32>("t", 10).unwrap();
+        v[3] = 7.0;
+        let ptr = v.as_ptr();
+        give_back(v);
+        assert!(take::<f64>("t", 4).unwrap().iter().all(|x| *x == 0.0));
+        let again = take::<f32>("t", 8).unwrap();
+        assert_eq!((again.as_ptr(), again.len(), again[3]), (ptr, 8, 7.0));
+    }
+}
