@@ -19,6 +19,10 @@ fn default_operators() -> Vec<String> {
         r#"sinkhorn_divergence={"sinkhorn_divergence": (temperature: 1.0, sinkhorn: (max_iters: 100, tol: 1e-3, epsilon_scaling: Some(0.5)))}"#,
         r#"mmd={"mmd": (temperature: 1.0)}"#,
         r#"sliced_wasserstein={"sliced_wasserstein": (directions: 64)}"#,
+        // The official release's loss at one temperature R = T (relative to its own feature
+        // scale, taken over every class of the step): trained, not flowed (its field is
+        // normalised per temperature, a training signal rather than a velocity).
+        r#"deng_official={"deng_official": (temperatures: [1.0])}"#,
     ]
     .map(String::from)
     .to_vec()
@@ -39,7 +43,8 @@ pub fn preset(name: &str) -> Result<Sweep> {
 /// The default comparison: every built-in family in flow mode on a 2-D mixture with unequal
 /// modes (weights 0.8 and 0.2: does a drift keep the small mode, with its mass?) and on the
 /// digits, and generators on the digits for the three operators whose difference
-/// the Sinkhorn-drifting paper reports (one-sided, Algorithm 2, Sinkhorn drift).
+/// the Sinkhorn-drifting paper reports (one-sided, Algorithm 2, Sinkhorn drift) and the official
+/// release's loss (`deng_official`, one temperature, its statistics over every class of a step).
 pub fn default_sweep() -> Sweep {
     let temperatures = vec![0.005, 0.02, 0.1, 0.5, 1.0];
     let flow = Study {
@@ -50,7 +55,10 @@ pub fn default_sweep() -> Sweep {
             ..FlowSettings::default()
         },
         ..Study::new(
-            default_operators(),
+            default_operators()
+                .into_iter()
+                .filter(|o| !o.starts_with("deng_official="))
+                .collect(),
             vec!["unequal_modes".into(), "digits".into()],
         )
     };
@@ -68,6 +76,7 @@ pub fn default_sweep() -> Sweep {
                 .filter(|o| {
                     o.starts_with("one_sided=")
                         || o.starts_with("deng_alg2=")
+                        || o.starts_with("deng_official=")
                         || o.starts_with("sinkhorn_drift=")
                 })
                 .collect(),

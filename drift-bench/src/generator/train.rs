@@ -8,7 +8,10 @@ use crate::flow::sinkhorn_totals;
 use anyhow::{ensure, Context as _, Result};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
-use drift_api::{Context, DriftOperator, PointCloud};
+use drift_api::{
+    apply_drift_batch, BatchProblem, BatchReport, BatchSets, Context, DriftOperator, PointCloud,
+    ProblemBatch, SingleProcess,
+};
 use rand::{rngs::StdRng, seq::index, SeedableRng};
 use std::time::{Duration, Instant};
 
@@ -18,9 +21,11 @@ use std::time::{Duration, Instant};
 ///
 /// Every step draws `batch` latents (per class when `data` is labelled: the input is then the
 /// latent followed by the one-hot class), generates them in one forward pass, computes the drift
-/// in f32 on the CPU backend for each class separately (`X` the class's generated samples, `Y` its
-/// data points, at most `max_targets` of them, see [`GeneratorConfig::max_targets`]), and takes one
-/// optimiser step on the sum over classes of their losses, with candle's autograd. The `context`
+/// in f32 in one batched call with one problem per class (`X` the class's generated samples, `Y`
+/// its data points, at most `max_targets` of them, see [`GeneratorConfig::max_targets`];
+/// [`drift_api::apply_drift_batch`], so batch-wide statistics such as `deng_official`'s scale are
+/// taken over every class), and takes one optimiser step on the sum over classes of their losses,
+/// with candle's autograd. The `context`
 /// carries the temperature factor; its step is set to the training step and its time to the
 /// step as a number. `on_step` is called with the index of every finished step.
 ///
@@ -71,7 +76,6 @@ pub fn train_generator(
     let step_classes: Vec<usize> = (0..classes)
         .flat_map(|c| std::iter::repeat_n(c, cfg.batch))
         .collect();
-    let block = cfg.batch * dim;
 
     let mut outcome = GeneratorOutcome {
         samples: Vec::new(),
@@ -104,31 +108,44 @@ pub fn train_generator(
             time: step as f64,
             ..context
         };
-        let mut v = Vec::with_capacity(generated.len());
-        let (mut lambda_sq, mut marginal_error) = (0.0, None::<f64>);
-        for (c, rows) in generated.chunks_exact(block).enumerate() {
-            let x_cloud = PointCloud::new("generated", rows.to_vec(), dim)?;
+        // One batched call per step: one problem per class (its generated samples against its
+        // data, a fresh subset drawn in class order where the class is larger than
+        // `max_targets`).
+        let (mut y_data, mut y_offsets) = (Vec::new(), vec![0]);
+        for (c, fixed) in fixed_targets.iter().enumerate() {
             let subset;
-            let y_cloud = match &fixed_targets[c] {
+            let y = match fixed {
                 Some(y) => y,
                 None => {
                     subset = random_subset(&targets[c], dim, cfg.max_targets, &mut rng)?;
                     &subset
                 }
             };
-            let (vc, report) =
-                drift_ops::drift_with(backend.as_ref(), op, &x_cloud, y_cloud, &step_context)
-                    .with_context(|| format!("drift of class {c} at training step {step}"))?;
-            let (i, n) = sinkhorn_totals(&report);
-            iterations += i;
-            solves += n;
-            marginal_error = match (marginal_error, report.max_marginal_error()) {
-                (Some(a), Some(b)) => Some(a.max(b)),
-                (a, b) => a.or(b),
-            };
-            lambda_sq += report.drift_norm * report.drift_norm;
-            v.extend(vc);
+            y_data.extend_from_slice(y.data());
+            y_offsets.push(y_offsets[c] + y.len());
         }
+        let batch = ProblemBatch::new(
+            BatchSets::dense("generated", &generated, classes, cfg.batch, dim)?,
+            BatchSets::ragged("data", &y_data, y_offsets, dim)?,
+        )?;
+        let mut v = vec![0.0f32; generated.len()];
+        let report = apply_drift_batch(
+            op,
+            BatchProblem {
+                backend: backend.as_ref(),
+                batch: &batch,
+                context: &step_context,
+                out: &mut v,
+                scale: 1.0,
+                collective: &SingleProcess,
+            },
+        )
+        .with_context(|| format!("drift at training step {step} (problem b = class b)"))?;
+        let (i, n) = batch_sinkhorn_totals(&report);
+        iterations += i;
+        solves += n;
+        let marginal_error = report.max_marginal_error();
+        let drift_norm = report.drift_norm;
         drift_time += started.elapsed();
         let loss_value =
             v.iter().map(|&a| f64::from(a) * f64::from(a)).sum::<f64>() / v.len() as f64;
@@ -146,7 +163,7 @@ pub fn train_generator(
         network_time += started.elapsed();
 
         outcome.losses.push(loss_value);
-        outcome.last_drift_norm = (lambda_sq / classes as f64).sqrt();
+        outcome.last_drift_norm = drift_norm;
         outcome.sinkhorn_error = marginal_error;
         on_step(step);
     }
@@ -172,6 +189,16 @@ pub fn train_generator(
     outcome.samples = samples.into_iter().map(f64::from).collect();
     outcome.sample_classes = conditional.map(|_| sample_classes);
     Ok(outcome)
+}
+
+/// Sinkhorn iterations and solves of a batched evaluation: its problems' and its parts'.
+fn batch_sinkhorn_totals(report: &BatchReport) -> (usize, usize) {
+    report
+        .per_problem
+        .iter()
+        .map(sinkhorn_totals)
+        .chain(report.parts.iter().map(batch_sinkhorn_totals))
+        .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
 }
 
 /// `size` distinct rows of `points` (row-major, `dim` columns) drawn with `rng`, as a point set.
