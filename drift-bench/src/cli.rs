@@ -97,7 +97,21 @@ enum Command {
 
 /// Runs the command line of this process ([`std::env::args_os`]); the body of a binary's `main`.
 pub fn main() -> ExitCode {
+    pin_thread_count();
     run_with_args(std::env::args_os())
+}
+
+/// Sets `RAYON_NUM_THREADS` to the number of CPUs this process may use when it is not set, once,
+/// before any thread starts. candle asks for its thread count at every convolution and matrix
+/// product, and without the variable it counts physical cores by reading `/proc/cpuinfo` each time
+/// (thousands of reads per training step of a generator with an encoder, more system time than
+/// the training itself); rayon takes the same count by default, so nothing else changes.
+fn pin_thread_count() {
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        if let Ok(n) = std::thread::available_parallelism() {
+            std::env::set_var("RAYON_NUM_THREADS", n.to_string());
+        }
+    }
 }
 
 /// Runs the command line `args`, the program's name first (as [`std::env::args_os`] gives them),
@@ -116,12 +130,13 @@ where
     S: Into<OsString> + Clone,
 {
     let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
-    // The command line as the report shows it, the program named as users call it.
+    // The command line as the report shows it, the program named as users call it, each
+    // argument quoted where a shell would split or expand it: pasted into a shell, it runs again.
     let command = std::iter::once("drift-bench".to_string())
         .chain(
             args.iter()
                 .skip(1)
-                .map(|a| a.to_string_lossy().into_owned()),
+                .map(|a| shell_quote(&a.to_string_lossy())),
         )
         .collect::<Vec<_>>()
         .join(" ");
@@ -144,12 +159,41 @@ where
     }
 }
 
+/// `arg` as a POSIX shell reads it back as one word: as is when it holds only characters no shell
+/// treats specially, else in single quotes (a quote inside written `'\''`).
+///
+/// ```
+/// use drift_bench::cli::shell_quote;
+/// assert_eq!(shell_quote("--out"), "--out");
+/// assert_eq!(shell_quote("file:a b.csv"), "'file:a b.csv'");
+/// assert_eq!(shell_quote(r#"x={"mmd": ()}"#), r#"'x={"mmd": ()}'"#);
+/// assert_eq!(shell_quote("it's"), r"'it'\''s'");
+/// assert_eq!(shell_quote(""), "''");
+/// ```
+pub fn shell_quote(arg: &str) -> String {
+    let plain = !arg.is_empty()
+        && arg
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:,=+@%".contains(c));
+    if plain {
+        arg.to_string()
+    } else {
+        format!("'{}'", arg.replace('\'', r"'\''"))
+    }
+}
+
 /// Runs one parsed command line.
 fn run(cli: Cli, command: &str) -> Result<()> {
     let mut out = Console::new(std::io::stdout().lock());
     let mut err = Console::new(std::io::stderr().lock());
     if let Some(mb) = cli.pair_cache_mb {
         drift_ops::pair_cache::set_pair_cache_budget((mb * 1024.0 * 1024.0) as usize);
+    } else if !matches!(cli.command, Some(Command::List { .. } | Command::Validate { .. })) {
+        // A budget the environment asks for but that does not parse is refused before any work,
+        // not silently replaced by the default.
+        if let Err(message) = drift_ops::pair_cache::env_budget() {
+            bail!("{message} (give a number of MiB, 0 to turn the cache off, or unset it)");
+        }
     }
     match cli
         .command

@@ -112,6 +112,7 @@ fn train(
         learning_rate: t.learning_rate,
         seed,
         backend: study.backend,
+        features: t.features,
         ..GeneratorConfig::default()
     };
     let training = TrainingData {

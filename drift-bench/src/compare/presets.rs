@@ -3,6 +3,7 @@
 
 use crate::compare::record::Mode;
 use crate::compare::sweep::{FlowSettings, Study, Sweep, TrainSettings};
+use crate::generator::Features;
 use anyhow::{bail, Result};
 
 /// The names [`preset`] knows.
@@ -10,10 +11,17 @@ pub const PRESETS: [&str; 2] = ["default", "quick"];
 
 /// The drifts of the default comparison, all with a Gaussian kernel so that one temperature means
 /// the same kernel for each; Sinkhorn solves warm-started across flow steps.
+///
+/// Labels say what ran: a label that is a registered operator's name would read as that operator
+/// at its registry defaults (what `-o one_sided` runs, a Laplace kernel), so the operators whose
+/// kernel differs from their registry default carry it in their label (`one_sided_gaussian`,
+/// `deng_alg2_gaussian`). The report lists every operator with every parameter, and names the
+/// parameters where a label that is a registered name differs from the registry's operator (here
+/// the Sinkhorn solvers' tolerances and warm start).
 fn default_operators() -> Vec<String> {
     [
-        r#"one_sided={"one_sided": (temperature: 1.0, kernel: {"gaussian": ()})}"#,
-        r#"deng_alg2={"deng_alg2": (temperature: 1.0, kernel: {"gaussian": ()})}"#,
+        r#"one_sided_gaussian={"one_sided": (temperature: 1.0, kernel: {"gaussian": ()})}"#,
+        r#"deng_alg2_gaussian={"deng_alg2": (temperature: 1.0, kernel: {"gaussian": ()})}"#,
         r#"sinkhorn_proxy={"sinkhorn_proxy": (temperature: 1.0)}"#,
         r#"sinkhorn_drift={"sinkhorn_drift": (temperature: 1.0, sinkhorn: (max_iters: 100, tol: 1e-3, warm_start: true))}"#,
         r#"sinkhorn_divergence={"sinkhorn_divergence": (temperature: 1.0, sinkhorn: (max_iters: 100, tol: 1e-3, epsilon_scaling: Some(0.5)))}"#,
@@ -44,7 +52,8 @@ pub fn preset(name: &str) -> Result<Sweep> {
 /// modes (weights 0.8 and 0.2: does a drift keep the small mode, with its mass?) and on the
 /// digits, and generators on the digits for the three operators whose difference
 /// the Sinkhorn-drifting paper reports (one-sided, Algorithm 2, Sinkhorn drift) and the official
-/// release's loss (`deng_official`, one temperature, its statistics over every class of a step).
+/// release's loss (`deng_official`, one temperature, its statistics over every class of a step),
+/// once on the samples and once on the feature maps of a fixed encoder (labels `…_encoder`).
 pub fn default_sweep() -> Sweep {
     let temperatures = vec![0.005, 0.02, 0.1, 0.5, 1.0];
     let flow = Study {
@@ -74,8 +83,8 @@ pub fn default_sweep() -> Sweep {
             default_operators()
                 .into_iter()
                 .filter(|o| {
-                    o.starts_with("one_sided=")
-                        || o.starts_with("deng_alg2=")
+                    o.starts_with("one_sided_gaussian=")
+                        || o.starts_with("deng_alg2_gaussian=")
                         || o.starts_with("deng_official=")
                         || o.starts_with("sinkhorn_drift=")
                 })
@@ -83,8 +92,34 @@ pub fn default_sweep() -> Sweep {
             vec!["digits".into()],
         )
     };
+    // The official method's feature setting: the same generators, each drift taken over the
+    // feature maps of a fixed random encoder (one problem per class and location, every key's
+    // problems in one batched call). Labelled apart from the raw rows.
+    let features = Study {
+        train: TrainSettings {
+            features: Features::Encoder,
+            ..train.train.clone()
+        },
+        ..Study::new(
+            default_operators()
+                .into_iter()
+                .filter(|o| {
+                    o.starts_with("one_sided=")
+                        || o.starts_with("deng_official=")
+                        || o.starts_with("sinkhorn_drift=")
+                })
+                .map(|o| o.replacen('=', "_encoder=", 1))
+                .collect(),
+            vec!["digits".into()],
+        )
+    };
+    let features = Study {
+        temperatures: train.temperatures.clone(),
+        modes: vec![Mode::Train],
+        ..features
+    };
     Sweep {
-        studies: vec![flow, train],
+        studies: vec![flow, train, features],
         jobs: 1,
     }
 }

@@ -121,6 +121,9 @@ pub struct TrainSettings {
     pub latent: usize,
     /// Learning rate.
     pub learning_rate: f64,
+    /// What the drift sees of a sample: `Raw` (the sample) or `Encoder` (a fixed encoder's
+    /// feature maps, one problem per class and location, for square images such as the digits).
+    pub features: crate::generator::Features,
 }
 
 impl Default for TrainSettings {
@@ -132,6 +135,7 @@ impl Default for TrainSettings {
             layers: 2,
             latent: 16,
             learning_rate: 1e-3,
+            features: crate::generator::Features::Raw,
         }
     }
 }
@@ -181,6 +185,29 @@ impl Study {
         }
         if self.modes.is_empty() {
             bail!(named("no modes: give flow, train or both"));
+        }
+        // A repeated value would run the same cell twice and count it as two seeds of one row.
+        if let Some(t) = repeated(&self.temperatures, |a, b| a.to_bits() == b.to_bits()) {
+            bail!(named(&format!(
+                "temperature {t} is given twice: give each temperature once"
+            )));
+        }
+        if let Some(seed) = repeated(&self.seeds, |a, b| a == b) {
+            bail!(named(&format!(
+                "seed {seed} is given twice: give each seed once"
+            )));
+        }
+        if let Some(mode) = repeated(&self.modes, |a, b| a == b) {
+            bail!(named(&format!(
+                "mode {} is given twice: give each mode once",
+                mode.name()
+            )));
+        }
+        let names: Vec<&str> = self.datasets.iter().map(|d| d.trim()).collect();
+        if let Some(name) = repeated(&names, |a, b| a == b) {
+            bail!(named(&format!(
+                "data set `{name}` is given twice: give each data set once"
+            )));
         }
         if !(self.test_fraction > 0.0 && self.test_fraction < 1.0) {
             bail!(named(&format!(
@@ -245,11 +272,15 @@ impl Study {
 }
 
 impl Sweep {
-    /// Reads a sweep from a RON file; errors name the file, line and column.
+    /// Reads a sweep from a RON file (a UTF-8 byte-order mark at its start is skipped); errors name
+    /// the file, line and column.
     pub fn from_file(path: &Path) -> Result<Sweep> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read sweep file {}", path.display()))?;
-        ron::from_str(&text).map_err(|e| {
+        // Editors on some systems start UTF-8 files with a byte-order mark; operator files accept
+        // it too.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+        ron::from_str(text).map_err(|e| {
             anyhow::anyhow!(
                 "{}:{}:{}: {}",
                 path.display(),
@@ -278,6 +309,14 @@ impl Sweep {
     pub fn runs(&self) -> usize {
         self.studies.iter().map(Study::runs).sum()
     }
+}
+
+/// The first value of `list` that an earlier one equals.
+fn repeated<T>(list: &[T], same: impl Fn(&T, &T) -> bool) -> Option<&T> {
+    list.iter()
+        .enumerate()
+        .find(|(i, v)| list[..*i].iter().any(|u| same(u, v)))
+        .map(|(_, v)| v)
 }
 
 fn one() -> usize {

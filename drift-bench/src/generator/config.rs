@@ -31,6 +31,8 @@ pub struct GeneratorConfig {
     pub seed: u64,
     /// Where the drifts are computed (the network runs on candle's CPU device).
     pub backend: crate::backend_kind::BackendKind,
+    /// What the drift sees of a sample: the sample (`Raw`) or a fixed encoder's feature maps.
+    pub features: super::Features,
 }
 
 impl Default for GeneratorConfig {
@@ -45,6 +47,7 @@ impl Default for GeneratorConfig {
             max_targets: 1024,
             seed: 0,
             backend: crate::backend_kind::BackendKind::Cpu,
+            features: super::Features::Raw,
         }
     }
 }

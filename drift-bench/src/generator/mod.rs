@@ -11,6 +11,7 @@
 //! diagnostics).
 
 mod config;
+mod features;
 mod latent;
 mod loss;
 mod mlp;
@@ -19,6 +20,7 @@ mod train;
 mod training_data;
 
 pub use config::GeneratorConfig;
+pub use features::{FeatureMaps, Features, ENCODER_CHANNELS};
 pub use latent::{balanced_classes, generator_input};
 pub use loss::drifting_loss;
 pub use mlp::Mlp;

@@ -1,6 +1,7 @@
 //! Training a one-step generator with the drifting loss, the drift computed by this project's
 //! operators.
 
+use super::features::{by_problem, from_problems, FeatureMaps};
 use super::latent::{balanced_classes, generator_input};
 use super::loss::drifting_loss;
 use super::{GeneratorConfig, GeneratorOutcome, Mlp, TrainingData};
@@ -21,11 +22,13 @@ use std::time::{Duration, Instant};
 ///
 /// Every step draws `batch` latents (per class when `data` is labelled: the input is then the
 /// latent followed by the one-hot class), generates them in one forward pass, computes the drift
-/// in f32 in one batched call with one problem per class (`X` the class's generated samples, `Y`
-/// its data points, at most `max_targets` of them, see [`GeneratorConfig::max_targets`];
-/// [`drift_api::apply_drift_batch`], so batch-wide statistics such as `deng_official`'s scale are
-/// taken over every class), and takes one optimiser step on the sum over classes of their losses,
-/// with candle's autograd. The `context`
+/// in f32 in one batched call per feature key ([`GeneratorConfig::features`]: the samples
+/// themselves, or a fixed encoder's feature maps) with one problem per class and location (`X`
+/// the class's generated features there, `Y` its data's, at most `max_targets` data points, see
+/// [`GeneratorConfig::max_targets`]; [`drift_api::apply_drift_batch`], so batch-wide statistics
+/// such as `deng_official`'s scale are taken over every problem of the key), and takes one
+/// optimiser step on the sum over keys and classes of their drifting losses
+/// `mean((φ(x) − stopgrad(φ(x) + V))²)`, with candle's autograd through the encoder. The `context`
 /// carries the temperature factor; its step is set to the training step and its time to the
 /// step as a number. `on_step` is called with the index of every finished step.
 ///
@@ -73,6 +76,7 @@ pub fn train_generator(
                 .transpose()
         })
         .collect::<drift_api::Result<Vec<_>>>()?;
+    let maps = FeatureMaps::new(cfg.features, dim)?;
     let step_classes: Vec<usize> = (0..classes)
         .flat_map(|c| std::iter::repeat_n(c, cfg.batch))
         .collect();
@@ -108,10 +112,9 @@ pub fn train_generator(
             time: step as f64,
             ..context
         };
-        // One batched call per step: one problem per class (its generated samples against its
-        // data, a fresh subset drawn in class order where the class is larger than
-        // `max_targets`).
-        let (mut y_data, mut y_offsets) = (Vec::new(), vec![0]);
+        // The targets of this step, class after class (a fresh subset drawn in class order
+        // where the class is larger than `max_targets`), and their feature keys.
+        let mut class_keys = Vec::with_capacity(classes);
         for (c, fixed) in fixed_targets.iter().enumerate() {
             let subset;
             let y = match fixed {
@@ -121,46 +124,90 @@ pub fn train_generator(
                     &subset
                 }
             };
-            y_data.extend_from_slice(y.data());
-            y_offsets.push(y_offsets[c] + y.len());
+            let points = Tensor::from_slice(y.data(), (y.len(), dim), &Device::Cpu)?;
+            class_keys.push(maps.keys(&points)?);
         }
-        let batch = ProblemBatch::new(
-            BatchSets::dense("generated", &generated, classes, cfg.batch, dim)?,
-            BatchSets::ragged("data", &y_data, y_offsets, dim)?,
-        )?;
-        let mut v = vec![0.0f32; generated.len()];
-        let report = apply_drift_batch(
-            op,
-            BatchProblem {
-                backend: backend.as_ref(),
-                batch: &batch,
-                context: &step_context,
-                out: &mut v,
-                scale: 1.0,
-                collective: &SingleProcess,
-            },
-        )
-        .with_context(|| format!("drift at training step {step} (problem b = class b)"))?;
-        let (i, n) = batch_sinkhorn_totals(&report);
-        iterations += i;
-        solves += n;
-        let marginal_error = report.max_marginal_error();
-        let drift_norm = report.drift_norm;
+        // One batched call per feature key: one problem per (class, location).
+        let keys = maps.keys(&x)?;
+        let (mut fields, mut squares, mut marginal_error) = (Vec::new(), 0.0, None::<f64>);
+        for (k, key) in keys.iter().enumerate() {
+            let (_, locations, key_dim) = key.dims3()?;
+            let generated = by_problem(key, classes)?;
+            let (mut y_data, mut y_offsets) = (Vec::new(), vec![0]);
+            for per_class in &class_keys {
+                let (rows, _, _) = per_class[k].dims3()?;
+                y_data.extend(by_problem(&per_class[k], 1)?);
+                for _ in 0..locations {
+                    y_offsets.push(y_offsets.last().unwrap_or(&0) + rows);
+                }
+            }
+            let batch = ProblemBatch::new(
+                BatchSets::dense(
+                    "generated",
+                    &generated,
+                    classes * locations,
+                    cfg.batch,
+                    key_dim,
+                )?,
+                BatchSets::ragged("data", &y_data, y_offsets, key_dim)?,
+            )?;
+            let mut v = vec![0.0f32; generated.len()];
+            let report = apply_drift_batch(
+                op,
+                BatchProblem {
+                    backend: backend.as_ref(),
+                    batch: &batch,
+                    context: &step_context,
+                    out: &mut v,
+                    scale: 1.0,
+                    collective: &SingleProcess,
+                },
+            )
+            .with_context(|| {
+                format!(
+                    "drift at training step {step}, feature key {k} (problem b = class \
+                     b / {locations}, location b % {locations})"
+                )
+            })?;
+            let (i, n) = batch_sinkhorn_totals(&report);
+            iterations += i;
+            solves += n;
+            marginal_error = match (marginal_error, report.max_marginal_error()) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            };
+            squares += report.drift_norm * report.drift_norm;
+            fields.push(v);
+        }
         drift_time += started.elapsed();
-        let loss_value =
-            v.iter().map(|&a| f64::from(a) * f64::from(a)).sum::<f64>() / v.len() as f64;
+        let count: usize = fields.iter().map(Vec::len).sum();
+        let loss_value = fields
+            .iter()
+            .flatten()
+            .map(|&a| f64::from(a) * f64::from(a))
+            .sum::<f64>()
+            / count as f64;
         if !loss_value.is_finite() {
             outcome.diverged_at = Some(step);
             break;
         }
 
         let started = Instant::now();
-        let v = Tensor::from_vec(v, (step_classes.len(), dim), &Device::Cpu)?;
-        // One step on the sum of the classes' losses: each class's is the mean over its own
-        // batch, so the whole batch's mean times the number of classes (equal batches).
-        let loss = (drifting_loss(&x, &v)? * classes as f64)?;
+        // One step on the sum over the keys of the sum over the classes' losses: each class's is
+        // the mean over its own batch, so each key's mean times the number of classes.
+        let mut loss = None;
+        for (key, v) in keys.iter().zip(fields) {
+            let v = from_problems(v, classes, key.dims3()?)?;
+            let term = (drifting_loss(key, &v)? * classes as f64)?;
+            loss = Some(match loss {
+                None => term,
+                Some(total) => (total + term)?,
+            });
+        }
+        let loss = loss.context("no feature keys")?;
         optimiser.backward_step(&loss)?;
         network_time += started.elapsed();
+        let drift_norm = (squares / keys.len() as f64).sqrt();
 
         outcome.losses.push(loss_value);
         outcome.last_drift_norm = drift_norm;

@@ -23,9 +23,18 @@ thread_local! {
 /// caller overwrites what it reads), otherwise a new one of zeros (an allocation failure is a
 /// typed error naming `what`).
 pub fn take<T: Real>(what: &str, len: usize) -> Result<Vec<T>> {
+    // The smallest kept buffer that holds `len` values, else the largest (grown once).
     let kept = POOL.with(|p| {
         let mut pool = p.borrow_mut();
-        let at = pool.iter().position(|b| b.is::<Vec<T>>())?;
+        let capacity = |b: &Box<dyn Any>| b.downcast_ref::<Vec<T>>().map(Vec::capacity);
+        let fits = (0..pool.len())
+            .filter(|&i| capacity(&pool[i]).is_some_and(|c| c >= len))
+            .min_by_key(|&i| capacity(&pool[i]));
+        let at = fits.or_else(|| {
+            (0..pool.len())
+                .filter(|&i| capacity(&pool[i]).is_some())
+                .max_by_key(|&i| capacity(&pool[i]))
+        })?;
         pool.swap_remove(at).downcast::<Vec<T>>().ok()
     });
     match kept {
