@@ -32,7 +32,9 @@
 
 use crate::backend::Backend;
 use crate::error::{DriftError, Result};
-use crate::operator::{apply_drift_to, Context, DriftOperator, DriftProblem, DriftReport, Negatives};
+use crate::operator::{
+    apply_drift_to, Context, DriftOperator, DriftProblem, DriftReport, Negatives,
+};
 use crate::points::PointCloud;
 use crate::real::Real;
 use rayon::prelude::*;
@@ -118,7 +120,10 @@ impl<'a, T: Real> BatchSets<'a, T> {
                 found: weights.len(),
             });
         }
-        if let Some(k) = weights.iter().position(|w| !(w.is_finite() && *w >= T::zero())) {
+        if let Some(k) = weights
+            .iter()
+            .position(|w| !(w.is_finite() && *w >= T::zero()))
+        {
             return Err(DriftError::InvalidWeight {
                 what,
                 point: k,
@@ -431,7 +436,10 @@ pub struct BatchReport {
 impl BatchReport {
     /// Largest Sinkhorn marginal error over the problems and parts, if any coupling reported one.
     pub fn max_marginal_error(&self) -> Option<f64> {
-        let own = self.per_problem.iter().filter_map(|r| r.max_marginal_error());
+        let own = self
+            .per_problem
+            .iter()
+            .filter_map(|r| r.max_marginal_error());
         let parts = self.parts.iter().filter_map(|p| p.max_marginal_error());
         own.chain(parts).reduce(f64::max)
     }

@@ -1,7 +1,7 @@
 //! The floating-point types the framework computes in, chosen at run time from the data.
 
-use crate::batch::{BatchJob, BatchProblem};
 use crate::backend::{Backend, ReductionJob, RowReduction};
+use crate::batch::{BatchJob, BatchProblem};
 use crate::coupling::{CouplingJob, CouplingProblem};
 use crate::error::Result;
 use crate::kernel::Kernel;

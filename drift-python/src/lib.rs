@@ -12,6 +12,7 @@ use drift_ops as _;
 use pyo3::prelude::*;
 
 mod arrays;
+mod batch;
 mod bench;
 mod errors;
 mod load;
@@ -25,11 +26,13 @@ fn _drift(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("SpecError", m.py().get_type::<errors::SpecError>())?;
     m.add_class::<operator::NativeOperator>()?;
     m.add_class::<report::Report>()?;
+    m.add_class::<report::BatchReport>()?;
     m.add_class::<report::CouplingReport>()?;
     m.add_class::<report::PrecisionReport>()?;
     m.add_function(wrap_pyfunction!(load::load_file, m)?)?;
     m.add_function(wrap_pyfunction!(load::load_str, m)?)?;
     m.add_function(wrap_pyfunction!(registry::registry_entries, m)?)?;
     m.add_function(wrap_pyfunction!(bench::bench_rust_call, m)?)?;
+    m.add_function(wrap_pyfunction!(bench::bench_rust_batch, m)?)?;
     Ok(())
 }

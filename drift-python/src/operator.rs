@@ -1,8 +1,9 @@
 //! The native operator object: a loaded operator tree and the call that runs it on NumPy arrays.
 
 use crate::arrays;
+use crate::batch::{run_batch, BatchInputs};
 use crate::errors::to_py;
-use crate::report::Report;
+use crate::report::{BatchReport, Report};
 use drift_api::{fmt_num, try_vec, Context, DriftOperator, DriftReport, Negatives, Real};
 use drift_ops::{drift_into, CpuBackend};
 use numpy::Element;
@@ -104,6 +105,53 @@ impl NativeOperator {
             self.run::<f32>(py, &inputs, options)
         } else if x.cast::<numpy::PyArrayDyn<f64>>().is_ok() {
             self.run::<f64>(py, &inputs, options)
+        } else {
+            Err(PyValueError::new_err(format!(
+                "`x` must be a NumPy array of float32 or float64, found {}",
+                arrays::dtype_name(x)
+            )))
+        }
+    }
+
+    /// Runs the operator on a batch of `B` independent problems in one call: `x` `(B, N, D)`,
+    /// `y` `(B, M, D)`, optional weights `(B, N)` / `(B, M)`, optional guidance `negatives`
+    /// `(B, K, D)` with `negative_weights` `(B, K)` (each negative's weight relative to one
+    /// generated sample; 1 when not given), all NumPy arrays of one float dtype. Returns
+    /// `(V, report)` with `V` a new `(B, N, D)` array of `x`'s dtype and the batch's report. The
+    /// GIL is released while the field is computed.
+    #[pyo3(signature = (x, y, x_weights, y_weights, negatives, negative_weights, step, time))]
+    #[allow(clippy::too_many_arguments)]
+    fn apply_batch<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+        y: &Bound<'py, PyAny>,
+        x_weights: Option<&Bound<'py, PyAny>>,
+        y_weights: Option<&Bound<'py, PyAny>>,
+        negatives: Option<&Bound<'py, PyAny>>,
+        negative_weights: Option<&Bound<'py, PyAny>>,
+        step: u64,
+        time: f64,
+    ) -> PyResult<(Bound<'py, PyAny>, BatchReport)> {
+        if !time.is_finite() {
+            return Err(PyValueError::new_err(format!(
+                "time {}: must be finite",
+                fmt_num(time)
+            )));
+        }
+        let inputs = BatchInputs {
+            x,
+            y,
+            x_weights,
+            y_weights,
+            negatives,
+            negative_weights,
+        };
+        let context = Context::at(step, time);
+        if x.cast::<numpy::PyArrayDyn<f32>>().is_ok() {
+            run_batch::<f32>(py, self, &inputs, context)
+        } else if x.cast::<numpy::PyArrayDyn<f64>>().is_ok() {
+            run_batch::<f64>(py, self, &inputs, context)
         } else {
             Err(PyValueError::new_err(format!(
                 "`x` must be a NumPy array of float32 or float64, found {}",

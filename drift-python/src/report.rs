@@ -226,3 +226,112 @@ impl PrecisionReport {
         )
     }
 }
+
+/// The diagnostics of one batched evaluation (`Operator.apply_batch`, `drift.torch.drift_loss`):
+/// the operator, the number of problems, the drift norm over the whole batch, the batch-wide
+/// statistics the operator computed (reduction, feature scale, per-temperature norms), the reports
+/// of sub-operators, and one report per problem when the problems ran one by one.
+#[pyclass(frozen, module = "drift._drift")]
+pub(crate) struct BatchReport {
+    inner: drift_api::BatchReport,
+}
+
+impl From<drift_api::BatchReport> for BatchReport {
+    fn from(inner: drift_api::BatchReport) -> Self {
+        BatchReport { inner }
+    }
+}
+
+#[pymethods]
+impl BatchReport {
+    /// The operator's registered name.
+    #[getter]
+    fn operator(&self) -> &str {
+        &self.inner.operator
+    }
+
+    /// The number of problems `B`.
+    #[getter]
+    fn problems(&self) -> usize {
+        self.inner.problems
+    }
+
+    /// The raw drift norm `sqrt(mean |V|^2 / D)` of this operator's field over the whole batch
+    /// (every generated sample of positive weight of every problem).
+    #[getter]
+    fn drift_norm(&self) -> f64 {
+        self.inner.drift_norm
+    }
+
+    /// Where the operator took its batch-wide statistics: `"Batch"` (one over the whole batch),
+    /// `"Problem"` (one per problem), or `None` for operators without any.
+    #[getter]
+    fn reduction(&self) -> Option<&'static str> {
+        self.inner.reduction.map(|r| match r {
+            drift_api::Reduction::Batch => "Batch",
+            drift_api::Reduction::Problem => "Problem",
+        })
+    }
+
+    /// The feature scale the operator computed (over the batch, or the mean of the per-problem
+    /// scales), or `None`.
+    #[getter]
+    fn scale(&self) -> Option<f64> {
+        self.inner.scale
+    }
+
+    /// The per-temperature normalisers as `(temperature, lambda)` pairs (empty for operators
+    /// without any).
+    #[getter]
+    fn temperature_norms(&self) -> Vec<(f64, f64)> {
+        self.inner
+            .temperature_norms
+            .iter()
+            .map(|t| (t.temperature, t.lambda))
+            .collect()
+    }
+
+    /// The batch reports of sub-operators (compositions), in order.
+    #[getter]
+    fn parts(&self) -> Vec<BatchReport> {
+        self.inner
+            .parts
+            .iter()
+            .cloned()
+            .map(BatchReport::from)
+            .collect()
+    }
+
+    /// One report per problem, when the problems ran one by one (operators without a batched
+    /// path); empty otherwise.
+    #[getter]
+    fn per_problem(&self) -> Vec<Report> {
+        self.inner
+            .per_problem
+            .iter()
+            .cloned()
+            .map(Report::from)
+            .collect()
+    }
+
+    /// The largest Sinkhorn marginal error over the problems and parts, or `None`.
+    #[getter]
+    fn max_marginal_error(&self) -> Option<f64> {
+        self.inner.max_marginal_error()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "BatchReport(operator={:?}, problems={}, drift_norm={:e}, reduction={}, scale={}, \
+             temperature_norms={}, parts={}, per_problem={})",
+            self.inner.operator,
+            self.inner.problems,
+            self.inner.drift_norm,
+            self.reduction().map_or("None".into(), |r| format!("{r:?}")),
+            self.inner.scale.map_or("None".into(), |s| format!("{s:e}")),
+            self.inner.temperature_norms.len(),
+            self.inner.parts.len(),
+            self.inner.per_problem.len()
+        )
+    }
+}

@@ -225,6 +225,7 @@ fn sum_squares<T: Real>(values: &[T]) -> f64 {
 /// `d_ij = sqrt(max(‖x_i − t_j‖², floor))` into `dist` (`N × M`) from the centred targets (whose
 /// first `N` rows are the generated samples); the diagonal of the generated block is exactly the
 /// floor's root.
+#[inline(never)]
 fn distances<T: Real>(
     n: usize,
     dim: usize,
@@ -289,6 +290,7 @@ fn scale_sums<T: Real>(dist: &[T], w: &[T], n: usize) -> (f64, f64) {
 /// `G_R` of one problem for every temperature, into `field` (`R × N × D`, temperature after
 /// temperature); returns
 /// `Σ G_R²` per temperature.
+#[inline(never)]
 fn forces<T: Real>(
     p: &Problem<'_, T>,
     dim: usize,
@@ -314,6 +316,18 @@ fn forces<T: Real>(
     }
     let split = p.n + p.n_neg;
     let floor = T::of(k.affinity_floor);
+    // No subnormal numbers: they cost a micro-code assist per operation on x86 (the official
+    // code runs with them flushed to zero). Exponents stop where a term is below 2⁻²³ (f32) of
+    // the smallest normal number divided by the row's or column's length: a sum that holds its
+    // largest term, 1, cannot see it. Each softmax factor stops at the floor (when the floor is
+    // positive, a factor below it makes the product floored anyway: the same result), else at
+    // the root of the smallest normal number.
+    let lowest = T::min_positive_value().ln() + T::of(16.0);
+    let tiny = if k.affinity_floor > 0.0 {
+        floor
+    } else {
+        T::min_positive_value().sqrt()
+    };
     let coeff = sized(&mut s.coeff, temperatures.len() * nm);
     let row = sized(&mut s.row, nm);
     let col = sized(&mut s.col, nm);
@@ -324,7 +338,7 @@ fn forces<T: Real>(
             let (src, dst) = (&logits[i * m..(i + 1) * m], &mut row[i * m..(i + 1) * m]);
             let top = lane_min(src) * scale;
             for (o, v) in dst.iter_mut().zip(src) {
-                *o = *v * scale - top;
+                *o = (*v * scale - top).max(lowest);
             }
         }
         T::exp_in_place(row);
@@ -345,7 +359,7 @@ fn forces<T: Real>(
         for i in 0..n {
             let (src, dst) = (&logits[i * m..(i + 1) * m], &mut col[i * m..(i + 1) * m]);
             for ((o, v), t) in dst.iter_mut().zip(src).zip(col_top.iter()) {
-                *o = (*v - *t) * scale;
+                *o = ((*v - *t) * scale).max(lowest);
             }
         }
         T::exp_in_place(col);
@@ -364,7 +378,7 @@ fn forces<T: Real>(
             let range = i * m..(i + 1) * m;
             let (a_row, a_col, out) = (&row[range.clone()], &col[range.clone()], &mut c[range]);
             for (((o, pr), pc), cs) in out.iter_mut().zip(a_row).zip(a_col).zip(col_sum.iter()) {
-                *o = (*pr * (*pc * *cs)).max(floor);
+                *o = (pr.max(tiny) * (*pc * *cs).max(tiny)).max(floor);
             }
         }
         T::sqrt_in_place(c);

@@ -14,12 +14,17 @@ The drifting loss of a one-step generator is then `((f(z) - (f(z) + V).detach())
 `drift.operators()`, `drift.kernels()`, `drift.couplings()` and `drift.weightings()` list what can
 be named. Errors raise ValueError (drift.SpecError, with file, line and column, for a bad
 specification) with the messages of the `drift-bench` command line.
+
+Batches of independent problems run in one call: `V, report = op.apply_batch(x, y)` with `x`
+(B, N, D) and `y` (B, M, D). `drift.torch` (imported on its own, it needs PyTorch) gives the
+official drifting loss with any operator swapped in: `loss, info = drift.torch.drift_loss(gen,
+fixed_pos, fixed_neg)`, usable under `torch.compile`.
 """
 
 from __future__ import annotations
 
 from . import _constructors
-from ._drift import CouplingReport, PrecisionReport, Report, SpecError
+from ._drift import BatchReport, CouplingReport, PrecisionReport, Report, SpecError
 from ._operator import Operator, load
 from ._registry import Entry, Param, couplings, entries, kernels, operators, weightings
 from ._ron import Ron
@@ -28,6 +33,7 @@ __all__ = [
     "load",
     "Operator",
     "Report",
+    "BatchReport",
     "CouplingReport",
     "PrecisionReport",
     "SpecError",

@@ -42,6 +42,18 @@ class Report:
     trusted: bool
     promoted: bool
 
+class BatchReport:
+    """Diagnostics of one batched evaluation (Operator.apply_batch)."""
+    operator: str
+    problems: int
+    drift_norm: float
+    reduction: Optional[str]
+    scale: Optional[float]
+    temperature_norms: List[Tuple[float, float]]
+    parts: List[BatchReport]
+    per_problem: List[Report]
+    max_marginal_error: Optional[float]
+
 class Operator:
     """A loaded, validated drift operator; call it as V = op(x, y)."""
     last_report: Optional[Report]
@@ -55,6 +67,9 @@ class Operator:
     def apply(self, x: Any, y: Any, *, x_weights: Any = None, y_weights: Any = None,
               negatives: Any = None, negative_weight: float = 1.0, step: int = 0,
               time: float = 0.0) -> Tuple[Any, Report]: ...
+    def apply_batch(self, x: Any, y: Any, *, x_weights: Any = None, y_weights: Any = None,
+                    negatives: Any = None, negative_weights: Any = None, step: int = 0,
+                    time: float = 0.0) -> Tuple[Any, BatchReport]: ...
 
 class Ron:
     """RON text inserted as it is into a constructor's arguments."""

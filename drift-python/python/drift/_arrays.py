@@ -62,6 +62,21 @@ def points(name: str, obj: Any) -> np.ndarray:
     return array
 
 
+def widen(obj: Any) -> Any:
+    """A bfloat16 or float16 tensor widened to float32 (a copy); anything else as it is."""
+    torch = _torch()
+    if is_tensor(obj) and obj.dtype in (torch.bfloat16, torch.float16):
+        return obj.detach().float()
+    return obj
+
+
+def batch_points(name: str, obj: Any):
+    """The generated samples of a batch: `(array, widened)`, a bfloat16 or float16 tensor widened
+    to float32 (`widened` is then True and the field goes back to the tensor's dtype)."""
+    wide = widen(obj)
+    return points(name, wide), wide is not obj
+
+
 def like(name: str, obj: Optional[Any], dtype: np.dtype) -> Optional[np.ndarray]:
     """Another input in the precision of the generated samples (narrowing rounds to nearest)."""
     if obj is None:

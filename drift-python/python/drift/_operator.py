@@ -60,12 +60,7 @@ class Operator:
         xw = _arrays.like("x_weights", x_weights, dtype)
         yw = _arrays.like("y_weights", y_weights, dtype)
         neg = _arrays.like("negatives", negatives, dtype)
-        try:
-            step = _op.index(step)
-        except TypeError:
-            raise ValueError(f"step {step!r}: must be an integer >= 0") from None
-        if not 0 <= step < 2**64:
-            raise ValueError(f"step {step}: must be an integer >= 0 (and below 2**64)")
+        step = _check_step(step)
         try:
             time = float(time)
             negative_weight = float(negative_weight)
@@ -73,6 +68,55 @@ class Operator:
             raise ValueError(f"time and negative_weight must be numbers: {e}") from None
         v, report = self._native.apply(xa, ya, xw, yw, neg, negative_weight, step, time)
         return _arrays.result(v, x), report
+
+    def apply_batch(
+        self,
+        x: Any,
+        y: Any,
+        *,
+        x_weights: Any = None,
+        y_weights: Any = None,
+        negatives: Any = None,
+        negative_weights: Any = None,
+        step: int = 0,
+        time: float = 0.0,
+    ) -> Tuple[Any, "_drift.BatchReport"]:
+        """Computes the drift of `B` independent problems in one call; returns `(V, report)`.
+
+        Arguments:
+            x: generated samples, (B, N, D), float32 or float64 (sets the precision; a bfloat16
+                or float16 tensor is computed in float32 and V returned in its dtype).
+            y: data samples, (B, M, D), converted to x's precision.
+            x_weights, y_weights: optional (B, N) / (B, M) relative masses per problem.
+            negatives: optional (B, K, D) unconditional samples per problem (guidance).
+            negative_weights: optional (B, K): each negative's weight relative to one generated
+                sample (1 when not given).
+            step, time: where in a flow or training run the call is (shared by every problem).
+
+        Returns V with the shape (B, N, D) and dtype of x (a tensor when x is one) and a
+        `drift.BatchReport` (batch-wide drift norm, the operator's feature scale and per-temperature
+        norms where it computes them, per-problem reports where the problems ran one by one).
+        Operators with batch-wide statistics (`deng_official`) take them over the whole batch.
+
+        Raises ValueError naming the argument and both shapes when a shape does not match x's.
+        """
+        xa, widened = _arrays.batch_points("x", x)
+        dtype = xa.dtype
+        ya = _arrays.like("y", _arrays.widen(y), dtype)
+        xw = _arrays.like("x_weights", _arrays.widen(x_weights), dtype)
+        yw = _arrays.like("y_weights", _arrays.widen(y_weights), dtype)
+        neg = _arrays.like("negatives", _arrays.widen(negatives), dtype)
+        negw = _arrays.like("negative_weights", _arrays.widen(negative_weights), dtype)
+        step = _check_step(step)
+        try:
+            time = float(time)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"time must be a number: {e}") from None
+        v, report = self._native.apply_batch(xa, ya, xw, yw, neg, negw, step, time)
+        v = _arrays.result(v, x)
+        if widened:
+            v = v.to(x.dtype)
+        return v, report
 
     def __call__(
         self,
@@ -114,6 +158,17 @@ class Operator:
         )
         self.last_report = report
         return v
+
+
+def _check_step(step: Any) -> int:
+    """The step as an integer in [0, 2**64)."""
+    try:
+        step = _op.index(step)
+    except TypeError:
+        raise ValueError(f"step {step!r}: must be an integer >= 0") from None
+    if not 0 <= step < 2**64:
+        raise ValueError(f"step {step}: must be an integer >= 0 (and below 2**64)")
+    return step
 
 
 def _looks_like_ron(text: str) -> bool:
