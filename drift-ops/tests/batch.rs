@@ -603,3 +603,31 @@ fn bad_batches_are_typed_errors_naming_what_and_where() {
     let e = run_batch(op.as_ref(), &b, &SingleProcess).unwrap_err();
     assert!(matches!(e, DriftError::InProblem { index: 1, .. }), "{e}");
 }
+
+/// The README's batch example, as written there.
+#[test]
+fn the_readme_batch_example_runs() -> std::result::Result<(), DriftError> {
+    let (b, n, m, d) = (3, 4, 6, 2);
+    let x: Vec<f32> = (0..b * n * d).map(|k| (k % 7) as f32 * 0.1).collect(); // [B, N, D]
+    let y: Vec<f32> = (0..b * m * d).map(|k| 1.0 + (k % 5) as f32 * 0.1).collect(); // [B, M, D]
+    let batch = ProblemBatch::new(
+        BatchSets::dense("x", &x, b, n, d)?,
+        BatchSets::dense("y", &y, b, m, d)?,
+    )?;
+    let op = drift_api::operator_from_str(r#"{"deng_official": ()}"#, "op")?;
+    let mut v = vec![0.0f32; x.len()]; // V, [B, N, D]
+    let report = apply_drift_batch(
+        op.as_ref(),
+        BatchProblem {
+            backend: &drift_ops::CpuBackend,
+            batch: &batch,
+            context: &Context::default(),
+            out: &mut v,
+            scale: 1.0,
+            collective: &SingleProcess,
+        },
+    )?;
+    assert!(report.scale.is_some() && report.temperature_norms.len() == 3);
+    assert!(v.iter().all(|c| c.is_finite()) && v.iter().any(|c| *c != 0.0));
+    Ok(())
+}
