@@ -192,12 +192,15 @@ fn offsets(sets: &[Vec<f64>], dim: usize) -> Vec<usize> {
         .collect()
 }
 
+/// One side of a batch: coordinates, point offsets, optional weights.
+type Side<T> = (Vec<T>, Vec<usize>, Option<Vec<T>>);
+
 /// The raw batch in precision `T`, flattened, and a closure-free way to borrow it.
 struct Flat<T> {
     dim: usize,
-    x: (Vec<T>, Vec<usize>, Option<Vec<T>>),
-    y: (Vec<T>, Vec<usize>, Option<Vec<T>>),
-    neg: Option<(Vec<T>, Vec<usize>, Option<Vec<T>>)>,
+    x: Side<T>,
+    y: Side<T>,
+    neg: Option<Side<T>>,
 }
 
 fn flat<T: Real>(r: &Raw, with_negatives: bool) -> Flat<T> {
@@ -222,7 +225,7 @@ impl<T: Real> Flat<T> {
         let dim = self.dim;
         fn sets<'a, T: Real>(
             what: &str,
-            s: &'a (Vec<T>, Vec<usize>, Option<Vec<T>>),
+            s: &'a Side<T>,
             dim: usize,
         ) -> BatchSets<'a, T> {
             let b = BatchSets::ragged(what, &s.0, s.1.clone(), dim).unwrap();

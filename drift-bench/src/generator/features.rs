@@ -48,7 +48,7 @@ impl FeatureMaps {
             Features::Raw => None,
             Features::Encoder => {
                 ensure!(
-                    side * side == dim && side % 4 == 0 && side > 0,
+                    side * side == dim && side.is_multiple_of(4) && side > 0,
                     "features: Encoder needs square images whose side is a multiple of 4 \
                      (dimension 16, 64, 144, ...), got dimension {dim}"
                 );
@@ -163,8 +163,8 @@ mod tests {
             .reshape((6, 4, 5))
             .unwrap();
         let flat = by_problem(&x, 2).unwrap();
-        // Class 0, location 1, row 2 is sample 2's location 1.
-        let at = ((0 * 4 + 1) * 3 + 2) * 5;
+        // Class 0, location 1, row 2 is sample 2's location 1: (location · rows + row) · D.
+        let at = (3 + 2) * 5;
         assert_eq!(
             flat[at..at + 5],
             x.get(2).unwrap().get(1).unwrap().to_vec1::<f32>().unwrap()[..]

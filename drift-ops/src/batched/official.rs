@@ -58,6 +58,10 @@ pub struct OfficialOutcome {
     pub field_sums: Vec<(f64, f64)>,
 }
 
+/// One block of a problem's targets: its coordinates, its weights (1 when `None`) and its first
+/// column among the targets.
+type TargetBlock<'a, T> = (&'a [T], Option<&'a [T]>, usize);
+
 /// The inputs of one problem, as slices.
 struct Problem<'a, T> {
     x: &'a [T],
@@ -95,7 +99,7 @@ impl<'a, T: Real> Problem<'a, T> {
         self.n + self.n_neg + self.n_pos
     }
     /// The target blocks: coordinates, weights, first column.
-    fn blocks(&self) -> [(&'a [T], Option<&'a [T]>, usize); 3] {
+    fn blocks(&self) -> [TargetBlock<'a, T>; 3] {
         [
             (self.x, self.wx, 0),
             (self.neg, self.wn, self.n),
