@@ -223,11 +223,7 @@ fn flat<T: Real>(r: &Raw, with_negatives: bool) -> Flat<T> {
 impl<T: Real> Flat<T> {
     fn batch(&self) -> ProblemBatch<'_, T> {
         let dim = self.dim;
-        fn sets<'a, T: Real>(
-            what: &str,
-            s: &'a Side<T>,
-            dim: usize,
-        ) -> BatchSets<'a, T> {
+        fn sets<'a, T: Real>(what: &str, s: &'a Side<T>, dim: usize) -> BatchSets<'a, T> {
             let b = BatchSets::ragged(what, &s.0, s.1.clone(), dim).unwrap();
             match &s.2 {
                 Some(w) => b.with_weights(w).unwrap(),
