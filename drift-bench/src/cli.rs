@@ -188,7 +188,10 @@ fn run(cli: Cli, command: &str) -> Result<()> {
     let mut err = Console::new(std::io::stderr().lock());
     if let Some(mb) = cli.pair_cache_mb {
         drift_ops::pair_cache::set_pair_cache_budget((mb * 1024.0 * 1024.0) as usize);
-    } else if !matches!(cli.command, Some(Command::List { .. } | Command::Validate { .. })) {
+    } else if !matches!(
+        cli.command,
+        Some(Command::List { .. } | Command::Validate { .. })
+    ) {
         // A budget the environment asks for but that does not parse is refused before any work,
         // not silently replaced by the default.
         if let Err(message) = drift_ops::pair_cache::env_budget() {

@@ -374,8 +374,9 @@ fn apply_bad_input_is_a_clear_error() {
             format!("--x {}: big-endian dtype >f8", big.display()),
         ),
         (
+            // A three-dimensional --x is a batch of problems: --y must be one too.
             apply(&three_d, &[]),
-            "expected shape (N, D) or (N,), found (4, 2, 1)".into(),
+            "shape (4, 2) but --x is a batch of problems: give --y as (B, n, D)".into(),
         ),
         (
             apply(&text, &[]),

@@ -148,7 +148,7 @@ for name, a in arrays.items():
     print(name, a.dtype, repr(a.tolist()))
 numpy.save(d + '/big.npy', numpy.ones((2, 2), dtype='>f8'))
 numpy.save(d + '/ints.npy', numpy.arange(4))
-numpy.save(d + '/cube.npy', numpy.zeros((2, 2, 2)))
+numpy.save(d + '/cube.npy', numpy.zeros((2, 2, 2, 2)))
 "#;
 
 #[test]
@@ -184,7 +184,7 @@ fn drift_bench_reads_what_numpy_writes() {
     for (name, needle) in [
         ("big", "big-endian dtype >f8"),
         ("ints", "expected dtype <f4 or <f8, found <i8"),
-        ("cube", "found (2, 2, 2)"),
+        ("cube", "found (2, 2, 2, 2)"),
     ] {
         let err = npy::from_bytes(&std::fs::read(dir.join(format!("{name}.npy"))).unwrap())
             .unwrap_err()

@@ -47,6 +47,7 @@ fn key(op: &str, dataset: &str, dim: usize, mode: Mode, t: f64, seed: u64) -> Ru
         mode,
         temperature: t,
         seed,
+        settings: Default::default(),
     }
 }
 

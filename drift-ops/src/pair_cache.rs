@@ -73,13 +73,43 @@ pub fn kept() -> usize {
 
 fn from_env() -> &'static usize {
     static ENV: OnceLock<usize> = OnceLock::new();
-    ENV.get_or_init(|| {
-        std::env::var("DRIFT_PAIR_CACHE_MB")
-            .ok()
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .filter(|mb| mb.is_finite() && *mb >= 0.0)
-            .map_or(DEFAULT_BUDGET_BYTES, |mb| (mb * 1024.0 * 1024.0) as usize)
+    ENV.get_or_init(|| match env_budget() {
+        Ok(bytes) => bytes.unwrap_or(DEFAULT_BUDGET_BYTES),
+        Err(message) => {
+            // Not silently ignored: said once, on standard error (a closed stream is no error).
+            use std::io::Write as _;
+            let _ = writeln!(
+                std::io::stderr(),
+                "warning: {message}; using the default {} MiB",
+                DEFAULT_BUDGET_BYTES >> 20
+            );
+            DEFAULT_BUDGET_BYTES
+        }
     })
+}
+
+/// The budget that the environment variable `DRIFT_PAIR_CACHE_MB` asks for, in bytes: `Ok(None)`
+/// when it is not set, an error saying why when it is not a finite number of MiB `>= 0` (then
+/// [`budget`] warns once on standard error and keeps the default). A command line can call it to
+/// refuse a bad value before any work.
+///
+/// ```
+/// // In a test process the variable is usually not set.
+/// if std::env::var_os("DRIFT_PAIR_CACHE_MB").is_none() {
+///     assert_eq!(drift_ops::pair_cache::env_budget(), Ok(None));
+/// }
+/// ```
+pub fn env_budget() -> Result<Option<usize>, String> {
+    let Some(raw) = std::env::var_os("DRIFT_PAIR_CACHE_MB") else {
+        return Ok(None);
+    };
+    let text = raw.to_string_lossy();
+    match text.trim().parse::<f64>() {
+        Ok(mb) if mb.is_finite() && mb >= 0.0 => Ok(Some((mb * 1024.0 * 1024.0) as usize)),
+        _ => Err(format!(
+            "DRIFT_PAIR_CACHE_MB={text:?} is not a number of MiB >= 0"
+        )),
+    }
 }
 
 /// Bytes reserved from the budget, given back on drop.

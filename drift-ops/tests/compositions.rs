@@ -155,7 +155,7 @@ fn annealing_follows_the_context_clock() {
         operator: Box::new(OneSided::new(0.5)),
         rate: 0.3,
         clock: Clock::Time,
-        min_factor: 0.0,
+        min_factor: 1e-12,
     };
     for time in [0.0, 1.0, 4.0] {
         let got = run(&op, &x, &y, Context::at(0, time), None);

@@ -11,7 +11,7 @@ use crate::compare::sweep::{Study, Sweep};
 use crate::data::DataSpec;
 use crate::report::{self, ReportFolder, ReportOptions};
 use crate::same_file::check_no_input_inside;
-use anyhow::{bail, Result};
+use anyhow::{bail, Context as _, Result};
 use clap::Args;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -31,7 +31,8 @@ pub struct CompareArgs {
     #[arg(short = 'o', long = "operator", value_name = "OPERATOR")]
     pub operators: Vec<String>,
     /// Data sets, comma-separated: eight_gaussians, grid25, two_moons, checkerboard, spiral,
-    /// unequal_modes, mixture:D:K, digits, file:PATH[:label=first|last|N].
+    /// unequal_modes, mixture:D:K, digits, file:PATH[:label=first|last|N|none] (a .csv
+    /// whose columns look like labels needs `:label=`).
     #[arg(short = 'd', long = "data", value_delimiter = ',', value_name = "DATA")]
     pub datasets: Vec<String>,
     /// Temperatures relative to the data's scale, comma-separated [default: 0.005,0.02,0.1,0.5,1].
@@ -213,6 +214,15 @@ impl CompareArgs {
 pub fn run(args: &CompareArgs, command: &str, out: &mut impl Write) -> Result<()> {
     let sweep = args.sweep()?;
     sweep.check()?;
+    // A file whose column looks like labels needs `:label=`: said before anything is printed.
+    for (s, study) in sweep.studies.iter().enumerate() {
+        for name in &study.datasets {
+            if let Ok(spec) = DataSpec::parse(name) {
+                spec.check_label_column()
+                    .with_context(|| format!("study {}", s + 1))?;
+            }
+        }
+    }
     // The report replaces the whole folder: checked, locked and prepared before the first run.
     check_inputs_outside(args, &sweep)?;
     let folder = ReportFolder::claim(&args.out)?;
@@ -223,9 +233,22 @@ pub fn run(args: &CompareArgs, command: &str, out: &mut impl Write) -> Result<()
         sweep.studies.len(),
         args.out.display()
     )?;
+    // Said before the runs: how many run at once when --jobs asks for more than can.
+    let (_, jobs_note) = crate::compare::effective_jobs(sweep.jobs, sweep.runs());
+    if let Some(note) = &jobs_note {
+        writeln!(out, "note: {note}")?;
+    }
     out.flush()?;
     let clock = std::time::Instant::now();
-    let results = run_sweep(&sweep, !args.quiet)?;
+    let mut results = run_sweep(&sweep, !args.quiet)?;
+    for run in &mut results.runs {
+        run.record.key.settings.command = command.to_string();
+    }
+    for notice in &results.notes[..results.notices] {
+        if Some(notice) != jobs_note.as_ref() {
+            writeln!(out, "note: {}", notice.replace('`', ""))?;
+        }
+    }
     let records: Vec<_> = results.runs.iter().map(|r| r.record.clone()).collect();
     writeln!(out, "{}", report::summary_table(&records))?;
     let mut notes = vec![
@@ -237,11 +260,18 @@ pub fn run(args: &CompareArgs, command: &str, out: &mut impl Write) -> Result<()
             crate::compare::evaluate::COVERAGE_SHARE
         ),
     ];
+    if args.sweep.is_none() && !args.builds_a_study() {
+        let name = args.preset.as_deref().unwrap_or(PRESETS[0]);
+        notes.insert(
+            0,
+            format!("The sweep is the `{name}` preset (`drift-bench compare --preset {name}`); every setting is under Settings below."),
+        );
+    }
     notes.extend(results.notes.iter().cloned());
     notes.push(format!(
         "Total wall time {:.1} s with {} job(s) on {} hardware thread(s).",
         clock.elapsed().as_secs_f64(),
-        sweep.jobs,
+        results.jobs,
         std::thread::available_parallelism().map_or(1, |n| n.get())
     ));
     let files = report::write_report_in(

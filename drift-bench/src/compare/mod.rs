@@ -25,17 +25,21 @@ pub mod operator_spec;
 pub mod prepared;
 pub mod presets;
 pub mod record;
+pub mod rerun;
 pub mod start;
 pub mod sweep;
 
-pub use record::{DatasetSummary, Mode, RunKey, RunMetrics, RunOutput, RunRecord, RunStatus};
+pub use record::{
+    DatasetSummary, Mode, RunKey, RunMetrics, RunOutput, RunRecord, RunSettings, RunStatus,
+};
 pub use sweep::{FlowSettings, Study, Sweep, TrainSettings};
 
 use crate::compare::cell::run_cell;
 use crate::compare::operator_spec::{make_labels_unique, resolve, ResolvedOperator};
 use crate::compare::prepared::PreparedData;
-use crate::data::DataSpec;
-use anyhow::{Context as _, Result};
+use crate::compare::start::StartSpec;
+use crate::data::{user_file, DataSpec};
+use anyhow::{bail, Context as _, Result};
 use drift_api::{Context, PointCloud};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
@@ -45,13 +49,15 @@ use std::time::Instant;
 struct ReadyStudy<'a> {
     study: &'a Study,
     operators: Vec<ResolvedOperator>,
-    datasets: Vec<usize>,
+    /// Indices into the prepared data, with the data set's name as the study gives it.
+    datasets: Vec<(usize, String)>,
 }
 
 /// One run to do.
 struct Cell {
     study: usize,
     operator: usize,
+    /// Index into the study's data sets.
     dataset: usize,
     temperature: f64,
     seed: u64,
@@ -65,8 +71,33 @@ pub struct SweepResults {
     pub runs: Vec<RunOutput>,
     /// The data sets, as the report needs them.
     pub datasets: Vec<DatasetSummary>,
-    /// Notes on the data sets for the report (classifier accuracy, scale).
+    /// Notes for the report: `--jobs` capped, a first line of a file read as a header, then each
+    /// data set's (classifier accuracy, scale). The command also prints the first two kinds.
     pub notes: Vec<String>,
+    /// How many of `notes` come before the data sets' own (the ones worth printing at once).
+    pub notices: usize,
+    /// The runs evaluated at once: the sweep's `jobs`, capped at the number of runs and of
+    /// hardware threads.
+    pub jobs: usize,
+}
+
+/// The runs to evaluate at once for `jobs` asked for: at most one per run and per hardware thread
+/// (more only queue, and each thread's stack costs memory). Returns the number and, when it is
+/// smaller than asked for, a note saying why.
+///
+/// ```
+/// use drift_bench::compare::effective_jobs;
+/// assert_eq!(effective_jobs(1, 10).0, 1);
+/// let (jobs, note) = effective_jobs(100_000, 3);
+/// assert!(jobs <= 3 && note.unwrap().contains("100000"));
+/// ```
+pub fn effective_jobs(jobs: usize, runs: usize) -> (usize, Option<String>) {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let capped = jobs.min(runs.max(1)).min(threads).max(1);
+    let note = (capped < jobs).then(|| {
+        format!("--jobs {jobs}: running {capped} at once ({runs} runs, {threads} hardware threads)")
+    });
+    (capped, note)
 }
 
 /// Runs a sweep: checks and prepares everything, then runs every cell (in parallel up to
@@ -75,6 +106,7 @@ pub fn run_sweep(sweep: &Sweep, progress: bool) -> Result<SweepResults> {
     sweep.check()?;
     let mut data: Vec<(String, PreparedData)> = Vec::new();
     let mut ready = Vec::new();
+    let mut data_notes: Vec<String> = Vec::new();
     for (s, study) in sweep.studies.iter().enumerate() {
         let at = format!("study {}", s + 1);
         let mut operators = study
@@ -87,6 +119,7 @@ pub fn run_sweep(sweep: &Sweep, progress: bool) -> Result<SweepResults> {
         let mut datasets = Vec::new();
         for name in &study.datasets {
             let spec = DataSpec::parse(name).with_context(|| format!("{at}: data set `{name}`"))?;
+            spec.check_label_column().with_context(|| at.clone())?;
             // The digits and files keep all their rows: `points` does not change them.
             let points = match spec {
                 DataSpec::Digits | DataSpec::File { .. } => 0,
@@ -102,21 +135,54 @@ pub fn run_sweep(sweep: &Sweep, progress: bool) -> Result<SweepResults> {
             let index = match data.iter().position(|(k, _)| *k == key) {
                 Some(i) => i,
                 None => {
-                    let prepared = PreparedData::new(
+                    let mut prepared = PreparedData::new(
                         &spec,
                         study.points,
                         study.test_fraction,
                         study.data_seed,
                     )
                     .with_context(|| at.clone())?;
+                    if let DataSpec::File { path, label_column } = &spec {
+                        if let Some(line) = user_file::dropped_header(path, *label_column) {
+                            let note = format!(
+                                "`{}`: the first line `{}` holds no number, so it was read as a column header, not as data",
+                                spec.name(),
+                                line.replace('`', "'")
+                            );
+                            if !data_notes.contains(&note) {
+                                data_notes.push(note);
+                            }
+                        }
+                    }
+                    // The same data set drawn or split differently by another study: its own
+                    // name, so that the report never shows one as the other.
+                    let base = prepared.name.clone();
+                    let mut k = 1;
+                    while data.iter().any(|(_, d)| d.name == prepared.name) {
+                        k += 1;
+                        prepared.name = format!("{base}#{k}");
+                    }
                     data.push((key, prepared));
                     data.len() - 1
                 }
             };
-            for op in &operators {
-                try_once(op, &data[index].1, study).with_context(|| at.clone())?;
+            let prepared = &data[index].1;
+            if study.modes.contains(&Mode::Flow) {
+                if let StartSpec::Blob { centre, .. } = &study.flow.start {
+                    if centre.len() != prepared.dim {
+                        bail!(
+                            "{at}: the blob start's centre has {} coordinates but data set `{}` has dimension {}",
+                            centre.len(),
+                            prepared.name,
+                            prepared.dim
+                        );
+                    }
+                }
             }
-            datasets.push(index);
+            for op in &operators {
+                try_once(op, prepared, study).with_context(|| at.clone())?;
+            }
+            datasets.push((index, spec.name()));
         }
         ready.push(ReadyStudy {
             study,
@@ -144,6 +210,7 @@ pub fn run_sweep(sweep: &Sweep, progress: bool) -> Result<SweepResults> {
     };
     let done = std::sync::atomic::AtomicUsize::new(0);
     let total_runs = cells.len();
+    let (jobs, jobs_note) = effective_jobs(sweep.jobs, total_runs);
     let run_one = |cell: &Cell| -> Result<RunOutput> {
         let out = run_one_cell(cell, &ready, &data, &|| bar.inc(1));
         let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
@@ -151,18 +218,19 @@ pub fn run_sweep(sweep: &Sweep, progress: bool) -> Result<SweepResults> {
         out
     };
     bar.set_message(format!("0/{total_runs}"));
-    let runs: Vec<RunOutput> = if sweep.jobs <= 1 {
+    let runs: Vec<RunOutput> = if jobs <= 1 {
         cells.iter().map(run_one).collect::<Result<_>>()?
     } else {
         let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(sweep.jobs)
+            .num_threads(jobs)
             .build()
             .context("cannot start the run threads")?;
         pool.install(|| cells.par_iter().map(run_one).collect::<Result<_>>())?
     };
     bar.finish_and_clear();
-    let notes = data
-        .iter()
+    let mut notes: Vec<String> = jobs_note.into_iter().chain(data_notes).collect();
+    let notices = notes.len();
+    notes.extend(data.iter()
         .map(|(_, d)| {
             let mut note = format!(
                 "`{}`: dimension {}, {} seen and {} held-out points, scale s = {:.4} (mean distance between two seen points)",
@@ -180,12 +248,13 @@ pub fn run_sweep(sweep: &Sweep, progress: bool) -> Result<SweepResults> {
                 ));
             }
             note
-        })
-        .collect();
+        }));
     Ok(SweepResults {
         runs,
         datasets: data.iter().map(|(_, d)| d.summary()).collect(),
         notes,
+        notices,
+        jobs,
     })
 }
 
@@ -193,7 +262,7 @@ pub fn run_sweep(sweep: &Sweep, progress: bool) -> Result<SweepResults> {
 fn grid(ready: &[ReadyStudy]) -> Vec<Cell> {
     let mut cells = Vec::new();
     for (s, r) in ready.iter().enumerate() {
-        for &dataset in &r.datasets {
+        for dataset in 0..r.datasets.len() {
             for &mode in &r.study.modes {
                 for operator in 0..r.operators.len() {
                     for &temperature in &r.study.temperatures {
@@ -232,7 +301,11 @@ fn run_one_cell(
 ) -> Result<RunOutput> {
     let r = &ready[cell.study];
     let resolved = &r.operators[cell.operator];
-    let prepared = &data[cell.dataset].1;
+    let (index, data_name) = &r.datasets[cell.dataset];
+    let prepared = &data[*index].1;
+    let study = r.study;
+    let flow = (cell.mode == Mode::Flow).then_some(&study.flow);
+    let train = (cell.mode == Mode::Train).then_some(&study.train);
     let key = RunKey {
         operator: resolved.label.clone(),
         operator_ron: resolved.ron.clone(),
@@ -241,6 +314,33 @@ fn run_one_cell(
         mode: cell.mode,
         temperature: cell.temperature,
         seed: cell.seed,
+        settings: RunSettings {
+            study: cell.study + 1,
+            data: data_name.clone(),
+            points: study.points,
+            data_seed: study.data_seed,
+            test_fraction: study.test_fraction,
+            precision: if study.f64 { "f64" } else { "f32" }.to_string(),
+            backend: match study.backend {
+                crate::backend_kind::BackendKind::Cpu => "cpu",
+                crate::backend_kind::BackendKind::Cuda => "cuda",
+            }
+            .to_string(),
+            flow_steps: flow.map(|f| f.steps),
+            eta: flow.map(|f| f.eta),
+            particles: flow.map(|f| f.particles),
+            start: flow.map(|f| f.start.to_string()),
+            train_steps: train.map(|t| t.steps),
+            batch: train.map(|t| t.batch),
+            hidden: train.map(|t| t.hidden),
+            layers: train.map(|t| t.layers),
+            latent: train.map(|t| t.latent),
+            learning_rate: train.map(|t| t.learning_rate),
+            features: train.and_then(|t| ron::to_string(&t.features).ok()),
+            operator_expanded: resolved.expanded.clone(),
+            command: String::new(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        },
     };
     let clock = Instant::now();
     let op = drift_api::operator_from_str(&resolved.ron, &resolved.label)?;

@@ -23,6 +23,8 @@ pub struct ResolvedOperator {
     pub label: String,
     /// The exact RON it was built from (a file's whole text).
     pub ron: String,
+    /// The operator written back as RON with every parameter, defaults included (what ran).
+    pub expanded: String,
     /// The operator itself.
     pub operator: Box<dyn DriftOperator>,
 }
@@ -56,11 +58,25 @@ pub fn resolve(spec: &str) -> Result<ResolvedOperator> {
         let (ron, op) = by_name(body)?;
         (body.to_string(), ron, op)
     };
+    let expanded = expanded_ron(operator.as_ref())?;
     Ok(ResolvedOperator {
         label: label.map_or(default_label, str::to_string),
         ron,
+        expanded,
         operator,
     })
+}
+
+/// `op` written back as RON, with every parameter (defaults included) written out.
+///
+/// ```
+/// use drift_ops as _;
+/// let op = drift_api::operator_from_str(r#"{"one_sided": (temperature: 1.0)}"#, "doc").unwrap();
+/// let ron = drift_bench::compare::operator_spec::expanded_ron(op.as_ref()).unwrap();
+/// assert!(ron.contains("laplace") && ron.contains("mask_self"), "{ron}");
+/// ```
+pub fn expanded_ron(op: &dyn DriftOperator) -> Result<String> {
+    ron::to_string(&op).context("cannot write the operator back as RON")
 }
 
 /// The operator file that an operator argument names (see the module docs), if it names one.
@@ -96,8 +112,8 @@ pub fn make_labels_unique(ops: &mut [ResolvedOperator]) {
     }
 }
 
-/// `label=rest` when the part before `=` is a plain label (letters, digits, `_`, `-`, `.`) and the
-/// rest is not empty.
+/// `label=rest` when the part before `=` is a plain label (letters, digits, `_`, `-`, `.`, `#`: the
+/// suffix of a repeated label) and the rest is not empty.
 fn split_label(spec: &str) -> (Option<&str>, &str) {
     match spec.split_once('=') {
         Some((label, rest))
@@ -105,7 +121,7 @@ fn split_label(spec: &str) -> (Option<&str>, &str) {
                 && !rest.trim().is_empty()
                 && label
                     .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c)) =>
+                    .all(|c| c.is_ascii_alphanumeric() || "_-.#".contains(c)) =>
         {
             (Some(label), rest.trim())
         }
@@ -128,6 +144,72 @@ fn by_name(name: &str) -> Result<(String, Box<dyn DriftOperator>)> {
             "operator `{name}`: not a registered operator usable with its defaults (give a .ron \
              file or RON text to set its parameters)"
         ))),
+    }
+}
+
+/// When `label` (without a `#2` suffix) is the name of a registered operator but `expanded` (an
+/// operator's RON with every default, [`expanded_ron`]) is not that operator at its registry
+/// defaults and temperature 1: the parameters that differ, as `path: value (default: value)`.
+/// `None` when the label is no registered name or the operator is the registry's.
+///
+/// A label that is a registered name reads as "that operator as `-o NAME` runs it"; the report
+/// lists these differences beside the label so that two operators under one name are never taken
+/// for each other.
+///
+/// ```
+/// use drift_ops as _;
+/// use drift_bench::compare::operator_spec::{differences_from_registry, resolve};
+/// let op = resolve(r#"one_sided={"one_sided": (temperature: 1.0, kernel: {"gaussian": ()})}"#).unwrap();
+/// let diff = differences_from_registry(&op.label, &op.expanded).unwrap();
+/// assert!(diff[0].starts_with("kernel"), "{diff:?}");
+/// let op = resolve("one_sided").unwrap();
+/// assert_eq!(differences_from_registry(&op.label, &op.expanded), None);
+/// ```
+pub fn differences_from_registry(label: &str, expanded: &str) -> Option<Vec<String>> {
+    let name = label.split('#').next().unwrap_or(label);
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return None;
+    }
+    let (_, registry) = by_name(name).ok()?;
+    let registry = expanded_ron(registry.as_ref()).ok()?;
+    let (ours, theirs): (ron::Value, ron::Value) = (
+        ron::from_str(expanded).ok()?,
+        ron::from_str(&registry).ok()?,
+    );
+    let mut out = Vec::new();
+    diff_values("", &ours, &theirs, &mut out);
+    (!out.is_empty()).then_some(out)
+}
+
+/// Appends the paths where `a` and `b` differ, with both values.
+fn diff_values(path: &str, a: &ron::Value, b: &ron::Value, out: &mut Vec<String>) {
+    let show = |v: &ron::Value| ron::to_string(v).unwrap_or_else(|_| format!("{v:?}"));
+    match (a, b) {
+        (ron::Value::Map(x), ron::Value::Map(y))
+            if x.keys().all(|k| matches!(k, ron::Value::String(_))) && x.keys().eq(y.keys()) =>
+        {
+            for ((key, va), vb) in x.iter().zip(y.values()) {
+                let ron::Value::String(key) = key else {
+                    continue;
+                };
+                // The outer operator name is not a parameter.
+                let inner = if path.is_empty() && x.len() == 1 {
+                    String::new()
+                } else if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                diff_values(&inner, va, vb, out);
+            }
+        }
+        _ if a == b => {}
+        _ => out.push(format!(
+            "{}: {} (default: {})",
+            if path.is_empty() { "operator" } else { path },
+            show(a),
+            show(b)
+        )),
     }
 }
 

@@ -104,7 +104,7 @@ pub fn default_sweep() -> Sweep {
             default_operators()
                 .into_iter()
                 .filter(|o| {
-                    o.starts_with("one_sided=")
+                    o.starts_with("one_sided_gaussian=")
                         || o.starts_with("deng_official=")
                         || o.starts_with("sinkhorn_drift=")
                 })

@@ -45,6 +45,64 @@ pub struct RunKey {
     pub temperature: f64,
     /// The run's seed (start, generator initialisation, batches, metric directions).
     pub seed: u64,
+    /// The study the run belongs to, its settings, the expanded operator, the command and the
+    /// version: with the fields above, everything needed to run it again
+    /// ([`crate::compare::rerun::sweep_of_records`]). Written as flat columns and keys.
+    #[serde(flatten)]
+    pub settings: RunSettings,
+}
+
+/// Where a run comes from: its study's index and settings, the operator with every default, the
+/// command and the version. Runs of different studies are never merged in a report, even on the
+/// same data set. The flow settings are empty for a training run and the training settings for a
+/// flow run. The default (study 0, empty texts) is "unknown", as in records made by hand.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RunSettings {
+    /// The study's 1-based index in its sweep (0: unknown).
+    pub study: usize,
+    /// The data set as the sweep names it (`file:my.csv:label=last`); `dataset` is the name the
+    /// report shows, with a `#2` suffix when two studies draw the same data set differently.
+    pub data: String,
+    /// Points drawn from a generated data set before the split (files and digits keep all rows).
+    pub points: usize,
+    /// Seed of the data set and of its split.
+    pub data_seed: u64,
+    /// Fraction of the data held out for the metrics.
+    pub test_fraction: f64,
+    /// Precision of the drifts: `f32` or `f64`.
+    pub precision: String,
+    /// Where the drifts ran: `cpu` or `cuda`.
+    pub backend: String,
+    /// Flow runs: Euler steps.
+    pub flow_steps: Option<usize>,
+    /// Flow runs: step size η.
+    pub eta: Option<f64>,
+    /// Flow runs: particles (0: as many as held-out points).
+    pub particles: Option<usize>,
+    /// Flow runs: the start, as `--start` reads it (`gaussian:1`, `blob:1,2:0.3`).
+    pub start: Option<String>,
+    /// Training runs: optimiser steps.
+    pub train_steps: Option<usize>,
+    /// Training runs: generated samples per step (per class on labelled data).
+    pub batch: Option<usize>,
+    /// Training runs: width of the hidden layers.
+    pub hidden: Option<usize>,
+    /// Training runs: number of hidden layers.
+    pub layers: Option<usize>,
+    /// Training runs: dimension of the latent.
+    pub latent: Option<usize>,
+    /// Training runs: learning rate.
+    pub learning_rate: Option<f64>,
+    /// Training runs: what the drift sees of a sample (`Raw`, `Encoder`), as RON.
+    pub features: Option<String>,
+    /// The operator as RON with every parameter written out, defaults included (what
+    /// `operator_ron` leaves to the registry).
+    pub operator_expanded: String,
+    /// The command line that made the run, quoted for a POSIX shell.
+    pub command: String,
+    /// The version of drift-bench that made the run.
+    pub version: String,
 }
 
 /// How a run ended.

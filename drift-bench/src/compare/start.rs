@@ -56,6 +56,20 @@ impl std::str::FromStr for StartSpec {
     }
 }
 
+impl std::fmt::Display for StartSpec {
+    /// As `--start` reads it back: `gaussian:WIDTH` or `blob:X,Y,...:STD`, every number in its
+    /// shortest exact form.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartSpec::Gaussian { width } => write!(f, "gaussian:{width}"),
+            StartSpec::Blob { centre, std } => {
+                let centre: Vec<String> = centre.iter().map(f64::to_string).collect();
+                write!(f, "blob:{}:{std}", centre.join(","))
+            }
+        }
+    }
+}
+
 impl StartSpec {
     /// Checks the numbers.
     pub fn check(&self) -> Result<()> {
@@ -116,6 +130,9 @@ mod tests {
         assert!(b.sample(3, 3, &[0.0; 3], 1.0, 0).is_err());
         assert!("gaussian:-1".parse::<StartSpec>().is_err());
         assert!("cloud".parse::<StartSpec>().is_err());
+        for s in [g.clone(), b.clone(), "blob:-0.1,3e-7:0".parse().unwrap()] {
+            assert_eq!(s.to_string().parse::<StartSpec>().unwrap(), s);
+        }
         // The Gaussian's root-mean-square pairwise distance is `width` scales.
         let x = g.sample(4000, 8, &[0.0; 8], 3.0, 1).unwrap();
         let p: Vec<&[f64]> = x.chunks(8).collect();

@@ -1,5 +1,11 @@
 //! Which column of a user's `.csv` file holds the class labels: `label=first`, `label=last` or
-//! `label=N` (0-based column index) after the file name of a data set.
+//! `label=N` (0-based column index) after the file name of a data set, or `label=none` to say that
+//! every column is a coordinate.
+//!
+//! Without `label=` every column is a coordinate too, but a comparison first looks at the file
+//! ([`crate::data::user_file::label_like_column`]) and stops before any run when a column looks like
+//! class labels (few distinct whole numbers, or a header such as `label` or `class`), asking for
+//! `label=first|last|N` or `label=none`: a label read as a coordinate silently adds a dimension.
 
 use anyhow::{bail, Result};
 use std::fmt;
@@ -7,9 +13,13 @@ use std::fmt;
 /// The label column of a `.csv` data file, if it has one.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum LabelColumn {
-    /// No labels: every column is a coordinate.
+    /// No `label=` given: every column is a coordinate (a comparison refuses a file whose columns
+    /// look like labels, see the module docs).
     #[default]
     None,
+    /// `label=none`: no labels, said explicitly; every column is a coordinate, whatever it looks
+    /// like.
+    NoLabels,
     /// The first column (`label=first`).
     First,
     /// The last column (`label=last`).
@@ -19,11 +29,12 @@ pub enum LabelColumn {
 }
 
 impl LabelColumn {
-    /// Parses what follows `label=`: `first`, `last` or a 0-based column index.
+    /// Parses what follows `label=`: `first`, `last`, a 0-based column index, or `none`.
     ///
     /// ```
     /// use drift_bench::data::LabelColumn;
     /// assert_eq!(LabelColumn::parse("last").unwrap(), LabelColumn::Last);
+    /// assert_eq!(LabelColumn::parse("none").unwrap(), LabelColumn::NoLabels);
     /// assert_eq!(LabelColumn::parse("2").unwrap(), LabelColumn::Index(2));
     /// assert!(LabelColumn::parse("x").is_err());
     /// ```
@@ -31,10 +42,11 @@ impl LabelColumn {
         Ok(match s.trim() {
             "first" => LabelColumn::First,
             "last" => LabelColumn::Last,
+            "none" => LabelColumn::NoLabels,
             t => match t.parse() {
                 Ok(n) => LabelColumn::Index(n),
                 Err(_) => bail!(
-                    "label={s}: expected label=first, label=last or label=N with N a 0-based column index"
+                    "label={s}: expected label=first, label=last or label=N with N a 0-based column index (or label=none: no label column)"
                 ),
             },
         })
@@ -42,14 +54,14 @@ impl LabelColumn {
 
     /// Whether there is a label column.
     pub fn is_some(&self) -> bool {
-        *self != LabelColumn::None
+        !matches!(self, LabelColumn::None | LabelColumn::NoLabels)
     }
 
     /// The 0-based index of the column in a table of `columns` columns, `None` when there is no
     /// label column or the index is out of range.
     pub fn index(&self, columns: usize) -> Option<usize> {
         match *self {
-            LabelColumn::None => None,
+            LabelColumn::None | LabelColumn::NoLabels => None,
             LabelColumn::First => (columns > 0).then_some(0),
             LabelColumn::Last => columns.checked_sub(1),
             LabelColumn::Index(n) => (n < columns).then_some(n),
@@ -58,10 +70,11 @@ impl LabelColumn {
 }
 
 impl fmt::Display for LabelColumn {
-    /// What follows `label=` (`first`, `last`, `N`); empty for [`LabelColumn::None`].
+    /// What follows `label=` (`first`, `last`, `N`, `none`); empty for [`LabelColumn::None`].
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             LabelColumn::None => Ok(()),
+            LabelColumn::NoLabels => write!(f, "none"),
             LabelColumn::First => write!(f, "first"),
             LabelColumn::Last => write!(f, "last"),
             LabelColumn::Index(n) => write!(f, "{n}"),
@@ -79,7 +92,12 @@ mod tests {
         assert_eq!(LabelColumn::First.index(3), Some(0));
         assert_eq!(LabelColumn::Index(3).index(3), None);
         assert_eq!(LabelColumn::None.index(3), None);
-        for c in [LabelColumn::First, LabelColumn::Last, LabelColumn::Index(7)] {
+        for c in [
+            LabelColumn::First,
+            LabelColumn::Last,
+            LabelColumn::Index(7),
+            LabelColumn::NoLabels,
+        ] {
             assert_eq!(LabelColumn::parse(&c.to_string()).unwrap(), c);
         }
         assert!(LabelColumn::parse("-1").is_err());

@@ -22,7 +22,11 @@
 //! | `mixture:D:K` | `K` equal-weight Gaussians in `D ≥ 2` dimensions, centres on the sphere of radius 4 at least 2 apart (fixed for given `D`, `K`), std `0.5/√D` |
 //! | `digits` | the 1797 handwritten digits, 8 × 8 pixels 0..16 (64-d), 10 classes (UCI, CC BY 4.0) |
 //! | `file:PATH` | a `.npy` array `(N, D)` or a numeric `.csv` table, one point per row |
-//! | `file:PATH:label=C` | a `.csv` whose column `C` (`first`, `last` or a 0-based index) holds class labels |
+//! | `file:PATH:label=C` | a `.csv` whose column `C` (`first`, `last` or a 0-based index) holds class labels; `label=none`: every column is a coordinate |
+//!
+//! A comparison refuses, before any run, a `.csv` named without `label=` whose first or last column
+//! takes few distinct whole numbers or whose header names a column like a label (`label`, `class`,
+//! `target`, `y`, `category`): say `label=first|last|N`, or `label=none` to keep it a coordinate.
 //!
 //! Generated sets draw as many points as asked for; the digits and files give all their rows.
 //! Synthetic sets carry no labels; the mixtures carry their truth, the other 2-D sets none.
@@ -57,4 +61,6 @@ pub const DATASET_HELP: &str = "\
                         (Alpaydin & Kaynak 1998, UCI ML Repository, CC BY 4.0)
   file:PATH             a .npy array (N, D) or a numeric .csv table, one point per row
   file:PATH:label=C     a .csv whose column C (first, last or a 0-based index) holds class
-                        labels (integers or text)";
+                        labels (integers or text); label=none: every column is a coordinate
+                        (needed when a column looks like labels: few distinct integers, or a
+                        header such as label, class, target, y, category)";

@@ -32,7 +32,7 @@ pub enum DataSpec {
     },
     /// `digits`: the embedded handwritten digits ([`digits::digits`]).
     Digits,
-    /// `file:PATH` or `file:PATH:label=C`: a user's `.npy` or `.csv` file
+    /// `file:PATH`, `file:PATH:label=C` or `file:PATH:label=none`: a user's `.npy` or `.csv` file
     /// ([`user_file::load_file`]).
     File {
         /// The file.
@@ -129,6 +129,47 @@ impl DataSpec {
             },
             _ => unreachable!("every fixed kind is in FIXED"),
         }
+    }
+
+    /// Fails, saying how to name the labels, when this is a `.csv` file named without `label=`
+    /// whose columns look like class labels ([`user_file::label_like_column`]): read as a
+    /// coordinate, a label column silently adds a dimension. `label=none` says that every column
+    /// is a coordinate. Other data sets, and files that cannot be read (loading says why), pass.
+    pub fn check_label_column(&self) -> Result<()> {
+        let DataSpec::File {
+            path,
+            label_column: LabelColumn::None,
+        } = self
+        else {
+            return Ok(());
+        };
+        let Some(like) = user_file::label_like_column(path) else {
+            return Ok(());
+        };
+        let which = match like.label_column() {
+            LabelColumn::First => "the first".to_string(),
+            LabelColumn::Last => "the last".to_string(),
+            _ => format!("0-based index {}", like.column),
+        };
+        let as_labels = DataSpec::File {
+            path: path.clone(),
+            label_column: like.label_column(),
+        };
+        let as_coordinates = DataSpec::File {
+            path: path.clone(),
+            label_column: LabelColumn::NoLabels,
+        };
+        bail!(
+            "data set `{self}`: column {} ({which} of {}) looks like class labels: {}. Without \
+             `:label=` it would run as a coordinate (dimension {} instead of {}). Say \
+             `{as_labels}` to use it as the classes (`:label=first|last|N` picks the column), or \
+             `{as_coordinates}` to keep every column a coordinate",
+            like.column,
+            like.columns,
+            like.why,
+            like.columns,
+            like.columns - 1
+        )
     }
 
     /// Loads the data set: a generated one draws `n` points with `seed`; the digits and files hold

@@ -77,6 +77,198 @@ pub fn load_file(path: &Path, label: LabelColumn) -> Result<Dataset> {
     })
 }
 
+/// Header names that say a column holds class labels (compared in lower case). `y` says so too,
+/// unless a column is named `x` (then `x, y` are coordinates).
+pub const LABEL_HEADERS: [&str; 9] = [
+    "label",
+    "labels",
+    "class",
+    "classes",
+    "target",
+    "targets",
+    "y",
+    "category",
+    "categories",
+];
+
+/// The most distinct values a column of whole numbers may take and still look like class labels.
+pub const LABEL_LIKE_MAX_VALUES: usize = 20;
+
+/// A column of a `.csv` file that looks like class labels ([`label_like_column`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LabelLike {
+    /// Its 0-based index.
+    pub column: usize,
+    /// The number of columns of the file.
+    pub columns: usize,
+    /// Why it looks like labels, as a phrase (`its header is "class"`).
+    pub why: String,
+}
+
+impl LabelLike {
+    /// The `label=` value that names this column: `first`, `last` or its index.
+    pub fn label_column(&self) -> LabelColumn {
+        if self.column == 0 {
+            LabelColumn::First
+        } else if self.column + 1 == self.columns {
+            LabelColumn::Last
+        } else {
+            LabelColumn::Index(self.column)
+        }
+    }
+}
+
+/// The column of the `.csv` file `path` that looks like class labels, if one does: a header cell
+/// named like a label ([`LABEL_HEADERS`]), or a first or last column of whole numbers taking between 2
+/// and [`LABEL_LIKE_MAX_VALUES`] distinct values, each on two lines or more on average. `None` for a
+/// `.npy` file, a file that cannot be read (loading it reports why) and a table with no such column.
+///
+/// ```
+/// use drift_bench::data::user_file::label_like_column;
+/// let dir = std::env::temp_dir().join(format!("label-like-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let path = dir.join("a.csv");
+/// std::fs::write(&path, "0.5,1.25,0\n0.1,2.5,1\n0.7,0.3,0\n1.5,0.2,1\n").unwrap();
+/// let like = label_like_column(&path).unwrap();
+/// assert_eq!((like.column, like.columns), (2, 3));
+/// std::fs::write(&path, "x,y,class\n0.5,1.25,a\n0.1,2.5,b\n").unwrap();
+/// assert!(label_like_column(&path).unwrap().why.contains("\"class\""));
+/// std::fs::write(&path, "0.5,1.25\n0.1,2.5\n0.7,0.3\n").unwrap();
+/// assert_eq!(label_like_column(&path), None);
+/// std::fs::remove_dir_all(&dir).unwrap();
+/// ```
+pub fn label_like_column(path: &Path) -> Option<LabelLike> {
+    if Format::of(ARG, path).ok()? != Format::Csv {
+        return None;
+    }
+    let bytes = std::fs::read(path).ok()?;
+    let text = std::str::from_utf8(&bytes).ok()?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut header: Option<Vec<String>> = None;
+    let mut columns: Option<Vec<Vec<f64>>> = None;
+    let mut first = true;
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let cells = cells(line);
+        let parsed: Vec<Option<f64>> = cells.iter().map(|c| c.text.parse().ok()).collect();
+        if std::mem::replace(&mut first, false) && parsed.iter().all(Option::is_none) {
+            header = Some(
+                cells
+                    .iter()
+                    .map(|c| c.text.trim_matches(['"', '\'']).trim().to_lowercase())
+                    .collect(),
+            );
+            continue;
+        }
+        let columns = columns.get_or_insert_with(|| vec![Vec::new(); parsed.len()]);
+        if parsed.len() != columns.len() {
+            // A ragged table: loading it reports where.
+            return None;
+        }
+        for (column, value) in columns.iter_mut().zip(&parsed) {
+            // Text in a column (a text label) counts as a value that is not a whole number.
+            column.push(value.unwrap_or(f64::NAN));
+        }
+    }
+    if let Some(names) = &header {
+        let coordinates_xy = names.iter().any(|n| n == "x");
+        let found = names
+            .iter()
+            .position(|n| LABEL_HEADERS.contains(&n.as_str()) && n != "y")
+            .or_else(|| {
+                names
+                    .iter()
+                    .position(|n| n == "y")
+                    .filter(|_| !coordinates_xy)
+            });
+        if let Some(j) = found {
+            return Some(LabelLike {
+                column: j,
+                columns: names.len(),
+                why: format!("its header is \"{}\"", names[j]),
+            });
+        }
+    }
+    let columns = columns?;
+    let count = columns.len();
+    if count < 2 {
+        return None;
+    }
+    for j in [count - 1, 0] {
+        let values = &columns[j];
+        let whole = values
+            .iter()
+            .all(|v| v.is_finite() && v.fract() == 0.0 && v.abs() < 1e15);
+        if !whole {
+            continue;
+        }
+        let mut distinct = values.clone();
+        distinct.sort_by(f64::total_cmp);
+        distinct.dedup();
+        if (2..=LABEL_LIKE_MAX_VALUES).contains(&distinct.len())
+            && 2 * distinct.len() <= values.len()
+        {
+            let shown: Vec<String> = distinct.iter().take(6).map(|v| v.to_string()).collect();
+            let more = if distinct.len() > 6 { ", ..." } else { "" };
+            return Some(LabelLike {
+                column: j,
+                columns: count,
+                why: format!(
+                    "it takes {} distinct whole numbers ({}{more}) over {} lines",
+                    distinct.len(),
+                    shown.join(", "),
+                    values.len()
+                ),
+            });
+        }
+    }
+    None
+}
+
+/// The first line of the `.csv` file `path` when it holds no number and is therefore read as a
+/// column header, not as data (its text, trimmed). `label` is the file's label column, whose cells
+/// do not count. `None` for a `.npy` file, a file that cannot be read, and a first line that is
+/// data. A comparison notes the dropped line, so that a first point written as `NA,NA` is not lost
+/// unseen.
+///
+/// ```
+/// use drift_bench::data::{user_file::dropped_header, LabelColumn};
+/// let dir = std::env::temp_dir().join(format!("dropped-header-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let path = dir.join("a.csv");
+/// std::fs::write(&path, "# made by hand\nNA,NA\n1,2\n").unwrap();
+/// assert_eq!(dropped_header(&path, LabelColumn::None).as_deref(), Some("NA,NA"));
+/// std::fs::write(&path, "1,2\n3,4\n").unwrap();
+/// assert_eq!(dropped_header(&path, LabelColumn::None), None);
+/// std::fs::remove_dir_all(&dir).unwrap();
+/// ```
+pub fn dropped_header(path: &Path, label: LabelColumn) -> Option<String> {
+    use std::io::BufRead as _;
+    if Format::of(ARG, path).ok()? != Format::Csv {
+        return None;
+    }
+    let file = std::io::BufReader::new(std::fs::File::open(path).ok()?);
+    for line in file.lines() {
+        let line = line.ok()?;
+        let line = line.strip_prefix('\u{feff}').unwrap_or(&line);
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let cells = cells(line);
+        let index = label.index(cells.len());
+        let any_number = cells
+            .iter()
+            .enumerate()
+            .any(|(j, c)| Some(j) != index && c.text.parse::<f64>().is_ok());
+        return (!any_number).then(|| trimmed.to_string());
+    }
+    None
+}
+
 /// A table split into coordinates and classes.
 struct LabelledTable {
     points: Vec<f64>,

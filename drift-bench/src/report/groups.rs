@@ -1,8 +1,10 @@
-//! The runs of a sweep arranged as the report shows them: groups of one data set and one mode, each a
-//! grid of operators × temperatures whose cells hold the seeds.
+//! The runs of a sweep arranged as the report shows them: groups of one data set, one mode and one
+//! study, each a grid of operators × temperatures whose cells hold the seeds.
 //!
 //! Data sets, modes and operators keep the order in which the runs first list them (the order of the
-//! command line); temperatures are sorted ascending; the runs of a cell are sorted by seed.
+//! command line), studies their index; temperatures are sorted ascending; the runs of a cell are
+//! sorted by seed. Runs of two studies are never merged, even on the same data set and mode: their
+//! settings (steps, η, points, precision, ...) may differ.
 
 use crate::compare::record::{Mode, RunOutput, RunRecord};
 
@@ -42,6 +44,10 @@ pub(crate) struct Group<'a, R> {
     pub dataset: &'a str,
     /// The mode.
     pub mode: Mode,
+    /// The study's index ([`crate::compare::RunSettings::study`]).
+    pub study: usize,
+    /// Whether another group has the same data set and mode (then the report names the study).
+    pub shared: bool,
     /// Indices into [`Sweep::operators`] of the operators that ran in this group, in sweep order.
     pub operators: Vec<usize>,
     /// The temperatures that ran in this group, ascending.
@@ -51,6 +57,21 @@ pub(crate) struct Group<'a, R> {
 }
 
 impl<'a, R> Group<'a, R> {
+    /// How the report heads the group: `digits · flow`, with `· study 2` when another group has
+    /// the same data set and mode.
+    pub fn heading(&self) -> String {
+        if self.shared {
+            format!(
+                "{} · {} · study {}",
+                self.dataset,
+                self.mode.name(),
+                self.study
+            )
+        } else {
+            format!("{} · {}", self.dataset, self.mode.name())
+        }
+    }
+
     /// The cell of `operator` (an index into [`Sweep::operators`]) at `temperature`, if any run.
     pub fn cell(&self, operator: usize, temperature: f64) -> Option<&Cell<'a, R>> {
         self.cells
@@ -85,31 +106,33 @@ pub(crate) fn arrange<R: HasRecord>(runs: &[R]) -> Sweep<'_, R> {
     let mut operators: Vec<&str> = Vec::new();
     let mut datasets: Vec<&str> = Vec::new();
     let mut modes: Vec<Mode> = Vec::new();
-    // (dataset index, mode index, operator index, temperature, run)
+    // (dataset index, mode index, study, operator index, temperature, run)
     let mut keyed = Vec::with_capacity(runs.len());
     for run in runs {
         let key = &run.record().key;
         let o = index_of(&mut operators, key.operator.as_str());
         let d = index_of(&mut datasets, key.dataset.as_str());
         let m = index_of(&mut modes, key.mode);
-        keyed.push((d, m, o, key.temperature, run));
+        keyed.push((d, m, key.settings.study, o, key.temperature, run));
     }
     // A stable sort keeps the runs' own order among equal keys before the seed decides.
     keyed.sort_by(|a, b| {
-        (a.0, a.1, a.2)
-            .cmp(&(b.0, b.1, b.2))
-            .then(a.3.total_cmp(&b.3))
-            .then(a.4.record().key.seed.cmp(&b.4.record().key.seed))
+        (a.0, a.1, a.2, a.3)
+            .cmp(&(b.0, b.1, b.2, b.3))
+            .then(a.4.total_cmp(&b.4))
+            .then(a.5.record().key.seed.cmp(&b.5.record().key.seed))
     });
     let mut groups: Vec<Group<'_, R>> = Vec::new();
-    for (d, m, o, t, run) in keyed {
+    for (d, m, study, o, t, run) in keyed {
         let same_group = groups
             .last()
-            .is_some_and(|g| g.dataset == datasets[d] && g.mode == modes[m]);
+            .is_some_and(|g| g.dataset == datasets[d] && g.mode == modes[m] && g.study == study);
         if !same_group {
             groups.push(Group {
                 dataset: datasets[d],
                 mode: modes[m],
+                study,
+                shared: false,
                 operators: Vec::new(),
                 temperatures: Vec::new(),
                 cells: Vec::new(),
@@ -142,6 +165,12 @@ pub(crate) fn arrange<R: HasRecord>(runs: &[R]) -> Sweep<'_, R> {
     }
     for group in &mut groups {
         group.temperatures.sort_by(f64::total_cmp);
+    }
+    for i in 0..groups.len() {
+        groups[i].shared = groups
+            .iter()
+            .enumerate()
+            .any(|(j, g)| j != i && g.dataset == groups[i].dataset && g.mode == groups[i].mode);
     }
     Sweep { operators, groups }
 }

@@ -152,9 +152,8 @@ pub(crate) fn image_grid(
         .any(|r| r.sample_classes.is_some());
     ImageGrid {
         title: format!(
-            "{} · {}: generated images (first seed{})",
-            group.dataset,
-            group.mode.name(),
+            "{}: generated images (first seed{})",
+            group.heading(),
             if conditional { ", classes 0–9" } else { "" }
         ),
         columns: group

@@ -1,8 +1,12 @@
 //! `report.md`: the title, the command, the notes, the summary table, the figures of each data set
-//! and mode, and the runs that did not finish.
+//! and mode, the settings (each study's, each operator with every default, the sweep as RON that
+//! runs it again, the version) and the runs that did not finish.
 
+use super::summary::table_cell;
 use super::ReportOptions;
-use crate::compare::record::{RunRecord, RunStatus};
+use crate::compare::operator_spec::differences_from_registry;
+use crate::compare::record::{Mode, RunRecord, RunStatus};
+use crate::compare::rerun::sweep_of_records;
 use std::fmt::Write as _;
 
 /// A figure written as a PNG and an SVG, as the report links it.
@@ -87,6 +91,7 @@ pub(crate) fn report_markdown(
             );
         }
     }
+    md.push_str(&settings_section(runs));
     let _ = writeln!(md, "## Runs that did not finish\n");
     let mut any = false;
     for r in runs {
@@ -109,6 +114,128 @@ pub(crate) fn report_markdown(
     }
     if !any {
         let _ = writeln!(md, "Every run finished.");
+    }
+    md
+}
+
+/// `## Settings`: the version, each study's settings, each operator with every parameter, and the
+/// sweep as RON that runs the whole comparison again. Empty when the runs carry no settings
+/// (records made by hand).
+fn settings_section(runs: &[RunRecord]) -> String {
+    let Ok(sweep) = sweep_of_records(runs) else {
+        return String::new();
+    };
+    let mut md = String::from("## Settings\n\n");
+    let versions: Vec<&str> = {
+        let mut v: Vec<&str> = runs
+            .iter()
+            .map(|r| r.key.settings.version.as_str())
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    let _ = writeln!(
+        md,
+        "Made with drift-bench {}. Every row of results.csv and results.json also carries these \
+         settings, its operator with every default (`operator_expanded`) and the command.\n",
+        versions.join(", ")
+    );
+    let header = [
+        "study",
+        "data sets",
+        "modes",
+        "points",
+        "data seed",
+        "test fraction",
+        "precision",
+        "backend",
+        "flow steps",
+        "η",
+        "particles",
+        "start",
+        "train steps",
+        "batch",
+        "hidden",
+        "layers",
+        "latent",
+        "learning rate",
+        "features",
+    ];
+    let _ = writeln!(md, "| {} |", header.join(" | "));
+    let _ = writeln!(md, "|{}", "---|".repeat(header.len()));
+    let mut indices: Vec<usize> = runs.iter().map(|r| r.key.settings.study).collect();
+    indices.sort_unstable();
+    indices.dedup();
+    for (index, study) in indices.iter().zip(&sweep.studies) {
+        let flow = study.modes.contains(&Mode::Flow);
+        let train = study.modes.contains(&Mode::Train);
+        let when = |on: bool, v: String| if on { v } else { "-".to_string() };
+        let first = runs
+            .iter()
+            .find(|r| r.key.settings.study == *index)
+            .expect("every index comes from a run");
+        let cells = [
+            index.to_string(),
+            study.datasets.join(", "),
+            study
+                .modes
+                .iter()
+                .map(|m| m.name())
+                .collect::<Vec<_>>()
+                .join(", "),
+            study.points.to_string(),
+            study.data_seed.to_string(),
+            study.test_fraction.to_string(),
+            first.key.settings.precision.clone(),
+            first.key.settings.backend.clone(),
+            when(flow, study.flow.steps.to_string()),
+            when(flow, study.flow.eta.to_string()),
+            when(flow, study.flow.particles.to_string()),
+            when(flow, study.flow.start.to_string()),
+            when(train, study.train.steps.to_string()),
+            when(train, study.train.batch.to_string()),
+            when(train, study.train.hidden.to_string()),
+            when(train, study.train.layers.to_string()),
+            when(train, study.train.latent.to_string()),
+            when(train, study.train.learning_rate.to_string()),
+            when(train, format!("{:?}", study.train.features)),
+        ];
+        let cells: Vec<String> = cells.iter().map(|c| table_cell(c)).collect();
+        let _ = writeln!(md, "| {} |", cells.join(" | "));
+    }
+    md.push_str("\nOperators, with every parameter (the sweep's temperature multiplies each kernel temperature):\n\n");
+    let mut seen: Vec<(&str, &str)> = Vec::new();
+    for r in runs {
+        let expanded = r.key.settings.operator_expanded.as_str();
+        let pair = (r.key.operator.as_str(), expanded);
+        if seen.contains(&pair) {
+            continue;
+        }
+        seen.push(pair);
+        let _ = write!(md, "- {}: `{}`", escape(pair.0), expanded.replace('`', "'"));
+        if let Some(diff) = differences_from_registry(pair.0, expanded) {
+            let name = pair.0.split('#').next().unwrap_or(pair.0);
+            let diff: Vec<String> = diff
+                .iter()
+                .map(|d| format!("`{}`", d.replace('`', "'")))
+                .collect();
+            let _ = write!(
+                md,
+                " — not `-o {name}` as the registry defines it: {}",
+                diff.join(", ")
+            );
+        }
+        md.push('\n');
+    }
+    if let Ok(text) = ron::ser::to_string_pretty(&sweep, ron::ser::PrettyConfig::default()) {
+        let _ = writeln!(
+            md,
+            "\nThe sweep, every operator written out: saved as `sweep.ron`, `drift-bench compare \
+             sweep.ron` runs it again (a `file:` data set is read from the path shown, relative to \
+             the folder the command ran in).\n\n{}",
+            fenced(&text).replacen("text\n", "ron\n", 1)
+        );
     }
     md
 }

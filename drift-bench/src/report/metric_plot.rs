@@ -52,6 +52,9 @@ pub(crate) struct MetricPlot {
     log_y: bool,
 }
 
+/// The most decades the temperature axis spans.
+const MAX_DECADES: i32 = 200;
+
 const WIDTH: u32 = 780;
 const HEIGHT: u32 = 440;
 const LEGEND_WIDTH: u32 = 230;
@@ -77,6 +80,14 @@ pub(crate) fn metric_plot<R: HasRecord>(
     if !any_value || temperatures.is_empty() {
         return None;
     }
+    // A logarithmic axis spanning more than MAX_DECADES decades (or reaching past f64's range,
+    // where the axis's tick search never ends) cannot be drawn: the lowest temperatures are left
+    // off it, and the title says how many.
+    let t_hi_axis = (temperatures[temperatures.len() - 1] * 1.4).min(f64::MAX);
+    let t_lo_axis = (temperatures[0] / 1.4).max(t_hi_axis / 10f64.powi(MAX_DECADES));
+    let mut temperatures = temperatures;
+    let hidden = temperatures.iter().filter(|t| **t < t_lo_axis).count();
+    temperatures.retain(|t| *t >= t_lo_axis);
     let mut series = Vec::new();
     for &op in &group.operators {
         let mut segments: Vec<Vec<Point>> = vec![Vec::new()];
@@ -167,22 +178,23 @@ pub(crate) fn metric_plot<R: HasRecord>(
         }
         y_hi += 0.05 * span * (series.len() as f64 + 1.0);
     }
-    let t_lo = temperatures[0];
-    let t_hi = temperatures[temperatures.len() - 1];
+    let hidden_note = if hidden > 0 {
+        format!(
+            " ({hidden} temperature(s) below {} not shown)",
+            short(t_lo_axis, 2)
+        )
+    } else {
+        String::new()
+    };
     Some(MetricPlot {
-        title: format!(
-            "{} · {}: {}",
-            group.dataset,
-            group.mode.name(),
-            metric.label
-        ),
+        title: format!("{}: {}{hidden_note}", group.heading(), metric.label),
         y_label: if log_y {
             format!("{} (log scale)", metric.label)
         } else {
             metric.label.to_string()
         },
         series,
-        t_range: (t_lo / 1.4, t_hi * 1.4),
+        t_range: (t_lo_axis, t_hi_axis),
         y_range: (y_lo, y_hi),
         log_y,
     })

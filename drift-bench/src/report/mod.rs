@@ -39,7 +39,7 @@ pub use file_name::sanitize;
 pub use folder::ReportFolder;
 pub use results_csv::{csv_field, results_csv, write_csv};
 pub use results_json::{results_json, write_json};
-pub use summary::summary_table;
+pub use summary::{summary_table, TRAIN_STEPS_TO_LEARN};
 
 use crate::compare::record::{DatasetSummary, RunOutput, RunRecord};
 use markdown::{FigureLink, Section};
@@ -139,8 +139,13 @@ fn write_files(
             .find(|d| d.name == group.dataset)
             .expect("every data set a run refers to was checked");
         let mut stem = |what: &str| {
+            let study = if group.shared {
+                format!("_study{}", group.study)
+            } else {
+                String::new()
+            };
             let base = format!(
-                "{}_{}_{}",
+                "{}_{}{study}_{}",
                 sanitize(group.dataset),
                 group.mode.name(),
                 sanitize(what)
@@ -178,7 +183,7 @@ fn write_files(
         .par_iter()
         .map(|(g, stem, job)| {
             let group = &sweep.groups[*g];
-            let what = format!("{} · {}", group.dataset, group.mode.name());
+            let what = group.heading();
             let (caption, paths) = match job {
                 Job::Samples(data) => (
                     format!("{what}: final samples"),
@@ -213,7 +218,7 @@ fn write_files(
         .groups
         .iter()
         .map(|g| Section {
-            heading: format!("{} · {}", g.dataset, g.mode.name()),
+            heading: g.heading(),
             figures: Vec::new(),
         })
         .collect();

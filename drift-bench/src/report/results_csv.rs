@@ -5,7 +5,9 @@
 //! (the operator's RON, the last column, often spans lines). A metric that does not apply is an
 //! empty field. Numbers are printed with Rust's shortest representation that reads back to the same
 //! `f64`, so the file agrees with `results.json` value for value. The status takes three columns:
-//! `status` (`ok`, `diverged`, `failed`), `diverged_step` and `failure` (the error message).
+//! `status` (`ok`, `diverged`, `failed`), `diverged_step` and `failure` (the error message). After
+//! the metrics come the study's index and settings, the version, the command and the operator with
+//! every default ([`crate::compare::RunSettings`]), then the operator's RON as given.
 
 use super::atomic_write::write_atomically;
 use crate::compare::record::{RunRecord, RunStatus};
@@ -75,6 +77,37 @@ const COLUMNS: [Column; 28] = [
     ("seconds", |r| r.seconds.to_string()),
 ];
 
+/// The study and its settings ([`crate::compare::RunSettings`]), after the metrics: with the key,
+/// enough to run the row again. A setting of the other mode (the flow's for a training run) is
+/// empty.
+const SETTINGS_COLUMNS: [Column; 21] = [
+    ("study", |r| r.key.settings.study.to_string()),
+    ("data", |r| r.key.settings.data.clone()),
+    ("points", |r| r.key.settings.points.to_string()),
+    ("data_seed", |r| r.key.settings.data_seed.to_string()),
+    ("test_fraction", |r| {
+        r.key.settings.test_fraction.to_string()
+    }),
+    ("precision", |r| r.key.settings.precision.clone()),
+    ("backend", |r| r.key.settings.backend.clone()),
+    ("flow_steps", |r| opt(r.key.settings.flow_steps)),
+    ("eta", |r| opt(r.key.settings.eta)),
+    ("particles", |r| opt(r.key.settings.particles)),
+    ("start", |r| opt(r.key.settings.start.clone())),
+    ("train_steps", |r| opt(r.key.settings.train_steps)),
+    ("batch", |r| opt(r.key.settings.batch)),
+    ("hidden", |r| opt(r.key.settings.hidden)),
+    ("layers", |r| opt(r.key.settings.layers)),
+    ("latent", |r| opt(r.key.settings.latent)),
+    ("learning_rate", |r| opt(r.key.settings.learning_rate)),
+    ("features", |r| opt(r.key.settings.features.clone())),
+    ("version", |r| r.key.settings.version.clone()),
+    ("command", |r| r.key.settings.command.clone()),
+    ("operator_expanded", |r| {
+        r.key.settings.operator_expanded.clone()
+    }),
+];
+
 /// The exact operator RON comes last: the longest field, usually spread over several lines.
 const OPERATOR_RON: Column = ("operator_ron", |r| r.key.operator_ron.clone());
 
@@ -98,7 +131,11 @@ pub fn csv_field(field: &str) -> String {
 
 /// The whole of `results.csv` for `runs`: a header line, then one line per run.
 pub fn results_csv(runs: &[RunRecord]) -> String {
-    let columns: Vec<&Column> = COLUMNS.iter().chain([&OPERATOR_RON]).collect();
+    let columns: Vec<&Column> = COLUMNS
+        .iter()
+        .chain(SETTINGS_COLUMNS.iter())
+        .chain([&OPERATOR_RON])
+        .collect();
     let mut out = columns
         .iter()
         .map(|(name, _)| *name)

@@ -130,9 +130,8 @@ pub(crate) fn sample_grid(
     }
     SampleGrid {
         title: format!(
-            "{} · {}: final samples (first seed) over held-out data (grey)",
-            group.dataset,
-            group.mode.name()
+            "{}: final samples (first seed) over held-out data (grey)",
+            group.heading()
         ),
         rows: group.operators.len(),
         cols: group.temperatures.len(),

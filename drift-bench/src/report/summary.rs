@@ -162,22 +162,40 @@ fn markdown_table(header: &[String], rows: &[Vec<String>], numeric: &[bool]) -> 
     out
 }
 
-/// The Markdown summary table of `runs`, followed by a line saying how to read it.
+/// `text` as one cell of a Markdown table: `|` escaped, line breaks as spaces (the rest as is:
+/// inside a word `_` is not markup).
+pub(crate) fn table_cell(text: &str) -> String {
+    text.replace('|', "\\|").replace(['\n', '\r'], " ")
+}
+
+/// Fewer generator training steps than this cannot learn a data set: the table marks such rows.
+pub const TRAIN_STEPS_TO_LEARN: usize = 100;
+
+/// The Markdown summary table of `runs`, followed by lines saying how to read it.
 ///
-/// One row per (data set, mode, operator, temperature), sorted by data set, mode and operator in the
-/// order the runs first list them, then by temperature; the `runs` column counts the seeds that
-/// finished, diverged and failed.
+/// One row per (data set, mode, study, operator, temperature), sorted by data set, mode, study and
+/// operator in the order the runs first list them, then by temperature; the `runs` column counts the
+/// seeds that finished, diverged and failed. Runs of different studies are never one row: a
+/// `study` column appears when two studies ran on the same data set and mode. Labels and names are
+/// escaped so that a `|` or a line break cannot break the table. Training rows of fewer than
+/// [`TRAIN_STEPS_TO_LEARN`] steps are marked `train†`, with a note under the table.
 pub fn summary_table(runs: &[RunRecord]) -> String {
     let sweep = arrange(runs);
     let columns: Vec<&Column> = METRIC_COLUMNS.iter().filter(|c| c.present(runs)).collect();
+    let with_study = sweep.groups.iter().any(|g| g.shared);
     let mut header: Vec<String> = ["dataset", "mode", "operator", "T", "runs"]
         .iter()
         .map(|s| s.to_string())
         .collect();
-    header.extend(columns.iter().map(|c| c.header.to_string()));
     let mut numeric = vec![false, false, false, true, false];
+    if with_study {
+        header.insert(2, "study".to_string());
+        numeric.insert(2, true);
+    }
+    header.extend(columns.iter().map(|c| c.header.to_string()));
     numeric.extend(columns.iter().map(|_| true));
     let mut rows = Vec::new();
+    let mut short_training: Vec<usize> = Vec::new();
     for group in &sweep.groups {
         for cell in &group.cells {
             let Cell {
@@ -186,18 +204,43 @@ pub fn summary_table(runs: &[RunRecord]) -> String {
                 runs,
             } = cell;
             let runs: Vec<&RunRecord> = runs.to_vec();
+            let steps = runs
+                .iter()
+                .filter_map(|r| r.key.settings.train_steps)
+                .filter(|s| *s < TRAIN_STEPS_TO_LEARN)
+                .max();
+            let mut mode = group.mode.name().to_string();
+            if let Some(steps) = steps {
+                mode.push('†');
+                if !short_training.contains(&steps) {
+                    short_training.push(steps);
+                }
+            }
             let mut row = vec![
-                group.dataset.to_string(),
-                group.mode.name().to_string(),
-                sweep.operators[*operator].to_string(),
+                table_cell(group.dataset),
+                mode,
+                table_cell(sweep.operators[*operator]),
                 temperature.to_string(),
                 outcome(&runs),
             ];
+            if with_study {
+                row.insert(2, group.study.to_string());
+            }
             row.extend(columns.iter().map(|c| c.cell(&runs)));
             rows.push(row);
         }
     }
     let mut out = markdown_table(&header, &rows, &numeric);
+    if !short_training.is_empty() {
+        short_training.sort_unstable();
+        let steps: Vec<String> = short_training.iter().map(usize::to_string).collect();
+        out.push_str(&format!(
+            "\n† {} training step(s): too few for a generator to learn (at least {} are needed); \
+             these rows show an untrained generator, not the operator's quality.\n",
+            steps.join(", "),
+            TRAIN_STEPS_TO_LEARN
+        ));
+    }
     let diverged = runs
         .iter()
         .filter(|r| matches!(r.status, RunStatus::Diverged { .. }))

@@ -162,6 +162,7 @@ fn centred_targets<T: Real>(p: &Problem<'_, T>, targets: &mut Vec<T>) {
 }
 
 /// `Σ v` in eight lanes of `T` (independent partial sums, so that the loop vectorises).
+#[inline(always)]
 fn lane_sum<T: Real>(values: &[T]) -> T {
     let mut lanes = [T::zero(); 8];
     let chunks = values.chunks_exact(8);
@@ -180,6 +181,7 @@ fn lane_sum<T: Real>(values: &[T]) -> T {
 }
 
 /// The smallest value, in eight lanes.
+#[inline(always)]
 fn lane_min<T: Real>(values: &[T]) -> T {
     let mut lanes = [T::infinity(); 8];
     let chunks = values.chunks_exact(8);
@@ -196,6 +198,7 @@ fn lane_min<T: Real>(values: &[T]) -> T {
 }
 
 /// `Σ_k a_k b_k` in eight lanes.
+#[inline(always)]
 fn lane_dot<T: Real>(a: &[T], b: &[T]) -> T {
     let mut lanes = [T::zero(); 8];
     let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
@@ -213,6 +216,7 @@ fn lane_dot<T: Real>(a: &[T], b: &[T]) -> T {
 }
 
 /// `Σ v²` of a slice, accumulated in eight lanes of `T` (so that it vectorises), then in f64.
+#[inline(always)]
 fn sum_squares<T: Real>(values: &[T]) -> f64 {
     let mut lanes = [T::zero(); 8];
     let chunks = values.chunks_exact(8);
@@ -229,8 +233,8 @@ fn sum_squares<T: Real>(values: &[T]) -> f64 {
 /// `d_ij = sqrt(max(‖x_i − t_j‖², floor))` into `dist` (`N × M`) from the centred targets (whose
 /// first `N` rows are the generated samples); the diagonal of the generated block is exactly the
 /// floor's root.
-#[inline(never)]
-fn distances<T: Real>(
+#[inline(always)]
+fn distances_body<T: Real>(
     n: usize,
     dim: usize,
     targets: &[T],
@@ -294,8 +298,8 @@ fn scale_sums<T: Real>(dist: &[T], w: &[T], n: usize) -> (f64, f64) {
 /// `G_R` of one problem for every temperature, into `field` (`R × N × D`, temperature after
 /// temperature); returns
 /// `Σ G_R²` per temperature.
-#[inline(never)]
-fn forces<T: Real>(
+#[inline(always)]
+fn forces_body<T: Real>(
     p: &Problem<'_, T>,
     dim: usize,
     dist: &[T],
@@ -335,21 +339,25 @@ fn forces<T: Real>(
     let coeff = sized(&mut s.coeff, temperatures.len() * nm);
     let row = sized(&mut s.row, nm);
     let col = sized(&mut s.col, nm);
+    // A = sqrt(max(p_row p_col, floor)) = max(sqrt(p_row) sqrt(p_col), sqrt(floor)): the passes
+    // take the exponentials of half the logits, whose squares sum to the softmaxes' normalisers,
+    // so that no entry needs a square root.
+    let (lowest_half, root_tiny, root_floor) = (lowest * T::of(0.5), tiny.sqrt(), floor.sqrt());
     for (r, &tau) in temperatures.iter().enumerate() {
-        let scale = -T::one() / tau;
+        let half = -T::of(0.5) / tau;
         // Row softmax: over the targets of each generated sample.
         for i in 0..n {
             let (src, dst) = (&logits[i * m..(i + 1) * m], &mut row[i * m..(i + 1) * m]);
-            let top = lane_min(src) * scale;
+            let top = lane_min(src);
             for (o, v) in dst.iter_mut().zip(src) {
-                *o = (*v * scale - top).max(lowest);
+                *o = ((*v - top) * half).max(lowest_half);
             }
         }
         T::exp_in_place(row);
         for i in 0..n {
             let dst = &mut row[i * m..(i + 1) * m];
-            let inv = T::one() / lane_sum(dst);
-            dst.iter_mut().for_each(|v| *v *= inv);
+            let inv = T::one() / lane_dot(dst, dst).sqrt();
+            dst.iter_mut().for_each(|v| *v = (*v * inv).max(root_tiny));
         }
         // Column softmax: over the generated samples of each target.
         let col_top = &mut s.norms;
@@ -363,7 +371,7 @@ fn forces<T: Real>(
         for i in 0..n {
             let (src, dst) = (&logits[i * m..(i + 1) * m], &mut col[i * m..(i + 1) * m]);
             for ((o, v), t) in dst.iter_mut().zip(src).zip(col_top.iter()) {
-                *o = ((*v - *t) * scale).max(lowest);
+                *o = ((*v - *t) * half).max(lowest_half);
             }
         }
         T::exp_in_place(col);
@@ -372,20 +380,19 @@ fn forces<T: Real>(
         col_sum.resize(m, T::zero());
         for i in 0..n {
             for (t, v) in col_sum.iter_mut().zip(&col[i * m..(i + 1) * m]) {
-                *t += *v;
+                *t += *v * *v;
             }
         }
-        col_sum.iter_mut().for_each(|v| *v = T::one() / *v);
-        // A = sqrt(max(row ⊙ col, floor)) · w, then the coefficients.
+        col_sum.iter_mut().for_each(|v| *v = T::one() / v.sqrt());
+        // A, then the coefficients.
         let c = &mut coeff[r * nm..(r + 1) * nm];
         for i in 0..n {
             let range = i * m..(i + 1) * m;
             let (a_row, a_col, out) = (&row[range.clone()], &col[range.clone()], &mut c[range]);
             for (((o, pr), pc), cs) in out.iter_mut().zip(a_row).zip(a_col).zip(col_sum.iter()) {
-                *o = (pr.max(tiny) * (*pc * *cs).max(tiny)).max(floor);
+                *o = (*pr * (*pc * *cs).max(root_tiny)).max(root_floor);
             }
         }
-        T::sqrt_in_place(c);
         for i in 0..n {
             let out = &mut c[i * m..(i + 1) * m];
             out.iter_mut().zip(w.iter()).for_each(|(a, w)| *a *= *w);
@@ -418,6 +425,81 @@ fn forces<T: Real>(
         squares[row / n] += sum_squares(out);
     }
     squares
+}
+
+/// [`forces_body`] in its AVX2+FMA copy where the CPU has it (eight `f32` lanes for the softmax
+/// passes instead of four), else in the baseline one; the same results either way.
+#[allow(clippy::too_many_arguments)]
+fn forces<T: Real>(
+    p: &Problem<'_, T>,
+    dim: usize,
+    dist: &[T],
+    inv_scale: T,
+    temperatures: &[T],
+    k: &OfficialConstants,
+    s: &mut Scratch<T>,
+    field: &mut [T],
+) -> Vec<f64> {
+    #[cfg(target_arch = "x86_64")]
+    if drift_api::math::has_avx2_fma() {
+        #[allow(unsafe_code)]
+        // SAFETY: the CPU has both instruction sets (checked just above).
+        unsafe {
+            return forces_avx2_fma(p, dim, dist, inv_scale, temperatures, k, s, field);
+        }
+    }
+    forces_body(p, dim, dist, inv_scale, temperatures, k, s, field)
+}
+
+/// [`forces_body`] compiled with AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+fn forces_avx2_fma<T: Real>(
+    p: &Problem<'_, T>,
+    dim: usize,
+    dist: &[T],
+    inv_scale: T,
+    temperatures: &[T],
+    k: &OfficialConstants,
+    s: &mut Scratch<T>,
+    field: &mut [T],
+) -> Vec<f64> {
+    forces_body(p, dim, dist, inv_scale, temperatures, k, s, field)
+}
+
+/// [`distances_body`] in its AVX2+FMA copy where the CPU has it, else in the baseline one.
+fn distances<T: Real>(
+    n: usize,
+    dim: usize,
+    targets: &[T],
+    floor: T,
+    dist: &mut [T],
+    norms: &mut Vec<T>,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if drift_api::math::has_avx2_fma() {
+        #[allow(unsafe_code)]
+        // SAFETY: the CPU has both instruction sets (checked just above).
+        unsafe {
+            return distances_avx2_fma(n, dim, targets, floor, dist, norms);
+        }
+    }
+    distances_body(n, dim, targets, floor, dist, norms)
+}
+
+/// [`distances_body`] compiled with AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn distances_avx2_fma<T: Real>(
+    n: usize,
+    dim: usize,
+    targets: &[T],
+    floor: T,
+    dist: &mut [T],
+    norms: &mut Vec<T>,
+) {
+    distances_body(n, dim, targets, floor, dist, norms)
 }
 
 /// Adds `scale · V` of the official loss for every problem into `out`; `temperatures` are the

@@ -28,7 +28,7 @@ pub enum Clock {
 /// ```
 /// use drift_api::{Context, PointCloud};
 /// use drift_ops::{Annealed, Clock, ScoreDifference};
-/// let op = Annealed { operator: Box::new(ScoreDifference::new(1.0)), rate: 0.5, clock: Clock::Step, min_factor: 0.0 };
+/// let op = Annealed { operator: Box::new(ScoreDifference::new(1.0)), rate: 0.5, clock: Clock::Step, min_factor: 1e-3 };
 /// assert!((op.factor(&Context::at(2, 0.0)) - (-1.0f64).exp()).abs() < 1e-15);
 /// ```
 #[derive(Debug, Serialize, Deserialize)]
@@ -41,7 +41,7 @@ pub struct Annealed {
     /// The clock `t` (default time).
     #[serde(default)]
     pub clock: Clock,
-    /// Smallest factor, so temperatures never reach zero (default 1e-3).
+    /// Smallest factor, in `(0, 1]`, so temperatures never reach zero (default 1e-3).
     #[serde(default = "default_floor")]
     pub min_factor: f64,
 }
@@ -98,12 +98,9 @@ impl Annealed {
     fn check(&self) -> Result<()> {
         check_param("annealed.rate", self.rate, self.rate >= 0.0, ">= 0")?;
         let f = self.min_factor;
-        check_param(
-            "annealed.min_factor",
-            f,
-            (0.0..=1.0).contains(&f),
-            "in [0, 1]",
-        )?;
+        // A floor of 0 lets the factor underflow to 0 at late times: a zero temperature that
+        // only the flow would find. The floor must keep the temperature positive.
+        check_param("annealed.min_factor", f, f > 0.0 && f <= 1.0, "in (0, 1]")?;
         self.operator.validate()
     }
 }
