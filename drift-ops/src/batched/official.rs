@@ -427,80 +427,60 @@ fn forces_body<T: Real>(
     squares
 }
 
-/// [`forces_body`] in its AVX2+FMA copy where the CPU has it (eight `f32` lanes for the softmax
-/// passes instead of four), else in the baseline one; the same results either way.
-#[allow(clippy::too_many_arguments)]
-fn forces<T: Real>(
-    p: &Problem<'_, T>,
-    dim: usize,
-    dist: &[T],
-    inv_scale: T,
-    temperatures: &[T],
-    k: &OfficialConstants,
-    s: &mut Scratch<T>,
-    field: &mut [T],
-) -> Vec<f64> {
-    #[cfg(target_arch = "x86_64")]
-    if drift_api::math::has_avx2_fma() {
-        #[allow(unsafe_code)]
-        // SAFETY: the CPU has both instruction sets (checked just above).
-        unsafe {
-            return forces_avx2_fma(p, dim, dist, inv_scale, temperatures, k, s, field);
+/// `$name(args)` runs `$body(args)` in its AVX2+FMA copy `$fast` where the CPU has both
+/// instruction sets (eight `f32` lanes instead of four for the loops `$body` inlines), else in the
+/// baseline one; the same results either way (no multiply-add is fused implicitly).
+macro_rules! with_avx2_copy {
+    ($(#[$doc:meta])* fn $name:ident / $fast:ident = $body:ident ($($arg:ident: $ty:ty),*) -> $ret:ty) => {
+        $(#[$doc])*
+        #[allow(clippy::too_many_arguments)]
+        fn $name<T: Real>($($arg: $ty),*) -> $ret {
+            #[cfg(target_arch = "x86_64")]
+            if drift_api::math::has_avx2_fma() {
+                #[allow(unsafe_code)]
+                // SAFETY: the CPU has both instruction sets (checked just above).
+                unsafe {
+                    return $fast($($arg),*);
+                }
+            }
+            $body($($arg),*)
         }
-    }
-    forces_body(p, dim, dist, inv_scale, temperatures, k, s, field)
-}
 
-/// [`forces_body`] compiled with AVX2 and FMA.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments)]
-fn forces_avx2_fma<T: Real>(
-    p: &Problem<'_, T>,
-    dim: usize,
-    dist: &[T],
-    inv_scale: T,
-    temperatures: &[T],
-    k: &OfficialConstants,
-    s: &mut Scratch<T>,
-    field: &mut [T],
-) -> Vec<f64> {
-    forces_body(p, dim, dist, inv_scale, temperatures, k, s, field)
-}
-
-/// [`distances_body`] in its AVX2+FMA copy where the CPU has it, else in the baseline one.
-fn distances<T: Real>(
-    n: usize,
-    dim: usize,
-    targets: &[T],
-    floor: T,
-    dist: &mut [T],
-    norms: &mut Vec<T>,
-) {
-    #[cfg(target_arch = "x86_64")]
-    if drift_api::math::has_avx2_fma() {
-        #[allow(unsafe_code)]
-        // SAFETY: the CPU has both instruction sets (checked just above).
-        unsafe {
-            return distances_avx2_fma(n, dim, targets, floor, dist, norms);
+        /// The AVX2+FMA copy.
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2,fma")]
+        #[allow(clippy::too_many_arguments)]
+        fn $fast<T: Real>($($arg: $ty),*) -> $ret {
+            $body($($arg),*)
         }
-    }
-    distances_body(n, dim, targets, floor, dist, norms)
+    };
 }
 
-/// [`distances_body`] compiled with AVX2 and FMA.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn distances_avx2_fma<T: Real>(
-    n: usize,
-    dim: usize,
-    targets: &[T],
-    floor: T,
-    dist: &mut [T],
-    norms: &mut Vec<T>,
-) {
-    distances_body(n, dim, targets, floor, dist, norms)
-}
+with_avx2_copy!(
+    /// [`forces_body`], in the AVX2+FMA copy where the CPU has it.
+    fn forces / forces_avx2_fma = forces_body(
+        p: &Problem<'_, T>,
+        dim: usize,
+        dist: &[T],
+        inv_scale: T,
+        temperatures: &[T],
+        k: &OfficialConstants,
+        s: &mut Scratch<T>,
+        field: &mut [T]
+    ) -> Vec<f64>
+);
+
+with_avx2_copy!(
+    /// [`distances_body`], in the AVX2+FMA copy where the CPU has it.
+    fn distances / distances_avx2_fma = distances_body(
+        n: usize,
+        dim: usize,
+        targets: &[T],
+        floor: T,
+        dist: &mut [T],
+        norms: &mut Vec<T>
+    ) -> ()
+);
 
 /// Adds `scale · V` of the official loss for every problem into `out`; `temperatures` are the
 /// effective ones (the operator's times the context's factor).

@@ -7,35 +7,11 @@
 /// and registers the name for listings.
 macro_rules! builtin_operator {
     ($ty:ty, $name:literal, summary: $summary:literal, params: $params:literal, example: $example:literal) => {
-        #[typetag::serde(name = $name)]
-        impl drift_api::DriftOperator for $ty {
-            fn drift(
-                &self,
-                job: drift_api::DriftJob<'_>,
-            ) -> drift_api::Result<drift_api::DriftReport> {
-                self.check()?;
-                drift_api::by_precision!(job, p => self.run(p))
-            }
-            fn validate(&self) -> drift_api::Result<()> {
-                self.check()
-            }
-        }
-        drift_api::register!(Operator, $name, summary: $summary, params: $params, example: $example);
+        $crate::operators::builtin_operator!(@impl $ty, $name, {}, $summary, $params, $example);
     };
     // An operator with its own batched evaluation (`run_batch`, generic over the precision).
     ($ty:ty, $name:literal, batched, summary: $summary:literal, params: $params:literal, example: $example:literal) => {
-        #[typetag::serde(name = $name)]
-        impl drift_api::DriftOperator for $ty {
-            fn drift(
-                &self,
-                job: drift_api::DriftJob<'_>,
-            ) -> drift_api::Result<drift_api::DriftReport> {
-                self.check()?;
-                drift_api::by_precision!(job, p => self.run(p))
-            }
-            fn validate(&self) -> drift_api::Result<()> {
-                self.check()
-            }
+        $crate::operators::builtin_operator!(@impl $ty, $name, {
             fn drift_batch(
                 &self,
                 job: drift_api::BatchJob<'_>,
@@ -46,6 +22,22 @@ macro_rules! builtin_operator {
                     drift_api::BatchJob::F64(p) => self.run_batch(p),
                 }
             }
+        }, $summary, $params, $example);
+    };
+    (@impl $ty:ty, $name:literal, { $($extra:tt)* }, $summary:literal, $params:literal, $example:literal) => {
+        #[typetag::serde(name = $name)]
+        impl drift_api::DriftOperator for $ty {
+            fn drift(
+                &self,
+                job: drift_api::DriftJob<'_>,
+            ) -> drift_api::Result<drift_api::DriftReport> {
+                self.check()?;
+                drift_api::by_precision!(job, p => self.run(p))
+            }
+            fn validate(&self) -> drift_api::Result<()> {
+                self.check()
+            }
+            $($extra)*
         }
         drift_api::register!(Operator, $name, summary: $summary, params: $params, example: $example);
     };
