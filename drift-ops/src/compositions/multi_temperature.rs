@@ -68,34 +68,55 @@ impl MultiTemperature {
         }
     }
 
+    /// `Σ_τ w(λ_τ) V_τ` in a new buffer of `len` values, with the inner reports: `eval(τ, field)`
+    /// runs the inner operator at temperature factor `τ` into the zeroed `field` and returns its
+    /// report and drift norm `λ_τ`. Two buffers whatever the number of temperatures.
+    fn normalised_sum<T: Real, R>(
+        &self,
+        len: usize,
+        mut eval: impl FnMut(f64, &mut [T]) -> Result<(R, f64)>,
+    ) -> Result<(Vec<T>, Vec<R>)> {
+        let mut one = drift_api::try_vec("multi_temperature field", len, T::zero())?;
+        let mut total = drift_api::try_vec("multi_temperature total", len, T::zero())?;
+        let mut parts = Vec::with_capacity(self.temperatures.len());
+        for &tau in &self.temperatures {
+            one.iter_mut().for_each(|v| *v = T::zero());
+            let (report, lambda) = eval(tau, &mut one)?;
+            let w = T::of(self.weight(lambda));
+            total.iter_mut().zip(&one).for_each(|(t, v)| *t += w * *v);
+            parts.push(report);
+        }
+        Ok((total, parts))
+    }
+
     fn run_batch<T: Real>(&self, mut p: BatchProblem<'_, T>) -> Result<BatchReport> {
         p.check()?;
         if self.over == Reduction::Problem {
             return problem_by_problem(self, T::wrap_batch(p));
         }
-        let mut one = drift_api::try_vec("multi_temperature field", p.out.len(), T::zero())?;
-        let mut total = drift_api::try_vec("multi_temperature total", p.out.len(), T::zero())?;
-        let (mut parts, mut norms) = (Vec::new(), Vec::new());
-        for &tau in &self.temperatures {
-            one.iter_mut().for_each(|v| *v = T::zero());
+        let (total, parts) = self.normalised_sum(p.out.len(), |tau, one| {
             let context = p.context.with_temperature_factor(tau);
             let report = run_batch_into(
                 self.operator.as_ref(),
                 (p.backend, p.collective),
                 p.batch,
                 &context,
-                &mut one,
+                one,
                 T::one(),
             )?;
             // The child's norm is over the whole batch (and every process).
-            let w = T::of(self.weight(report.drift_norm));
-            total.iter_mut().zip(&one).for_each(|(t, v)| *t += w * *v);
-            norms.push(TemperatureNorm {
-                temperature: tau,
-                lambda: report.drift_norm,
-            });
-            parts.push(report);
-        }
+            let lambda = report.drift_norm;
+            Ok((report, lambda))
+        })?;
+        let norms = self
+            .temperatures
+            .iter()
+            .zip(&parts)
+            .map(|(t, r)| TemperatureNorm {
+                temperature: *t,
+                lambda: r.drift_norm,
+            })
+            .collect();
         let norm = add_batch_field(&mut p, &total, "composed drift field")?;
         Ok(BatchReport {
             operator: "multi_temperature".into(),
@@ -110,12 +131,7 @@ impl MultiTemperature {
 
     fn run<T: Real>(&self, mut p: DriftProblem<'_, T>) -> Result<DriftReport> {
         p.check()?;
-        // Two buffers whatever the number of temperatures: one per-temperature field, one total.
-        let mut one = vec![T::zero(); p.out.len()];
-        let mut total = vec![T::zero(); p.out.len()];
-        let mut parts = Vec::with_capacity(self.temperatures.len());
-        for &tau in &self.temperatures {
-            one.iter_mut().for_each(|v| *v = T::zero());
+        let (total, parts) = self.normalised_sum(p.out.len(), |tau, one| {
             let context = p.context.with_temperature_factor(tau);
             let report = run_into(
                 self.operator.as_ref(),
@@ -124,13 +140,12 @@ impl MultiTemperature {
                 p.y,
                 p.negatives,
                 &context,
-                &mut one,
+                one,
                 T::one(),
             )?;
-            let w = T::of(self.weight(report.drift_norm));
-            total.iter_mut().zip(&one).for_each(|(t, v)| *t += w * *v);
-            parts.push(report);
-        }
+            let lambda = report.drift_norm;
+            Ok((report, lambda))
+        })?;
         let norm = add_field(&mut p, &total, "composed drift field")?;
         Ok(DriftReport::of("multi_temperature", Vec::new(), norm).with_parts(parts))
     }
