@@ -452,17 +452,18 @@ impl BatchReport {
 /// ```
 /// use drift_api::*;
 /// # #[derive(Debug, serde::Serialize, serde::Deserialize)] struct ToMean;
+/// # fn to_mean<T: Real>(p: DriftProblem<'_, T>) -> Result<DriftReport> {
+/// #     let (d, m) = (p.y.dim(), p.y.len() as f64);
+/// #     for i in 0..p.x.len() { for k in 0..d {
+/// #         let mean = (0..p.y.len()).map(|j| p.y.point(j)[k].as_f64()).sum::<f64>() / m;
+/// #         p.out[i * d + k] += p.scale * T::of(mean - p.x.point(i)[k].as_f64());
+/// #     } }
+/// #     Ok(DriftReport::of("doc.batch_to_mean", vec![], 0.0))
+/// # }
 /// # #[typetag::serde(name = "doc.batch_to_mean")]
 /// # impl DriftOperator for ToMean {
 /// #     fn drift(&self, job: DriftJob<'_>) -> Result<DriftReport> {
-/// #         by_precision!(job, p => {
-/// #             let (d, m) = (p.y.dim(), p.y.len() as f64);
-/// #             for i in 0..p.x.len() { for k in 0..d {
-/// #                 let mean = (0..p.y.len()).map(|j| p.y.point(j)[k].as_f64()).sum::<f64>() / m;
-/// #                 p.out[i * d + k] += p.scale * Real::of(mean - p.x.point(i)[k].as_f64());
-/// #             } }
-/// #             Ok(DriftReport::of("doc.batch_to_mean", vec![], 0.0))
-/// #         })
+/// #         by_precision!(job, p => to_mean(p))
 /// #     }
 /// # }
 /// # #[derive(Debug)] struct NoBackend;
