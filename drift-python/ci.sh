@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The Python package in a fresh virtual environment: build it with one `pip install` (maturin as
-# the PEP 517 backend), run its pytest suite against the drift-bench binary, and run both examples
-# on small sizes. PyTorch comes from PyPI (the wheel pulls its CUDA libraries, a few GB, about two
-# minutes); where it cannot be installed, its tests skip and the generator example is left out.
+# the PEP 517 backend), run its pytest suite against the drift-bench binary, and run the examples
+# on small sizes (the data-parallel one under torchrun, two gloo ranks on the CPU). PyTorch comes
+# from PyPI (the wheel pulls its CUDA libraries, a few GB, about two minutes); where it cannot be
+# installed, its tests skip and the PyTorch examples are left out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -31,6 +32,9 @@ mkdir -p "$out"
 if [ "$torch" = yes ]; then
     "$venv/bin/python" drift-python/examples/train_generator.py --steps 20 --batch 128 \
         --out "$out/digits.png"
+    # Data parallel on the CPU: two gloo ranks, the loss's statistics over both.
+    "$venv/bin/torchrun" --standalone --nproc_per_node 2 drift-python/examples/distributed_loss.py \
+        --steps 5 --classes 4 --per-class 16
 fi
 test -s "$out/flow.png"
 "$venv/bin/python" drift-python/bench_overhead.py --repeats 3 --sizes 256

@@ -1,13 +1,16 @@
 //! Batches of problems from NumPy arrays: `x` `(B, N, D)`, `y` `(B, M, D)`, negatives
 //! `(B, K, D)` and weights `(B, n)`, checked against `x`'s shape with the command line's wording,
-//! evaluated in one call of [`drift_api::apply_drift_batch`] with the GIL released.
+//! evaluated in one call of [`drift_api::apply_drift_batch`] with the GIL released, batch-wide sums
+//! completed across processes by an optional [`PyCollective`].
 
 use crate::arrays::{self, python_shape};
+use crate::collective::PyCollective;
 use crate::errors::to_py;
 use crate::operator::NativeOperator;
 use crate::report::BatchReport;
 use drift_api::{
-    apply_drift_batch, try_vec, BatchProblem, BatchSets, Context, ProblemBatch, Real, SingleProcess,
+    apply_drift_batch, try_vec, BatchProblem, BatchSets, Collective, Context, ProblemBatch, Real,
+    SingleProcess,
 };
 use drift_ops::CpuBackend;
 use numpy::ndarray::{ArrayD, IxDyn};
@@ -117,12 +120,15 @@ fn sets<'a, T: Real>(name: &str, side: &'a Side<T>) -> drift_api::Result<BatchSe
 }
 
 /// Runs `native`'s operator on the batch in precision `T`: the arrays copied out under the GIL,
-/// the field computed without it. Returns `V` `(B, N, D)` and the batch's report.
+/// the field computed without it. Batch-wide sums are completed by `collective` when given (a
+/// Python callable, re-attached to the interpreter for each call), else taken as they are (one
+/// process). Returns `V` `(B, N, D)` and the batch's report.
 pub(crate) fn run_batch<'py, T: Real + Element>(
     py: Python<'py>,
     native: &NativeOperator,
     inputs: &BatchInputs<'_, 'py>,
     context: Context,
+    collective: Option<&PyCollective>,
 ) -> PyResult<(Bound<'py, PyAny>, BatchReport)> {
     let x = side::<T>("x", inputs.x, inputs.x_weights, "x_weights", None)?;
     let like = Some((x.shape.0, x.shape.2));
@@ -137,6 +143,10 @@ pub(crate) fn run_batch<'py, T: Real + Element>(
         (None, None) => None,
     };
     let op = native.operator();
+    let completes: &dyn Collective = match collective {
+        Some(c) => c,
+        None => &SingleProcess,
+    };
     let (field, report) = py
         .detach(|| -> drift_api::Result<(Vec<T>, drift_api::BatchReport)> {
             let mut batch = ProblemBatch::new(sets("x", &x)?, sets("y", &y)?)?;
@@ -152,12 +162,19 @@ pub(crate) fn run_batch<'py, T: Real + Element>(
                     context: &context,
                     out: &mut field,
                     scale: T::one(),
-                    collective: &SingleProcess,
+                    collective: completes,
                 },
             )?;
             Ok((field, report))
         })
-        .map_err(|e| to_py(py, e))?;
+        .map_err(|e| {
+            let err = to_py(py, e);
+            // The collective's own Python exception (a failed all-reduce) as the cause.
+            if let Some(cause) = collective.and_then(PyCollective::take_failure) {
+                err.set_cause(py, Some(cause));
+            }
+            err
+        })?;
     let (b, n, d) = x.shape;
     let array = ArrayD::from_shape_vec(IxDyn(&[b, n, d]), field)
         .map_err(|e| PyValueError::new_err(format!("the field has the wrong length: {e}")))?;

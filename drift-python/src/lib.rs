@@ -14,6 +14,7 @@ use pyo3::prelude::*;
 mod arrays;
 mod batch;
 mod bench;
+mod collective;
 mod errors;
 mod load;
 mod operator;

@@ -2,6 +2,7 @@
 
 use crate::arrays;
 use crate::batch::{run_batch, BatchInputs};
+use crate::collective::PyCollective;
 use crate::errors::to_py;
 use crate::report::{BatchReport, Report};
 use drift_api::{fmt_num, try_vec, Context, DriftOperator, DriftReport, Negatives, Real};
@@ -119,7 +120,16 @@ impl NativeOperator {
     /// generated sample; 1 when not given), all NumPy arrays of one float dtype. Returns
     /// `(V, report)` with `V` a new `(B, N, D)` array of `x`'s dtype and the batch's report. The
     /// GIL is released while the field is computed.
-    #[pyo3(signature = (x, y, x_weights, y_weights, negatives, negative_weights, step, time))]
+    ///
+    /// `collective` (optional) completes the batch-wide sums across processes (data parallelism):
+    /// a callable `f(values: float64 array) -> float64 array` returning the element-wise sum over
+    /// every process, which every process calls the same number of times in the same order
+    /// (see `PyCollective`); with it, `P` processes each holding a slice of a batch get the
+    /// statistics, and so the field, of one process on the whole batch. An exception raised in it
+    /// makes this call raise `RuntimeError` (with the exception as its cause).
+    #[pyo3(signature = (
+        x, y, x_weights, y_weights, negatives, negative_weights, step, time, collective=None
+    ))]
     #[allow(clippy::too_many_arguments)]
     fn apply_batch<'py>(
         &self,
@@ -132,6 +142,7 @@ impl NativeOperator {
         negative_weights: Option<&Bound<'py, PyAny>>,
         step: u64,
         time: f64,
+        collective: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<(Bound<'py, PyAny>, BatchReport)> {
         if !time.is_finite() {
             return Err(PyValueError::new_err(format!(
@@ -148,10 +159,15 @@ impl NativeOperator {
             negative_weights,
         };
         let context = Context::at(step, time);
+        let collective = collective
+            .filter(|c| !c.is_none())
+            .map(PyCollective::new)
+            .transpose()?;
+        let collective = collective.as_ref();
         if x.cast::<numpy::PyArrayDyn<f32>>().is_ok() {
-            run_batch::<f32>(py, self, &inputs, context)
+            run_batch::<f32>(py, self, &inputs, context, collective)
         } else if x.cast::<numpy::PyArrayDyn<f64>>().is_ok() {
-            run_batch::<f64>(py, self, &inputs, context)
+            run_batch::<f64>(py, self, &inputs, context, collective)
         } else {
             Err(PyValueError::new_err(format!(
                 "`x` must be a NumPy array of float32 or float64, found {}",

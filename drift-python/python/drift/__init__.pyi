@@ -1,7 +1,7 @@
 """Type stubs of the package drift (the constructors are generated from the registry)."""
 
 import os
-from typing import Any, List, NamedTuple, Optional, Tuple, Union
+from typing import Any, Callable, List, NamedTuple, Optional, Tuple, Union
 
 def load(spec: Union[str, os.PathLike[str]]) -> Operator:
     """Loads a drift operator from a RON file or from RON text (raises SpecError)."""
@@ -69,7 +69,8 @@ class Operator:
               time: float = 0.0) -> Tuple[Any, Report]: ...
     def apply_batch(self, x: Any, y: Any, *, x_weights: Any = None, y_weights: Any = None,
                     negatives: Any = None, negative_weights: Any = None, step: int = 0,
-                    time: float = 0.0) -> Tuple[Any, BatchReport]: ...
+                    time: float = 0.0, collective: Optional[Callable[[Any], Any]] = None,
+                    process_group: Any = None) -> Tuple[Any, BatchReport]: ...
 
 class Ron:
     """RON text inserted as it is into a constructor's arguments."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import operator as _op
 import os
-from typing import Any, Optional, Tuple, Union
+from typing import Any, Callable, Optional, Tuple, Union
 
 from . import _arrays, _drift
 
@@ -80,6 +80,8 @@ class Operator:
         negative_weights: Any = None,
         step: int = 0,
         time: float = 0.0,
+        collective: Optional[Callable[[Any], Any]] = None,
+        process_group: Any = None,
     ) -> Tuple[Any, "_drift.BatchReport"]:
         """Computes the drift of `B` independent problems in one call; returns `(V, report)`.
 
@@ -92,6 +94,17 @@ class Operator:
             negative_weights: optional (B, K): each negative's weight relative to one generated
                 sample (1 when not given).
             step, time: where in a flow or training run the call is (shared by every problem).
+            collective: optional data parallelism: a callable `f(values)` taking a float64 NumPy
+                array of this process's sums and returning their element-wise sum over every
+                process (same length, finite). Batch-wide statistics are then taken over the
+                problems of every process, so `P` processes each holding a slice of a batch get
+                their rows of the field of one process on the whole batch. Every process must make
+                the call: each calls `f` the same number of times, in the same order (the
+                statistics are computed one after the other, in the operator tree's order, a
+                number that depends on the operator only). An exception in `f` makes this call
+                raise `RuntimeError` with it as the cause.
+            process_group: a `torch.distributed` process group (or `True`, the default group):
+                the collective of `drift.torch.process_group_collective(process_group)`.
 
         Returns V with the shape (B, N, D) and dtype of x (a tensor when x is one) and a
         `drift.BatchReport` (batch-wide drift norm, the operator's feature scale and per-temperature
@@ -112,7 +125,13 @@ class Operator:
             time = float(time)
         except (TypeError, ValueError) as e:
             raise ValueError(f"time must be a number: {e}") from None
-        v, report = self._native.apply_batch(xa, ya, xw, yw, neg, negw, step, time)
+        if process_group is not None and process_group is not False:
+            if collective is not None:
+                raise ValueError("give `collective` or `process_group`, not both")
+            from .torch import process_group_collective
+
+            collective = process_group_collective(process_group)
+        v, report = self._native.apply_batch(xa, ya, xw, yw, neg, negw, step, time, collective)
         v = _arrays.result(v, x)
         if widened:
             v = v.to(x.dtype)

@@ -1,0 +1,249 @@
+"""`drift_loss(..., process_group=...)` under data parallelism: 4 ranks (gloo on the CPU, started
+with `torch.multiprocessing.spawn` in a subprocess) each take a quarter of a fixed random batch of
+problems; their fields, losses and statistics together equal one process on the whole batch (to
+1e-6 in float32), for the official loss and a multi-temperature one-sided drift. Also: the
+collective of a single process group (world size 1) under `torch.compile(fullgraph=True)`, and the
+errors raised when the collective fails.
+
+Run as a script (`python test_distributed.py OUT_DIR`), this file is the 4-rank job itself."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+RANKS = 4
+OFFICIAL = None  # drift_loss's default: the official loss at R_list (0.02, 0.05, 0.2)
+MULTI = '{"multi_temperature": (operator: {"one_sided": (temperature: 1.0)})}'
+CASES = {"official": OFFICIAL, "multi_temperature": MULTI}
+
+
+def batch(seed=0, b=8, n=6, npos=7, nneg=3, s=5):
+    """The fixed batch every rank builds (same seed): float32 `gen`, `pos`, `neg`, `weight_neg`."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((b, 1, s)) * 2
+    gen = centres + 0.5 + rng.standard_normal((b, n, s)) * 0.7
+    pos = centres + rng.standard_normal((b, npos, s)) * 0.5
+    neg = np.roll(centres, 1, axis=0) + rng.standard_normal((b, nneg, s))
+    wn = rng.uniform(0.5, 3.0, (b, nneg))
+    return [a.astype(np.float32) for a in (gen, pos, neg, wn)]
+
+
+def results(loss, info):
+    """What a call returns, as NumPy arrays by name."""
+    out = {"loss": loss.detach().numpy(), "drift": info["drift"].numpy()}
+    for k, v in info.items():
+        if k != "drift":
+            out[k] = np.asarray(v.item())
+    return out
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _rank(rank: int, port: int, out_dir: str) -> None:
+    """One rank: its quarter of the batch through drift_loss with the default process group, and
+    the same through DriftLoss and Operator.apply_batch with an explicit group."""
+    import torch
+    import torch.distributed as dist
+
+    import drift
+    import drift.torch as dt
+
+    torch.set_num_threads(1)
+    dist.init_process_group(
+        "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=RANKS
+    )
+    try:
+        gen, pos, neg, wn = (torch.from_numpy(a) for a in batch())
+        rows = slice(rank * len(gen) // RANKS, (rank + 1) * len(gen) // RANKS)
+        gen, pos, neg, wn = gen[rows], pos[rows], neg[rows], wn[rows]
+        group = dist.new_group(list(range(RANKS)))
+        saved = {}
+        for name, operator in CASES.items():
+            loss, info = dt.drift_loss(gen, pos, neg, weight_neg=wn, operator=operator,
+                                       process_group=True)
+            for k, v in results(loss, info).items():
+                saved[f"{name}/{k}"] = v
+            # The module with an explicit group gives the same.
+            loss_m, info_m = dt.DriftLoss(operator=operator, process_group=group)(
+                gen, pos, neg, weight_neg=wn)
+            saved[f"{name}/module_drift"] = info_m["drift"].numpy()
+        op = drift.load(MULTI)
+        v, report = op.apply_batch(gen, pos, negatives=neg, negative_weights=wn,
+                                   process_group=group)
+        saved["apply_batch/drift"] = v.numpy()
+        saved["apply_batch/lambda"] = np.array([lam for _, lam in report.temperature_norms])
+        np.savez(os.path.join(out_dir, f"rank{rank}.npz"), **saved)
+        dist.barrier()  # every rank done before the group is torn down
+    finally:
+        dist.destroy_process_group()
+
+
+def _main(out_dir: str) -> None:
+    import torch.multiprocessing as mp
+
+    mp.spawn(_rank, args=(_free_port(), out_dir), nprocs=RANKS, join=True)
+
+
+def _requirements():
+    """torch with custom ops and torch.distributed with gloo, or a skip."""
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed")
+    if not hasattr(torch, "library") or not hasattr(torch.library, "custom_op"):
+        pytest.skip("drift.torch needs torch.library.custom_op (PyTorch >= 2.4)")
+    dist = torch.distributed
+    if not dist.is_available() or not dist.is_gloo_available():
+        pytest.skip("torch.distributed with the gloo backend is not available")
+    return torch
+
+
+def test_ranks_together_equal_one_process_on_the_whole_batch(tmp_path):
+    torch = _requirements()
+    import drift.torch as dt
+
+    job = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), str(tmp_path)],
+        capture_output=True, text=True, timeout=240,
+    )
+    assert job.returncode == 0, job.stdout[-3000:] + job.stderr[-3000:]
+    ranks = [dict(np.load(tmp_path / f"rank{r}.npz")) for r in range(RANKS)]
+
+    gen, pos, neg, wn = (torch.from_numpy(a) for a in batch())
+    for name, operator in CASES.items():
+        loss, info = dt.drift_loss(gen, pos, neg, weight_neg=wn, operator=operator)
+        whole = results(loss, info)
+        # Every batch-wide statistic is the same on every rank, and the whole batch's.
+        scalars = [k for k in whole if k not in ("loss", "drift")]
+        assert scalars, name
+        for k in scalars:
+            for r in ranks:
+                np.testing.assert_allclose(r[f"{name}/{k}"], whole[k], rtol=1e-6, equal_nan=True,
+                                           err_msg=f"{name}: {k}")
+        # The rows of every rank, concatenated, are the field and loss of the whole batch.
+        for k in ("drift", "loss"):
+            joined = np.concatenate([r[f"{name}/{k}"] for r in ranks])
+            np.testing.assert_allclose(joined, whole[k], rtol=1e-6,
+                                       atol=1e-6 * np.abs(whole[k]).max(),
+                                       err_msg=f"{name}: {k}")
+        module = np.concatenate([r[f"{name}/module_drift"] for r in ranks])
+        np.testing.assert_allclose(module, whole["drift"], rtol=1e-6,
+                                   atol=1e-6 * np.abs(whole["drift"]).max())
+        if name == "official":
+            # Without the process group the ranks' fields differ (each its own scale).
+            local, _ = dt.drift_loss(gen[:2], pos[:2], neg[:2], weight_neg=wn[:2])
+            assert not np.allclose(local.numpy(), ranks[0]["official/loss"], rtol=1e-4)
+
+    import drift
+
+    v, report = drift.load(MULTI).apply_batch(gen, pos, negatives=neg, negative_weights=wn)
+    joined = np.concatenate([r["apply_batch/drift"] for r in ranks])
+    np.testing.assert_allclose(joined, v.numpy(), rtol=1e-6, atol=1e-6 * np.abs(v.numpy()).max())
+    lambdas = np.array([lam for _, lam in report.temperature_norms])
+    for r in ranks:
+        np.testing.assert_allclose(r["apply_batch/lambda"], lambdas, rtol=1e-6)
+
+
+def test_collective_failures_raise():
+    import drift
+
+    op = drift.load('{"deng_official": (temperatures: [0.05])}')
+    gen, pos, _, _ = batch(b=2)
+
+    def boom(values):
+        raise OSError("the network is down")
+
+    with pytest.raises(RuntimeError, match="the network is down") as caught:
+        op.apply_batch(gen, pos, collective=boom)
+    assert isinstance(caught.value.__cause__, OSError)
+    with pytest.raises(RuntimeError, match="returned 1 values for 2 sums"):
+        op.apply_batch(gen, pos, collective=lambda v: v[:1])
+    with pytest.raises(RuntimeError, match="non-finite"):
+        op.apply_batch(gen, pos, collective=lambda v: v * np.inf)
+    with pytest.raises(ValueError, match="must be a callable"):
+        op.apply_batch(gen, pos, collective=3)
+    # The identity (one process) and the sum of two identical processes leave the field as it is.
+    v, _ = op.apply_batch(gen, pos)
+    seen = []
+    v1, _ = op.apply_batch(gen, pos, collective=lambda s: seen.append(len(s)) or s)
+    v2, _ = op.apply_batch(gen, pos, collective=lambda s: 2 * s)
+    np.testing.assert_array_equal(v1, v)
+    np.testing.assert_allclose(v2, v, rtol=1e-6)
+    assert seen == [2, 2, 2]  # scale, lambda_R (and the count), drift norm: a fixed sequence
+
+
+def test_process_group_errors():
+    torch = _requirements()
+    import drift.torch as dt
+
+    gen, pos, _, _ = (torch.from_numpy(a) for a in batch(b=2))
+    with pytest.raises(ValueError, match="process group"):
+        dt.drift_loss(gen, pos, process_group="world")
+    with pytest.raises(ValueError, match="no process group is registered"):
+        dt.drift_loss(gen, pos, process_group=12345)
+    if not torch.distributed.is_initialized():
+        with pytest.raises(ValueError, match="not initialised"):
+            dt.drift_loss(gen, pos, process_group=True)
+
+
+def _single_rank_compile(port: int) -> None:
+    """World size 1: DriftLoss(process_group=group), and drift_loss with a group's handle, under
+    torch.compile(fullgraph=True) keep one graph and give the eager result."""
+    import torch
+    import torch.distributed as dist
+
+    import drift.torch as dt
+
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=0,
+                            world_size=1)
+    try:
+        gen, pos, neg, wn = (torch.from_numpy(a) for a in batch(b=2))
+        model = torch.nn.Linear(gen.shape[-1], gen.shape[-1])
+        loss_fn = dt.DriftLoss(process_group=dist.group.WORLD)
+
+        def step(z):
+            loss, info = loss_fn(model(z), pos, neg, weight_neg=wn)
+            return loss.mean(), info["scale"]
+
+        handle = dt.group_handle(dist.new_group([0]))
+
+        def functional(z):
+            loss, info = dt.drift_loss(model(z), pos, neg, weight_neg=wn, process_group=handle)
+            return loss.mean(), info["scale"]
+
+        for f in (step, functional):
+            eager = f(gen)
+            torch._dynamo.reset()
+            explained = torch._dynamo.explain(f)(gen)
+            assert explained.graph_break_count == 0, explained.break_reasons
+            torch._dynamo.reset()
+            compiled = torch.compile(f, fullgraph=True, backend="aot_eager")(gen)
+            torch.testing.assert_close(compiled, eager)
+    finally:
+        dist.destroy_process_group()
+
+
+def test_compiled_step_with_a_process_group():
+    _requirements()
+    pytest.importorskip("torch._dynamo")
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import test_distributed as t; "
+        "t._single_rank_compile(int(sys.argv[2]))"
+    )
+    job = subprocess.run(
+        [sys.executable, "-c", code, os.path.dirname(os.path.abspath(__file__)),
+         str(_free_port())],
+        capture_output=True, text=True, timeout=240,
+    )
+    assert job.returncode == 0, job.stdout[-3000:] + job.stderr[-3000:]
+
+
+if __name__ == "__main__":
+    _main(sys.argv[1])
