@@ -161,17 +161,25 @@ fn centred_targets<T: Real>(p: &Problem<'_, T>, targets: &mut Vec<T>) {
     }
 }
 
-/// `Σ v` in eight lanes of `T` (independent partial sums, so that the loop vectorises).
+/// Folds `values` into eight independent lanes with `step` (independent partial results, so that
+/// the loop vectorises): the lanes, and the values after the last full chunk of eight.
 #[inline(always)]
-fn lane_sum<T: Real>(values: &[T]) -> T {
-    let mut lanes = [T::zero(); 8];
+fn eight_lanes<T: Copy>(values: &[T], init: T, step: impl Fn(T, T) -> T) -> ([T; 8], &[T]) {
+    let mut lanes = [init; 8];
     let chunks = values.chunks_exact(8);
     let rest = chunks.remainder();
     for c in chunks {
         for (l, v) in lanes.iter_mut().zip(c) {
-            *l += *v;
+            *l = step(*l, *v);
         }
     }
+    (lanes, rest)
+}
+
+/// `Σ v` in eight lanes of `T`.
+#[inline(always)]
+fn lane_sum<T: Real>(values: &[T]) -> T {
+    let (lanes, rest) = eight_lanes(values, T::zero(), |a, v| a + v);
     let tail = rest.iter().fold(T::zero(), |a, v| a + *v);
     (lanes[0] + lanes[4])
         + (lanes[1] + lanes[5])
@@ -183,14 +191,7 @@ fn lane_sum<T: Real>(values: &[T]) -> T {
 /// The smallest value, in eight lanes.
 #[inline(always)]
 fn lane_min<T: Real>(values: &[T]) -> T {
-    let mut lanes = [T::infinity(); 8];
-    let chunks = values.chunks_exact(8);
-    let rest = chunks.remainder();
-    for c in chunks {
-        for (l, v) in lanes.iter_mut().zip(c) {
-            *l = if *v < *l { *v } else { *l };
-        }
-    }
+    let (lanes, rest) = eight_lanes(values, T::infinity(), |a, v| if v < a { v } else { a });
     lanes
         .iter()
         .chain(rest)
@@ -215,17 +216,10 @@ fn lane_dot<T: Real>(a: &[T], b: &[T]) -> T {
     lane_sum(&lanes) + tail
 }
 
-/// `Σ v²` of a slice, accumulated in eight lanes of `T` (so that it vectorises), then in f64.
+/// `Σ v²` of a slice, accumulated in eight lanes of `T`, then in f64.
 #[inline(always)]
 fn sum_squares<T: Real>(values: &[T]) -> f64 {
-    let mut lanes = [T::zero(); 8];
-    let chunks = values.chunks_exact(8);
-    let rest = chunks.remainder();
-    for c in chunks {
-        for (l, v) in lanes.iter_mut().zip(c) {
-            *l += *v * *v;
-        }
-    }
+    let (lanes, rest) = eight_lanes(values, T::zero(), |a, v| a + v * v);
     let tail: f64 = rest.iter().map(|v| v.as_f64() * v.as_f64()).sum();
     lanes.iter().map(|l| l.as_f64()).sum::<f64>() + tail
 }
