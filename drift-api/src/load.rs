@@ -52,16 +52,39 @@ pub fn operator_from_str(src: &str, origin: &str) -> Result<Box<dyn DriftOperato
     Ok(op)
 }
 
-/// Reads, parses and validates an operator tree from a RON file.
+/// The largest operator file [`load_operator`] reads: 64 MiB. A longer file (or an endless one,
+/// such as `/dev/zero`) is refused after reading at most this much plus one byte.
+pub const MAX_OPERATOR_FILE_BYTES: u64 = 64 << 20;
+
+/// Reads, parses and validates an operator tree from a RON file of at most
+/// [`MAX_OPERATOR_FILE_BYTES`].
 pub fn load_operator(path: impl AsRef<Path>) -> Result<Box<dyn DriftOperator>> {
+    use std::io::Read;
     let path = path.as_ref();
     let origin = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| DriftError::Spec {
+    let cannot_read = |e: std::io::Error| DriftError::Spec {
         origin: origin.clone(),
         line: 0,
         column: 0,
         message: format!("cannot read the file: {e}"),
-    })?;
+    };
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .map_err(cannot_read)?
+        .take(MAX_OPERATOR_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot_read)?;
+    if bytes.len() as u64 > MAX_OPERATOR_FILE_BYTES {
+        return Err(DriftError::Spec {
+            origin: origin.clone(),
+            line: 0,
+            column: 0,
+            message: format!(
+                "the file is longer than {} MiB, the most an operator file may hold",
+                MAX_OPERATOR_FILE_BYTES >> 20
+            ),
+        });
+    }
     // Strip the byte-order mark before decoding, so that the position of an invalid byte is
     // counted as in the text after it.
     let bytes = match bytes.strip_prefix(BOM.as_bytes()) {

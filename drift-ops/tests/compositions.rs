@@ -311,3 +311,66 @@ fn guidance_negatives_join_the_repulsion_as_weighted_columns() {
     let e = drift_ops::drift(&off, &xl, &yl).unwrap_err();
     assert!(e.to_string().contains("negatives"), "{e}");
 }
+
+#[test]
+fn multi_temperature_refuses_an_overflowing_inner_norm() {
+    // The inner field is finite (about 1e200) but its squares overflow: λ = inf. The old weight
+    // `1/λ` was 0 for every temperature, an all-zero field with no error.
+    let (x, y) = inputs(34);
+    let op = drift_api::operator_from_str(
+        r#"{"multi_temperature": (operator: {"weighted": (terms: [(weight: 1e200, operator: {"one_sided": (temperature: 1.0)})])}, temperatures: [0.5, 2.0])}"#,
+        "test",
+    )
+    .unwrap();
+    let mut out = vec![0.0; x.len() * x.dim()];
+    let e = apply_drift(
+        op.as_ref(),
+        DriftProblem {
+            backend: &CpuBackend,
+            x: &x,
+            y: &y,
+            context: &Context::default(),
+            out: &mut out,
+            scale: 1.0,
+            negatives: None,
+        },
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("multi_temperature.temperatures[0]"), "{e}");
+    assert!(e.contains("temperature factor 0.5"), "{e}");
+    assert!(e.contains("inf"), "{e}");
+}
+
+#[test]
+fn multi_temperature_refuses_a_negligible_positive_weight() {
+    // One point of weight 1e-300 beside weights of 1 counted fully in λ_τ and moved every other
+    // point's field by about 10 %: it is now refused, and weight 0 leaves the others unchanged.
+    let (x, y) = inputs(35);
+    let n = x.len();
+    let op = MultiTemperature::deng(Box::new(OneSided::new(1.0)));
+    let mut data = x.data().to_vec();
+    data.extend(std::iter::repeat_n(40.0, x.dim()));
+    let with = |w: f64| {
+        let mut weights = vec![1.0; n];
+        weights.push(w);
+        PointCloud::new("x", data.clone(), x.dim())
+            .unwrap()
+            .with_weights(weights)
+            .unwrap()
+    };
+    let e = drift_ops::drift(&op, &with(1e-300), &y)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains(&format!("weight of point {n} of `x`")), "{e}");
+    assert!(e.contains("1e-300"), "{e}");
+    let ones = PointCloud::new("x", x.data().to_vec(), x.dim())
+        .unwrap()
+        .with_weights(vec![1.0; n])
+        .unwrap();
+    let base = field(&op, &ones, &y);
+    let zero = field(&op, &with(0.0), &y);
+    assert!(rel_err(&zero[..base.len()], &base) < 1e-12);
+    // A small weight that is still representable against the others is accepted.
+    assert!(drift_ops::drift(&op, &with(1e-10), &y).is_ok());
+}

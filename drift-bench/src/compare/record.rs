@@ -136,28 +136,39 @@ impl RunStatus {
 
 /// Every metric of a run, against the held-out split of its data set. `None` where a metric does
 /// not apply (no mixture truth, no labels, no Sinkhorn coupling) or the run did not finish.
+///
+/// A metric that is not finite (a `W2²` or an energy distance beyond `f64::MAX`) is written to
+/// `results.json` as the string `"inf"`, `"-inf"` or `"NaN"`, the same text as in `results.csv`
+/// (JSON has no such numbers, and `null` means "does not apply"); both read back as the `f64`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RunMetrics {
     /// `W2²` by exact optimal assignment between equal-size samples (samples and held-out data).
+    #[serde(default, with = "non_finite")]
     pub w2_sq: Option<f64>,
     /// Sliced W2 distance to the held-out data.
+    #[serde(default, with = "non_finite")]
     pub sliced_w2: Option<f64>,
     /// Squared MMD with a Gaussian kernel of bandwidth `mmd_bandwidth` (biased V-statistic).
+    #[serde(default, with = "non_finite")]
     pub mmd_sq: Option<f64>,
     /// The MMD kernel's bandwidth σ in data units (`k = exp(−‖x − y‖²/(2σ²))`).
+    #[serde(default, with = "non_finite")]
     pub mmd_bandwidth: Option<f64>,
     /// Energy distance `2E‖X−Y‖ − E‖X−X'‖ − E‖Y−Y'‖`.
+    #[serde(default, with = "non_finite")]
     pub energy: Option<f64>,
     /// Mixtures: modes holding at least their share threshold of the samples.
     pub modes_covered: Option<usize>,
     /// Mixtures: number of modes.
     pub modes_total: Option<usize>,
     /// Mixtures: `½ Σ_k |sample fraction_k − weight_k|` (total variation between mode masses).
+    #[serde(default, with = "non_finite")]
     pub mode_mass_error: Option<f64>,
     /// Mixtures: each mode's share of the samples captured by some mode (compare with the
     /// mixture's weights: the per-mode mass error is `|share_k − weight_k|`).
     pub mode_shares: Option<Vec<f64>>,
     /// Mixtures: fraction of the samples within the capture radius of some mode (on the data).
+    #[serde(default, with = "non_finite")]
     pub near_fraction: Option<f64>,
     /// Labelled data: classes that the nearest-neighbour classifier finds among the samples
     /// (at least the share threshold of them).
@@ -167,14 +178,19 @@ pub struct RunMetrics {
     /// Labelled data: samples per class as the classifier labels them.
     pub class_histogram: Option<Vec<usize>>,
     /// Class-conditional runs: fraction of samples classified as the class they were generated for.
+    #[serde(default, with = "non_finite")]
     pub accuracy: Option<f64>,
     /// Mean wall time of one step (flow step, or training step with its drift), in milliseconds.
+    #[serde(default, with = "non_finite")]
     pub ms_per_step: Option<f64>,
     /// The drift norm `λ = sqrt(mean ‖V‖² / D)` at the last step (data units).
+    #[serde(default, with = "non_finite")]
     pub drift_norm: Option<f64>,
     /// Mean Sinkhorn iterations per coupling solve, where the operator solves Sinkhorn couplings.
+    #[serde(default, with = "non_finite")]
     pub sinkhorn_iters: Option<f64>,
     /// The largest Sinkhorn L1 marginal error of the last step.
+    #[serde(default, with = "non_finite")]
     pub sinkhorn_error: Option<f64>,
 }
 
@@ -220,4 +236,61 @@ pub struct DatasetSummary {
     /// The data's scale `s` (mean distance between two data points), which relative temperatures
     /// multiply.
     pub scale: f64,
+}
+
+/// Serde for an optional metric that keeps non-finite values apart from "does not apply": a finite
+/// value is a JSON number, `inf`, `-inf` and `NaN` are the strings `"inf"`, `"-inf"`, `"NaN"`
+/// (Rust's `Display`, as in `results.csv`), `None` is `null`.
+mod non_finite {
+    use serde::de::{self, Deserializer, Visitor};
+    use serde::Serializer;
+    use std::fmt;
+
+    pub fn serialize<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            None => s.serialize_none(),
+            Some(x) if x.is_finite() => s.serialize_some(x),
+            Some(x) => s.serialize_some(&x.to_string()),
+        }
+    }
+
+    struct OptMetric;
+
+    impl<'de> Visitor<'de> for OptMetric {
+        type Value = Option<f64>;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a number, \"inf\", \"-inf\", \"NaN\" or null")
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(OptMetric)
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            Ok(Some(v))
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(Some(v as f64))
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Some(v as f64))
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            match v {
+                "inf" => Ok(Some(f64::INFINITY)),
+                "-inf" => Ok(Some(f64::NEG_INFINITY)),
+                "NaN" => Ok(Some(f64::NAN)),
+                _ => Err(E::invalid_value(de::Unexpected::Str(v), &self)),
+            }
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+        d.deserialize_option(OptMetric)
+    }
 }

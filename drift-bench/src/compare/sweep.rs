@@ -218,6 +218,7 @@ impl Study {
         if self.points < 4 {
             bail!(named(&format!("points {} must be at least 4", self.points)));
         }
+        self.check_sizes(at)?;
         if self.modes.contains(&Mode::Flow) {
             if self.flow.steps == 0 {
                 bail!(named("flow steps must be at least 1"));
@@ -261,6 +262,61 @@ impl Study {
         Ok(())
     }
 
+    /// Refuses a size whose buffers would exceed [`MAX_BUFFER_VALUES`] (or overflow `usize`),
+    /// naming the setting, its command-line argument and the size, before anything is allocated:
+    /// `points × D` of a generated data set, `particles × D`, and the generator's
+    /// `hidden × hidden`, `hidden × max(batch, latent, D)` and `batch × D` (`D` the largest
+    /// dimension known before loading: `mixture:D:K`'s, 64 for `digits`, 2 otherwise).
+    fn check_sizes(&self, at: &str) -> Result<()> {
+        let specs: Vec<crate::data::DataSpec> = self
+            .datasets
+            .iter()
+            .filter_map(|d| crate::data::DataSpec::parse(d).ok())
+            .collect();
+        let dim = specs
+            .iter()
+            .map(|d| match d {
+                crate::data::DataSpec::Mixture { dim, .. } => *dim,
+                crate::data::DataSpec::Digits => 64,
+                _ => 2,
+            })
+            .max()
+            .unwrap_or(2);
+        for spec in &specs {
+            if let crate::data::DataSpec::Mixture { dim, modes } = spec {
+                within(at, "mixture:D:K centres (D × K)", &[*dim, *modes])?;
+            }
+        }
+        within(at, "points (--points) × dimension", &[self.points, dim])?;
+        if self.modes.contains(&Mode::Flow) {
+            within(
+                at,
+                "flow particles (--particles) × dimension",
+                &[self.flow.particles, dim],
+            )?;
+        }
+        if self.modes.contains(&Mode::Train) {
+            let t = &self.train;
+            within(at, "train batch (--batch) × dimension", &[t.batch, dim])?;
+            within(
+                at,
+                "train hidden (--hidden) × hidden",
+                &[t.hidden, t.hidden],
+            )?;
+            within(
+                at,
+                "train hidden (--hidden) × batch (--batch)",
+                &[t.hidden, t.batch],
+            )?;
+            within(
+                at,
+                "train hidden (--hidden) × latent",
+                &[t.hidden, t.latent.max(dim)],
+            )?;
+        }
+        Ok(())
+    }
+
     /// Number of runs of the study.
     pub fn runs(&self) -> usize {
         self.operators.len()
@@ -269,6 +325,27 @@ impl Study {
             * self.seeds.len()
             * self.modes.len()
     }
+}
+
+/// The most values (`f64`, 8 bytes each) one buffer of a study may hold: 2^28, 2 GiB. A setting
+/// that needs more is refused by [`Study::check`] before any run (it would abort on allocation).
+pub const MAX_BUFFER_VALUES: usize = 1 << 28;
+
+/// Errors when the product of `factors` overflows or exceeds [`MAX_BUFFER_VALUES`].
+fn within(at: &str, what: &str, factors: &[usize]) -> Result<()> {
+    let product = factors
+        .iter()
+        .try_fold(1usize, |p, f| p.checked_mul(*f))
+        .filter(|p| *p <= MAX_BUFFER_VALUES);
+    if product.is_none() {
+        let sizes: Vec<String> = factors.iter().map(usize::to_string).collect();
+        bail!(
+            "{at}: {what} = {} is too large: a buffer may hold at most {MAX_BUFFER_VALUES} values \
+             (2 GiB of f64)",
+            sizes.join(" × ")
+        );
+    }
+    Ok(())
 }
 
 impl Sweep {

@@ -18,6 +18,11 @@ use anyhow::Result;
 /// units (a distance, not a squared one). Two copies of the same set give exactly 0 (the sums run
 /// in a fixed order); a negative result of rounding size is returned as 0.
 ///
+/// Points far apart (distances beyond `f64::MAX`, e.g. coordinates near ±1e308) do not overflow
+/// into `inf − inf`: the distance is computed again on the points scaled by a power of two (exact)
+/// and scaled back, so the result is the true distance, or `inf` when that exceeds `f64::MAX`;
+/// never a spurious 0.
+///
 /// Errors: bad point sets (empty, not whole rows, non-finite).
 pub fn energy_distance(x: &[f64], y: &[f64], dim: usize) -> Result<f64> {
     rows("energy distance samples X", x, dim)?;
@@ -31,7 +36,26 @@ pub fn energy_distance(x: &[f64], y: &[f64], dim: usize) -> Result<f64> {
 pub(crate) fn energy_distance_given(x: &[f64], y: &[f64], dim: usize, yy: f64) -> f64 {
     let xy = pair_mean(x, y, dim, f64::sqrt);
     let xx = pair_mean(x, x, dim, f64::sqrt);
-    (2.0 * xy - xx - yy).max(0.0)
+    let e = 2.0 * xy - xx - yy;
+    if e.is_finite() && xy.is_finite() && xx.is_finite() && yy.is_finite() {
+        return e.max(0.0);
+    }
+    // Some distance overflowed (`inf − inf` is NaN, which `max` would turn into 0). The energy
+    // distance is homogeneous of degree 1: compute it on the points scaled by a power of two that
+    // brings every coordinate within ±1, then scale back (`inf` when the true value overflows).
+    let largest = x.iter().chain(y).fold(0.0f64, |m, v| m.max(v.abs()));
+    // `exponent` is up to 1024 and 2^±1024 is not an f64: scale in two halves each way.
+    let exponent = largest.log2().ceil() as i32;
+    let (half, rest) = (
+        2f64.powi(-(exponent / 2)),
+        2f64.powi(-(exponent - exponent / 2)),
+    );
+    let xs: Vec<f64> = x.iter().map(|v| v * half * rest).collect();
+    let ys: Vec<f64> = y.iter().map(|v| v * half * rest).collect();
+    let xy = pair_mean(&xs, &ys, dim, f64::sqrt);
+    let xx = pair_mean(&xs, &xs, dim, f64::sqrt);
+    let yy = pair_mean(&ys, &ys, dim, f64::sqrt);
+    (2.0 * xy - xx - yy).max(0.0) * 2f64.powi(exponent - 1) * 2.0
 }
 
 #[cfg(test)]
@@ -86,6 +110,25 @@ mod tests {
             e,
             "energy distance data Y: point 0 coordinate 0 is inf (must be finite)"
         );
+    }
+
+    #[test]
+    fn far_samples_are_not_at_zero() {
+        // Every distance overflows f64: the old code computed `inf − inf` and clamped it to 0.
+        let x = [-1.5e308, 1.5e308];
+        let y = [1.0e308, 1.7e308];
+        let e = energy_distance(&x, &y, 1).unwrap();
+        let scaled = |v: &[f64]| v.iter().map(|a| a * 1e-300).collect::<Vec<_>>();
+        let r = energy_distance(&scaled(&x), &scaled(&y), 1).unwrap() * 1e300;
+        assert!(e > 0.0 && e.is_finite(), "{e}");
+        assert!((e - r).abs() <= 1e-12 * r, "{e} vs {r}");
+        // Single points farther apart than f64::MAX: the distance itself overflows.
+        assert_eq!(
+            energy_distance(&[-1.7e308], &[1.7e308], 1).unwrap(),
+            f64::INFINITY
+        );
+        // Two copies of a wide set are still at 0.
+        assert_eq!(energy_distance(&x, &x, 1).unwrap(), 0.0);
     }
 
     proptest::proptest! {

@@ -4,7 +4,8 @@
 //! a double quote, a carriage return or a newline is put in double quotes with its quotes doubled
 //! (the operator's RON, the last column, often spans lines). A metric that does not apply is an
 //! empty field. Numbers are printed with Rust's shortest representation that reads back to the same
-//! `f64`, so the file agrees with `results.json` value for value. The status takes three columns:
+//! `f64`, so the file agrees with `results.json` value for value; a metric that is not finite is
+//! `inf`, `-inf` or `NaN`, the string `results.json` holds for it. The status takes three columns:
 //! `status` (`ok`, `diverged`, `failed`), `diverged_step` and `failure` (the error message). After
 //! the metrics come the study's index and settings, the version, the command and the operator with
 //! every default ([`crate::compare::RunSettings`]), then the operator's RON as given.

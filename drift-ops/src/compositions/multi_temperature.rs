@@ -11,7 +11,14 @@ use serde::{Deserialize, Serialize};
 /// `V = Σ_τ V_τ / λ_τ` with `λ_τ = sqrt(mean_i ‖V_τ(x_i)‖² / D)` (Deng et al.; `normalise: false`
 /// drops the division). Each `V_τ` is the inner operator with every temperature multiplied by the
 /// factor `τ` (write the inner operator at temperature 1 to make the factors the temperatures). A
-/// temperature whose field vanishes (`λ_τ = 0`) contributes nothing.
+/// temperature whose field vanishes (`λ_τ = 0`) contributes nothing; a `λ_τ` that is not finite
+/// (the field's squares overflow) is an error naming the temperature, never a silent zero.
+///
+/// `λ_τ` is the mean over the points of positive weight, each counted once whatever its weight.
+/// A point of positive weight below `2^-52` times the largest weight (e.g. `1e-300` beside weights
+/// near 1) would therefore move every other point's field through `λ_τ` while carrying no mass
+/// in any sum: when normalising, such a weight is refused with an error naming the point (give it
+/// weight 0, which leaves the others' fields unchanged, or a weight within `2^52` of the largest).
 ///
 /// RON name `multi_temperature` (defaults `temperatures: [0.02, 0.05, 0.2]`, `normalise: true`):
 /// `{"multi_temperature": (operator: {"one_sided": (temperature: 1.0)}, temperatures: [0.02, 0.05, 0.2], normalise: true)}`.
@@ -59,12 +66,50 @@ impl MultiTemperature {
         }
     }
 
-    /// The weight of a temperature's field of norm `lambda`.
-    fn weight(&self, lambda: f64) -> f64 {
-        match (self.normalise, lambda) {
-            (false, _) => 1.0,
-            (true, l) if l > 0.0 => 1.0 / l,
-            (true, _) => 0.0,
+    /// The weight of the field of temperature factor `tau` (index `k`) of norm `lambda`; a
+    /// non-finite `lambda` is an error naming the temperature.
+    fn weight(&self, k: usize, tau: f64, lambda: f64) -> Result<f64> {
+        if !self.normalise {
+            return Ok(1.0);
+        }
+        if !lambda.is_finite() {
+            return Err(DriftError::invalid(
+                format!("multi_temperature.temperatures[{k}]"),
+                format!(
+                    "the drift norm λ of the field at temperature factor {} is {} (its squares \
+                     overflow f64); the field cannot be normalised (rescale the data or change \
+                     the temperature)",
+                    drift_api::fmt_num(tau),
+                    drift_api::fmt_num(lambda)
+                ),
+            ));
+        }
+        Ok(if lambda > 0.0 { 1.0 / lambda } else { 0.0 })
+    }
+
+    /// Refuses (when normalising) a positive weight below `2^-52` times the largest weight of
+    /// `weights` (the points of set `what`): see the type's documentation.
+    fn check_negligible_weights<T: Real>(&self, what: &str, weights: Option<&[T]>) -> Result<()> {
+        let Some(w) = weights.filter(|_| self.normalise) else {
+            return Ok(());
+        };
+        let largest = w.iter().fold(0.0f64, |m, v| m.max(v.as_f64()));
+        let floor = largest * f64::EPSILON;
+        match w
+            .iter()
+            .position(|v| v.as_f64() > 0.0 && v.as_f64() < floor)
+        {
+            None => Ok(()),
+            Some(i) => Err(DriftError::invalid(
+                format!("multi_temperature: weight of point {i} of `{what}`"),
+                format!(
+                    "{} is positive but below 2^-52 times the largest weight {}: the drift norm λ \
+                     counts every point of positive weight once, so this point would change every \
+                     other point's field; give it weight 0 or a weight within 2^52 of the largest",
+                    drift_api::fmt_num(w[i].as_f64()),
+                    drift_api::fmt_num(largest)
+                ),
+            )),
         }
     }
 
@@ -79,10 +124,10 @@ impl MultiTemperature {
         let mut one = drift_api::try_vec("multi_temperature field", len, T::zero())?;
         let mut total = drift_api::try_vec("multi_temperature total", len, T::zero())?;
         let mut parts = Vec::with_capacity(self.temperatures.len());
-        for &tau in &self.temperatures {
+        for (k, &tau) in self.temperatures.iter().enumerate() {
             one.iter_mut().for_each(|v| *v = T::zero());
             let (report, lambda) = eval(tau, &mut one)?;
-            let w = T::of(self.weight(lambda));
+            let w = T::of(self.weight(k, tau, lambda)?);
             total.iter_mut().zip(&one).for_each(|(t, v)| *t += w * *v);
             parts.push(report);
         }
@@ -93,6 +138,9 @@ impl MultiTemperature {
         p.check()?;
         if self.over == Reduction::Problem {
             return problem_by_problem(self, T::wrap_batch(p));
+        }
+        for b in 0..p.batch.problems() {
+            self.check_negligible_weights(&format!("x[{b}]"), p.batch.x.weights_of(b))?;
         }
         let (total, parts) = self.normalised_sum(p.out.len(), |tau, one| {
             let context = p.context.with_temperature_factor(tau);
@@ -131,6 +179,7 @@ impl MultiTemperature {
 
     fn run<T: Real>(&self, mut p: DriftProblem<'_, T>) -> Result<DriftReport> {
         p.check()?;
+        self.check_negligible_weights(p.x.name(), p.x.weights())?;
         let (total, parts) = self.normalised_sum(p.out.len(), |tau, one| {
             let context = p.context.with_temperature_factor(tau);
             let report = run_into(
