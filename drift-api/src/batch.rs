@@ -199,16 +199,10 @@ impl<'a, T: Real> BatchSets<'a, T> {
         }
     }
 
-    /// The same sets with every coordinate mapped through `f` (problem index, coordinate): the
-    /// new coordinates are returned and must be borrowed by [`BatchSets::with_data`].
-    pub fn map_coords(&self, f: impl Fn(usize, T) -> T + Sync) -> Vec<T> {
-        let mut out = self.data.to_vec();
-        let dim = self.dim;
-        for b in 0..self.problems() {
-            let range = self.offsets[b] * dim..self.offsets[b + 1] * dim;
-            out[range].iter_mut().for_each(|v| *v = f(b, *v));
-        }
-        out
+    /// Every coordinate mapped through `f` (a rescaled copy), to be borrowed by
+    /// [`BatchSets::with_data`].
+    pub fn map_coords(&self, f: impl Fn(T) -> T) -> Vec<T> {
+        self.data.iter().map(|v| f(*v)).collect()
     }
 
     /// The same layout and weights over other coordinates of the same size (rescaled or widened
@@ -570,22 +564,15 @@ fn run_each<O: DriftOperator + ?Sized, T: Real>(
 /// their weights, with the mean weight per point of positive weight as the relative weight, so
 /// that each negative weighs its own weight.
 fn negatives_cloud<T: Real>(n: &BatchSets<'_, T>, b: usize) -> Result<(PointCloud<T>, f64)> {
-    let cloud = n.cloud(b)?;
-    let weight = match n.weights_of(b) {
-        None => 1.0,
-        Some(w) => {
-            let total: f64 = w.iter().map(|v| v.as_f64()).sum();
-            let support = w.iter().filter(|v| **v > T::zero()).count();
-            if support == 0 {
-                return Ok((
-                    PointCloud::new(cloud.name().to_string(), cloud.into_data(), n.dim())?,
-                    0.0,
-                ));
-            }
-            total / support as f64
-        }
-    };
-    Ok((cloud, weight))
+    match n.weights_of(b) {
+        None => Ok((n.cloud(b)?, 1.0)),
+        // Weights that sum to zero make no weighted cloud: the negatives then weigh nothing.
+        Some(w) if Negatives::relative_weight_of(w) == 0.0 => Ok((
+            PointCloud::new(format!("{}[{b}]", n.what()), n.points(b).to_vec(), n.dim())?,
+            0.0,
+        )),
+        Some(w) => Ok((n.cloud(b)?, Negatives::relative_weight_of(w))),
+    }
 }
 
 /// Points of positive weight in problem `b` of `sets` (all of them when unweighted).

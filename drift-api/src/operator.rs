@@ -146,6 +146,40 @@ impl<'a, T> Negatives<'a, T> {
     }
 }
 
+impl<T: Real> Negatives<'_, T> {
+    /// Each negative's own weight relative to one generated sample: the relative weight spread
+    /// as the engines spread it (mass `weight × support`, shared in proportion to the points' own
+    /// weights). The inverse of [`Negatives::relative_weight_of`].
+    ///
+    /// ```
+    /// use drift_api::{Negatives, PointCloud};
+    /// let n = PointCloud::new("n", vec![0.0f64, 1.0, 2.0], 1).unwrap().with_weights(vec![1.0, 3.0, 0.0]).unwrap();
+    /// let w = Negatives::new(&n, 2.0).point_weights();
+    /// assert_eq!(w, vec![1.0, 3.0, 0.0]);
+    /// assert_eq!(Negatives::<f64>::relative_weight_of(&[1.0, 3.0, 0.0]), 2.0);
+    /// ```
+    pub fn point_weights(&self) -> Vec<f64> {
+        let mass = self.weight * self.points.support_len() as f64;
+        self.points
+            .probabilities()
+            .iter()
+            .map(|q| mass * q.as_f64())
+            .collect()
+    }
+
+    /// The relative weight that gives each negative its weight in `weights` once spread over
+    /// their own weights: their mean over the points of positive weight (0 when there are none).
+    pub fn relative_weight_of(weights: &[T]) -> f64 {
+        let support = weights.iter().filter(|w| **w > T::zero()).count();
+        let total: f64 = weights.iter().map(|w| w.as_f64()).sum();
+        if support == 0 {
+            0.0
+        } else {
+            total / support as f64
+        }
+    }
+}
+
 impl<T: Real> DriftProblem<'_, T> {
     /// Checks that `x` and `y` share a dimension and that `out` has the shape of `x`.
     pub fn check(&self) -> Result<()> {

@@ -403,10 +403,7 @@ fn same_dim<T: Real>(a: &PointCloud<T>, b: &PointCloud<T>) -> Result<()> {
 /// negatives in proportion to their weights).
 fn negative_weight<T: Real>(a: &ApplyArgs, points: &PointCloud<T>) -> f64 {
     match points.weights() {
-        Some(w) => {
-            let total: f64 = w.iter().map(|v| v.as_f64()).sum();
-            a.negative_weight * total / points.support_len().max(1) as f64
-        }
+        Some(w) => a.negative_weight * Negatives::relative_weight_of(w),
         None => a.negative_weight,
     }
 }

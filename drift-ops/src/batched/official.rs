@@ -22,8 +22,8 @@
 
 use super::buffers;
 use crate::dense::{matmul, View};
-use drift_api::batch::{split_per_problem, support_len};
-use drift_api::{BatchSets, Collective, DriftError, ProblemBatch, Real, Reduction, Result};
+use drift_api::batch::split_per_problem;
+use drift_api::{Collective, DriftError, ProblemBatch, Real, Reduction, Result};
 use rayon::prelude::*;
 
 /// Distances are kept between the first two passes up to this many bytes (recomputed beyond).
@@ -514,31 +514,29 @@ pub fn official_field<T: Real>(
     };
     let floor = T::of(k.distance_floor);
     // Pass 1: distances and the scale's sums.
-    let sums: Vec<(f64, f64)> = if keep {
+    let kept_parts: Vec<Option<&mut [T]>> = if keep {
         split_per_problem(&mut kept, &dist_offsets, 1)
-            .into_par_iter()
-            .enumerate()
-            .map_init(Scratch::<T>::default, |s, (b, dist)| {
-                let p = Problem::of(batch, b);
-                centred_targets(&p, &mut s.targets);
-                distances(p.n, dim, &s.targets, floor, dist, &mut s.norms);
-                p.weights_into(&mut s.weights);
-                scale_sums(dist, &s.weights, p.n)
-            })
+            .into_iter()
+            .map(Some)
             .collect()
     } else {
-        (0..problems)
-            .into_par_iter()
-            .map_init(Scratch::<T>::default, |s, b| {
-                let p = Problem::of(batch, b);
-                centred_targets(&p, &mut s.targets);
-                let dist = sized(&mut s.dist, dist_len(b));
-                distances(p.n, dim, &s.targets, floor, dist, &mut s.norms);
-                p.weights_into(&mut s.weights);
-                scale_sums(&s.dist[..dist_len(b)], &s.weights, p.n)
-            })
-            .collect()
+        (0..problems).map(|_| None).collect()
     };
+    let sums: Vec<(f64, f64)> = kept_parts
+        .into_par_iter()
+        .enumerate()
+        .map_init(Scratch::<T>::default, |s, (b, kept)| {
+            let p = Problem::of(batch, b);
+            centred_targets(&p, &mut s.targets);
+            let dist = match kept {
+                Some(d) => d,
+                None => sized(&mut s.dist, dist_len(b)),
+            };
+            distances(p.n, dim, &s.targets, floor, dist, &mut s.norms);
+            p.weights_into(&mut s.weights);
+            scale_sums(dist, &s.weights, p.n)
+        })
+        .collect();
     let scales: Vec<f64> = match over {
         Reduction::Batch => {
             let mut total = [
@@ -655,9 +653,4 @@ pub fn official_field<T: Real>(
             .collect(),
         field_sums,
     })
-}
-
-/// Points of positive weight over the batch's generated samples (for reports).
-pub fn weighted_points<T: Real>(x: &BatchSets<'_, T>) -> usize {
-    (0..x.problems()).map(|b| support_len(x, b)).sum()
 }

@@ -101,12 +101,9 @@ impl FeatureScale {
         let root_d = (batch.dim() as f64).sqrt();
         let s = usable(sums[0] / sums[1] / root_d);
         let inv = T::of(1.0 / s);
-        let xs = batch.x.map_coords(|_, v| v * inv);
-        let ys = batch.y.map_coords(|_, v| v * inv);
-        let ns = batch
-            .negatives
-            .as_ref()
-            .map(|n| n.map_coords(|_, v| v * inv));
+        let xs = batch.x.map_coords(|v| v * inv);
+        let ys = batch.y.map_coords(|v| v * inv);
+        let ns = batch.negatives.as_ref().map(|n| n.map_coords(|v| v * inv));
         let mut scaled = ProblemBatch::new(batch.x.with_data(&xs), batch.y.with_data(&ys))?;
         if let (Some(n), Some(data)) = (&batch.negatives, &ns) {
             scaled = scaled.with_negatives(BatchSets::with_data(n, data))?;

@@ -60,13 +60,8 @@ impl Guidance {
             match neg.weights_of(b) {
                 None => weights.extend(std::iter::repeat_n(T::of(w), neg.len(b))),
                 Some(own) => {
-                    let total: f64 = own.iter().map(|v| v.as_f64()).sum();
-                    let support = support_len(neg, b) as f64;
-                    let per = if total > 0.0 {
-                        w * support / total
-                    } else {
-                        0.0
-                    };
+                    let mean = Negatives::relative_weight_of(own);
+                    let per = if mean > 0.0 { w / mean } else { 0.0 };
                     weights.extend(own.iter().map(|v| T::of(per * v.as_f64())));
                 }
             }

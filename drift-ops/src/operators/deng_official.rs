@@ -153,15 +153,8 @@ impl DengOfficial {
         let mut batch = ProblemBatch::new(x, y)?;
         if let Some(neg) = &p.negatives {
             neg.mark_used();
-            // Each negative weighs the relative weight, its own weights spread as the engine
-            // spreads them (mass `weight · support`, shared in proportion to the weights).
             let points = neg.points;
-            let support = points.support_len() as f64;
-            negative_weights = points
-                .probabilities()
-                .iter()
-                .map(|q| T::of(neg.weight * support * q.as_f64()))
-                .collect();
+            negative_weights = neg.point_weights().into_iter().map(T::of).collect();
             let sets = BatchSets::dense("negatives", points.data(), 1, points.len(), dim)?
                 .with_weights(&negative_weights)?;
             batch = batch.with_negatives(sets)?;
