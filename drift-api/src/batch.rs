@@ -522,11 +522,13 @@ fn run_each<O: DriftOperator + ?Sized, T: Real>(
                 Some(n) if n.len(b) > 0 => Some(negatives_cloud(n, b).map_err(in_problem)?),
                 _ => None,
             };
+            // Each problem its own index, so solver state kept between calls is per problem.
+            let context = context.for_problem(context.problem + b);
             let problem = DriftProblem {
                 backend,
                 x: &x,
                 y: &y,
-                context,
+                context: &context,
                 out,
                 scale,
                 negatives: negatives.as_ref().map(|(n, w)| Negatives::new(n, *w)),

@@ -73,6 +73,9 @@ pub struct CouplingProblem<'a, T> {
     pub pairs: &'a dyn crate::PairSource<T>,
     /// Output potentials (`g` gets one vector per block).
     pub out: &'a mut Potentials<T>,
+    /// The problem's index in its batch ([`crate::Context::problem`]): solvers keep their state
+    /// between calls (warm starts) per index.
+    pub problem: usize,
 }
 
 /// A [`CouplingProblem`] tagged with its precision.

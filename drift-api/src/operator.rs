@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// assert_eq!((c.step, c.time), (10, 0.5));
 /// assert!((c.with_temperature_factor(2.0).temperature_factor - 0.2).abs() < 1e-15);
 /// assert_eq!(Context::default().temperature_factor, 1.0);
+/// assert_eq!(c.for_problem(3).problem, 3);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Context {
@@ -28,6 +29,10 @@ pub struct Context {
     /// Factor every kernel temperature is multiplied by (1 unless a composition such as an annealing
     /// schedule, a multi-temperature sum or a feature scale sets it). Operators apply it, never store it.
     pub temperature_factor: f64,
+    /// The problem's index in its batch (0 for a single call). Solvers that keep state between
+    /// calls (Sinkhorn's warm start) keep one state per index, so the problems of a batch, run in
+    /// parallel, never share one and their results do not depend on scheduling.
+    pub problem: usize,
 }
 
 impl Default for Context {
@@ -36,6 +41,7 @@ impl Default for Context {
             step: 0,
             time: 0.0,
             temperature_factor: 1.0,
+            problem: 0,
         }
     }
 }
@@ -54,6 +60,14 @@ impl Context {
     pub fn with_temperature_factor(self, factor: f64) -> Self {
         Context {
             temperature_factor: self.temperature_factor * factor,
+            ..self
+        }
+    }
+
+    /// This context for problem `index` of a batch ([`Context::problem`]).
+    pub fn for_problem(self, index: usize) -> Self {
+        Context {
+            problem: index,
             ..self
         }
     }

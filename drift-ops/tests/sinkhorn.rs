@@ -40,6 +40,7 @@ fn solve(
             symmetric,
             pairs: &PairSets::new(&CpuBackend, kernel.as_ref(), &xl, &blocks),
             out: &mut out,
+            problem: 0,
         },
     )
     .unwrap();
@@ -161,4 +162,66 @@ fn warm_start_reuses_the_previous_potentials() {
     let (v2, r2) = drift_ops::drift(&op, &xl, &yl).unwrap();
     assert!(r2.total_iterations() < r1.total_iterations());
     assert!(rel_err(&v2, &v1) < 1e-6);
+}
+
+/// Warm starts in a batch are kept per problem: a batch run twice (in parallel over its problems)
+/// equals, problem by problem and bit for bit, a fresh operator called twice on that problem alone.
+/// With one state shared by the batch, each problem would start from whichever problem finished
+/// last, and the result would depend on scheduling.
+#[test]
+fn warm_starts_are_kept_per_problem_of_a_batch() {
+    use drift_api::{
+        apply_drift_batch, BatchProblem, BatchSets, Context, ProblemBatch, SingleProcess,
+    };
+    let (problems, n, m, dim) = (12, 20, 24, 2);
+    let mut r = rng(9);
+    let clouds: Vec<(Cloud, Cloud)> = (0..problems)
+        .map(|b| {
+            let shift = 0.3 * b as f64;
+            (
+                Cloud::random(&mut r, n, dim, shift, false),
+                Cloud::random(&mut r, m, dim, shift + 0.5, false),
+            )
+        })
+        .collect();
+    let op = || SinkhornDrift {
+        kernel: K::Gaussian.boxed(),
+        temperature: 0.05,
+        sinkhorn: Sinkhorn::new(30, 1e-12).with_warm_start(true),
+    };
+    let xs: Vec<f64> = clouds.iter().flat_map(|(x, _)| x.pts.concat()).collect();
+    let ys: Vec<f64> = clouds.iter().flat_map(|(_, y)| y.pts.concat()).collect();
+    let batch = ProblemBatch::new(
+        BatchSets::dense("x", &xs, problems, n, dim).unwrap(),
+        BatchSets::dense("y", &ys, problems, m, dim).unwrap(),
+    )
+    .unwrap();
+    let batched = op();
+    let mut out = vec![0.0; batch.field_len()];
+    for _ in 0..2 {
+        out.iter_mut().for_each(|v| *v = 0.0);
+        apply_drift_batch(
+            &batched,
+            BatchProblem {
+                backend: &CpuBackend,
+                batch: &batch,
+                context: &Context::default(),
+                out: &mut out,
+                scale: 1.0,
+                collective: &SingleProcess,
+            },
+        )
+        .unwrap();
+    }
+    for (b, (x, y)) in clouds.iter().enumerate() {
+        let alone = op();
+        let (xl, yl) = (x.to_lib::<f64>("x"), y.to_lib::<f64>("y"));
+        drift_ops::drift(&alone, &xl, &yl).unwrap();
+        let (want, _) = drift_ops::drift(&alone, &xl, &yl).unwrap();
+        assert_eq!(
+            &out[b * n * dim..(b + 1) * n * dim],
+            &want[..],
+            "problem {b}"
+        );
+    }
 }

@@ -378,6 +378,7 @@ fn sinkhorn_marginal_error_is_finite_and_honest() {
                     symmetric,
                     pairs: &PairSets::new(&CpuBackend, &Gaussian, rows, &blocks),
                     out: &mut out,
+                    problem: 0,
                 },
             )
             .unwrap();

@@ -8,6 +8,7 @@ use drift_api::{
     PointCloud, Potentials, Real, Result, RowMasses, ScalingLoop, ScalingOutcome,
 };
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 /// Balanced Sinkhorn coupling: both marginals enforced, `π = exp(f ⊕ g + ℓ)` the entropic OT plan.
@@ -22,7 +23,10 @@ use std::sync::Mutex;
 /// still comes from the other side's potentials; a point of positive mass that no mass can reach
 /// (the plan is infeasible) is left out too and its mass stays in the reported error. Options: ε-scaling from the data's diameter down to `τ` with ratio `epsilon_scaling`
 /// (GeomLoss' annealing, one update per stage), and a warm start from the previous call's potentials
-/// (rescaled to the new temperature) when the shapes match.
+/// (rescaled to the new temperature) when the shapes match, kept per problem of a batch
+/// ([`drift_api::Context::problem`]) so that a batch's result does not depend on the order its
+/// problems ran in. Single calls all have index 0: an operator called from several threads at once
+/// shares one warm state between them (give each thread its own operator for reproducible runs).
 ///
 /// With `geomloss: true` the solver runs GeomLoss' `sinkhorn_loop` (balanced, `p = 2`) exactly
 /// instead of iterating to `tol`: the temperatures `τ_0, τ_0, τ_0 r, τ_0 r², …` (those above `τ`),
@@ -79,8 +83,10 @@ pub struct Sinkhorn {
     /// ([`Sinkhorn::with_diameter`]); not part of the RON form.
     #[serde(skip)]
     diameter: Option<f64>,
+    /// Warm-start potentials of previous calls, one per problem of a batch and shape
+    /// ([`WarmKey`]): the problems of a batch run in parallel never share one.
     #[serde(skip)]
-    cache: Mutex<Vec<WarmState>>,
+    cache: Mutex<HashMap<WarmKey, Vec<Vec<f64>>>>,
 }
 
 fn default_max_iters() -> usize {
@@ -99,7 +105,7 @@ impl Default for Sinkhorn {
             warm_start: false,
             geomloss: false,
             diameter: None,
-            cache: Mutex::new(Vec::new()),
+            cache: Mutex::default(),
         }
     }
 }
@@ -113,7 +119,7 @@ impl Clone for Sinkhorn {
             warm_start: self.warm_start,
             geomloss: self.geomloss,
             diameter: self.diameter,
-            cache: Mutex::new(Vec::new()),
+            cache: Mutex::default(),
         }
     }
 }
@@ -138,12 +144,10 @@ impl PartialEq for Sinkhorn {
     }
 }
 
-/// Potentials of a previous call in cost units (`τ·(g − log b)`), keyed by the problem's shape.
-#[derive(Debug, Clone)]
-struct WarmState {
-    key: (bool, usize, Vec<usize>),
-    duals: Vec<Vec<f64>>,
-}
+/// What a warm start is kept under: the problem's index in its batch
+/// ([`drift_api::Context::problem`]), whether it is the self problem, and the shapes (rows, each
+/// block's columns). The kept potentials are in cost units (`τ·(g − log b)`).
+type WarmKey = (usize, bool, usize, Vec<usize>);
 
 impl Sinkhorn {
     /// A solver with the given cap and tolerance, no ε-scaling, no warm start.
@@ -202,6 +206,7 @@ impl Sinkhorn {
             return self.run_geomloss(p);
         }
         let key = (
+            p.problem,
             p.symmetric,
             p.rows.len(),
             p.blocks.iter().map(|b| b.points.len()).collect::<Vec<_>>(),
@@ -387,29 +392,18 @@ impl Sinkhorn {
         stages
     }
 
-    fn recall(&self, key: &(bool, usize, Vec<usize>)) -> Option<Vec<Vec<f64>>> {
-        let cache = self.cache.lock().ok()?;
-        cache
-            .iter()
-            .find(|w| &w.key == key)
-            .map(|w| w.duals.clone())
+    fn recall(&self, key: &WarmKey) -> Option<Vec<Vec<f64>>> {
+        self.cache.lock().ok()?.get(key).cloned()
     }
 
-    fn remember<T: Real>(
-        &self,
-        key: (bool, usize, Vec<usize>),
-        g: &[Vec<T>],
-        log_b: &[&[T]],
-        tau: f64,
-    ) {
+    fn remember<T: Real>(&self, key: WarmKey, g: &[Vec<T>], log_b: &[&[T]], tau: f64) {
         let duals = g
             .iter()
             .zip(log_b)
             .map(|(gb, lb)| to_duals(gb, lb, tau))
             .collect();
         if let Ok(mut cache) = self.cache.lock() {
-            cache.retain(|w| w.key != key);
-            cache.push(WarmState { key, duals });
+            cache.insert(key, duals);
         }
     }
 }

@@ -56,6 +56,7 @@ impl Term {
             coupling: self.coupling.as_ref(),
             temperature: self.temperature,
             displacement: self.displacement,
+            problem: 0,
         }
     }
 }
@@ -72,6 +73,8 @@ pub struct TermRef<'a> {
     pub temperature: f64,
     /// Mean (barycentre) or unit displacement.
     pub displacement: DisplacementKind,
+    /// The problem's index in its batch ([`Context::problem`]), handed to the coupling.
+    pub problem: usize,
 }
 
 impl<'a> TermRef<'a> {
@@ -82,6 +85,7 @@ impl<'a> TermRef<'a> {
             coupling,
             temperature,
             displacement: DisplacementKind::Mean,
+            problem: 0,
         }
     }
 
@@ -90,6 +94,7 @@ impl<'a> TermRef<'a> {
     pub fn in_context(self, context: &Context) -> Self {
         TermRef {
             temperature: self.temperature * context.temperature_factor,
+            problem: context.problem,
             ..self
         }
     }
@@ -272,6 +277,7 @@ pub fn evaluate_term<T: Real>(t: TermProblem<'_, T>) -> Result<TermOutput<T>> {
             symmetric,
             pairs: &pairs,
             out: &mut potentials,
+            problem: term.problem,
         },
     )?;
     report.term = label.to_string();

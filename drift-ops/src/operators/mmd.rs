@@ -89,6 +89,7 @@ impl Mmd {
             coupling: &Unnormalised,
             temperature,
             displacement: self.kernel.displacement(),
+            problem: 0,
         }
     }
 

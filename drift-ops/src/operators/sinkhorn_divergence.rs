@@ -140,6 +140,7 @@ pub fn sinkhorn_divergence_with<T: Real>(
                 symmetric,
                 pairs: &pairs,
                 out: &mut out,
+                problem: 0,
             },
         )?;
         Ok(out)
