@@ -20,6 +20,13 @@ use rayon::prelude::*;
 /// sums and the column sums for `M` up to several thousand.
 const GROUP: usize = 8;
 
+/// At most this many parts of rows per sweep, each with its own column sums: enough to keep every
+/// thread of a large machine busy, few enough that adding the parts' sums costs little.
+const SWEEP_PARTS: usize = 64;
+
+/// At least this many rows per part, so that a part's column sums cost little next to its rows.
+const SWEEP_MIN_ROWS: usize = 16;
+
 /// One task's column sums, relative to `exp(shift)`.
 #[derive(Debug)]
 pub(super) struct ColumnSums<T> {
@@ -73,11 +80,14 @@ impl<T: Real> CachedPairs<'_, T> {
         let s = scaled.as_mut()?;
         s.at(tau)?;
         let row_shift = s.row_factors(g)?;
-        let threads = rayon::current_num_threads().max(1);
-        if s.partials.len() != threads {
-            s.partials = (0..threads).map(|_| ColumnSums::new(self.cols)).collect();
+        // The rows split into parts fixed by the problem's size, never by the thread count, and
+        // the parts' column sums added in their order: the result is the same on any number of
+        // threads. Up to `SWEEP_PARTS` parts keep that many threads busy.
+        let share = self.rows.div_ceil(SWEEP_PARTS).max(SWEEP_MIN_ROWS);
+        let parts = self.rows.div_ceil(share).max(1);
+        if s.partials.len() != parts {
+            s.partials = (0..parts).map(|_| ColumnSums::new(self.cols)).collect();
         }
-        let share = self.rows.div_ceil(threads).max(1);
         let (min_row, min_col) = (
             Bounds::min_sum::<T>(self.cols),
             Bounds::min_sum::<T>(self.rows),
