@@ -24,6 +24,7 @@ pub mod math;
 pub mod operator;
 pub mod pair_sets;
 pub mod pairs;
+pub mod plugin;
 pub mod points;
 pub mod precision;
 pub mod real;

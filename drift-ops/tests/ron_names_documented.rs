@@ -7,6 +7,13 @@ use std::path::{Path, PathBuf};
 
 /// The macros whose second argument is the registered name: `macro!(Type, "X", ...)`.
 const NAME_MACROS: [&str; 3] = ["builtin_operator!(", "builtin_weighting!(", "register!("];
+/// The macros that name a piece as `Type = "name"` (`drift_api::operator!` and its kin).
+const NAMING_MACROS: [&str; 4] = [
+    "::operator!(",
+    "::kernel!(",
+    "::coupling!(",
+    "::weighting!(",
+];
 const TYPETAG: &str = "#[typetag::serde(name = ";
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -68,6 +75,20 @@ fn registered_names(text: &str, file: &Path) -> Vec<String> {
                 .find(',')
                 .unwrap_or_else(|| panic!("{}: `{pattern}` without a comma", file.display()));
             if let Some(name) = literal(args[comma + 1..].trim_start(), file) {
+                names.push(name.to_string());
+            }
+        }
+    }
+    for pattern in NAMING_MACROS {
+        for (at, _) in text.match_indices(pattern) {
+            if in_comment(text, at) {
+                continue;
+            }
+            let args = &text[at + pattern.len()..];
+            let eq = args
+                .find('=')
+                .unwrap_or_else(|| panic!("{}: `{pattern}` without `=`", file.display()));
+            if let Some(name) = literal(args[eq + 1..].trim_start(), file) {
                 names.push(name.to_string());
             }
         }

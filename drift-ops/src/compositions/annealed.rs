@@ -105,11 +105,10 @@ impl Annealed {
     }
 }
 
-crate::operators::builtin_operator!(
-    Annealed,
-    "annealed",
+drift_api::operator!(
+    Annealed = "annealed",
     batched,
     summary: "Temperature annealing tau0 exp(-r t) by flow time or step",
     params: "operator: Operator, rate: f64, clock: time|step = time, min_factor: f64 = 1e-3",
-    example: r#"{"annealed": (operator: {"score_difference": (temperature: 1.0)}, rate: 0.5, clock: time)}"#
+    example: r#"(operator: {"score_difference": (temperature: 1.0)}, rate: 0.5, clock: time)"#
 );

@@ -170,11 +170,10 @@ impl FeatureScale {
     }
 }
 
-crate::operators::builtin_operator!(
-    FeatureScale,
-    "feature_scale",
+drift_api::operator!(
+    FeatureScale = "feature_scale",
     batched,
     summary: "Deng feature scale: run on X/S, Y/S with tau sqrt(D), S = mean distance / sqrt(D)",
     params: "operator: Operator, over: Batch | Problem = Batch",
-    example: r#"{"feature_scale": (operator: {"one_sided": (temperature: 0.05)})}"#
+    example: r#"(operator: {"one_sided": (temperature: 0.05)})"#
 );

@@ -112,11 +112,10 @@ impl Guidance {
     }
 }
 
-crate::operators::builtin_operator!(
-    Guidance,
-    "guidance",
+drift_api::operator!(
+    Guidance = "guidance",
     batched,
     summary: "Classifier-free guidance: unconditional negatives join the repulsion with weight (alpha-1)(N-1)/N_unc",
     params: "operator: Operator, alpha: f64 >= 1",
-    example: r#"{"guidance": (operator: {"deng_alg2": (temperature: 0.05)}, alpha: 2.0)}"#
+    example: r#"(operator: {"deng_alg2": (temperature: 0.05)}, alpha: 2.0)"#
 );

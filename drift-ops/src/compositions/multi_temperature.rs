@@ -216,11 +216,10 @@ impl MultiTemperature {
     }
 }
 
-crate::operators::builtin_operator!(
-    MultiTemperature,
-    "multi_temperature",
+drift_api::operator!(
+    MultiTemperature = "multi_temperature",
     batched,
     summary: "Deng multi-temperature sum of V_tau / lambda_tau (temperatures multiply the inner ones)",
     params: "operator: Operator, temperatures: [f64] = [0.02, 0.05, 0.2], normalise: bool = true, over: Batch | Problem = Batch",
-    example: r#"{"multi_temperature": (operator: {"one_sided": (temperature: 1.0)}, temperatures: [0.02, 0.05, 0.2], normalise: true)}"#
+    example: r#"(operator: {"one_sided": (temperature: 1.0)}, temperatures: [0.02, 0.05, 0.2], normalise: true)"#
 );

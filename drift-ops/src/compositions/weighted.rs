@@ -165,20 +165,18 @@ impl Sum {
     }
 }
 
-crate::operators::builtin_operator!(
-    Weighted,
-    "weighted",
+drift_api::operator!(
+    Weighted = "weighted",
     batched,
     summary: "Weighted sum of operators into one buffer",
     params: "terms: [(weight: f64, operator: Operator)]",
-    example: r#"{"weighted": (terms: [(weight: 1.0, operator: {"one_sided": (temperature: 0.05)}), (weight: 0.5, operator: {"mmd": (temperature: 0.5)})])}"#
+    example: r#"(terms: [(weight: 1.0, operator: {"one_sided": (temperature: 0.05)}), (weight: 0.5, operator: {"mmd": (temperature: 0.5)})])"#
 );
 
-crate::operators::builtin_operator!(
-    Sum,
-    "sum",
+drift_api::operator!(
+    Sum = "sum",
     batched,
     summary: "Sum of operators into one buffer",
     params: "operators: [Operator]",
-    example: r#"{"sum": (operators: [{"one_sided": (temperature: 0.05)}, {"sliced_wasserstein": (directions: 16)}])}"#
+    example: r#"(operators: [{"one_sided": (temperature: 0.05)}, {"sliced_wasserstein": (directions: 16)}])"#
 );

@@ -1,7 +1,7 @@
 //! The two-sided Sinkhorn proxy: the geometric mean of the row and the column softmax.
 
 use super::passes::{scaling, Passes};
-use drift_api::{Coupling, CouplingJob, CouplingProblem, CouplingReport, Potentials, Real, Result};
+use drift_api::{CouplingJob, CouplingProblem, CouplingReport, Potentials, Real, Result};
 use serde::{Deserialize, Serialize};
 
 /// Two-sided proxy: `A = sqrt(softmax_row(ℓ) ⊙ softmax_col(ℓ))`, one geometric-mean half step of
@@ -74,20 +74,17 @@ fn support<T: Real>(log_weights: &[T]) -> usize {
     log_weights.iter().filter(|l| l.is_finite()).count()
 }
 
-#[typetag::serde(name = "proxy")]
-impl Coupling for TwoSidedProxy {
-    fn solve(&self, job: CouplingJob<'_>) -> Result<CouplingReport> {
-        match job {
-            CouplingJob::F32(p) => self.run(p),
-            CouplingJob::F64(p) => self.run(p),
-        }
-    }
-}
-
-drift_api::register!(
-    Coupling,
-    "proxy",
+drift_api::coupling!(
+    TwoSidedProxy = "proxy",
     summary: "Two-sided proxy: sqrt(softmax_row * softmax_col), one geometric half step of Sinkhorn",
     params: "",
-    example: r#"{"proxy": ()}"#
+    example: r#"()"#,
+    impl {
+        fn solve(&self, job: CouplingJob<'_>) -> Result<CouplingReport> {
+            match job {
+                CouplingJob::F32(p) => self.run(p),
+                CouplingJob::F64(p) => self.run(p),
+            }
+        }
+    }
 );

@@ -1,6 +1,6 @@
 //! The one-sided (row-normalised) coupling: a softmax over the columns of each row.
 
-use drift_api::{Coupling, CouplingJob, CouplingProblem, CouplingReport, Potentials, Real, Result};
+use drift_api::{CouplingJob, CouplingProblem, CouplingReport, Potentials, Real, Result};
 use serde::{Deserialize, Serialize};
 
 /// One-sided normalisation: `g = log b`, `f_i = −LSE_j(ℓ_ij + log b_j)`, so every row sums to one.
@@ -28,20 +28,17 @@ impl RowNormalised {
     }
 }
 
-#[typetag::serde(name = "row")]
-impl Coupling for RowNormalised {
-    fn solve(&self, job: CouplingJob<'_>) -> Result<CouplingReport> {
-        match job {
-            CouplingJob::F32(p) => self.run(p),
-            CouplingJob::F64(p) => self.run(p),
-        }
-    }
-}
-
-drift_api::register!(
-    Coupling,
-    "row",
+drift_api::coupling!(
+    RowNormalised = "row",
     summary: "One-sided: each row is a softmax over the columns (Deng V+, V-)",
     params: "",
-    example: r#"{"row": ()}"#
+    example: r#"()"#,
+    impl {
+        fn solve(&self, job: CouplingJob<'_>) -> Result<CouplingReport> {
+            match job {
+                CouplingJob::F32(p) => self.run(p),
+                CouplingJob::F64(p) => self.run(p),
+            }
+        }
+    }
 );

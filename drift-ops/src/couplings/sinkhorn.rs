@@ -4,8 +4,8 @@ use super::passes::{marginal_l1, scaling_all, PreparedBlocks};
 use crate::bounding_box::BoundingBox;
 use drift_api::scaling::{asymmetric_step, column_potentials, row_potential, symmetric_step};
 use drift_api::{
-    check_param, ColumnBlock, Coupling, CouplingJob, CouplingProblem, CouplingReport, DriftError,
-    PointCloud, Potentials, Real, Result, RowMasses, ScalingLoop, ScalingOutcome,
+    check_param, ColumnBlock, CouplingJob, CouplingProblem, CouplingReport, DriftError, PointCloud,
+    Potentials, Real, Result, RowMasses, ScalingLoop, ScalingOutcome,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -621,28 +621,25 @@ impl Sinkhorn {
     }
 }
 
-#[typetag::serde(name = "sinkhorn")]
-impl Coupling for Sinkhorn {
-    fn solve(&self, job: CouplingJob<'_>) -> Result<CouplingReport> {
-        self.check()?;
-        match job {
-            CouplingJob::F32(p) => self.run(p),
-            CouplingJob::F64(p) => self.run(p),
-        }
-    }
-    fn validate(&self) -> Result<()> {
-        self.check()
-    }
-    /// The plan's rows sum to the row weights `a_i`: reported as shares of them.
-    fn row_masses(&self) -> RowMasses {
-        RowMasses::FractionOfRowWeight
-    }
-}
-
-drift_api::register!(
-    Coupling,
-    "sinkhorn",
+drift_api::coupling!(
+    Sinkhorn = "sinkhorn",
     summary: "Balanced log-domain Sinkhorn (entropic OT plan), optional epsilon-scaling and warm start, or GeomLoss' fixed loop",
     params: "max_iters: usize = 100, tol: f64 = 1e-5, epsilon_scaling: Option<f64> = None, warm_start: bool = false, geomloss: bool = false (GeomLoss' sinkhorn_loop: one averaged update per temperature, needs epsilon_scaling)",
-    example: r#"{"sinkhorn": (max_iters: 100, tol: 1e-5, epsilon_scaling: Some(0.5), warm_start: false, geomloss: false)}"#
+    example: r#"(max_iters: 100, tol: 1e-5, epsilon_scaling: Some(0.5), warm_start: false, geomloss: false)"#,
+    impl {
+        fn solve(&self, job: CouplingJob<'_>) -> Result<CouplingReport> {
+            self.check()?;
+            match job {
+                CouplingJob::F32(p) => self.run(p),
+                CouplingJob::F64(p) => self.run(p),
+            }
+        }
+        fn validate(&self) -> Result<()> {
+            self.check()
+        }
+        /// The plan's rows sum to the row weights `a_i`: reported as shares of them.
+        fn row_masses(&self) -> RowMasses {
+            RowMasses::FractionOfRowWeight
+        }
+    }
 );

@@ -1,6 +1,6 @@
 //! The unnormalised coupling `π = k·b`.
 
-use drift_api::{Coupling, CouplingJob, CouplingProblem, CouplingReport, Potentials, Real, Result};
+use drift_api::{CouplingJob, CouplingProblem, CouplingReport, Potentials, Real, Result};
 use serde::{Deserialize, Serialize};
 
 /// No normalisation: `f = 0`, `g = log b`, so `π_ij = b_j k(x_i, y_j)`. The kernel-gradient (MMD) case.
@@ -29,20 +29,17 @@ impl Unnormalised {
     }
 }
 
-#[typetag::serde(name = "unnormalised")]
-impl Coupling for Unnormalised {
-    fn solve(&self, job: CouplingJob<'_>) -> Result<CouplingReport> {
-        match job {
-            CouplingJob::F32(p) => self.run(p),
-            CouplingJob::F64(p) => self.run(p),
-        }
-    }
-}
-
-drift_api::register!(
-    Coupling,
-    "unnormalised",
+drift_api::coupling!(
+    Unnormalised = "unnormalised",
     summary: "No normalisation: pi = k b (MMD / kernel-gradient plans)",
     params: "",
-    example: r#"{"unnormalised": ()}"#
+    example: r#"()"#,
+    impl {
+        fn solve(&self, job: CouplingJob<'_>) -> Result<CouplingReport> {
+            match job {
+                CouplingJob::F32(p) => self.run(p),
+                CouplingJob::F64(p) => self.run(p),
+            }
+        }
+    }
 );

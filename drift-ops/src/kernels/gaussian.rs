@@ -1,6 +1,6 @@
 //! The Gaussian kernel `ℓ = −‖x − y‖²/τ`.
 
-use drift_api::{Kernel, Real};
+use drift_api::Real;
 use serde::{Deserialize, Serialize};
 
 /// Gaussian kernel: `log k(x, y) = −‖x − y‖² / τ`, so `τ = 2σ²` (and `τ = 2ε` in GeomLoss' `p = 2`
@@ -26,24 +26,21 @@ impl Gaussian {
     }
 }
 
-#[typetag::serde(name = "gaussian")]
-impl Kernel for Gaussian {
-    drift_api::log_weight_in_both_precisions!(log_weight);
-    fn decreases_with_distance(&self) -> bool {
-        true
-    }
-    fn temperature_scale(&self, distance: f64) -> f64 {
-        distance * distance
-    }
-    fn cuda_log_weight(&self) -> Option<String> {
-        Some("-d2 / tau".into())
-    }
-}
-
-drift_api::register!(
-    Kernel,
-    "gaussian",
+drift_api::kernel!(
+    Gaussian = "gaussian",
     summary: "Gaussian kernel: log k = -|x - y|^2 / tau (tau = 2 sigma^2)",
     params: "",
-    example: r#"{"gaussian": ()}"#
+    example: r#"()"#,
+    impl {
+        drift_api::log_weight_in_both_precisions!(log_weight);
+        fn decreases_with_distance(&self) -> bool {
+            true
+        }
+        fn temperature_scale(&self, distance: f64) -> f64 {
+            distance * distance
+        }
+        fn cuda_log_weight(&self) -> Option<String> {
+            Some("-d2 / tau".into())
+        }
+    }
 );

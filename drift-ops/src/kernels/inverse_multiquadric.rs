@@ -1,6 +1,6 @@
 //! The inverse multiquadric kernel `k = (1 + ‖x − y‖²/τ)^(−β)`, heavy-tailed.
 
-use drift_api::{check_param, Kernel, Real, Result};
+use drift_api::{check_param, Real, Result};
 use serde::{Deserialize, Serialize};
 
 /// Inverse multiquadric kernel: `log k(x, y) = −β · log(1 + ‖x − y‖² / τ)`.
@@ -46,32 +46,29 @@ impl InverseMultiquadric {
     }
 }
 
-#[typetag::serde(name = "inverse_multiquadric")]
-impl Kernel for InverseMultiquadric {
-    drift_api::log_weight_in_both_precisions!(log_weight);
-    fn decreases_with_distance(&self) -> bool {
-        true
-    }
-    fn temperature_scale(&self, distance: f64) -> f64 {
-        distance * distance / (1.0 / self.beta).exp_m1()
-    }
-    fn validate(&self) -> Result<()> {
-        check_param(
-            "inverse_multiquadric.beta",
-            self.beta,
-            self.beta > 0.0,
-            "> 0",
-        )
-    }
-    fn cuda_log_weight(&self) -> Option<String> {
-        Some(format!("-({:e}) * log1p(d2 / tau)", self.beta))
-    }
-}
-
-drift_api::register!(
-    Kernel,
-    "inverse_multiquadric",
+drift_api::kernel!(
+    InverseMultiquadric = "inverse_multiquadric",
     summary: "Inverse multiquadric: log k = -beta log(1 + |x - y|^2 / tau), heavy tails",
     params: "beta: f64 = 0.5",
-    example: r#"{"inverse_multiquadric": (beta: 0.5)}"#
+    example: r#"(beta: 0.5)"#,
+    impl {
+        drift_api::log_weight_in_both_precisions!(log_weight);
+        fn decreases_with_distance(&self) -> bool {
+            true
+        }
+        fn temperature_scale(&self, distance: f64) -> f64 {
+            distance * distance / (1.0 / self.beta).exp_m1()
+        }
+        fn validate(&self) -> Result<()> {
+            check_param(
+                "inverse_multiquadric.beta",
+                self.beta,
+                self.beta > 0.0,
+                "> 0",
+            )
+        }
+        fn cuda_log_weight(&self) -> Option<String> {
+            Some(format!("-({:e}) * log1p(d2 / tau)", self.beta))
+        }
+    }
 );

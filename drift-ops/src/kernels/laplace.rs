@@ -1,6 +1,6 @@
 //! The Laplace kernel `ℓ = −‖x − y‖/τ` (Deng et al.'s default).
 
-use drift_api::{math, Kernel, Real};
+use drift_api::{math, Real};
 use serde::{Deserialize, Serialize};
 
 /// Laplace kernel: `log k(x, y) = −‖x − y‖ / τ` (plain, not squared, distance).
@@ -26,24 +26,21 @@ impl Laplace {
     }
 }
 
-#[typetag::serde(name = "laplace")]
-impl Kernel for Laplace {
-    drift_api::log_weight_in_both_precisions!(log_weight);
-    fn decreases_with_distance(&self) -> bool {
-        true
-    }
-    fn temperature_scale(&self, distance: f64) -> f64 {
-        distance
-    }
-    fn cuda_log_weight(&self) -> Option<String> {
-        Some("-sqrt(d2) / tau".into())
-    }
-}
-
-drift_api::register!(
-    Kernel,
-    "laplace",
+drift_api::kernel!(
+    Laplace = "laplace",
     summary: "Laplace kernel: log k = -|x - y| / tau (Deng et al. default)",
     params: "",
-    example: r#"{"laplace": ()}"#
+    example: r#"()"#,
+    impl {
+        drift_api::log_weight_in_both_precisions!(log_weight);
+        fn decreases_with_distance(&self) -> bool {
+            true
+        }
+        fn temperature_scale(&self, distance: f64) -> f64 {
+            distance
+        }
+        fn cuda_log_weight(&self) -> Option<String> {
+            Some("-sqrt(d2) / tau".into())
+        }
+    }
 );

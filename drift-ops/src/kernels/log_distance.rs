@@ -1,6 +1,6 @@
 //! A utility log-weight `ℓ = log(‖x − y‖/τ)`: reductions with it sum distances.
 
-use drift_api::{Kernel, Real};
+use drift_api::Real;
 use serde::{Deserialize, Serialize};
 
 /// `exp(ℓ) = ‖x − y‖/τ`. Not a similarity kernel: it grows with distance. With it the fused
@@ -27,18 +27,15 @@ impl LogDistance {
     }
 }
 
-#[typetag::serde(name = "log_distance")]
-impl Kernel for LogDistance {
-    drift_api::log_weight_in_both_precisions!(log_weight);
-    fn cuda_log_weight(&self) -> Option<String> {
-        Some("0.5 * log(d2) - log(tau)".into())
-    }
-}
-
-drift_api::register!(
-    Kernel,
-    "log_distance",
+drift_api::kernel!(
+    LogDistance = "log_distance",
     summary: "Utility log-weight log(|x - y| / tau): reductions with it sum distances",
     params: "",
-    example: r#"{"log_distance": ()}"#
+    example: r#"()"#,
+    impl {
+        drift_api::log_weight_in_both_precisions!(log_weight);
+        fn cuda_log_weight(&self) -> Option<String> {
+            Some("0.5 * log(d2) - log(tau)".into())
+        }
+    }
 );

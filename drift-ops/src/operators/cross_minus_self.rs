@@ -193,10 +193,9 @@ pub fn require_pairs<T: Real>(name: &str, x: &PointCloud<T>, mask_self: bool) ->
     }
 }
 
-super::builtin_operator!(
-    CrossMinusSelf,
-    "cross_minus_self",
+drift_api::operator!(
+    CrossMinusSelf = "cross_minus_self",
     summary: "Generic cross-minus-self: any kernel and coupling per term, row weighting",
     params: "attraction: Term, repulsion: Term, mask_self: bool = false, weighting: Weighting = unit",
-    example: r#"{"cross_minus_self": (attraction: (kernel: {"gaussian": ()}, coupling: {"sinkhorn": (max_iters: 50)}, temperature: 0.1), repulsion: (kernel: {"gaussian": ()}, coupling: {"proxy": ()}, temperature: 0.1), mask_self: false, weighting: {"unit": ()})}"#
+    example: r#"(attraction: (kernel: {"gaussian": ()}, coupling: {"sinkhorn": (max_iters: 50)}, temperature: 0.1), repulsion: (kernel: {"gaussian": ()}, coupling: {"proxy": ()}, temperature: 0.1), mask_self: false, weighting: {"unit": ()})"#
 );

@@ -70,10 +70,9 @@ impl DengAlg2 {
     }
 }
 
-super::builtin_operator!(
-    DengAlg2,
-    "deng_alg2",
+drift_api::operator!(
+    DengAlg2 = "deng_alg2",
     summary: "Deng et al. Algorithm 2: joint two-sided normalisation over [Y; X], the paper form",
     params: "temperature: f64, kernel: Kernel = laplace, mask_self: bool = true",
-    example: r#"{"deng_alg2": (temperature: 0.05, kernel: {"laplace": ()}, mask_self: true)}"#
+    example: r#"(temperature: 0.05, kernel: {"laplace": ()}, mask_self: true)"#
 );

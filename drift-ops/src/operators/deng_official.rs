@@ -3,9 +3,8 @@
 
 use crate::batched::official::{official_field, OfficialConstants};
 use drift_api::{
-    check_param, BatchJob, BatchProblem, BatchReport, BatchSets, DriftError, DriftOperator,
-    DriftProblem, DriftReport, ProblemBatch, Real, Reduction, Result, SingleProcess,
-    TemperatureNorm,
+    check_param, BatchProblem, BatchReport, BatchSets, DriftError, DriftProblem, DriftReport,
+    ProblemBatch, Real, Reduction, Result, SingleProcess, TemperatureNorm,
 };
 use serde::{Deserialize, Serialize};
 
@@ -175,28 +174,10 @@ impl DengOfficial {
     }
 }
 
-#[typetag::serde(name = "deng_official")]
-impl DriftOperator for DengOfficial {
-    fn drift(&self, job: drift_api::DriftJob<'_>) -> Result<DriftReport> {
-        self.check()?;
-        drift_api::by_precision!(job, p => self.run(p))
-    }
-    fn validate(&self) -> Result<()> {
-        self.check()
-    }
-    fn drift_batch(&self, job: BatchJob<'_>) -> Result<BatchReport> {
-        self.check()?;
-        match job {
-            BatchJob::F32(p) => self.run_batch(p),
-            BatchJob::F64(p) => self.run_batch(p),
-        }
-    }
-}
-
-drift_api::register!(
-    Operator,
-    "deng_official",
+drift_api::operator!(
+    DengOfficial = "deng_official",
+    batched,
     summary: "the official drifting loss's field (JAX release): batch-wide scale and lambda_R, floors, finite self mask",
     params: "temperatures: [f64] = [0.02, 0.05, 0.2], over: Batch | Problem = Batch, affinity_floor: f64 = 1e-6, self_mask: f64 = 100",
-    example: r#"{"deng_official": ()}"#
+    example: r#"()"#
 );

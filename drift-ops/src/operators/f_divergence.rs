@@ -72,10 +72,9 @@ impl FDivergence {
     }
 }
 
-super::builtin_operator!(
-    FDivergence,
-    "f_divergence",
+drift_api::operator!(
+    FDivergence = "f_divergence",
     summary: "Wasserstein gradient flow of an f-divergence between Parzen densities",
     params: "divergence: kl|reverse_kl|chi_squared|jensen_shannon|squared_hellinger, temperature: f64, kernel: Kernel = gaussian, mask_self: bool = false",
-    example: r#"{"f_divergence": (divergence: jensen_shannon, temperature: 0.1)}"#
+    example: r#"(divergence: jensen_shannon, temperature: 0.1)"#
 );

@@ -137,10 +137,9 @@ impl Engine for JointEngine<'_> {
     }
 }
 
-super::builtin_operator!(
-    JointCrossMinusSelf,
-    "joint",
+drift_api::operator!(
+    JointCrossMinusSelf = "joint",
     summary: "Generic joint operator: one coupling of X with [Y; X], blocks weighted by row masses",
     params: "term: Term, mask_self: bool = true, weighting: Weighting = unit",
-    example: r#"{"joint": (term: (kernel: {"laplace": ()}, coupling: {"sinkhorn": (max_iters: 50)}, temperature: 0.1), mask_self: true, weighting: {"mass_product": ()})}"#
+    example: r#"(term: (kernel: {"laplace": ()}, coupling: {"sinkhorn": (max_iters: 50)}, temperature: 0.1), mask_self: true, weighting: {"mass_product": ()})"#
 );

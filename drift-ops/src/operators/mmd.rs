@@ -134,10 +134,9 @@ pub fn mmd_squared_with<T: Real>(
     Ok(passes.mean_kernel(x, x)? - 2.0 * passes.mean_kernel(x, y)? + passes.mean_kernel(y, y)?)
 }
 
-super::builtin_operator!(
-    Mmd,
-    "mmd",
+drift_api::operator!(
+    Mmd = "mmd",
     summary: "MMD gradient drift (witness gradient), Gaussian or Laplace kernel",
     params: "temperature: f64, kernel: gaussian|laplace = gaussian",
-    example: r#"{"mmd": (temperature: 0.5, kernel: gaussian)}"#
+    example: r#"(temperature: 0.5, kernel: gaussian)"#
 );

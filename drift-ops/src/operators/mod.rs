@@ -2,47 +2,7 @@
 //! Every kernel operator runs on the same two engines (split and joint), which run on the backend's
 //! single row reduction.
 
-/// Implements [`drift_api::DriftOperator`] for a built-in (`drift` validates with the type's `check`,
-/// then dispatches the precision to its generic `run`; `validate` is `check`) under a typetag name,
-/// and registers the name for listings.
-macro_rules! builtin_operator {
-    ($ty:ty, $name:literal, summary: $summary:literal, params: $params:literal, example: $example:literal) => {
-        $crate::operators::builtin_operator!(@impl $ty, $name, {}, $summary, $params, $example);
-    };
-    // An operator with its own batched evaluation (`run_batch`, generic over the precision).
-    ($ty:ty, $name:literal, batched, summary: $summary:literal, params: $params:literal, example: $example:literal) => {
-        $crate::operators::builtin_operator!(@impl $ty, $name, {
-            fn drift_batch(
-                &self,
-                job: drift_api::BatchJob<'_>,
-            ) -> drift_api::Result<drift_api::BatchReport> {
-                self.check()?;
-                match job {
-                    drift_api::BatchJob::F32(p) => self.run_batch(p),
-                    drift_api::BatchJob::F64(p) => self.run_batch(p),
-                }
-            }
-        }, $summary, $params, $example);
-    };
-    (@impl $ty:ty, $name:literal, { $($extra:tt)* }, $summary:literal, $params:literal, $example:literal) => {
-        #[typetag::serde(name = $name)]
-        impl drift_api::DriftOperator for $ty {
-            fn drift(
-                &self,
-                job: drift_api::DriftJob<'_>,
-            ) -> drift_api::Result<drift_api::DriftReport> {
-                self.check()?;
-                drift_api::by_precision!(job, p => self.run(p))
-            }
-            fn validate(&self) -> drift_api::Result<()> {
-                self.check()
-            }
-            $($extra)*
-        }
-        drift_api::register!(Operator, $name, summary: $summary, params: $params, example: $example);
-    };
-}
-pub(crate) use builtin_operator;
+// Every built-in operator is declared with `drift_api::operator!`, as a plugin's is.
 
 pub(crate) mod cross_minus_self;
 mod defaults;

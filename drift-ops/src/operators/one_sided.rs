@@ -63,10 +63,9 @@ impl OneSided {
     }
 }
 
-super::builtin_operator!(
-    OneSided,
-    "one_sided",
+drift_api::operator!(
+    OneSided = "one_sided",
     summary: "Deng et al. one-sided drift: row-softmax barycentres, masked repulsion diagonal",
     params: "temperature: f64, kernel: Kernel = laplace, mask_self: bool = true",
-    example: r#"{"one_sided": (temperature: 0.05, kernel: {"laplace": ()}, mask_self: true)}"#
+    example: r#"(temperature: 0.05, kernel: {"laplace": ()}, mask_self: true)"#
 );

@@ -53,10 +53,9 @@ impl ScoreDifference {
     }
 }
 
-super::builtin_operator!(
-    ScoreDifference,
-    "score_difference",
+drift_api::operator!(
+    ScoreDifference = "score_difference",
     summary: "Score difference of Gaussian Parzen densities, sigma^2 (grad log p - grad log q)",
     params: "temperature: f64 (= 2 sigma^2)",
-    example: r#"{"score_difference": (temperature: 0.1)}"#
+    example: r#"(temperature: 0.1)"#
 );

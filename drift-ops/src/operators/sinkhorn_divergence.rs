@@ -169,10 +169,9 @@ pub fn sinkhorn_divergence_with<T: Real>(
     Ok(dual(&f(&ab), &la) - dual(&f(&aa), &la) + dual(&ab.g[0], &lb) - dual(&bb.g[0], &lb))
 }
 
-super::builtin_operator!(
-    SinkhornDivergence,
-    "sinkhorn_divergence",
+drift_api::operator!(
+    SinkhornDivergence = "sinkhorn_divergence",
     summary: "Debiased Sinkhorn divergence drift (NSGF velocity), cost |x - y|^2 / 2, epsilon-scaled",
     params: "temperature: f64 (= 2 epsilon), sinkhorn: (...) = (max_iters: 1000, tol: 1e-6, epsilon_scaling: Some(0.5)); sinkhorn: (geomloss: true, epsilon_scaling: Some(scaling^2)) runs GeomLoss' loop from the diameter of X and Y",
-    example: r#"{"sinkhorn_divergence": (temperature: 0.05)}"#
+    example: r#"(temperature: 0.05)"#
 );

@@ -66,10 +66,9 @@ impl SinkhornDrift {
     }
 }
 
-super::builtin_operator!(
-    SinkhornDrift,
-    "sinkhorn_drift",
+drift_api::operator!(
+    SinkhornDrift = "sinkhorn_drift",
     summary: "He et al. Sinkhorn drift: balanced Sinkhorn plans on both terms",
     params: "temperature: f64, kernel: Kernel = gaussian, sinkhorn: (max_iters, tol, epsilon_scaling, warm_start)",
-    example: r#"{"sinkhorn_drift": (temperature: 0.05, kernel: {"gaussian": ()}, sinkhorn: (max_iters: 50, tol: 1e-5))}"#
+    example: r#"(temperature: 0.05, kernel: {"gaussian": ()}, sinkhorn: (max_iters: 50, tol: 1e-5))"#
 );

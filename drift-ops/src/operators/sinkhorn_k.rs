@@ -71,10 +71,9 @@ impl SinkhornK {
     }
 }
 
-super::builtin_operator!(
-    SinkhornK,
-    "sinkhorn_k",
+drift_api::operator!(
+    SinkhornK = "sinkhorn_k",
     summary: "K Sinkhorn iterations on both terms: one-sided at K = 0, Sinkhorn drift as K grows",
     params: "temperature: f64, iterations: usize, kernel: Kernel = gaussian",
-    example: r#"{"sinkhorn_k": (temperature: 0.05, iterations: 3)}"#
+    example: r#"(temperature: 0.05, iterations: 3)"#
 );

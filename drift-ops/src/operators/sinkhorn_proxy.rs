@@ -70,10 +70,9 @@ impl SinkhornProxy {
     }
 }
 
-super::builtin_operator!(
-    SinkhornProxy,
-    "sinkhorn_proxy",
+drift_api::operator!(
+    SinkhornProxy = "sinkhorn_proxy",
     summary: "Split two-sided Sinkhorn proxy on X x Y and X x X, weighted by row masses",
     params: "temperature: f64, kernel: Kernel = gaussian, mask_self: bool = false",
-    example: r#"{"sinkhorn_proxy": (temperature: 0.05, kernel: {"gaussian": ()}, mask_self: false)}"#
+    example: r#"(temperature: 0.05, kernel: {"gaussian": ()}, mask_self: false)"#
 );

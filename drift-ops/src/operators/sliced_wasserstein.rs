@@ -302,10 +302,9 @@ pub fn sliced_wasserstein_squared<T: Real>(
     Ok(total / op.directions as f64)
 }
 
-super::builtin_operator!(
-    SlicedWasserstein,
-    "sliced_wasserstein",
+drift_api::operator!(
+    SlicedWasserstein = "sliced_wasserstein",
     summary: "Sliced Wasserstein drift: quantile matching along seeded random directions",
     params: "directions: usize = 64, seed: u64 = 0, resample_each_step: bool = true",
-    example: r#"{"sliced_wasserstein": (directions: 64, seed: 0, resample_each_step: true)}"#
+    example: r#"(directions: 64, seed: 0, resample_each_step: true)"#
 );

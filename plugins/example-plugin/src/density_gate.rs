@@ -1,6 +1,6 @@
 //! A new row weighting: the repulsion gated by a ratio of density estimates.
 
-use drift_api::{RowSides, Weighting};
+use drift_api::RowSides;
 use serde::{Deserialize, Serialize};
 
 /// RON name `example.density_gate`: `α⁺ = 1` and `α⁻ = min(1, q̂(x)/p̂(x))`, with `q̂` and `p̂` the
@@ -21,24 +21,21 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields)]
 pub struct DensityGate;
 
-#[typetag::serde(name = "example.density_gate")]
-impl Weighting for DensityGate {
-    fn alphas_f64(&self, row: RowSides<f64>) -> (f64, f64) {
-        let log_ratio = row.repulsion.log_density - row.attraction.log_density;
-        (1.0, log_ratio.min(0.0).exp())
-    }
-    fn equal_sides(&self) -> bool {
-        false
-    }
-    fn needs_densities(&self) -> bool {
-        true
-    }
-}
-
-drift_api::register!(
-    Weighting,
-    "example.density_gate",
+drift_api::weighting!(
+    DensityGate = "example.density_gate",
     summary: "Repulsion gated by the density ratio min(1, q/p) (example plugin)",
     params: "",
-    example: r#"{"example.density_gate": ()}"#
+    example: r#"()"#,
+    impl {
+        fn alphas_f64(&self, row: RowSides<f64>) -> (f64, f64) {
+            let log_ratio = row.repulsion.log_density - row.attraction.log_density;
+            (1.0, log_ratio.min(0.0).exp())
+        }
+        fn equal_sides(&self) -> bool {
+            false
+        }
+        fn needs_densities(&self) -> bool {
+            true
+        }
+    }
 );

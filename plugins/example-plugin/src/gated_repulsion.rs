@@ -1,7 +1,7 @@
 //! A new operator of the cross-minus-self family, made of the engine's public pieces.
 
 use crate::DensityGate;
-use drift_api::{DriftJob, DriftOperator, DriftProblem, DriftReport, Kernel, Real, Result};
+use drift_api::{DriftProblem, DriftReport, Kernel, Real, Result};
 use drift_ops::engine::{cross_minus_self, TermRef};
 use drift_ops::{RowNormalised, Sinkhorn};
 use serde::{Deserialize, Serialize};
@@ -32,28 +32,17 @@ pub struct GatedRepulsion {
 }
 
 impl GatedRepulsion {
+    fn check(&self) -> Result<()> {
+        TermRef::mean(self.kernel.as_ref(), &self.sinkhorn, self.temperature).validate(Self::NAME)
+    }
+
     fn run<T: Real>(&self, p: DriftProblem<'_, T>) -> Result<DriftReport> {
         let (kernel, tau) = (self.kernel.as_ref(), self.temperature);
         let attraction = TermRef::mean(kernel, &self.sinkhorn, tau);
         let repulsion = TermRef::mean(kernel, &RowNormalised, tau);
-        cross_minus_self(p, NAME, attraction, repulsion, false, &DensityGate)
+        cross_minus_self(p, Self::NAME, attraction, repulsion, false, &DensityGate)
     }
-}
 
-#[typetag::serde(name = "example.gated_repulsion")]
-impl DriftOperator for GatedRepulsion {
-    fn drift(&self, job: DriftJob<'_>) -> Result<DriftReport> {
-        self.validate()?;
-        drift_api::by_precision!(job, p => self.run(p))
-    }
-    fn validate(&self) -> Result<()> {
-        TermRef::mean(self.kernel.as_ref(), &self.sinkhorn, self.temperature).validate(NAME)
-    }
-}
-
-const NAME: &str = "example.gated_repulsion";
-
-impl GatedRepulsion {
     /// The operator with the default solver.
     pub fn new(kernel: Box<dyn Kernel>, temperature: f64) -> Self {
         GatedRepulsion {
@@ -64,10 +53,9 @@ impl GatedRepulsion {
     }
 }
 
-drift_api::register!(
-    Operator,
-    "example.gated_repulsion",
+drift_api::operator!(
+    GatedRepulsion = "example.gated_repulsion",
     summary: "Sinkhorn attraction minus a row-softmax repulsion gated by min(1, q/p) (example plugin)",
     params: "kernel: Kernel, temperature: f64, sinkhorn: Sinkhorn = (max_iters: 100, tol: 1e-5)",
-    example: r#"{"example.gated_repulsion": (kernel: {"gaussian": ()}, temperature: 0.1)}"#
+    example: r#"(kernel: {"gaussian": ()}, temperature: 0.1)"#
 );

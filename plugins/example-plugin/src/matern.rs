@@ -1,6 +1,6 @@
 //! A Matérn-3/2 kernel, written once over the precision with `drift_api::math`.
 
-use drift_api::{math, Kernel, Real};
+use drift_api::{math, Real};
 use serde::{Deserialize, Serialize};
 
 /// Matérn kernel of smoothness 3/2: `k(r) = (1 + s) e^{−s}` with `s = √3 r / τ` and `r = ‖x − y‖`, so
@@ -48,24 +48,21 @@ impl Matern32 {
     }
 }
 
-#[typetag::serde(name = "example.matern32")]
-impl Kernel for Matern32 {
-    drift_api::log_weight_in_both_precisions!(log_weight);
-
-    /// `d/ds (ln(1 + s) − s) = −s/(1 + s) ≤ 0`: fused passes may skip far tiles.
-    fn decreases_with_distance(&self) -> bool {
-        true
-    }
-
-    fn cuda_log_weight(&self) -> Option<String> {
-        Some("log1p(sqrt(3.0 * d2) / tau) - sqrt(3.0 * d2) / tau".into())
-    }
-}
-
-drift_api::register!(
-    Kernel,
-    "example.matern32",
+drift_api::kernel!(
+    Matern32 = "example.matern32",
     summary: "Matern-3/2 kernel: log k = ln(1 + s) - s, s = sqrt(3) |x - y| / tau (example plugin)",
     params: "",
-    example: r#"{"example.matern32": ()}"#
+    example: r#"()"#,
+    impl {
+        drift_api::log_weight_in_both_precisions!(log_weight);
+
+        /// `d/ds (ln(1 + s) − s) = −s/(1 + s) ≤ 0`: fused passes may skip far tiles.
+        fn decreases_with_distance(&self) -> bool {
+            true
+        }
+
+        fn cuda_log_weight(&self) -> Option<String> {
+            Some("log1p(sqrt(3.0 * d2) / tau) - sqrt(3.0 * d2) / tau".into())
+        }
+    }
 );

@@ -1,8 +1,8 @@
 //! An operator of a new family: attraction only, written directly on the backend's row reduction.
 
 use drift_api::{
-    check_temperature, reduce, Displacement, DriftJob, DriftOperator, DriftProblem, DriftReport,
-    Kernel, Real, Result, RowReduction,
+    check_temperature, reduce, Displacement, DriftProblem, DriftReport, Kernel, Real, Result,
+    RowReduction,
 };
 use drift_ops::engine::add_field;
 use serde::{Deserialize, Serialize};
@@ -36,8 +36,12 @@ pub struct MeanShift {
 }
 
 impl MeanShift {
+    fn check(&self) -> Result<()> {
+        check_temperature(&format!("{}.temperature", Self::NAME), self.temperature)?;
+        self.kernel.validate()
+    }
+
     fn run<T: Real>(&self, mut p: DriftProblem<'_, T>) -> Result<DriftReport> {
-        p.check()?;
         let tau = self.temperature * p.context.temperature_factor;
         let log_b = p.y.log_weights();
         let mut lse = vec![T::zero(); p.x.len()];
@@ -57,28 +61,14 @@ impl MeanShift {
                 disp: Some(&mut disp),
             },
         )?;
-        let norm = add_field(&mut p, &disp, "example.mean_shift")?;
-        Ok(DriftReport::of("example.mean_shift", Vec::new(), norm))
+        let norm = add_field(&mut p, &disp, Self::NAME)?;
+        Ok(DriftReport::of(Self::NAME, Vec::new(), norm))
     }
 }
 
-#[typetag::serde(name = "example.mean_shift")]
-impl DriftOperator for MeanShift {
-    fn drift(&self, job: DriftJob<'_>) -> Result<DriftReport> {
-        self.validate()?;
-        drift_api::by_precision!(job, p => self.run(p))
-    }
-
-    fn validate(&self) -> Result<()> {
-        check_temperature("example.mean_shift.temperature", self.temperature)?;
-        self.kernel.validate()
-    }
-}
-
-drift_api::register!(
-    Operator,
-    "example.mean_shift",
+drift_api::operator!(
+    MeanShift = "example.mean_shift",
     summary: "Mean shift toward the data, attraction only (example plugin)",
     params: "kernel: Kernel, temperature: f64",
-    example: r#"{"example.mean_shift": (kernel: {"example.student_t": (nu: 3.0)}, temperature: 0.1)}"#
+    example: r#"(kernel: {"example.student_t": (nu: 3.0)}, temperature: 0.1)"#
 );

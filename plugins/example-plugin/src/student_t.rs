@@ -1,6 +1,6 @@
 //! A Student-t kernel.
 
-use drift_api::{DriftError, Kernel, Result};
+use drift_api::{DriftError, Result};
 use serde::{Deserialize, Serialize};
 
 /// Student-t kernel with `nu` degrees of freedom:
@@ -24,36 +24,33 @@ pub struct StudentT {
     pub nu: f64,
 }
 
-#[typetag::serde(name = "example.student_t")]
-impl Kernel for StudentT {
-    fn log_weight_f64(&self, sq_dist: &mut [f64], tau: f64) {
-        let (scale, power) = (1.0 / (self.nu * tau), 0.5 * (self.nu + 1.0));
-        sq_dist
-            .iter_mut()
-            .for_each(|v| *v = -power * (*v * scale).ln_1p());
-    }
-
-    /// `−(ν + 1)/2 · ln(1 + d²/(ντ))` falls with the distance for `ν > 0`.
-    fn decreases_with_distance(&self) -> bool {
-        true
-    }
-
-    fn validate(&self) -> Result<()> {
-        if self.nu.is_finite() && self.nu > 0.0 {
-            Ok(())
-        } else {
-            Err(DriftError::invalid(
-                "example.student_t.nu",
-                format!("must be finite and > 0, got {}", self.nu),
-            ))
-        }
-    }
-}
-
-drift_api::register!(
-    Kernel,
-    "example.student_t",
+drift_api::kernel!(
+    StudentT = "example.student_t",
     summary: "Student-t kernel with nu degrees of freedom (example plugin)",
     params: "nu: f64",
-    example: r#"{"example.student_t": (nu: 3.0)}"#
+    example: r#"(nu: 3.0)"#,
+    impl {
+        fn log_weight_f64(&self, sq_dist: &mut [f64], tau: f64) {
+            let (scale, power) = (1.0 / (self.nu * tau), 0.5 * (self.nu + 1.0));
+            sq_dist
+                .iter_mut()
+                .for_each(|v| *v = -power * (*v * scale).ln_1p());
+        }
+
+        /// `−(ν + 1)/2 · ln(1 + d²/(ντ))` falls with the distance for `ν > 0`.
+        fn decreases_with_distance(&self) -> bool {
+            true
+        }
+
+        fn validate(&self) -> Result<()> {
+            if self.nu.is_finite() && self.nu > 0.0 {
+                Ok(())
+            } else {
+                Err(DriftError::invalid(
+                    format!("{}.nu", Self::NAME),
+                    format!("must be finite and > 0, got {}", self.nu),
+                ))
+            }
+        }
+    }
 );

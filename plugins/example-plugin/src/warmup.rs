@@ -1,8 +1,6 @@
 //! A new composition: a linear warm-up of any operator's field.
 
-use drift_api::{
-    apply_drift, check_param, DriftJob, DriftOperator, DriftProblem, DriftReport, Real, Result,
-};
+use drift_api::{apply_drift, check_param, DriftOperator, DriftProblem, DriftReport, Real, Result};
 use serde::{Deserialize, Serialize};
 
 /// RON name `example.warmup`: the inner operator's field scaled by `min(1, (step + 1)/steps)`, so
@@ -30,33 +28,29 @@ pub struct Warmup {
 }
 
 impl Warmup {
+    fn check(&self) -> Result<()> {
+        let steps = self.steps as f64;
+        check_param(
+            &format!("{}.steps", Self::NAME),
+            steps,
+            self.steps >= 1,
+            ">= 1",
+        )?;
+        self.operator.validate()
+    }
+
     fn run<T: Real>(&self, p: DriftProblem<'_, T>) -> Result<DriftReport> {
         let ramp = ((p.context.step + 1) as f64 / self.steps as f64).min(1.0);
         let scale = p.scale * T::of(ramp);
         let inner = apply_drift(self.operator.as_ref(), DriftProblem { scale, ..p })?;
-        Ok(DriftReport::of(NAME, Vec::new(), ramp * inner.drift_norm).with_parts(vec![inner]))
+        let norm = ramp * inner.drift_norm;
+        Ok(DriftReport::of(Self::NAME, Vec::new(), norm).with_parts(vec![inner]))
     }
 }
 
-#[typetag::serde(name = "example.warmup")]
-impl DriftOperator for Warmup {
-    fn drift(&self, job: DriftJob<'_>) -> Result<DriftReport> {
-        self.validate()?;
-        drift_api::by_precision!(job, p => self.run(p))
-    }
-    fn validate(&self) -> Result<()> {
-        let steps = self.steps as f64;
-        check_param("example.warmup.steps", steps, self.steps >= 1, ">= 1")?;
-        self.operator.validate()
-    }
-}
-
-const NAME: &str = "example.warmup";
-
-drift_api::register!(
-    Operator,
-    "example.warmup",
+drift_api::operator!(
+    Warmup = "example.warmup",
     summary: "Linear warm-up: the inner field times min(1, (step + 1)/steps) (example plugin)",
     params: "operator: Operator, steps: u64 >= 1",
-    example: r#"{"example.warmup": (operator: {"one_sided": (temperature: 0.1)}, steps: 100)}"#
+    example: r#"(operator: {"one_sided": (temperature: 0.1)}, steps: 100)"#
 );
