@@ -7,7 +7,13 @@ Prints the loss per step on rank 0, with the mean distance between each class's 
 and its data mean (the official loss's value stays near the square of the number of temperatures,
 its field being normalised per temperature: the distance shows the progress).
 
-    torchrun --nproc_per_node 2 drift-python/examples/distributed_loss.py [--steps 50]
+    torchrun --nproc_per_node 2 drift-python/examples/distributed_loss.py [--steps 50] [--gather]
+
+With --gather every rank holds every class instead, with --per-class generated samples and
+positives of its own, and `DriftLoss(process_group=..., gather=True)` all-gathers each class's
+samples over the ranks: each problem then has ranks x --per-class samples of each kind (less
+minibatch bias), every rank computes the field of the gathered problems and trains on its own
+rows.
 
 (CPU, gloo; `torchrun --standalone ...` picks a free port; run without torchrun it is one
 process.)
@@ -45,13 +51,18 @@ def main() -> None:
     p.add_argument("--dim", type=int, default=16)
     p.add_argument("--lr", type=float, default=1e-2)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--gather", action="store_true",
+                   help="every rank holds every class; each class's samples are all-gathered")
     args = p.parse_args()
 
     init()
     rank, world = dist.get_rank(), dist.get_world_size()
-    if args.classes % world:
-        raise SystemExit(f"--classes {args.classes} must be divisible by the {world} ranks")
-    mine = torch.arange(rank, args.classes, world)  # this rank's classes (problems)
+    if args.gather:
+        mine = torch.arange(args.classes)  # every class, samples of this rank's own
+    else:
+        if args.classes % world:
+            raise SystemExit(f"--classes {args.classes} must be divisible by the {world} ranks")
+        mine = torch.arange(rank, args.classes, world)  # this rank's classes (problems)
 
     # The same data on every rank (same seed): one Gaussian blob per class.
     g = torch.Generator().manual_seed(args.seed)
@@ -68,7 +79,7 @@ def main() -> None:
     model = torch.nn.parallel.DistributedDataParallel(net)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     # One module for the whole run: the operator prepared and the group registered once.
-    loss_fn = dt.DriftLoss(process_group=dist.group.WORLD)
+    loss_fn = dt.DriftLoss(process_group=dist.group.WORLD, gather=args.gather)
 
     step_rng = torch.Generator().manual_seed(args.seed * 1000 + rank + 1)
     b, n = len(mine), args.per_class
@@ -82,17 +93,19 @@ def main() -> None:
         opt.zero_grad()
         loss.mean().backward()
         opt.step()
-        # The mean loss over every rank's classes (for the printout only).
+        # The mean loss over every rank's classes (for the printout only; with --gather each
+        # rank's loss is that of its rows, every class on every rank).
         total = loss.detach().sum().reshape(1)
         dist.all_reduce(total)
         with torch.no_grad():
             err = (gen.mean(1) - means[mine]).norm(dim=-1).sum().reshape(1)
         dist.all_reduce(err)
+        count = args.classes * (world if args.gather else 1)
         if rank == 0:
             print(
-                f"step {step:3d}  loss {total.item() / args.classes:.5f}  "
+                f"step {step:3d}  loss {total.item() / count:.5f}  "
                 f"scale {info['scale'].item():.4f}  "
-                f"mean distance of class means {err.item() / args.classes:.3f}",
+                f"mean distance of class means {err.item() / count:.3f}",
                 flush=True,
             )
     dist.barrier()  # every rank done before the group is torn down

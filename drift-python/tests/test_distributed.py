@@ -1,9 +1,13 @@
 """`drift_loss(..., process_group=...)` under data parallelism: 4 ranks (gloo on the CPU, started
-with `torch.multiprocessing.spawn` in a subprocess) each take a quarter of a fixed random batch of
-problems; their fields, losses and statistics together equal one process on the whole batch (to
-1e-6 in float32), for the official loss and a multi-temperature one-sided drift. Also: the
-collective of a single process group (world size 1) under `torch.compile(fullgraph=True)`, and the
-errors raised when the collective fails.
+with `torch.multiprocessing.spawn` in a subprocess, as torchrun would) each take a quarter of a
+fixed random batch of problems; their fields, losses and statistics together equal one process on
+the whole batch (to 1e-6 in float32), for the official loss, a multi-temperature one-sided drift
+and the Sinkhorn drift (a fixed number of iterations, no warm start). With `gather=True` the 4
+ranks hold the same problems and a quarter of each problem's samples each: every rank's field,
+loss and statistics equal those of its rows of one process on the gathered problems, for the same
+three operators; unequal sample counts raise the same ValueError on every rank. Also: the
+collective (and the gather) of a single process group (world size 1) under
+`torch.compile(fullgraph=True)`, and the errors raised when the collective fails.
 
 Run as a script (`python test_distributed.py OUT_DIR`), this file is the 4-rank job itself."""
 
@@ -20,7 +24,9 @@ import pytest
 RANKS = 4
 OFFICIAL = None  # drift_loss's default: the official loss at R_list (0.02, 0.05, 0.2)
 MULTI = '{"multi_temperature": (operator: {"one_sided": (temperature: 1.0)})}'
-CASES = {"official": OFFICIAL, "multi_temperature": MULTI}
+# Per-problem Sinkhorn plans, a fixed iteration count (tol 0: no early stop), no warm start.
+SINKHORN = '{"sinkhorn_drift": (temperature: 0.5, sinkhorn: (max_iters: 20, tol: 0.0))}'
+CASES = {"official": OFFICIAL, "multi_temperature": MULTI, "sinkhorn": SINKHORN}
 
 
 def batch(seed=0, b=8, n=6, npos=7, nneg=3, s=5):
@@ -32,6 +38,22 @@ def batch(seed=0, b=8, n=6, npos=7, nneg=3, s=5):
     neg = np.roll(centres, 1, axis=0) + rng.standard_normal((b, nneg, s))
     wn = rng.uniform(0.5, 3.0, (b, nneg))
     return [a.astype(np.float32) for a in (gen, pos, neg, wn)]
+
+
+def gather_batch():
+    """The problems every rank holds under `gather=True` (same seed everywhere): 3 problems of 8
+    generated samples, 12 positives and 4 weighted negatives, each rank taking a quarter of each
+    problem's samples (`rank_samples`)."""
+    return batch(seed=1, b=3, n=8, npos=12, nneg=4, s=4)
+
+
+def rank_samples(arrays, rank):
+    """Rank `rank`'s quarter of every problem's samples (axis 1), in rank order."""
+    out = []
+    for a in arrays:
+        k = a.shape[1] // RANKS
+        out.append(a[:, rank * k: (rank + 1) * k])
+    return out
 
 
 def results(loss, info):
@@ -77,6 +99,23 @@ def _rank(rank: int, port: int, out_dir: str) -> None:
             loss_m, info_m = dt.DriftLoss(operator=operator, process_group=group)(
                 gen, pos, neg, weight_neg=wn)
             saved[f"{name}/module_drift"] = info_m["drift"].numpy()
+        # gather=True: the same problems on every rank, a quarter of each one's samples.
+        mine = rank_samples([torch.from_numpy(a) for a in gather_batch()], rank)
+        for name, operator in CASES.items():
+            loss, info = dt.drift_loss(mine[0], mine[1], mine[2], weight_neg=mine[3],
+                                       operator=operator, process_group=group, gather=True)
+            for k, v in results(loss, info).items():
+                saved[f"gather/{name}/{k}"] = v
+            loss_m, info_m = dt.DriftLoss(operator=operator, process_group=True, gather=True)(
+                mine[0], mine[1], mine[2], weight_neg=mine[3])
+            saved[f"gather/{name}/module_drift"] = info_m["drift"].numpy()
+        # Unequal sample counts: the same error on every rank (no rank left waiting).
+        ragged = mine[0] if rank != 2 else mine[0][:, :1]
+        try:
+            dt.drift_loss(ragged, mine[1], process_group=True, gather=True)
+            saved["gather/ragged_error"] = np.array("no error")
+        except ValueError as e:
+            saved["gather/ragged_error"] = np.array(str(e))
         op = drift.load(MULTI)
         v, report = op.apply_batch(gen, pos, negatives=neg, negative_weights=wn,
                                    process_group=group)
@@ -141,6 +180,41 @@ def test_ranks_together_equal_one_process_on_the_whole_batch(tmp_path):
             local, _ = dt.drift_loss(gen[:2], pos[:2], neg[:2], weight_neg=wn[:2])
             assert not np.allclose(local.numpy(), ranks[0]["official/loss"], rtol=1e-4)
 
+    # gather=True: each rank's results are those of its rows of one process on the gathered
+    # problems (rank_samples concatenated in rank order give gather_batch back).
+    ggen, gpos, gneg, gwn = (torch.from_numpy(a) for a in gather_batch())
+    per_rank = ggen.shape[1] // RANKS
+    for name, operator in CASES.items():
+        loss, info = dt.drift_loss(ggen, gpos, gneg, weight_neg=gwn, operator=operator)
+        whole = results(loss, info)
+        c = max(whole["scale"] / np.sqrt(ggen.shape[-1]), 1e-3) if operator is OFFICIAL else 1.0
+        for rank, r in enumerate(ranks):
+            rows = slice(rank * per_rank, (rank + 1) * per_rank)
+            for k in whole:
+                if k in ("loss", "drift"):
+                    continue
+                np.testing.assert_allclose(r[f"gather/{name}/{k}"], whole[k], rtol=1e-6,
+                                           equal_nan=True, err_msg=f"gather {name}: {k}")
+            v_rows = whole["drift"][:, rows]
+            for k in ("drift", "module_drift"):
+                np.testing.assert_allclose(r[f"gather/{name}/{k}"], v_rows, rtol=1e-6,
+                                           atol=1e-6 * np.abs(v_rows).max(),
+                                           err_msg=f"gather {name}: {k}, rank {rank}")
+            # The loss of this rank's rows: the mean of (V / c)^2 over them.
+            expected = ((v_rows / c) ** 2).mean(axis=(1, 2))
+            np.testing.assert_allclose(r[f"gather/{name}/loss"], expected, rtol=1e-5,
+                                       err_msg=f"gather {name}: loss, rank {rank}")
+        mean_loss = np.mean([r[f"gather/{name}/loss"] for r in ranks], axis=0)
+        np.testing.assert_allclose(mean_loss, whole["loss"], rtol=1e-5)
+    # Without the gather, each rank's quarter alone gives another field.
+    local, local_info = dt.drift_loss(*rank_samples([ggen, gpos, gneg], 0), weight_neg=gwn[:, :1])
+    assert not np.allclose(local_info["drift"].numpy(), ranks[0]["gather/official/drift"],
+                           rtol=1e-3)
+    for rank, r in enumerate(ranks):
+        message = str(r["gather/ragged_error"])
+        assert "same problems on every rank" in message, message
+        assert "rank 2 has gen (3, 1, 4)" in message and "rank 0 has gen (3, 2, 4)" in message
+
     import drift
 
     v, report = drift.load(MULTI).apply_batch(gen, pos, negatives=neg, negative_weights=wn)
@@ -191,11 +265,16 @@ def test_process_group_errors():
     if not torch.distributed.is_initialized():
         with pytest.raises(ValueError, match="not initialised"):
             dt.drift_loss(gen, pos, process_group=True)
+    with pytest.raises(ValueError, match="`gather=True` needs a process group"):
+        dt.drift_loss(gen, pos, gather=True)
+    with pytest.raises(ValueError, match="`gather=True` needs a process group"):
+        dt.DriftLoss(gather=True)
 
 
 def _single_rank_compile(port: int) -> None:
-    """World size 1: DriftLoss(process_group=group), and drift_loss with a group's handle, under
-    torch.compile(fullgraph=True) keep one graph and give the eager result."""
+    """World size 1: DriftLoss(process_group=group), drift_loss with a group's handle and
+    DriftLoss(gather=True) under torch.compile(fullgraph=True) keep one graph and give the eager
+    result."""
     import torch
     import torch.distributed as dist
 
@@ -218,7 +297,16 @@ def _single_rank_compile(port: int) -> None:
             loss, info = dt.drift_loss(model(z), pos, neg, weight_neg=wn, process_group=handle)
             return loss.mean(), info["scale"]
 
-        for f in (step, functional):
+        gather_fn = dt.DriftLoss(process_group=handle, gather=True)
+
+        def gathered(z):
+            loss, info = gather_fn(model(z), pos, neg, weight_neg=wn)
+            return loss.mean(), info["drift"]
+
+        # One rank: the gathered problems are this rank's own, the field the one-process one.
+        _, alone = dt.drift_loss(model(gen).detach(), pos, neg, weight_neg=wn)
+        torch.testing.assert_close(gathered(gen)[1], alone["drift"])
+        for f in (step, functional, gathered):
             eager = f(gen)
             torch._dynamo.reset()
             explained = torch._dynamo.explain(f)(gen)

@@ -18,7 +18,8 @@ specification) with the messages of the `drift-bench` command line.
 Batches of independent problems run in one call: `V, report = op.apply_batch(x, y)` with `x`
 (B, N, D) and `y` (B, M, D). `drift.torch` (imported on its own, it needs PyTorch) gives the
 official drifting loss with any operator swapped in: `loss, info = drift.torch.drift_loss(gen,
-fixed_pos, fixed_neg)`, usable under `torch.compile`.
+fixed_pos, fixed_neg)`, usable under `torch.compile`; `drift.jax` (it needs JAX) the same loss
+inside `jax.jit`, `jax.grad` and `jax.vmap`.
 """
 
 from __future__ import annotations

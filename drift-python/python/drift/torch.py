@@ -26,6 +26,15 @@ integer handle (`group_handle`), so `torch.compile(fullgraph=True)` of a step ca
 `group_handle(group)` taken before compiling, keeps one graph; a group object passed to
 `drift_loss` inside a compiled function is registered outside the graph (`torch.compiler.disable`:
 PyTorch 2.15 traces it without a break, others may break the graph there).
+
+`drift_loss(..., process_group=group, gather=True)` is the other data-parallel semantics: every
+rank holds the same problems with samples of its own; each problem's samples are all-gathered
+over the ranks (inside the custom op, so compiled steps keep one graph), the field computed on
+the gathered problems, and each rank gets the loss and field of its own rows.
+
+A learned temperature: `drift_loss(..., temperature=tau)` (a tensor with `requires_grad`) takes
+the official loss's temperatures from `tau` and returns `info["log_mass"]`, the positives' log
+softmax mass (`positive_log_mass`), differentiable in `tau`: maximise its mean to train `tau`.
 """
 
 from __future__ import annotations
@@ -44,6 +53,7 @@ __all__ = [
     "DriftLoss",
     "batched_field",
     "group_handle",
+    "positive_log_mass",
     "process_group_collective",
 ]
 
@@ -232,19 +242,36 @@ def batched_field(
     operator: str,
     norms: int,
     group: int = NO_GROUP,
+    gather: bool = False,
 ) -> Tuple[torch.Tensor, torch.Tensor]:
     """The drift field of `B` problems and the loss's statistics, as a PyTorch custom op.
 
     `gen` `[B, N, D]`, `pos` `[B, M, D]`, `neg` `[B, K, D]` (optional), weights `[B, n]`
     (optional), `operator` an operator key of `prepare`, `norms` the number of temperature norms
     to return, `group` a process group's handle (`group_handle`; -1: one process) across which
-    the batch-wide statistics are taken. Returns `V` (`gen`'s shape and dtype, data units) and a
-    float64 tensor `[2 + norms]`: the reported feature scale (NaN when the operator reports
-    none), the loss's coordinate scale `c` (`max(scale / sqrt(D), 1e-3)` for `deng_official` over
-    the batch, else 1) and the first `norms` reported `lambda` (NaN where fewer are reported). No
-    gradient.
+    the batch-wide statistics are taken. With `gather` (and a group), every tensor is first
+    all-gathered along its sample axis over the ranks of `group` (rank order; equal shapes on
+    every rank, else a ValueError on every rank), the field is computed on the gathered problems
+    without any further collective, and this rank's `N` rows are returned. Returns `V` (`gen`'s
+    shape and dtype, data units) and a float64 tensor `[2 + norms]`: the reported feature scale
+    (NaN when the operator reports none), the loss's coordinate scale `c` (`max(scale / sqrt(D),
+    1e-3)` for `deng_official` over the batch, else 1) and the first `norms` reported `lambda`
+    (NaN where fewer are reported). No gradient.
     """
     op = _operator(operator)
+    collective = None if group == NO_GROUP else _collective(group)
+    rows = None
+    if gather:
+        if group == NO_GROUP:
+            raise ValueError("`gather=True` needs a process group (`process_group=`)")
+        (gen, pos, neg, weight_gen, weight_pos, weight_neg), rank = _all_gather_samples(
+            group, [gen, pos, neg, weight_gen, weight_pos, weight_neg]
+        )
+        n = gen.shape[1] // torch.distributed.get_world_size(_group(group))
+        rows = slice(rank * n, (rank + 1) * n)
+        # Every rank now holds the same gathered problems: their batch-wide statistics are
+        # already over every rank's samples, so nothing more is all-reduced.
+        collective = None
     v, report = op.apply_batch(
         gen,
         pos,
@@ -252,8 +279,10 @@ def batched_field(
         y_weights=weight_pos,
         negatives=neg,
         negative_weights=weight_neg if neg is not None else None,
-        collective=None if group == NO_GROUP else _collective(group),
+        collective=collective,
     )
+    if rows is not None:
+        v = v[:, rows].clone()  # this rank's rows, in memory of their own
     stats = torch.full((2 + norms,), math.nan, dtype=torch.float64)
     scale = report.scale
     c = 1.0
@@ -269,8 +298,71 @@ def batched_field(
 
 
 @batched_field.register_fake
-def _(gen, pos, neg, weight_gen, weight_pos, weight_neg, operator, norms, group=NO_GROUP):
+def _(gen, pos, neg, weight_gen, weight_pos, weight_neg, operator, norms, group=NO_GROUP,
+      gather=False):
     return torch.empty_like(gen), _stats_like(gen, norms)
+
+
+_GATHERED = ("gen", "fixed_pos", "fixed_neg", "weight_gen", "weight_pos", "weight_neg")
+
+
+def _all_gather_samples(handle: int, tensors):
+    """`tensors` (`[B, C, S]` points and `[B, C]` weights, or None) of every rank of the group of
+    `handle` concatenated along their sample axis (dim 1) in rank order, and this rank's index
+    in the group. Two collectives: the shapes and dtypes (checked equal on every rank, else a
+    ValueError raised on every rank alike), then every tensor in one float64 buffer (exact for
+    float64, float32, bfloat16 and float16; each comes back in its own dtype)."""
+    group = _group(handle)
+    dist = torch.distributed
+    world, rank = dist.get_world_size(group), dist.get_rank(group)
+    device = torch.device("cpu")
+    if dist.get_backend(group) == "nccl":
+        device = torch.device("cuda", torch.cuda.current_device())
+    dtypes = (torch.float64, torch.float32, torch.bfloat16, torch.float16)
+    desc = []
+    for t in tensors:
+        if t is None:
+            desc += [-1, -1, -1, -1]
+        else:
+            shape = list(t.shape) + [0] * (3 - t.dim())
+            code = dtypes.index(t.dtype) if t.dtype in dtypes else len(dtypes)
+            desc += shape + [code]
+    mine = torch.tensor(desc, dtype=torch.int64, device=device)
+    descs = [torch.empty_like(mine) for _ in range(world)]
+    dist.all_gather(descs, mine, group=group)
+    descs = [d.cpu().tolist() for d in descs]
+    if any(d != descs[0] for d in descs):
+        def shapes(d):
+            parts = []
+            for k, name in enumerate(_GATHERED):
+                dims = d[4 * k: 4 * k + 3]
+                if dims[0] >= 0:
+                    parts.append(f"{name} {tuple(dims[: 3 if k < 3 else 2])}")
+                else:
+                    parts.append(f"{name} None")
+            return ", ".join(parts)
+
+        other = next(r for r, d in enumerate(descs) if d != descs[0])
+        raise ValueError(
+            "`gather=True` needs the same problems on every rank, with equal numbers of samples "
+            "(and the same dtypes and optional tensors): rank 0 has "
+            f"{shapes(descs[0])}; rank {other} has {shapes(descs[other])}"
+        )
+    present = [t for t in tensors if t is not None]
+    flat = torch.cat([t.detach().reshape(-1).to(torch.float64) for t in present]).to(device)
+    gathered = [torch.empty_like(flat) for _ in range(world)]
+    dist.all_gather(gathered, flat, group=group)
+    gathered = [g.cpu() for g in gathered]
+    out, offset = [], 0
+    for t in tensors:
+        if t is None:
+            out.append(None)
+            continue
+        size = t.numel()
+        parts = [g[offset: offset + size].reshape(t.shape) for g in gathered]
+        offset += size
+        out.append(torch.cat(parts, dim=1).to(t.dtype))
+    return out, rank
 
 
 def _check_inputs(gen, fixed_pos, fixed_neg, weights) -> None:
@@ -317,6 +409,7 @@ def _loss(
     key: str,
     temps: Tuple[float, ...],
     group: int = NO_GROUP,
+    gather: bool = False,
 ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
     """The loss once the operator is prepared (pure PyTorch around the custom op)."""
     _check_inputs(
@@ -341,6 +434,7 @@ def _loss(
         key,
         len(temps),
         group,
+        gather,
     )
     info_dtype = gen.dtype if gen.dtype in (torch.float32, torch.float64) else torch.float32
     c = stats[1].to(gen.dtype)
@@ -364,6 +458,8 @@ def drift_loss(
     R_list: Sequence[float] = (0.02, 0.05, 0.2),
     operator: OperatorLike = None,
     process_group: GroupLike = None,
+    gather: bool = False,
+    temperature: Optional[torch.Tensor] = None,
 ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
     """The drifting loss of `B` problems, with the official function's signature and results.
 
@@ -381,6 +477,29 @@ def drift_loss(
             (feature scale, `lambda_R`) are taken over the problems of every rank of the group,
             so each rank gets its rows of the field of one process on the concatenated batch.
             Every rank of the group must make the call, with the same operator.
+        gather: with a `process_group`: every rank holds the SAME `B` problems (same classes and
+            feature locations, in the same order) with samples of its own; each problem's
+            samples (`gen`, `fixed_pos`, `fixed_neg` and their weights) are all-gathered along
+            the sample axis in rank order, so that it has `P * C_g` generated samples, `P * C_p`
+            positives and `P * C_n` negatives on `P` ranks, the field is computed on these
+            gathered problems (larger problems, less minibatch bias), and the loss and field of
+            this rank's `C_g` rows are returned: those of one process on the gathered batch. The
+            batch-wide statistics are then not all-reduced: every rank computes the same
+            gathered problems, whose statistics are already over every rank's samples (every
+            rank computes the whole gathered batch). Every rank must pass tensors of the same
+            shapes and dtypes and the same optional ones, else every rank raises a ValueError.
+            The gradient flows to this rank's `gen` only (the other ranks' samples are
+            constants of the field).
+        temperature: a learned temperature of the official loss (only with `operator` None): a
+            float tensor, a scalar or `[K]` positive values, usually a parameter with
+            `requires_grad`. Its current values replace `R_list` for the field (detached: the
+            field is a constant of the loss), `info` names their `lambda**2` `"loss_tau"` (or
+            `"loss_tau0"`, `"loss_tau1"`, ... for `[K]`), and `info["log_mass"]` holds
+            `positive_log_mass(gen.detach(), ..., temperature, scale=info["scale"])` (`[B, C_g]`,
+            or `[K, B, C_g]` for `[K]` temperatures), the positives' log softmax mass, through
+            which the temperature gets its gradient (maximise its mean to train it; see
+            `positive_log_mass`). Eager only (the field's temperatures are read with `.item()`,
+            a graph break under `torch.compile`), and not with `gather`.
 
     Returns `(loss, info)`: `loss` `[B]`, per problem the mean over `(C_g, S)` of
     `(gen/c - stopgrad(gen/c + V/c))**2`, with `c = max(scale / sqrt(S), 1e-3)` for
@@ -388,15 +507,153 @@ def drift_loss(
     that report no scale, and `deng_official` with `over: Problem`, whose scale differs per
     problem); its gradient with respect to `gen` is `-2 V / (c**2 C_g S)`. `info` holds
     `"drift"` (`V`, `[B, C_g, S]`, data units, detached), `"scale"` (the feature scale, NaN when
-    the operator reports none) and `f"loss_{R}"` per reported temperature `R` (`lambda_R**2`, the
-    official info's mean squared force).
+    the operator reports none), `f"loss_{R}"` per reported temperature `R` (`lambda_R**2`, the
+    official info's mean squared force; `"loss_tau..."` with `temperature`) and, with
+    `temperature`, `"log_mass"`.
 
     bfloat16 and float16 inputs are computed in float32 (the field returned in their dtype). CUDA
     tensors raise a ValueError: move them to the CPU.
     """
-    key, temps = prepare(operator, R_list)
     group = group_handle(process_group)
-    return _loss(gen, fixed_pos, fixed_neg, weight_gen, weight_pos, weight_neg, key, temps, group)
+    if gather and group == NO_GROUP:
+        raise ValueError("`gather=True` needs a process group (`process_group=`)")
+    if temperature is None:
+        key, temps = prepare(operator, R_list)
+        return _loss(gen, fixed_pos, fixed_neg, weight_gen, weight_pos, weight_neg, key, temps,
+                     group, bool(gather))
+    return _learned_temperature_loss(gen, fixed_pos, fixed_neg, weight_gen, weight_pos,
+                                     weight_neg, operator, group, bool(gather), temperature)
+
+
+@_not_traced
+def _learned_temperature_loss(gen, fixed_pos, fixed_neg, weight_gen, weight_pos, weight_neg,
+                              operator, group, gather, temperature):
+    """`drift_loss` with a learned `temperature` (eager)."""
+    if operator is not None:
+        raise ValueError(
+            "`temperature` sets the official loss's temperatures: pass `operator=None` (a learned "
+            "temperature of another operator is not supported)"
+        )
+    if gather:
+        raise ValueError(
+            "`temperature` with `gather=True` is not supported: call positive_log_mass on the "
+            "gathered samples"
+        )
+    if not isinstance(temperature, torch.Tensor) or temperature.dim() > 1:
+        raise ValueError("`temperature` must be a scalar or 1-d torch.Tensor of temperatures")
+    values = tuple(float(v) for v in temperature.detach().reshape(-1).tolist())
+    if not values or not all(math.isfinite(v) and v > 0 for v in values):
+        raise ValueError(f"`temperature` must hold positive finite values, got {values}")
+    key, temps = prepare(None, values)
+    cached = key in _OPERATORS
+    try:
+        loss, info = _loss(gen, fixed_pos, fixed_neg, weight_gen, weight_pos, weight_neg, key,
+                           temps, group)
+    finally:
+        if not cached:  # a new key every step: do not keep one operator per value seen
+            _OPERATORS.pop(key, None)
+    # Names that stay the same from step to step: "loss_tau" (or "loss_tau{k}" for [K]).
+    names = ["loss_tau"] if temperature.dim() == 0 else [f"loss_tau{k}" for k in range(len(temps))]
+    for r, name in zip(temps, names):
+        info[name] = info.pop(f"loss_{r}")
+    info["log_mass"] = positive_log_mass(
+        gen.detach(), fixed_pos, fixed_neg, weight_gen, weight_pos, weight_neg,
+        temperature=temperature, scale=info["scale"],
+    )
+    return loss, info
+
+
+def positive_log_mass(
+    gen: torch.Tensor,
+    fixed_pos: torch.Tensor,
+    fixed_neg: Optional[torch.Tensor] = None,
+    weight_gen: Optional[torch.Tensor] = None,
+    weight_pos: Optional[torch.Tensor] = None,
+    weight_neg: Optional[torch.Tensor] = None,
+    temperature: Union[torch.Tensor, float] = 0.05,
+    scale: Union[None, torch.Tensor, float] = None,
+) -> torch.Tensor:
+    """The positives' log softmax mass of every generated sample under the official loss's
+    kernel, differentiable in PyTorch (autograd gives its gradient with respect to the
+    temperature, and to `gen` when it requires grad): the quantity through which a learned
+    temperature is trained.
+
+    With the official loss's targets `t = [gen; fixed_neg; fixed_pos]` of each problem, their
+    weights `w = [weight_gen; weight_neg; weight_pos]` (1 when not given), the distances
+    `d_ij = sqrt(max(|x_i - t_j|^2, 1e-8))` (not squared), `d^_ij = d_ij / max(scale, 1e-3)`
+    plus 100 on the self diagonal (`j = i`, the official finite mask) and the logits
+    `l_ij = -d^_ij / tau + log w_j` (the weights as multiplicities),
+
+        log_mass_i = logsumexp_{j in positives} l_ij - logsumexp_{all j} l_ij
+                   = log(sum_{j in pos} w_j exp(-d^_ij / tau) / sum_j w_j exp(-d^_ij / tau)),
+
+    the log of the share of the row softmax (the official loss's softmax over the targets of
+    `x_i`) that falls on the positives. It is at most 0, tends to `log(sum_pos w / sum_all w)`
+    as `tau` grows and, as `tau -> 0`, to 0 where `x_i`'s nearest target is a positive and to
+    minus infinity otherwise. Its derivative is `d log_mass_i / d tau = (sum_{j in pos} q_ij
+    d^_ij - sum_j p_ij d^_ij) / tau**2`, `p_i` the softmax of `l_i` over all targets and `q_i`
+    over the positives alone: positive while the positives are farther from `x_i`, on average,
+    than its targets as a whole.
+    Maximising the mean log mass in `tau` (the objective this module suggests) widens the
+    kernel while the generated samples' nearest targets are other generated samples or
+    negatives (early in training: far positives then still attract) and sharpens it as the
+    generated samples come to lie among the positives: a bounded objective with a well-defined
+    gradient. (The unnormalised `log sum_pos w_j exp(-d^_ij / tau)` alone only grows with
+    `tau`.)
+
+    Arguments as `drift_loss`'s (`[B, C, S]` points, `[B, C]` weights); `temperature` a float
+    or a tensor, scalar or `[K]`; `scale` the feature scale `s` (a float or a scalar tensor,
+    e.g. `info["scale"]` of `drift_loss`, which is all-reduced over a process group), or None
+    for the official batch-wide scale of these tensors, `mean_{b,i,j}(w_bj d_bij) /
+    mean_{b,j}(w_bj)` (computed without gradient). Returns `[B, C_g]` (`[K, B, C_g]` for `[K]`
+    temperatures) in the promoted dtype of `gen` and `temperature` (at least float32).
+    """
+    _check_inputs(
+        gen,
+        fixed_pos,
+        fixed_neg,
+        {"weight_gen": weight_gen, "weight_pos": weight_pos, "weight_neg": weight_neg},
+    )
+    if weight_neg is not None and fixed_neg is None:
+        raise ValueError("`weight_neg` given without `fixed_neg`")
+    tau = torch.as_tensor(temperature)
+    if tau.dim() > 1:
+        raise ValueError("`temperature` must be a scalar or 1-d")
+    dtype = torch.promote_types(gen.dtype, tau.dtype)
+    if dtype not in (torch.float32, torch.float64):
+        dtype = torch.float32
+    b, n, s = gen.shape
+    x = gen.to(dtype)
+    parts = [x] + ([fixed_neg.to(dtype)] if fixed_neg is not None else []) + [fixed_pos.to(dtype)]
+    targets = torch.cat(parts, dim=1)  # [B, T, S]
+
+    def ones(t, w):
+        return torch.ones(t.shape[:2], dtype=dtype) if w is None else w.to(dtype)
+
+    ws = [ones(gen, weight_gen)]
+    if fixed_neg is not None:
+        ws.append(ones(fixed_neg, weight_neg))
+    ws.append(ones(fixed_pos, weight_pos))
+    w = torch.cat(ws, dim=1).detach()  # [B, T]
+    m = fixed_pos.shape[1]
+    d2 = ((x * x).sum(-1)[:, :, None] + (targets * targets).sum(-1)[:, None, :]
+          - 2.0 * torch.bmm(x, targets.transpose(1, 2)))
+    d = torch.sqrt(torch.clamp(d2, min=1e-8))  # [B, N, T]
+    if scale is None:
+        with torch.no_grad():
+            s_val = (d * w[:, None, :]).mean() / w.mean()
+    else:
+        s_val = torch.as_tensor(scale, dtype=dtype).detach()
+    dhat = d / torch.clamp(s_val, min=_SCALE_FLOOR)
+    mask = torch.zeros(n, targets.shape[1], dtype=dtype)
+    mask[:, :n] = torch.eye(n, dtype=dtype) * 100.0
+    dhat = dhat + mask
+    tau = tau.to(dtype)
+    scalar = tau.dim() == 0
+    tau = tau.reshape(-1, 1, 1, 1)  # [K, 1, 1, 1]
+    logits = -dhat[None] / tau + torch.log(w)[None, :, None, :]  # [K, B, N, T]
+    out = torch.logsumexp(logits[..., -m:], dim=-1) - torch.logsumexp(logits, dim=-1)
+    return out[0] if scalar else out
 
 
 class DriftLoss(torch.nn.Module):
@@ -404,7 +661,10 @@ class DriftLoss(torch.nn.Module):
     `drift.Operator` or RON text) is prepared once, here, so that `torch.compile(fullgraph=True)`
     of a training step calling the module traces no Python outside PyTorch. `process_group`
     (a `torch.distributed` group, or `True` for the default group) takes the batch-wide
-    statistics over every rank of the group, as in `drift_loss`.
+    statistics over every rank of the group, as in `drift_loss`; with `gather=True` each
+    problem's samples are all-gathered over the group's ranks instead, the field computed on the
+    gathered problems and this rank's rows returned (as `drift_loss(..., gather=True)`; under
+    `torch.compile(fullgraph=True)` too, the gather running inside the custom op).
 
         loss_fn = drift.torch.DriftLoss()
         loss, info = loss_fn(gen, fixed_pos, fixed_neg, weight_neg=w)
@@ -415,10 +675,14 @@ class DriftLoss(torch.nn.Module):
         operator: OperatorLike = None,
         R_list: Sequence[float] = (0.02, 0.05, 0.2),
         process_group: GroupLike = None,
+        gather: bool = False,
     ) -> None:
         super().__init__()
         self.key, self.temperatures = prepare(operator, R_list)
         self.group = group_handle(process_group)
+        if gather and self.group == NO_GROUP:
+            raise ValueError("`gather=True` needs a process group (`process_group=`)")
+        self.gather = bool(gather)
 
     def forward(
         self,
@@ -440,9 +704,12 @@ class DriftLoss(torch.nn.Module):
             self.key,
             self.temperatures,
             self.group,
+            self.gather,
         )
 
     def extra_repr(self) -> str:
         if self.group == NO_GROUP:
             return f"operator={self.key!r}"
+        if self.gather:
+            return f"operator={self.key!r}, group={self.group}, gather=True"
         return f"operator={self.key!r}, group={self.group}"
