@@ -2,7 +2,8 @@
 //!
 //! `drift-bench` (or `drift-bench compare`) runs the comparison of drift operators across
 //! temperatures, data sets and modes, and writes its report folder ([`crate::compare`]);
-//! `demo` runs the small particle-flow demonstration of four built-ins; `list` shows every registered kernel, coupling and operator, `validate` checks
+//! `merge` combines the shard folders of a sweep split with `compare --shard I/N`
+//! ([`crate::compare::merge`]); `demo` runs the small particle-flow demonstration of four built-ins; `list` shows every registered kernel, coupling and operator, `validate` checks
 //! RON operator files, and `apply` runs an operator from a RON file on point sets read from `.npy`
 //! or `.csv` files. Each command is also a function of its own module
 //! ([`crate::compare::command::run`], [`crate::demo::run`],
@@ -21,6 +22,7 @@
 
 use crate::apply::{self, ApplyArgs};
 use crate::compare::command::{self as compare, CompareArgs};
+use crate::compare::merge::{self, MergeArgs};
 use crate::console::Console;
 use crate::demo;
 use crate::demo_args::DemoArgs;
@@ -65,8 +67,21 @@ enum Command {
     /// The sweep comes from a RON file, a preset (`--preset default|quick`) or the options
     /// (`-o` operators, `-d` data sets, `-t` temperatures, ...). Temperatures are relative to the
     /// data's scale (the mean distance between two data points); operators given by name run at
-    /// temperature 1 times the sweep's temperature.
+    /// temperature 1 times the sweep's temperature. `--shard I/N` (or a Slurm job array) runs a
+    /// part of the sweep for `merge`.
     Compare(CompareArgs),
+    /// Combine the shard folders of one sweep (`compare --shard I/N`, e.g. the tasks of a Slurm
+    /// job array) into the report that `compare` writes for the whole sweep.
+    ///
+    /// Every shard 0/N to N-1/N must be given once, all of one sweep (the same fingerprint: the
+    /// same settings, operators, data and drift-bench version); otherwise nothing is written and
+    /// the error names the folder or the missing shards. The report equals the unsharded one but
+    /// for timings and the command block, which shows the shards' commands and the merge's.
+    ///
+    /// For example, `drift-bench compare sweep.ron --shard I/4 --out shards/I` for I = 0 to 3 (in
+    /// a Slurm job array `--array=0-3`, `--shard` may be left out), then `drift-bench merge
+    /// shards/* --out report`.
+    Merge(MergeArgs),
     /// Particle flows of four built-in drifts on the 8-Gaussians ring, at a low and a high
     /// temperature, from a start that covers only two modes: a table in seconds.
     Demo(DemoArgs),
@@ -190,7 +205,7 @@ fn run(cli: Cli, command: &str) -> Result<()> {
         drift_ops::pair_cache::set_pair_cache_budget((mb * 1024.0 * 1024.0) as usize);
     } else if !matches!(
         cli.command,
-        Some(Command::List { .. } | Command::Validate { .. })
+        Some(Command::List { .. } | Command::Validate { .. } | Command::Merge(_))
     ) {
         // A budget the environment asks for but that does not parse is refused before any work,
         // not silently replaced by the default.
@@ -203,6 +218,7 @@ fn run(cli: Cli, command: &str) -> Result<()> {
         .unwrap_or_else(|| Command::Compare(CompareArgs::default_command()))
     {
         Command::Compare(a) => compare::run(&a, command, &mut out),
+        Command::Merge(a) => merge::run(&a, command, &mut out),
         Command::List { examples } => list::run(examples, &mut out),
         Command::Validate { files } => {
             let failed = validate::run(&files, &mut out, &mut err)?;

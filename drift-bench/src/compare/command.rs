@@ -5,7 +5,9 @@ use crate::backend_kind::BackendKind;
 use crate::compare::operator_spec::operator_file;
 use crate::compare::presets::{preset, PRESETS};
 use crate::compare::record::Mode;
-use crate::compare::run_sweep;
+use crate::compare::run_sweep_part;
+use crate::compare::shard::{choose_shard, Shard};
+use crate::compare::shard_folder::{write_shard_folder, ShardParts};
 use crate::compare::start::StartSpec;
 use crate::compare::sweep::{Study, Sweep};
 use crate::data::DataSpec;
@@ -98,6 +100,14 @@ pub struct CompareArgs {
     /// runs.
     #[arg(long, default_value = "compare-report")]
     pub out: PathBuf,
+    /// Run only shard I of N (0-based, I < N): the runs whose 0-based index i in the sweep's run
+    /// order has i mod N = I, written to --out as a shard folder (results.csv, results.json,
+    /// shard.json, report.md) that `drift-bench merge` combines with the other shards into the
+    /// report of the whole sweep. Without it, a task of a Slurm job array runs shard
+    /// (SLURM_ARRAY_TASK_ID − SLURM_ARRAY_TASK_MIN) of SLURM_ARRAY_TASK_COUNT; `all` runs the
+    /// whole sweep whatever those say.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
@@ -210,7 +220,9 @@ impl CompareArgs {
 }
 
 /// Runs `drift-bench compare`: the sweep, its Markdown summary on `out`, the report folder.
-/// `command` is the command line shown in the report.
+/// `command` is the command line shown in the report. With a shard (`--shard`, or a Slurm job
+/// array's variables), only the shard's runs, written as a shard folder
+/// ([`crate::compare::shard_folder`]).
 pub fn run(args: &CompareArgs, command: &str, out: &mut impl Write) -> Result<()> {
     let sweep = args.sweep()?;
     sweep.check()?;
@@ -223,24 +235,41 @@ pub fn run(args: &CompareArgs, command: &str, out: &mut impl Write) -> Result<()
             }
         }
     }
+    let (shard, shard_note) = choose_shard(args.shard.as_deref(), |k| std::env::var(k).ok())?;
     // The report replaces the whole folder: checked, locked and prepared before the first run.
     check_inputs_outside(args, &sweep)?;
     let folder = ReportFolder::claim(&args.out)?;
-    writeln!(
-        out,
-        "{} runs ({} studies); report folder {}",
-        sweep.runs(),
-        sweep.studies.len(),
-        args.out.display()
-    )?;
+    if let Some(note) = &shard_note {
+        writeln!(out, "note: {note}")?;
+    }
+    let total = sweep.runs();
+    let runs_here = shard.map_or(total, |s| s.runs(total));
+    match shard {
+        None => writeln!(
+            out,
+            "{} runs ({} studies); report folder {}",
+            total,
+            sweep.studies.len(),
+            args.out.display()
+        )?,
+        Some(s) => writeln!(
+            out,
+            "shard {s}: {runs_here} of the sweep's {total} runs ({} studies); shard folder {} \
+             (`drift-bench merge` combines the {} shards)",
+            sweep.studies.len(),
+            args.out.display(),
+            s.count
+        )?,
+    }
     // Said before the runs: how many run at once when --jobs asks for more than can.
-    let (_, jobs_note) = crate::compare::effective_jobs(sweep.jobs, sweep.runs());
+    let (_, jobs_note) = crate::compare::effective_jobs(sweep.jobs, runs_here);
     if let Some(note) = &jobs_note {
         writeln!(out, "note: {note}")?;
     }
     out.flush()?;
     let clock = std::time::Instant::now();
-    let mut results = run_sweep(&sweep, !args.quiet)?;
+    let keep = |i: usize| shard.is_none_or(|s: Shard| s.holds(i));
+    let mut results = run_sweep_part(&sweep, !args.quiet, &keep)?;
     for run in &mut results.runs {
         run.record.key.settings.command = command.to_string();
     }
@@ -250,7 +279,67 @@ pub fn run(args: &CompareArgs, command: &str, out: &mut impl Write) -> Result<()
         }
     }
     let records: Vec<_> = results.runs.iter().map(|r| r.record.clone()).collect();
-    writeln!(out, "{}", report::summary_table(&records))?;
+    if !records.is_empty() {
+        writeln!(out, "{}", report::summary_table(&records))?;
+    }
+    let mut notes = report_notes(args);
+    notes.extend(results.notes.iter().cloned());
+    if let Some(shard) = shard {
+        // What the merged report says of the sweep, not how this process ran its part.
+        notes.retain(|n| Some(n) != jobs_note.as_ref());
+        let files = write_shard_folder(
+            folder,
+            &ShardParts {
+                shard,
+                sweep: &sweep,
+                command,
+                notes,
+                seconds: clock.elapsed().as_secs_f64(),
+                results: &results,
+            },
+        )?;
+        writeln!(
+            out,
+            "wrote shard {shard} of sweep {} to {} ({} runs); total {:.1} s",
+            files.fingerprint,
+            args.out.display(),
+            results.runs.len(),
+            clock.elapsed().as_secs_f64()
+        )?;
+        return Ok(());
+    }
+    notes.push(format!(
+        "Total wall time {:.1} s with {} job(s) on {} hardware thread(s).",
+        clock.elapsed().as_secs_f64(),
+        results.jobs,
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    ));
+    let files = report::write_report_in(
+        folder,
+        &results.runs,
+        &results.datasets,
+        &ReportOptions {
+            title: REPORT_TITLE.into(),
+            command: command.to_string(),
+            notes,
+        },
+    )?;
+    writeln!(
+        out,
+        "wrote {} files to {} (open report.md); total {:.1} s",
+        files.files.len(),
+        args.out.display(),
+        clock.elapsed().as_secs_f64()
+    )?;
+    Ok(())
+}
+
+/// The title of a comparison's report (a merged one's too).
+pub const REPORT_TITLE: &str = "drift-bench compare";
+
+/// The report's first notes: the preset (when the sweep is one), the temperature convention and
+/// the metrics' definitions. The sweep's own notes (data sets) follow them.
+fn report_notes(args: &CompareArgs) -> Vec<String> {
     let mut notes = vec![
         "Temperatures are relative to the data's scale s: each run works in coordinates (x - mean)/s, where s is the mean distance between two seen data points, and every kernel temperature of the operator is multiplied by the sweep's temperature.".to_string(),
         format!(
@@ -267,31 +356,7 @@ pub fn run(args: &CompareArgs, command: &str, out: &mut impl Write) -> Result<()
             format!("The sweep is the `{name}` preset (`drift-bench compare --preset {name}`); every setting is under Settings below."),
         );
     }
-    notes.extend(results.notes.iter().cloned());
-    notes.push(format!(
-        "Total wall time {:.1} s with {} job(s) on {} hardware thread(s).",
-        clock.elapsed().as_secs_f64(),
-        results.jobs,
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    ));
-    let files = report::write_report_in(
-        folder,
-        &results.runs,
-        &results.datasets,
-        &ReportOptions {
-            title: "drift-bench compare".into(),
-            command: command.to_string(),
-            notes,
-        },
-    )?;
-    writeln!(
-        out,
-        "wrote {} files to {} (open report.md); total {:.1} s",
-        files.files.len(),
-        args.out.display(),
-        clock.elapsed().as_secs_f64()
-    )?;
-    Ok(())
+    notes
 }
 
 /// Fails, naming the input and the folder, when a file the sweep reads (the sweep file, an

@@ -17,15 +17,23 @@
 //! draws its start (or its generator's weights and latents) and its metrics' random directions.
 //! Every operator sees the same start for the same seed. Runs may go in parallel (`jobs`);
 //! their results do not depend on it.
+//!
+//! **A sweep may be split over processes** without MPI (a scheduler's job array): each runs a
+//! [`shard`] of the runs into a [`shard_folder`], and [`merge`] writes the whole sweep's report
+//! from them.
 
 pub mod cell;
 pub mod command;
 pub mod evaluate;
+pub mod merge;
+pub mod merge_error;
 pub mod operator_spec;
 pub mod prepared;
 pub mod presets;
 pub mod record;
 pub mod rerun;
+pub mod shard;
+pub mod shard_folder;
 pub mod start;
 pub mod sweep;
 
@@ -69,6 +77,9 @@ struct Cell {
 pub struct SweepResults {
     /// Every run, in the order of the studies and their grids.
     pub runs: Vec<RunOutput>,
+    /// Each run's 0-based index in the sweep's run order (`0..` for a whole sweep; the runs of a
+    /// part, [`run_sweep_part`]).
+    pub indices: Vec<usize>,
     /// The data sets, as the report needs them.
     pub datasets: Vec<DatasetSummary>,
     /// Notes for the report: `--jobs` capped, a first line of a file read as a header, then each
@@ -103,6 +114,18 @@ pub fn effective_jobs(jobs: usize, runs: usize) -> (usize, Option<String>) {
 /// Runs a sweep: checks and prepares everything, then runs every cell (in parallel up to
 /// `sweep.jobs`), showing a progress bar on standard error when `progress` is set.
 pub fn run_sweep(sweep: &Sweep, progress: bool) -> Result<SweepResults> {
+    run_sweep_part(sweep, progress, &|_| true)
+}
+
+/// Runs the runs of a sweep whose 0-based index in the sweep's run order (study, data set, mode,
+/// operator, temperature, seed) `keep` accepts, as [`run_sweep`] runs them all: every check and
+/// every data set is done and prepared as for the whole sweep, so a part's runs are the whole
+/// sweep's runs of the same indices, and its data sets are all the sweep's.
+pub fn run_sweep_part(
+    sweep: &Sweep,
+    progress: bool,
+    keep: &dyn Fn(usize) -> bool,
+) -> Result<SweepResults> {
     sweep.check()?;
     let mut data: Vec<(String, PreparedData)> = Vec::new();
     let mut ready = Vec::new();
@@ -190,7 +213,11 @@ pub fn run_sweep(sweep: &Sweep, progress: bool) -> Result<SweepResults> {
             datasets,
         });
     }
-    let cells = grid(&ready);
+    let (indices, cells): (Vec<usize>, Vec<Cell>) = grid(&ready)
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| keep(*i))
+        .unzip();
     let total_steps: u64 = cells
         .iter()
         .map(|c| steps_of(ready[c.study].study, c.mode) as u64)
@@ -251,6 +278,7 @@ pub fn run_sweep(sweep: &Sweep, progress: bool) -> Result<SweepResults> {
         }));
     Ok(SweepResults {
         runs,
+        indices,
         datasets: data.iter().map(|(_, d)| d.summary()).collect(),
         notes,
         notices,
