@@ -74,7 +74,8 @@ pub enum ReductionJob<'a> {
 /// `O((N + M)·D)`.
 ///
 /// ```
-/// use drift_api::{Backend, Displacement, ReductionJob, RowReduction, Result};
+/// use drift_api::{Result};
+/// use drift_api::kit::{Backend, Displacement, ReductionJob, RowReduction};
 ///
 /// /// A naive single-threaded backend (f64 only), for illustration.
 /// #[derive(Debug)]
@@ -99,7 +100,7 @@ pub enum ReductionJob<'a> {
 /// #   fn log_weight_f64(&self, d: &mut [f64], t: f64) { d.iter_mut().for_each(|v| *v = -*v / t) } }
 /// let x = drift_api::PointCloud::new("x", vec![0.0f64, 1.0], 1).unwrap();
 /// let mut lse = vec![0.0; 2];
-/// drift_api::reduce(&Naive, RowReduction {
+/// drift_api::kit::reduce(&Naive, RowReduction {
 ///     rows: &x, cols: &x, kernel: &G, tau: 1.0, col_potential: None, mask_diagonal: false,
 ///     displacement: Displacement::None, origin: None, lse: &mut lse, disp: None,
 /// }).unwrap();
@@ -113,7 +114,7 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
 
     /// Prepares a pair set for repeated passes in single precision, or `None` to let every pass run
     /// as one fused [`row_reduce`](Backend::row_reduce) (the default; see
-    /// [`prepare_pairs`](crate::prepare_pairs)).
+    /// [`prepare_pairs`](crate::kit::prepare_pairs)).
     fn prepare_pairs_f32<'a>(&'a self, set: PairSet<'a, f32>) -> Result<Option<Prepared<'a, f32>>> {
         let _ = set;
         Ok(None)
@@ -127,7 +128,7 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
 
     /// Computes a sliced-Wasserstein field in single precision and returns it (`x.len() × dim`,
     /// row-major), or `None` (the default) when this backend leaves it to the operator's CPU code;
-    /// see [`sliced_wasserstein_on`](crate::sliced_wasserstein_on).
+    /// see [`sliced_wasserstein_on`](crate::kit::sliced_wasserstein_on).
     fn sliced_wasserstein_f32(&self, job: SlicedJob<'_, f32>) -> Option<Result<Vec<f32>>> {
         let _ = job;
         None

@@ -17,7 +17,7 @@
 //! processes holding `P` slices of a batch get the statistics of the whole batch.
 //!
 //! ```
-//! use drift_api::{BatchSets, ProblemBatch};
+//! use drift_api::kit::{BatchSets, ProblemBatch};
 //! // Two problems of 2 generated samples against 3 data points each, in 1-D.
 //! let x = [0.0f32, 0.1, 5.0, 5.1];
 //! let y = [1.0f32, 1.1, 1.2, 6.0, 6.1, 6.2];
@@ -304,7 +304,7 @@ pub enum Reduction {
 /// operation batch-wide statistics need, since each is a ratio of sums.
 ///
 /// ```
-/// use drift_api::{Collective, SingleProcess};
+/// use drift_api::kit::{Collective, SingleProcess};
 /// let mut sums = [3.0, 4.0];
 /// SingleProcess.all_reduce_sum(&mut sums).unwrap();
 /// assert_eq!(sums, [3.0, 4.0]);
@@ -445,6 +445,7 @@ impl BatchReport {
 ///
 /// ```
 /// use drift_api::*;
+/// use drift_api::kit::*;
 /// # #[derive(Debug, serde::Serialize, serde::Deserialize)] struct ToMean;
 /// # fn to_mean<T: Real>(p: DriftProblem<'_, T>) -> Result<DriftReport> {
 /// #     let (d, m) = (p.y.dim(), p.y.len() as f64);

@@ -69,8 +69,8 @@ pub struct CouplingProblem<'a, T> {
     /// where solvers may keep `f = g` and use the symmetric update.
     pub symmetric: bool,
     /// The rows against each block, prepared on first use for couplings that reduce them
-    /// repeatedly ([`crate::PairSource::block`]); the caller keeps them for its displacement pass.
-    pub pairs: &'a dyn crate::PairSource<T>,
+    /// repeatedly ([`crate::kit::PairSource::block`]); the caller keeps them for its displacement pass.
+    pub pairs: &'a dyn crate::kit::PairSource<T>,
     /// Output potentials (`g` gets one vector per block).
     pub out: &'a mut Potentials<T>,
     /// The problem's index in its batch ([`crate::Context::problem`]): solvers keep their state

@@ -160,7 +160,7 @@ pub enum DriftError {
         /// Its size in bytes (`usize::MAX` when the size itself overflows).
         bytes: usize,
     },
-    /// An error in one problem of a batch ([`crate::ProblemBatch`]).
+    /// An error in one problem of a batch ([`crate::kit::ProblemBatch`]).
     #[error("problem {index} of the batch: {source}")]
     InProblem {
         /// The problem's index in the batch.
@@ -227,7 +227,7 @@ pub fn check_param(what: &str, value: f64, in_range: bool, expected: &str) -> Re
 /// printed with three hundred zeros). Non-finite values print as `NaN`, `inf` and `-inf`.
 ///
 /// ```
-/// use drift_api::fmt_num;
+/// use drift_api::kit::fmt_num;
 /// assert_eq!(fmt_num(0.05), "0.05");
 /// assert_eq!(fmt_num(-3.0), "-3");
 /// assert_eq!(fmt_num(1e-300), "1e-300");
@@ -270,7 +270,8 @@ fn fmt_bytes(bytes: usize) -> String {
 /// oversized input is an error the caller can report rather than an abort.
 ///
 /// ```
-/// use drift_api::{try_vec, DriftError};
+/// use drift_api::{DriftError};
+/// use drift_api::kit::{try_vec};
 /// assert_eq!(try_vec("field", 3, 0.0f64).unwrap(), vec![0.0; 3]);
 /// let e = try_vec("field", usize::MAX / 2, 0.0f64).unwrap_err();
 /// assert!(matches!(e, DriftError::Allocation { .. }), "{e}");

@@ -34,38 +34,49 @@ pub mod scaling;
 pub mod sliced;
 pub mod weighting;
 
-pub use backend::{
-    check_len, check_square_mask, reduce, Backend, Displacement, ReductionJob, RowReduction,
-};
-pub use batch::{
-    apply_drift_batch, problem_by_problem, BatchJob, BatchProblem, BatchReport, BatchSets,
-    Collective, ProblemBatch, Reduction, SingleProcess, TemperatureNorm,
-};
+// The plugin contract: what a kernel, coupling, weighting or operator author needs, and the
+// calls that load and run an operator.
+pub use batch::{BatchJob, BatchReport};
 pub use coupling::{
-    solve_coupling, ColumnBlock, Coupling, CouplingJob, CouplingProblem, CouplingReport,
-    Potentials, RowMasses,
+    ColumnBlock, Coupling, CouplingJob, CouplingProblem, CouplingReport, Potentials, RowMasses,
 };
-pub use error::{
-    check_param, check_temperature, fmt_num, try_vec, try_with_capacity, DriftError, Result,
-};
+pub use error::{check_param, check_temperature, DriftError, Result};
 pub use kernel::Kernel;
 pub use load::{load_operator, operator_from_str};
-pub use math::VectorMath;
 pub use operator::{
     apply_drift, Context, DriftJob, DriftOperator, DriftProblem, DriftReport, Negatives,
 };
-pub use pair_sets::{PairSets, PairSource};
-pub use pairs::{
-    prepare_pairs, sweep_in_two_passes, FusedPairs, PairDisplacement, PairPath, PairSet,
-    PreparedPairs, RowUpdate,
-};
-pub use points::{PointCloud, Points};
-pub use precision::{PrecisionReport, WEIGHT_ERROR_TOLERANCE};
-pub use real::{log_add_exp, Precision, Real};
-pub use resident::{with_resident, ResidentBody, ResidentMap, ResidentSets};
-pub use scaling::{ScalingLoop, ScalingOutcome};
-pub use sliced::{sliced_wasserstein_on, DirectionSource, SlicedJob};
+pub use points::PointCloud;
+pub use real::{Precision, Real};
 pub use weighting::{RowSide, RowSides, Weighting};
+
+/// The backend kit: what backends, engines and callers that run batches use (reductions, prepared
+/// pairs, the Sinkhorn loop, residency, sliced jobs, batches of problems, numeric helpers). A
+/// plugin that only defines kernels, couplings, weightings or operators on the engines needs none
+/// of it.
+pub mod kit {
+    pub use crate::backend::{
+        check_len, check_square_mask, reduce, Backend, Displacement, ReductionJob, RowReduction,
+    };
+    pub use crate::batch::{
+        apply_drift_batch, problem_by_problem, BatchProblem, BatchSets, Collective, ProblemBatch,
+        Reduction, SingleProcess, TemperatureNorm,
+    };
+    pub use crate::coupling::solve_coupling;
+    pub use crate::error::{fmt_num, try_vec, try_with_capacity};
+    pub use crate::math::VectorMath;
+    pub use crate::pair_sets::{PairSets, PairSource};
+    pub use crate::pairs::{
+        prepare_pairs, sweep_in_two_passes, FusedPairs, PairDisplacement, PairPath, PairSet,
+        PreparedPairs, RowUpdate,
+    };
+    pub use crate::points::Points;
+    pub use crate::precision::{PrecisionReport, WEIGHT_ERROR_TOLERANCE};
+    pub use crate::real::log_add_exp;
+    pub use crate::resident::{with_resident, ResidentBody, ResidentMap, ResidentSets};
+    pub use crate::scaling::{ScalingLoop, ScalingOutcome};
+    pub use crate::sliced::{sliced_wasserstein_on, DirectionSource, SlicedJob};
+}
 
 #[doc(hidden)]
 pub use inventory;

@@ -280,7 +280,7 @@ impl DriftReport {
         own.chain(parts).reduce(f64::max)
     }
     /// False when this report or any of its parts computed a field whose kernel weights may be off
-    /// by more than [`crate::WEIGHT_ERROR_TOLERANCE`] (see [`PrecisionReport`]).
+    /// by more than [`crate::kit::WEIGHT_ERROR_TOLERANCE`] (see [`PrecisionReport`]).
     pub fn trusted(&self) -> bool {
         self.precision.as_ref().is_none_or(|p| p.trusted())
             && self.parts.iter().all(|p| p.trusted())
@@ -350,9 +350,9 @@ pub trait DriftOperator: Send + Sync + std::fmt::Debug {
 
     /// Adds `scale · V` for every problem of a batch into the job's output (see
     /// [`crate::batch`]). The default runs the problems one by one through [`DriftOperator::drift`],
-    /// in parallel ([`crate::problem_by_problem`]); operators with a batched fast path or with
+    /// in parallel ([`crate::kit::problem_by_problem`]); operators with a batched fast path or with
     /// batch-wide statistics (compositions) override it. Call it through
-    /// [`crate::apply_drift_batch`], which checks the job first.
+    /// [`crate::kit::apply_drift_batch`], which checks the job first.
     fn drift_batch(&self, job: BatchJob<'_>) -> Result<BatchReport> {
         crate::batch::problem_by_problem(self, job)
     }

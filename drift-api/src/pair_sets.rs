@@ -2,7 +2,7 @@
 //! coupling first asks for them and kept for the drift term's displacement pass.
 //!
 //! An iterative coupling reduces the same pairs dozens of times, so it prepares them
-//! ([`crate::prepare_pairs`]); the term's displacement pass that follows reduces them once more, at
+//! ([`crate::kit::prepare_pairs`]); the term's displacement pass that follows reduces them once more, at
 //! the same temperature and with the coupling's final potentials. Holding the preparations in the
 //! term rather than in the coupling lets that last pass use them too (the CPU cache answers it from
 //! its stored exponentials), while a coupling that never asks (a one-sided, closed-form one)
@@ -21,14 +21,15 @@ use std::fmt;
 /// Where a coupling gets the prepared pairs of its problem ([`crate::CouplingProblem::pairs`]).
 ///
 /// ```
-/// use drift_api::{ColumnBlock, PairPath, PairSets, PairSource, PointCloud};
+/// use drift_api::{ColumnBlock, PointCloud};
+/// use drift_api::kit::{PairPath, PairSets, PairSource};
 /// # #[derive(Debug, serde::Serialize, serde::Deserialize)] struct G;
 /// # #[typetag::serde(name = "doc.pair_sets_g")] impl drift_api::Kernel for G {
 /// #   fn log_weight_f64(&self, d: &mut [f64], t: f64) { d.iter_mut().for_each(|v| *v = -*v / t) } }
 /// # #[derive(Debug)] struct Naive;
-/// # impl drift_api::Backend for Naive {
+/// # impl drift_api::kit::Backend for Naive {
 /// #   fn name(&self) -> &str { "naive" }
-/// #   fn row_reduce(&self, _: drift_api::ReductionJob<'_>) -> drift_api::Result<()> { Ok(()) }
+/// #   fn row_reduce(&self, _: drift_api::kit::ReductionJob<'_>) -> drift_api::Result<()> { Ok(()) }
 /// # }
 /// let x = PointCloud::new("x", vec![0.0f64, 1.0], 1).unwrap();
 /// let log_a = x.log_weights();
@@ -76,7 +77,7 @@ impl<'a, T> PairSets<'a, T> {
 
     /// The displacement (from `origin`, if given) the term will ask of every block once the
     /// coupling is solved; fused blocks compute it in the coupling's last row pass when the
-    /// coupling announces it ([`crate::PreparedPairs::keep_next_row_pass`]).
+    /// coupling announces it ([`crate::kit::PreparedPairs::keep_next_row_pass`]).
     pub fn with_follow_up(mut self, displacement: Displacement, origin: Option<&'a [T]>) -> Self {
         self.follow_up = (displacement, origin);
         self

@@ -72,15 +72,16 @@ impl fmt::Display for PairPath {
 /// paths of a backend agree to rounding.
 ///
 /// ```
-/// use drift_api::{prepare_pairs, PairSet, PointCloud};
+/// use drift_api::{PointCloud};
+/// use drift_api::kit::{prepare_pairs, PairSet};
 /// # #[derive(Debug, serde::Serialize, serde::Deserialize)] struct G;
 /// # #[typetag::serde(name = "doc.pairs_g")] impl drift_api::Kernel for G {
 /// #   fn log_weight_f64(&self, d: &mut [f64], t: f64) { d.iter_mut().for_each(|v| *v = -*v / t) } }
 /// # #[derive(Debug)] struct Naive;
-/// # impl drift_api::Backend for Naive {
+/// # impl drift_api::kit::Backend for Naive {
 /// #   fn name(&self) -> &str { "naive" }
-/// #   fn row_reduce(&self, job: drift_api::ReductionJob<'_>) -> drift_api::Result<()> {
-/// #     let drift_api::ReductionJob::F64(r) = job else { unimplemented!() };
+/// #   fn row_reduce(&self, job: drift_api::kit::ReductionJob<'_>) -> drift_api::Result<()> {
+/// #     let drift_api::kit::ReductionJob::F64(r) = job else { unimplemented!() };
 /// #     for i in 0..r.rows.len() {
 /// #       let s: Vec<f64> = (0..r.cols.len()).map(|j| {
 /// #         let d: f64 = r.rows.point(i).iter().zip(r.cols.point(j)).map(|(a, b)| (a - b) * (a - b)).sum();
@@ -98,7 +99,7 @@ impl fmt::Display for PairPath {
 /// let mut col = vec![0.0; 1];
 /// pairs.col_lse(1.0, Some(&[0.0, 0.0]), &mut col).unwrap();
 /// assert!((col[0] - (1.0 + (-1f64).exp()).ln()).abs() < 1e-12);
-/// assert_eq!(pairs.path(), drift_api::PairPath::Fused);
+/// assert_eq!(pairs.path(), drift_api::kit::PairPath::Fused);
 /// ```
 pub trait PreparedPairs<T: Copy>: Send + Sync + fmt::Debug {
     /// `lse_i = LSE_j (g_j + ℓ_τ(x_i, y_j))` for every row (`g = 0` when `None`).
@@ -114,15 +115,16 @@ pub trait PreparedPairs<T: Copy>: Send + Sync + fmt::Debug {
     /// makes the two calls, and every implementation gives their results to rounding.
     ///
     /// ```
-    /// # use drift_api::{prepare_pairs, PairSet, PointCloud, PreparedPairs};
+    /// # use drift_api::kit::{prepare_pairs, PairSet, PreparedPairs};
+    /// # use drift_api::PointCloud;
     /// # #[derive(Debug, serde::Serialize, serde::Deserialize)] struct G;
     /// # #[typetag::serde(name = "doc.sweep_g")] impl drift_api::Kernel for G {
     /// #   fn log_weight_f64(&self, d: &mut [f64], t: f64) { d.iter_mut().for_each(|v| *v = -*v / t) } }
     /// # #[derive(Debug)] struct Naive;
-    /// # impl drift_api::Backend for Naive {
+    /// # impl drift_api::kit::Backend for Naive {
     /// #   fn name(&self) -> &str { "naive" }
-    /// #   fn row_reduce(&self, job: drift_api::ReductionJob<'_>) -> drift_api::Result<()> {
-    /// #     let drift_api::ReductionJob::F64(r) = job else { unimplemented!() };
+    /// #   fn row_reduce(&self, job: drift_api::kit::ReductionJob<'_>) -> drift_api::Result<()> {
+    /// #     let drift_api::kit::ReductionJob::F64(r) = job else { unimplemented!() };
     /// #     for i in 0..r.rows.len() {
     /// #       let s: Vec<f64> = (0..r.cols.len()).map(|j| {
     /// #         let d: f64 = r.rows.point(i).iter().zip(r.cols.point(j)).map(|(a, b)| (a - b) * (a - b)).sum();
@@ -181,7 +183,7 @@ pub trait PreparedPairs<T: Copy>: Send + Sync + fmt::Debug {
     }
 
     /// A drift term's displacement pass over these pairs, after its coupling has been solved on
-    /// them: what [`crate::reduce`] computes for a [`RowReduction`] of the same rows, columns,
+    /// them: what [`crate::kit::reduce`] computes for a [`RowReduction`] of the same rows, columns,
     /// kernel and mask with the pass's temperature, column potential, displacement and origin.
     /// Returns `Ok(false)`, having written nothing, when this preparation has no faster way than
     /// the backend's fused reduction, which the caller then runs (the default); `Ok(true)` when

@@ -15,7 +15,7 @@
 ///
 /// With `batched,` after the name it also forwards [`crate::DriftOperator::drift_batch`] to the
 /// type's `fn run_batch<T: Real>(&self, p: BatchProblem<'_, T>) -> Result<BatchReport>`; without
-/// it, a batch runs problem by problem ([`crate::problem_by_problem`]).
+/// it, a batch runs problem by problem ([`crate::kit::problem_by_problem`]).
 ///
 /// ```
 /// use drift_api::{check_temperature, DriftProblem, DriftReport, PointCloud, Real, Result};
@@ -52,9 +52,9 @@
 ///     example: "(rate: 0.5)");
 ///
 /// # #[derive(Debug)] struct NoBackend;
-/// # impl drift_api::Backend for NoBackend {
+/// # impl drift_api::kit::Backend for NoBackend {
 /// #     fn name(&self) -> &str { "none" }
-/// #     fn row_reduce(&self, _: drift_api::ReductionJob<'_>) -> Result<()> { unreachable!() }
+/// #     fn row_reduce(&self, _: drift_api::kit::ReductionJob<'_>) -> Result<()> { unreachable!() }
 /// # }
 /// let op = drift_api::operator_from_str(r#"{"acme.to_mean": (rate: 1.0)}"#, "doc").unwrap();
 /// let x = PointCloud::new("x", vec![0.0f64], 1).unwrap();

@@ -17,7 +17,8 @@ pub const WEIGHT_ERROR_TOLERANCE: f64 = 1e-3;
 /// [`WEIGHT_ERROR_TOLERANCE`].
 ///
 /// ```
-/// use drift_api::{PointCloud, PrecisionReport};
+/// use drift_api::{PointCloud};
+/// use drift_api::kit::{PrecisionReport};
 /// # use drift_api::Precision;
 /// let report = PrecisionReport {
 ///     requested: Precision::F32,

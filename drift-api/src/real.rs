@@ -27,7 +27,7 @@ pub enum Precision {
 /// A floating-point scalar the framework computes in: `f32` or `f64`.
 ///
 /// Generic code is written once over `T: Real`; the object-safe traits ([`crate::Kernel`],
-/// [`crate::Backend`], [`crate::Coupling`], [`crate::Weighting`], [`crate::DriftOperator`]) take precision-tagged jobs, and the
+/// [`crate::kit::Backend`], [`crate::Coupling`], [`crate::Weighting`], [`crate::DriftOperator`]) take precision-tagged jobs, and the
 /// `wrap_*` functions turn a typed problem into such a job so that generic code can call them.
 pub trait Real:
     num_traits::Float
@@ -174,7 +174,7 @@ impl Real for f64 {
 /// `log(exp(a) + exp(b))` without overflow; `-inf` stays neutral.
 ///
 /// ```
-/// use drift_api::log_add_exp;
+/// use drift_api::kit::log_add_exp;
 /// assert!((log_add_exp(0.0f64, 0.0) - 2f64.ln()).abs() < 1e-15);
 /// assert_eq!(log_add_exp(f64::NEG_INFINITY, 1.5), 1.5);
 /// ```

@@ -41,9 +41,9 @@ pub type ResidentBody<'b> = dyn FnMut() -> Result<()> + 'b;
 /// ```
 /// # use drift_api::{resident::with_resident, PointCloud};
 /// # #[derive(Debug)] struct Host;
-/// # impl drift_api::Backend for Host {
+/// # impl drift_api::kit::Backend for Host {
 /// #   fn name(&self) -> &str { "host" }
-/// #   fn row_reduce(&self, _: drift_api::ReductionJob<'_>) -> drift_api::Result<()> { Ok(()) }
+/// #   fn row_reduce(&self, _: drift_api::kit::ReductionJob<'_>) -> drift_api::Result<()> { Ok(()) }
 /// # }
 /// let x = PointCloud::new("x", vec![0.0f32, 1.0], 1).unwrap();
 /// let n = with_resident(&Host, &[&x], || Ok(x.len())).unwrap();
@@ -362,7 +362,7 @@ mod tests {
         fn name(&self) -> &str {
             "contract"
         }
-        fn row_reduce(&self, _: crate::ReductionJob<'_>) -> Result<()> {
+        fn row_reduce(&self, _: crate::kit::ReductionJob<'_>) -> Result<()> {
             Ok(())
         }
         fn keep_resident(&self, _: ResidentSets<'_>, body: &mut ResidentBody<'_>) -> Result<()> {

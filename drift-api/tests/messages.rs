@@ -2,9 +2,10 @@
 //! are printed short, echoed names are truncated, the nesting limit is stated, and a byte-order
 //! mark is not an error.
 
+use drift_api::kit::{fmt_num, try_vec};
 use drift_api::{
-    check_param, check_temperature, fmt_num, operator_from_str, try_vec, DriftError, DriftJob,
-    DriftOperator, DriftReport, Kernel, PointCloud, Result,
+    check_param, check_temperature, operator_from_str, DriftError, DriftJob, DriftOperator,
+    DriftReport, Kernel, PointCloud, Result,
 };
 use serde::{Deserialize, Serialize};
 

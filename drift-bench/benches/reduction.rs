@@ -2,7 +2,7 @@
 //! second) and one evaluation of each built-in drift operator.
 //!
 //! Groups (filter with `cargo bench -p drift-bench --bench reduction -- <regex>`):
-//! - `row_reduction/{f32,f64}`: `drift_api::reduce` on `CpuBackend`, Gaussian kernel, with a column
+//! - `row_reduction/{f32,f64}`: `drift_api::kit::reduce` on `CpuBackend`, Gaussian kernel, with a column
 //!   potential, accumulating only `lse` (`lse`) or also the mean displacement (`mean`); throughput is
 //!   `N·M` pairs per reduction, so criterion prints pairs/second as "elem/s".
 //! - `drift/{f32,f64}`: `drift_ops::drift` for `one_sided`, `deng_alg2` (both Laplace, their paper's
@@ -23,7 +23,8 @@
 use criterion::{
     criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
 };
-use drift_api::{reduce, Displacement, DriftOperator, PointCloud, Real, RowReduction};
+use drift_api::kit::{reduce, Displacement, RowReduction};
+use drift_api::{DriftOperator, PointCloud, Real};
 use drift_bench::gaussian_blob;
 use drift_ops::{CpuBackend, DengAlg2, Gaussian, OneSided, Sinkhorn, SinkhornDrift, SinkhornProxy};
 use rayon::prelude::*;

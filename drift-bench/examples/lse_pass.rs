@@ -1,5 +1,5 @@
 //! One linear-memory log-sum-exp pass, timed: `lse_i = LSE_j (log b_j − ‖x_i − y_j‖² / τ)` with the
-//! Gaussian kernel and uniform `b`, through `drift_api::reduce` on `drift_ops::CpuBackend` (the fused
+//! Gaussian kernel and uniform `b`, through `drift_api::kit::reduce` on `drift_ops::CpuBackend` (the fused
 //! row reduction every operator is built from; no `N × M` buffer). The side-by-side scripts compare
 //! it with KeOps' online `logsumexp`.
 //!
@@ -14,7 +14,8 @@
 //! turned off), so the rate is pairs computed per second, comparable with the roofline.
 
 use anyhow::{bail, Context as _, Result};
-use drift_api::{reduce, Displacement, PointCloud, Precision, Real, RowReduction};
+use drift_api::kit::{reduce, Displacement, RowReduction};
+use drift_api::{PointCloud, Precision, Real};
 use drift_bench::array::{Array, Shape, Values};
 use drift_bench::{csv, point_files};
 use drift_ops::{CpuBackend, Gaussian};

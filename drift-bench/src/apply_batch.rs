@@ -1,15 +1,13 @@
 //! `drift-bench apply` on a batch of problems: `--x` of shape `(B, N, D)`, `--y` `(B, M, D)`,
 //! `--negatives` `(B, K, D)`, weights `(B, n)`; one call of the operator on the whole batch
-//! ([`drift_api::apply_drift_batch`]), the field written as `(B, N, D)`.
+//! ([`drift_api::kit::apply_drift_batch`]), the field written as `(B, N, D)`.
 
 use crate::apply::{name, print_elapsed, ApplyArgs};
 use crate::array::{Array, Shape};
 use crate::point_files::{self, label};
 use anyhow::{anyhow, bail, Result};
-use drift_api::{
-    apply_drift_batch, BatchProblem, BatchReport, BatchSets, Context, DriftOperator, ProblemBatch,
-    Real, SingleProcess,
-};
+use drift_api::kit::{apply_drift_batch, BatchProblem, BatchSets, ProblemBatch, SingleProcess};
+use drift_api::{BatchReport, Context, DriftOperator, Real};
 use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
@@ -236,7 +234,7 @@ pub fn print_batch_report(
         writeln!(
             out,
             "{indent}  temperature {}: λ = {:.6e}",
-            drift_api::fmt_num(t.temperature),
+            drift_api::kit::fmt_num(t.temperature),
             t.lambda
         )?;
     }

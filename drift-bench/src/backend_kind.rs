@@ -1,6 +1,7 @@
 //! Which compute backend a command runs its drifts on: `cpu` (the default) or `cuda`.
 
-use drift_api::{Backend, Result};
+use drift_api::kit::Backend;
+use drift_api::Result;
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex};
 

@@ -8,7 +8,7 @@
 //! assert_eq!(e.to_string(), "--eta -1e300: must be finite and > 0");
 //! ```
 
-use drift_api::fmt_num as short;
+use drift_api::kit::fmt_num as short;
 use std::fmt;
 
 /// An argument's value is outside the values it accepts.

@@ -11,9 +11,8 @@
 //! case, sizes, the backend and device, the median and minimum seconds over `repeats` timed runs
 //! after one warm-up (which also compiles the CUDA modules).
 
-use drift_api::{
-    operator_from_str, reduce, Backend, Context, Displacement, PointCloud, RowReduction,
-};
+use drift_api::kit::{reduce, Backend, Displacement, RowReduction};
+use drift_api::{operator_from_str, Context, PointCloud};
 use std::time::Instant;
 
 fn cloud(name: &str, n: usize, dim: usize, shift: f32, seed: u64) -> PointCloud<f32> {

@@ -1,6 +1,6 @@
 //! # drift-gpu
 //!
-//! The CUDA backend of the drift framework: the fused row reduction of `drift_api::Backend` as
+//! The CUDA backend of the drift framework: the fused row reduction of `drift_api::kit::Backend` as
 //! CUDA kernels compiled at run time by NVRTC. The point sets of a drift evaluation are uploaded
 //! once, when its residency scope opens (`drift_api::resident`), and every reduction, prepared
 //! pair set and sliced job of the evaluation reads them there
@@ -21,7 +21,7 @@
 //! dimension and expression.
 //!
 //! ```
-//! use drift_api::Backend;
+//! use drift_api::kit::Backend;
 //! let backend: Box<dyn Backend> = match drift_gpu::CudaBackend::new() {
 //!     Ok(gpu) => Box::new(gpu),
 //!     Err(e) => {
@@ -128,7 +128,7 @@ mod tests {
     #[test]
     fn opening_gives_a_device_or_a_typed_no_device_error() {
         match CudaBackend::new() {
-            Ok(b) => assert_eq!(drift_api::Backend::name(&b), "cuda"),
+            Ok(b) => assert_eq!(drift_api::kit::Backend::name(&b), "cuda"),
             Err(DriftError::NoDevice { reason }) => {
                 assert!(!reason.is_empty());
                 if !CUDA_BUILT {

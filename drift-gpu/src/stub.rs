@@ -1,7 +1,8 @@
 //! The backend of a build without the `cuda` feature: it exists, so callers need no `cfg`, and
 //! opening it says why it cannot run.
 
-use drift_api::{Backend, DriftError, ReductionJob, Result};
+use drift_api::kit::{Backend, ReductionJob};
+use drift_api::{DriftError, Result};
 
 /// The CUDA backend handle; this build has no CUDA support, so it cannot be opened.
 #[derive(Debug)]

@@ -4,7 +4,8 @@
 
 mod common;
 
-use drift_api::{reduce, Backend, Displacement, DriftError, PointCloud, RowReduction};
+use drift_api::kit::{reduce, Backend, Displacement, RowReduction};
+use drift_api::{DriftError, PointCloud};
 use drift_gpu::{gpu_required, CudaBackend, REQUIRE_GPU_ENV};
 
 fn cuda_or_skip(test: &str) -> Option<CudaBackend> {
@@ -185,8 +186,9 @@ fn cuda_backend_uploads_each_point_set_once_per_evaluation() {
 /// iteration count, over the same device passes.
 #[test]
 fn cuda_scaling_loop_matches_the_host_loop() {
+    use drift_api::kit::{prepare_pairs, PairSet, PreparedPairs, ScalingLoop};
     use drift_api::scaling::scaling_loop_on_host;
-    use drift_api::{prepare_pairs, PairSet, PreparedPairs, Real, ScalingLoop};
+    use drift_api::Real;
     let Some(gpu) = cuda_or_skip("cuda_scaling_loop_matches_the_host_loop") else {
         return;
     };

@@ -1,6 +1,6 @@
 //! Criterion benchmarks of batched drift: the training workload's shapes (`B` problems of `N = 64`
 //! generated samples against targets `[X; 16 negatives of weight 2; 128 positives]`, f32), through
-//! [`drift_api::apply_drift_batch`] on the CPU backend.
+//! [`drift_api::kit::apply_drift_batch`] on the CPU backend.
 //!
 //! Groups (`cargo bench -p drift-ops --bench batched -- <regex>`; `-- --test` runs each once):
 //! - `deng_official/b<B>_d<D>`: the official loss's field on its batched fast path at
@@ -18,10 +18,8 @@
 use criterion::{
     criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
 };
-use drift_api::{
-    apply_drift_batch, operator_from_str, BatchProblem, BatchSets, Context, DriftOperator,
-    ProblemBatch, SingleProcess,
-};
+use drift_api::kit::{apply_drift_batch, BatchProblem, BatchSets, ProblemBatch, SingleProcess};
+use drift_api::{operator_from_str, Context, DriftOperator};
 use drift_ops::CpuBackend;
 use rand::rngs::StdRng;
 use rand::SeedableRng;

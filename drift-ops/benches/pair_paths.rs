@@ -28,7 +28,8 @@
 
 use criterion::measurement::WallTime;
 use criterion::{criterion_main, BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput};
-use drift_api::{operator_from_str, FusedPairs, PairSet, PointCloud, PreparedPairs, Real};
+use drift_api::kit::{FusedPairs, PairSet, PreparedPairs};
+use drift_api::{operator_from_str, PointCloud, Real};
 use drift_ops::cached::CachedPairs;
 use drift_ops::{pair_cache, CpuBackend, Gaussian};
 use rand::rngs::StdRng;

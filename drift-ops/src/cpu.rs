@@ -16,12 +16,10 @@
 use crate::cached::CachedPairs;
 use crate::gram::{GramColumns, GRAM_MIN_DIM};
 use crate::tile_skip::{self, SortedPass, TileBounds};
+use drift_api::kit::Displacement;
+use drift_api::kit::{check_len, check_square_mask, Backend, PairSet, ReductionJob, RowReduction};
 use drift_api::pairs::Prepared;
-use drift_api::Displacement;
-use drift_api::{
-    check_len, check_square_mask, Backend, DriftError, Kernel, PairSet, Real, ReductionJob, Result,
-    RowReduction,
-};
+use drift_api::{DriftError, Kernel, Real, Result};
 use rayon::prelude::*;
 
 /// Columns per tile: the tile of log-weights and the matching column coordinates stay in L1.
@@ -37,7 +35,8 @@ const SKIP_TILE: usize = 128;
 /// The CPU backend (rayon's global thread pool).
 ///
 /// ```
-/// use drift_api::{reduce, Displacement, PointCloud, RowReduction};
+/// use drift_api::{PointCloud};
+/// use drift_api::kit::{reduce, Displacement, RowReduction};
 /// use drift_ops::{CpuBackend, Gaussian};
 /// let x = PointCloud::new("x", vec![0.0f64, 1.0], 1).unwrap();
 /// let (mut lse, mut disp) = (vec![0.0; 2], vec![0.0; 2]);

@@ -41,9 +41,10 @@ pub use kernels::{Gaussian, InverseMultiquadric, Laplace, LogDistance};
 pub use operators::*;
 pub use weightings::{FDivergenceKind, FDivergenceWeighting, MassProduct, Masses, Unit};
 
+use drift_api::kit::Backend;
 use drift_api::{
-    apply_drift, Backend, Context, DriftOperator, DriftProblem, DriftReport, Negatives, PointCloud,
-    Real, Result,
+    apply_drift, Context, DriftOperator, DriftProblem, DriftReport, Negatives, PointCloud, Real,
+    Result,
 };
 
 /// Evaluates `V(x_i)` on the CPU backend at step 0: returns the field (`N × D`, row-major) and the report.

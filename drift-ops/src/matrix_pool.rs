@@ -85,7 +85,7 @@ impl<T: Real> Matrix<T> {
         };
         drop(pool);
         Ok(Some(Matrix {
-            values: drift_api::try_vec(what, len, T::zero())?,
+            values: drift_api::kit::try_vec(what, len, T::zero())?,
             reservation: Some(reservation),
             give_back: keep::<T>,
         }))

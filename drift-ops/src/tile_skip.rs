@@ -25,7 +25,8 @@
 //! computed, in the input order).
 
 use crate::bounding_box::BoundingBox;
-use drift_api::{Displacement, Kernel, PointCloud, Real};
+use drift_api::kit::Displacement;
+use drift_api::{Kernel, PointCloud, Real};
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::OnceLock;
 

@@ -3,11 +3,14 @@
 //! operator), the per-problem default against the batched paths, batch-wide statistics, and a
 //! batch split over two "processes" through a collective.
 
+use drift_api::kit::{
+    apply_drift_batch, problem_by_problem, BatchProblem, BatchSets, Collective, ProblemBatch,
+    SingleProcess,
+};
 use drift_api::registry::{entries, Kind};
 use drift_api::{
-    apply_drift, apply_drift_batch, operator_from_str, problem_by_problem, BatchProblem,
-    BatchReport, BatchSets, Collective, Context, DriftError, DriftOperator, DriftProblem,
-    Negatives, PointCloud, ProblemBatch, Real, Result, SingleProcess,
+    apply_drift, operator_from_str, BatchReport, Context, DriftError, DriftOperator, DriftProblem,
+    Negatives, PointCloud, Real, Result,
 };
 use drift_ops::CpuBackend;
 use rand::rngs::StdRng;

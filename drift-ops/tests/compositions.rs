@@ -102,7 +102,7 @@ fn multi_temperature_normalises_each_temperature() {
             operator: Box::new(OneSided::new(1.0)),
             temperatures: temps.to_vec(),
             normalise,
-            over: drift_api::Reduction::Batch,
+            over: drift_api::kit::Reduction::Batch,
         };
         let mut expect = vec![0.0; x.len() * x.dim()];
         for t in temps {

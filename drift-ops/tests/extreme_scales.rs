@@ -1,7 +1,7 @@
 //! Extreme scales: high dimensions and tiny temperatures in f32, far outliers, and the f32-versus-f64
 //! agreement of every built-in operator.
 //!
-//! The guarantee tested here (`drift_api::PrecisionReport`): before computing, the kernel engines
+//! The guarantee tested here (`drift_api::kit::PrecisionReport`): before computing, the kernel engines
 //! bound the largest log-weight magnitude `L` of the problem from the squared diameter of its point
 //! sets. A weight `e^ℓ` computed in a float of unit round-off `ε` carries a relative error of about
 //! `ε L`; when that exceeds `WEIGHT_ERROR_TOLERANCE = 1e-3` in f32, the field is computed in f64 and

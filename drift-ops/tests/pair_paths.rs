@@ -4,7 +4,8 @@
 mod common;
 
 use common::*;
-use drift_api::{FusedPairs, PairPath, PairSet, PointCloud, PreparedPairs, Real};
+use drift_api::kit::{FusedPairs, PairPath, PairSet, PreparedPairs};
+use drift_api::{PointCloud, Real};
 use drift_ops::cached::CachedPairs;
 use drift_ops::{pair_cache, CpuBackend, SinkhornDivergence, SinkhornDrift};
 use proptest::prelude::*;
@@ -449,7 +450,7 @@ fn scaled_sweeps_match_the_reference_and_the_two_passes() {
 /// potential out of the matrix's reach.
 #[test]
 fn displacement_passes_on_the_scaled_matrix_match_the_reference() {
-    use drift_api::{Displacement, PairDisplacement};
+    use drift_api::kit::{Displacement, PairDisplacement};
     fn run<T: Real>(tol: f64) {
         // Dimension 20: the Gram form's accumulation; 2 and 7: the direct one.
         let cases = [
@@ -551,7 +552,7 @@ fn displacement_passes_on_the_scaled_matrix_match_the_reference() {
 /// and potential, once.
 #[test]
 fn fused_pairs_answer_the_displacement_pass_from_the_announced_row_pass() {
-    use drift_api::{reduce, Displacement, PairDisplacement, RowReduction};
+    use drift_api::kit::{reduce, Displacement, PairDisplacement, RowReduction};
     let mut r = rng(11);
     let x = Cloud::random(&mut r, 70, 3, 0.0, true).to_lib::<f64>("x");
     let y = Cloud::random(&mut r, 50, 3, 0.4, false).to_lib::<f64>("y");

@@ -5,7 +5,8 @@
 mod common;
 
 use common::*;
-use drift_api::{reduce, Displacement, DriftOperator, Real, RowReduction};
+use drift_api::kit::{reduce, Displacement, RowReduction};
+use drift_api::{DriftOperator, Real};
 use drift_ops::{
     CpuBackend, CrossMinusSelf, DengAlg2, DisplacementKind, FDivergenceKind, JointCrossMinusSelf,
     OneSided, Sinkhorn, SinkhornDrift, SinkhornProxy, Term,

@@ -1,7 +1,8 @@
 //! The scaled matrix of the pair cache counts against the process-wide budget (a test binary of
 //! its own: it sets the budget, which every cache of the process shares).
 
-use drift_api::{PairPath, PairSet, PointCloud, PreparedPairs};
+use drift_api::kit::{PairPath, PairSet, PreparedPairs};
+use drift_api::PointCloud;
 use drift_ops::cached::CachedPairs;
 use drift_ops::pair_cache;
 

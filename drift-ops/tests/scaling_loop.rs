@@ -5,12 +5,13 @@
 mod common;
 
 use common::*;
+use drift_api::kit::{
+    prepare_pairs, Backend, PairPath, PairSet, PreparedPairs, ReductionJob, RowUpdate, ScalingLoop,
+    ScalingOutcome,
+};
 use drift_api::pairs::Prepared;
 use drift_api::scaling::scaling_loop_on_host;
-use drift_api::{
-    operator_from_str, prepare_pairs, Backend, Context, Negatives, PairPath, PairSet, PointCloud,
-    PreparedPairs, ReductionJob, Result, RowUpdate, ScalingLoop, ScalingOutcome,
-};
+use drift_api::{operator_from_str, Context, Negatives, PointCloud, Result};
 use drift_ops::CpuBackend;
 use std::sync::Mutex;
 
@@ -220,7 +221,7 @@ impl PreparedPairs<f64> for Watched<'_> {
     fn keep_next_row_pass(&self) {
         self.inner.keep_next_row_pass()
     }
-    fn displacement_pass(&self, pass: drift_api::PairDisplacement<'_, f64>) -> Result<bool> {
+    fn displacement_pass(&self, pass: drift_api::kit::PairDisplacement<'_, f64>) -> Result<bool> {
         self.inner.displacement_pass(pass)
     }
     fn scaling_loop(

@@ -4,9 +4,8 @@
 mod common;
 
 use common::*;
-use drift_api::{
-    solve_coupling, ColumnBlock, CouplingProblem, CouplingReport, PairSets, Potentials,
-};
+use drift_api::kit::{solve_coupling, PairSets};
+use drift_api::{ColumnBlock, CouplingProblem, CouplingReport, Potentials};
 use drift_ops::{CpuBackend, Sinkhorn, SinkhornDrift};
 
 /// Solves a Sinkhorn problem between `x` and `y` (or `x` with itself) and returns the dense plan's
@@ -170,9 +169,8 @@ fn warm_start_reuses_the_previous_potentials() {
 /// last, and the result would depend on scheduling.
 #[test]
 fn warm_starts_are_kept_per_problem_of_a_batch() {
-    use drift_api::{
-        apply_drift_batch, BatchProblem, BatchSets, Context, ProblemBatch, SingleProcess,
-    };
+    use drift_api::kit::{apply_drift_batch, BatchProblem, BatchSets, ProblemBatch, SingleProcess};
+    use drift_api::Context;
     let (problems, n, m, dim) = (12, 20, 24, 2);
     let mut r = rng(9);
     let clouds: Vec<(Cloud, Cloud)> = (0..problems)

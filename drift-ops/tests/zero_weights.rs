@@ -6,10 +6,10 @@
 
 mod common;
 
+use drift_api::kit::{solve_coupling, PairSets};
 use drift_api::{
-    apply_drift, load_operator, operator_from_str, solve_coupling, ColumnBlock, Context,
-    CouplingProblem, DriftError, DriftOperator, DriftProblem, Negatives, PairSets, PointCloud,
-    Potentials, Result,
+    apply_drift, load_operator, operator_from_str, ColumnBlock, Context, CouplingProblem,
+    DriftError, DriftOperator, DriftProblem, Negatives, PointCloud, Potentials, Result,
 };
 use drift_ops::{CpuBackend, Gaussian, Sinkhorn};
 use proptest::prelude::*;

@@ -1,6 +1,6 @@
 //! Batches of problems from NumPy arrays: `x` `(B, N, D)`, `y` `(B, M, D)`, negatives
 //! `(B, K, D)` and weights `(B, n)`, checked against `x`'s shape with the command line's wording,
-//! evaluated in one call of [`drift_api::apply_drift_batch`] with the GIL released, batch-wide sums
+//! evaluated in one call of [`drift_api::kit::apply_drift_batch`] with the GIL released, batch-wide sums
 //! completed across processes by an optional [`PyCollective`].
 
 use crate::arrays::{self, python_shape};
@@ -8,10 +8,10 @@ use crate::collective::PyCollective;
 use crate::errors::to_py;
 use crate::operator::NativeOperator;
 use crate::report::BatchReport;
-use drift_api::{
-    apply_drift_batch, try_vec, BatchProblem, BatchSets, Collective, Context, ProblemBatch, Real,
-    SingleProcess,
+use drift_api::kit::{
+    apply_drift_batch, try_vec, BatchProblem, BatchSets, Collective, ProblemBatch, SingleProcess,
 };
+use drift_api::{Context, Real};
 use drift_ops::CpuBackend;
 use numpy::ndarray::{ArrayD, IxDyn};
 use numpy::{Element, PyArrayDyn};

@@ -3,10 +3,8 @@
 
 use crate::errors::to_py;
 use crate::operator::NativeOperator;
-use drift_api::{
-    apply_drift, apply_drift_batch, BatchProblem, BatchSets, Context, DriftProblem, PointCloud,
-    ProblemBatch, SingleProcess,
-};
+use drift_api::kit::{apply_drift_batch, BatchProblem, BatchSets, ProblemBatch, SingleProcess};
+use drift_api::{apply_drift, Context, DriftProblem, PointCloud};
 use drift_ops::CpuBackend;
 use numpy::{PyReadonlyArray2, PyReadonlyArray3, PyUntypedArrayMethods};
 use pyo3::prelude::*;

@@ -16,7 +16,8 @@
 //! process that fails before reaching a collective (bad input on one rank only) leaves the others
 //! waiting in theirs until the group's own timeout.
 
-use drift_api::{Collective, DriftError};
+use drift_api::kit::Collective;
+use drift_api::DriftError;
 use numpy::{PyArray1, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use std::sync::Mutex;

@@ -146,8 +146,8 @@ impl CouplingReport {
     #[getter]
     fn path(&self) -> Option<&'static str> {
         self.inner.path.map(|p| match p {
-            drift_api::PairPath::Fused => "fused",
-            drift_api::PairPath::Cached { .. } => "cached",
+            drift_api::kit::PairPath::Fused => "fused",
+            drift_api::kit::PairPath::Cached { .. } => "cached",
         })
     }
 
@@ -168,7 +168,7 @@ impl CouplingReport {
 /// How far an evaluation's arithmetic can be trusted.
 #[pyclass(frozen, module = "drift._drift")]
 pub(crate) struct PrecisionReport {
-    inner: drift_api::PrecisionReport,
+    inner: drift_api::kit::PrecisionReport,
 }
 
 fn precision_name(p: Precision) -> &'static str {
@@ -268,8 +268,8 @@ impl BatchReport {
     #[getter]
     fn reduction(&self) -> Option<&'static str> {
         self.inner.reduction.map(|r| match r {
-            drift_api::Reduction::Batch => "Batch",
-            drift_api::Reduction::Problem => "Problem",
+            drift_api::kit::Reduction::Batch => "Batch",
+            drift_api::kit::Reduction::Problem => "Problem",
         })
     }
 

@@ -1,9 +1,10 @@
 //! The checks a reduction passes before anything is sent to the device (the CPU backend's, so
 //! that both backends fail alike on bad input).
 
-use drift_api::{Displacement, DriftError, Real, Result, RowReduction};
+use drift_api::kit::{Displacement, RowReduction};
+use drift_api::{DriftError, Real, Result};
 
-pub(crate) use drift_api::{check_len, check_square_mask as check_mask};
+pub(crate) use drift_api::kit::{check_len, check_square_mask as check_mask};
 
 /// Shapes, the mask and the displacement buffer of `r`.
 pub(crate) fn check_reduction<T: Real>(r: &RowReduction<'_, T>) -> Result<()> {

@@ -3,7 +3,8 @@
 use super::{driver_error, DeviceReal};
 use crate::source::BLOCK_ROWS;
 use cudarc::driver::{CudaFunction, CudaSlice, CudaStream, LaunchConfig, PushKernelArg};
-use drift_api::{Displacement, DriftError, Result};
+use drift_api::kit::Displacement;
+use drift_api::{DriftError, Result};
 use std::sync::Arc;
 
 /// The displacement to accumulate, as the kernel's `mode` argument numbers it.

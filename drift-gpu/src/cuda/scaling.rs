@@ -1,4 +1,4 @@
-//! The Sinkhorn loop on the device ([`drift_api::PreparedPairs::scaling_loop`] over device pair
+//! The Sinkhorn loop on the device ([`drift_api::kit::PreparedPairs::scaling_loop`] over device pair
 //! sets, one or more column blocks of the same rows): the potentials, their log-weights and the
 //! passes' log-sum-exps stay on the device for the whole loop; each iteration reads back one
 //! number, its marginal error, for the stopping test, and the final potentials come back once. The
@@ -9,8 +9,9 @@ use super::launch::grid;
 use super::pairs::DeviceBlock;
 use super::{driver_error, CudaBackend, DeviceReal};
 use cudarc::driver::{CudaFunction, CudaModule, CudaSlice, CudaStream, PushKernelArg};
+use drift_api::kit::{check_len, ScalingLoop, ScalingOutcome};
 use drift_api::scaling::scaling_iterations;
-use drift_api::{check_len, Result, ScalingLoop, ScalingOutcome};
+use drift_api::Result;
 use std::sync::Arc;
 
 /// The entry points of one precision's scaling module.

@@ -6,7 +6,8 @@ use super::launch::grid;
 use super::{driver_error, CudaBackend, DeviceReal};
 use crate::sliced_source::SLICED_SCAN_THREADS;
 use cudarc::driver::{CudaFunction, CudaSlice, CudaStream, LaunchConfig, PushKernelArg};
-use drift_api::{DriftError, Result, SlicedJob};
+use drift_api::kit::SlicedJob;
+use drift_api::{DriftError, Result};
 use std::sync::Arc;
 
 /// The entry points of one precision's module.
@@ -190,7 +191,7 @@ pub(crate) fn sliced_field<T: DeviceReal>(
             format!("the CUDA sliced-Wasserstein drift takes at most {MAX_POINTS} points per set"),
         ));
     }
-    let mut field = drift_api::try_vec("sliced_wasserstein field", n * dim, T::zero())?;
+    let mut field = drift_api::kit::try_vec("sliced_wasserstein field", n * dim, T::zero())?;
     if n == 0 || dim == 0 {
         return Ok(field);
     }

@@ -1,10 +1,8 @@
 //! The conformance suite shared by every backend: each reduction variant against a dense f64
 //! reference written here, in both precisions (f32 within 1e-4 relative, f64 within 1e-10).
 
-use drift_api::{
-    prepare_pairs, reduce, Backend, Displacement, DriftError, Kernel, PairSet, PointCloud, Real,
-    RowReduction,
-};
+use drift_api::kit::{prepare_pairs, reduce, Backend, Displacement, PairSet, RowReduction};
+use drift_api::{DriftError, Kernel, PointCloud, Real};
 use drift_ops::{Gaussian, InverseMultiquadric, Laplace};
 use serde::{Deserialize, Serialize};
 

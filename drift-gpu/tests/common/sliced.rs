@@ -2,7 +2,8 @@
 //! relative to the field's largest coordinate, f64 within 1e-10), and a known answer.
 
 use super::{compare_field, tolerance, uniform};
-use drift_api::{Backend, Context, PointCloud, Real};
+use drift_api::kit::Backend;
+use drift_api::{Context, PointCloud, Real};
 use drift_ops::{drift_with, CpuBackend, SlicedWasserstein};
 
 /// One sliced-Wasserstein case.

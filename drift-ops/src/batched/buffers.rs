@@ -42,7 +42,7 @@ pub fn take<T: Real>(what: &str, len: usize) -> Result<Vec<T>> {
             v.resize(len, T::zero());
             Ok(*v)
         }
-        None => drift_api::try_vec(what, len, T::zero()),
+        None => drift_api::kit::try_vec(what, len, T::zero()),
     }
 }
 

@@ -1,4 +1,4 @@
-//! Batched fast paths: kernels that evaluate a whole [`drift_api::ProblemBatch`] at once, with
+//! Batched fast paths: kernels that evaluate a whole [`drift_api::kit::ProblemBatch`] at once, with
 //! per-thread scratch reused over the problems.
 
 pub mod buffers;

@@ -23,7 +23,8 @@
 use super::buffers;
 use crate::dense::{matmul, View};
 use drift_api::batch::split_per_problem;
-use drift_api::{Collective, DriftError, ProblemBatch, Real, Reduction, Result};
+use drift_api::kit::{Collective, ProblemBatch, Reduction};
+use drift_api::{DriftError, Real, Result};
 use rayon::prelude::*;
 
 /// Distances are kept between the first two passes up to this many bytes (recomputed beyond).

@@ -14,11 +14,12 @@ use super::scaled::{Bounds, Entries};
 use super::{lock, on_best_isa, CachedPairs, IsaWork, NewGram, ROW_BLOCK};
 use crate::cpu::{accumulate_mean, lane_sum, TILE};
 use crate::gram::{GramColumns, GRAM_MIN_DIM};
-use drift_api::{check_len, Displacement, PairDisplacement, Real, Result};
+use drift_api::kit::{check_len, Displacement, PairDisplacement};
+use drift_api::{Real, Result};
 use rayon::prelude::*;
 
 impl<T: Real> CachedPairs<'_, T> {
-    /// [`drift_api::PreparedPairs::displacement_pass`] on the scaled matrix, if it holds the
+    /// [`drift_api::kit::PreparedPairs::displacement_pass`] on the scaled matrix, if it holds the
     /// pass's temperature and reaches its potential.
     pub(super) fn scaled_displacement(&self, pass: PairDisplacement<'_, T>) -> Result<bool> {
         let (n, m, d) = (self.rows, self.cols, self.x.dim());

@@ -24,10 +24,10 @@ use crate::cpu::{lane_sum, squared_distances, TILE};
 use crate::gram::{GramColumns, GRAM_MIN_DIM};
 use crate::matrix_pool::Matrix;
 use crate::pair_cache::Reservation;
-use drift_api::{
-    check_len, check_square_mask, DriftError, Kernel, PairDisplacement, PairPath, PairSet,
-    PointCloud, Precision, PreparedPairs, Real, Result, RowUpdate,
+use drift_api::kit::{
+    check_len, check_square_mask, PairDisplacement, PairPath, PairSet, PreparedPairs, RowUpdate,
 };
+use drift_api::{DriftError, Kernel, PointCloud, Precision, Real, Result};
 use rayon::prelude::*;
 use scaled::{Bounds, Entries, Scaled};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -239,7 +239,9 @@ impl<T: Real> PreparedPairs<T> for CachedPairs<'_, T> {
         }
         match self.scaled_sweep(tau, col_potential, row_update, f, col) {
             Some(()) => Ok(()),
-            None => drift_api::sweep_in_two_passes(self, tau, col_potential, row_update, f, col),
+            None => {
+                drift_api::kit::sweep_in_two_passes(self, tau, col_potential, row_update, f, col)
+            }
         }
     }
 

@@ -13,7 +13,8 @@
 use super::scaled::{Bounds, Entries};
 use super::{lock, on_best_isa, CachedPairs, IsaWork};
 use crate::cpu::TILE;
-use drift_api::{Real, RowUpdate};
+use drift_api::kit::RowUpdate;
+use drift_api::Real;
 use rayon::prelude::*;
 
 /// Rows per group: their stored values (`GROUP · M` of them) stay in the L2 cache between the row

@@ -1,10 +1,10 @@
 //! Running sub-operators into a scratch field and adding fields into the output.
 
 use drift_api::batch::{batch_norm, field_sums};
+use drift_api::kit::{apply_drift_batch, Backend, BatchProblem, Collective, ProblemBatch};
 use drift_api::{
-    apply_drift, apply_drift_batch, Backend, BatchProblem, BatchReport, Collective, Context,
-    DriftError, DriftOperator, DriftProblem, DriftReport, Negatives, PointCloud, ProblemBatch,
-    Real, Result,
+    apply_drift, BatchReport, Context, DriftError, DriftOperator, DriftProblem, DriftReport,
+    Negatives, PointCloud, Real, Result,
 };
 
 /// Runs `op` on `x`, `y` (the problem's, or rescaled copies) with `context` on `backend`,

@@ -1,8 +1,8 @@
 //! Temperature (bandwidth) annealing driven by the step or time of the context.
 
+use drift_api::kit::{apply_drift_batch, BatchProblem};
 use drift_api::{
-    apply_drift, apply_drift_batch, check_param, BatchProblem, BatchReport, DriftOperator,
-    DriftProblem, DriftReport, Real, Result,
+    apply_drift, check_param, BatchReport, DriftOperator, DriftProblem, DriftReport, Real, Result,
 };
 use serde::{Deserialize, Serialize};
 

@@ -4,9 +4,11 @@ use super::accumulate::{run_batch_into, run_into};
 use crate::couplings::passes::Passes;
 use crate::kernels::LogDistance;
 use drift_api::batch::support_len;
+use drift_api::kit::{
+    problem_by_problem, Backend, BatchProblem, BatchSets, ProblemBatch, Reduction,
+};
 use drift_api::{
-    problem_by_problem, Backend, BatchProblem, BatchReport, BatchSets, DriftError, DriftOperator,
-    DriftProblem, DriftReport, PointCloud, ProblemBatch, Real, Reduction, Result,
+    BatchReport, DriftError, DriftOperator, DriftProblem, DriftReport, PointCloud, Real, Result,
 };
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};

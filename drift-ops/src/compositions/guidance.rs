@@ -1,9 +1,10 @@
 //! Classifier-free guidance through weighted negatives.
 
 use drift_api::batch::support_len;
+use drift_api::kit::{apply_drift_batch, BatchProblem, BatchSets, ProblemBatch};
 use drift_api::{
-    apply_drift, apply_drift_batch, check_param, BatchProblem, BatchReport, BatchSets, DriftError,
-    DriftOperator, DriftProblem, DriftReport, Negatives, ProblemBatch, Real, Result,
+    apply_drift, check_param, BatchReport, DriftError, DriftOperator, DriftProblem, DriftReport,
+    Negatives, Real, Result,
 };
 use serde::{Deserialize, Serialize};
 

@@ -2,10 +2,8 @@
 
 use super::accumulate::{add_batch_field, run_batch_into, run_into};
 use crate::engine::add_field;
-use drift_api::{
-    problem_by_problem, BatchProblem, BatchReport, DriftError, DriftOperator, DriftProblem,
-    DriftReport, Real, Reduction, Result, TemperatureNorm,
-};
+use drift_api::kit::{problem_by_problem, BatchProblem, Reduction, TemperatureNorm};
+use drift_api::{BatchReport, DriftError, DriftOperator, DriftProblem, DriftReport, Real, Result};
 use serde::{Deserialize, Serialize};
 
 /// `V = Σ_τ V_τ / λ_τ` with `λ_τ = sqrt(mean_i ‖V_τ(x_i)‖² / D)` (Deng et al.; `normalise: false`
@@ -79,8 +77,8 @@ impl MultiTemperature {
                     "the drift norm λ of the field at temperature factor {} is {} (its squares \
                      overflow f64); the field cannot be normalised (rescale the data or change \
                      the temperature)",
-                    drift_api::fmt_num(tau),
-                    drift_api::fmt_num(lambda)
+                    drift_api::kit::fmt_num(tau),
+                    drift_api::kit::fmt_num(lambda)
                 ),
             ));
         }
@@ -106,8 +104,8 @@ impl MultiTemperature {
                     "{} is positive but below 2^-52 times the largest weight {}: the drift norm λ \
                      counts every point of positive weight once, so this point would change every \
                      other point's field; give it weight 0 or a weight within 2^52 of the largest",
-                    drift_api::fmt_num(w[i].as_f64()),
-                    drift_api::fmt_num(largest)
+                    drift_api::kit::fmt_num(w[i].as_f64()),
+                    drift_api::kit::fmt_num(largest)
                 ),
             )),
         }
@@ -121,8 +119,8 @@ impl MultiTemperature {
         len: usize,
         mut eval: impl FnMut(f64, &mut [T]) -> Result<(R, f64)>,
     ) -> Result<(Vec<T>, Vec<R>)> {
-        let mut one = drift_api::try_vec("multi_temperature field", len, T::zero())?;
-        let mut total = drift_api::try_vec("multi_temperature total", len, T::zero())?;
+        let mut one = drift_api::kit::try_vec("multi_temperature field", len, T::zero())?;
+        let mut total = drift_api::kit::try_vec("multi_temperature total", len, T::zero())?;
         let mut parts = Vec::with_capacity(self.temperatures.len());
         for (k, &tau) in self.temperatures.iter().enumerate() {
             one.iter_mut().for_each(|v| *v = T::zero());

@@ -2,9 +2,8 @@
 
 use super::accumulate::{add_batch_field, run_batch_into, run_into, validate_children};
 use crate::engine::add_field;
-use drift_api::{
-    check_param, BatchProblem, BatchReport, DriftOperator, DriftProblem, DriftReport, Real, Result,
-};
+use drift_api::kit::BatchProblem;
+use drift_api::{check_param, BatchReport, DriftOperator, DriftProblem, DriftReport, Real, Result};
 use serde::{Deserialize, Serialize};
 
 /// One term of a [`Weighted`] sum.
@@ -96,7 +95,7 @@ pub(crate) fn run_weighted_batch<'a, T: Real>(
     terms: impl Iterator<Item = (f64, &'a dyn DriftOperator)>,
 ) -> Result<BatchReport> {
     p.check()?;
-    let mut field = drift_api::try_vec("composed drift field", p.out.len(), T::zero())?;
+    let mut field = drift_api::kit::try_vec("composed drift field", p.out.len(), T::zero())?;
     let mut parts = Vec::new();
     for (w, op) in terms {
         parts.push(run_batch_into(

@@ -1,10 +1,10 @@
 //! The reductions couplings are made of: row and column log-sum-exps over column blocks.
 
-pub(crate) use drift_api::scaling::{marginal_l1, scaling, scaling_all};
-use drift_api::{
-    log_add_exp, Backend, ColumnBlock, FusedPairs, Kernel, PairPath, PairSet, PairSource,
-    PointCloud, PreparedPairs, Real, Result,
+use drift_api::kit::{
+    log_add_exp, Backend, FusedPairs, PairPath, PairSet, PairSource, PreparedPairs,
 };
+pub(crate) use drift_api::scaling::{marginal_l1, scaling, scaling_all};
+use drift_api::{ColumnBlock, Kernel, PointCloud, Real, Result};
 
 /// A backend, kernel and temperature: everything a coupling's passes share.
 #[derive(Clone, Copy, Debug)]
@@ -106,7 +106,7 @@ impl<T: Real> Passes<'_, T> {
 
 /// The pair sets of a coupling problem (the rows against each column block), prepared once for an
 /// iterative solver: the backend decides per block whether passes run over cached distances or
-/// fused ([`drift_api::prepare_pairs`]). They come from the problem's [`PairSource`], which keeps
+/// fused ([`drift_api::kit::prepare_pairs`]). They come from the problem's [`PairSource`], which keeps
 /// them for the term's displacement pass.
 pub(crate) struct PreparedBlocks<'a, T> {
     blocks: Vec<&'a dyn PreparedPairs<T>>,

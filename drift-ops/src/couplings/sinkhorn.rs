@@ -2,10 +2,11 @@
 
 use super::passes::{marginal_l1, scaling_all, PreparedBlocks};
 use crate::bounding_box::BoundingBox;
+use drift_api::kit::{ScalingLoop, ScalingOutcome};
 use drift_api::scaling::{asymmetric_step, column_potentials, row_potential, symmetric_step};
 use drift_api::{
     check_param, ColumnBlock, CouplingJob, CouplingProblem, CouplingReport, DriftError, PointCloud,
-    Potentials, Real, Result, RowMasses, ScalingLoop, ScalingOutcome,
+    Potentials, Real, Result, RowMasses,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -416,7 +417,7 @@ struct Passes<'p, 'a, T> {
 
 /// One alternating iteration from `g` ([`asymmetric_step`]): `f`, the next `g` and the marginal
 /// error of `(f, g)`. With one block of columns the pair set runs both passes together
-/// ([`drift_api::PreparedPairs::sweep`]: one read of the pairs where they are cached).
+/// ([`drift_api::kit::PreparedPairs::sweep`]: one read of the pairs where they are cached).
 #[allow(clippy::type_complexity)]
 fn sweep<T: Real>(
     passes: &Passes<'_, '_, T>,

@@ -3,10 +3,8 @@
 
 use super::origin::data_origin;
 use super::term::TermRef;
-use drift_api::{
-    with_resident, DriftError, DriftProblem, DriftReport, PointCloud, Precision, PrecisionReport,
-    Real, Result, WEIGHT_ERROR_TOLERANCE,
-};
+use drift_api::kit::{with_resident, PrecisionReport, WEIGHT_ERROR_TOLERANCE};
+use drift_api::{DriftError, DriftProblem, DriftReport, PointCloud, Precision, Real, Result};
 
 /// A kernel engine (split or joint, or a plugin's own): one computation, written once over the
 /// precision, that [`run_guarded`] runs in a precision that can hold its log-weights.

@@ -3,10 +3,13 @@
 use super::sides::Side;
 use crate::couplings::RowNormalised;
 use crate::kernels::Laplace;
+use drift_api::kit::{
+    log_add_exp, reduce, solve_coupling, Backend, Displacement, PairDisplacement, PairSets,
+    RowReduction,
+};
 use drift_api::{
-    log_add_exp, reduce, solve_coupling, Backend, ColumnBlock, Context, Coupling, CouplingProblem,
-    CouplingReport, Displacement, DriftError, Kernel, PairDisplacement, PairSets, PointCloud,
-    Potentials, Real, Result, RowMasses, RowReduction,
+    ColumnBlock, Context, Coupling, CouplingProblem, CouplingReport, DriftError, Kernel,
+    PointCloud, Potentials, Real, Result, RowMasses,
 };
 use serde::{Deserialize, Serialize};
 

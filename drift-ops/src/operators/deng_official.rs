@@ -2,10 +2,10 @@
 //! training code computes, on one problem or a batch.
 
 use crate::batched::official::{official_field, OfficialConstants};
-use drift_api::{
-    check_param, BatchProblem, BatchReport, BatchSets, DriftError, DriftProblem, DriftReport,
-    ProblemBatch, Real, Reduction, Result, SingleProcess, TemperatureNorm,
+use drift_api::kit::{
+    BatchProblem, BatchSets, ProblemBatch, Reduction, SingleProcess, TemperatureNorm,
 };
+use drift_api::{check_param, BatchReport, DriftError, DriftProblem, DriftReport, Real, Result};
 use serde::{Deserialize, Serialize};
 
 /// The drift field of the official release's loss, step by step as `MATH.md` ("The training

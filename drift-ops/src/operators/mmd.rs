@@ -5,9 +5,9 @@ use crate::couplings::Unnormalised;
 use crate::engine::cross_minus_self;
 use crate::engine::{DisplacementKind, TermRef};
 use crate::kernels::{Gaussian, Laplace};
+use drift_api::kit::Backend;
 use drift_api::{
-    check_temperature, Backend, DriftOperator, DriftProblem, DriftReport, Kernel, PointCloud, Real,
-    Result,
+    check_temperature, DriftOperator, DriftProblem, DriftReport, Kernel, PointCloud, Real, Result,
 };
 use serde::{Deserialize, Serialize};
 

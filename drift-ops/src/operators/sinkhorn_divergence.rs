@@ -4,9 +4,10 @@ use crate::couplings::Sinkhorn;
 use crate::engine::cross_minus_self;
 use crate::engine::TermRef;
 use crate::kernels::Gaussian;
+use drift_api::kit::{solve_coupling, Backend, PairSets};
 use drift_api::{
-    check_temperature, solve_coupling, Backend, ColumnBlock, CouplingProblem, DriftOperator,
-    DriftProblem, DriftReport, PairSets, PointCloud, Potentials, Real, Result,
+    check_temperature, ColumnBlock, CouplingProblem, DriftOperator, DriftProblem, DriftReport,
+    PointCloud, Potentials, Real, Result,
 };
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;

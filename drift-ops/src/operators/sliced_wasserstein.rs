@@ -3,10 +3,10 @@
 
 use crate::engine::add_field;
 use crate::random::SplitMix64;
-use drift_api::{
-    sliced_wasserstein_on, try_vec, try_with_capacity, DirectionSource, DriftError, DriftProblem,
-    DriftReport, PointCloud, Real, Result, SlicedJob,
+use drift_api::kit::{
+    sliced_wasserstein_on, try_vec, try_with_capacity, DirectionSource, SlicedJob,
 };
+use drift_api::{DriftError, DriftProblem, DriftReport, PointCloud, Real, Result};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 

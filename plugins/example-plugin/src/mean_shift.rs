@@ -1,9 +1,7 @@
 //! An operator of a new family: attraction only, written directly on the backend's row reduction.
 
-use drift_api::{
-    check_temperature, reduce, Displacement, DriftProblem, DriftReport, Kernel, Real, Result,
-    RowReduction,
-};
+use drift_api::kit::{reduce, Displacement, RowReduction};
+use drift_api::{check_temperature, DriftProblem, DriftReport, Kernel, Real, Result};
 use drift_ops::engine::add_field;
 use serde::{Deserialize, Serialize};
 
