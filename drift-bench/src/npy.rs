@@ -20,6 +20,13 @@
 //! assert!(npy::from_bytes(&bytes[..bytes.len() - 1]).is_err());
 //! ```
 
+// Why not the `npyz` crate (0.9.1), measured on its reader and writer: its header parser
+// (`py_literal`, a backtracking grammar) takes time doubling with each unclosed `[`: 0.27 s for a
+// 16-byte header of them, 3.5 s for 20, 59 s for 24, and no answer within ten minutes for the 43 of
+// a test below, so a hostile file would hang a run; it rejects the `(3L, 2L)` shapes NumPy wrote
+// under Python 2, accepts unknown keys, and reports every problem as text. Its values are no
+// faster: 10^7 `f64` wrote in 74-82 ms (72-78 ms here) and read in 58-64 ms (67 ms here). What
+// remains of ours once the header is parsed is a loop per width.
 use crate::array::{Array, Shape, Values};
 use std::fmt;
 
