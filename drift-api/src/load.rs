@@ -187,7 +187,9 @@ fn parse_error(src: &str, origin: &str, e: &ron::error::SpannedError) -> DriftEr
         column,
         message,
     };
-    let position = (e.position.line, e.position.col);
+    // The span runs from the parser's cursor before the token it failed on to the cursor after
+    // it; its end is where the error was found.
+    let position = (e.span.end.line, e.span.end.col);
     match UnknownName::of(&e.code).and_then(|u| u.kind().map(|kind| (u, kind))) {
         Some((unknown, kind)) => spec(
             name_start(src, position, &unknown.found).unwrap_or(position),
@@ -253,11 +255,21 @@ impl UnknownName {
         }
     }
 
-    /// Reads back ron's `Unexpected enum variant named ID, expected one of ID, ID instead` (or
-    /// `expected ID instead`, `expected either ID or ID instead`, `there are no variants`).
+    /// Reads back ron's `Unexpected enum variant named ID, expected one of ID, ID, or ID instead`
+    /// (or `expected ID instead`, `expected either ID or ID instead`, `there are no variants`;
+    /// `Unexpected variant named ID in enum ID, ...` when ron knew the enum's name).
+    ///
+    /// Only an error raised below the top level arrives as text: typetag deserialises an
+    /// operator's fields through `erased_serde`, which carries an error of the format (ron's
+    /// structured [`ron::Error`]) upwards as its message alone.
     fn parse(text: &str) -> Option<UnknownName> {
-        let rest = text.strip_prefix("Unexpected enum variant named ")?;
-        let (found, rest) = identifier(rest)?;
+        let rest = text
+            .strip_prefix("Unexpected enum variant named ")
+            .or_else(|| text.strip_prefix("Unexpected variant named "))?;
+        let (found, mut rest) = identifier(rest)?;
+        if let Some(r) = rest.strip_prefix(" in enum ") {
+            rest = identifier(r)?.1;
+        }
         let rest = rest.strip_prefix(", ")?;
         if rest == "there are no variants" {
             return Some(UnknownName {
@@ -266,25 +278,29 @@ impl UnknownName {
             });
         }
         let rest = rest.strip_prefix("expected ")?;
-        // How many names each form holds (`one of` any number) and what separates them.
-        let (mut rest, separator, count) = if let Some(r) = rest.strip_prefix("either ") {
-            (r, " or ", Some(2))
-        } else if let Some(r) = rest.strip_prefix("one of ") {
-            (r, ", ", None)
-        } else {
-            (rest, " instead", Some(1))
-        };
-        let mut expected = Vec::new();
-        loop {
-            let (name, r) = identifier(rest)?;
-            expected.push(name);
-            if r == " instead" {
-                return count
-                    .is_none_or(|n| n == expected.len())
-                    .then_some(UnknownName { found, expected });
+        let expected = if let Some(r) = rest.strip_prefix("either ") {
+            let (a, r) = identifier(r)?;
+            let (b, r) = identifier(r.strip_prefix(" or ")?)?;
+            (r == " instead").then_some(vec![a, b])?
+        } else if let Some(mut r) = rest.strip_prefix("one of ") {
+            // `A, B, ..., or Z instead`: at least three names.
+            let mut names = Vec::new();
+            loop {
+                let (name, after) = identifier(r)?;
+                names.push(name);
+                if let Some(last) = after.strip_prefix(", or ") {
+                    let (name, after) = identifier(last)?;
+                    names.push(name);
+                    (after == " instead" && names.len() >= 3).then_some(())?;
+                    break names;
+                }
+                r = after.strip_prefix(", ")?;
             }
-            rest = r.strip_prefix(separator)?;
-        }
+        } else {
+            let (a, r) = identifier(rest)?;
+            (r == " instead").then_some(vec![a])?
+        };
+        Some(UnknownName { found, expected })
     }
 
     /// The kind whose registered names the expected ones are (the most of them, if names of
@@ -374,9 +390,8 @@ fn unknown_name(unknown: &UnknownName, kind: Kind) -> String {
 }
 
 /// Where the name of an unknown-name error starts. The parser reports the position just after the
-/// name's closing quote, counting bytes; when the source there ends with the name in plain quotes,
-/// the error points at its opening quote instead, as a line and a column in characters like every
-/// other position of this module. `None` (keep the parser's position) for a name written with
+/// name's closing quote; when the source there ends with the name in plain quotes, the error points
+/// at its opening quote instead. `None` (keep the parser's position) for a name written with
 /// escapes or as a raw string.
 fn name_start(src: &str, (line, column): (usize, usize), name: &str) -> Option<(usize, usize)> {
     let line_start = if line <= 1 {
@@ -384,7 +399,12 @@ fn name_start(src: &str, (line, column): (usize, usize), name: &str) -> Option<(
     } else {
         src.match_indices('\n').nth(line - 2)?.0 + 1
     };
-    let end = line_start.checked_add(column.checked_sub(1)?)?;
+    // Columns count characters, as the parser's positions do.
+    let skip = column.checked_sub(1)?;
+    let end = match src[line_start..].char_indices().nth(skip) {
+        Some((at, _)) => line_start + at,
+        None => (src[line_start..].chars().count() == skip).then_some(src.len())?,
+    };
     let quoted = format!("\"{name}\"");
     let start = end.checked_sub(quoted.len())?;
     (src.get(start..end)? == quoted).then(|| line_col(src, start))

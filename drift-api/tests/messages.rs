@@ -383,3 +383,13 @@ fn names_that_are_not_identifiers_are_printed_as_written() {
     let e = err(r#"{"guidance": (operator: {"messages.toy": (r#temp.x: 0.1)}, alpha: 2.0)}"#);
     assert!(e.contains("`temp.x`") && !e.contains("r#"), "{e}");
 }
+
+#[test]
+fn an_unknown_name_after_wider_characters_is_located_in_characters() {
+    // A comment with characters of two and three bytes before the name on its line.
+    let src = "{\"guidance\": /* é€ */ (operator: {\"mine.né\": (temperature: 0.1)}, alpha: 2.0)}";
+    let e = err(src);
+    let column = src[..src.find("\"mine.né\"").unwrap()].chars().count() + 1;
+    assert_eq!(location(&e), (1, column), "{e}");
+    assert!(e.contains("unknown operator \"mine.né\""), "{e}");
+}

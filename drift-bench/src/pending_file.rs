@@ -22,21 +22,18 @@
 //! std::fs::remove_dir_all(&dir).unwrap();
 //! ```
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use tempfile::NamedTempFile;
 
 /// A temporary file that becomes `target` on [`commit`](PendingFile::commit), or disappears.
 #[derive(Debug)]
 pub struct PendingFile {
     target: PathBuf,
-    temp: PathBuf,
-    file: Option<File>,
+    /// Removed when dropped uncommitted.
+    temp: NamedTempFile,
 }
-
-/// Distinguishes the temporary files of one process.
-static NEXT: AtomicU64 = AtomicU64::new(0);
 
 /// The folder holding `path` (`.` for a bare file name).
 pub fn folder(path: &Path) -> &Path {
@@ -47,9 +44,9 @@ pub fn folder(path: &Path) -> &Path {
 }
 
 impl PendingFile {
-    /// Creates a new, empty temporary file in `target`'s folder (hidden, named after the target and
-    /// this process). Fails if the folder does not exist or is not writable, or if `target` is a
-    /// folder.
+    /// Creates a new, empty temporary file in `target`'s folder (hidden, named after the target
+    /// with a random part). Fails if the folder does not exist or is not writable, or if `target`
+    /// is a folder.
     pub fn create(target: &Path) -> io::Result<PendingFile> {
         let name = target
             .file_name()
@@ -57,27 +54,19 @@ impl PendingFile {
         if target.is_dir() {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "is a folder"));
         }
-        loop {
-            let temp = folder(target).join(format!(
-                ".{}.{}-{}.tmp",
-                name.to_string_lossy(),
-                std::process::id(),
-                NEXT.fetch_add(1, Ordering::Relaxed)
-            ));
-            // `create_new` never reuses a file that is there already (a leftover of a killed run
-            // with the same process id).
-            match OpenOptions::new().write(true).create_new(true).open(&temp) {
-                Ok(file) => {
-                    return Ok(PendingFile {
-                        target: target.to_path_buf(),
-                        temp,
-                        file: Some(file),
-                    })
-                }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(e),
-            }
-        }
+        let prefix = format!(".{}.", name.to_string_lossy());
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(&prefix).suffix(".tmp");
+        // The result gets the permissions of any new file (0666 less the umask), not the
+        // owner-only 0600 of a temporary file.
+        #[cfg(unix)]
+        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+        // A fresh name each time (`O_EXCL`): a leftover of a killed run is never reused.
+        let temp = builder.tempfile_in(folder(target))?;
+        Ok(PendingFile {
+            target: target.to_path_buf(),
+            temp,
+        })
     }
 
     /// The file that [`commit`](PendingFile::commit) replaces.
@@ -88,14 +77,11 @@ impl PendingFile {
     /// Writes `bytes`, flushes them to disk and renames the temporary file over the target. On an
     /// error the target is as it was and the temporary file is removed.
     pub fn commit(mut self, bytes: &[u8]) -> io::Result<()> {
-        let mut file = self.file.take().expect("a pending file is committed once");
-        file.write_all(bytes)?;
+        self.temp.write_all(bytes)?;
         // Flushed before the rename: otherwise a crash could leave the new name on empty blocks.
-        file.sync_all()?;
-        drop(file);
-        std::fs::rename(&self.temp, &self.target)?;
-        // The rename is done: nothing to remove on drop.
-        self.temp = PathBuf::new();
+        self.temp.as_file().sync_all()?;
+        // A failed rename hands the temporary file back; dropping it removes the file.
+        self.temp.persist(&self.target).map_err(|e| e.error)?;
         // Makes the rename itself durable; not every platform can open or flush a folder, and the
         // result is in place either way.
         if let Ok(dir) = File::open(folder(&self.target)) {
@@ -105,11 +91,32 @@ impl PendingFile {
     }
 }
 
-impl Drop for PendingFile {
-    fn drop(&mut self) {
-        if !self.temp.as_os_str().is_empty() {
-            self.file = None;
-            let _ = std::fs::remove_file(&self.temp);
-        }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn the_result_has_the_permissions_of_a_new_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("plain");
+        File::create(&plain).unwrap();
+        let target = dir.path().join("out.csv");
+        PendingFile::create(&target).unwrap().commit(b"x").unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode();
+        assert_eq!(mode(&target), mode(&plain));
+    }
+
+    #[test]
+    fn a_failed_rename_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out.csv");
+        let pending = PendingFile::create(&target).unwrap();
+        // The target becomes a non-empty folder: the rename over it fails.
+        std::fs::create_dir_all(target.join("inside")).unwrap();
+        assert!(pending.commit(b"x").is_err());
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "{names:?}");
     }
 }

@@ -2,15 +2,27 @@
 //! destroy the input (with `--force`, the atomic replacement of [`crate::pending_file`] makes it
 //! safe, since every input is read before the output replaces it).
 //!
-//! Paths are compared canonicalised (`./x.npy`, `x.npy` and `../d/x.npy` are one file); an output
-//! that does not exist yet is compared by its canonical folder and its name.
+//! Files are compared as the file system identifies them (device and inode, through the `same-file`
+//! crate), so `./x.npy`, `x.npy`, `../d/x.npy`, a symbolic link to it and a hard link to it are one
+//! file; an output that does not exist yet is no input. Only files and folders are opened to be
+//! identified: a named pipe or a device is compared by its canonical path, since opening a pipe
+//! waits for its writer.
 //!
 //! An output folder that is replaced whole (`compare --out DIR`) must hold none of the inputs:
 //! [`check_no_input_inside`].
 
-use crate::pending_file::folder;
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+/// Whether `a` and `b` name one existing file or folder (see the module's documentation).
+fn same(a: &Path, b: &Path) -> bool {
+    let openable = |p: &Path| std::fs::metadata(p).is_ok_and(|m| m.is_file() || m.is_dir());
+    if openable(a) && openable(b) {
+        same_file::is_same_file(a, b).unwrap_or(false)
+    } else {
+        matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
+    }
+}
 
 /// `--out` names the same file as an input.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,16 +45,6 @@ impl fmt::Display for OutputIsInput {
 
 impl std::error::Error for OutputIsInput {}
 
-/// The canonical form of `path`, whether or not the file exists yet; `None` if its folder does not
-/// exist either (then it names no input).
-fn canonical(path: &Path) -> Option<PathBuf> {
-    if let Ok(p) = path.canonicalize() {
-        return Some(p);
-    }
-    let name = path.file_name()?;
-    Some(folder(path).canonicalize().ok()?.join(name))
-}
-
 /// Checks that `output` (given as `out_arg`) is none of `inputs` (each with its argument).
 ///
 /// ```
@@ -62,12 +64,9 @@ pub fn check_output_is_no_input(
     output: &Path,
     inputs: &[(&str, &Path)],
 ) -> Result<(), OutputIsInput> {
-    let Some(out) = canonical(output) else {
-        return Ok(());
-    };
     for (arg, input) in inputs {
-        // An input that cannot be resolved does not exist: reading it fails with its own error.
-        if input.canonicalize().is_ok_and(|p| p == out) {
+        // An input that does not exist is no output: reading it fails with its own error.
+        if same(output, input) {
             return Err(OutputIsInput {
                 output: format!("{out_arg} {}", output.display()),
                 input: format!("{arg} {}", input.display()),
@@ -119,11 +118,13 @@ pub fn check_no_input_inside(
     output: &Path,
     inputs: &[(&str, &Path)],
 ) -> Result<(), InputInsideOutput> {
-    let Some(out) = canonical(output) else {
-        return Ok(());
-    };
     for (what, input) in inputs {
-        if input.canonicalize().is_ok_and(|p| p.starts_with(&out)) {
+        // The input itself and its real folders (links and `..` resolved), each compared with the
+        // output.
+        let inside = input
+            .canonicalize()
+            .is_ok_and(|p| p.ancestors().any(|folder| same(folder, output)));
+        if inside {
             return Err(InputInsideOutput {
                 output: format!("{out_arg} {}", output.display()),
                 input: what.to_string(),
@@ -131,4 +132,30 @@ pub fn check_no_input_inside(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hard_link_to_an_input_is_that_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let x = dir.path().join("x.npy");
+        std::fs::write(&x, b"").unwrap();
+        let link = dir.path().join("link.npy");
+        std::fs::hard_link(&x, &link).unwrap();
+        assert!(check_output_is_no_input("--out", &link, &[("--x", &x)]).is_err());
+        let fresh = dir.path().join("fresh.npy");
+        assert!(check_output_is_no_input("--out", &fresh, &[("--x", &x)]).is_ok());
+        // An input inside the output folder, named through `..`.
+        let rep = dir.path().join("rep");
+        std::fs::create_dir(&rep).unwrap();
+        std::fs::write(rep.join("d.csv"), "1\n").unwrap();
+        let input = dir.path().join("rep/../rep/d.csv");
+        assert!(check_no_input_inside("--out", &rep, &[("data", &input)]).is_err());
+        assert!(
+            check_no_input_inside("--out", &dir.path().join("rep2"), &[("data", &input)]).is_ok()
+        );
+    }
 }

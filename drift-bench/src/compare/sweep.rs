@@ -361,8 +361,8 @@ impl Sweep {
             anyhow::anyhow!(
                 "{}:{}:{}: {}",
                 path.display(),
-                e.position.line,
-                e.position.col,
+                e.span.end.line,
+                e.span.end.col,
                 e.code
             )
         })
