@@ -5,6 +5,8 @@ use crate::operator::DriftOperator;
 use crate::registry::{self, Kind};
 use std::path::Path;
 
+mod wording;
+
 /// The byte-order mark some editors put at the start of a UTF-8 file.
 const BOM: &str = "\u{feff}";
 
@@ -195,17 +197,22 @@ fn parse_error(src: &str, origin: &str, e: &ron::error::SpannedError) -> DriftEr
             name_start(src, position, &unknown.found).unwrap_or(position),
             unknown_name(&unknown, kind),
         ),
-        None => spec(position, parse_message(&e.code)),
+        None => {
+            // Where the parser stopped at the end of the source (trailing blanks aside).
+            let end = line_col(src, src.trim_end().len());
+            spec(position, parse_message(&e.code, position >= end))
+        }
     }
 }
 
 /// The message of a parse error. The parser's own wording is kept, except where it would repeat an
 /// unbounded piece of the source (a name, a string, a number), write a name in the parser's raw
 /// identifier syntax (`r#name`) instead of as the file spells it, or point at a remedy that only the
-/// author of a program can apply (the recursion limit). Errors raised inside an operator's fields
-/// reach us as plain text (typetag buffers them), so the text is what gets shortened.
-fn parse_message(code: &ron::Error) -> String {
-    let text = code.to_string();
+/// author of a program can apply (the recursion limit), and a few messages keep the wording of
+/// earlier ron versions ([`wording`]). Errors raised inside an operator's fields reach us as plain
+/// text (typetag buffers them), so the text is what gets shortened.
+fn parse_message(code: &ron::Error, at_end: bool) -> String {
+    let text = wording::message(code, at_end);
     if matches!(code, ron::Error::ExceededRecursionLimit)
         || text.starts_with("Exceeded recursion limit")
     {
