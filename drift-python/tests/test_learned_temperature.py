@@ -119,11 +119,13 @@ def test_drift_loss_with_a_learned_temperature():
     np.testing.assert_allclose(tau.grad.item(), -ref_grad.mean(), rtol=1e-3)
     # One temperature per entry of a [K] tensor; no operator kept per value seen.
     taus = torch.tensor([0.03, 0.3], requires_grad=True)
-    cached = len(dt._OPERATORS)
+    from drift import _loss_operators
+
+    cached = len(_loss_operators._OPERATORS)
     _, info2 = dt.drift_loss(gen, pos, temperature=taus)
     assert info2["log_mass"].shape == (2,) + gen.shape[:2]
     assert sorted(k for k in info2 if k.startswith("loss_")) == ["loss_tau0", "loss_tau1"]
-    assert len(dt._OPERATORS) == cached
+    assert len(_loss_operators._OPERATORS) == cached
 
 
 def test_learned_temperature_errors():

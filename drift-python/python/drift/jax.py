@@ -61,7 +61,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._operator import Operator, from_ron
+from ._loss_operators import key_and_temperatures, official_ron
+from ._loss_operators import operator_of as _operator
+from ._operator import Operator
 
 __all__ = ["drift_loss", "prepare", "batched_field", "official_ron"]
 
@@ -73,10 +75,6 @@ if "vmap_method" not in inspect.signature(jax.pure_callback).parameters:  # prag
         f"{jax.__version__}: pip install -U 'jax[cpu]'"
     )
 
-# Operators by key: RON text (loaded on first use) or the key of a registered Operator object.
-_OPERATORS: Dict[str, Operator] = {}
-# The temperatures each operator reports norms for, by key (found once by a small evaluation).
-_TEMPERATURES: Dict[str, Tuple[float, ...]] = {}
 
 # The official loss's floor of c = s / sqrt(S).
 _SCALE_FLOOR = 1e-3
@@ -113,33 +111,6 @@ _NAMES = ("gen", "fixed_pos", "fixed_neg", "weight_gen", "weight_pos", "weight_n
 _RANKS = (3, 3, 3, 2, 2, 2)
 
 
-def official_ron(R_list: Sequence[float] = (0.02, 0.05, 0.2)) -> str:
-    """The RON text of the official loss's drift at the temperatures `R_list`."""
-    temps = ", ".join(repr(float(r)) for r in R_list)
-    return f'{{"deng_official": (temperatures: [{temps}])}}'
-
-
-def _operator(key: str) -> Operator:
-    """The operator of `key`, loading RON text on first use."""
-    op = _OPERATORS.get(key)
-    if op is None:
-        op = from_ron(key, "<drift.jax operator>")
-        _OPERATORS[key] = op
-    return op
-
-
-def _probe_temperatures(op: Operator) -> Tuple[float, ...]:
-    """The temperatures an operator reports batch norms for, from one evaluation of a tiny batch
-    (an operator that cannot run on it reports none)."""
-    x = np.array([[[0.0], [0.3], [1.0]]], dtype=np.float64)
-    y = np.array([[[0.5], [1.5], [2.0]]], dtype=np.float64)
-    try:
-        _, report = op.apply_batch(x, y)
-    except ValueError:
-        return ()
-    return tuple(t for t, _ in report.temperature_norms)
-
-
 def _concrete_temperatures(R_list: Sequence[float]) -> Tuple[float, ...]:
     """`R_list` as Python floats (a clear error for traced values)."""
     try:
@@ -164,20 +135,7 @@ def prepare(
         key = official_ron(temps)
         _operator(key)
         return key, temps
-    if isinstance(operator, Operator):
-        key = operator.ron.strip() or f"<{operator.origin} at {id(operator):#x}>"
-        _OPERATORS.setdefault(key, operator)
-    elif isinstance(operator, str):
-        key = operator
-    else:
-        raise ValueError(
-            f"`operator` must be None, RON text or a drift.Operator, got {type(operator).__name__}"
-        )
-    temps = _TEMPERATURES.get(key)
-    if temps is None:
-        temps = _probe_temperatures(_operator(key))
-        _TEMPERATURES[key] = temps
-    return key, temps
+    return key_and_temperatures(operator)
 
 
 def _evaluate(key: str, norms: int, args: Dict[str, np.ndarray], dtype: np.dtype):

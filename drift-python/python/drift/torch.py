@@ -46,7 +46,9 @@ from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 
-from ._operator import Operator, from_ron
+from ._loss_operators import forget, is_loaded, key_and_temperatures, official_ron
+from ._loss_operators import operator_of as _operator
+from ._operator import Operator
 
 __all__ = [
     "drift_loss",
@@ -71,40 +73,9 @@ _GROUP_HANDLES: Dict[int, int] = {}
 # alive into the interpreter's teardown can abort the process there (gloo's worker threads).
 atexit.register(_GROUPS.clear)
 
-# Operators by key: RON text (loaded on first use) or the key of a registered Operator object.
-_OPERATORS: Dict[str, Operator] = {}
-# The temperatures each operator reports norms for, by key (found once by a small evaluation).
-_TEMPERATURES: Dict[str, Tuple[float, ...]] = {}
 
 # The official loss's floor of c = s / sqrt(S).
 _SCALE_FLOOR = 1e-3
-
-
-def official_ron(R_list: Sequence[float] = (0.02, 0.05, 0.2)) -> str:
-    """The RON text of the official loss's drift at the temperatures `R_list`."""
-    temps = ", ".join(repr(float(r)) for r in R_list)
-    return f'{{"deng_official": (temperatures: [{temps}])}}'
-
-
-def _operator(key: str) -> Operator:
-    """The operator of `key`, loading RON text on first use."""
-    op = _OPERATORS.get(key)
-    if op is None:
-        op = from_ron(key, "<drift.torch operator>")
-        _OPERATORS[key] = op
-    return op
-
-
-def _probe_temperatures(op: Operator) -> Tuple[float, ...]:
-    """The temperatures an operator reports batch norms for, from one evaluation of a tiny batch
-    (an operator that cannot run on it reports none)."""
-    x = torch.tensor([[[0.0], [0.3], [1.0]]], dtype=torch.float64)
-    y = torch.tensor([[[0.5], [1.5], [2.0]]], dtype=torch.float64)
-    try:
-        _, report = op.apply_batch(x, y)
-    except ValueError:
-        return ()
-    return tuple(t for t, _ in report.temperature_norms)
 
 
 def prepare(operator: OperatorLike = None, R_list: Sequence[float] = (0.02, 0.05, 0.2)):
@@ -114,20 +85,7 @@ def prepare(operator: OperatorLike = None, R_list: Sequence[float] = (0.02, 0.05
     if operator is None:
         key = official_ron(R_list)
         return key, tuple(float(r) for r in R_list)
-    if isinstance(operator, Operator):
-        key = operator.ron.strip() or f"<{operator.origin} at {id(operator):#x}>"
-        _OPERATORS.setdefault(key, operator)
-    elif isinstance(operator, str):
-        key = operator
-    else:
-        raise ValueError(
-            f"`operator` must be None, RON text or a drift.Operator, got {type(operator).__name__}"
-        )
-    temps = _TEMPERATURES.get(key)
-    if temps is None:
-        temps = _probe_temperatures(_operator(key))
-        _TEMPERATURES[key] = temps
-    return key, temps
+    return key_and_temperatures(operator)
 
 
 def _not_traced(f):
@@ -545,13 +503,13 @@ def _learned_temperature_loss(gen, fixed_pos, fixed_neg, weight_gen, weight_pos,
     if not values or not all(math.isfinite(v) and v > 0 for v in values):
         raise ValueError(f"`temperature` must hold positive finite values, got {values}")
     key, temps = prepare(None, values)
-    cached = key in _OPERATORS
+    cached = is_loaded(key)
     try:
         loss, info = _loss(gen, fixed_pos, fixed_neg, weight_gen, weight_pos, weight_neg, key,
                            temps, group)
     finally:
         if not cached:  # a new key every step: do not keep one operator per value seen
-            _OPERATORS.pop(key, None)
+            forget(key)
     # Names that stay the same from step to step: "loss_tau" (or "loss_tau{k}" for [K]).
     names = ["loss_tau"] if temperature.dim() == 0 else [f"loss_tau{k}" for k in range(len(temps))]
     for r, name in zip(temps, names):
