@@ -437,6 +437,12 @@ impl BatchReport {
         let parts = self.parts.iter().filter_map(|p| p.max_marginal_error());
         own.chain(parts).reduce(f64::max)
     }
+
+    /// Unconverged couplings over the problems and parts ([`DriftReport::unconverged`]).
+    pub fn unconverged(&self) -> usize {
+        let own: usize = self.per_problem.iter().map(|r| r.unconverged()).sum();
+        own + self.parts.iter().map(|p| p.unconverged()).sum::<usize>()
+    }
 }
 
 /// Runs an operator on a batch of problems: `out += scale · V` for every problem. The operator's

@@ -279,6 +279,16 @@ impl DriftReport {
         let parts = self.parts.iter().filter_map(|p| p.max_marginal_error());
         own.chain(parts).reduce(f64::max)
     }
+    /// How many Sinkhorn-type couplings of this report and its parts stopped at their iteration
+    /// cap without reaching their tolerance (their field is not the exact one).
+    pub fn unconverged(&self) -> usize {
+        let own = self
+            .couplings
+            .iter()
+            .filter(|c| c.marginal_error.is_some() && !c.converged)
+            .count();
+        own + self.parts.iter().map(|p| p.unconverged()).sum::<usize>()
+    }
     /// False when this report or any of its parts computed a field whose kernel weights may be off
     /// by more than [`crate::kit::WEIGHT_ERROR_TOLERANCE`] (see [`PrecisionReport`]).
     pub fn trusted(&self) -> bool {

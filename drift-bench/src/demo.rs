@@ -242,6 +242,7 @@ fn flow_in<T: Real>(
         sinkhorn_iterations: out.sinkhorn_iterations,
         sinkhorn_solves: out.sinkhorn_solves,
         last_marginal_error: out.last_marginal_error,
+        last_unconverged: out.last_unconverged,
         last_drift_norm: out.last_drift_norm,
         elapsed: out.elapsed,
     })

@@ -26,6 +26,8 @@ pub struct FlowOutcome<T> {
     pub sinkhorn_solves: usize,
     /// Largest Sinkhorn marginal error of the last step, if the operator solves Sinkhorn couplings.
     pub last_marginal_error: Option<f64>,
+    /// Couplings of the last step that stopped at their iteration cap unconverged.
+    pub last_unconverged: usize,
     /// The drift norm `λ` reported at the last step.
     pub last_drift_norm: f64,
     /// Wall time of the whole flow.
@@ -94,6 +96,7 @@ pub fn run_flow_observed<T: Real>(
         sinkhorn_iterations: 0,
         sinkhorn_solves: 0,
         last_marginal_error: None,
+        last_unconverged: 0,
         last_drift_norm: 0.0,
         elapsed: Duration::ZERO,
     };
@@ -109,6 +112,7 @@ pub fn run_flow_observed<T: Real>(
         outcome.sinkhorn_iterations += iterations;
         outcome.sinkhorn_solves += solves;
         outcome.last_marginal_error = report.max_marginal_error();
+        outcome.last_unconverged = report.unconverged();
         outcome.last_drift_norm = report.drift_norm;
         let mut data = x.into_data();
         for (p, d) in data.iter_mut().zip(&v) {

@@ -455,6 +455,38 @@ fn summary_table_names_every_cell_and_marks_failures() {
     assert!(widths.windows(2).all(|w| w[0] == w[1]), "{widths:?}");
 }
 
+/// A run whose Sinkhorn coupling stopped at its cap unconverged is marked in its row's Sinkhorn
+/// cell, with the worst marginal error under the table; converged runs are not.
+#[test]
+fn unconverged_sinkhorn_runs_are_marked_with_their_worst_error() {
+    let (runs, _) = sweep();
+    let mut records: Vec<RunRecord> = runs.iter().map(|r| r.record.clone()).collect();
+    let clean = summary_table(&records);
+    assert!(!clean.contains('‡'), "{clean}");
+    let capped = records
+        .iter_mut()
+        .find(|r| r.key.operator == "sinkhorn_drift" && r.key.temperature == 0.01)
+        .unwrap();
+    capped.metrics.sinkhorn_unconverged = Some(2);
+    capped.metrics.sinkhorn_error = Some(0.0173);
+    let table = summary_table(&records);
+    let marked: Vec<&str> = table.lines().filter(|l| l.contains('‡')).collect();
+    assert_eq!(marked.len(), 2, "{table}"); // the row and the note
+    assert!(marked[0].contains("sinkhorn_drift") && marked[0].contains(" 0.01 "));
+    assert!(
+        marked[1].contains("worst L1 marginal error 0.017"),
+        "{}",
+        marked[1]
+    );
+    // The table keeps its alignment with the mark.
+    let widths: Vec<usize> = table
+        .lines()
+        .take_while(|l| l.starts_with('|'))
+        .map(|l| l.chars().count())
+        .collect();
+    assert!(widths.windows(2).all(|w| w[0] == w[1]), "{widths:?}");
+}
+
 #[test]
 fn bad_input_is_a_clear_error() {
     let (runs, datasets) = sweep();

@@ -27,6 +27,9 @@ pub struct CellOutcome {
     pub sinkhorn_iters: Option<f64>,
     /// The last step's largest Sinkhorn marginal error.
     pub sinkhorn_error: Option<f64>,
+    /// The last step's couplings that stopped at their iteration cap unconverged (where the
+    /// operator solves Sinkhorn couplings).
+    pub sinkhorn_unconverged: Option<usize>,
 }
 
 /// Runs one cell: `op` at relative temperature `temperature` on `data`, by `mode`, from `seed`;
@@ -84,6 +87,7 @@ fn flow<T: Real>(
                 drift_norm: Some(out.last_drift_norm),
                 sinkhorn_iters: out.mean_iterations(),
                 sinkhorn_error: out.last_marginal_error,
+                sinkhorn_unconverged: out.last_marginal_error.map(|_| out.last_unconverged),
             },
             Err(stop) => CellOutcome {
                 status: Some(ended_by(&stop)),
@@ -157,6 +161,7 @@ fn train(
         drift_norm: Some(outcome.last_drift_norm),
         sinkhorn_iters: outcome.sinkhorn_iters,
         sinkhorn_error: outcome.sinkhorn_error,
+        sinkhorn_unconverged: outcome.sinkhorn_error.map(|_| outcome.sinkhorn_unconverged),
     })
 }
 

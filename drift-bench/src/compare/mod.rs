@@ -402,6 +402,7 @@ fn run_one_cell(
     metrics.drift_norm = outcome.drift_norm.map(|l| l * prepared.scale);
     metrics.sinkhorn_iters = outcome.sinkhorn_iters;
     metrics.sinkhorn_error = outcome.sinkhorn_error;
+    metrics.sinkhorn_unconverged = outcome.sinkhorn_unconverged;
     Ok(RunOutput {
         record: RunRecord {
             key,

@@ -192,6 +192,10 @@ pub struct RunMetrics {
     /// The largest Sinkhorn L1 marginal error of the last step.
     #[serde(default, with = "non_finite")]
     pub sinkhorn_error: Option<f64>,
+    /// How many couplings of the last step stopped at their iteration cap without reaching their
+    /// tolerance (the field then is not the exact Sinkhorn field; the report marks the run).
+    #[serde(default)]
+    pub sinkhorn_unconverged: Option<usize>,
 }
 
 /// One row of the results: the run, its end, its metrics.

@@ -25,6 +25,9 @@ pub struct GeneratorOutcome {
     pub sinkhorn_iters: Option<f64>,
     /// The largest Sinkhorn marginal error over the classes at the last step.
     pub sinkhorn_error: Option<f64>,
+    /// Couplings of the last step (over every class and feature key) that stopped at their
+    /// iteration cap unconverged.
+    pub sinkhorn_unconverged: usize,
     /// The first step at which the generated samples, the drift or the loss was not finite;
     /// training stopped there. `Some(steps)` when only the final samples were not finite.
     pub diverged_at: Option<usize>,

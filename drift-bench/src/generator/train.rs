@@ -88,6 +88,7 @@ pub fn train_generator(
         last_drift_norm: 0.0,
         sinkhorn_iters: None,
         sinkhorn_error: None,
+        sinkhorn_unconverged: 0,
         diverged_at: None,
         losses: Vec::with_capacity(cfg.steps),
     };
@@ -128,6 +129,7 @@ pub fn train_generator(
         // One batched call per feature key: one problem per (class, location).
         let keys = maps.keys(&x)?;
         let (mut fields, mut squares, mut marginal_error) = (Vec::new(), 0.0, None::<f64>);
+        let mut unconverged = 0;
         for (k, key) in keys.iter().enumerate() {
             let (_, locations, key_dim) = key.dims3()?;
             let generated = by_problem(key, classes)?;
@@ -174,6 +176,7 @@ pub fn train_generator(
                 (Some(a), Some(b)) => Some(a.max(b)),
                 (a, b) => a.or(b),
             };
+            unconverged += report.unconverged();
             squares += report.drift_norm * report.drift_norm;
             fields.push(v);
         }
@@ -210,6 +213,7 @@ pub fn train_generator(
         outcome.losses.push(loss_value);
         outcome.last_drift_norm = drift_norm;
         outcome.sinkhorn_error = marginal_error;
+        outcome.sinkhorn_unconverged = unconverged;
         on_step(step);
     }
     let ran = outcome.losses.len();

@@ -23,7 +23,7 @@ fn opt<T: ToString>(v: Option<T>) -> String {
 
 /// Every column, in file order. The names are the keys of `results.json` wherever the JSON has the
 /// same value (all but the status columns).
-const COLUMNS: [Column; 28] = [
+const COLUMNS: [Column; 29] = [
     ("operator", |r| r.key.operator.clone()),
     ("dataset", |r| r.key.dataset.clone()),
     ("dim", |r| r.key.dim.to_string()),
@@ -75,6 +75,9 @@ const COLUMNS: [Column; 28] = [
     ("drift_norm", |r| opt(r.metrics.drift_norm)),
     ("sinkhorn_iters", |r| opt(r.metrics.sinkhorn_iters)),
     ("sinkhorn_error", |r| opt(r.metrics.sinkhorn_error)),
+    ("sinkhorn_unconverged", |r| {
+        opt(r.metrics.sinkhorn_unconverged)
+    }),
     ("seconds", |r| r.seconds.to_string()),
 ];
 

@@ -22,6 +22,9 @@ enum Kind {
     ),
 }
 
+/// The header of the Sinkhorn iterations' column (its cells carry the unconverged mark).
+const SINKHORN_HEADER: &str = "Sinkhorn it.";
+
 /// A metric column.
 struct Column {
     header: &'static str,
@@ -66,7 +69,7 @@ const METRIC_COLUMNS: [Column; 10] = [
         kind: Kind::Mean(|m| m.ms_per_step),
     },
     Column {
-        header: "Sinkhorn it.",
+        header: SINKHORN_HEADER,
         kind: Kind::Mean(|m| m.sinkhorn_iters),
     },
 ];
@@ -178,7 +181,9 @@ pub const TRAIN_STEPS_TO_LEARN: usize = 100;
 /// seeds that finished, diverged and failed. Runs of different studies are never one row: a
 /// `study` column appears when two studies ran on the same data set and mode. Labels and names are
 /// escaped so that a `|` or a line break cannot break the table. Training rows of fewer than
-/// [`TRAIN_STEPS_TO_LEARN`] steps are marked `train†`, with a note under the table.
+/// [`TRAIN_STEPS_TO_LEARN`] steps are marked `train†`, with a note under the table; a row with a
+/// run whose Sinkhorn coupling stopped at its iteration cap unconverged has its Sinkhorn cell
+/// marked `‡`, with the worst marginal error under the table.
 pub fn summary_table(runs: &[RunRecord]) -> String {
     let sweep = arrange(runs);
     let columns: Vec<&Column> = METRIC_COLUMNS.iter().filter(|c| c.present(runs)).collect();
@@ -196,6 +201,7 @@ pub fn summary_table(runs: &[RunRecord]) -> String {
     numeric.extend(columns.iter().map(|_| true));
     let mut rows = Vec::new();
     let mut short_training: Vec<usize> = Vec::new();
+    let (mut unconverged_rows, mut unconverged_worst) = (0usize, None::<f64>);
     for group in &sweep.groups {
         for cell in &group.cells {
             let Cell {
@@ -227,6 +233,21 @@ pub fn summary_table(runs: &[RunRecord]) -> String {
                 row.insert(2, group.study.to_string());
             }
             row.extend(columns.iter().map(|c| c.cell(&runs)));
+            // A run whose coupling stopped at its cap unconverged: its Sinkhorn cell says so.
+            let capped = runs
+                .iter()
+                .filter(|r| r.metrics.sinkhorn_unconverged.is_some_and(|k| k > 0));
+            if let Some(worst) = capped
+                .filter_map(|r| r.metrics.sinkhorn_error)
+                .reduce(f64::max)
+            {
+                let at = header.iter().position(|h| h == SINKHORN_HEADER);
+                if let Some(cell) = at.and_then(|i| row.get_mut(i)) {
+                    cell.push('‡');
+                }
+                unconverged_worst = Some(unconverged_worst.map_or(worst, |w: f64| w.max(worst)));
+                unconverged_rows += 1;
+            }
             rows.push(row);
         }
     }
@@ -239,6 +260,15 @@ pub fn summary_table(runs: &[RunRecord]) -> String {
              these rows show an untrained generator, not the operator's quality.\n",
             steps.join(", "),
             TRAIN_STEPS_TO_LEARN
+        ));
+    }
+    if let Some(worst) = unconverged_worst {
+        out.push_str(&format!(
+            "\n‡ {unconverged_rows} row(s) where a Sinkhorn coupling of the run's last step stopped at \
+             its iteration cap without reaching its tolerance (worst L1 marginal error {}): their \
+             field is not the exact Sinkhorn field (raise `max_iters`, or use ε-scaling); \
+             `results.csv` gives each run's `sinkhorn_unconverged` and `sinkhorn_error`.\n",
+            significant(worst, 2)
         ));
     }
     let diverged = runs
