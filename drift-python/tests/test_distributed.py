@@ -1,5 +1,5 @@
 """`drift_loss(..., process_group=...)` under data parallelism: 4 ranks (gloo on the CPU, started
-with `torch.multiprocessing.spawn` in a subprocess, as torchrun would) each take a quarter of a
+by `torchrun --standalone --nproc_per_node 4` in a subprocess) each take a quarter of a
 fixed random batch of problems; their fields, losses and statistics together equal one process on
 the whole batch (to 1e-6 in float32), for the official loss, a multi-temperature one-sided drift
 and the Sinkhorn drift (a fixed number of iterations, no warm start). With `gather=True` the 4
@@ -9,7 +9,8 @@ three operators; unequal sample counts raise the same ValueError on every rank. 
 collective (and the gather) of a single process group (world size 1) under
 `torch.compile(fullgraph=True)`, and the errors raised when the collective fails.
 
-Run as a script (`python test_distributed.py OUT_DIR`), this file is the 4-rank job itself."""
+Run under torchrun (`torchrun --standalone --nproc_per_node 4 test_distributed.py OUT_DIR`), this
+file is the 4-rank job itself."""
 
 from __future__ import annotations
 
@@ -71,9 +72,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _rank(rank: int, port: int, out_dir: str) -> None:
-    """One rank: its quarter of the batch through drift_loss with the default process group, and
-    the same through DriftLoss and Operator.apply_batch with an explicit group."""
+def _rank(rank: int, out_dir: str) -> None:
+    """One rank, started by torchrun (its rendezvous in the environment): its quarter of the
+    batch through drift_loss with the default process group, and the same through DriftLoss and
+    Operator.apply_batch with an explicit group."""
     import torch
     import torch.distributed as dist
 
@@ -81,9 +83,7 @@ def _rank(rank: int, port: int, out_dir: str) -> None:
     import drift.torch as dt
 
     torch.set_num_threads(1)
-    dist.init_process_group(
-        "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=RANKS
-    )
+    dist.init_process_group("gloo", rank=rank, world_size=RANKS)
     try:
         gen, pos, neg, wn = (torch.from_numpy(a) for a in batch())
         rows = slice(rank * len(gen) // RANKS, (rank + 1) * len(gen) // RANKS)
@@ -128,9 +128,9 @@ def _rank(rank: int, port: int, out_dir: str) -> None:
 
 
 def _main(out_dir: str) -> None:
-    import torch.multiprocessing as mp
-
-    mp.spawn(_rank, args=(_free_port(), out_dir), nprocs=RANKS, join=True)
+    """The rank torchrun started this process as."""
+    assert int(os.environ["WORLD_SIZE"]) == RANKS, "run under torchrun --nproc_per_node 4"
+    _rank(int(os.environ["RANK"]), out_dir)
 
 
 def _requirements():
@@ -148,8 +148,10 @@ def test_ranks_together_equal_one_process_on_the_whole_batch(tmp_path):
     torch = _requirements()
     import drift.torch as dt
 
+    # torchrun --standalone --nproc_per_node 4, as a user runs a data-parallel job.
     job = subprocess.run(
-        [sys.executable, os.path.abspath(__file__), str(tmp_path)],
+        [sys.executable, "-m", "torch.distributed.run", "--standalone",
+         f"--nproc_per_node={RANKS}", os.path.abspath(__file__), str(tmp_path)],
         capture_output=True, text=True, timeout=240,
     )
     assert job.returncode == 0, job.stdout[-3000:] + job.stderr[-3000:]
