@@ -51,6 +51,7 @@ use anyhow::{bail, Context as _, Result};
 use drift_api::{Context, PointCloud};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
+use std::io::IsTerminal;
 use std::time::Instant;
 
 /// A study with its operators resolved and its data prepared.
@@ -238,10 +239,28 @@ pub fn run_sweep_part(
     let done = std::sync::atomic::AtomicUsize::new(0);
     let total_runs = cells.len();
     let (jobs, jobs_note) = effective_jobs(sweep.jobs, total_runs);
+    // Where standard error is not a terminal (a log file, a batch job) the bar draws nothing: a
+    // line per finished run says how far the sweep is instead.
+    let lines = progress && !std::io::stderr().is_terminal();
+    let started = std::time::Instant::now();
     let run_one = |cell: &Cell| -> Result<RunOutput> {
         let out = run_one_cell(cell, &ready, &data, &|| bar.inc(1));
         let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         bar.set_message(format!("{n}/{total_runs}"));
+        if let (true, Ok(run)) = (lines, &out) {
+            let key = &run.record.key;
+            eprintln!(
+                "run {n}/{total_runs} done after {:.1} s: {} on {}, {}, T {}, seed {}: {} in {:.1} s",
+                started.elapsed().as_secs_f64(),
+                key.operator,
+                key.dataset,
+                key.mode.name(),
+                key.temperature,
+                key.seed,
+                run.record.status.name(),
+                run.record.seconds
+            );
+        }
         out
     };
     bar.set_message(format!("0/{total_runs}"));
