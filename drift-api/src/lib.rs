@@ -3,7 +3,7 @@
 //! The contracts of the drift framework. A *drift operator* takes generated samples `X` and data
 //! samples `Y` and returns a vector field `V(x_i)`: attraction toward the data minus repulsion from the
 //! model's own samples. Every kernel operator is built from one primitive, a fused row reduction with
-//! potentials ([`Backend`]); a [`Kernel`] supplies the log-weight, a [`Coupling`] turns reductions into
+//! potentials ([`kit::Backend`]); a [`Kernel`] supplies the log-weight, a [`Coupling`] turns reductions into
 //! potentials `(f, g)`, a [`Weighting`] weighs the attraction against the repulsion per particle, and a
 //! [`DriftOperator`] combines couplings into `V`. `drift-ops` implements the CPU backend, the engine
 //! the operators run on (`drift_ops::engine`, public so that plugins build on it) and the built-ins.
