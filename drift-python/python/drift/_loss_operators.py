@@ -4,7 +4,8 @@ norms for."""
 
 from __future__ import annotations
 
-from typing import Dict, Sequence, Tuple, Union
+import math
+from typing import Any, Dict, List, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -72,3 +73,23 @@ def key_and_temperatures(operator: OperatorLike) -> Tuple[str, Tuple[float, ...]
         temps = probe_temperatures(operator_of(key))
         _TEMPERATURES[key] = temps
     return key, temps
+
+
+# The official loss's floor of c = s / sqrt(S).
+SCALE_FLOOR = 1e-3
+
+
+def loss_stats(report: Any, dim: int, norms: int, squared: bool) -> List[float]:
+    """What a loss needs from a batch report: `[s, c, λ_1, …, λ_norms]` (`λ²` when `squared`),
+    NaN where the operator reports no scale or fewer norms. `c = max(s/√S, 1e-3)` is the official
+    loss's divisor when the operator is the official loss with its scale over the batch, else 1."""
+    stats = [math.nan] * (2 + norms)
+    c = 1.0
+    if report.scale is not None:
+        stats[0] = report.scale
+        if report.operator == "deng_official" and report.reduction == "Batch":
+            c = max(report.scale / math.sqrt(dim), SCALE_FLOOR)
+    stats[1] = c
+    for k, (_, lam) in enumerate(report.temperature_norms[:norms]):
+        stats[2 + k] = lam * lam if squared else lam
+    return stats

@@ -54,14 +54,13 @@ from __future__ import annotations
 
 import functools
 import inspect
-import math
 from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._loss_operators import key_and_temperatures, official_ron
+from ._loss_operators import key_and_temperatures, loss_stats, official_ron
 from ._loss_operators import operator_of as _operator
 from ._operator import Operator
 
@@ -75,9 +74,6 @@ if "vmap_method" not in inspect.signature(jax.pure_callback).parameters:  # prag
         f"{jax.__version__}: pip install -U 'jax[cpu]'"
     )
 
-
-# The official loss's floor of c = s / sqrt(S).
-_SCALE_FLOOR = 1e-3
 
 try:  # JAX >= 0.7: host callbacks that read and write XLA's buffers in place
     from jax.experimental.buffer_callback import buffer_callback as _buffer_callback
@@ -151,16 +147,7 @@ def _evaluate(key: str, norms: int, args: Dict[str, np.ndarray], dtype: np.dtype
         negatives=neg,
         negative_weights=args.get("weight_neg") if neg is not None else None,
     )
-    stats = np.full((2 + norms,), math.nan, dtype=np.float64)
-    scale = report.scale
-    c = 1.0
-    if scale is not None:
-        stats[0] = scale
-        if report.operator == "deng_official" and report.reduction == "Batch":
-            c = max(scale / math.sqrt(gen.shape[-1]), _SCALE_FLOOR)
-    stats[1] = c
-    for k, (_, lam) in enumerate(report.temperature_norms[:norms]):
-        stats[2 + k] = lam * lam
+    stats = np.asarray(loss_stats(report, gen.shape[-1], norms, squared=True), dtype=np.float64)
     return np.asarray(v, dtype=dtype), stats.astype(dtype)
 
 

@@ -46,7 +46,14 @@ from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 
-from ._loss_operators import forget, is_loaded, key_and_temperatures, official_ron
+from ._loss_operators import (
+    SCALE_FLOOR,
+    forget,
+    is_loaded,
+    key_and_temperatures,
+    loss_stats,
+    official_ron,
+)
 from ._loss_operators import operator_of as _operator
 from ._operator import Operator
 
@@ -74,8 +81,6 @@ _GROUP_HANDLES: Dict[int, int] = {}
 atexit.register(_GROUPS.clear)
 
 
-# The official loss's floor of c = s / sqrt(S).
-_SCALE_FLOOR = 1e-3
 
 
 def prepare(operator: OperatorLike = None, R_list: Sequence[float] = (0.02, 0.05, 0.2)):
@@ -241,16 +246,8 @@ def batched_field(
     )
     if rows is not None:
         v = v[:, rows].clone()  # this rank's rows, in memory of their own
-    stats = torch.full((2 + norms,), math.nan, dtype=torch.float64)
-    scale = report.scale
-    c = 1.0
-    if scale is not None:
-        stats[0] = scale
-        if report.operator == "deng_official" and report.reduction == "Batch":
-            c = max(scale / math.sqrt(gen.shape[-1]), _SCALE_FLOOR)
-    stats[1] = c
-    for k, (_, lam) in enumerate(report.temperature_norms[:norms]):
-        stats[2 + k] = lam
+    stats = torch.tensor(loss_stats(report, gen.shape[-1], norms, squared=False),
+                         dtype=torch.float64)
     # V comes back as a tensor sharing the NumPy array's fresh memory (no alias of an input).
     return v, stats
 
@@ -602,7 +599,7 @@ def positive_log_mass(
             s_val = (d * w[:, None, :]).mean() / w.mean()
     else:
         s_val = torch.as_tensor(scale, dtype=dtype).detach()
-    dhat = d / torch.clamp(s_val, min=_SCALE_FLOOR)
+    dhat = d / torch.clamp(s_val, min=SCALE_FLOOR)
     mask = torch.zeros(n, targets.shape[1], dtype=dtype)
     mask[:, :n] = torch.eye(n, dtype=dtype) * 100.0
     dhat = dhat + mask
