@@ -348,12 +348,32 @@ fn within(at: &str, what: &str, factors: &[usize]) -> Result<()> {
     Ok(())
 }
 
+/// The largest sweep file [`Sweep::from_file`] reads, as for operator files
+/// ([`drift_api::load::MAX_OPERATOR_FILE_BYTES`]): a longer or endless one (`/dev/zero`) is refused
+/// after reading at most this much plus one byte.
+pub const MAX_SWEEP_FILE_BYTES: u64 = drift_api::load::MAX_OPERATOR_FILE_BYTES;
+
 impl Sweep {
-    /// Reads a sweep from a RON file (a UTF-8 byte-order mark at its start is skipped); errors name
-    /// the file, line and column.
+    /// Reads a sweep from a RON file of at most [`MAX_SWEEP_FILE_BYTES`] (a UTF-8 byte-order mark
+    /// at its start is skipped); errors name the file, line and column.
     pub fn from_file(path: &Path) -> Result<Sweep> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read sweep file {}", path.display()))?;
+        use std::io::Read;
+        let cannot_read = || format!("cannot read sweep file {}", path.display());
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .with_context(cannot_read)?
+            .take(MAX_SWEEP_FILE_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .with_context(cannot_read)?;
+        if bytes.len() as u64 > MAX_SWEEP_FILE_BYTES {
+            bail!(
+                "sweep file {}: longer than {} MiB, the most a sweep file may hold",
+                path.display(),
+                MAX_SWEEP_FILE_BYTES >> 20
+            );
+        }
+        let text = String::from_utf8(bytes)
+            .with_context(|| format!("sweep file {}: not UTF-8 text", path.display()))?;
         // Editors on some systems start UTF-8 files with a byte-order mark; operator files accept
         // it too.
         let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
@@ -417,6 +437,17 @@ fn default_test_fraction() -> f64 {
 
 #[cfg(test)]
 mod tests {
+
+    /// An endless file is refused after the cap, not read until memory runs out.
+    #[cfg(unix)]
+    #[test]
+    fn an_endless_sweep_file_is_refused_after_the_cap() {
+        let e = Sweep::from_file(Path::new("/dev/zero"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("longer than 64 MiB"), "{e}");
+    }
+
     use super::*;
 
     #[test]
