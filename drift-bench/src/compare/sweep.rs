@@ -437,6 +437,7 @@ fn default_test_fraction() -> f64 {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     /// An endless file is refused after the cap, not read until memory runs out.
     #[cfg(unix)]
@@ -447,8 +448,6 @@ mod tests {
             .to_string();
         assert!(e.contains("longer than 64 MiB"), "{e}");
     }
-
-    use super::*;
 
     #[test]
     fn a_sweep_file_parses_with_defaults() {
