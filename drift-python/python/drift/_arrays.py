@@ -29,8 +29,9 @@ def as_array(name: str, obj: Any) -> np.ndarray:
         if obj.device.type != "cpu":
             raise ValueError(
                 f"`{name}` is a tensor on device {obj.device}; drift computes on the CPU only "
-                f"for now (no CUDA backend yet): pass `{name}.cpu()` and move V back with "
-                f"`.to({name}.device)`"
+                f"from Python for now (its CUDA backend is reached from Rust and from "
+                f"`drift-bench --backend cuda`, not yet from this package): pass `{name}.cpu()` "
+                f"and move V back with `.to({name}.device)`"
             )
         try:
             # detach() shares the storage; numpy() then views it without a copy.
