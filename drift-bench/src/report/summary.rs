@@ -202,6 +202,7 @@ pub fn summary_table(runs: &[RunRecord]) -> String {
     let mut rows = Vec::new();
     let mut short_training: Vec<usize> = Vec::new();
     let (mut unconverged_rows, mut unconverged_worst) = (0usize, None::<f64>);
+    let sinkhorn_at = header.iter().position(|h| h == SINKHORN_HEADER);
     for group in &sweep.groups {
         for cell in &group.cells {
             let Cell {
@@ -241,8 +242,7 @@ pub fn summary_table(runs: &[RunRecord]) -> String {
                 .filter_map(|r| r.metrics.sinkhorn_error)
                 .reduce(f64::max)
             {
-                let at = header.iter().position(|h| h == SINKHORN_HEADER);
-                if let Some(cell) = at.and_then(|i| row.get_mut(i)) {
+                if let Some(cell) = sinkhorn_at.and_then(|i| row.get_mut(i)) {
                     cell.push('‡');
                 }
                 unconverged_worst = Some(unconverged_worst.map_or(worst, |w: f64| w.max(worst)));

@@ -79,8 +79,9 @@ def key_and_temperatures(operator: OperatorLike) -> Tuple[str, Tuple[float, ...]
 SCALE_FLOOR = 1e-3
 
 
-def loss_stats(report: Any, dim: int, norms: int, squared: bool) -> List[float]:
-    """What a loss needs from a batch report: `[s, c, λ_1, …, λ_norms]` (`λ²` when `squared`),
+def loss_stats(report: Any, dim: int, norms: int) -> List[float]:
+    """What a loss needs from a batch report: `[s, c, λ_1², …, λ_norms²]` (the official info's
+    `loss_R`),
     NaN where the operator reports no scale or fewer norms. `c = max(s/√S, 1e-3)` is the official
     loss's divisor when the operator is the official loss with its scale over the batch, else 1."""
     stats = [math.nan] * (2 + norms)
@@ -91,5 +92,5 @@ def loss_stats(report: Any, dim: int, norms: int, squared: bool) -> List[float]:
             c = max(report.scale / math.sqrt(dim), SCALE_FLOOR)
     stats[1] = c
     for k, (_, lam) in enumerate(report.temperature_norms[:norms]):
-        stats[2 + k] = lam * lam if squared else lam
+        stats[2 + k] = lam * lam
     return stats

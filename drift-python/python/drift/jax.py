@@ -147,7 +147,7 @@ def _evaluate(key: str, norms: int, args: Dict[str, np.ndarray], dtype: np.dtype
         negatives=neg,
         negative_weights=args.get("weight_neg") if neg is not None else None,
     )
-    stats = np.asarray(loss_stats(report, gen.shape[-1], norms, squared=True), dtype=np.float64)
+    stats = np.asarray(loss_stats(report, gen.shape[-1], norms), dtype=np.float64)
     return np.asarray(v, dtype=dtype), stats.astype(dtype)
 
 

@@ -218,7 +218,7 @@ def batched_field(
     without any further collective, and this rank's `N` rows are returned. Returns `V` (`gen`'s
     shape and dtype, data units) and a float64 tensor `[2 + norms]`: the reported feature scale
     (NaN when the operator reports none), the loss's coordinate scale `c` (`max(scale / sqrt(D),
-    1e-3)` for `deng_official` over the batch, else 1) and the first `norms` reported `lambda`
+    1e-3)` for `deng_official` over the batch, else 1) and the first `norms` reported `lambda**2`
     (NaN where fewer are reported). No gradient.
     """
     op = _operator(operator)
@@ -246,8 +246,7 @@ def batched_field(
     )
     if rows is not None:
         v = v[:, rows].clone()  # this rank's rows, in memory of their own
-    stats = torch.tensor(loss_stats(report, gen.shape[-1], norms, squared=False),
-                         dtype=torch.float64)
+    stats = torch.tensor(loss_stats(report, gen.shape[-1], norms), dtype=torch.float64)
     # V comes back as a tensor sharing the NumPy array's fresh memory (no alias of an input).
     return v, stats
 
@@ -399,7 +398,7 @@ def _loss(
     loss = ((scaled - goal) ** 2).mean(dim=(1, 2))
     info: Dict[str, torch.Tensor] = {"drift": v, "scale": stats[0].to(info_dtype)}
     for k, r in enumerate(temps):
-        info[f"loss_{r}"] = (stats[2 + k] ** 2).to(info_dtype)
+        info[f"loss_{r}"] = stats[2 + k].to(info_dtype)
     return loss, info
 
 
