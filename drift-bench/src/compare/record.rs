@@ -242,59 +242,64 @@ pub struct DatasetSummary {
     pub scale: f64,
 }
 
-/// Serde for an optional metric that keeps non-finite values apart from "does not apply": a finite
-/// value is a JSON number, `inf`, `-inf` and `NaN` are the strings `"inf"`, `"-inf"`, `"NaN"`
-/// (Rust's `Display`, as in `results.csv`), `None` is `null`.
-mod non_finite {
-    use serde::de::{self, Deserializer, Visitor};
-    use serde::Serializer;
-    use std::fmt;
+/// A float as `results.json` (and a shard's manifest) writes it: a finite value a JSON number
+/// (which reads back as the same `f64`), `inf`, `-inf` and `NaN` the strings `"inf"`, `"-inf"`,
+/// `"NaN"` (Rust's `Display`, as in `results.csv`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct JsonFloat(pub f64);
 
-    pub fn serialize<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
-        match v {
-            None => s.serialize_none(),
-            Some(x) if x.is_finite() => s.serialize_some(x),
-            Some(x) => s.serialize_some(&x.to_string()),
+impl Serialize for JsonFloat {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.0.is_finite() {
+            s.serialize_f64(self.0)
+        } else {
+            s.serialize_str(&self.0.to_string())
         }
     }
+}
 
-    struct OptMetric;
-
-    impl<'de> Visitor<'de> for OptMetric {
-        type Value = Option<f64>;
-
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("a number, \"inf\", \"-inf\", \"NaN\" or null")
-        }
-        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-            d.deserialize_any(OptMetric)
-        }
-        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-            Ok(Some(v))
-        }
-        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-            Ok(Some(v as f64))
-        }
-        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-            Ok(Some(v as f64))
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-            match v {
-                "inf" => Ok(Some(f64::INFINITY)),
-                "-inf" => Ok(Some(f64::NEG_INFINITY)),
-                "NaN" => Ok(Some(f64::NAN)),
-                _ => Err(E::invalid_value(de::Unexpected::Str(v), &self)),
+impl<'de> Deserialize<'de> for JsonFloat {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{self, Visitor};
+        struct Float;
+        impl Visitor<'_> for Float {
+            type Value = JsonFloat;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a number, \"inf\", \"-inf\" or \"NaN\"")
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<JsonFloat, E> {
+                Ok(JsonFloat(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<JsonFloat, E> {
+                Ok(JsonFloat(v as f64))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<JsonFloat, E> {
+                Ok(JsonFloat(v as f64))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<JsonFloat, E> {
+                match v {
+                    "inf" => Ok(JsonFloat(f64::INFINITY)),
+                    "-inf" => Ok(JsonFloat(f64::NEG_INFINITY)),
+                    "NaN" => Ok(JsonFloat(f64::NAN)),
+                    _ => Err(E::invalid_value(de::Unexpected::Str(v), &self)),
+                }
             }
         }
+        d.deserialize_any(Float)
+    }
+}
+
+/// Serde for an optional metric that keeps non-finite values apart from "does not apply": the
+/// value as a [`JsonFloat`], `None` as `null`.
+mod non_finite {
+    use super::JsonFloat;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+        v.map(JsonFloat).serialize(s)
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
-        d.deserialize_option(OptMetric)
+        Ok(Option::<JsonFloat>::deserialize(d)?.map(|f| f.0))
     }
 }

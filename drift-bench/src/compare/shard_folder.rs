@@ -346,44 +346,20 @@ pub fn read_manifest(dir: &Path) -> Result<ShardManifest, String> {
     serde_json::from_value(value).map_err(|e| format!("{MANIFEST}: {e}"))
 }
 
-/// Serde for `f64` values kept exact: a finite value is a JSON number (which reads back as the same
-/// `f64`), `inf`, `-inf` and `NaN` the strings `"inf"`, `"-inf"`, `"NaN"`.
+/// Serde for `f64` values kept exact, each a [`JsonFloat`] (the form of `results.json`).
 mod exact {
-    use serde::de::Error as _;
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-    #[derive(Serialize, Deserialize)]
-    #[serde(untagged)]
-    enum Value {
-        Number(f64),
-        Text(String),
-    }
+    use crate::compare::record::JsonFloat;
+    use serde::{Deserialize, Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(values: &[f64], s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(values.iter().map(|v| {
-            if v.is_finite() {
-                Value::Number(*v)
-            } else {
-                Value::Text(v.to_string())
-            }
-        }))
+        s.collect_seq(values.iter().map(|v| JsonFloat(*v)))
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
-        Vec::<Value>::deserialize(d)?
+        Ok(Vec::<JsonFloat>::deserialize(d)?
             .into_iter()
-            .map(|v| match v {
-                Value::Number(x) => Ok(x),
-                Value::Text(t) => match t.as_str() {
-                    "inf" => Ok(f64::INFINITY),
-                    "-inf" => Ok(f64::NEG_INFINITY),
-                    "NaN" => Ok(f64::NAN),
-                    other => Err(D::Error::custom(format!(
-                        "`{other}` is not a number, \"inf\", \"-inf\" or \"NaN\""
-                    ))),
-                },
-            })
-            .collect()
+            .map(|f| f.0)
+            .collect())
     }
 }
 
