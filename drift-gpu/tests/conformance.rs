@@ -1,8 +1,9 @@
 //! One conformance suite, two backends: the CPU backend always (so the suite itself runs in every
 //! CI), the CUDA backend where a device exists. Without one the CUDA half says it skipped; with
-//! `DRIFT_REQUIRE_GPU=1` a missing device fails it.
+//! `DRIFT_REQUIRE_GPU=1` a missing device fails it. The suite itself is `drift_ops::conformance`
+//! (feature `conformance`), which any backend's tests can run.
 
-mod common;
+use drift_ops::conformance as common;
 
 use drift_api::kit::{reduce, Backend, Displacement, RowReduction};
 use drift_api::{DriftError, PointCloud};
@@ -52,7 +53,7 @@ fn cuda_backend_conforms() {
 }
 
 fn assert_sliced_passes(backend: &dyn Backend) {
-    assert_none(common::sliced::run_sliced_suite(backend));
+    assert_none(common::run_sliced_suite(backend));
 }
 
 #[test]
@@ -92,7 +93,7 @@ fn cuda_backend_names_a_kernel_it_cannot_run() {
     .unwrap_err();
     assert!(
         err.to_string()
-            .contains("kernel test.cpu_only is not supported on the CUDA backend"),
+            .contains("kernel conformance.cpu_only is not supported on the CUDA backend"),
         "{err}"
     );
 }

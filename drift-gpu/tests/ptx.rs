@@ -4,16 +4,13 @@
 //! without it the test says it skipped, unless `DRIFT_REQUIRE_NVRTC=1`.
 #![cfg(feature = "cuda")]
 
-// The suite's helpers are shared with the conformance tests; this file uses its user kernel.
-#[allow(dead_code)]
-mod common;
-
-use common::Cauchy;
+// The conformance suite's user kernel with a CUDA expression.
 use drift_api::{DriftError, Kernel, Precision};
 use drift_gpu::{
     compile_ptx, compile_scaling_ptx, compile_sliced_ptx, entry_point, nvrtc_available,
     stage_entry, SCALING_STAGES, SLICED_STAGES,
 };
+use drift_ops::conformance::Cauchy;
 use drift_ops::{Gaussian, InverseMultiquadric, Laplace, LogDistance};
 use serde::{Deserialize, Serialize};
 

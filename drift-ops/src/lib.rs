@@ -18,6 +18,8 @@ pub mod batched;
 mod bounding_box;
 pub mod cached;
 pub mod compositions;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 pub mod couplings;
 pub mod cpu;
 pub mod dense;

@@ -1,17 +1,22 @@
 //! Sliced-Wasserstein conformance: a backend's field against the CPU operator's (f32 within 1e-4
 //! relative to the field's largest coordinate, f64 within 1e-10), and a known answer.
 
-use super::{compare_field, tolerance, uniform};
+use super::reference::{compare_field, tolerance, uniform};
+use crate::{drift_with, CpuBackend, SlicedWasserstein};
 use drift_api::kit::Backend;
 use drift_api::{Context, PointCloud, Real};
-use drift_ops::{drift_with, CpuBackend, SlicedWasserstein};
 
 /// One sliced-Wasserstein case.
 pub struct SlicedCase {
+    /// What the failure messages call the case.
     pub name: &'static str,
+    /// Generated samples.
     pub n: usize,
+    /// Targets.
     pub m: usize,
+    /// Dimension.
     pub dim: usize,
+    /// Projection directions.
     pub directions: usize,
     /// Random positive weights on both sides, with a few zero-weight targets.
     pub weighted: bool,
