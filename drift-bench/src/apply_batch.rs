@@ -6,7 +6,7 @@ use crate::apply::{name, print_elapsed, ApplyArgs};
 use crate::array::{Array, Shape};
 use crate::point_files::{self, label};
 use anyhow::{anyhow, bail, Result};
-use drift_api::kit::{apply_drift_batch, BatchProblem, BatchSets, ProblemBatch, SingleProcess};
+use drift_api::kit::{apply_drift_batch, BatchProblem, BatchSets, Collective, ProblemBatch};
 use drift_api::{BatchReport, Context, DriftOperator, Real};
 use std::io::Write;
 use std::path::Path;
@@ -134,11 +134,13 @@ pub fn check_shapes(inputs: &BatchInputs<'_>) -> Result<()> {
     Ok(())
 }
 
-/// Runs the operator on the batch in precision `T`, `a.repeat` times.
+/// Runs the operator on the batch in precision `T`, `a.repeat` times, its batch-wide sums
+/// completed by `collective` ([`drift_api::kit::SingleProcess`] in one process).
 pub fn run_batch_in<T: Real>(
     a: &ApplyArgs,
     op: &dyn DriftOperator,
     inputs: &BatchInputs<'_>,
+    collective: &dyn Collective,
 ) -> Result<BatchOutcome> {
     check_shapes(inputs)?;
     let coords = |i: &BatchInput<'_>| i.array.values().to_real::<T>();
@@ -186,28 +188,32 @@ pub fn run_batch_in<T: Real>(
                 context: &context,
                 out: &mut field,
                 scale: T::one(),
-                collective: &SingleProcess,
+                collective,
             },
         )
         .map_err(|e| anyhow!("--op {}: {e}", a.op.display()))?;
         times.push(clock.elapsed());
     }
+    Ok(BatchOutcome {
+        sizes: sizes(inputs, T::PRECISION)?,
+        report,
+        times,
+        v: point_files::field_array(inputs.x.array.shape(), &field)?,
+    })
+}
+
+/// `B 256 problems: X 64 x 16, Y 128 x 16, 16 negatives, f32`: the batch's sizes.
+pub fn sizes(inputs: &BatchInputs<'_>, precision: drift_api::Precision) -> Result<String> {
     let (b, n, d) = points_shape(&inputs.x, None)?;
     let m = inputs.y.array.shape().rows() / b;
-    let sizes = format!(
+    Ok(format!(
         "B {b} problems: X {n} x {d}, Y {m} x {d}{}, {}",
         inputs.negatives.as_ref().map_or(String::new(), |k| format!(
             ", {} negatives",
             k.array.shape().rows() / b
         )),
-        name(T::PRECISION)
-    );
-    Ok(BatchOutcome {
-        sizes,
-        report,
-        times,
-        v: point_files::field_array(inputs.x.array.shape(), &field)?,
-    })
+        name(precision)
+    ))
 }
 
 /// The batched report tree: each operator with its drift norm over the batch, its scale and

@@ -213,10 +213,23 @@ fn run(cli: Cli, command: &str) -> Result<()> {
             bail!("{message} (give a number of MiB, 0 to turn the cache off, or unset it)");
         }
     }
-    match cli
+    let command_line = cli
         .command
-        .unwrap_or_else(|| Command::Compare(CompareArgs::default_command()))
-    {
+        .unwrap_or_else(|| Command::Compare(CompareArgs::default_command()));
+    // Under an MPI launcher with several ranks, `apply` and `compare` split their work over them.
+    #[cfg(feature = "mpi")]
+    if let Command::Apply(_) | Command::Compare(_) = &command_line {
+        if let Some(world) = crate::mpi::World::join()?.filter(|w| w.size() > 1) {
+            match &command_line {
+                Command::Apply(a) => return crate::mpi::apply::run(&world, a, &mut out, &mut err),
+                Command::Compare(a) => {
+                    return crate::mpi::compare::run(&world, a, command, &mut out)
+                }
+                _ => {}
+            }
+        }
+    }
+    match command_line {
         Command::Compare(a) => compare::run(&a, command, &mut out),
         Command::Merge(a) => merge::run(&a, command, &mut out),
         Command::List { examples } => list::run(examples, &mut out),

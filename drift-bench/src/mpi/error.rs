@@ -1,0 +1,57 @@
+//! Why the ranks of an MPI job stop before any work: a rank failed to prepare, or the ranks do
+//! not run the same thing.
+
+use std::fmt;
+
+/// Why the ranks of an MPI job refuse to start working.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MpiError {
+    /// A rank could not prepare its part (an input it could not read, an output rank 0 cannot
+    /// write, ...): every rank stops with this.
+    RankFailed {
+        /// The rank that failed (the first, when several did).
+        rank: usize,
+        /// Its error.
+        message: String,
+    },
+    /// A rank's run differs from rank 0's (another input shape, precision, operator, ...).
+    Mismatch {
+        /// The rank that differs (the first, when several do).
+        rank: usize,
+        /// What differs (`--x shape`, `operator`, ...).
+        what: String,
+        /// Rank 0's value.
+        root: String,
+        /// The rank's value.
+        found: String,
+    },
+    /// The job's shape does not fit the work (more ranks than problems, a `--shard` under
+    /// `mpirun`, ...).
+    Unfit {
+        /// What does not fit, and what to do.
+        reason: String,
+    },
+}
+
+impl fmt::Display for MpiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MpiError::RankFailed { rank, message } => {
+                write!(f, "MPI rank {rank} failed before the work: {message}")
+            }
+            MpiError::Mismatch {
+                rank,
+                what,
+                root,
+                found,
+            } => write!(
+                f,
+                "MPI ranks disagree before the work: {what} is {found} on rank {rank} but {root} on \
+                 rank 0 (every rank must be given the same inputs and operator)"
+            ),
+            MpiError::Unfit { reason } => write!(f, "{reason}"),
+        }
+    }
+}
+
+impl std::error::Error for MpiError {}
