@@ -523,4 +523,3 @@ fn run_in<T: Real>(a: &ApplyArgs, op: &dyn DriftOperator, inputs: &Inputs) -> Re
         v: point_files::field_array(inputs.x.shape(), &field)?,
     })
 }
-

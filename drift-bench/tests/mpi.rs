@@ -87,7 +87,14 @@ fn batch_inputs(dir: &Path, f32: bool) -> Vec<String> {
     let weights: Vec<f64> = (0..18).map(|k| 0.5 + (k % 4) as f64).collect();
     write_npy::<f64>(&w, Shape::Matrix(6, 3), &weights);
     [
-        "--x", s(&x), "--y", s(&y), "--negatives", s(&n), "--negative-weights", s(&w),
+        "--x",
+        s(&x),
+        "--y",
+        s(&y),
+        "--negatives",
+        s(&n),
+        "--negative-weights",
+        s(&w),
     ]
     .map(String::from)
     .to_vec()
@@ -132,7 +139,10 @@ fn cut_inputs(dir: &Path, inputs: &[String], range: std::ops::Range<usize>) -> V
                 return a.clone();
             }
             let path = Path::new(a);
-            let cut = dir.join(format!("cut-{}", path.file_name().unwrap().to_str().unwrap()));
+            let cut = dir.join(format!(
+                "cut-{}",
+                path.file_name().unwrap().to_str().unwrap()
+            ));
             let part = drift_bench::mpi::slice_array(&read_npy(path), &range).unwrap();
             std::fs::write(&cut, drift_bench::npy::to_bytes(&part)).unwrap();
             s(&cut).to_string()
@@ -166,7 +176,11 @@ fn a_batch_split_over_four_ranks_gives_the_field_of_one_process() {
         stdout.contains("B 6 problems") && stdout.contains("over 4 MPI ranks"),
         "{stdout}"
     );
-    assert!(stdout.contains("all-reduced 5 f64 values in 2 calls"), "{stdout}");
+    // The scale's two sums, λ_R's three temperatures and count, the drift norm's two sums.
+    assert!(
+        stdout.contains("all-reduced 8 f64 values in 3 calls"),
+        "{stdout}"
+    );
     // The batch-wide scale and λ_R matter: rank 0's problem alone has another field, so a rank
     // that used its own problems' statistics would fail the comparison above.
     let alone = single(&dir, op, &cut_inputs(&dir, &inputs, 0..1));
@@ -201,8 +215,16 @@ fn a_single_problem_runs_on_rank_0_alone_and_says_so() {
     let dir = scratch("mpi-single");
     let x = dir.join("x.npy");
     let y = dir.join("y.npy");
-    write_npy::<f64>(&x, Shape::Matrix(9, 2), &gaussian_blob(9, &[0.0, 0.0], 1.0, 1));
-    write_npy::<f64>(&y, Shape::Matrix(11, 2), &gaussian_blob(11, &[1.0, 0.5], 1.0, 2));
+    write_npy::<f64>(
+        &x,
+        Shape::Matrix(9, 2),
+        &gaussian_blob(9, &[0.0, 0.0], 1.0, 1),
+    );
+    write_npy::<f64>(
+        &y,
+        Shape::Matrix(11, 2),
+        &gaussian_blob(11, &[1.0, 0.5], 1.0, 2),
+    );
     let inputs = ["--x", s(&x), "--y", s(&y)].map(String::from).to_vec();
     let op = r#"{"sinkhorn_drift": (temperature: 0.3)}"#;
     let (one, four, _) = one_and_four(&dir, op, &inputs);
@@ -210,19 +232,44 @@ fn a_single_problem_runs_on_rank_0_alone_and_says_so() {
     let out = mpirun(&[BIN], &apply_args(&dir.join("op.ron"), &x, &y, &[]));
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stderr}");
-    assert_eq!(stderr.matches("is not split over the 4 MPI ranks").count(), 1, "{stderr}");
-    assert_eq!(stdout.matches("operator sinkhorn_drift").count(), 1, "{stdout}");
+    assert_eq!(
+        stderr.matches("is not split over the 4 MPI ranks").count(),
+        1,
+        "{stderr}"
+    );
+    assert_eq!(
+        stdout.matches("operator sinkhorn_drift").count(),
+        1,
+        "{stdout}"
+    );
 }
 
-/// `mpirun` on the binary through `sh`, rank `rank` running `special` (a shell command prefix)
-/// and the others `plain`.
-fn mpirun_with_rank(rank: usize, special: &str, args: &[&str]) -> Output {
+/// A command line as one shell word each.
+fn shell(words: &[&str]) -> String {
+    words
+        .iter()
+        .map(|w| drift_bench::cli::shell_quote(w))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `mpirun` through `sh`: rank `rank` runs `special`, the others run the binary with `args`.
+fn mpirun_with_rank(rank: usize, special: &[&str], args: &[&str]) -> Output {
+    let mut plain = vec![BIN];
+    plain.extend_from_slice(args);
     let script = format!(
-        r#"if [ "$OMPI_COMM_WORLD_RANK" = {rank} ]; then exec {special} "$@"; else exec "$@"; fi"#
+        r#"if [ "$OMPI_COMM_WORLD_RANK" = {rank} ]; then exec {}; else exec {}; fi"#,
+        shell(special),
+        shell(&plain)
     );
-    let mut program = vec!["sh", "-c", script.as_str(), "sh", BIN];
-    program.extend_from_slice(args);
-    mpirun(&program, &[])
+    mpirun(&["sh", "-c", &script], &[])
+}
+
+/// The binary with `args`, `from` replaced by `to`.
+fn swapped<'a>(args: &[&'a str], from: &str, to: &'a str) -> Vec<&'a str> {
+    let mut v = vec![BIN];
+    v.extend(args.iter().map(|a| if *a == from { to } else { a }));
+    v
 }
 
 #[test]
@@ -233,31 +280,33 @@ fn ranks_that_disagree_stop_before_any_work() {
     let dir = scratch("mpi-mismatch");
     let inputs = batch_inputs(&dir, false);
     let other = batch_file(&dir, "x-other.npy", (6, 4), 0.0, false);
-    std::fs::write(dir.join("op.ron"), r#"{"deng_official": ()}"#).unwrap();
+    let op = dir.join("op.ron");
+    std::fs::write(&op, r#"{"deng_official": ()}"#).unwrap();
     let out = dir.join("v.npy");
-    let mut args = vec!["apply", "--op", s(&dir.join("op.ron"))];
-    let owned: Vec<&str> = inputs.iter().map(String::as_str).collect();
-    args.extend_from_slice(&owned);
+    let mut args = vec!["apply", "--op", s(&op)];
+    args.extend(inputs.iter().map(String::as_str));
     args.extend(["--out", s(&out)]);
-    // Rank 1 reads another --x: its shape differs, and every rank says so.
-    let swapped: Vec<String> = args.iter().map(|a| a.replace(s(&dir.join("x.npy")), s(&other))).collect();
-    let swapped = swapped.join(" ");
-    let output = mpirun_with_rank(1, &format!("sh -c 'exec $0 {swapped}'"), &args);
+    // Rank 1 reads another --x: its shape differs, and every rank says so (mpirun ends the job
+    // when the first rank exits with an error, so some may be cut short).
+    let x = dir.join("x.npy");
+    let output = mpirun_with_rank(1, &swapped(&args, s(&x), s(&other)), &args);
     let (_, stderr) = text(&output);
     assert!(!output.status.success());
-    assert!(
-        stderr.contains("MPI ranks disagree before the work: --x shape is (6, 4, 3) f64 on rank 1 but (6, 5, 3) f64 on rank 0"),
-        "{stderr}"
-    );
+    let said = "MPI ranks disagree before the work: --x shape is (6, 4, 3) f64 on rank 1 but \
+                (6, 5, 3) f64 on rank 0";
+    assert!(stderr.contains(said), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(!out.exists(), "nothing is written");
     // A rank that cannot read its input stops every rank, naming it.
-    let missing = dir.join("missing.npy");
-    let gone = args.iter().map(|a| a.replace(s(&dir.join("y.npy")), s(&missing))).collect::<Vec<_>>().join(" ");
-    let output = mpirun_with_rank(3, &format!("sh -c 'exec $0 {gone}'"), &args);
+    let (y, missing) = (dir.join("y.npy"), dir.join("missing.npy"));
+    let output = mpirun_with_rank(3, &swapped(&args, s(&y), s(&missing)), &args);
     let (_, stderr) = text(&output);
     assert!(!output.status.success());
-    assert!(stderr.contains("MPI rank 3 failed before the work: --y"), "{stderr}");
+    assert!(
+        stderr.contains("MPI rank 3 failed before the work: --y"),
+        "{stderr}"
+    );
+    assert!(!out.exists(), "nothing is written");
 }
 
 #[test]
@@ -273,12 +322,20 @@ fn a_killed_rank_ends_the_job_within_a_minute() {
     // Thousands of evaluations, each waiting on every rank: rank 2 is killed in the middle.
     let args = apply_args(&op, &x, &y, &["--repeat", "10000"]);
     let clock = Instant::now();
-    let output = mpirun_with_rank(2, "timeout -s KILL 3", &args);
+    let mut killed = vec!["timeout", "-s", "KILL", "3", BIN];
+    killed.extend_from_slice(&args);
+    let output = mpirun_with_rank(2, &killed, &args);
     let took = clock.elapsed();
     let (stdout, stderr) = text(&output);
     assert!(!output.status.success(), "{stdout}\n{stderr}");
-    assert!(took >= Duration::from_secs(3), "the job ended before the kill: {stderr}");
-    assert!(took < Duration::from_secs(60), "the job took {took:?} to end");
+    assert!(
+        took >= Duration::from_secs(3),
+        "the job ended before the kill: {stderr}"
+    );
+    assert!(
+        took < Duration::from_secs(60),
+        "the job took {took:?} to end"
+    );
     eprintln!("a killed rank ended the job in {took:?}");
 }
 
@@ -302,8 +359,23 @@ fn compare_over_four_ranks_writes_the_report_of_one_process() {
     }
     let dir = scratch("mpi-compare");
     let sweep = [
-        "compare", "-o", "one_sided", "-o", "sinkhorn_drift", "-d", "eight_gaussians", "-t",
-        "0.1,1", "--seeds", "0,1", "--steps", "8", "--points", "150", "--quiet", "--out",
+        "compare",
+        "-o",
+        "one_sided",
+        "-o",
+        "sinkhorn_drift",
+        "-d",
+        "eight_gaussians",
+        "-t",
+        "0.1,1",
+        "--seeds",
+        "0,1",
+        "--steps",
+        "8",
+        "--points",
+        "150",
+        "--quiet",
+        "--out",
     ];
     let (one, four) = (dir.join("one"), dir.join("four"));
     let mut single = sweep.to_vec();
@@ -313,7 +385,10 @@ fn compare_over_four_ranks_writes_the_report_of_one_process() {
     split.push(s(&four));
     let stdout = succeeded(&mpirun(&[BIN], &split), "mpirun compare");
     assert_eq!(stdout.matches("wrote ").count(), 1, "{stdout}");
-    assert!(stdout.contains("8 runs (1 studies) over 4 MPI ranks"), "{stdout}");
+    assert!(
+        stdout.contains("8 runs (1 studies) over 4 MPI ranks"),
+        "{stdout}"
+    );
     assert_eq!(timeless_json(&four), timeless_json(&one));
     let report = std::fs::read_to_string(four.join("report.md")).unwrap();
     assert!(report.contains("over 4 MPI ranks"), "{report}");
@@ -322,5 +397,8 @@ fn compare_over_four_ranks_writes_the_report_of_one_process() {
     let output = mpirun(&[BIN], &split);
     let (_, stderr) = text(&output);
     assert!(!output.status.success());
-    assert!(stderr.contains("--shard 0/2 under an MPI launcher"), "{stderr}");
+    assert!(
+        stderr.contains("--shard 0/2 under an MPI launcher"),
+        "{stderr}"
+    );
 }

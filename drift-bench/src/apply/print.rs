@@ -6,7 +6,11 @@ use std::io::Write;
 use std::time::Duration;
 
 /// The report tree: each operator with its drift norm and the couplings it solved.
-pub(crate) fn print_report(out: &mut impl Write, r: &DriftReport, depth: usize) -> std::io::Result<()> {
+pub(crate) fn print_report(
+    out: &mut impl Write,
+    r: &DriftReport,
+    depth: usize,
+) -> std::io::Result<()> {
     let indent = "  ".repeat(depth);
     writeln!(
         out,

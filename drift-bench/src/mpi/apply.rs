@@ -211,10 +211,7 @@ fn run_batch(
     let mut whole = BatchOutcome {
         sizes: format!(
             "{} over {} MPI ranks",
-            apply_batch::sizes(
-                &apply::batch_inputs(a, &ready.inputs),
-                ready.precision
-            )?,
+            apply_batch::sizes(&apply::batch_inputs(a, &ready.inputs), ready.precision)?,
             world.size()
         ),
         v,

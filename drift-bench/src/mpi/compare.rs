@@ -8,12 +8,12 @@
 //! rank ends with it; rank 0 claims the report folder before the runs, and every rank stops if it
 //! cannot.
 
+use crate::compare::command::CompareArgs;
 use crate::compare::command::{check_inputs_outside, checked_sweep, report_notes, REPORT_TITLE};
 use crate::compare::merge::{combine, ShardFolder};
 use crate::compare::record::RunRecord;
 use crate::compare::shard::Shard;
 use crate::compare::shard_folder::{shard_manifest, ShardManifest, ShardParts};
-use crate::compare::command::CompareArgs;
 use crate::compare::{effective_jobs, run_sweep_part};
 use crate::mpi::agree::agree;
 use crate::mpi::gather::gather_to_root;
@@ -93,9 +93,7 @@ pub fn run(world: &World, args: &CompareArgs, command: &str, out: &mut impl Writ
                 manifest,
                 records,
             }),
-            Ok(Part::Failed(message)) => {
-                return Err(MpiError::RankFailed { rank, message }.into())
-            }
+            Ok(Part::Failed(message)) => return Err(MpiError::RankFailed { rank, message }.into()),
             Err(e) => return Err(anyhow!("MPI rank {rank}'s runs do not decode: {e}")),
         }
     }

@@ -48,7 +48,9 @@ pub fn all_gather_bytes(world: &World, bytes: &[u8], what: &str) -> Result<Vec<V
     let mut buf = vec![0u8; total];
     {
         let mut parts = PartitionMut::new(&mut buf[..], &counts[..], &offsets[..]);
-        world.comm().all_gather_varcount_into(&framed[..], &mut parts);
+        world
+            .comm()
+            .all_gather_varcount_into(&framed[..], &mut parts);
     }
     Ok(split(&buf, &counts, &offsets)
         .into_iter()

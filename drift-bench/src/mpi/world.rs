@@ -14,12 +14,7 @@ use std::fmt;
 
 /// Variables that MPI launchers set in the processes they start: Open MPI's, PMI's (MPICH, Intel
 /// MPI, `srun --mpi=pmi2`) and PMIx's (`srun --mpi=pmix`, Open MPI 5).
-pub const LAUNCH_VARS: &[&str] = &[
-    "OMPI_COMM_WORLD_SIZE",
-    "PMI_SIZE",
-    "PMI_RANK",
-    "PMIX_RANK",
-];
+pub const LAUNCH_VARS: &[&str] = &["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMI_RANK", "PMIX_RANK"];
 
 /// True when `var` (the environment) shows that an MPI launcher started this process.
 ///
