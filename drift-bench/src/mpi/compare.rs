@@ -29,7 +29,7 @@ use std::time::Instant;
 #[derive(Serialize, Deserialize)]
 enum Part {
     Done {
-        manifest: ShardManifest,
+        manifest: Box<ShardManifest>,
         records: Vec<RunRecord>,
     },
     Failed(String),
@@ -74,7 +74,10 @@ pub fn run(world: &World, args: &CompareArgs, command: &str, out: &mut impl Writ
     }
     let clock = Instant::now();
     let part = match run_part(args, command, &sweep, shard, world.is_root()) {
-        Ok((manifest, records)) => Part::Done { manifest, records },
+        Ok((manifest, records)) => Part::Done {
+            manifest: Box::new(manifest),
+            records,
+        },
         Err(e) => Part::Failed(format!("{e:#}")),
     };
     let bytes = serde_json::to_vec(&part).context("cannot encode this rank's runs as JSON")?;
@@ -90,7 +93,7 @@ pub fn run(world: &World, args: &CompareArgs, command: &str, out: &mut impl Writ
         match serde_json::from_slice::<Part>(bytes) {
             Ok(Part::Done { manifest, records }) => folders.push(ShardFolder {
                 dir: PathBuf::from(format!("(MPI rank {rank})")),
-                manifest,
+                manifest: *manifest,
                 records,
             }),
             Ok(Part::Failed(message)) => return Err(MpiError::RankFailed { rank, message }.into()),
