@@ -339,6 +339,46 @@ fn a_killed_rank_ends_the_job_within_a_minute() {
     eprintln!("a killed rank ended the job in {took:?}");
 }
 
+#[test]
+fn a_rank_that_fails_mid_run_ends_the_job() {
+    if !have_mpirun() {
+        return;
+    }
+    let dir = scratch("mpi-abort");
+    let mut inputs = batch_inputs(&dir, false);
+    // A NaN in the last problem: only rank 3 (problems 4..6) holds it, the others reach the
+    // batch's first all-reduce and wait there for rank 3.
+    let x = read_npy(Path::new(&inputs[1]));
+    let mut v = values(Path::new(&inputs[1]));
+    let last = v.len() - 1;
+    v[last] = f64::NAN;
+    let bad = dir.join("x-nan.npy");
+    write_npy::<f64>(&bad, x.shape(), &v);
+    inputs[1] = s(&bad).to_string();
+    let op = dir.join("op.ron");
+    std::fs::write(&op, r#"{"deng_official": ()}"#).unwrap();
+    let out = dir.join("v.npy");
+    let mut args = vec!["apply", "--op", s(&op)];
+    args.extend(inputs.iter().map(String::as_str));
+    args.extend(["--out", s(&out)]);
+    let clock = Instant::now();
+    let output = mpirun(&[BIN], &args);
+    let took = clock.elapsed();
+    let (_, stderr) = text(&output);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("error: MPI rank 3 of 4: problems 4..6"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("ending the job"), "{stderr}");
+    assert!(
+        took < Duration::from_secs(60),
+        "the job took {took:?} to end"
+    );
+    assert!(!out.exists(), "nothing is written");
+    eprintln!("a failing rank ended the job in {took:?}");
+}
+
 /// `results.json` without the fields that time the runs or name their command line.
 fn timeless_json(dir: &Path) -> Value {
     let text = std::fs::read_to_string(dir.join("results.json")).unwrap();

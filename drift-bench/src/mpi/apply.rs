@@ -189,7 +189,7 @@ fn run_batch(
     }
     .map_err(|e| {
         anyhow!(
-            "problems {}..{} (a problem index in this message counts from {}): {e:#}",
+            "problems {}..{} (indices in this message count from the rank's first problem, {}): {e:#}",
             range.start,
             range.end,
             range.start
