@@ -432,6 +432,18 @@ fn compare_over_four_ranks_writes_the_report_of_one_process() {
     assert_eq!(timeless_json(&four), timeless_json(&one));
     let report = std::fs::read_to_string(four.join("report.md")).unwrap();
     assert!(report.contains("over 4 MPI ranks"), "{report}");
+    // A rank given another sweep stops every rank before the runs, showing where they differ.
+    let output = mpirun_with_rank(1, &swapped(&split, "0.1,1", "0.1,2"), &split);
+    let (_, stderr) = text(&output);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("MPI ranks disagree before the work: the sweep is"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("[0.1,2.0]") && stderr.contains("[0.1,1.0]"),
+        "{stderr}"
+    );
     // --shard under mpirun is refused by every rank, before any run.
     split.extend(["--shard", "0/2"]);
     let output = mpirun(&[BIN], &split);

@@ -4,7 +4,8 @@
 //! sweep's one report with the code of `drift-bench merge` ([`combine`]): the report of one
 //! process, timings and the command aside. The other ranks write nothing.
 //!
-//! The runs make no collective calls, so a rank whose part fails still sends its error, and every
+//! Before the runs the ranks check that they run one sweep (the same settings and version); after
+//! them, the merge checks that they drew the same data. The runs make no collective calls, so a rank whose part fails still sends its error, and every
 //! rank ends with it; rank 0 claims the report folder before the runs, and every rank stops if it
 //! cannot.
 
@@ -15,7 +16,7 @@ use crate::compare::record::RunRecord;
 use crate::compare::shard::Shard;
 use crate::compare::shard_folder::{shard_manifest, ShardManifest, ShardParts};
 use crate::compare::{effective_jobs, run_sweep_part};
-use crate::mpi::agree::agree;
+use crate::mpi::agree::{agree, check_same, Fingerprint};
 use crate::mpi::gather::gather_to_root;
 use crate::mpi::{MpiError, World};
 use crate::report::{self, ReportFolder, ReportOptions};
@@ -59,6 +60,7 @@ pub fn run(world: &World, args: &CompareArgs, command: &str, out: &mut impl Writ
         Ok((sweep, folder))
     })();
     let (sweep, folder) = agree(world, prepared)?;
+    check_same(world, &sweep_fingerprint(&sweep)?)?;
     let shard = Shard::new(world.rank(), world.size())?;
     let total = sweep.runs();
     if world.is_root() {
@@ -131,6 +133,20 @@ pub fn run(world: &World, args: &CompareArgs, command: &str, out: &mut impl Writ
         clock.elapsed().as_secs_f64()
     )?;
     Ok(())
+}
+
+/// The version and the sweep (every study and setting, `jobs` aside), compared before the runs; the
+/// data each rank draws or reads is compared after them, by the merge (the shards' fingerprints).
+fn sweep_fingerprint(sweep: &crate::compare::Sweep) -> Result<Fingerprint> {
+    let mut plain = sweep.clone();
+    plain.jobs = 1;
+    let mut f = Fingerprint::default();
+    f.push("the drift-bench version", env!("CARGO_PKG_VERSION"));
+    f.push(
+        "the sweep",
+        ron::to_string(&plain).context("cannot write the sweep as RON")?,
+    );
+    Ok(f)
 }
 
 /// Runs this rank's shard and returns it as a shard folder's manifest and records.
