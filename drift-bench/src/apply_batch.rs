@@ -110,6 +110,37 @@ pub struct BatchOutcome {
     pub times: Vec<std::time::Duration>,
     /// The field, `(B, N, D)`.
     pub v: Array,
+    /// The report's problem-by-problem lines ([`problem_summaries`] of `report`, or those of the
+    /// whole batch when the report is one process's part of it).
+    pub summaries: Vec<Option<ProblemSummary>>,
+}
+
+/// The problem-by-problem line of a report node, for operators that ran the problems one by one.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ProblemSummary {
+    /// Scaling iterations over every problem.
+    pub iterations: usize,
+    /// Problems with a coupling not converged.
+    pub unconverged: usize,
+    /// The worst Sinkhorn marginal error (of the node and its parts), if any coupling gave one.
+    pub worst: Option<f64>,
+}
+
+/// Every node's [`ProblemSummary`] in the order the report prints them (a node, then its parts):
+/// `None` for a node without per-problem reports.
+pub fn problem_summaries(r: &BatchReport) -> Vec<Option<ProblemSummary>> {
+    let own = (!r.per_problem.is_empty()).then(|| ProblemSummary {
+        iterations: r.per_problem.iter().map(|p| p.total_iterations()).sum(),
+        unconverged: r
+            .per_problem
+            .iter()
+            .filter(|p| p.couplings.iter().any(|c| !c.converged))
+            .count(),
+        worst: r.max_marginal_error(),
+    });
+    std::iter::once(own)
+        .chain(r.parts.iter().flat_map(problem_summaries))
+        .collect()
 }
 
 /// Checks the shapes of every batched input against `--x`'s, before anything is computed.
@@ -196,6 +227,7 @@ pub fn run_batch_in<T: Real>(
     }
     Ok(BatchOutcome {
         sizes: sizes(inputs, T::PRECISION)?,
+        summaries: problem_summaries(&report),
         report,
         times,
         v: point_files::field_array(inputs.x.array.shape(), &field)?,
@@ -223,6 +255,16 @@ pub fn print_batch_report(
     r: &BatchReport,
     depth: usize,
 ) -> std::io::Result<()> {
+    print_report_with(out, r, depth, &mut problem_summaries(r).into_iter())
+}
+
+/// [`print_batch_report`] with the problem-by-problem lines taken from `summaries`, in order.
+fn print_report_with(
+    out: &mut impl Write,
+    r: &BatchReport,
+    depth: usize,
+    summaries: &mut impl Iterator<Item = Option<ProblemSummary>>,
+) -> std::io::Result<()> {
     let indent = "  ".repeat(depth);
     writeln!(
         out,
@@ -244,22 +286,17 @@ pub fn print_batch_report(
             t.lambda
         )?;
     }
-    if !r.per_problem.is_empty() {
-        let iterations: usize = r.per_problem.iter().map(|p| p.total_iterations()).sum();
-        let unconverged = r
-            .per_problem
-            .iter()
-            .filter(|p| p.couplings.iter().any(|c| !c.converged))
-            .count();
+    if let Some(Some(p)) = summaries.next() {
         writeln!(
             out,
-            "{indent}  problem by problem: {iterations} scaling iterations in all, worst marginal error {}, {unconverged} problems with a coupling NOT converged",
-            r.max_marginal_error()
-                .map_or("-".into(), |e| format!("{e:.3e}")),
+            "{indent}  problem by problem: {} scaling iterations in all, worst marginal error {}, {} problems with a coupling NOT converged",
+            p.iterations,
+            p.worst.map_or("-".into(), |e| format!("{e:.3e}")),
+            p.unconverged
         )?;
     }
     for p in &r.parts {
-        print_batch_report(out, p, depth + 1)?;
+        print_report_with(out, p, depth + 1, summaries)?;
     }
     Ok(())
 }
@@ -267,7 +304,7 @@ pub fn print_batch_report(
 /// Prints a batched run's outcome (after the field is written).
 pub fn print_outcome(out: &mut impl Write, a: &ApplyArgs, o: &BatchOutcome) -> Result<()> {
     writeln!(out, "{}", o.sizes)?;
-    print_batch_report(out, &o.report, 0)?;
+    print_report_with(out, &o.report, 0, &mut o.summaries.iter().copied())?;
     print_elapsed(out, &o.times)?;
     match &a.out {
         Some(path) => writeln!(out, "wrote V, shape {}, to {}", o.v.shape(), path.display())?,

@@ -100,8 +100,8 @@ fn batch_inputs(dir: &Path, f32: bool) -> Vec<String> {
     .to_vec()
 }
 
-/// The field of `op` on `inputs` by one process and by 4 ranks.
-fn one_and_four(dir: &Path, op: &str, inputs: &[String]) -> (Vec<f64>, Vec<f64>, String) {
+/// The field of `op` on `inputs` by one process and by 4 ranks, and what each printed.
+fn one_and_four(dir: &Path, op: &str, inputs: &[String]) -> (Vec<f64>, Vec<f64>, [String; 2]) {
     let op_file = dir.join("op.ron");
     std::fs::write(&op_file, op).unwrap();
     let (one, four) = (dir.join("v1.npy"), dir.join("v4.npy"));
@@ -112,12 +112,20 @@ fn one_and_four(dir: &Path, op: &str, inputs: &[String]) -> (Vec<f64>, Vec<f64>,
         a
     };
     let single = args(&one);
-    ok(&single.iter().map(String::as_str).collect::<Vec<_>>());
+    let printed = ok(&single.iter().map(String::as_str).collect::<Vec<_>>());
     let split = args(&four);
     let split: Vec<&str> = split.iter().map(String::as_str).collect();
     let stdout = succeeded(&mpirun(&[BIN], &split), "mpirun apply");
     assert_eq!(read_npy(&four).shape(), read_npy(&one).shape());
-    (values(&one), values(&four), stdout)
+    (values(&one), values(&four), [printed, stdout])
+}
+
+/// The report's problem-by-problem lines (exact counts and the worst marginal error).
+fn problem_lines(printed: &str) -> Vec<&str> {
+    printed
+        .lines()
+        .filter(|l| l.contains("problem by problem"))
+        .collect()
 }
 
 fn assert_close(a: &[f64], b: &[f64], relative: f64) {
@@ -170,7 +178,7 @@ fn a_batch_split_over_four_ranks_gives_the_field_of_one_process() {
     let dir = scratch("mpi-batch-f64");
     let inputs = batch_inputs(&dir, false);
     let op = r#"{"deng_official": ()}"#;
-    let (one, four, stdout) = one_and_four(&dir, op, &inputs);
+    let (one, four, [_, stdout]) = one_and_four(&dir, op, &inputs);
     assert_close(&one, &four, 1e-12);
     assert!(
         stdout.contains("B 6 problems") && stdout.contains("over 4 MPI ranks"),
@@ -203,8 +211,11 @@ fn a_composed_per_problem_operator_in_f32_splits_too() {
         (weight: 1.0, operator: {"deng_alg2": (temperature: 0.5)}),
         (weight: 0.5, operator: {"sinkhorn_drift": (temperature: 0.5, sinkhorn: (max_iters: 200, tol: 1e-6))}),
     ])}"#;
-    let (one, four, _) = one_and_four(&dir, op, &inputs);
+    let (one, four, [single, split]) = one_and_four(&dir, op, &inputs);
     assert_close(&one, &four, 1e-5);
+    // Rank 0 prints the whole batch's problem-by-problem lines, not its own problems'.
+    assert_eq!(problem_lines(&split), problem_lines(&single));
+    assert_eq!(problem_lines(&single).len(), 2, "{single}");
 }
 
 #[test]

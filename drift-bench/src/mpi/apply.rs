@@ -15,7 +15,7 @@
 //! against the whole sets, so rank 0 computes it alone and says so.
 
 use crate::apply::{self, ApplyArgs, Inputs};
-use crate::apply_batch::{self, BatchOutcome};
+use crate::apply_batch::{self, BatchOutcome, ProblemSummary};
 use crate::array::{Array, Shape, Values};
 use crate::compare::operator_spec::expanded_ron;
 use crate::mpi::agree::{agree, check_same, Fingerprint};
@@ -26,6 +26,8 @@ use crate::pending_file::PendingFile;
 use crate::point_files;
 use anyhow::{anyhow, Result};
 use drift_api::{BatchReport, DriftOperator, Precision};
+use mpi::collective::SystemOperation;
+use mpi::traits::CommunicatorCollectives;
 use std::io::Write;
 
 /// What a rank holds once it is ready to work.
@@ -196,6 +198,7 @@ fn run_batch(
         )
     })?;
     let traffic = collective.traffic();
+    let summaries = whole_batch_summaries(world, &outcome.summaries);
     let gathered = match outcome.v.values() {
         Values::F32(v) => gather_to_root(world, v, "the field")?.map(|p| Values::F32(p.concat())),
         Values::F64(v) => gather_to_root(world, v, "the field")?.map(|p| Values::F64(p.concat())),
@@ -215,6 +218,7 @@ fn run_batch(
             world.size()
         ),
         v,
+        summaries,
         ..outcome
     };
     count_every_problem(&mut whole.report, problems);
@@ -223,8 +227,7 @@ fn run_batch(
     writeln!(
         out,
         "mpi: {} ranks, rank 0 ran problems {}..{}; per evaluation each rank all-reduced {} f64 \
-         values in {} calls ({} bytes); rank 0 gathered the field once ({field_bytes} bytes); the \
-         per-problem diagnostics above are rank 0's problems",
+         values in {} calls ({} bytes); rank 0 gathered the field once ({field_bytes} bytes)",
         world.size(),
         range.start,
         range.end,
@@ -233,6 +236,39 @@ fn run_batch(
         traffic.values / repeat * 8,
     )?;
     Ok(())
+}
+
+/// Every rank's problem-by-problem lines combined (all ranks call it, with reports of one shape:
+/// the same operator): iterations and unconverged problems added, the worst marginal error the
+/// largest, so that rank 0 prints the lines of the whole batch.
+fn whole_batch_summaries(
+    world: &World,
+    local: &[Option<ProblemSummary>],
+) -> Vec<Option<ProblemSummary>> {
+    let part = |s: &Option<ProblemSummary>| s.unwrap_or_default();
+    let counts: Vec<f64> = local
+        .iter()
+        .flat_map(|s| [part(s).iterations as f64, part(s).unconverged as f64])
+        .collect();
+    let worst: Vec<f64> = local
+        .iter()
+        .map(|s| part(s).worst.unwrap_or(f64::NEG_INFINITY))
+        .collect();
+    let (mut all_counts, mut all_worst) = (counts.clone(), worst.clone());
+    let comm = world.comm();
+    comm.all_reduce_into(&counts[..], &mut all_counts[..], SystemOperation::sum());
+    comm.all_reduce_into(&worst[..], &mut all_worst[..], SystemOperation::max());
+    local
+        .iter()
+        .enumerate()
+        .map(|(k, s)| {
+            s.map(|_| ProblemSummary {
+                iterations: all_counts[2 * k] as usize,
+                unconverged: all_counts[2 * k + 1] as usize,
+                worst: Some(all_worst[k]).filter(|w| *w > f64::NEG_INFINITY),
+            })
+        })
+        .collect()
 }
 
 /// The report (rank 0's, whose batch-wide values are the whole batch's) counts every problem.
