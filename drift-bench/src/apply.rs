@@ -12,6 +12,13 @@
 //! # Ok::<(), anyhow::Error>(())
 //! ```
 
+mod print;
+mod single;
+
+pub(crate) use print::print_elapsed;
+use print::{print_report, print_summary};
+use single::run_in;
+
 use crate::apply_batch::{self, BatchInput, BatchInputs};
 use crate::array::{Array, Shape};
 use crate::backend_kind::BackendKind;
@@ -20,10 +27,9 @@ use crate::point_files::{self, label};
 use crate::{csv, invalid_arg, same_file};
 use anyhow::{anyhow, bail, Result};
 use clap::Args;
-use drift_api::{Context, DriftOperator, DriftReport, Negatives, PointCloud, Precision, Real};
+use drift_api::{DriftOperator, Precision};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 /// The default `--negative-weight`: a negative weighs as much as one generated sample.
 pub const DEFAULT_NEGATIVE_WEIGHT: f64 = 1.0;
@@ -171,13 +177,14 @@ impl ApplyArgs {
 }
 
 /// The inputs read from disk, before conversion to the working precision.
-struct Inputs {
-    x: Array,
-    y: Array,
-    x_weights: Option<Array>,
-    y_weights: Option<Array>,
-    negatives: Option<Array>,
-    negative_weights: Option<Array>,
+#[derive(Clone)]
+pub(crate) struct Inputs {
+    pub(crate) x: Array,
+    pub(crate) y: Array,
+    pub(crate) x_weights: Option<Array>,
+    pub(crate) y_weights: Option<Array>,
+    pub(crate) negatives: Option<Array>,
+    pub(crate) negative_weights: Option<Array>,
 }
 
 fn read_optional(arg: &str, path: &Option<PathBuf>, header: csv::Header) -> Result<Option<Array>> {
@@ -186,19 +193,8 @@ fn read_optional(arg: &str, path: &Option<PathBuf>, header: csv::Header) -> Resu
         .transpose()
 }
 
-/// What a run computed, printed once the output is in place.
-struct Outcome {
-    /// `X 6 x 2, Y 8 x 2, f32`
-    sizes: String,
-    report: DriftReport,
-    /// The time of each evaluation, in order.
-    times: Vec<Duration>,
-    precision: Precision,
-    v: Array,
-}
-
-/// Checks every argument and prepares the output file, before anything is read or computed.
-fn prepare(a: &ApplyArgs) -> Result<Option<PendingFile>> {
+/// Checks every argument, before anything is read, computed or written.
+pub(crate) fn check_args(a: &ApplyArgs) -> Result<()> {
     // The command line cannot ask for both (clap refuses it); a program filling the fields can.
     if a.f32 && a.f64 {
         bail!("--f32 and --f64 choose different precisions: pass one of them");
@@ -212,6 +208,12 @@ fn prepare(a: &ApplyArgs) -> Result<Option<PendingFile>> {
         );
     }
     invalid_arg::finite_at_least("--negative-weight", a.negative_weight, 0.0, true)?;
+    Ok(())
+}
+
+/// Checks every argument and prepares the output file, before anything is read or computed.
+pub(crate) fn prepare(a: &ApplyArgs) -> Result<Option<PendingFile>> {
+    check_args(a)?;
     let Some(path) = &a.out else {
         return Ok(None);
     };
@@ -227,6 +229,13 @@ fn prepare(a: &ApplyArgs) -> Result<Option<PendingFile>> {
 /// printing cannot keep the result from being written.
 pub fn run(a: &ApplyArgs, out: &mut impl Write, err: &mut impl Write) -> Result<()> {
     let pending = prepare(a)?;
+    let (op, inputs) = read(a)?;
+    let precision = precision_of(a, &inputs, err)?;
+    finish(a, op.as_ref(), &inputs, precision, pending, out)
+}
+
+/// Loads the operator and reads every input.
+pub(crate) fn read(a: &ApplyArgs) -> Result<(Box<dyn DriftOperator>, Inputs)> {
     let op = drift_api::load_operator(&a.op).map_err(|e| anyhow!("--op {e}"))?;
     let header = a.header();
     let inputs = Inputs {
@@ -240,8 +249,18 @@ pub fn run(a: &ApplyArgs, out: &mut impl Write, err: &mut impl Write) -> Result<
     if a.negative_weights.is_some() && a.negatives.is_none() {
         bail!("--negative-weights: there are no --negatives to weigh");
     }
+    Ok((op, inputs))
+}
+
+/// The working precision (see [`ApplyArgs`]); a note on `err` when X and Y differ and no flag
+/// chooses.
+pub(crate) fn precision_of(
+    a: &ApplyArgs,
+    inputs: &Inputs,
+    err: &mut impl Write,
+) -> Result<Precision> {
     let (px, py) = (inputs.x.values().precision(), inputs.y.values().precision());
-    let precision = if a.f32 {
+    Ok(if a.f32 {
         Precision::F32
     } else if a.f64 || px != py {
         if !a.f64 {
@@ -255,22 +274,35 @@ pub fn run(a: &ApplyArgs, out: &mut impl Write, err: &mut impl Write) -> Result<
         Precision::F64
     } else {
         px
-    };
+    })
+}
+
+/// Computes the field of the inputs in `precision`, writes it to `pending` and prints the
+/// diagnostics.
+pub(crate) fn finish(
+    a: &ApplyArgs,
+    op: &dyn DriftOperator,
+    inputs: &Inputs,
+    precision: Precision,
+    pending: Option<PendingFile>,
+    out: &mut impl Write,
+) -> Result<()> {
     if let Shape::Batch(..) = inputs.x.shape() {
-        let batch = batch_inputs(a, &inputs);
+        let batch = batch_inputs(a, inputs);
+        let collective = &drift_api::kit::SingleProcess;
         let outcome = match precision {
-            Precision::F32 => apply_batch::run_batch_in::<f32>(a, op.as_ref(), &batch)?,
-            Precision::F64 => apply_batch::run_batch_in::<f64>(a, op.as_ref(), &batch)?,
+            Precision::F32 => apply_batch::run_batch_in::<f32>(a, op, &batch, collective)?,
+            Precision::F64 => apply_batch::run_batch_in::<f64>(a, op, &batch, collective)?,
         };
         if let Some(pending) = pending {
             point_files::commit_array("--out", pending, &outcome.v)?;
         }
         return apply_batch::print_outcome(out, a, &outcome);
     }
-    refuse_batches(a, &inputs)?;
+    refuse_batches(a, inputs)?;
     let outcome = match precision {
-        Precision::F32 => run_in::<f32>(a, op.as_ref(), &inputs)?,
-        Precision::F64 => run_in::<f64>(a, op.as_ref(), &inputs)?,
+        Precision::F32 => run_in::<f32>(a, op, inputs)?,
+        Precision::F64 => run_in::<f64>(a, op, inputs)?,
     };
     if let Some(pending) = pending {
         point_files::commit_array("--out", pending, &outcome.v)?;
@@ -293,7 +325,7 @@ pub fn run(a: &ApplyArgs, out: &mut impl Write, err: &mut impl Write) -> Result<
 }
 
 /// The inputs of a batched run, each with its argument and file.
-fn batch_inputs<'a>(a: &'a ApplyArgs, i: &'a Inputs) -> BatchInputs<'a> {
+pub(crate) fn batch_inputs<'a>(a: &'a ApplyArgs, i: &'a Inputs) -> BatchInputs<'a> {
     let input = |arg, path: &'a Option<PathBuf>, array: &'a Option<Array>| {
         path.as_deref()
             .zip(array.as_ref())
@@ -345,237 +377,4 @@ pub(crate) fn name(p: Precision) -> &'static str {
         Precision::F32 => "f32",
         Precision::F64 => "f64",
     }
-}
-
-/// The weights argument, file and array, if given.
-fn with<'a>(
-    arg: &'a str,
-    path: &'a Option<PathBuf>,
-    array: &'a Option<Array>,
-) -> Option<(&'a str, &'a Path, &'a Array)> {
-    path.as_deref()
-        .zip(array.as_ref())
-        .map(|(p, w)| (arg, p, w))
-}
-
-/// Builds a point set with optional weights, `arg` and `weights_arg` naming them in errors.
-fn cloud<T: Real>(
-    arg: &str,
-    path: &Path,
-    array: &Array,
-    weights: Option<(&str, &Path, &Array)>,
-) -> Result<PointCloud<T>> {
-    let points = point_files::points::<T>(arg, path, array)?;
-    let Some((warg, wpath, warray)) = weights else {
-        return Ok(points);
-    };
-    let w = point_files::weights::<T>(warg, wpath, warray)?;
-    if w.len() != points.len() {
-        bail!(
-            "{}: {} weights for the {} points of {}",
-            label(warg, wpath),
-            w.len(),
-            points.len(),
-            label(arg, path)
-        );
-    }
-    points
-        .with_weights(w)
-        .map_err(|e| anyhow!("{}: {e}", label(warg, wpath)))
-}
-
-fn same_dim<T: Real>(a: &PointCloud<T>, b: &PointCloud<T>) -> Result<()> {
-    if a.dim() != b.dim() {
-        bail!(
-            "dimension mismatch: {} has dimension {} but {} has dimension {}",
-            a.name(),
-            a.dim(),
-            b.name(),
-            b.dim()
-        );
-    }
-    Ok(())
-}
-
-/// The relative weight handed to the operator with the negatives: `--negative-weight`, times the
-/// mean of `--negative-weights` over the negatives of positive weight, so that each negative weighs
-/// its own weight times `--negative-weight` (the engine spreads the relative weight over the
-/// negatives in proportion to their weights).
-fn negative_weight<T: Real>(a: &ApplyArgs, points: &PointCloud<T>) -> f64 {
-    match points.weights() {
-        Some(w) => a.negative_weight * Negatives::relative_weight_of(w),
-        None => a.negative_weight,
-    }
-}
-
-/// Builds the point sets in precision `T` and computes the field.
-fn run_in<T: Real>(a: &ApplyArgs, op: &dyn DriftOperator, inputs: &Inputs) -> Result<Outcome> {
-    let x = cloud::<T>(
-        "--x",
-        &a.x,
-        &inputs.x,
-        with("--x-weights", &a.x_weights, &inputs.x_weights),
-    )?;
-    let y = cloud::<T>(
-        "--y",
-        &a.y,
-        &inputs.y,
-        with("--y-weights", &a.y_weights, &inputs.y_weights),
-    )?;
-    same_dim(&x, &y)?;
-    let negatives = match (&a.negatives, &inputs.negatives) {
-        (Some(path), Some(array)) => {
-            let n = cloud::<T>(
-                "--negatives",
-                path,
-                array,
-                with(
-                    "--negative-weights",
-                    &a.negative_weights,
-                    &inputs.negative_weights,
-                ),
-            )?;
-            same_dim(&x, &n)?;
-            Some(n)
-        }
-        _ => None,
-    };
-
-    let context = Context::at(a.step, a.time);
-    let mut field = vec![T::zero(); x.len() * x.dim()];
-    let mut times = Vec::with_capacity(a.repeat as usize);
-    let mut report = DriftReport::default();
-    let backend = a.backend.open()?;
-    for _ in 0..a.repeat {
-        let clock = Instant::now();
-        report = drift_ops::drift_into(
-            backend.as_ref(),
-            op,
-            &x,
-            &y,
-            &context,
-            negatives
-                .as_ref()
-                .map(|points| Negatives::new(points, negative_weight(a, points))),
-            &mut field,
-        )
-        .map_err(|e| anyhow!("--op {}: {e}", a.op.display()))?;
-        times.push(clock.elapsed());
-    }
-    let sizes = format!(
-        "X {} x {}, Y {} x {}{}, {}",
-        x.len(),
-        x.dim(),
-        y.len(),
-        y.dim(),
-        negatives
-            .as_ref()
-            .map_or(String::new(), |n| format!(", {} negatives", n.len())),
-        name(T::PRECISION)
-    );
-    Ok(Outcome {
-        sizes,
-        report,
-        times,
-        precision: T::PRECISION,
-        v: point_files::field_array(inputs.x.shape(), &field)?,
-    })
-}
-
-/// The report tree: each operator with its drift norm and the couplings it solved.
-fn print_report(out: &mut impl Write, r: &DriftReport, depth: usize) -> std::io::Result<()> {
-    let indent = "  ".repeat(depth);
-    writeln!(
-        out,
-        "{indent}operator {}: drift norm λ = {:.6e}",
-        r.operator, r.drift_norm
-    )?;
-    for c in &r.couplings {
-        writeln!(
-            out,
-            "{indent}  {} coupling {}: {} iterations, marginal error {}, {}{}",
-            if c.term.is_empty() { "-" } else { &c.term },
-            c.coupling,
-            c.iterations,
-            c.marginal_error.map_or("-".into(), |e| format!("{e:.3e}")),
-            if c.converged {
-                "converged"
-            } else {
-                "NOT converged"
-            },
-            // Which path the passes took: distances cached within the budget, or recomputed.
-            c.path.map_or(String::new(), |p| format!(", pairs {p}"))
-        )?;
-    }
-    if let Some(p) = &r.precision {
-        if p.promoted() {
-            writeln!(
-                out,
-                "{indent}  computed in f64: log-weights up to {:.3e} are beyond what f32 resolves",
-                p.log_weight_scale
-            )?;
-        }
-        if !p.trusted() {
-            writeln!(
-                out,
-                "{indent}  WARNING: log-weights up to {:.3e}; kernel weights may be off by {:.1e} relative (raise the temperature or rescale the data)",
-                p.log_weight_scale, p.weight_error_bound
-            )?;
-        }
-    }
-    for p in &r.parts {
-        print_report(out, p, depth + 1)?;
-    }
-    Ok(())
-}
-
-/// `elapsed` is the first evaluation; with `--repeat K > 1`, a `timing` line adds the median and
-/// the minimum over the K evaluations, in seconds.
-pub(crate) fn print_elapsed(out: &mut impl Write, times: &[Duration]) -> std::io::Result<()> {
-    let Some(first) = times.first() else {
-        return Ok(());
-    };
-    writeln!(out, "elapsed {:.3} ms", first.as_secs_f64() * 1e3)?;
-    if times.len() > 1 {
-        let (median, min) = median_and_min(times);
-        writeln!(
-            out,
-            "timing: {} evaluations, median {median:.6} s, min {min:.6} s",
-            times.len()
-        )?;
-    }
-    Ok(())
-}
-
-/// The median (the mean of the two middle values for an even count) and the minimum, in seconds.
-fn median_and_min(times: &[Duration]) -> (f64, f64) {
-    let mut s: Vec<f64> = times.iter().map(Duration::as_secs_f64).collect();
-    s.sort_by(f64::total_cmp);
-    let n = s.len();
-    let median = if n % 2 == 1 {
-        s[n / 2]
-    } else {
-        0.5 * (s[n / 2 - 1] + s[n / 2])
-    };
-    (median, s[0])
-}
-
-fn print_summary(out: &mut impl Write, v: &Array, show: usize) -> std::io::Result<()> {
-    let rows = v.shape().rows();
-    let shown = show.min(rows);
-    writeln!(
-        out,
-        "V: shape {}{}",
-        v.shape(),
-        if shown < rows {
-            format!(", first {shown} rows:")
-        } else {
-            ":".into()
-        }
-    )?;
-    for i in 0..shown {
-        let row: Vec<String> = v.row(i).iter().map(|c| format!("{c:>13.6e}")).collect();
-        writeln!(out, "  {}", row.join(" "))?;
-    }
-    Ok(())
 }

@@ -6,7 +6,7 @@ use crate::apply::{name, print_elapsed, ApplyArgs};
 use crate::array::{Array, Shape};
 use crate::point_files::{self, label};
 use anyhow::{anyhow, bail, Result};
-use drift_api::kit::{apply_drift_batch, BatchProblem, BatchSets, ProblemBatch, SingleProcess};
+use drift_api::kit::{apply_drift_batch, BatchProblem, BatchSets, Collective, ProblemBatch};
 use drift_api::{BatchReport, Context, DriftOperator, Real};
 use std::io::Write;
 use std::path::Path;
@@ -110,6 +110,37 @@ pub struct BatchOutcome {
     pub times: Vec<std::time::Duration>,
     /// The field, `(B, N, D)`.
     pub v: Array,
+    /// The report's problem-by-problem lines ([`problem_summaries`] of `report`, or those of the
+    /// whole batch when the report is one process's part of it).
+    pub summaries: Vec<Option<ProblemSummary>>,
+}
+
+/// The problem-by-problem line of a report node, for operators that ran the problems one by one.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ProblemSummary {
+    /// Scaling iterations over every problem.
+    pub iterations: usize,
+    /// Problems with a coupling not converged.
+    pub unconverged: usize,
+    /// The worst Sinkhorn marginal error (of the node and its parts), if any coupling gave one.
+    pub worst: Option<f64>,
+}
+
+/// Every node's [`ProblemSummary`] in the order the report prints them (a node, then its parts):
+/// `None` for a node without per-problem reports.
+pub fn problem_summaries(r: &BatchReport) -> Vec<Option<ProblemSummary>> {
+    let own = (!r.per_problem.is_empty()).then(|| ProblemSummary {
+        iterations: r.per_problem.iter().map(|p| p.total_iterations()).sum(),
+        unconverged: r
+            .per_problem
+            .iter()
+            .filter(|p| p.couplings.iter().any(|c| !c.converged))
+            .count(),
+        worst: r.max_marginal_error(),
+    });
+    std::iter::once(own)
+        .chain(r.parts.iter().flat_map(problem_summaries))
+        .collect()
 }
 
 /// Checks the shapes of every batched input against `--x`'s, before anything is computed.
@@ -134,11 +165,13 @@ pub fn check_shapes(inputs: &BatchInputs<'_>) -> Result<()> {
     Ok(())
 }
 
-/// Runs the operator on the batch in precision `T`, `a.repeat` times.
+/// Runs the operator on the batch in precision `T`, `a.repeat` times, its batch-wide sums
+/// completed by `collective` ([`drift_api::kit::SingleProcess`] in one process).
 pub fn run_batch_in<T: Real>(
     a: &ApplyArgs,
     op: &dyn DriftOperator,
     inputs: &BatchInputs<'_>,
+    collective: &dyn Collective,
 ) -> Result<BatchOutcome> {
     check_shapes(inputs)?;
     let coords = |i: &BatchInput<'_>| i.array.values().to_real::<T>();
@@ -186,28 +219,33 @@ pub fn run_batch_in<T: Real>(
                 context: &context,
                 out: &mut field,
                 scale: T::one(),
-                collective: &SingleProcess,
+                collective,
             },
         )
         .map_err(|e| anyhow!("--op {}: {e}", a.op.display()))?;
         times.push(clock.elapsed());
     }
+    Ok(BatchOutcome {
+        sizes: sizes(inputs, T::PRECISION)?,
+        summaries: problem_summaries(&report),
+        report,
+        times,
+        v: point_files::field_array(inputs.x.array.shape(), &field)?,
+    })
+}
+
+/// `B 256 problems: X 64 x 16, Y 128 x 16, 16 negatives, f32`: the batch's sizes.
+pub fn sizes(inputs: &BatchInputs<'_>, precision: drift_api::Precision) -> Result<String> {
     let (b, n, d) = points_shape(&inputs.x, None)?;
     let m = inputs.y.array.shape().rows() / b;
-    let sizes = format!(
+    Ok(format!(
         "B {b} problems: X {n} x {d}, Y {m} x {d}{}, {}",
         inputs.negatives.as_ref().map_or(String::new(), |k| format!(
             ", {} negatives",
             k.array.shape().rows() / b
         )),
-        name(T::PRECISION)
-    );
-    Ok(BatchOutcome {
-        sizes,
-        report,
-        times,
-        v: point_files::field_array(inputs.x.array.shape(), &field)?,
-    })
+        name(precision)
+    ))
 }
 
 /// The batched report tree: each operator with its drift norm over the batch, its scale and
@@ -216,6 +254,16 @@ pub fn print_batch_report(
     out: &mut impl Write,
     r: &BatchReport,
     depth: usize,
+) -> std::io::Result<()> {
+    print_report_with(out, r, depth, &mut problem_summaries(r).into_iter())
+}
+
+/// [`print_batch_report`] with the problem-by-problem lines taken from `summaries`, in order.
+fn print_report_with(
+    out: &mut impl Write,
+    r: &BatchReport,
+    depth: usize,
+    summaries: &mut impl Iterator<Item = Option<ProblemSummary>>,
 ) -> std::io::Result<()> {
     let indent = "  ".repeat(depth);
     writeln!(
@@ -238,22 +286,17 @@ pub fn print_batch_report(
             t.lambda
         )?;
     }
-    if !r.per_problem.is_empty() {
-        let iterations: usize = r.per_problem.iter().map(|p| p.total_iterations()).sum();
-        let unconverged = r
-            .per_problem
-            .iter()
-            .filter(|p| p.couplings.iter().any(|c| !c.converged))
-            .count();
+    if let Some(Some(p)) = summaries.next() {
         writeln!(
             out,
-            "{indent}  problem by problem: {iterations} scaling iterations in all, worst marginal error {}, {unconverged} problems with a coupling NOT converged",
-            r.max_marginal_error()
-                .map_or("-".into(), |e| format!("{e:.3e}")),
+            "{indent}  problem by problem: {} scaling iterations in all, worst marginal error {}, {} problems with a coupling NOT converged",
+            p.iterations,
+            p.worst.map_or("-".into(), |e| format!("{e:.3e}")),
+            p.unconverged
         )?;
     }
     for p in &r.parts {
-        print_batch_report(out, p, depth + 1)?;
+        print_report_with(out, p, depth + 1, summaries)?;
     }
     Ok(())
 }
@@ -261,7 +304,7 @@ pub fn print_batch_report(
 /// Prints a batched run's outcome (after the field is written).
 pub fn print_outcome(out: &mut impl Write, a: &ApplyArgs, o: &BatchOutcome) -> Result<()> {
     writeln!(out, "{}", o.sizes)?;
-    print_batch_report(out, &o.report, 0)?;
+    print_report_with(out, &o.report, 0, &mut o.summaries.iter().copied())?;
     print_elapsed(out, &o.times)?;
     match &a.out {
         Some(path) => writeln!(out, "wrote V, shape {}, to {}", o.v.shape(), path.display())?,

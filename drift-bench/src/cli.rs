@@ -68,7 +68,8 @@ enum Command {
     /// (`-o` operators, `-d` data sets, `-t` temperatures, ...). Temperatures are relative to the
     /// data's scale (the mean distance between two data points); operators given by name run at
     /// temperature 1 times the sweep's temperature. `--shard I/N` (or a Slurm job array) runs a
-    /// part of the sweep for `merge`.
+    /// part of the sweep for `merge`. Built with the `mpi` feature and started by `mpirun -np K`,
+    /// rank r runs shard r/K and rank 0 writes the one report.
     Compare(CompareArgs),
     /// Combine the shard folders of one sweep (`compare --shard I/N`, e.g. the tasks of a Slurm
     /// job array) into the report that `compare` writes for the whole sweep.
@@ -107,6 +108,10 @@ enum Command {
     /// `--f64` choose the precision explicitly. Weights and negatives are converted to it. A `.npy`
     /// output has that precision; a `.csv` output prints each value in its shortest form that reads
     /// back to the same float.
+    ///
+    /// Built with the `mpi` feature and started by `mpirun -np K`, a batch (B, N, D) is split
+    /// into K ranges of problems whose batch-wide statistics are completed over the ranks, and
+    /// rank 0 writes the whole field; a single problem runs on rank 0 alone.
     Apply(ApplyArgs),
 }
 
@@ -213,10 +218,23 @@ fn run(cli: Cli, command: &str) -> Result<()> {
             bail!("{message} (give a number of MiB, 0 to turn the cache off, or unset it)");
         }
     }
-    match cli
+    let command_line = cli
         .command
-        .unwrap_or_else(|| Command::Compare(CompareArgs::default_command()))
-    {
+        .unwrap_or_else(|| Command::Compare(CompareArgs::default_command()));
+    // Under an MPI launcher with several ranks, `apply` and `compare` split their work over them.
+    #[cfg(feature = "mpi")]
+    if let Command::Apply(_) | Command::Compare(_) = &command_line {
+        if let Some(world) = crate::mpi::World::join()?.filter(|w| w.size() > 1) {
+            match &command_line {
+                Command::Apply(a) => return crate::mpi::apply::run(&world, a, &mut out, &mut err),
+                Command::Compare(a) => {
+                    return crate::mpi::compare::run(&world, a, command, &mut out)
+                }
+                _ => {}
+            }
+        }
+    }
+    match command_line {
         Command::Compare(a) => compare::run(&a, command, &mut out),
         Command::Merge(a) => merge::run(&a, command, &mut out),
         Command::List { examples } => list::run(examples, &mut out),

@@ -32,6 +32,8 @@ pub mod generator;
 pub mod invalid_arg;
 pub mod list;
 pub mod metrics;
+#[cfg(feature = "mpi")]
+pub mod mpi;
 pub mod npy;
 pub mod pending_file;
 pub mod point_files;

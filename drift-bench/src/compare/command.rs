@@ -224,17 +224,7 @@ impl CompareArgs {
 /// array's variables), only the shard's runs, written as a shard folder
 /// ([`crate::compare::shard_folder`]).
 pub fn run(args: &CompareArgs, command: &str, out: &mut impl Write) -> Result<()> {
-    let sweep = args.sweep()?;
-    sweep.check()?;
-    // A file whose column looks like labels needs `:label=`: said before anything is printed.
-    for (s, study) in sweep.studies.iter().enumerate() {
-        for name in &study.datasets {
-            if let Ok(spec) = DataSpec::parse(name) {
-                spec.check_label_column()
-                    .with_context(|| format!("study {}", s + 1))?;
-            }
-        }
-    }
+    let sweep = checked_sweep(args)?;
     let (shard, shard_note) = choose_shard(args.shard.as_deref(), |k| std::env::var(k).ok())?;
     // The report replaces the whole folder: checked, locked and prepared before the first run.
     check_inputs_outside(args, &sweep)?;
@@ -334,12 +324,28 @@ pub fn run(args: &CompareArgs, command: &str, out: &mut impl Write) -> Result<()
     Ok(())
 }
 
+/// The sweep of `args`, checked (a file whose column looks like labels needs `:label=`: said
+/// before anything is printed).
+pub(crate) fn checked_sweep(args: &CompareArgs) -> Result<Sweep> {
+    let sweep = args.sweep()?;
+    sweep.check()?;
+    for (s, study) in sweep.studies.iter().enumerate() {
+        for name in &study.datasets {
+            if let Ok(spec) = DataSpec::parse(name) {
+                spec.check_label_column()
+                    .with_context(|| format!("study {}", s + 1))?;
+            }
+        }
+    }
+    Ok(sweep)
+}
+
 /// The title of a comparison's report (a merged one's too).
 pub const REPORT_TITLE: &str = "drift-bench compare";
 
 /// The report's first notes: the preset (when the sweep is one), the temperature convention and
 /// the metrics' definitions. The sweep's own notes (data sets) follow them.
-fn report_notes(args: &CompareArgs) -> Vec<String> {
+pub(crate) fn report_notes(args: &CompareArgs) -> Vec<String> {
     let mut notes = vec![
         "Temperatures are relative to the data's scale s: each run works in coordinates (x - mean)/s, where s is the mean distance between two seen data points, and every kernel temperature of the operator is multiplied by the sweep's temperature.".to_string(),
         format!(
@@ -362,7 +368,7 @@ fn report_notes(args: &CompareArgs) -> Vec<String> {
 /// Fails, naming the input and the folder, when a file the sweep reads (the sweep file, an
 /// operator file, a `file:` data set) lies inside the report folder, which the report replaces
 /// whole.
-fn check_inputs_outside(args: &CompareArgs, sweep: &Sweep) -> Result<()> {
+pub(crate) fn check_inputs_outside(args: &CompareArgs, sweep: &Sweep) -> Result<()> {
     let mut inputs: Vec<(String, PathBuf)> = Vec::new();
     if let Some(path) = &args.sweep {
         inputs.push((format!("the sweep file {}", path.display()), path.clone()));

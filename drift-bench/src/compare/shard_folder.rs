@@ -23,7 +23,7 @@
 //! `drift-bench merge` refuses to mix them.
 
 use crate::compare::operator_spec::{make_labels_unique, resolve};
-use crate::compare::record::{DatasetSummary, RunOutput};
+use crate::compare::record::{DatasetSummary, RunOutput, RunRecord};
 use crate::compare::shard::Shard;
 use crate::compare::{Sweep, SweepResults};
 use crate::report::{self, ReportFolder};
@@ -210,10 +210,9 @@ pub struct ShardFiles {
     pub files: Vec<PathBuf>,
 }
 
-/// Writes the shard folder of `parts` into `folder` (claimed before the runs) and puts it in
-/// place. Fails when the runs are not the shard's (a bug, not bad input) or a file cannot be
-/// written; the old folder is then as it was.
-pub fn write_shard_folder(folder: ReportFolder, parts: &ShardParts) -> Result<ShardFiles> {
+/// The manifest of `parts` and its runs' records, in the order of `results.json`. Fails when the
+/// runs are not the shard's (a bug, not bad input) or an operator does not resolve.
+pub fn shard_manifest(parts: &ShardParts) -> Result<(ShardManifest, Vec<RunRecord>)> {
     let results = parts.results;
     let total = parts.sweep.runs();
     let indices: Vec<usize> = parts.shard.indices(total).collect();
@@ -224,13 +223,12 @@ pub fn write_shard_folder(folder: ReportFolder, parts: &ShardParts) -> Result<Sh
         results.indices,
         indices
     );
-    let fingerprint = fingerprint(parts.sweep, &results.datasets)?;
     let records: Vec<_> = results.runs.iter().map(|r| r.record.clone()).collect();
     let manifest = ShardManifest {
         format: FORMAT.to_string(),
         format_version: FORMAT_VERSION,
         version: env!("CARGO_PKG_VERSION").to_string(),
-        fingerprint: fingerprint.clone(),
+        fingerprint: fingerprint(parts.sweep, &results.datasets)?,
         shard: parts.shard,
         total_runs: total,
         command: parts.command.to_string(),
@@ -247,6 +245,15 @@ pub fn write_shard_folder(folder: ReportFolder, parts: &ShardParts) -> Result<Sh
             .map(|(r, &index)| shard_run(index, r))
             .collect(),
     };
+    Ok((manifest, records))
+}
+
+/// Writes the shard folder of `parts` into `folder` (claimed before the runs) and puts it in
+/// place. Fails when the runs are not the shard's (a bug, not bad input) or a file cannot be
+/// written; the old folder is then as it was.
+pub fn write_shard_folder(folder: ReportFolder, parts: &ShardParts) -> Result<ShardFiles> {
+    let (manifest, records) = shard_manifest(parts)?;
+    let fingerprint = manifest.fingerprint.clone();
     let dir = folder.staging().to_path_buf();
     let names = ["results.csv", "results.json", MANIFEST, "report.md"];
     report::write_csv(&dir.join(names[0]), &records)?;
@@ -276,7 +283,7 @@ fn shard_run(index: usize, run: &RunOutput) -> ShardRun {
 }
 
 /// The shard folder's `report.md`: what it is, how to merge it, and its runs' summary table.
-fn shard_markdown(m: &ShardManifest, records: &[crate::compare::RunRecord]) -> String {
+fn shard_markdown(m: &ShardManifest, records: &[RunRecord]) -> String {
     let s = m.shard;
     let mut md = format!("# drift-bench compare: shard {s}\n\nMade by:\n\n");
     let longest = m

@@ -1,0 +1,160 @@
+//! `drift-bench apply` on one problem: the point sets built in the working precision, with their
+//! weights and negatives, and the field computed by the engine.
+
+use super::{name, ApplyArgs, Inputs};
+use crate::array::Array;
+use crate::point_files::{self, label};
+use anyhow::{anyhow, bail, Result};
+use drift_api::{Context, DriftOperator, DriftReport, Negatives, PointCloud, Precision, Real};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// What a run computed, printed once the output is in place.
+pub(super) struct Outcome {
+    /// `X 6 x 2, Y 8 x 2, f32`
+    pub(super) sizes: String,
+    pub(super) report: DriftReport,
+    /// The time of each evaluation, in order.
+    pub(super) times: Vec<Duration>,
+    pub(super) precision: Precision,
+    pub(super) v: Array,
+}
+
+/// The weights argument, file and array, if given.
+fn with<'a>(
+    arg: &'a str,
+    path: &'a Option<PathBuf>,
+    array: &'a Option<Array>,
+) -> Option<(&'a str, &'a Path, &'a Array)> {
+    path.as_deref()
+        .zip(array.as_ref())
+        .map(|(p, w)| (arg, p, w))
+}
+
+/// Builds a point set with optional weights, `arg` and `weights_arg` naming them in errors.
+fn cloud<T: Real>(
+    arg: &str,
+    path: &Path,
+    array: &Array,
+    weights: Option<(&str, &Path, &Array)>,
+) -> Result<PointCloud<T>> {
+    let points = point_files::points::<T>(arg, path, array)?;
+    let Some((warg, wpath, warray)) = weights else {
+        return Ok(points);
+    };
+    let w = point_files::weights::<T>(warg, wpath, warray)?;
+    if w.len() != points.len() {
+        bail!(
+            "{}: {} weights for the {} points of {}",
+            label(warg, wpath),
+            w.len(),
+            points.len(),
+            label(arg, path)
+        );
+    }
+    points
+        .with_weights(w)
+        .map_err(|e| anyhow!("{}: {e}", label(warg, wpath)))
+}
+
+fn same_dim<T: Real>(a: &PointCloud<T>, b: &PointCloud<T>) -> Result<()> {
+    if a.dim() != b.dim() {
+        bail!(
+            "dimension mismatch: {} has dimension {} but {} has dimension {}",
+            a.name(),
+            a.dim(),
+            b.name(),
+            b.dim()
+        );
+    }
+    Ok(())
+}
+
+/// The relative weight handed to the operator with the negatives: `--negative-weight`, times the
+/// mean of `--negative-weights` over the negatives of positive weight, so that each negative weighs
+/// its own weight times `--negative-weight` (the engine spreads the relative weight over the
+/// negatives in proportion to their weights).
+fn negative_weight<T: Real>(a: &ApplyArgs, points: &PointCloud<T>) -> f64 {
+    match points.weights() {
+        Some(w) => a.negative_weight * Negatives::relative_weight_of(w),
+        None => a.negative_weight,
+    }
+}
+
+/// Builds the point sets in precision `T` and computes the field.
+pub(super) fn run_in<T: Real>(
+    a: &ApplyArgs,
+    op: &dyn DriftOperator,
+    inputs: &Inputs,
+) -> Result<Outcome> {
+    let x = cloud::<T>(
+        "--x",
+        &a.x,
+        &inputs.x,
+        with("--x-weights", &a.x_weights, &inputs.x_weights),
+    )?;
+    let y = cloud::<T>(
+        "--y",
+        &a.y,
+        &inputs.y,
+        with("--y-weights", &a.y_weights, &inputs.y_weights),
+    )?;
+    same_dim(&x, &y)?;
+    let negatives = match (&a.negatives, &inputs.negatives) {
+        (Some(path), Some(array)) => {
+            let n = cloud::<T>(
+                "--negatives",
+                path,
+                array,
+                with(
+                    "--negative-weights",
+                    &a.negative_weights,
+                    &inputs.negative_weights,
+                ),
+            )?;
+            same_dim(&x, &n)?;
+            Some(n)
+        }
+        _ => None,
+    };
+
+    let context = Context::at(a.step, a.time);
+    let mut field = vec![T::zero(); x.len() * x.dim()];
+    let mut times = Vec::with_capacity(a.repeat as usize);
+    let mut report = DriftReport::default();
+    let backend = a.backend.open()?;
+    for _ in 0..a.repeat {
+        let clock = Instant::now();
+        report = drift_ops::drift_into(
+            backend.as_ref(),
+            op,
+            &x,
+            &y,
+            &context,
+            negatives
+                .as_ref()
+                .map(|points| Negatives::new(points, negative_weight(a, points))),
+            &mut field,
+        )
+        .map_err(|e| anyhow!("--op {}: {e}", a.op.display()))?;
+        times.push(clock.elapsed());
+    }
+    let sizes = format!(
+        "X {} x {}, Y {} x {}{}, {}",
+        x.len(),
+        x.dim(),
+        y.len(),
+        y.dim(),
+        negatives
+            .as_ref()
+            .map_or(String::new(), |n| format!(", {} negatives", n.len())),
+        name(T::PRECISION)
+    );
+    Ok(Outcome {
+        sizes,
+        report,
+        times,
+        precision: T::PRECISION,
+        v: point_files::field_array(inputs.x.shape(), &field)?,
+    })
+}

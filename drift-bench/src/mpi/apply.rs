@@ -1,0 +1,287 @@
+//! `mpirun -np K drift-bench apply ...`: a batch of problems split over the ranks.
+//!
+//! Every rank checks its arguments and reads the inputs (rank 0 also prepares `--out`); the ranks
+//! then agree that every one is ready and runs the same thing ([`agree`], [`check_same`]: the
+//! inputs' shapes, precisions and contents, the operator, step, time and options), before any
+//! work. A batch `(B, N, D)` is cut into contiguous ranges of problems ([`share`]); each rank
+//! runs the operator on its range with an [`MpiCollective`], so batch-wide statistics
+//! (`deng_official`'s scale and `λ_R`, a feature scale, a multi-temperature normaliser) are those
+//! of the whole batch; rank 0 gathers the fields and writes `(B, N, D)` atomically, as one process
+//! does. An error after the agreement ends the job (`MPI_Abort`): the other ranks may wait in a
+//! collective for the rank that failed.
+//!
+//! A single problem (`(N, D)` inputs) is not split: its field couples every row (normalisations
+//! over rows and columns, Sinkhorn scalings) and the engine has no evaluation of a subset of rows
+//! against the whole sets, so rank 0 computes it alone and says so.
+
+use crate::apply::{self, ApplyArgs, Inputs};
+use crate::apply_batch::{self, BatchOutcome, ProblemSummary};
+use crate::array::{Array, Shape, Values};
+use crate::compare::operator_spec::expanded_ron;
+use crate::mpi::agree::{agree, check_same, Fingerprint};
+use crate::mpi::gather::gather_to_root;
+use crate::mpi::slice::{share, slice_inputs};
+use crate::mpi::{MpiCollective, MpiError, World};
+use crate::pending_file::PendingFile;
+use crate::point_files;
+use anyhow::{anyhow, Result};
+use drift_api::{BatchReport, DriftOperator, Precision};
+use mpi::collective::SystemOperation;
+use mpi::traits::CommunicatorCollectives;
+use std::io::Write;
+
+/// What a rank holds once it is ready to work.
+struct Ready {
+    /// The output, prepared on rank 0 only.
+    pending: Option<PendingFile>,
+    op: Box<dyn DriftOperator>,
+    inputs: Inputs,
+    precision: Precision,
+    fingerprint: Fingerprint,
+}
+
+/// Checks, reads and fingerprints this rank's run (rank 0 also prepares the output).
+fn ready(world: &World, a: &ApplyArgs, err: &mut impl Write) -> Result<Ready> {
+    let pending = if world.is_root() {
+        apply::prepare(a)?
+    } else {
+        apply::check_args(a)?;
+        None
+    };
+    let (op, inputs) = apply::read(a)?;
+    let precision = if world.is_root() {
+        apply::precision_of(a, &inputs, err)?
+    } else {
+        apply::precision_of(a, &inputs, &mut std::io::sink())?
+    };
+    if let Shape::Batch(..) = inputs.x.shape() {
+        apply_batch::check_shapes(&apply::batch_inputs(a, &inputs))?;
+    }
+    let fingerprint = fingerprint(a, op.as_ref(), &inputs, precision)?;
+    Ok(Ready {
+        pending,
+        op,
+        inputs,
+        precision,
+        fingerprint,
+    })
+}
+
+/// A 64-bit FNV-1a hash of an array's values, word by word: different contents on two ranks
+/// (node-local copies of a file that differ) are caught before any work.
+fn content_hash(array: &Array) -> String {
+    let mut h: u64 = 0xcbf29ce484222325;
+    let mut word = |bits: u64| {
+        h ^= bits;
+        h = h.wrapping_mul(0x100000001b3);
+    };
+    match array.values() {
+        Values::F32(v) => v.iter().for_each(|x| word(u64::from(x.to_bits()))),
+        Values::F64(v) => v.iter().for_each(|x| word(x.to_bits())),
+    }
+    format!("{h:016x}")
+}
+
+/// What decides the run's result, for [`check_same`].
+fn fingerprint(
+    a: &ApplyArgs,
+    op: &dyn DriftOperator,
+    inputs: &Inputs,
+    precision: Precision,
+) -> Result<Fingerprint> {
+    let mut f = Fingerprint::default();
+    f.push("the operator", expanded_ron(op)?);
+    let arrays = [
+        ("--x", Some(&inputs.x)),
+        ("--y", Some(&inputs.y)),
+        ("--x-weights", inputs.x_weights.as_ref()),
+        ("--y-weights", inputs.y_weights.as_ref()),
+        ("--negatives", inputs.negatives.as_ref()),
+        ("--negative-weights", inputs.negative_weights.as_ref()),
+    ];
+    for (arg, array) in arrays {
+        let (shape, contents) = match array {
+            Some(x) => (
+                format!("{} {}", x.shape(), apply::name(x.values().precision())),
+                content_hash(x),
+            ),
+            None => ("absent".to_string(), "absent".to_string()),
+        };
+        f.push(&format!("{arg} shape"), shape);
+        f.push(&format!("{arg} contents (hash)"), contents);
+    }
+    f.push("the precision", apply::name(precision));
+    f.push("--step", a.step);
+    f.push("--time", a.time);
+    f.push("--negative-weight", a.negative_weight);
+    f.push("--repeat", a.repeat);
+    f.push("--backend", format!("{:?}", a.backend));
+    Ok(f)
+}
+
+/// Runs `apply` as rank `world.rank()` of an MPI job of `world.size()` ranks (see the module
+/// docs); rank 0 prints and writes, the other ranks print nothing but their errors.
+pub fn run(world: &World, a: &ApplyArgs, out: &mut impl Write, err: &mut impl Write) -> Result<()> {
+    let ready = agree(world, ready(world, a, err))?;
+    check_same(world, &ready.fingerprint)?;
+    let Shape::Batch(problems, ..) = ready.inputs.x.shape() else {
+        // The others have nothing to do: rank 0 works alone, as one process would.
+        if !world.is_root() {
+            return Ok(());
+        }
+        writeln!(
+            err,
+            "note: one problem (--x {}) is not split over the {} MPI ranks: its field couples \
+             every row and the engine has no evaluation of a subset of rows, so rank 0 computes \
+             it alone (give a batch (B, N, D) to split problems over the ranks)",
+            ready.inputs.x.shape(),
+            world.size()
+        )?;
+        return apply::finish(
+            a,
+            ready.op.as_ref(),
+            &ready.inputs,
+            ready.precision,
+            ready.pending,
+            out,
+        );
+    };
+    if problems < world.size() {
+        return Err(MpiError::Unfit {
+            reason: format!(
+                "--x holds {problems} problems for {} MPI ranks: a rank needs at least one \
+                 problem (run at most {problems} ranks)",
+                world.size()
+            ),
+        }
+        .into());
+    }
+    // From here on every rank is in the collectives: a failure ends the job.
+    match run_batch(world, a, ready, problems, out) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let _ = writeln!(
+                err,
+                "error: MPI rank {} of {}: {e:#}; ending the job",
+                world.rank(),
+                world.size()
+            );
+            let _ = err.flush();
+            world.abort(1)
+        }
+    }
+}
+
+/// Runs this rank's problems and gathers the field on rank 0, which writes and prints it.
+fn run_batch(
+    world: &World,
+    a: &ApplyArgs,
+    mut ready: Ready,
+    problems: usize,
+    out: &mut impl Write,
+) -> Result<()> {
+    let range = share(problems, world.rank(), world.size());
+    let local = slice_inputs(&ready.inputs, &range)?;
+    let collective = MpiCollective::new(world);
+    let batch = apply::batch_inputs(a, &local);
+    let op = ready.op.as_ref();
+    let outcome = match ready.precision {
+        Precision::F32 => apply_batch::run_batch_in::<f32>(a, op, &batch, &collective),
+        Precision::F64 => apply_batch::run_batch_in::<f64>(a, op, &batch, &collective),
+    }
+    .map_err(|e| {
+        anyhow!(
+            "problems {}..{} (indices in this message count from the rank's first problem, {}): {e:#}",
+            range.start,
+            range.end,
+            range.start
+        )
+    })?;
+    let traffic = collective.traffic();
+    let summaries = whole_batch_summaries(world, &outcome.summaries);
+    let gathered = match outcome.v.values() {
+        Values::F32(v) => gather_to_root(world, v, "the field")?.map(|p| Values::F32(p.concat())),
+        Values::F64(v) => gather_to_root(world, v, "the field")?.map(|p| Values::F64(p.concat())),
+    };
+    let Some(values) = gathered else {
+        return Ok(());
+    };
+    let field_bytes = values.len() * precision_bytes(ready.precision);
+    let v = Array::new(ready.inputs.x.shape(), values)?;
+    if let Some(pending) = ready.pending.take() {
+        point_files::commit_array("--out", pending, &v)?;
+    }
+    let mut whole = BatchOutcome {
+        sizes: format!(
+            "{} over {} MPI ranks",
+            apply_batch::sizes(&apply::batch_inputs(a, &ready.inputs), ready.precision)?,
+            world.size()
+        ),
+        v,
+        summaries,
+        ..outcome
+    };
+    count_every_problem(&mut whole.report, problems);
+    apply_batch::print_outcome(out, a, &whole)?;
+    let repeat = u64::from(a.repeat);
+    writeln!(
+        out,
+        "mpi: {} ranks, rank 0 ran problems {}..{}; per evaluation each rank all-reduced {} f64 \
+         values in {} calls ({} bytes); rank 0 gathered the field once ({field_bytes} bytes)",
+        world.size(),
+        range.start,
+        range.end,
+        traffic.values / repeat,
+        traffic.calls / repeat,
+        traffic.values / repeat * 8,
+    )?;
+    Ok(())
+}
+
+/// Every rank's problem-by-problem lines combined (all ranks call it, with reports of one shape:
+/// the same operator): iterations and unconverged problems added, the worst marginal error the
+/// largest, so that rank 0 prints the lines of the whole batch.
+fn whole_batch_summaries(
+    world: &World,
+    local: &[Option<ProblemSummary>],
+) -> Vec<Option<ProblemSummary>> {
+    let part = |s: &Option<ProblemSummary>| s.unwrap_or_default();
+    let counts: Vec<f64> = local
+        .iter()
+        .flat_map(|s| [part(s).iterations as f64, part(s).unconverged as f64])
+        .collect();
+    let worst: Vec<f64> = local
+        .iter()
+        .map(|s| part(s).worst.unwrap_or(f64::NEG_INFINITY))
+        .collect();
+    let (mut all_counts, mut all_worst) = (counts.clone(), worst.clone());
+    let comm = world.comm();
+    comm.all_reduce_into(&counts[..], &mut all_counts[..], SystemOperation::sum());
+    comm.all_reduce_into(&worst[..], &mut all_worst[..], SystemOperation::max());
+    local
+        .iter()
+        .enumerate()
+        .map(|(k, s)| {
+            s.map(|_| ProblemSummary {
+                iterations: all_counts[2 * k] as usize,
+                unconverged: all_counts[2 * k + 1] as usize,
+                worst: Some(all_worst[k]).filter(|w| *w > f64::NEG_INFINITY),
+            })
+        })
+        .collect()
+}
+
+/// The report (rank 0's, whose batch-wide values are the whole batch's) counts every problem.
+fn count_every_problem(report: &mut BatchReport, problems: usize) {
+    report.problems = problems;
+    for part in &mut report.parts {
+        count_every_problem(part, problems);
+    }
+}
+
+fn precision_bytes(p: Precision) -> usize {
+    match p {
+        Precision::F32 => 4,
+        Precision::F64 => 8,
+    }
+}
