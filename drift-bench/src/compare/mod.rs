@@ -24,6 +24,7 @@
 
 pub mod cell;
 pub mod command;
+pub mod cost;
 pub mod evaluate;
 pub mod merge;
 pub mod merge_error;
@@ -219,12 +220,26 @@ pub fn run_sweep_part(
         .enumerate()
         .filter(|(i, _)| keep(*i))
         .unzip();
-    let total_steps: u64 = cells
+    // Each step advances the bar by its run's expected cost, so that the slow runs the grid puts
+    // last (training, low temperatures, Sinkhorn) do not leave the ETA short.
+    let units = cost::step_units(
+        &cells
+            .iter()
+            .map(|c| {
+                (
+                    expected_step_cost(c, &ready, &data),
+                    steps_of(ready[c.study].study, c.mode),
+                )
+            })
+            .collect::<Vec<_>>(),
+    );
+    let total_units: u64 = cells
         .iter()
-        .map(|c| steps_of(ready[c.study].study, c.mode) as u64)
+        .zip(&units)
+        .map(|(c, u)| u * steps_of(ready[c.study].study, c.mode) as u64)
         .sum();
     let bar = if progress {
-        let bar = ProgressBar::new(total_steps);
+        let bar = ProgressBar::new(total_units);
         bar.set_style(
             ProgressStyle::with_template(
                 "{elapsed_precise} [{bar:40}] {percent:>3}% runs {msg} eta {eta}",
@@ -243,8 +258,8 @@ pub fn run_sweep_part(
     // line per finished run says how far the sweep is instead.
     let lines = progress && !std::io::stderr().is_terminal();
     let started = std::time::Instant::now();
-    let run_one = |cell: &Cell| -> Result<RunOutput> {
-        let out = run_one_cell(cell, &ready, &data, &|| bar.inc(1));
+    let run_one = |(cell, units): (&Cell, &u64)| -> Result<RunOutput> {
+        let out = run_one_cell(cell, &ready, &data, &|| bar.inc(*units));
         let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         bar.set_message(format!("{n}/{total_runs}"));
         if let (true, Ok(run)) = (lines, &out) {
@@ -265,13 +280,23 @@ pub fn run_sweep_part(
     };
     bar.set_message(format!("0/{total_runs}"));
     let runs: Vec<RunOutput> = if jobs <= 1 {
-        cells.iter().map(run_one).collect::<Result<_>>()?
+        cells
+            .iter()
+            .zip(&units)
+            .map(run_one)
+            .collect::<Result<_>>()?
     } else {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(jobs)
             .build()
             .context("cannot start the run threads")?;
-        pool.install(|| cells.par_iter().map(run_one).collect::<Result<_>>())?
+        pool.install(|| {
+            cells
+                .par_iter()
+                .zip(&units)
+                .map(run_one)
+                .collect::<Result<_>>()
+        })?
     };
     bar.finish_and_clear();
     let mut notes: Vec<String> = jobs_note.into_iter().chain(data_notes).collect();
@@ -329,6 +354,24 @@ fn grid(ready: &[ReadyStudy]) -> Vec<Cell> {
         }
     }
     cells
+}
+
+/// The expected cost of one step of `cell` ([`cost::step_cost`]).
+fn expected_step_cost(cell: &Cell, ready: &[ReadyStudy], data: &[(String, PreparedData)]) -> f64 {
+    let r = &ready[cell.study];
+    let prepared = &data[r.datasets[cell.dataset].0].1;
+    let shape = cost::RunShape {
+        operator_ron: &r.operators[cell.operator].expanded,
+        temperature: cell.temperature,
+        data_points: prepared.train.len() / prepared.dim.max(1),
+        particles: match r.study.flow.particles {
+            0 => prepared.test_len(),
+            n => n,
+        },
+        dim: prepared.dim,
+        classes: prepared.classes.unwrap_or(1),
+    };
+    cost::step_cost(r.study, cell.mode, &shape)
 }
 
 fn steps_of(study: &Study, mode: Mode) -> usize {
