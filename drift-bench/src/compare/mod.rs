@@ -47,7 +47,7 @@ use crate::compare::cell::run_cell;
 use crate::compare::operator_spec::{make_labels_unique, resolve, ResolvedOperator};
 use crate::compare::prepared::PreparedData;
 use crate::compare::start::StartSpec;
-use crate::data::{user_file, DataSpec};
+use crate::data::{self, DataSpec};
 use anyhow::{bail, Context as _, Result};
 use drift_api::{Context, PointCloud};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -167,16 +167,9 @@ pub fn run_sweep_part(
                         study.data_seed,
                     )
                     .with_context(|| at.clone())?;
-                    if let DataSpec::File { path, label_column } = &spec {
-                        if let Some(line) = user_file::dropped_header(path, *label_column) {
-                            let note = format!(
-                                "`{}`: the first line `{}` holds no number, so it was read as a column header, not as data",
-                                spec.name(),
-                                line.replace('`', "'")
-                            );
-                            if !data_notes.contains(&note) {
-                                data_notes.push(note);
-                            }
+                    for note in data::file_notes(&spec, &prepared.train, prepared.dim) {
+                        if !data_notes.contains(&note) {
+                            data_notes.push(note);
                         }
                     }
                     // The same data set drawn or split differently by another study: its own
