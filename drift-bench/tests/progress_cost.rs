@@ -1,7 +1,9 @@
 //! The progress bar's cost model: slower runs count more, and the units it hands out keep the
 //! costs' ratios, total about what they promise and never overflow.
 
-use drift_bench::compare::cost::{solver_factor, step_cost, step_units, RunShape, TOTAL_UNITS};
+use drift_bench::compare::cost::{
+    solver_factor, step_cost, step_units, RunShape, STEP_OVERHEAD, TOTAL_UNITS,
+};
 use drift_bench::compare::{Mode, Study};
 use drift_bench::generator::Features;
 
@@ -46,25 +48,28 @@ fn sinkhorn_costs_more_at_low_temperature_and_kernels_do_not_depend_on_it() {
 #[test]
 fn flow_cost_grows_with_points_squared_and_dimension() {
     let s = study();
-    let base = step_cost(&s, Mode::Flow, &shape(KERNEL, 1.0));
-    let doubled = step_cost(
-        &s,
-        Mode::Flow,
-        &RunShape {
-            data_points: 1920,
-            particles: 480,
-            ..shape(KERNEL, 1.0)
-        },
-    );
+    // The pairs' part, without the fixed cost of a step.
+    let base = step_cost(&s, Mode::Flow, &shape(KERNEL, 1.0)) - STEP_OVERHEAD;
+    let doubled = -STEP_OVERHEAD
+        + step_cost(
+            &s,
+            Mode::Flow,
+            &RunShape {
+                data_points: 1920,
+                particles: 480,
+                ..shape(KERNEL, 1.0)
+            },
+        );
     assert!((doubled / base - 4.0).abs() < 1e-12, "{}", doubled / base);
-    let wide = step_cost(
-        &s,
-        Mode::Flow,
-        &RunShape {
-            dim: 64,
-            ..shape(KERNEL, 1.0)
-        },
-    );
+    let wide = -STEP_OVERHEAD
+        + step_cost(
+            &s,
+            Mode::Flow,
+            &RunShape {
+                dim: 64,
+                ..shape(KERNEL, 1.0)
+            },
+        );
     assert!((wide / base - 72.0 / 10.0).abs() < 1e-12);
 }
 
@@ -84,7 +89,8 @@ fn a_digits_training_step_costs_more_than_a_mixture_flow_step_and_the_encoder_mo
     let raw = step_cost(&s, Mode::Train, &digits);
     s.train.features = Features::Encoder;
     let encoder = step_cost(&s, Mode::Train, &digits);
-    assert!(raw > 10.0 * flow, "training {raw} against flow {flow}");
+    // Measured: about 3 ms a step against 0.4 to 0.8 ms.
+    assert!(raw > 4.0 * flow, "training {raw} against flow {flow}");
     assert!(encoder > 2.0 * raw);
     // A wider network costs more.
     s.train.hidden *= 2;
