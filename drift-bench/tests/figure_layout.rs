@@ -67,8 +67,9 @@ fn lines_that_coincide_are_named_and_drawn_apart() {
     let d = vec![(0.005, 5.0)];
     let lines = [a, b, c, d];
     assert_eq!(coinciding(&lines, 1e-3), vec![None, Some(0), None, None]);
-    // c shares one point with a: they overlap there, though they do not coincide.
-    assert!(any_overlap(&lines[2..=3], 1e-3) == false);
+    // c and d share no point; c shares one with a (T 0.1): they overlap there, though they do
+    // not coincide.
+    assert!(!any_overlap(&lines[2..=3], 1e-3));
     assert!(any_overlap(&[lines[0].clone(), lines[2].clone()], 1e-3));
     // Within the tolerance counts as the same.
     let near = vec![(0.005, 1e-4), (0.1, -1e-4), (1.0, 0.0)];
