@@ -35,26 +35,33 @@ const MAX_TARGETS: usize = 1024;
 /// about 4 to 5 on the digits.
 const ENCODER_FACTOR: f64 = 4.5;
 
-/// Sinkhorn iterations one pass over the pairs is worth against a kernel drift's field (a kernel
-/// field is a few passes: weights, normaliser, barycentre).
-const ITERATIONS_PER_PASS: f64 = 10.0;
+/// What one Sinkhorn iteration costs per point pair, in the units of a multiply-add: a
+/// log-sum-exp over distances the solver keeps, whatever the dimension (measured: a Sinkhorn step
+/// at its cap costs about 10 kernel steps in 2-D, about 3 in 64-D).
+const ITERATION_COST: f64 = 2.0;
 
-/// A step's fixed cost (allocations, thread dispatch, the metrics' bookkeeping) in the units of
-/// [`step_cost`] (about a multiply-add each): measured at about 0.4 ms a step, 4e6 units, where a
-/// small 2-D flow's pairs cost about as much again.
-pub const STEP_OVERHEAD: f64 = 4e6;
+/// A step's fixed cost (allocations, thread dispatch) in the units of [`step_cost`] (about a
+/// multiply-add each, some 3e9 a second measured): about 0.3 ms a step.
+pub const STEP_OVERHEAD: f64 = 1e6;
 
-/// The expected cost of one step of a run of `study` in `mode`, in about multiply-adds
-/// ([`STEP_OVERHEAD`] included).
-pub fn step_cost(study: &Study, mode: Mode, shape: &RunShape) -> f64 {
+/// A run's fixed cost, its metrics (an exact assignment of up to 1000 points, the classifier):
+/// measured at about 0.06 s, spread over the run's steps.
+pub const RUN_OVERHEAD: f64 = 2e8;
+
+/// The expected cost of one step of a run of `study` in `mode` with `steps` steps, in about
+/// multiply-adds ([`STEP_OVERHEAD`] and a share of [`RUN_OVERHEAD`] included).
+pub fn step_cost(study: &Study, mode: Mode, steps: usize, shape: &RunShape) -> f64 {
     let d = shape.dim.max(1) as f64;
-    let solver = solver_factor(shape.operator_ron, shape.temperature);
+    // Per pair: its distance and kernel, and the solver's iterations over it.
+    let per_pair =
+        d + 8.0 + ITERATION_COST * expected_iterations(shape.operator_ron, shape.temperature);
+    let fixed = STEP_OVERHEAD + RUN_OVERHEAD / steps.max(1) as f64;
     match mode {
         Mode::Flow => {
             // Attraction to the data and repulsion among the particles.
             let n = shape.particles.max(1) as f64;
             let m = shape.data_points.max(1) as f64;
-            STEP_OVERHEAD + n * (m + n) * (d + 8.0) * solver
+            fixed + n * (m + n) * per_pair
         }
         Mode::Train => {
             let t = &study.train;
@@ -65,32 +72,31 @@ pub fn step_cost(study: &Study, mode: Mode, shape: &RunShape) -> f64 {
                 Features::Raw => 1.0,
                 Features::Encoder => ENCODER_FACTOR,
             };
-            let drift = classes * b * (targets + b) * (d + 8.0) * solver;
+            let drift = classes * b * (targets + b) * per_pair;
             // The network, forward and backward (about three times the forward's work).
             let h = t.hidden.max(1) as f64;
             let width = t.latent as f64 + classes + h * t.layers.max(1) as f64 + d;
             let network = 3.0 * classes * b * h * width;
-            STEP_OVERHEAD + (drift + network) * features
+            fixed + (drift + network) * features
         }
     }
 }
 
-/// How many pair passes a step of the operator written as `ron` costs at `temperature`: 1 for a
-/// kernel drift; for a Sinkhorn solver its expected iterations over [`ITERATIONS_PER_PASS`]. A
-/// solver without ε-scaling needs more iterations the lower the temperature (its cap below about
-/// 0.1, a few at 1); one with ε-scaling runs its schedule at every temperature.
-pub fn solver_factor(ron: &str, temperature: f64) -> f64 {
+/// The Sinkhorn iterations a step of the operator written as `ron` is expected to take at
+/// `temperature`: 0 for a kernel drift. A solver without ε-scaling needs more the lower the
+/// temperature (its cap below about 0.1, a few at 1); one with ε-scaling runs its schedule at
+/// every temperature (about half its cap).
+pub fn expected_iterations(ron: &str, temperature: f64) -> f64 {
     let Some(max_iters) = number_after(ron, "max_iters:") else {
-        return 1.0;
+        return 0.0;
     };
     let scaling = ron.contains("epsilon_scaling: Some") || ron.contains("epsilon_scaling:Some");
-    let expected = if scaling {
+    if scaling {
         max_iters / 2.0
     } else {
         let t = if temperature > 0.0 { temperature } else { 1e-3 };
         (10.0 / t).clamp(3.0, max_iters.max(3.0))
-    };
-    1.0 + expected / ITERATIONS_PER_PASS
+    }
 }
 
 /// The first number after the first `key` in `text` (the most an operator's solvers allow when

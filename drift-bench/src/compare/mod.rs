@@ -252,21 +252,33 @@ pub fn run_sweep_part(
     let lines = progress && !std::io::stderr().is_terminal();
     let started = std::time::Instant::now();
     let run_one = |(cell, units): (&Cell, &u64)| -> Result<RunOutput> {
-        let out = run_one_cell(cell, &ready, &data, &|| bar.inc(*units));
+        let ticked = std::sync::atomic::AtomicU64::new(0);
+        let out = run_one_cell(cell, &ready, &data, &|| {
+            ticked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            bar.inc(*units)
+        });
+        // A run that diverged or failed stopped short: the work it will not do counts as done.
+        let steps = steps_of(ready[cell.study].study, cell.mode) as u64;
+        bar.inc(steps.saturating_sub(ticked.into_inner()) * units);
         let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         bar.set_message(format!("{n}/{total_runs}"));
         if let (true, Ok(run)) = (lines, &out) {
             let key = &run.record.key;
+            let elapsed = started.elapsed().as_secs_f64();
+            let fraction = bar.position() as f64 / total_units.max(1) as f64;
             eprintln!(
-                "run {n}/{total_runs} done after {:.1} s: {} on {}, {}, T {}, seed {}: {} in {:.1} s",
-                started.elapsed().as_secs_f64(),
+                "run {n}/{total_runs} done after {:.1} s: {} on {}, {}, T {}, seed {}: {} in {:.1} s; \
+                 {:.0}% of the expected work done, about {:.0} s left",
+                elapsed,
                 key.operator,
                 key.dataset,
                 key.mode.name(),
                 key.temperature,
                 key.seed,
                 run.record.status.name(),
-                run.record.seconds
+                run.record.seconds,
+                100.0 * fraction,
+                elapsed * (1.0 - fraction) / fraction.max(1e-9)
             );
         }
         out
@@ -364,7 +376,7 @@ fn expected_step_cost(cell: &Cell, ready: &[ReadyStudy], data: &[(String, Prepar
         dim: prepared.dim,
         classes: prepared.classes.unwrap_or(1),
     };
-    cost::step_cost(r.study, cell.mode, &shape)
+    cost::step_cost(r.study, cell.mode, steps_of(r.study, cell.mode), &shape)
 }
 
 fn steps_of(study: &Study, mode: Mode) -> usize {
