@@ -9,7 +9,8 @@
 //!
 //! Lines that share a point are drawn side by side (each operator's temperatures moved by a small
 //! factor), and a line that coincides with an earlier one everywhere says so in the legend
-//! (`= one_sided`), so that no operator hides behind another. Counts have whole-number ticks, a
+//! (`= one_sided`), each operator's points have their own shape (circle, square, triangle,
+//! diamond), so that no operator hides behind another. Counts have whole-number ticks, a
 //! logarithmic metric axis round ones (1-2-5 of each decade). A point where a Sinkhorn coupling
 //! stopped at its cap unconverged carries a ‡, as the summary table does.
 
@@ -53,6 +54,29 @@ struct Series {
     dodge: f64,
     /// Its line's width: wider under a later line that coincides with it, so both show.
     width: u32,
+    /// Its points' shape ([`marker_shape`]), one per operator in turn, so that points drawn over each
+    /// other still show whose they are.
+    marker: usize,
+}
+
+/// The outline of marker `k` in pixels around its point: a circle (an octagon at this size), a
+/// square, a triangle and a diamond, in turn.
+fn marker_shape(k: usize) -> Vec<(i32, i32)> {
+    match k % 4 {
+        0 => vec![
+            (-1, -3),
+            (1, -3),
+            (3, -1),
+            (3, 1),
+            (1, 3),
+            (-1, 3),
+            (-3, 1),
+            (-3, -1),
+        ],
+        1 => vec![(-3, -3), (3, -3), (3, 3), (-3, 3)],
+        2 => vec![(0, -4), (4, 3), (-4, 3)],
+        _ => vec![(0, -4), (4, 0), (0, 4), (-4, 0)],
+    }
 }
 
 /// The figure of one metric.
@@ -170,6 +194,7 @@ pub(crate) fn metric_plot<R: HasRecord>(
             cross_y: 0.0,
             dodge: 1.0,
             width: 2,
+            marker: series.len(),
         });
     }
 
@@ -375,11 +400,10 @@ impl Figure for MetricPlot {
                     "error bars",
                 )?;
                 drawn(
-                    chart.draw_series(
-                        segment
-                            .iter()
-                            .map(|p| Circle::new((p.t, p.mean), 3, colour.filled())),
-                    ),
+                    chart.draw_series(segment.iter().map(|p| {
+                        EmptyElement::at((p.t, p.mean))
+                            + Polygon::new(marker_shape(s.marker), colour.filled())
+                    })),
                     "points",
                 )?;
                 let mark = (FAMILY, 13)
@@ -419,7 +443,10 @@ impl Figure for MetricPlot {
                 "the legend",
             )?;
             drawn(
-                legend.draw(&Circle::new((16, y), 3, s.colour.filled())),
+                legend.draw(
+                    &(EmptyElement::at((16, y))
+                        + Polygon::new(marker_shape(s.marker), s.colour.filled())),
+                ),
                 "the legend",
             )?;
             for (k, line) in wrap(&s.label, fit).iter().enumerate() {
