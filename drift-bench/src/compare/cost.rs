@@ -6,6 +6,7 @@
 //! The model counts multiply-adds of the passes over point pairs (and of the generator's network),
 //! times the expected Sinkhorn iterations. It only ranks and scales the runs; it is no timing.
 
+use crate::compare::prepared::PreparedData;
 use crate::compare::record::Mode;
 use crate::compare::sweep::Study;
 use crate::generator::Features;
@@ -25,6 +26,23 @@ pub struct RunShape<'a> {
     pub dim: usize,
     /// Classes a class-conditional generator draws a batch for (1 for unlabelled data).
     pub classes: usize,
+}
+
+impl<'a> RunShape<'a> {
+    /// The shape of a run of `operator_ron` at `temperature` in `study` on `data`.
+    pub fn of(operator_ron: &'a str, temperature: f64, study: &Study, data: &PreparedData) -> Self {
+        RunShape {
+            operator_ron,
+            temperature,
+            data_points: data.train.len() / data.dim.max(1),
+            particles: match study.flow.particles {
+                0 => data.test_len(),
+                n => n,
+            },
+            dim: data.dim,
+            classes: data.classes.unwrap_or(1),
+        }
+    }
 }
 
 /// Per-sample targets a generator's step drifts toward at most (the generator's `max_targets`).

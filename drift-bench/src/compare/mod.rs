@@ -84,7 +84,8 @@ pub struct SweepResults {
     pub indices: Vec<usize>,
     /// The data sets, as the report needs them.
     pub datasets: Vec<DatasetSummary>,
-    /// Notes for the report: `--jobs` capped, a first line of a file read as a header, then each
+    /// Notes for the report: `--jobs` capped, a first line of a file read as a header, a file's
+    /// features standardised or one of them carrying most of the variance, then each
     /// data set's (classifier accuracy, scale). The command also prints the first two kinds.
     pub notes: Vec<String>,
     /// How many of `notes` come before the data sets' own (the ones worth printing at once).
@@ -365,17 +366,8 @@ fn grid(ready: &[ReadyStudy]) -> Vec<Cell> {
 fn expected_step_cost(cell: &Cell, ready: &[ReadyStudy], data: &[(String, PreparedData)]) -> f64 {
     let r = &ready[cell.study];
     let prepared = &data[r.datasets[cell.dataset].0].1;
-    let shape = cost::RunShape {
-        operator_ron: &r.operators[cell.operator].expanded,
-        temperature: cell.temperature,
-        data_points: prepared.train.len() / prepared.dim.max(1),
-        particles: match r.study.flow.particles {
-            0 => prepared.test_len(),
-            n => n,
-        },
-        dim: prepared.dim,
-        classes: prepared.classes.unwrap_or(1),
-    };
+    let operator = &r.operators[cell.operator].expanded;
+    let shape = cost::RunShape::of(operator, cell.temperature, r.study, prepared);
     cost::step_cost(r.study, cell.mode, steps_of(r.study, cell.mode), &shape)
 }
 
