@@ -79,7 +79,25 @@ impl Values {
             Values::F64(_) => Precision::F64,
         }
     }
+    /// The values converted to `T`, as [`Values::to_real`], with the memory of the converted copy
+    /// asked for first: an error instead of an abort when it cannot be had (an f32 file promoted
+    /// to f64 needs twice its memory again).
+    ///
+    /// ```
+    /// use drift_bench::array::Values;
+    /// let v = Values::F32(vec![0.1, 2.0]);
+    /// assert_eq!(v.try_to_real::<f64>().unwrap(), vec![f64::from(0.1f32), 2.0]);
+    /// ```
+    pub fn try_to_real<T: Real>(&self) -> Result<Vec<T>, OutOfMemory> {
+        let mut out = reserve_values::<T>(self.len())?;
+        match self {
+            Values::F32(v) => out.extend(v.iter().map(|c| T::of(f64::from(*c)))),
+            Values::F64(v) => out.extend(v.iter().map(|c| T::of(*c))),
+        }
+        Ok(out)
+    }
     /// The values converted to `T`: exact when widening, rounded to nearest when narrowing.
+    /// Aborts when the copy's memory cannot be had: [`Values::try_to_real`] says so instead.
     pub fn to_real<T: Real>(&self) -> Vec<T> {
         match self {
             Values::F32(v) => v.iter().map(|c| T::of(f64::from(*c))).collect(),
@@ -95,6 +113,48 @@ impl Values {
         }
     }
 }
+
+/// An empty vector with room for `n` values of `T`, or [`OutOfMemory`] when that memory cannot be
+/// had (or its size overflows).
+///
+/// ```
+/// use drift_bench::array::reserve_values;
+/// assert!(reserve_values::<f64>(4).unwrap().capacity() >= 4);
+/// assert!(reserve_values::<f64>(usize::MAX / 4).is_err());
+/// ```
+pub fn reserve_values<T>(n: usize) -> Result<Vec<T>, OutOfMemory> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| OutOfMemory {
+        values: n,
+        value_bytes: std::mem::size_of::<T>(),
+    })?;
+    Ok(v)
+}
+
+/// Memory for a converted copy of an array's values could not be had.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutOfMemory {
+    /// Values asked for.
+    pub values: usize,
+    /// Bytes per value.
+    pub value_bytes: usize,
+}
+
+impl fmt::Display for OutOfMemory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let bytes = self.values as f64 * self.value_bytes as f64;
+        write!(
+            f,
+            "cannot allocate {:.3} GB for a copy of {} values of {} bytes (out of memory; use a \
+             smaller file, or the file's own precision)",
+            bytes / 1e9,
+            self.values,
+            self.value_bytes
+        )
+    }
+}
+
+impl std::error::Error for OutOfMemory {}
 
 /// The number of values does not match the shape.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -107,7 +107,11 @@ pub fn label(arg: &str, path: &Path) -> String {
 /// precision `T` (converted if the file holds the other one); checked by [`PointCloud::new`].
 pub fn points<T: Real>(arg: &str, path: &Path, array: &Array) -> Result<PointCloud<T>> {
     let dim = array.shape().cols();
-    PointCloud::new(label(arg, path), array.values().to_real::<T>(), dim).map_err(|e| {
+    let values = array
+        .values()
+        .try_to_real::<T>()
+        .map_err(|e| anyhow!("{}: {e}", label(arg, path)))?;
+    PointCloud::new(label(arg, path), values, dim).map_err(|e| {
         // An empty array is reported by shape, the other errors already carry the label.
         match array.shape().count() {
             Some(0) => anyhow!("{}: empty (shape {})", label(arg, path), array.shape()),
@@ -119,9 +123,10 @@ pub fn points<T: Real>(arg: &str, path: &Path, array: &Array) -> Result<PointClo
 /// Per-point weights from an `(N,)`, `(N, 1)` or `(1, N)` array, in precision `T`.
 pub fn weights<T: Real>(arg: &str, path: &Path, array: &Array) -> Result<Vec<T>> {
     match array.shape() {
-        Shape::Vector(_) | Shape::Matrix(_, 1) | Shape::Matrix(1, _) => {
-            Ok(array.values().to_real::<T>())
-        }
+        Shape::Vector(_) | Shape::Matrix(_, 1) | Shape::Matrix(1, _) => Ok(array
+            .values()
+            .try_to_real::<T>()
+            .map_err(|e| anyhow!("{}: {e}", label(arg, path)))?),
         shape => bail!(
             "{}: weights must be one-dimensional, (N,) or (N, 1), found shape {shape}",
             label(arg, path)

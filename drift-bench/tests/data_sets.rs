@@ -195,6 +195,7 @@ fn a_label_column_is_written_back_by_its_name() {
     let s = DataSpec::File {
         path: "my data.csv".into(),
         label_column: LabelColumn::Index(2),
+        standardise: false,
     };
     assert_eq!(s.name(), "file:my data.csv:label=2");
     assert_eq!(DataSpec::parse(&s.name()).unwrap(), s);

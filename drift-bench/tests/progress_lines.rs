@@ -38,6 +38,17 @@ fn a_line_per_finished_run_when_stderr_is_not_a_terminal() {
     assert_eq!(lines.len(), 2, "{stderr}");
     assert!(lines[0].starts_with("run 1/2 done after "), "{}", lines[0]);
     assert!(lines[1].contains("one_sided on eight_gaussians, flow, T 1, seed 0: ok in "));
+    // Each line says how much of the expected work (runs weighted by their cost) is done.
+    assert!(
+        lines[0].contains("% of the expected work done, about "),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].ends_with("; 100% of the expected work done, about 0 s left"),
+        "{}",
+        lines[1]
+    );
     let quiet = compare(&["--quiet"], &out);
     assert!(!quiet.contains("done after"), "{quiet}");
     let _ = std::fs::remove_dir_all(&out);

@@ -4,7 +4,7 @@
 use drift_api::{DriftError, PointCloud, Real};
 use numpy::ndarray::{ArrayD, IxDyn};
 use numpy::{Element, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyMemoryError, PyValueError};
 use pyo3::prelude::*;
 
 /// The shape of a point set as the caller gave it: `(N, D)`, or `(N,)` for `N` points of dimension 1.
@@ -56,10 +56,28 @@ pub(crate) fn values<T: Element + Copy>(
     // One copy into the point set, which owns its coordinates: a contiguous array is copied as a
     // block, any other layout (Fortran order, slices with steps, transposes) element by element
     // in C order.
-    let data = match view.as_slice() {
-        Some(slice) => slice.to_vec(),
-        None => view.iter().copied().collect(),
+    // The copy's memory is asked for first, so that an array too large to copy (a broadcast view
+    // of 10^11 rows takes no memory of its own) raises MemoryError instead of aborting the process.
+    let too_large = || {
+        PyMemoryError::new_err(format!(
+            "`{name}` of shape {} has too many values to copy into memory",
+            python_shape(&shape)
+        ))
     };
+    let len = shape
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .filter(|n| {
+            n.checked_mul(std::mem::size_of::<T>())
+                .is_some_and(|b| b <= isize::MAX as usize)
+        })
+        .ok_or_else(too_large)?;
+    let mut data = Vec::new();
+    data.try_reserve_exact(len).map_err(|_| too_large())?;
+    match view.as_slice() {
+        Some(slice) => data.extend_from_slice(slice),
+        None => data.extend(view.iter().copied()),
+    }
     Ok((data, shape))
 }
 

@@ -6,12 +6,13 @@
 use crate::arrays::{self, python_shape};
 use crate::collective::PyCollective;
 use crate::errors::to_py;
+use crate::interrupt::{run_interruptible, THREADED_FROM};
 use crate::operator::NativeOperator;
 use crate::report::BatchReport;
 use drift_api::kit::{
     apply_drift_batch, try_vec, BatchProblem, BatchSets, Collective, ProblemBatch, SingleProcess,
 };
-use drift_api::{Context, Real};
+use drift_api::{Context, DriftOperator, Real};
 use drift_ops::CpuBackend;
 use numpy::ndarray::{ArrayD, IxDyn};
 use numpy::{Element, PyArrayDyn};
@@ -142,44 +143,72 @@ pub(crate) fn run_batch<'py, T: Real + Element>(
         }
         (None, None) => None,
     };
-    let op = native.operator();
-    let completes: &dyn Collective = match collective {
-        Some(c) => c,
-        None => &SingleProcess,
-    };
-    let (field, report) = py
-        .detach(|| -> drift_api::Result<(Vec<T>, drift_api::BatchReport)> {
-            let mut batch = ProblemBatch::new(sets("x", &x)?, sets("y", &y)?)?;
-            if let Some(n) = &negatives {
-                batch = batch.with_negatives(sets("negatives", n)?)?;
-            }
-            let mut field = try_vec("V", x.data.len(), T::zero())?;
-            let report = apply_drift_batch(
-                op,
-                BatchProblem {
-                    backend: &CpuBackend,
-                    batch: &batch,
-                    context: &context,
-                    out: &mut field,
-                    scale: T::one(),
-                    collective: completes,
-                },
-            )?;
-            Ok((field, report))
-        })
-        .map_err(|e| {
-            let err = to_py(py, e);
-            // The collective's own Python exception (a failed all-reduce) as the cause.
-            if let Some(cause) = collective.and_then(PyCollective::take_failure) {
-                err.set_cause(py, Some(cause));
-            }
-            err
-        })?;
     let (b, n, d) = x.shape;
+    let result = match collective {
+        // Across processes the collective calls back into Python: computed here, as it always was.
+        Some(c) => {
+            py.detach(|| compute(native.operator(), &x, &y, negatives.as_ref(), &context, c))
+        }
+        // On a thread of its own when large, so that Ctrl-C is answered at once.
+        None => {
+            let op = native.shared();
+            let pairs = b
+                .saturating_mul(n)
+                .saturating_mul(y.shape.1.saturating_add(n))
+                .saturating_mul(d);
+            run_interruptible(py, pairs >= THREADED_FROM, move || {
+                compute(
+                    op.as_ref(),
+                    &x,
+                    &y,
+                    negatives.as_ref(),
+                    &context,
+                    &SingleProcess,
+                )
+            })?
+        }
+    };
+    let field_and_report = result.map_err(|e| {
+        let err = to_py(py, e);
+        // The collective's own Python exception (a failed all-reduce) as the cause.
+        if let Some(cause) = collective.and_then(PyCollective::take_failure) {
+            err.set_cause(py, Some(cause));
+        }
+        err
+    })?;
+    let (field, report) = field_and_report;
     let array = ArrayD::from_shape_vec(IxDyn(&[b, n, d]), field)
         .map_err(|e| PyValueError::new_err(format!("the field has the wrong length: {e}")))?;
     Ok((
         PyArrayDyn::from_owned_array(py, array).into_any(),
         BatchReport::from(report),
     ))
+}
+
+/// The batched call in precision `T`: the field of every problem and the batch's report.
+fn compute<T: Real>(
+    op: &dyn DriftOperator,
+    x: &Side<T>,
+    y: &Side<T>,
+    negatives: Option<&Side<T>>,
+    context: &Context,
+    completes: &dyn Collective,
+) -> drift_api::Result<(Vec<T>, drift_api::BatchReport)> {
+    let mut batch = ProblemBatch::new(sets("x", x)?, sets("y", y)?)?;
+    if let Some(n) = negatives {
+        batch = batch.with_negatives(sets("negatives", n)?)?;
+    }
+    let mut field = try_vec("V", x.data.len(), T::zero())?;
+    let report = apply_drift_batch(
+        op,
+        BatchProblem {
+            backend: &CpuBackend,
+            batch: &batch,
+            context,
+            out: &mut field,
+            scale: T::one(),
+            collective: completes,
+        },
+    )?;
+    Ok((field, report))
 }

@@ -16,6 +16,7 @@ mod batch;
 mod bench;
 mod collective;
 mod errors;
+mod interrupt;
 mod load;
 mod operator;
 mod registry;

@@ -4,6 +4,7 @@ use crate::arrays;
 use crate::batch::{run_batch, BatchInputs};
 use crate::collective::PyCollective;
 use crate::errors::to_py;
+use crate::interrupt::{run_interruptible, THREADED_FROM};
 use crate::report::{BatchReport, Report};
 use drift_api::kit::{fmt_num, try_vec};
 use drift_api::{Context, DriftOperator, DriftReport, Negatives, Real};
@@ -11,11 +12,13 @@ use drift_ops::{drift_into, CpuBackend};
 use numpy::Element;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use std::sync::Arc;
 
 /// A loaded, validated operator tree (the Python class `drift.Operator` wraps it).
 #[pyclass(frozen, module = "drift._drift")]
 pub(crate) struct NativeOperator {
-    op: Box<dyn DriftOperator>,
+    /// Shared with a call's computing thread ([`crate::interrupt`]), which may outlive the call.
+    op: Arc<dyn DriftOperator>,
     /// The RON text it was loaded from (empty when it was read by the loader itself).
     source: String,
     /// The file it came from, or `<string>`.
@@ -25,7 +28,16 @@ pub(crate) struct NativeOperator {
 impl NativeOperator {
     /// Wraps a loaded operator.
     pub(crate) fn new(op: Box<dyn DriftOperator>, source: String, origin: String) -> Self {
-        NativeOperator { op, source, origin }
+        NativeOperator {
+            op: Arc::from(op),
+            source,
+            origin,
+        }
+    }
+
+    /// The operator, shared.
+    pub(crate) fn shared(&self) -> Arc<dyn DriftOperator> {
+        Arc::clone(&self.op)
     }
 
     /// The operator itself.
@@ -212,13 +224,19 @@ impl NativeOperator {
             .map(|n| arrays::cloud::<T>(py, "negatives", n, None).map(|(points, _)| points))
             .transpose()?;
         let context = Context::at(options.step, options.time);
-        let op = self.op.as_ref();
-        let (field, report) = py
-            .detach(|| -> drift_api::Result<(Vec<T>, DriftReport)> {
+        let op = self.shared();
+        let pairs = x
+            .len()
+            .saturating_mul(y.len().saturating_add(x.len()))
+            .saturating_mul(x.dim());
+        let (field, report) = run_interruptible(
+            py,
+            pairs >= THREADED_FROM,
+            move || -> drift_api::Result<(Vec<T>, DriftReport)> {
                 let mut field = try_vec("V", x.len() * x.dim(), T::zero())?;
                 let report = drift_into(
                     &CpuBackend,
-                    op,
+                    op.as_ref(),
                     &x,
                     &y,
                     &context,
@@ -228,8 +246,9 @@ impl NativeOperator {
                     &mut field,
                 )?;
                 Ok((field, report))
-            })
-            .map_err(|e| to_py(py, e))?;
+            },
+        )?
+        .map_err(|e| to_py(py, e))?;
         let v = arrays::field_array(py, shape, field)?;
         Ok((v, Report::from(report)))
     }

@@ -24,6 +24,7 @@
 
 pub mod cell;
 pub mod command;
+pub mod cost;
 pub mod evaluate;
 pub mod merge;
 pub mod merge_error;
@@ -46,7 +47,7 @@ use crate::compare::cell::run_cell;
 use crate::compare::operator_spec::{make_labels_unique, resolve, ResolvedOperator};
 use crate::compare::prepared::PreparedData;
 use crate::compare::start::StartSpec;
-use crate::data::{user_file, DataSpec};
+use crate::data::{self, DataSpec};
 use anyhow::{bail, Context as _, Result};
 use drift_api::{Context, PointCloud};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -83,7 +84,8 @@ pub struct SweepResults {
     pub indices: Vec<usize>,
     /// The data sets, as the report needs them.
     pub datasets: Vec<DatasetSummary>,
-    /// Notes for the report: `--jobs` capped, a first line of a file read as a header, then each
+    /// Notes for the report: `--jobs` capped, a first line of a file read as a header, a file's
+    /// features standardised or one of them carrying most of the variance, then each
     /// data set's (classifier accuracy, scale). The command also prints the first two kinds.
     pub notes: Vec<String>,
     /// How many of `notes` come before the data sets' own (the ones worth printing at once).
@@ -166,16 +168,9 @@ pub fn run_sweep_part(
                         study.data_seed,
                     )
                     .with_context(|| at.clone())?;
-                    if let DataSpec::File { path, label_column } = &spec {
-                        if let Some(line) = user_file::dropped_header(path, *label_column) {
-                            let note = format!(
-                                "`{}`: the first line `{}` holds no number, so it was read as a column header, not as data",
-                                spec.name(),
-                                line.replace('`', "'")
-                            );
-                            if !data_notes.contains(&note) {
-                                data_notes.push(note);
-                            }
+                    for note in data::file_notes(&spec, &prepared.train, prepared.dim) {
+                        if !data_notes.contains(&note) {
+                            data_notes.push(note);
                         }
                     }
                     // The same data set drawn or split differently by another study: its own
@@ -219,12 +214,26 @@ pub fn run_sweep_part(
         .enumerate()
         .filter(|(i, _)| keep(*i))
         .unzip();
-    let total_steps: u64 = cells
+    // Each step advances the bar by its run's expected cost, so that the slow runs the grid puts
+    // last (training, low temperatures, Sinkhorn) do not leave the ETA short.
+    let units = cost::step_units(
+        &cells
+            .iter()
+            .map(|c| {
+                (
+                    expected_step_cost(c, &ready, &data),
+                    steps_of(ready[c.study].study, c.mode),
+                )
+            })
+            .collect::<Vec<_>>(),
+    );
+    let total_units: u64 = cells
         .iter()
-        .map(|c| steps_of(ready[c.study].study, c.mode) as u64)
+        .zip(&units)
+        .map(|(c, u)| u * steps_of(ready[c.study].study, c.mode) as u64)
         .sum();
     let bar = if progress {
-        let bar = ProgressBar::new(total_steps);
+        let bar = ProgressBar::new(total_units);
         bar.set_style(
             ProgressStyle::with_template(
                 "{elapsed_precise} [{bar:40}] {percent:>3}% runs {msg} eta {eta}",
@@ -243,35 +252,57 @@ pub fn run_sweep_part(
     // line per finished run says how far the sweep is instead.
     let lines = progress && !std::io::stderr().is_terminal();
     let started = std::time::Instant::now();
-    let run_one = |cell: &Cell| -> Result<RunOutput> {
-        let out = run_one_cell(cell, &ready, &data, &|| bar.inc(1));
+    let run_one = |(cell, units): (&Cell, &u64)| -> Result<RunOutput> {
+        let ticked = std::sync::atomic::AtomicU64::new(0);
+        let out = run_one_cell(cell, &ready, &data, &|| {
+            ticked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            bar.inc(*units)
+        });
+        // A run that diverged or failed stopped short: the work it will not do counts as done.
+        let steps = steps_of(ready[cell.study].study, cell.mode) as u64;
+        bar.inc(steps.saturating_sub(ticked.into_inner()) * units);
         let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         bar.set_message(format!("{n}/{total_runs}"));
         if let (true, Ok(run)) = (lines, &out) {
             let key = &run.record.key;
+            let elapsed = started.elapsed().as_secs_f64();
+            let fraction = bar.position() as f64 / total_units.max(1) as f64;
             eprintln!(
-                "run {n}/{total_runs} done after {:.1} s: {} on {}, {}, T {}, seed {}: {} in {:.1} s",
-                started.elapsed().as_secs_f64(),
+                "run {n}/{total_runs} done after {:.1} s: {} on {}, {}, T {}, seed {}: {} in {:.1} s; \
+                 {:.0}% of the expected work done, about {:.0} s left",
+                elapsed,
                 key.operator,
                 key.dataset,
                 key.mode.name(),
                 key.temperature,
                 key.seed,
                 run.record.status.name(),
-                run.record.seconds
+                run.record.seconds,
+                100.0 * fraction,
+                elapsed * (1.0 - fraction) / fraction.max(1e-9)
             );
         }
         out
     };
     bar.set_message(format!("0/{total_runs}"));
     let runs: Vec<RunOutput> = if jobs <= 1 {
-        cells.iter().map(run_one).collect::<Result<_>>()?
+        cells
+            .iter()
+            .zip(&units)
+            .map(run_one)
+            .collect::<Result<_>>()?
     } else {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(jobs)
             .build()
             .context("cannot start the run threads")?;
-        pool.install(|| cells.par_iter().map(run_one).collect::<Result<_>>())?
+        pool.install(|| {
+            cells
+                .par_iter()
+                .zip(&units)
+                .map(run_one)
+                .collect::<Result<_>>()
+        })?
     };
     bar.finish_and_clear();
     let mut notes: Vec<String> = jobs_note.into_iter().chain(data_notes).collect();
@@ -329,6 +360,15 @@ fn grid(ready: &[ReadyStudy]) -> Vec<Cell> {
         }
     }
     cells
+}
+
+/// The expected cost of one step of `cell` ([`cost::step_cost`]).
+fn expected_step_cost(cell: &Cell, ready: &[ReadyStudy], data: &[(String, PreparedData)]) -> f64 {
+    let r = &ready[cell.study];
+    let prepared = &data[r.datasets[cell.dataset].0].1;
+    let operator = &r.operators[cell.operator].expanded;
+    let shape = cost::RunShape::of(operator, cell.temperature, r.study, prepared);
+    cost::step_cost(r.study, cell.mode, steps_of(r.study, cell.mode), &shape)
 }
 
 fn steps_of(study: &Study, mode: Mode) -> usize {

@@ -23,6 +23,7 @@
 //! | `digits` | the 1797 handwritten digits, 8 × 8 pixels 0..16 (64-d), 10 classes (UCI, CC BY 4.0) |
 //! | `file:PATH` | a `.npy` array `(N, D)` or a numeric `.csv` table, one point per row |
 //! | `file:PATH:label=C` | a `.csv` whose column `C` (`first`, `last` or a 0-based index) holds class labels; `label=none`: every column is a coordinate |
+//! | `file:PATH:standardise` | every feature put at mean 0 and standard deviation 1 over the file's rows (also `file:PATH:standardise:label=C`) |
 //!
 //! A comparison refuses, before any run, a `.csv` named without `label=` whose first or last column
 //! takes few distinct whole numbers or whose header names a column like a label (`label`, `class`,
@@ -33,6 +34,7 @@
 
 mod dataset;
 pub mod digits;
+mod features;
 mod label_column;
 pub mod mixtures;
 mod scale;
@@ -42,6 +44,7 @@ mod split;
 pub mod user_file;
 
 pub use dataset::{Dataset, Labels, MixtureTruth};
+pub use features::{dominant_feature, feature_moments, file_notes, standardise, DOMINANT_SHARE};
 pub use label_column::LabelColumn;
 pub use scale::{data_scale, SCALE_SAMPLE};
 pub use spec::DataSpec;
@@ -63,4 +66,7 @@ pub const DATASET_HELP: &str = "\
   file:PATH:label=C     a .csv whose column C (first, last or a 0-based index) holds class
                         labels (integers or text); label=none: every column is a coordinate
                         (needed when a column looks like labels: few distinct integers, or a
-                        header such as label, class, target, y, category)";
+                        header such as label, class, target, y, category)
+  file:PATH:standardise[:label=C]
+                        every feature at mean 0 and standard deviation 1 over the file's rows
+                        (for features of different magnitudes: one scale serves all coordinates)";

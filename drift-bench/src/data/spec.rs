@@ -33,12 +33,15 @@ pub enum DataSpec {
     /// `digits`: the embedded handwritten digits ([`digits::digits`]).
     Digits,
     /// `file:PATH`, `file:PATH:label=C` or `file:PATH:label=none`: a user's `.npy` or `.csv` file
-    /// ([`user_file::load_file`]).
+    /// ([`user_file::load_file`]); `file:PATH:standardise` (before any `:label=`) puts each feature
+    /// at mean 0 and standard deviation 1 ([`super::standardise`]).
     File {
         /// The file.
         path: PathBuf,
         /// Its label column (`.csv` only).
         label_column: LabelColumn,
+        /// Whether each feature is standardised over the file's rows.
+        standardise: bool,
     },
 }
 
@@ -65,8 +68,14 @@ impl DataSpec {
     /// );
     /// assert_eq!(
     ///     DataSpec::parse("file:runs/my.csv:label=last").unwrap(),
-    ///     DataSpec::File { path: "runs/my.csv".into(), label_column: LabelColumn::Last }
+    ///     DataSpec::File {
+    ///         path: "runs/my.csv".into(),
+    ///         label_column: LabelColumn::Last,
+    ///         standardise: false
+    ///     }
     /// );
+    /// let s = DataSpec::parse("file:my.csv:standardise:label=last").unwrap();
+    /// assert!(matches!(s, DataSpec::File { standardise: true, .. }));
     /// assert!(DataSpec::parse("nine_gaussians").is_err());
     /// ```
     pub fn parse(s: &str) -> Result<DataSpec> {
@@ -94,7 +103,9 @@ impl DataSpec {
             return Ok(DataSpec::Mixture { dim, modes });
         }
         if let Some(rest) = s.strip_prefix("file:") {
-            // The label option comes last, so a path may itself hold colons.
+            // The options come last (`:standardise`, then `:label=`), so a path may itself hold
+            // colons.
+            let (rest, standardise_last) = strip_standardise(rest);
             let (path, label_column) = match rest.rfind(":label=") {
                 Some(at) => (
                     &rest[..at],
@@ -103,12 +114,14 @@ impl DataSpec {
                 ),
                 None => (rest, LabelColumn::None),
             };
+            let (path, standardise_first) = strip_standardise(path);
             if path.is_empty() {
                 bail!("data set `{s}`: no file name after `file:`");
             }
             return Ok(DataSpec::File {
                 path: PathBuf::from(path),
                 label_column,
+                standardise: standardise_first || standardise_last,
             });
         }
         bail!("unknown data set `{s}`; the data sets are:\n{DATASET_HELP}")
@@ -123,10 +136,17 @@ impl DataSpec {
         }
         match self {
             DataSpec::Mixture { dim, modes } => format!("mixture:{dim}:{modes}"),
-            DataSpec::File { path, label_column } => match label_column {
-                LabelColumn::None => format!("file:{}", path.display()),
-                c => format!("file:{}:label={c}", path.display()),
-            },
+            DataSpec::File {
+                path,
+                label_column,
+                standardise,
+            } => {
+                let option = if *standardise { ":standardise" } else { "" };
+                match label_column {
+                    LabelColumn::None => format!("file:{}{option}", path.display()),
+                    c => format!("file:{}{option}:label={c}", path.display()),
+                }
+            }
             _ => unreachable!("every fixed kind is in FIXED"),
         }
     }
@@ -139,6 +159,7 @@ impl DataSpec {
         let DataSpec::File {
             path,
             label_column: LabelColumn::None,
+            standardise,
         } = self
         else {
             return Ok(());
@@ -154,10 +175,12 @@ impl DataSpec {
         let as_labels = DataSpec::File {
             path: path.clone(),
             label_column: like.label_column(),
+            standardise: *standardise,
         };
         let as_coordinates = DataSpec::File {
             path: path.clone(),
             label_column: LabelColumn::NoLabels,
+            standardise: *standardise,
         };
         bail!(
             "data set `{self}`: column {} ({which} of {}) looks like class labels: {}. Without \
@@ -193,8 +216,26 @@ impl DataSpec {
             DataSpec::Checkerboard => shapes::checkerboard(n, seed),
             DataSpec::Spiral => shapes::spiral(n, seed),
             DataSpec::Digits => digits::digits()?,
-            DataSpec::File { path, label_column } => user_file::load_file(path, *label_column)?,
+            DataSpec::File {
+                path,
+                label_column,
+                standardise,
+            } => {
+                let mut data = user_file::load_file(path, *label_column)?;
+                if *standardise {
+                    super::standardise(&mut data.points, data.dim);
+                }
+                data
+            }
         })
+    }
+}
+
+/// `text` without a trailing `:standardise`, and whether it had one.
+fn strip_standardise(text: &str) -> (&str, bool) {
+    match text.strip_suffix(":standardise") {
+        Some(rest) => (rest, true),
+        None => (text, false),
     }
 }
 
@@ -237,10 +278,22 @@ mod tests {
         v.push(DataSpec::File {
             path: "a:b/c.csv".into(),
             label_column: LabelColumn::Index(3),
+            standardise: false,
         });
         v.push(DataSpec::File {
             path: "x.npy".into(),
             label_column: LabelColumn::None,
+            standardise: false,
+        });
+        v.push(DataSpec::File {
+            path: "a:b/c.csv".into(),
+            label_column: LabelColumn::Last,
+            standardise: true,
+        });
+        v.push(DataSpec::File {
+            path: "x.npy".into(),
+            label_column: LabelColumn::None,
+            standardise: true,
         });
         v
     }

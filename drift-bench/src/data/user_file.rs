@@ -29,7 +29,11 @@ pub fn load_file(path: &Path, label: LabelColumn) -> Result<Dataset> {
         (false, _) => {
             let array = point_files::read_array(ARG, path, Header::Detect)?;
             let dim = array.shape().cols();
-            (array.values().to_real::<f64>(), dim, None)
+            let values = array
+                .values()
+                .try_to_real::<f64>()
+                .map_err(|e| anyhow!("{ARG} {file}: {e}"))?;
+            (values, dim, None)
         }
         (true, Format::Npy) => {
             bail!("{ARG} {file}: a label column (label={label}) can only be read from a .csv file")

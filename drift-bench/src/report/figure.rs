@@ -44,6 +44,28 @@ pub(crate) trait Figure: Sync {
     }
 }
 
+/// Draws `lines` of a title, `line_height` pixels apart from `top`, at `size` pixels, left-aligned
+/// at `left`.
+pub(crate) fn draw_title_lines<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    lines: &[String],
+    size: u32,
+    (left, top): (i32, i32),
+    line_height: i32,
+) -> anyhow::Result<()> {
+    for (k, line) in lines.iter().enumerate() {
+        drawn(
+            area.draw_text(
+                line,
+                &(super::font::FAMILY, size).into_font().color(&BLACK),
+                (left, top + k as i32 * line_height),
+            ),
+            "the title",
+        )?;
+    }
+    Ok(())
+}
+
 /// Turns a plotters error (whose type depends on the backend) into an error naming what was drawn.
 pub(crate) fn drawn<T, E: std::fmt::Display>(
     result: Result<T, E>,

@@ -9,6 +9,7 @@
 use super::figure::{drawn, Figure, Raster};
 use super::font::FAMILY;
 use super::groups::{Group, Sweep};
+use super::layout::fit_caption;
 use super::palette::{operator_colour, ALERT};
 use crate::compare::record::{DatasetSummary, RunOutput, RunStatus};
 use plotters::coord::Shift;
@@ -231,12 +232,10 @@ impl Figure for ImageGrid {
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> anyhow::Result<()> {
         let (cw, ch) = self.cell_size();
+        // A narrow grid (one temperature) shrinks its title rather than cutting it.
+        let (title, size) = fit_caption(&self.title, self.size().0.saturating_sub(20), 16, 9);
         drawn(
-            root.draw_text(
-                &self.title,
-                &(FAMILY, 16).into_font().color(&BLACK),
-                (10, 10),
-            ),
+            root.draw_text(&title, &(FAMILY, size).into_font().color(&BLACK), (10, 10)),
             "the title",
         )?;
         let centred = |size: u32, colour: &RGBColor| {

@@ -27,6 +27,8 @@ pub(crate) struct Section {
     pub heading: String,
     /// In the order shown.
     pub figures: Vec<FigureLink>,
+    /// A line said before the figures (why a figure is missing).
+    pub note: Option<String>,
 }
 
 /// `text` with the characters that Markdown would read as markup escaped, on one line.
@@ -81,6 +83,9 @@ pub(crate) fn report_markdown(
     let _ = writeln!(md, "## Summary\n\n{table}");
     for section in sections {
         let _ = writeln!(md, "## {}\n", escape(&section.heading));
+        if let Some(note) = &section.note {
+            let _ = writeln!(md, "{note}\n");
+        }
         for f in &section.figures {
             let _ = writeln!(
                 md,

@@ -16,6 +16,8 @@ pub(crate) struct Metric {
     pub ceiling: fn(&RunMetrics) -> Option<f64>,
     /// Whether a logarithmic axis suits it when its values span orders of magnitude.
     pub log_ok: bool,
+    /// Whether its values are counts (its axis then has whole-number ticks only).
+    pub integer: bool,
 }
 
 fn none(_: &RunMetrics) -> Option<f64> {
@@ -30,6 +32,7 @@ pub(crate) const PLOTTED: [Metric; 9] = [
         value: |m| m.w2_sq,
         ceiling: none,
         log_ok: true,
+        integer: false,
     },
     Metric {
         id: "sliced_w2",
@@ -37,6 +40,7 @@ pub(crate) const PLOTTED: [Metric; 9] = [
         value: |m| m.sliced_w2,
         ceiling: none,
         log_ok: true,
+        integer: false,
     },
     Metric {
         id: "mmd_sq",
@@ -44,6 +48,7 @@ pub(crate) const PLOTTED: [Metric; 9] = [
         value: |m| m.mmd_sq,
         ceiling: none,
         log_ok: true,
+        integer: false,
     },
     Metric {
         id: "energy",
@@ -51,6 +56,7 @@ pub(crate) const PLOTTED: [Metric; 9] = [
         value: |m| m.energy,
         ceiling: none,
         log_ok: true,
+        integer: false,
     },
     Metric {
         id: "modes_covered",
@@ -58,6 +64,7 @@ pub(crate) const PLOTTED: [Metric; 9] = [
         value: |m| m.modes_covered.map(|k| k as f64),
         ceiling: |m| m.modes_total.map(|k| k as f64),
         log_ok: false,
+        integer: true,
     },
     Metric {
         id: "mode_mass_error",
@@ -65,6 +72,7 @@ pub(crate) const PLOTTED: [Metric; 9] = [
         value: |m| m.mode_mass_error,
         ceiling: none,
         log_ok: false,
+        integer: false,
     },
     Metric {
         id: "classes_covered",
@@ -72,6 +80,7 @@ pub(crate) const PLOTTED: [Metric; 9] = [
         value: |m| m.classes_covered.map(|k| k as f64),
         ceiling: |m| m.classes_total.map(|k| k as f64),
         log_ok: false,
+        integer: true,
     },
     Metric {
         id: "accuracy",
@@ -79,6 +88,7 @@ pub(crate) const PLOTTED: [Metric; 9] = [
         value: |m| m.accuracy,
         ceiling: |m| m.accuracy.map(|_| 1.0),
         log_ok: false,
+        integer: false,
     },
     Metric {
         id: "ms_per_step",
@@ -86,5 +96,6 @@ pub(crate) const PLOTTED: [Metric; 9] = [
         value: |m| m.ms_per_step,
         ceiling: none,
         log_ok: true,
+        integer: false,
     },
 ];

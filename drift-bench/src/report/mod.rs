@@ -23,6 +23,7 @@ mod font;
 mod groups;
 mod image_grid;
 mod inputs;
+pub mod layout;
 mod markdown;
 mod metric;
 mod metric_plot;
@@ -220,6 +221,10 @@ fn write_files(
         .map(|g| Section {
             heading: g.heading(),
             figures: Vec::new(),
+            note: used
+                .iter()
+                .find(|d| d.name == g.dataset)
+                .and_then(|d| layout::samples_note(d.dim, d.image_shape.is_some())),
         })
         .collect();
     for (g, link, paths) in drawn.into_iter().flatten() {

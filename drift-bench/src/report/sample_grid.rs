@@ -2,12 +2,15 @@
 //! first seed, drawn over the held-out data (light grey).
 //!
 //! Every panel has the same square axis limits, set by the held-out data with a margin, so that
-//! panels compare at a glance; a panel's title counts the samples that fall outside them (they are not drawn). A run that
-//! diverged or failed has no samples: its panel says so.
+//! panels compare at a glance; a panel's title counts the samples that fall outside them (they are
+//! not drawn), and the figure's title says so. A run that diverged or failed has no samples: its
+//! panel says so. The title wraps to the grid's width, and a panel's caption shrinks (or is cut)
+//! to its panel's, so that neither is cut off in a narrow grid.
 
-use super::figure::{drawn, Figure};
+use super::figure::{draw_title_lines, drawn, Figure};
 use super::font::FAMILY;
 use super::groups::{Group, Sweep};
+use super::layout::{chars_that_fit, fit_caption, wrap};
 use super::number::short;
 use super::palette::{operator_colour, ALERT, REFERENCE};
 use crate::compare::record::{DatasetSummary, RunOutput, RunStatus};
@@ -20,7 +23,12 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 const MAX_SAMPLES: usize = 600;
 const MAX_REFERENCE: usize = 300;
 const PANEL: u32 = 230;
-const TITLE: u32 = 40;
+/// The title's font size and line height, and the room below it.
+const TITLE_SIZE: u32 = 16;
+const TITLE_LINE: u32 = 20;
+const TITLE_PAD: u32 = 16;
+/// A panel caption's font sizes, largest first.
+const CAPTION_SIZES: (u32, u32) = (12, 8);
 
 /// One panel.
 #[derive(Clone, Debug)]
@@ -130,7 +138,8 @@ pub(crate) fn sample_grid(
     }
     SampleGrid {
         title: format!(
-            "{}: final samples (first seed) over held-out data (grey)",
+            "{}: final samples (first seed) over held-out data (grey); N outside: samples \
+             beyond the limits set by the held-out data, not drawn",
             group.heading()
         ),
         rows: group.operators.len(),
@@ -142,29 +151,43 @@ pub(crate) fn sample_grid(
     }
 }
 
+impl SampleGrid {
+    /// The title's lines, wrapped to the grid's width.
+    fn title_lines(&self) -> Vec<String> {
+        let width = PANEL * self.cols.max(1) as u32 - 20;
+        wrap(&self.title, chars_that_fit(width, TITLE_SIZE))
+    }
+
+    /// Height of the title's band.
+    fn title_height(&self) -> u32 {
+        TITLE_LINE * self.title_lines().len() as u32 + TITLE_PAD
+    }
+}
+
 impl Figure for SampleGrid {
     fn size(&self) -> (u32, u32) {
         (
             PANEL * self.cols.max(1) as u32,
-            TITLE + PANEL * self.rows.max(1) as u32,
+            self.title_height() + PANEL * self.rows.max(1) as u32,
         )
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> anyhow::Result<()> {
-        let (top, body) = root.split_vertically(TITLE);
-        drawn(
-            top.draw_text(
-                &self.title,
-                &(FAMILY, 16).into_font().color(&BLACK),
-                (10, 12),
-            ),
-            "the title",
+        let (top, body) = root.split_vertically(self.title_height());
+        draw_title_lines(
+            &top,
+            &self.title_lines(),
+            TITLE_SIZE,
+            (10, 10),
+            TITLE_LINE as i32,
         )?;
         let areas = body.split_evenly((self.rows.max(1), self.cols.max(1)));
         for (panel, area) in self.panels.iter().zip(&areas) {
+            let (caption, size) =
+                fit_caption(&panel.caption, PANEL - 10, CAPTION_SIZES.0, CAPTION_SIZES.1);
             let mut chart = drawn(
                 ChartBuilder::on(area)
-                    .caption(&panel.caption, (FAMILY, 12))
+                    .caption(&caption, (FAMILY, size))
                     .margin(5)
                     .x_label_area_size(18)
                     .y_label_area_size(30)

@@ -39,15 +39,12 @@ softmax mass (`positive_log_mass`), differentiable in `tau`: maximise its mean t
 
 from __future__ import annotations
 
-import atexit
 import math
-from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
+from typing import Dict, Optional, Sequence, Tuple, Union
 
-import numpy as np
 import torch
 
 from ._loss_operators import (
-    SCALE_FLOOR,
     forget,
     is_loaded,
     key_and_temperatures,
@@ -56,6 +53,20 @@ from ._loss_operators import (
 )
 from ._loss_operators import operator_of as _operator
 from ._operator import Operator
+# The process groups live in their own module; their names stay importable from here.
+from ._torch_groups import (  # noqa: F401
+    DEFAULT_GROUP,
+    NO_GROUP,
+    GroupLike,
+    _all_gather_samples,
+    _collective,
+    _group,
+    _not_traced,
+    group_handle,
+    process_group_collective,
+)
+from ._torch_inputs import _check_inputs
+from ._torch_log_mass import positive_log_mass
 
 __all__ = [
     "drift_loss",
@@ -67,20 +78,6 @@ __all__ = [
 ]
 
 OperatorLike = Union[None, str, Operator]
-# A torch.distributed process group, True for the default group, or None (one process).
-GroupLike = Any
-
-# Process groups by handle, the integer the custom op takes (NO_GROUP: one process; DEFAULT_GROUP:
-# the default group, looked up when the op runs); registered groups from 1 on.
-NO_GROUP = -1
-DEFAULT_GROUP = 0
-_GROUPS: Dict[int, Any] = {}
-_GROUP_HANDLES: Dict[int, int] = {}
-# The registry lets go of its groups when the interpreter starts to exit: a process group kept
-# alive into the interpreter's teardown can abort the process there (gloo's worker threads).
-atexit.register(_GROUPS.clear)
-
-
 
 
 def prepare(operator: OperatorLike = None, R_list: Sequence[float] = (0.02, 0.05, 0.2)):
@@ -91,103 +88,6 @@ def prepare(operator: OperatorLike = None, R_list: Sequence[float] = (0.02, 0.05
         key = official_ron(R_list)
         return key, tuple(float(r) for r in R_list)
     return key_and_temperatures(operator)
-
-
-def _not_traced(f):
-    """`f` run eagerly under `torch.compile` (a graph break), where this PyTorch offers it."""
-    disable = getattr(getattr(torch, "compiler", None), "disable", None)
-    return f if disable is None else disable(f)
-
-
-def group_handle(process_group: GroupLike) -> int:
-    """The integer handle under which the custom op finds `process_group` (registered on first
-    use; -1 for None, 0 for `True`, the default group, a handle as it is). `drift_loss` and
-    `DriftLoss` take the handle in place of the group: under `torch.compile(fullgraph=True)`
-    register the group before compiling and pass its handle (a group object passed inside the
-    compiled function is registered outside the graph, which may break it there)."""
-    if process_group is None or process_group is False:
-        return NO_GROUP
-    if process_group is True:
-        return DEFAULT_GROUP
-    if isinstance(process_group, int):
-        if process_group != NO_GROUP and process_group != DEFAULT_GROUP:
-            if process_group not in _GROUPS:
-                raise ValueError(
-                    f"`process_group` {process_group}: no process group is registered under "
-                    "this handle (group_handle(group) gives one)"
-                )
-        return process_group
-    return _register(process_group)
-
-
-@_not_traced
-def _register(process_group: Any) -> int:
-    """The handle of a process group object, registered on first use."""
-    dist = torch.distributed
-    if not (dist.is_available() and isinstance(process_group, dist.ProcessGroup)):
-        raise ValueError(
-            "`process_group` must be a torch.distributed process group, True (the default "
-            f"group), a handle of group_handle or None, got {type(process_group).__name__}"
-        )
-    _distributed()
-    handle = _GROUP_HANDLES.get(id(process_group))
-    if handle is None or _GROUPS.get(handle) is not process_group:
-        handle = len(_GROUPS) + 1
-        _GROUPS[handle] = process_group
-        _GROUP_HANDLES[id(process_group)] = handle
-    return handle
-
-
-def _distributed():
-    """`torch.distributed`, initialised (a clear error otherwise)."""
-    dist = torch.distributed
-    if not dist.is_available():
-        raise ValueError(
-            "`process_group` given but this PyTorch has no torch.distributed"
-        )
-    if not dist.is_initialized():
-        raise ValueError(
-            "`process_group` given but torch.distributed is not initialised: call "
-            "torch.distributed.init_process_group first (torchrun sets up its environment)"
-        )
-    return dist
-
-
-def _group(handle: int) -> Any:
-    """The process group of a handle (None for the default group)."""
-    if handle == DEFAULT_GROUP:
-        _distributed()
-        return None
-    group = _GROUPS.get(handle)
-    if group is None:
-        raise ValueError(f"no process group registered under handle {handle} (group_handle)")
-    return group
-
-
-def process_group_collective(process_group: GroupLike) -> Callable[[np.ndarray], np.ndarray]:
-    """The collective `Operator.apply_batch` takes for a process group (or `True`, the default
-    group): `f(values)` all-reduces a float64 array with `torch.distributed.all_reduce(op=SUM)`
-    over the group and returns the sums (on the GPU for an NCCL group, back on the CPU after)."""
-    handle = group_handle(process_group)
-    if handle == NO_GROUP:
-        raise ValueError("process_group_collective needs a process group (or True)")
-    return _collective(handle)
-
-
-def _collective(handle: int) -> Callable[[np.ndarray], np.ndarray]:
-    """The all-reduce of the group of `handle`."""
-    group = _group(handle)
-    dist = torch.distributed
-    device = torch.device("cpu")
-    if dist.get_backend(group) == "nccl":
-        device = torch.device("cuda", torch.cuda.current_device())
-
-    def all_reduce_sum(values: np.ndarray) -> np.ndarray:
-        t = torch.tensor(values, dtype=torch.float64, device=device)
-        dist.all_reduce(t, op=dist.ReduceOp.SUM, group=group)
-        return t.cpu().numpy()
-
-    return all_reduce_sum
 
 
 def _stats_like(gen: torch.Tensor, norms: int) -> torch.Tensor:
@@ -255,102 +155,6 @@ def batched_field(
 def _(gen, pos, neg, weight_gen, weight_pos, weight_neg, operator, norms, group=NO_GROUP,
       gather=False):
     return torch.empty_like(gen), _stats_like(gen, norms)
-
-
-_GATHERED = ("gen", "fixed_pos", "fixed_neg", "weight_gen", "weight_pos", "weight_neg")
-
-
-def _all_gather_samples(handle: int, tensors):
-    """`tensors` (`[B, C, S]` points and `[B, C]` weights, or None) of every rank of the group of
-    `handle` concatenated along their sample axis (dim 1) in rank order, and this rank's index
-    in the group. Two collectives: the shapes and dtypes (checked equal on every rank, else a
-    ValueError raised on every rank alike), then every tensor in one float64 buffer (exact for
-    float64, float32, bfloat16 and float16; each comes back in its own dtype)."""
-    group = _group(handle)
-    dist = torch.distributed
-    world, rank = dist.get_world_size(group), dist.get_rank(group)
-    device = torch.device("cpu")
-    if dist.get_backend(group) == "nccl":
-        device = torch.device("cuda", torch.cuda.current_device())
-    dtypes = (torch.float64, torch.float32, torch.bfloat16, torch.float16)
-    desc = []
-    for t in tensors:
-        if t is None:
-            desc += [-1, -1, -1, -1]
-        else:
-            shape = list(t.shape) + [0] * (3 - t.dim())
-            code = dtypes.index(t.dtype) if t.dtype in dtypes else len(dtypes)
-            desc += shape + [code]
-    mine = torch.tensor(desc, dtype=torch.int64, device=device)
-    descs = [torch.empty_like(mine) for _ in range(world)]
-    dist.all_gather(descs, mine, group=group)
-    descs = [d.cpu().tolist() for d in descs]
-    if any(d != descs[0] for d in descs):
-        def shapes(d):
-            parts = []
-            for k, name in enumerate(_GATHERED):
-                dims = d[4 * k: 4 * k + 3]
-                if dims[0] >= 0:
-                    parts.append(f"{name} {tuple(dims[: 3 if k < 3 else 2])}")
-                else:
-                    parts.append(f"{name} None")
-            return ", ".join(parts)
-
-        other = next(r for r, d in enumerate(descs) if d != descs[0])
-        raise ValueError(
-            "`gather=True` needs the same problems on every rank, with equal numbers of samples "
-            "(and the same dtypes and optional tensors): rank 0 has "
-            f"{shapes(descs[0])}; rank {other} has {shapes(descs[other])}"
-        )
-    present = [t for t in tensors if t is not None]
-    flat = torch.cat([t.detach().reshape(-1).to(torch.float64) for t in present]).to(device)
-    gathered = [torch.empty_like(flat) for _ in range(world)]
-    dist.all_gather(gathered, flat, group=group)
-    gathered = [g.cpu() for g in gathered]
-    out, offset = [], 0
-    for t in tensors:
-        if t is None:
-            out.append(None)
-            continue
-        size = t.numel()
-        parts = [g[offset: offset + size].reshape(t.shape) for g in gathered]
-        offset += size
-        out.append(torch.cat(parts, dim=1).to(t.dtype))
-    return out, rank
-
-
-def _check_inputs(gen, fixed_pos, fixed_neg, weights) -> None:
-    """Shapes `[B, C, S]` and the CPU (with a message for CUDA tensors)."""
-    named = [("gen", gen), ("fixed_pos", fixed_pos), ("fixed_neg", fixed_neg)]
-    named += list(weights.items())
-    for name, t in named:
-        if t is None:
-            continue
-        if not isinstance(t, torch.Tensor):
-            raise ValueError(f"`{name}` must be a torch.Tensor, got {type(t).__name__}")
-        if t.device.type != "cpu":
-            raise ValueError(
-                f"`{name}` is a tensor on device {t.device}: drift's CUDA path is not wired to "
-                f"Python yet, so drift.torch computes on the CPU only; move the tensors to the "
-                f"CPU (`{name}.cpu()`) and the loss back with `.to(device)`"
-            )
-    for name, t in named[:3]:
-        if t is not None and t.dim() != 3:
-            raise ValueError(f"`{name}` must have shape [B, C, S], found {tuple(t.shape)}")
-    b, _, s = gen.shape
-    for name, t in named[1:3]:
-        if t is not None and (t.shape[0] != b or t.shape[2] != s):
-            raise ValueError(
-                f"`{name}`: shape {tuple(t.shape)} does not match `gen`'s {b} problems of "
-                f"dimension {s}: expected ({b}, C, {s})"
-            )
-    for (name, t), points in zip(named[3:], ("gen", "fixed_pos", "fixed_neg")):
-        p = dict(named[:3])[points]
-        if t is not None and p is not None and tuple(t.shape) != tuple(p.shape[:2]):
-            raise ValueError(
-                f"`{name}`: shape {tuple(t.shape)} but `{points}` holds {p.shape[0]} problems "
-                f"of {p.shape[1]} points: expected {tuple(p.shape[:2])}"
-            )
 
 
 def _loss(
@@ -515,99 +319,6 @@ def _learned_temperature_loss(gen, fixed_pos, fixed_neg, weight_gen, weight_pos,
         temperature=temperature, scale=info["scale"],
     )
     return loss, info
-
-
-def positive_log_mass(
-    gen: torch.Tensor,
-    fixed_pos: torch.Tensor,
-    fixed_neg: Optional[torch.Tensor] = None,
-    weight_gen: Optional[torch.Tensor] = None,
-    weight_pos: Optional[torch.Tensor] = None,
-    weight_neg: Optional[torch.Tensor] = None,
-    temperature: Union[torch.Tensor, float] = 0.05,
-    scale: Union[None, torch.Tensor, float] = None,
-) -> torch.Tensor:
-    """The positives' log softmax mass of every generated sample under the official loss's
-    kernel, differentiable in PyTorch (autograd gives its gradient with respect to the
-    temperature, and to `gen` when it requires grad): the quantity through which a learned
-    temperature is trained.
-
-    With the official loss's targets `t = [gen; fixed_neg; fixed_pos]` of each problem, their
-    weights `w = [weight_gen; weight_neg; weight_pos]` (1 when not given), the distances
-    `d_ij = sqrt(max(|x_i - t_j|^2, 1e-8))` (not squared), `d^_ij = d_ij / max(scale, 1e-3)`
-    plus 100 on the self diagonal (`j = i`, the official finite mask) and the logits
-    `l_ij = -d^_ij / tau + log w_j` (the weights as multiplicities),
-
-        log_mass_i = logsumexp_{j in positives} l_ij - logsumexp_{all j} l_ij
-                   = log(sum_{j in pos} w_j exp(-d^_ij / tau) / sum_j w_j exp(-d^_ij / tau)),
-
-    the log of the share of the row softmax (the official loss's softmax over the targets of
-    `x_i`) that falls on the positives. It is at most 0, tends to `log(sum_pos w / sum_all w)`
-    as `tau` grows and, as `tau -> 0`, to 0 where `x_i`'s nearest target is a positive and to
-    minus infinity otherwise. Its derivative is `d log_mass_i / d tau = (sum_{j in pos} q_ij
-    d^_ij - sum_j p_ij d^_ij) / tau**2`, `p_i` the softmax of `l_i` over all targets and `q_i`
-    over the positives alone: positive while the positives are farther from `x_i`, on average,
-    than its targets as a whole.
-    Maximising the mean log mass in `tau` (the objective this module suggests) widens the
-    kernel while the generated samples' nearest targets are other generated samples or
-    negatives (early in training: far positives then still attract) and sharpens it as the
-    generated samples come to lie among the positives: a bounded objective with a well-defined
-    gradient. (The unnormalised `log sum_pos w_j exp(-d^_ij / tau)` alone only grows with
-    `tau`.)
-
-    Arguments as `drift_loss`'s (`[B, C, S]` points, `[B, C]` weights); `temperature` a float
-    or a tensor, scalar or `[K]`; `scale` the feature scale `s` (a float or a scalar tensor,
-    e.g. `info["scale"]` of `drift_loss`, which is all-reduced over a process group), or None
-    for the official batch-wide scale of these tensors, `mean_{b,i,j}(w_bj d_bij) /
-    mean_{b,j}(w_bj)` (computed without gradient). Returns `[B, C_g]` (`[K, B, C_g]` for `[K]`
-    temperatures) in the promoted dtype of `gen` and `temperature` (at least float32).
-    """
-    _check_inputs(
-        gen,
-        fixed_pos,
-        fixed_neg,
-        {"weight_gen": weight_gen, "weight_pos": weight_pos, "weight_neg": weight_neg},
-    )
-    if weight_neg is not None and fixed_neg is None:
-        raise ValueError("`weight_neg` given without `fixed_neg`")
-    tau = torch.as_tensor(temperature)
-    if tau.dim() > 1:
-        raise ValueError("`temperature` must be a scalar or 1-d")
-    dtype = torch.promote_types(gen.dtype, tau.dtype)
-    if dtype not in (torch.float32, torch.float64):
-        dtype = torch.float32
-    b, n, s = gen.shape
-    x = gen.to(dtype)
-    parts = [x] + ([fixed_neg.to(dtype)] if fixed_neg is not None else []) + [fixed_pos.to(dtype)]
-    targets = torch.cat(parts, dim=1)  # [B, T, S]
-
-    def ones(t, w):
-        return torch.ones(t.shape[:2], dtype=dtype) if w is None else w.to(dtype)
-
-    ws = [ones(gen, weight_gen)]
-    if fixed_neg is not None:
-        ws.append(ones(fixed_neg, weight_neg))
-    ws.append(ones(fixed_pos, weight_pos))
-    w = torch.cat(ws, dim=1).detach()  # [B, T]
-    m = fixed_pos.shape[1]
-    d2 = ((x * x).sum(-1)[:, :, None] + (targets * targets).sum(-1)[:, None, :]
-          - 2.0 * torch.bmm(x, targets.transpose(1, 2)))
-    d = torch.sqrt(torch.clamp(d2, min=1e-8))  # [B, N, T]
-    if scale is None:
-        with torch.no_grad():
-            s_val = (d * w[:, None, :]).mean() / w.mean()
-    else:
-        s_val = torch.as_tensor(scale, dtype=dtype).detach()
-    dhat = d / torch.clamp(s_val, min=SCALE_FLOOR)
-    mask = torch.zeros(n, targets.shape[1], dtype=dtype)
-    mask[:, :n] = torch.eye(n, dtype=dtype) * 100.0
-    dhat = dhat + mask
-    tau = tau.to(dtype)
-    scalar = tau.dim() == 0
-    tau = tau.reshape(-1, 1, 1, 1)  # [K, 1, 1, 1]
-    logits = -dhat[None] / tau + torch.log(w)[None, :, None, :]  # [K, B, N, T]
-    out = torch.logsumexp(logits[..., -m:], dim=-1) - torch.logsumexp(logits, dim=-1)
-    return out[0] if scalar else out
 
 
 class DriftLoss(torch.nn.Module):
