@@ -35,7 +35,7 @@ pub mod weightings;
 
 pub use compositions::*;
 pub use couplings::{RowNormalised, Sinkhorn, TwoSidedProxy, Unnormalised};
-pub use cpu::CpuBackend;
+pub use cpu::{CpuBackend, CpuBackendBuilder};
 pub use engine::{DisplacementKind, Term};
 pub use kernels::{Gaussian, InverseMultiquadric, Laplace, LogDistance};
 pub use operators::*;
