@@ -19,7 +19,7 @@
 //! pair_cache::set_pair_cache_budget(before);
 //! ```
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 /// The default budget: 1 GiB, an `N = M = 16384` problem in `f32` (8192 in `f64`).
@@ -150,6 +150,57 @@ impl Budget {
             Budget::Unbounded => true,
         }
     }
+}
+
+/// What a pair set asked to be cached got ([`cache_counts`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CacheKind {
+    /// The distances, and later the scaled matrix if the budget still holds it.
+    Distances,
+    /// Only the scaled matrix: the budget held one `N × M` matrix, not two.
+    ScaledOnly,
+    /// Nothing: the passes run fused.
+    Declined,
+}
+
+static COUNTS: [AtomicU64; 3] = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
+
+/// How many pair sets the CPU backend cached, and how, since the process started (every backend
+/// and thread counted).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheCounts {
+    /// Pair sets whose distances were stored.
+    pub distances: u64,
+    /// Pair sets that kept only their scaled matrix: the budget held one `N × M` matrix but not
+    /// the two (distances and scaled matrix) a solve at one temperature uses.
+    pub scaled_only: u64,
+    /// Pair sets the budget held no matrix of: their passes ran fused.
+    pub declined: u64,
+}
+
+/// The pair sets cached so far, by kind.
+///
+/// ```
+/// let c = drift_ops::pair_cache::cache_counts();
+/// assert!(c.distances + c.scaled_only + c.declined >= c.declined);
+/// ```
+pub fn cache_counts() -> CacheCounts {
+    let get = |k: usize| COUNTS[k].load(Ordering::Relaxed);
+    CacheCounts {
+        distances: get(0),
+        scaled_only: get(1),
+        declined: get(2),
+    }
+}
+
+/// Counts one pair set of `kind` in [`cache_counts`].
+pub(crate) fn count(kind: CacheKind) {
+    let k = match kind {
+        CacheKind::Distances => 0,
+        CacheKind::ScaledOnly => 1,
+        CacheKind::Declined => 2,
+    };
+    COUNTS[k].fetch_add(1, Ordering::Relaxed);
 }
 
 /// Bytes reserved from the budget, given back on drop.

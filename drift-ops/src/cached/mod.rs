@@ -30,7 +30,7 @@ mod sweep;
 
 use crate::cpu::TILE;
 use crate::matrix_pool::Matrix;
-use crate::pair_cache::Budget;
+use crate::pair_cache::{self, Budget, CacheKind};
 use crate::CpuBackend;
 use drift_api::kit::{
     check_len, check_square_mask, PairDisplacement, PairPath, PairSet, PreparedPairs, RowUpdate,
@@ -49,11 +49,13 @@ const ROW_BLOCK: usize = 32;
 /// Rows per chunk of a column pass (their column maxima are taken together).
 const CHUNK_ROWS: usize = 16;
 
-/// A pair set with its squared distances in memory.
+/// A pair set with its squared distances in memory (or, where the budget holds only one `N × M`
+/// matrix, only its scaled matrix: see [`CachedPairs::within_budget_of`]).
 #[derive(Debug)]
 pub struct CachedPairs<'a, T> {
-    /// `dist[i * m + j] = ‖x_i − y_j‖²`, with its budget reservation.
-    dist: Matrix<T>,
+    /// `dist[i * m + j] = ‖x_i − y_j‖²`, with its budget reservation; `None` where the budget
+    /// holds only the scaled matrix (the passes then compute the distances they need).
+    dist: Option<Matrix<T>>,
     rows: usize,
     cols: usize,
     /// The points, for displacement passes ([`displacement`]).
@@ -85,6 +87,14 @@ impl<'a, T: Real> CachedPairs<'a, T> {
     /// ([`CpuBackend::pair_cache_budget`], [`crate::pair_cache`]); `Ok(None)` otherwise (the passes
     /// then run fused). The passes run on `backend`'s threads.
     ///
+    /// A solve at one temperature spends its passes on the scaled matrix, which needs a second
+    /// `N × M` matrix beside the distances. Where the budget holds one matrix but not two, the
+    /// cache keeps only the scaled matrix and computes distances from the points where it needs
+    /// them (building the scaled matrix, a new temperature, potentials out of its reach): a
+    /// 100-iteration f32 Sinkhorn drift at `N = M = 3000`, `D = 8` with 64 MiB took 3.8 s keeping
+    /// the distances and no scaled matrix, against 0.95 s with both and 8.7 s fused
+    /// (`docs/PERFORMANCE.md`). [`crate::pair_cache::cache_counts`] counts each kind.
+    ///
     /// Every dimension is cached: even at `D = 2`, where a fused pass computes a distance in a few
     /// flops, the passes on the scaled matrix take no exponential per pair. A 20-iteration f32
     /// Sinkhorn drift (`drift-bench apply --repeat 5`, 2 threads) at `N = M = 4096`, `D = 2` takes
@@ -92,10 +102,36 @@ impl<'a, T: Real> CachedPairs<'a, T> {
     /// (`docs/PERFORMANCE.md`).
     pub fn within_budget_of(set: PairSet<'a, T>, backend: CpuBackend) -> Result<Option<Self>> {
         check(&set)?;
-        let budget = Budget::Limit(backend.pair_cache_budget());
+        let limit = backend.pair_cache_budget();
+        let budget = Budget::Limit(limit);
+        let bytes = set
+            .rows
+            .len()
+            .checked_mul(set.cols.len())
+            .and_then(|len| len.checked_mul(std::mem::size_of::<T>()));
+        // The memory other live caches hold (kept matrices are reused or freed as needed).
+        let live = pair_cache::in_use().saturating_sub(pair_cache::kept());
+        let both_fit = bytes
+            .and_then(|b| b.checked_mul(2))
+            .and_then(|b| b.checked_add(live))
+            .is_some_and(|total| total <= limit);
+        if !both_fit
+            && bytes
+                .and_then(|b| b.checked_add(live))
+                .is_some_and(|t| t <= limit)
+        {
+            pair_cache::count(CacheKind::ScaledOnly);
+            return Ok(Some(Self::build(set, None, budget, backend)));
+        }
         match Self::matrix(&set, budget)? {
-            Some(dist) => Ok(Some(Self::build(set, dist, budget, backend))),
-            None => Ok(None),
+            Some(dist) => {
+                pair_cache::count(CacheKind::Distances);
+                Ok(Some(Self::build(set, Some(dist), budget, backend)))
+            }
+            None => {
+                pair_cache::count(CacheKind::Declined);
+                Ok(None)
+            }
         }
     }
 
@@ -106,7 +142,7 @@ impl<'a, T: Real> CachedPairs<'a, T> {
         let dist = dist.ok_or_else(|| {
             DriftError::invalid("pair cache", "N × M distances do not fit in memory")
         })?;
-        Ok(Self::build(set, dist, Budget::Unbounded, CpuBackend))
+        Ok(Self::build(set, Some(dist), Budget::Unbounded, CpuBackend))
     }
 
     /// Memory for the distances, within `budget`.
@@ -119,12 +155,14 @@ impl<'a, T: Real> CachedPairs<'a, T> {
 
     fn build(
         set: PairSet<'a, T>,
-        mut dist: Matrix<T>,
+        mut dist: Option<Matrix<T>>,
         budget: Budget,
         backend: CpuBackend,
     ) -> Self {
         let (n, m) = (set.rows.len(), set.cols.len());
-        fill_distances(set.rows, set.cols, &mut dist);
+        if let Some(dist) = dist.as_mut() {
+            fill_distances(set.rows, set.cols, dist);
+        }
         CachedPairs {
             dist,
             rows: n,
@@ -179,7 +217,7 @@ impl<T: Real> PreparedPairs<T> for CachedPairs<'_, T> {
     fn path(&self) -> PairPath {
         let scaled = lock(&self.scaled).as_ref().map_or(0, |s| s.bytes());
         PairPath::Cached {
-            bytes: self.dist.bytes() + scaled,
+            bytes: self.dist.as_ref().map_or(0, |d| d.bytes()) + scaled,
         }
     }
 }

@@ -5,7 +5,7 @@
 use super::isa::{BuildRows, ScaledRows};
 use super::scaled::{Bounds, Entries, Scaled};
 use super::{CachedPairs, CHUNK_ROWS, ROW_BLOCK};
-use crate::cpu::{lane_sum, TILE};
+use crate::cpu::{lane_sum, squared_distances, TILE};
 use drift_api::math::on_isa;
 use drift_api::{Precision, Real};
 use rayon::prelude::*;
@@ -15,7 +15,16 @@ impl<T: Real> CachedPairs<'_, T> {
     /// set to `−∞`.
     #[inline(always)]
     pub(super) fn log_weights(&self, i: usize, c0: usize, tau: T, w: &mut [T]) {
-        w.copy_from_slice(&self.dist[i * self.cols + c0..][..w.len()]);
+        match &self.dist {
+            Some(dist) => w.copy_from_slice(&dist[i * self.cols + c0..][..w.len()]),
+            None => {
+                // Only the scaled matrix is kept: the distances as the fill computes them below
+                // the Gram path's dimensions (the same bits there).
+                let d = self.x.dim();
+                let ytile = &self.y.data()[c0 * d..(c0 + w.len()) * d];
+                squared_distances(&self.x.data()[i * d..(i + 1) * d], ytile, w);
+            }
+        }
         T::kernel_log_weight(self.kernel, w, tau);
         if self.mask_diagonal && (c0..c0 + w.len()).contains(&i) {
             w[i - c0] = T::neg_infinity();
