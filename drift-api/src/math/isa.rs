@@ -7,9 +7,16 @@
 //! copy. (A closure is not enough: the compiler may keep its body out of line, in the baseline
 //! instruction set, where `mul_add` becomes a library call.)
 //!
-//! AVX-512 is not reached on purpose: the loops are written for eight `f32` lanes, and a copy
-//! compiled with `avx512f` as well would only change the width the compiler may pick; the CPU
-//! backend's measurements of such a copy are in `docs/PERFORMANCE.md`.
+//! AVX-512 is not reached, on measurement: a third copy compiled with `avx512f,avx512bw,avx512dq,
+//! avx512vl` (picked before the AVX2 one where the CPU has them; the same bits, as the arithmetic
+//! is written out) made the CPU backend's fused row pass slower in `f32`, its main precision, and
+//! faster only in `f64` at high dimension. `cargo bench -p drift-ops --bench pair_paths --
+//! --measurement-time 3 'pair_pass/fused/row/f(32|64)/n1024'`, medians of two runs each, AMD EPYC
+//! with AVX-512, 2 shared cores (AVX2 copy against AVX-512 copy): f32 `D = 2` 1.64/1.79 ms against
+//! 1.96/1.83 ms, f32 `D = 64` 3.18/4.03 ms against 4.62/4.73 ms, f64 `D = 2` 4.86/2.88 ms against
+//! 3.95/3.84 ms, f64 `D = 64` 15.4/13.9 ms against 7.7/8.0 ms. The loops are written for eight
+//! `f32` lanes (tiles, lane sums, the Gram path's register blocks); an AVX-512 copy for `f64` work
+//! alone is the lead these numbers give.
 
 use super::has_avx2_fma;
 
