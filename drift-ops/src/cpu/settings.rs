@@ -165,9 +165,12 @@ impl CpuBackendBuilder {
     }
 }
 
+/// The thread pools started so far, by size.
+type Pools = Mutex<Vec<(NonZeroUsize, Arc<ThreadPool>)>>;
+
 /// The shared pool of `n` threads, started on first use.
 fn pool(n: NonZeroUsize) -> Result<Arc<ThreadPool>> {
-    static POOLS: OnceLock<Mutex<Vec<(NonZeroUsize, Arc<ThreadPool>)>>> = OnceLock::new();
+    static POOLS: OnceLock<Pools> = OnceLock::new();
     let mut pools = POOLS
         .get_or_init(Mutex::default)
         .lock()
