@@ -64,7 +64,7 @@ pub mod kit {
     };
     pub use crate::coupling::solve_coupling;
     pub use crate::error::{fmt_num, try_vec, try_with_capacity};
-    pub use crate::math::VectorMath;
+    pub use crate::math::{on_best_isa, on_isa, IsaWork, VectorMath};
     pub use crate::pair_sets::{PairSets, PairSource};
     pub use crate::pairs::{
         prepare_pairs, sweep_in_two_passes, FusedPairs, PairDisplacement, PairPath, PairSet,

@@ -36,8 +36,8 @@ pub mod tile_skip;
 pub mod weightings;
 
 pub use compositions::*;
-pub use couplings::{RowNormalised, Sinkhorn, TwoSidedProxy, Unnormalised};
-pub use cpu::CpuBackend;
+pub use couplings::{RowNormalised, Schedule, Sinkhorn, TwoSidedProxy, Unnormalised};
+pub use cpu::{CpuBackend, CpuBackendBuilder};
 pub use engine::{DisplacementKind, Term};
 pub use kernels::{Gaussian, InverseMultiquadric, Laplace, LogDistance};
 pub use operators::*;

@@ -11,7 +11,7 @@
 //! [`crate::pair_cache`] budget; a request that does not fit frees the kept ones first, and
 //! [`crate::pair_cache::trim`] (or a new budget) frees them all.
 
-use crate::pair_cache::Reservation;
+use crate::pair_cache::{Budget, Reservation};
 use drift_api::{Real, Result};
 use std::any::Any;
 use std::ops::{Deref, DerefMut};
@@ -49,17 +49,17 @@ pub(crate) struct Matrix<T> {
 impl<T: Real> Matrix<T> {
     /// `len` values (unspecified: a kept matrix holds its last owner's values, so the caller must
     /// write every entry before reading it) and their reservation: a kept matrix of that length if
-    /// there is one, else fresh memory with the bytes `reserve` grants, or `Ok(None)` if it grants
+    /// there is one that `budget` allows, else fresh memory with the bytes `budget` grants, or `Ok(None)` if it grants
     /// none even once the kept matrices are freed.
-    pub fn take(
-        what: &str,
-        len: usize,
-        reserve: impl Fn(usize) -> Option<Reservation>,
-    ) -> Result<Option<Self>> {
+    pub fn take(what: &str, len: usize, budget: Budget) -> Result<Option<Self>> {
+        let reserve = |bytes| budget.reserve(bytes);
         let mut pool = kept();
+        // A kept matrix's bytes are already counted: it serves a cache whose budget the process's
+        // cached bytes are within (a budget of 0 never takes one).
         let found = pool
             .iter()
-            .position(|k| k.len == len && k.values.is::<Vec<T>>());
+            .position(|k| k.len == len && k.values.is::<Vec<T>>())
+            .filter(|_| budget.allows_kept() && budget != Budget::Limit(0));
         if let Some(k) = found.map(|i| pool.swap_remove(i)) {
             if let Ok(values) = k.values.downcast::<Vec<T>>() {
                 return Ok(Some(Matrix {

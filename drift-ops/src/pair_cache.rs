@@ -1,13 +1,15 @@
-//! The memory budget of the CPU backend's cached pair sets, shared by the whole process.
+//! The memory budget of the CPU backend's cached pair sets.
 //!
 //! An iterative coupling on the CPU backend keeps the `N × M` squared distances of a pair set in
-//! memory when they fit what is left of this budget (see [`crate::cached`]); beyond it, its passes
-//! run fused with memory `O((N + M)·D)`. The budget is process-wide because the caches of every
-//! concurrent evaluation (parallel sweeps, several Python threads) draw on the same memory: a
-//! cache reserves its bytes when it is built and gives them back when it is dropped.
+//! memory when they fit what is left of the backend's budget (see [`crate::cached`]); beyond it,
+//! its passes run fused with memory `O((N + M)·D)`. The bytes in use are counted process-wide
+//! because the caches of every concurrent evaluation (parallel sweeps, several Python threads)
+//! draw on the same memory: a cache reserves its bytes when it is built and gives them back when
+//! it is dropped, and it is built only if the process's total stays within its backend's budget.
 //!
-//! The default is [`DEFAULT_BUDGET_BYTES`]; the environment variable `DRIFT_PAIR_CACHE_MB` (read once)
-//! or [`set_pair_cache_budget`] change it, and `0` turns caching off.
+//! A backend may carry its own budget ([`crate::CpuBackend::builder`]); this module holds the
+//! process default the others use: [`DEFAULT_BUDGET_BYTES`], changed by the environment variable
+//! `DRIFT_PAIR_CACHE_MB` (read once) or [`set_pair_cache_budget`]; `0` turns caching off.
 //!
 //! ```
 //! use drift_ops::pair_cache;
@@ -17,7 +19,7 @@
 //! pair_cache::set_pair_cache_budget(before);
 //! ```
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 /// The default budget: 1 GiB, an `N = M = 16384` problem in `f32` (8192 in `f64`).
@@ -71,6 +73,15 @@ pub fn kept() -> usize {
     crate::matrix_pool::kept_bytes()
 }
 
+/// The process budget as [`budget`] gives it, or the reason why `DRIFT_PAIR_CACHE_MB` is invalid
+/// where that variable supplies it (the backend builder refuses to start then).
+pub(crate) fn checked_budget() -> Result<usize, String> {
+    match OVERRIDE.load(Ordering::Relaxed) {
+        usize::MAX => Ok(env_budget()?.unwrap_or(DEFAULT_BUDGET_BYTES)),
+        set => Ok(set),
+    }
+}
+
 fn from_env() -> &'static usize {
     static ENV: OnceLock<usize> = OnceLock::new();
     ENV.get_or_init(|| match env_budget() {
@@ -112,6 +123,86 @@ pub fn env_budget() -> Result<Option<usize>, String> {
     }
 }
 
+/// What a cache may reserve: up to a limit on the process's cached bytes, or whatever it needs (a
+/// cache built on request, [`crate::cached::CachedPairs::new`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Budget {
+    /// The process's cached bytes may reach this many with the new reservation.
+    Limit(usize),
+    /// Any size (still counted in [`in_use`]).
+    Unbounded,
+}
+
+impl Budget {
+    /// Reserves `bytes` if the budget allows them.
+    pub fn reserve(self, bytes: usize) -> Option<Reservation> {
+        match self {
+            Budget::Limit(limit) => Reservation::try_new(bytes, limit),
+            Budget::Unbounded => Some(Reservation::unbounded(bytes)),
+        }
+    }
+
+    /// Whether a kept matrix (whose bytes are already counted in [`in_use`]) may serve a cache of
+    /// this budget: the process's cached bytes are within it.
+    pub fn allows_kept(self) -> bool {
+        match self {
+            Budget::Limit(limit) => in_use() <= limit,
+            Budget::Unbounded => true,
+        }
+    }
+}
+
+/// What a pair set asked to be cached got ([`cache_counts`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CacheKind {
+    /// The distances, and later the scaled matrix if the budget still holds it.
+    Distances,
+    /// Only the scaled matrix: the budget held one `N × M` matrix, not two.
+    ScaledOnly,
+    /// Nothing: the passes run fused.
+    Declined,
+}
+
+static COUNTS: [AtomicU64; 3] = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
+
+/// How many pair sets the CPU backend cached, and how, since the process started (every backend
+/// and thread counted).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheCounts {
+    /// Pair sets whose distances were stored.
+    pub distances: u64,
+    /// Pair sets that kept only their scaled matrix: the budget held one `N × M` matrix but not
+    /// the two (distances and scaled matrix) a solve at one temperature uses.
+    pub scaled_only: u64,
+    /// Pair sets the budget held no matrix of: their passes ran fused.
+    pub declined: u64,
+}
+
+/// The pair sets cached so far, by kind.
+///
+/// ```
+/// let c = drift_ops::pair_cache::cache_counts();
+/// assert!(c.distances + c.scaled_only + c.declined >= c.declined);
+/// ```
+pub fn cache_counts() -> CacheCounts {
+    let get = |k: usize| COUNTS[k].load(Ordering::Relaxed);
+    CacheCounts {
+        distances: get(0),
+        scaled_only: get(1),
+        declined: get(2),
+    }
+}
+
+/// Counts one pair set of `kind` in [`cache_counts`].
+pub(crate) fn count(kind: CacheKind) {
+    let k = match kind {
+        CacheKind::Distances => 0,
+        CacheKind::ScaledOnly => 1,
+        CacheKind::Declined => 2,
+    };
+    COUNTS[k].fetch_add(1, Ordering::Relaxed);
+}
+
 /// Bytes reserved from the budget, given back on drop.
 #[derive(Debug)]
 pub(crate) struct Reservation {
@@ -119,9 +210,8 @@ pub(crate) struct Reservation {
 }
 
 impl Reservation {
-    /// Reserves `bytes` if they fit what is left of the budget.
-    pub fn try_new(bytes: usize) -> Option<Reservation> {
-        let limit = budget();
+    /// Reserves `bytes` if the process's cached bytes stay within `limit` with them.
+    pub fn try_new(bytes: usize, limit: usize) -> Option<Reservation> {
         IN_USE
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
                 used.checked_add(bytes).filter(|total| *total <= limit)

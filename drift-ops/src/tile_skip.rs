@@ -20,9 +20,13 @@
 //! A mean-displacement pass also weighs each tile's bound by the largest length of its
 //! displacements (from the row, or from the pass's origin), relative to that of the first tile
 //! taken: the skipped displacement is below `ε` times the row's weight times the near field's
-//! length. Unit displacements compute every pair. [`counts`] reports how many pairs the passes skipped. Skipping is on by default;
-//! [`set_enabled`] or the environment variable `DRIFT_TILE_SKIP=off` turn it off (every pair
-//! computed, in the input order).
+//! length. Unit displacements compute every pair. [`counts`] reports how many pairs the passes skipped.
+//!
+//! Skipping is on by default. A backend may carry its own setting
+//! ([`crate::CpuBackend::builder`]); the process default that the others use is [`set_enabled`]'s
+//! choice, else the environment variable `DRIFT_TILE_SKIP` (`off`, `0`, `false` turn it off; `on`,
+//! `1`, `true` on; any other value is reported once on standard error and leaves it on). Off, every
+//! pair is computed, in the input order.
 
 use crate::bounding_box::BoundingBox;
 use drift_api::kit::Displacement;
@@ -92,19 +96,61 @@ pub fn set_enabled(on: bool) {
     SWITCH.store(if on { 1 } else { 2 }, Ordering::Relaxed);
 }
 
-/// Whether fused passes skip negligible tiles: [`set_enabled`]'s choice, else `DRIFT_TILE_SKIP`
-/// (`off`, `0` or `false` turn it off), else on.
+/// Whether fused passes skip negligible tiles by default: [`set_enabled`]'s choice, else
+/// `DRIFT_TILE_SKIP` ([`env_enabled`]; an invalid value is reported once on standard error and
+/// leaves skipping on), else on.
 pub fn enabled() -> bool {
     static ENV: OnceLock<bool> = OnceLock::new();
     match SWITCH.load(Ordering::Relaxed) {
         1 => true,
         2 => false,
-        _ => *ENV.get_or_init(|| {
-            !matches!(
-                std::env::var("DRIFT_TILE_SKIP").as_deref().map(str::trim),
-                Ok("off" | "0" | "false")
-            )
+        _ => *ENV.get_or_init(|| match env_enabled() {
+            Ok(on) => on.unwrap_or(true),
+            Err(message) => {
+                use std::io::Write as _;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "warning: {message}; tile skipping stays on"
+                );
+                true
+            }
         }),
+    }
+}
+
+/// What the environment variable `DRIFT_TILE_SKIP` asks for: `Ok(None)` when it is not set, an
+/// error saying why when it is none of `on`, `1`, `true`, `off`, `0`, `false` (any case).
+///
+/// ```
+/// if std::env::var_os("DRIFT_TILE_SKIP").is_none() {
+///     assert_eq!(drift_ops::tile_skip::env_enabled(), Ok(None));
+/// }
+/// ```
+pub fn env_enabled() -> Result<Option<bool>, String> {
+    match std::env::var_os("DRIFT_TILE_SKIP") {
+        None => Ok(None),
+        Some(raw) => parse_switch(&raw.to_string_lossy()).map(Some),
+    }
+}
+
+/// `on`/`1`/`true` or `off`/`0`/`false` (any case, surrounding spaces ignored).
+fn parse_switch(text: &str) -> Result<bool, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "on" | "1" | "true" => Ok(true),
+        "off" | "0" | "false" => Ok(false),
+        _ => Err(format!(
+            "DRIFT_TILE_SKIP={text:?} is none of on, off, 1, 0, true, false"
+        )),
+    }
+}
+
+/// The process default as [`enabled`] gives it, or the reason why `DRIFT_TILE_SKIP` is invalid
+/// where that variable supplies it (the backend builder refuses to start then).
+pub(crate) fn checked_enabled() -> Result<bool, String> {
+    match SWITCH.load(Ordering::Relaxed) {
+        1 => Ok(true),
+        2 => Ok(false),
+        _ => Ok(env_enabled()?.unwrap_or(true)),
     }
 }
 
@@ -115,7 +161,8 @@ pub(crate) fn record(skipped: usize, covered: usize) {
 }
 
 /// Whether a fused pass of this shape sorts its points and skips tiles, given the smallest
-/// problem that does (`min_pairs`, [`MIN_PAIRS`] outside tests).
+/// problem that does (`min_pairs`: [`MIN_PAIRS`], `usize::MAX` where the backend has skipping off,
+/// smaller in tests).
 pub(crate) fn applies(
     kernel: &dyn Kernel,
     dim: usize,
@@ -123,8 +170,7 @@ pub(crate) fn applies(
     mode: Displacement,
     min_pairs: usize,
 ) -> bool {
-    enabled()
-        && kernel.decreases_with_distance()
+    kernel.decreases_with_distance()
         && dim <= MAX_DIM
         && pairs >= min_pairs
         && mode != Displacement::Unit
@@ -371,6 +417,24 @@ impl TilePlan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_switch_reads_every_spelling_and_refuses_others() {
+        for (text, on) in [
+            ("on", true),
+            (" TRUE ", true),
+            ("1", true),
+            ("off", false),
+            ("False", false),
+            ("0", false),
+        ] {
+            assert_eq!(parse_switch(text), Ok(on), "{text:?}");
+        }
+        for text in ["", "maybe", "2", "no"] {
+            let err = parse_switch(text).unwrap_err();
+            assert!(err.contains("DRIFT_TILE_SKIP"), "{err}");
+        }
+    }
 
     #[test]
     fn spatial_order_is_a_permutation_of_compact_leaves() {

@@ -4,7 +4,7 @@
 
 use drift_api::{operator_from_str, Coupling, DriftError, PointCloud};
 use drift_ops::random::SplitMix64;
-use drift_ops::{sinkhorn_divergence, Sinkhorn, SinkhornDivergence};
+use drift_ops::{sinkhorn_divergence, Schedule, Sinkhorn, SinkhornDivergence};
 
 /// GeomLoss' `log_weights`: `log a`, with `−100000` where `a ≤ 0`.
 fn log_weights(a: &[f64]) -> Vec<f64> {
@@ -331,7 +331,7 @@ fn the_loop_differs_from_the_converged_drift() {
 #[test]
 fn geomloss_needs_epsilon_scaling_and_no_warm_start() {
     let mut s = Sinkhorn::default();
-    s.geomloss = true;
+    s.schedule = Schedule::GeomLoss;
     let e = s.validate().unwrap_err();
     assert!(matches!(e, DriftError::InvalidParameter { .. }), "{e}");
     assert!(e.to_string().contains("epsilon_scaling"), "{e}");
@@ -366,13 +366,13 @@ fn geomloss_needs_epsilon_scaling_and_no_warm_start() {
 fn geomloss_round_trips_through_ron() {
     let s = Sinkhorn::new(7, 1e-4).with_geomloss(0.81);
     let text = ron::to_string(&s).unwrap();
-    assert!(text.contains("geomloss:true"), "{text}");
+    assert!(text.contains("schedule:GeomLoss"), "{text}");
     let back: Sinkhorn = ron::from_str(&text).unwrap();
     assert_eq!(back, s);
-    assert!(back.geomloss);
+    assert_eq!(back.schedule, Schedule::GeomLoss);
     // Off by default, and absent from older files.
     let old: Sinkhorn = ron::from_str("(max_iters: 7, epsilon_scaling: Some(0.81))").unwrap();
-    assert!(!old.geomloss);
+    assert_eq!(old.schedule, Schedule::Standard);
     let ron = r#"{"sinkhorn_divergence": (temperature: 0.5, sinkhorn: (geomloss: true, epsilon_scaling: Some(0.81)))}"#;
     let op = operator_from_str(ron, "<test>").unwrap();
     assert!(op.validate().is_ok());
@@ -387,4 +387,34 @@ fn geomloss_round_trips_through_ron() {
     let py = PointCloud::new("y", y, 2).unwrap();
     let (v, _) = drift_ops::drift(op.as_ref(), &px, &py).unwrap();
     assert!(rel_err(&v, &want) < 1e-10);
+}
+
+/// The schedule's two RON spellings, `schedule: GeomLoss` and the former `geomloss: true` (and
+/// `Standard` / `false`), load the same operator and give the same field bit for bit; both at once
+/// must agree.
+#[test]
+fn both_spellings_of_the_schedule_give_the_same_field() {
+    let mut rng = SplitMix64::new(11);
+    let (x, y) = (
+        cloud(&mut rng, 35, 2, 1.0, 0.0),
+        cloud(&mut rng, 25, 2, 0.7, 1.5),
+    );
+    let px = PointCloud::new("x", x, 2).unwrap();
+    let py = PointCloud::new("y", y, 2).unwrap();
+    let field = |sinkhorn: &str| {
+        let ron = format!(
+            r#"{{"sinkhorn_divergence": (temperature: 0.5, sinkhorn: ({sinkhorn}, epsilon_scaling: Some(0.81)))}}"#
+        );
+        let op = operator_from_str(&ron, "<test>").unwrap();
+        drift_ops::drift(op.as_ref(), &px, &py).unwrap().0
+    };
+    let new = field("schedule: GeomLoss");
+    assert_eq!(new, field("geomloss: true"));
+    assert_eq!(new, field("schedule: GeomLoss, geomloss: true"));
+    let standard = field("schedule: Standard");
+    assert_eq!(standard, field("geomloss: false"));
+    assert_ne!(new, standard, "the two loops give different fields");
+    let ron = r#"{"sinkhorn_divergence": (temperature: 0.5, sinkhorn: (schedule: Standard, geomloss: true))}"#;
+    let e = operator_from_str(ron, "<test>").unwrap_err();
+    assert!(e.to_string().contains("disagree"), "{e}");
 }

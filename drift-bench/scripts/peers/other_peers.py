@@ -42,7 +42,7 @@ def geomloss_schedule(x, y, blur, scaling):
     """GeomLoss' epsilon schedule for p = 2 (geomloss.sinkhorn_divergence.epsilon_schedule): the
     bounding-box diameter of both clouds, then [diam^2] + exp(arange(2 ln diam, 2 ln blur,
     2 ln scaling)) + [blur^2], one symmetrised update per entry (the list drift's
-    `sinkhorn: (geomloss: true, epsilon_scaling: Some(scaling^2))` runs, in tau = 2 epsilon)."""
+    `sinkhorn: (schedule: GeomLoss, epsilon_scaling: Some(scaling^2))` runs, in tau = 2 epsilon)."""
     lo = np.minimum(x.min(0), y.min(0))
     hi = np.maximum(x.max(0), y.max(0))
     diam = float(np.linalg.norm(hi - lo))

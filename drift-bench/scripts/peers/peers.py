@@ -320,11 +320,11 @@ def main():
         ref, its = dt.sinkhorn_divergence_converged(X64, Y64, tau, tol=1e-9, max_iters=20000)
         ref = ref.numpy()
         g64 = op.geomloss_drift(X64, Y64, blur, scaling).numpy()
-        # drift runs GeomLoss' loop itself (`geomloss: true`): the same diameter, temperatures
+        # drift runs GeomLoss' loop itself (`schedule: GeomLoss`): the same diameter, temperatures
         # (ratio scaling^2 per stage in tau = 2 epsilon), averaged updates and unconverged stop, so
         # both sides compute the same field. The error column is against the converged divergence
         # drift; the notes give the agreement with GeomLoss' own loop run in float64.
-        ron = ('{"sinkhorn_divergence": (temperature: %r, sinkhorn: (geomloss: true, '
+        ron = ('{"sinkhorn_divergence": (temperature: %r, sinkhorn: (schedule: GeomLoss, '
                'epsilon_scaling: Some(%r)))}' % (tau, scaling ** 2))
         v_drift, secs, runs, notes = drift.apply("sinkhorn_divergence", ron, xp, yp, R)
         v_drift = np.asarray(v_drift, dtype=np.float64)

@@ -10,11 +10,13 @@
 //! and takes the fused pass, as does any row whose sum is not one the stored values give exactly
 //! ([`Bounds::accepts`]).
 
+use super::fill::NewGram;
 use super::scaled::{Bounds, Entries};
-use super::{lock, on_best_isa, CachedPairs, IsaWork, NewGram, ROW_BLOCK};
+use super::{lock, CachedPairs, ROW_BLOCK};
 use crate::cpu::{accumulate_mean, lane_sum, TILE};
 use crate::gram::{GramColumns, GRAM_MIN_DIM};
 use drift_api::kit::{check_len, Displacement, PairDisplacement};
+use drift_api::math::{on_isa, IsaWork};
 use drift_api::{Real, Result};
 use rayon::prelude::*;
 
@@ -57,9 +59,9 @@ impl<T: Real> CachedPairs<'_, T> {
     ) -> bool {
         let d = self.x.dim();
         let gram = (d >= GRAM_MIN_DIM).then(|| {
-            on_best_isa(
+            on_isa(
                 FMA,
-                NewGram::<T, FMA> {
+                NewGram {
                     y: self.y.data(),
                     d,
                 },
@@ -77,9 +79,9 @@ impl<T: Real> CachedPairs<'_, T> {
             .zip(pass.disp.par_chunks_mut(ROW_BLOCK * d))
             .enumerate()
             .map(|(b, (lse, disp))| {
-                on_best_isa(
+                on_isa(
                     FMA,
-                    DisplacementRows::<T, FMA> {
+                    DisplacementRows {
                         pairs: self,
                         gram: gram.as_ref(),
                         entries,
@@ -97,7 +99,7 @@ impl<T: Real> CachedPairs<'_, T> {
 }
 
 /// One block of rows of a displacement pass on the scaled matrix.
-struct DisplacementRows<'s, T, const FMA: bool> {
+struct DisplacementRows<'s, T> {
     pairs: &'s CachedPairs<'s, T>,
     /// The columns in the Gram path's layout (`D ≥ 16`), else `None`.
     gram: Option<&'s GramColumns<T>>,
@@ -112,13 +114,13 @@ struct DisplacementRows<'s, T, const FMA: bool> {
     disp: &'s mut [T],
 }
 
-impl<T: Real, const FMA: bool> IsaWork for DisplacementRows<'_, T, FMA> {
+impl<T: Real> IsaWork for DisplacementRows<'_, T> {
     type Output = bool;
 
     /// Each tile of columns turns the block's rows of `E` into weights (times the column
     /// factors) and adds them into the rows' sums and displacements.
     #[inline(always)]
-    fn run(self) -> bool {
+    fn run<const FMA: bool>(self) -> bool {
         let (rows, d, m) = (self.lse.len(), self.pairs.x.dim(), self.pairs.cols);
         let x_block = &self.pairs.x.data()[self.row0 * d..(self.row0 + rows) * d];
         let factors = self.entries.factors(m);

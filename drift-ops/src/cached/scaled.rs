@@ -20,7 +20,7 @@
 
 use super::sweep::ColumnSums;
 use crate::matrix_pool::Matrix;
-use crate::pair_cache::Reservation;
+use crate::pair_cache::Budget;
 use drift_api::{Precision, Real};
 
 /// The stored matrix and the shifts it was built with.
@@ -41,15 +41,11 @@ pub(super) struct Scaled<T> {
 }
 
 impl<T: Real> Scaled<T> {
-    /// Space for an `n × m` matrix within what `reserve` grants, or `None`.
-    pub fn allocate(
-        n: usize,
-        m: usize,
-        reserve: impl Fn(usize) -> Option<Reservation>,
-    ) -> Option<Self> {
+    /// Space for an `n × m` matrix within `budget`, or `None`.
+    pub fn allocate(n: usize, m: usize, budget: Budget) -> Option<Self> {
         let len = n.checked_mul(m).filter(|len| *len > 0)?;
         Some(Scaled {
-            e: Matrix::take("scaled pair matrix", len, reserve).ok()??,
+            e: Matrix::take("scaled pair matrix", len, budget).ok()??,
             tau: None,
             row_shift: vec![T::zero(); n],
             col_shift: vec![T::zero(); m],

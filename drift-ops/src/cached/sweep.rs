@@ -11,9 +11,10 @@
 //! stripe to the log-weights.
 
 use super::scaled::{Bounds, Entries};
-use super::{lock, on_best_isa, CachedPairs, IsaWork};
+use super::{lock, CachedPairs};
 use crate::cpu::TILE;
 use drift_api::kit::RowUpdate;
+use drift_api::math::{on_isa, IsaWork};
 use drift_api::Real;
 use rayon::prelude::*;
 
@@ -100,7 +101,7 @@ impl<T: Real> CachedPairs<'_, T> {
             .enumerate()
             .map(|(k, (out, sums))| {
                 sums.clear();
-                on_best_isa(
+                on_isa(
                     avx2_fma,
                     SweepRows {
                         pairs: self,
@@ -143,7 +144,7 @@ impl<T: Real> CachedPairs<'_, T> {
             let mut failed = [false; TILE];
             stale |= entries.col_lses(c0, &sums[..out.len()], shift, min_col, out, &mut failed);
             if failed.contains(&true) {
-                on_best_isa(
+                on_isa(
                     avx2_fma,
                     RedoColumns {
                         pairs: self,
@@ -229,7 +230,7 @@ struct SweepRows<'s, 'a, T> {
 impl<T: Real> IsaWork for SweepRows<'_, '_, T> {
     type Output = bool;
     #[inline(always)]
-    fn run(self) -> bool {
+    fn run<const FMA: bool>(self) -> bool {
         self.pairs.sweep_rows(self)
     }
 }
@@ -248,7 +249,7 @@ struct RedoColumns<'s, 'a, T> {
 impl<T: Real> IsaWork for RedoColumns<'_, '_, T> {
     type Output = ();
     #[inline(always)]
-    fn run(self) {
+    fn run<const FMA: bool>(self) {
         self.pairs.redo_columns(
             self.failed,
             self.c0,

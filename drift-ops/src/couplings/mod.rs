@@ -9,5 +9,5 @@ mod unnormalised;
 
 pub use proxy::TwoSidedProxy;
 pub use row::RowNormalised;
-pub use sinkhorn::Sinkhorn;
+pub use sinkhorn::{Schedule, Sinkhorn};
 pub use unnormalised::Unnormalised;

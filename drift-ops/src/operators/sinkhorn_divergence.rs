@@ -1,6 +1,6 @@
 //! The debiased Sinkhorn divergence: its drift (the NSGF velocity) and its value `S_ε`.
 
-use crate::couplings::Sinkhorn;
+use crate::couplings::{Schedule, Sinkhorn};
 use crate::engine::cross_minus_self;
 use crate::engine::TermRef;
 use crate::kernels::Gaussian;
@@ -20,7 +20,7 @@ use std::borrow::Cow;
 /// `exp(−C/ε)` with `ε = τ/2`. The solver defaults to GeomLoss' schedule: ε-scaling from the diameter
 /// with ratio 0.5, then iterations to a tolerance of 1e-6.
 ///
-/// With `sinkhorn: (geomloss: true, epsilon_scaling: Some(r))` the three problems run GeomLoss'
+/// With `sinkhorn: (schedule: GeomLoss, epsilon_scaling: Some(r))` the three problems run GeomLoss'
 /// `sinkhorn_loop` exactly (one averaged update per temperature, stopping unconverged: see
 /// [`Sinkhorn`]), all from the diameter of `X ∪ Y` as GeomLoss computes it, so the field is
 /// `−(1/a_i) ∂S/∂x_i` of `SamplesLoss("sinkhorn", p=2, blur=sqrt(τ/2), scaling=sqrt(r),
@@ -29,7 +29,7 @@ use std::borrow::Cow;
 ///
 /// RON name `sinkhorn_divergence`: `{"sinkhorn_divergence": (temperature: 0.05)}`; GeomLoss' loop
 /// with blur 0.5 and scaling 0.9:
-/// `{"sinkhorn_divergence": (temperature: 0.5, sinkhorn: (geomloss: true, epsilon_scaling: Some(0.81)))}`.
+/// `{"sinkhorn_divergence": (temperature: 0.5, sinkhorn: (schedule: GeomLoss, epsilon_scaling: Some(0.81)))}`.
 ///
 /// ```
 /// use drift_api::PointCloud;
@@ -67,7 +67,7 @@ impl SinkhornDivergence {
     /// problem's schedule from the diameter of `x ∪ y` (GeomLoss' `max_diameter`, also for the
     /// self problems); otherwise the operator's own (its warm-start state included).
     fn solver<T: Real>(&self, x: &PointCloud<T>, y: &PointCloud<T>) -> Cow<'_, Sinkhorn> {
-        if self.sinkhorn.geomloss {
+        if self.sinkhorn.schedule == Schedule::GeomLoss {
             let diameter = Sinkhorn::geomloss_diameter(&[x, y]);
             Cow::Owned(self.sinkhorn.clone().with_diameter(diameter))
         } else {
@@ -159,7 +159,7 @@ pub fn sinkhorn_divergence_with<T: Real>(
     let aa = solve(x, &la, x, &la, true)?;
     let bb = solve(y, &lb, y, &lb, true)?;
     let f = |p: &Potentials<T>| p.f.clone().unwrap_or_default();
-    if op.sinkhorn.geomloss {
+    if op.sinkhorn.schedule == Schedule::GeomLoss {
         // GeomLoss' value: the extrapolations `f` of all four problems (the loop's `g` is not
         // GeomLoss' extrapolated `G`).
         let ba = solve(y, &lb, x, &la, false)?;
@@ -173,6 +173,6 @@ pub fn sinkhorn_divergence_with<T: Real>(
 drift_api::operator!(
     SinkhornDivergence = "sinkhorn_divergence",
     summary: "Debiased Sinkhorn divergence drift (NSGF velocity), cost |x - y|^2 / 2, epsilon-scaled",
-    params: "temperature: f64 (= 2 epsilon), sinkhorn: (...) = (max_iters: 1000, tol: 1e-6, epsilon_scaling: Some(0.5)); sinkhorn: (geomloss: true, epsilon_scaling: Some(scaling^2)) runs GeomLoss' loop from the diameter of X and Y",
+    params: "temperature: f64 (= 2 epsilon), sinkhorn: (...) = (max_iters: 1000, tol: 1e-6, epsilon_scaling: Some(0.5)); sinkhorn: (schedule: GeomLoss, epsilon_scaling: Some(scaling^2)) runs GeomLoss' loop from the diameter of X and Y",
     example: r#"(temperature: 0.05)"#
 );

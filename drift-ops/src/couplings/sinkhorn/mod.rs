@@ -1,5 +1,6 @@
 //! Balanced entropic optimal transport by log-domain Sinkhorn scaling.
 
+mod spec;
 mod steps;
 
 use super::passes::{marginal_l1, scaling_all, PreparedBlocks};
@@ -10,9 +11,12 @@ use drift_api::{
     Potentials, Real, Result, RowMasses,
 };
 use serde::{Deserialize, Serialize};
+use spec::SinkhornRon;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use steps::*;
+
+pub use spec::Schedule;
 
 /// Balanced Sinkhorn coupling: both marginals enforced, `π = exp(f ⊕ g + ℓ)` the entropic OT plan.
 ///
@@ -31,7 +35,7 @@ use steps::*;
 /// problems ran in. Single calls all have index 0: an operator called from several threads at once
 /// shares one warm state between them (give each thread its own operator for reproducible runs).
 ///
-/// With `geomloss: true` the solver runs GeomLoss' `sinkhorn_loop` (balanced, `p = 2`) exactly
+/// With `schedule: GeomLoss` the solver runs GeomLoss' `sinkhorn_loop` (balanced, `p = 2`) exactly
 /// instead of iterating to `tol`: the temperatures `τ_0, τ_0, τ_0 r, τ_0 r², …` (those above `τ`),
 /// then `τ`, with `τ_0 = 2 · kernel.temperature_scale(diameter)` (`2·diam²` for the Gaussian kernel:
 /// GeomLoss' `ε_0 = diam²` in cost units `½‖x − y‖²`, `τ = 2ε`) and `r = epsilon_scaling` (GeomLoss'
@@ -51,8 +55,10 @@ use steps::*;
 /// `epsilon_scaling`, excludes `warm_start`.
 ///
 /// RON name `sinkhorn`, every field optional (defaults `max_iters: 100`, `tol: 1e-5`, no ε-scaling,
-/// no warm start, not GeomLoss' loop):
-/// `coupling: {"sinkhorn": (max_iters: 100, tol: 1e-5, epsilon_scaling: Some(0.5), warm_start: false, geomloss: false)}`.
+/// no warm start, `schedule: Standard`):
+/// `coupling: {"sinkhorn": (max_iters: 100, tol: 1e-5, epsilon_scaling: Some(0.5), warm_start: false, schedule: Standard)}`.
+/// The schedule's former spelling, `geomloss: true` (`GeomLoss`) or `geomloss: false`
+/// (`Standard`), is still read, so older files load unchanged; it is written as `schedule`.
 ///
 /// ```
 /// use drift_api::Coupling;
@@ -63,7 +69,7 @@ use steps::*;
 /// assert!(drift_ops::Sinkhorn::new(50, -1.0).validate().is_err());
 /// ```
 #[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "SinkhornRon")]
 pub struct Sinkhorn {
     /// Iteration cap at the target temperature (each iteration is one `g` and one `f` update; the
     /// ε-scaling stages come on top and are counted in the reported iterations).
@@ -78,10 +84,10 @@ pub struct Sinkhorn {
     /// Reuse the previous call's potentials (same shapes) as the starting point.
     #[serde(default)]
     pub warm_start: bool,
-    /// Run GeomLoss' fixed ε-scaling loop (one averaged update per temperature, no tolerance loop)
-    /// instead of iterating to `tol`: see the type's docs. Requires `epsilon_scaling`.
+    /// Which loop runs: iterations to `tol` ([`Schedule::Standard`]) or GeomLoss' fixed ε-scaling
+    /// loop ([`Schedule::GeomLoss`], see the type's docs; requires `epsilon_scaling`).
     #[serde(default)]
-    pub geomloss: bool,
+    pub schedule: Schedule,
     /// The diameter that starts GeomLoss' schedule, when set by the caller
     /// ([`Sinkhorn::with_diameter`]); not part of the RON form.
     #[serde(skip)]
@@ -106,7 +112,7 @@ impl Default for Sinkhorn {
             tol: default_tol(),
             epsilon_scaling: None,
             warm_start: false,
-            geomloss: false,
+            schedule: Schedule::Standard,
             diameter: None,
             cache: Mutex::default(),
         }
@@ -120,7 +126,7 @@ impl Clone for Sinkhorn {
             tol: self.tol,
             epsilon_scaling: self.epsilon_scaling,
             warm_start: self.warm_start,
-            geomloss: self.geomloss,
+            schedule: self.schedule,
             diameter: self.diameter,
             cache: Mutex::default(),
         }
@@ -134,14 +140,14 @@ impl PartialEq for Sinkhorn {
             self.tol,
             self.epsilon_scaling,
             self.warm_start,
-            self.geomloss,
+            self.schedule,
             self.diameter,
         ) == (
             o.max_iters,
             o.tol,
             o.epsilon_scaling,
             o.warm_start,
-            o.geomloss,
+            o.schedule,
             o.diameter,
         )
     }
@@ -175,16 +181,22 @@ impl Sinkhorn {
     }
 
     /// Runs GeomLoss' loop with the given ratio per temperature (`scaling²` for GeomLoss'
-    /// `scaling`): sets `epsilon_scaling: Some(ratio)` and `geomloss: true`.
+    /// `scaling`): sets `epsilon_scaling: Some(ratio)` and `schedule: GeomLoss`.
     pub fn with_geomloss(mut self, ratio: f64) -> Self {
         self.epsilon_scaling = Some(ratio);
-        self.geomloss = true;
+        self.schedule = Schedule::GeomLoss;
+        self
+    }
+
+    /// Sets the loop the solver runs.
+    pub fn with_schedule(mut self, schedule: Schedule) -> Self {
+        self.schedule = schedule;
         self
     }
 
     /// Starts GeomLoss' schedule from this diameter instead of the bounding box of the problem's
     /// points (a caller solving several problems on the same data gives them all the same
-    /// schedule). Only read with `geomloss: true`; not part of the RON form.
+    /// schedule). Only read with `schedule: GeomLoss`; not part of the RON form.
     pub fn with_diameter(mut self, diameter: f64) -> Self {
         self.diameter = Some(diameter);
         self
@@ -205,7 +217,7 @@ impl Sinkhorn {
     }
 
     fn run<T: Real>(&self, p: CouplingProblem<'_, T>) -> Result<CouplingReport> {
-        if self.geomloss {
+        if self.schedule == Schedule::GeomLoss {
             return self.run_geomloss(p);
         }
         let key = (
@@ -301,7 +313,7 @@ impl Sinkhorn {
     /// extrapolation (see the type's docs).
     fn run_geomloss<T: Real>(&self, p: CouplingProblem<'_, T>) -> Result<CouplingReport> {
         let ratio = self.epsilon_scaling.ok_or_else(|| {
-            DriftError::invalid("sinkhorn.geomloss", "requires epsilon_scaling: Some(ratio)")
+            DriftError::invalid("sinkhorn.schedule", "requires epsilon_scaling: Some(ratio)")
         })?;
         let diameter = match self.diameter {
             Some(d) => d,
@@ -431,17 +443,17 @@ impl Sinkhorn {
         if let Some(d) = self.diameter {
             check_param("sinkhorn.diameter", d, d >= 0.0, ">= 0")?;
         }
-        if self.geomloss {
+        if self.schedule == Schedule::GeomLoss {
             if self.epsilon_scaling.is_none() {
                 return Err(DriftError::invalid(
-                    "sinkhorn.geomloss",
+                    "sinkhorn.schedule",
                     "requires epsilon_scaling: Some(ratio), the ratio per temperature (GeomLoss' \
                      scaling squared)",
                 ));
             }
             if self.warm_start {
                 return Err(DriftError::invalid(
-                    "sinkhorn.geomloss",
+                    "sinkhorn.schedule",
                     "excludes warm_start: GeomLoss' loop starts from its own potentials",
                 ));
             }
@@ -453,8 +465,8 @@ impl Sinkhorn {
 drift_api::coupling!(
     Sinkhorn = "sinkhorn",
     summary: "Balanced log-domain Sinkhorn (entropic OT plan), optional epsilon-scaling and warm start, or GeomLoss' fixed loop",
-    params: "max_iters: usize = 100, tol: f64 = 1e-5, epsilon_scaling: Option<f64> = None, warm_start: bool = false, geomloss: bool = false (GeomLoss' sinkhorn_loop: one averaged update per temperature, needs epsilon_scaling)",
-    example: r#"(max_iters: 100, tol: 1e-5, epsilon_scaling: Some(0.5), warm_start: false, geomloss: false)"#,
+    params: "max_iters: usize = 100, tol: f64 = 1e-5, epsilon_scaling: Option<f64> = None, warm_start: bool = false, schedule: Standard | GeomLoss = Standard (GeomLoss: GeomLoss' sinkhorn_loop, one averaged update per temperature, needs epsilon_scaling; the former geomloss: bool is still read)",
+    example: r#"(max_iters: 100, tol: 1e-5, epsilon_scaling: Some(0.5), warm_start: false, schedule: Standard)"#,
     impl {
         fn solve(&self, job: CouplingJob<'_>) -> Result<CouplingReport> {
             self.check()?;

@@ -85,7 +85,7 @@ pub(super) fn geomloss_temperatures(
     let tau0 = 2.0 * kernel.temperature_scale(diameter.max(f64::MIN_POSITIVE));
     if !tau0.is_finite() || tau0 <= 0.0 {
         return Err(DriftError::invalid(
-            "sinkhorn.geomloss",
+            "sinkhorn.schedule",
             format!("the schedule's first temperature is {tau0} (diameter {diameter})"),
         ));
     }

@@ -1,0 +1,77 @@
+//! The one run-time instruction-set dispatch of the workspace: the slice functions of this module,
+//! the CPU backend's fused pass and its pair cache all run their hot loops through [`on_isa`].
+//!
+//! Work is a value implementing [`IsaWork`] whose `run` and everything it calls are
+//! `#[inline(always)]`; [`on_isa`] calls it from a function compiled with AVX2 and FMA where the
+//! CPU has them, else from the baseline copy, so the whole loop is generated inside the chosen
+//! copy. (A closure is not enough: the compiler may keep its body out of line, in the baseline
+//! instruction set, where `mul_add` becomes a library call.)
+//!
+//! AVX-512 is not reached, on measurement: a third copy compiled with `avx512f,avx512bw,avx512dq,
+//! avx512vl` (picked before the AVX2 one where the CPU has them; the same bits, as the arithmetic
+//! is written out) made the CPU backend's fused row pass slower in `f32`, its main precision, and
+//! faster only in `f64` at high dimension. `cargo bench -p drift-ops --bench pair_paths --
+//! --measurement-time 3 'pair_pass/fused/row/f(32|64)/n1024'`, medians of two runs each, AMD EPYC
+//! with AVX-512, 2 shared cores (AVX2 copy against AVX-512 copy): f32 `D = 2` 1.64/1.79 ms against
+//! 1.96/1.83 ms, f32 `D = 64` 3.18/4.03 ms against 4.62/4.73 ms, f64 `D = 2` 4.86/2.88 ms against
+//! 3.95/3.84 ms, f64 `D = 64` 15.4/13.9 ms against 7.7/8.0 ms. The loops are written for eight
+//! `f32` lanes (tiles, lane sums, the Gram path's register blocks); an AVX-512 copy for `f64` work
+//! alone is the lead these numbers give.
+
+use super::has_avx2_fma;
+
+/// Work compiled once per instruction set and run in the copy [`on_isa`] picks.
+///
+/// ```
+/// use drift_api::math::{on_isa, IsaWork};
+/// struct Double<'a>(&'a mut [f32]);
+/// impl IsaWork for Double<'_> {
+///     type Output = ();
+///     #[inline(always)]
+///     fn run<const FMA: bool>(self) {
+///         self.0.iter_mut().for_each(|v| *v *= 2.0);
+///     }
+/// }
+/// let mut v = [1.0f32, 2.0];
+/// on_isa(true, Double(&mut v));
+/// assert_eq!(v, [2.0, 4.0]);
+/// ```
+pub trait IsaWork {
+    /// What the work returns.
+    type Output;
+    /// Does the work. `FMA` is whether this is the AVX2+FMA copy, where fused multiply-adds are
+    /// instructions (work that rounds differently with them, such as the Gram path's dot
+    /// products, uses them only there). Implementations should be `#[inline(always)]`.
+    fn run<const FMA: bool>(self) -> Self::Output;
+}
+
+/// Runs `work` in the AVX2+FMA copy when `avx2_fma` is asked for and the CPU has both (checked
+/// here, so asking is always safe), else in the baseline copy. Passing `false` forces the
+/// baseline copy (tests compare the two).
+#[inline(always)]
+pub fn on_isa<W: IsaWork>(avx2_fma: bool, work: W) -> W::Output {
+    #[cfg(target_arch = "x86_64")]
+    if avx2_fma && has_avx2_fma() {
+        #[allow(unsafe_code)]
+        // SAFETY: `run_avx2_fma` only requires the AVX2 and FMA instructions, checked just above.
+        unsafe {
+            return run_avx2_fma(work);
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = avx2_fma;
+    work.run::<false>()
+}
+
+/// [`on_isa`] with the widest copy this CPU supports.
+#[inline(always)]
+pub fn on_best_isa<W: IsaWork>(work: W) -> W::Output {
+    on_isa(true, work)
+}
+
+/// `work.run()` compiled with AVX2 and FMA (eight `f32` or four `f64` lanes).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn run_avx2_fma<W: IsaWork>(work: W) -> W::Output {
+    work.run::<true>()
+}
