@@ -7,18 +7,21 @@
 //! copy. (A closure is not enough: the compiler may keep its body out of line, in the baseline
 //! instruction set, where `mul_add` becomes a library call.)
 //!
-//! AVX-512 is not reached, on measurement: a third copy compiled with `avx512f,avx512bw,avx512dq,
-//! avx512vl` (picked before the AVX2 one where the CPU has them; the same bits, as the arithmetic
-//! is written out) made the CPU backend's fused row pass slower in `f32`, its main precision, and
-//! faster only in `f64` at high dimension. `cargo bench -p drift-ops --bench pair_paths --
-//! --measurement-time 3 'pair_pass/fused/row/f(32|64)/n1024'`, medians of two runs each, AMD EPYC
-//! with AVX-512, 2 shared cores (AVX2 copy against AVX-512 copy): f32 `D = 2` 1.64/1.79 ms against
-//! 1.96/1.83 ms, f32 `D = 64` 3.18/4.03 ms against 4.62/4.73 ms, f64 `D = 2` 4.86/2.88 ms against
-//! 3.95/3.84 ms, f64 `D = 64` 15.4/13.9 ms against 7.7/8.0 ms. The loops are written for eight
-//! `f32` lanes (tiles, lane sums, the Gram path's register blocks); an AVX-512 copy for `f64` work
-//! alone is the lead these numbers give.
+//! AVX-512 is reached only by work that asks for it ([`IsaWork::wide`]), on measurement: a copy
+//! compiled with `avx512f,avx512bw,avx512dq,avx512vl` (the same bits, as the arithmetic is written
+//! out) made the CPU backend's fused row pass slower in `f32`, its main precision, and faster in
+//! `f64` at high dimension. `cargo bench -p drift-ops --bench pair_paths -- --measurement-time 3
+//! 'pair_pass/fused/row/f(32|64)/n1024'`, medians of two runs each, AMD EPYC with AVX-512, 2 shared
+//! cores (AVX2 copy against AVX-512 copy): f32 `D = 2` 1.64/1.79 ms against 1.96/1.83 ms, f32
+//! `D = 64` 3.18/4.03 ms against 4.62/4.73 ms, f64 `D = 2` 4.86/2.88 ms against 3.95/3.84 ms, f64
+//! `D = 64` 15.4/13.9 ms against 7.7/8.0 ms. The loops are written for eight `f32` lanes (tiles,
+//! lane sums, the Gram path's register blocks), so `f32` work stays on AVX2; the fused pass's
+//! `f64` blocks from `D = 16` (the Gram path) ask for the wide copy: 12.0/12.6 ms against
+//! 7.9/7.6 ms at `D = 64` with it, while at `D = 2` it measured about 20 % slower.
 
 use super::has_avx2_fma;
+#[cfg(target_arch = "x86_64")]
+use std::sync::OnceLock;
 
 /// Work compiled once per instruction set and run in the copy [`on_isa`] picks.
 ///
@@ -43,6 +46,12 @@ pub trait IsaWork {
     /// instructions (work that rounds differently with them, such as the Gram path's dot
     /// products, uses them only there). Implementations should be `#[inline(always)]`.
     fn run<const FMA: bool>(self) -> Self::Output;
+    /// Whether this work runs faster in the AVX-512 copy where the CPU has it (measured per work
+    /// type; the copy computes the same bits as the AVX2+FMA one, `FMA` set in both).
+    #[inline(always)]
+    fn wide(&self) -> bool {
+        false
+    }
 }
 
 /// Runs `work` in the AVX2+FMA copy when `avx2_fma` is asked for and the CPU has both (checked
@@ -50,6 +59,14 @@ pub trait IsaWork {
 /// baseline copy (tests compare the two).
 #[inline(always)]
 pub fn on_isa<W: IsaWork>(avx2_fma: bool, work: W) -> W::Output {
+    #[cfg(target_arch = "x86_64")]
+    if avx2_fma && work.wide() && has_avx512() {
+        #[allow(unsafe_code)]
+        // SAFETY: `run_avx512` requires AVX-512 F/BW/DQ/VL, AVX2 and FMA, checked just above.
+        unsafe {
+            return run_avx512(work);
+        }
+    }
     #[cfg(target_arch = "x86_64")]
     if avx2_fma && has_avx2_fma() {
         #[allow(unsafe_code)]
@@ -73,5 +90,25 @@ pub fn on_best_isa<W: IsaWork>(work: W) -> W::Output {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 fn run_avx2_fma<W: IsaWork>(work: W) -> W::Output {
+    work.run::<true>()
+}
+
+/// Whether the CPU has the AVX-512 subsets the wide copy is compiled for (and AVX2 and FMA).
+#[cfg(target_arch = "x86_64")]
+fn has_avx512() -> bool {
+    static HAS: OnceLock<bool> = OnceLock::new();
+    *HAS.get_or_init(|| {
+        has_avx2_fma()
+            && std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("avx512dq")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+    })
+}
+
+/// `work.run()` compiled with AVX-512 (sixteen `f32` or eight `f64` lanes) besides AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,avx512f,avx512bw,avx512dq,avx512vl")]
+fn run_avx512<W: IsaWork>(work: W) -> W::Output {
     work.run::<true>()
 }
