@@ -2,4 +2,6 @@
 //! per-thread scratch reused over the problems.
 
 pub mod buffers;
+mod lanes;
 pub mod official;
+mod problem;
