@@ -1,7 +1,15 @@
 //! Batched fast paths: kernels that evaluate a whole [`drift_api::kit::ProblemBatch`] at once, with
 //! per-thread scratch reused over the problems.
+//!
+//! * [`official`]: the official loss (`deng_official`);
+//! * `fused`: a leaf drift with `feature_scale` / `multi_temperature` around it, recognised by
+//!   `plan` (the Sinkhorn drift against a second generated batch, `sinkhorn`), taken from the
+//!   leaf's and the compositions' batched calls.
 
 pub mod buffers;
+pub(crate) mod fused;
 mod lanes;
 pub mod official;
+mod plan;
 mod problem;
+mod sinkhorn;
