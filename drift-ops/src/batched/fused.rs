@@ -13,7 +13,8 @@
 use super::buffers;
 use super::lanes::{sized, sq_distances, sum_squares};
 use super::official::KEPT_DISTANCES_BYTES;
-use super::plan::{plan_of, Leaf, Plan};
+use super::one_sided::{one_sided_field, OneSidedTerm};
+use super::plan::{plan_of, Leaf, Plan, Radial};
 use super::sinkhorn::{transport, LoopScratch, Stop, Term};
 use crate::compositions::multi_temperature::{refuse_negligible_weights, temperature_weight};
 use drift_api::batch::{batch_norm, split_per_problem, support_len};
@@ -48,9 +49,7 @@ pub(crate) fn try_fused<T: Real>(
     let Some(plan) = plan_of(op) else {
         return Ok(None);
     };
-    match plan.leaf {
-        Leaf::Sinkhorn { max_iters, tol } => fused(&plan, Stop { max_iters, tol }, p),
-    }
+    fused(&plan, p)
 }
 
 /// Normalised log-weights of a side of problem `b` (as [`drift_api::PointCloud::log_weights`]).
@@ -69,7 +68,8 @@ fn log_weights_into<T: Real>(sets: &BatchSets<'_, T>, b: usize, out: &mut Vec<T>
 }
 
 /// One problem's inputs, centred on the data's coordinate-wise median (the point the general
-/// path measures barycentres from): rows `x`, columns `[y; negatives]`, and log-weights.
+/// path measures barycentres from): rows `x`, columns (`[y; negatives]` for the Sinkhorn drift,
+/// `[y; x; negatives]` for the one-sided drift), and log-weights.
 #[derive(Default)]
 struct Prepared<T> {
     x: Vec<T>,
@@ -77,21 +77,31 @@ struct Prepared<T> {
     log_a: Vec<T>,
     log_b: Vec<T>,
     log_n: Vec<T>,
+    /// The one-sided drift's column log-weights: `log b`, then the repulsion's shares.
+    log_w: Vec<T>,
     median: Vec<f64>,
     norms: Vec<T>,
     sq: Vec<T>,
+    /// Distances `d` (the Laplace kernel's), from `sq`.
+    dist: Vec<T>,
     terms: LoopScratch<T>,
+    /// The one-sided drift's plan.
+    plan: Vec<T>,
+}
+
+/// The negatives of problem `b`, when it has some of positive total weight.
+fn negatives_of<'a, T: Real>(batch: &'a BatchProblem<'_, T>, b: usize) -> Option<&'a [T]> {
+    let neg = batch.batch.negatives.as_ref()?;
+    (support_len(neg, b) > 0).then(|| neg.points(b))
 }
 
 impl<T: Real> Prepared<T> {
     /// Fills the buffers for problem `b`; returns the largest squared distance of a point to the
     /// median (the general path's precision bound is four times it).
-    fn of(&mut self, p: &BatchProblem<'_, T>, b: usize) -> f64 {
+    fn of(&mut self, p: &BatchProblem<'_, T>, b: usize, leaf: Leaf) -> f64 {
         let batch = p.batch;
         let (dim, y) = (batch.dim(), batch.y.points(b));
-        let Some(neg) = &batch.negatives else {
-            return f64::INFINITY;
-        };
+        let neg = negatives_of(p, b).unwrap_or(&[]);
         let mut column = Vec::with_capacity(batch.y.len(b));
         self.median.clear();
         for k in 0..dim {
@@ -117,17 +127,106 @@ impl<T: Real> Prepared<T> {
         self.columns.clear();
         centre(batch.x.points(b), &mut self.x);
         centre(y, &mut self.columns);
-        centre(neg.points(b), &mut self.columns);
+        if let Leaf::OneSided { .. } = leaf {
+            centre(batch.x.points(b), &mut self.columns);
+        }
+        centre(neg, &mut self.columns);
         log_weights_into(&batch.x, b, &mut self.log_a);
         log_weights_into(&batch.y, b, &mut self.log_b);
-        log_weights_into(neg, b, &mut self.log_n);
+        self.log_n.clear();
+        if let Some(sets) = batch.negatives.as_ref().filter(|_| !neg.is_empty()) {
+            log_weights_into(sets, b, &mut self.log_n);
+        }
+        if let Leaf::OneSided { .. } = leaf {
+            self.one_sided_weights(p, b);
+        }
         radius
+    }
+
+    /// The one-sided drift's column log-weights (the general path's `NegativeColumns`): `log b`
+    /// over `y`; over the repulsion's `[x; negatives]`, masses `n : Σ w` (points of positive
+    /// weight, each negative its own weight), shared by `log a` and the negatives' own weights.
+    fn one_sided_weights(&mut self, p: &BatchProblem<'_, T>, b: usize) {
+        let batch = p.batch;
+        let n = support_len(&batch.x, b) as f64;
+        let extra = match (&batch.negatives, self.log_n.is_empty()) {
+            (Some(sets), false) => match sets.weights_of(b) {
+                Some(w) => w.iter().map(|v| v.as_f64()).sum(),
+                None => sets.len(b) as f64,
+            },
+            _ => 0.0,
+        };
+        let total = n + extra;
+        let (own, other) = (T::of((n / total).ln()), T::of((extra / total).ln()));
+        self.log_w.clear();
+        self.log_w.extend_from_slice(&self.log_b);
+        self.log_w.extend(self.log_a.iter().map(|l| *l + own));
+        self.log_w.extend(self.log_n.iter().map(|l| *l + other));
     }
 
     /// `‖x_i − t_j‖²` for the columns `[y; negatives]` into `sq`.
     fn distances(&mut self, dim: usize, sq: &mut [T]) {
         sq_distances(&self.x, dim, &self.columns, sq, &mut self.norms);
     }
+}
+
+/// The kernel's distances from `sq`: `sq` itself (Gaussian) or its square roots in `dist`.
+fn kernel_distances<'s, T: Real>(kernel: Radial, sq: &'s [T], dist: &'s mut Vec<T>) -> &'s [T] {
+    match kernel {
+        Radial::Gaussian => sq,
+        Radial::Laplace => {
+            let d = sized(dist, sq.len());
+            d.copy_from_slice(sq);
+            T::sqrt_in_place(d);
+            d
+        }
+    }
+}
+
+/// One temperature's field `V` (`N × D`, data units) of one problem into `g`: `shape` is
+/// `(N, M, columns, D)`, `kd` the kernel distances to the columns, `inv_tau` `1/τ` in their units.
+fn leaf_field<T: Real>(
+    leaf: Leaf,
+    s: &mut Prepared<T>,
+    kd: &[T],
+    (n, m, stride, dim): (usize, usize, usize, usize),
+    inv_tau: T,
+    g: &mut [T],
+) -> Result<()> {
+    match leaf {
+        Leaf::Sinkhorn { max_iters, tol } => {
+            g.fill(T::zero());
+            let stop = Stop { max_iters, tol };
+            let halves = [
+                (&s.log_b, &s.columns[..m * dim], 0, T::one()),
+                (&s.log_n, &s.columns[m * dim..], m, -T::one()),
+            ];
+            for (log_b, columns, first, sign) in halves {
+                let term = Term {
+                    log_a: &s.log_a,
+                    log_b,
+                    columns,
+                    sq: kd,
+                    stride,
+                    first,
+                    inv_tau,
+                };
+                transport(&term, stop, dim, &mut s.terms, g, sign)?;
+            }
+        }
+        Leaf::OneSided { mask_self } => {
+            let term = OneSidedTerm {
+                kd,
+                log_w: &s.log_w,
+                m,
+                mask_self,
+                inv: inv_tau,
+                columns: &s.columns,
+            };
+            one_sided_field(&term, n, dim, &mut s.plan, g);
+        }
+    }
+    Ok(())
 }
 
 /// What pass A gives per problem: `Σ_i a_i Σ_j b_j ‖x_i − y_j‖`, the pair count, the radius².
@@ -143,21 +242,21 @@ fn usable(s: f64) -> f64 {
     }
 }
 
-fn fused<T: Real>(
-    plan: &Plan,
-    stop: Stop,
-    p: &mut BatchProblem<'_, T>,
-) -> Result<Option<BatchReport>> {
+fn fused<T: Real>(plan: &Plan, p: &mut BatchProblem<'_, T>) -> Result<Option<BatchReport>> {
     let batch = p.batch;
-    let (problems, dim) = (batch.problems(), batch.dim());
-    let Some(neg) = &batch.negatives else {
-        return Ok(None);
+    let (problems, dim, leaf) = (batch.problems(), batch.dim(), plan.leaf);
+    // Problems the general path refuses (no self-transport set, no mass, a masked diagonal
+    // with one point) keep its errors.
+    let refused = |b| {
+        let x = support_len(&batch.x, b);
+        x == 0
+            || support_len(&batch.y, b) == 0
+            || match leaf {
+                Leaf::Sinkhorn { .. } => negatives_of(p, b).is_none(),
+                Leaf::OneSided { mask_self } => mask_self && x < 2,
+            }
     };
-    // Problems the general path refuses (no self-transport set, no mass) keep its errors.
-    let empty = |b| {
-        support_len(&batch.x, b) == 0 || support_len(&batch.y, b) == 0 || support_len(neg, b) == 0
-    };
-    if (0..problems).any(empty) {
+    if (0..problems).any(refused) {
         return Ok(None);
     }
     if plan.multi.as_ref().is_some_and(|m| m.normalise) {
@@ -165,7 +264,13 @@ fn fused<T: Real>(
             refuse_negligible_weights(&format!("x[{b}]"), batch.x.weights_of(b))?;
         }
     }
-    let cols_of = |b: usize| batch.y.len(b) + neg.len(b);
+    let cols_of = |b: usize| {
+        let own = match leaf {
+            Leaf::OneSided { .. } => batch.x.len(b),
+            Leaf::Sinkhorn { .. } => 0,
+        };
+        batch.y.len(b) + own + negatives_of(p, b).map_or(0, |n| n.len() / dim)
+    };
     let sq_offsets: Vec<usize> = std::iter::once(0)
         .chain((0..problems).scan(0, |acc, b| {
             *acc += batch.x.len(b) * cols_of(b);
@@ -175,7 +280,7 @@ fn fused<T: Real>(
     let total = sq_offsets[problems];
     let keep = total.saturating_mul(std::mem::size_of::<T>()) <= KEPT_DISTANCES_BYTES;
     let mut kept: Vec<T> = if keep {
-        buffers::take("sinkhorn_drift distances", total)?
+        buffers::take("fused batched distances", total)?
     } else {
         Vec::new()
     };
@@ -193,7 +298,7 @@ fn fused<T: Real>(
         .into_par_iter()
         .enumerate()
         .map_init(Prepared::<T>::default, |s, (b, kept)| {
-            let radius = s.of(p_ref, b);
+            let radius = s.of(p_ref, b, leaf);
             let mut own = std::mem::take(&mut s.sq);
             let sq = match kept {
                 Some(d) => d,
@@ -238,7 +343,10 @@ fn fused<T: Real>(
     // hold to `WEIGHT_ERROR_TOLERANCE` runs there in f64 (or is refused), so it goes there.
     let smallest = factors.iter().fold(f64::INFINITY, |a, f| a.min(*f)) * base;
     let bound_fits = sums.iter().zip(&scales).all(|(s, scale)| {
-        let log_weight = 4.0 * s.2 / (scale * scale) / smallest;
+        let log_weight = match plan.kernel {
+            Radial::Gaussian => 4.0 * s.2 / (scale * scale) / smallest,
+            Radial::Laplace => 2.0 * s.2.sqrt() / scale / smallest,
+        };
         log_weight.is_finite()
             && T::of(log_weight).is_finite()
             && T::epsilon().as_f64() * log_weight <= WEIGHT_ERROR_TOLERANCE
@@ -250,7 +358,7 @@ fn fused<T: Real>(
     // Pass B: every temperature's field per problem.
     let n_t = factors.len();
     let out_len = p.out.len();
-    let mut fields = buffers::take::<T>("sinkhorn_drift fields", n_t * out_len)?;
+    let mut fields = buffers::take::<T>("fused batched fields", n_t * out_len)?;
     let stacked: Vec<usize> = batch.x.offsets().iter().map(|o| o * n_t).collect();
     let per_problem = split_per_problem(&mut fields, &stacked, dim);
     let kept_ref = &kept;
@@ -263,7 +371,7 @@ fn fused<T: Real>(
         .into_par_iter()
         .enumerate()
         .map_init(Prepared::<T>::default, |s, (b, field)| {
-            s.of(p_ref, b);
+            s.of(p_ref, b, leaf);
             let len = sq_offsets[b + 1] - sq_offsets[b];
             let mut own = std::mem::take(&mut s.sq);
             let sq: &[T] = if keep {
@@ -274,37 +382,27 @@ fn fused<T: Real>(
                 d
             };
             let (n, m, stride) = (batch.x.len(b), batch.y.len(b), cols_of(b));
-            let s2 = scales[b] * scales[b];
+            let unit_len = match plan.kernel {
+                Radial::Gaussian => scales[b] * scales[b],
+                Radial::Laplace => scales[b],
+            };
+            let mut dist = std::mem::take(&mut s.dist);
+            let kd = kernel_distances(plan.kernel, sq, &mut dist);
             let mut squares = vec![0.0f64; n_t];
             for (r, factor) in factors.iter().enumerate() {
                 let g = &mut field[r * n * dim..(r + 1) * n * dim];
-                g.fill(T::zero());
-                let inv_tau = T::of(1.0 / (s2 * base * factor));
-                let halves = [
-                    (&s.log_b, &s.columns[..m * dim], 0, T::one()),
-                    (&s.log_n, &s.columns[m * dim..], m, -T::one()),
-                ];
-                for (log_b, columns, first, sign) in halves {
-                    let term = Term {
-                        log_a: &s.log_a,
-                        log_b,
-                        columns,
-                        sq,
-                        stride,
-                        first,
-                        inv_tau,
-                    };
-                    transport(&term, stop, dim, &mut s.terms, g, sign).map_err(|e| {
-                        DriftError::InProblem {
-                            index: b,
-                            source: Box::new(e),
-                        }
-                    })?;
-                }
+                let inv_tau = T::of(1.0 / (unit_len * base * factor));
+                leaf_field(leaf, s, kd, (n, m, stride, dim), inv_tau, g).map_err(|e| {
+                    DriftError::InProblem {
+                        index: b,
+                        source: Box::new(e),
+                    }
+                })?;
                 let u = unit(b);
                 squares[r] = rows_with_mass(&batch.x, b, g, dim) / (u * u);
             }
             s.sq = own;
+            s.dist = dist;
             Ok(squares)
         })
         .collect::<Result<_>>()?;
@@ -400,7 +498,7 @@ fn combine<T: Real>(
     weights: &[Vec<T>],
 ) -> Result<Vec<(f64, f64)>> {
     let (batch, dim, scale) = (p.batch, p.batch.dim(), p.scale);
-    let mut total = buffers::take::<T>("sinkhorn_drift field", p.out.len())?;
+    let mut total = buffers::take::<T>("fused batched field", p.out.len())?;
     let outs = split_per_problem(&mut total, batch.x.offsets(), dim);
     let sums: Vec<(f64, f64)> = outs
         .into_par_iter()
@@ -420,7 +518,7 @@ fn combine<T: Real>(
     if let Some(index) = total.iter().position(|v| !v.is_finite()) {
         buffers::give_back(total);
         return Err(DriftError::NonFiniteResult {
-            what: "sinkhorn_drift batched field".into(),
+            what: "batched drift field".into(),
             index,
         });
     }

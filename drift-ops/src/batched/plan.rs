@@ -5,22 +5,50 @@
 //! from its RON form (the registry's own description of it), so that a plugin operator, or a
 //! built-in with settings the fused path does not cover, simply stays on the general path.
 
-use crate::{FeatureScale, MultiTemperature, SelfTransport, SinkhornDrift};
+use crate::{
+    FeatureScale, Gaussian, Laplace, MultiTemperature, OneSided, SelfTransport, SinkhornDrift,
+};
 use drift_api::kit::Reduction;
 use drift_api::DriftOperator;
 use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
 
+/// The radial kernels of the fused paths: `ℓ = −d/τ` or `ℓ = −d²/τ`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Radial {
+    /// `ℓ = −d/τ`.
+    Laplace,
+    /// `ℓ = −d²/τ`.
+    Gaussian,
+}
+
+impl Radial {
+    /// The kernel of a boxed kernel, if it is one of these.
+    fn of(kernel: &dyn drift_api::Kernel) -> Option<Radial> {
+        let text = ron::to_string(kernel).ok()?;
+        match name_of(&text)? {
+            Laplace::NAME => Some(Radial::Laplace),
+            Gaussian::NAME => Some(Radial::Gaussian),
+            _ => None,
+        }
+    }
+}
+
 /// The leaf drifts with a fused batched path, with the settings it needs.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) enum Leaf {
-    /// `sinkhorn_drift` with the Gaussian kernel, a plain solver (no ε-scaling, warm start or
-    /// GeomLoss loop) and the negatives as its self-transport set.
+    /// `sinkhorn_drift` with a plain solver (no ε-scaling, warm start or GeomLoss loop) and the
+    /// negatives as its self-transport set.
     Sinkhorn {
         /// Iteration cap.
         max_iters: usize,
         /// Marginal error at which the loop stops.
         tol: f64,
+    },
+    /// `one_sided`.
+    OneSided {
+        /// Mask `j = i` in the repulsion.
+        mask_self: bool,
     },
 }
 
@@ -50,6 +78,8 @@ pub(crate) struct Scale {
 pub(crate) struct Plan {
     /// The leaf drift.
     pub leaf: Leaf,
+    /// Its kernel.
+    pub kernel: Radial,
     /// The leaf's own temperature.
     pub temperature: f64,
     /// The multi-temperature node, if any.
@@ -129,21 +159,32 @@ pub(crate) fn plan_of(op: &dyn DriftOperator) -> Option<Plan> {
         }
         "sinkhorn_drift" => {
             let op: SinkhornDrift = parse(&text)?;
-            let kernel = ron::to_string(op.kernel.as_ref()).ok()?;
             let s = &op.sinkhorn;
             let plain = s.epsilon_scaling.is_none() && !s.warm_start && !s.geomloss;
-            let fits = name_of(&kernel) == Some(crate::Gaussian::NAME)
-                && plain
-                && op.self_transport == SelfTransport::Negatives;
+            let fits = plain && op.self_transport == SelfTransport::Negatives;
             fits.then_some(Plan {
                 leaf: Leaf::Sinkhorn {
                     max_iters: s.max_iters,
                     tol: s.tol,
                 },
+                kernel: Radial::of(op.kernel.as_ref())?,
                 temperature: op.temperature,
                 multi: None,
                 scale: None,
                 root: SinkhornDrift::NAME,
+            })
+        }
+        "one_sided" => {
+            let op: OneSided = parse(&text)?;
+            Some(Plan {
+                leaf: Leaf::OneSided {
+                    mask_self: op.mask_self,
+                },
+                kernel: Radial::of(op.kernel.as_ref())?,
+                temperature: op.temperature,
+                multi: None,
+                scale: None,
+                root: OneSided::NAME,
             })
         }
         _ => None,
@@ -163,15 +204,21 @@ mod tests {
         let leaf = r#"{"sinkhorn_drift": (temperature: 0.5, sinkhorn: (max_iters: 12, tol: 0.0), self_transport: Negatives)}"#;
         let p = plan(leaf).unwrap();
         assert_eq!(
-            (p.leaf, p.temperature, p.root),
+            (p.leaf, p.kernel, p.temperature, p.root),
             (
                 Leaf::Sinkhorn {
                     max_iters: 12,
                     tol: 0.0
                 },
+                Radial::Gaussian,
                 0.5,
                 "sinkhorn_drift"
             )
+        );
+        let p = plan(r#"{"one_sided": (temperature: 0.5, mask_self: false)}"#).unwrap();
+        assert_eq!(
+            (p.leaf, p.kernel),
+            (Leaf::OneSided { mask_self: false }, Radial::Laplace)
         );
         let text = format!(
             r#"{{"feature_scale": (operator: {{"multi_temperature": (operator: {leaf}, temperatures: [0.1, 0.3])}}, over: Problem)}}"#
@@ -186,12 +233,13 @@ mod tests {
                 outside: true
             })
         );
-        // The particles as the self-transport set, another kernel, ε-scaling: the general path.
+        // The particles as the self-transport set, another kernel, ε-scaling, another leaf: the
+        // general path.
         for other in [
             r#"{"sinkhorn_drift": (temperature: 0.5)}"#,
-            r#"{"sinkhorn_drift": (temperature: 0.5, kernel: {"laplace": ()}, self_transport: Negatives)}"#,
+            r#"{"sinkhorn_drift": (temperature: 0.5, kernel: {"inverse_multiquadric": (beta: 0.5)}, self_transport: Negatives)}"#,
             r#"{"sinkhorn_drift": (temperature: 0.5, sinkhorn: (epsilon_scaling: Some(0.5)), self_transport: Negatives)}"#,
-            r#"{"one_sided": (temperature: 0.5)}"#,
+            r#"{"deng_alg2": (temperature: 0.5)}"#,
         ] {
             assert_eq!(plan(other), None, "{other}");
         }

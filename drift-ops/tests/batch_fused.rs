@@ -1,7 +1,8 @@
-//! The Sinkhorn drift against a second generated batch (`self_transport: Negatives`): one problem
-//! against a dense f64 Sinkhorn written here, and the fused batched path (alone, and inside
-//! `feature_scale` / `multi_temperature`) against the per-problem default over random ragged
-//! batches, weights, iteration caps and tolerance stops.
+//! The fused batched paths. The Sinkhorn drift against a second generated batch
+//! (`self_transport: Negatives`): one problem against a dense f64 Sinkhorn written here. The
+//! Sinkhorn and one-sided drifts on the fused path (alone, and inside `feature_scale` /
+//! `multi_temperature`) against the per-problem default over random ragged batches, weights,
+//! negatives, kernels, iteration caps and tolerance stops.
 
 use drift_api::kit::{
     apply_drift_batch, problem_by_problem, BatchProblem, BatchSets, ProblemBatch, SingleProcess,
@@ -35,15 +36,22 @@ fn weights(rng: &mut StdRng, n: usize) -> Vec<f64> {
     (0..n).map(|_| 0.2 + 2.0 * rng.gen::<f64>()).collect()
 }
 
-/// A random ragged batch: `problems` problems of dimension `dim`, weighted when asked.
-fn random_batch(seed: u64, problems: usize, dim: usize, weighted: bool) -> Vec<Problem> {
+/// A random ragged batch: `problems` problems of dimension `dim`, weighted when asked, each with
+/// at least `least` negatives.
+fn random_batch_with(
+    seed: u64,
+    problems: usize,
+    dim: usize,
+    weighted: bool,
+    least: usize,
+) -> Vec<Problem> {
     let mut rng = StdRng::seed_from_u64(seed);
     (0..problems)
         .map(|_| {
             let (n, m, k) = (
                 rng.gen_range(2..9),
                 rng.gen_range(1..11),
-                rng.gen_range(1..9),
+                rng.gen_range(least..9),
             );
             let c = rng.gen::<f64>() * 3.0;
             let mut w = |len| weighted.then(|| weights(&mut rng, len));
@@ -58,6 +66,10 @@ fn random_batch(seed: u64, problems: usize, dim: usize, weighted: bool) -> Vec<P
             }
         })
         .collect()
+}
+
+fn random_batch(seed: u64, problems: usize, dim: usize, weighted: bool) -> Vec<Problem> {
+    random_batch_with(seed, problems, dim, weighted, 1)
 }
 
 /// log of normalised weights.
@@ -320,17 +332,36 @@ fn per_problem_trees(leaf: &str, temps: &str) -> Vec<String> {
     ]
 }
 
+/// The one-sided leaf (`cap` and `tol` unused): the kernel and mask vary with `tau`'s draw.
+fn one_sided(tau: f64, cap: usize, _: f64) -> String {
+    let kernel = ["laplace", "gaussian"][cap % 2];
+    let mask = cap % 3 != 0;
+    format!(
+        r#"{{"one_sided": (temperature: {tau}, kernel: {{"{kernel}": ()}}, mask_self: {mask})}}"#
+    )
+}
+
+/// The Sinkhorn leaf with the Laplace kernel.
+fn laplace_leaf(tau: f64, cap: usize, tol: f64) -> String {
+    leaf(tau, cap, tol).replace("temperature:", r#"kernel: {"laplace": ()}, temperature:"#)
+}
+
+/// The leaves with a fused path, and the fewest negatives per problem each needs.
+const LEAVES: [(fn(f64, usize, f64) -> String, usize); 3] =
+    [(leaf, 1), (laplace_leaf, 1), (one_sided, 0)];
+
 /// Fused against the per-problem default in precision `T`, within `tolerance`.
 fn fused_equals_the_default<T: Real>(temps: &str, taus: &[f64], tolerance: f64) {
     let mut worst = 0.0f64;
-    for seed in 0..12u64 {
+    for seed in 0..18u64 {
         let dim = [1, 3, 17][seed as usize % 3];
         let weighted = seed % 2 == 1;
-        let problems = random_batch(100 + seed, 2 + seed as usize % 5, dim, weighted);
+        let (leaf, least) = LEAVES[seed as usize % 3];
+        let problems = random_batch_with(100 + seed, 2 + seed as usize % 5, dim, weighted, least);
         let f = flat::<T>(&problems, dim);
         let b = f.batch();
         // An iteration cap that stops every loop, and a tolerance that stops them earlier.
-        for (cap, tol) in [(3 + seed as usize % 15, 0.0), (500, 1e-4)] {
+        for (cap, tol) in [(3 + seed as usize % 15, 0.0), (500, 1e-4), (7, 0.0)] {
             let tau = taus[seed as usize % taus.len()];
             for text in per_problem_trees(&leaf(tau, cap, tol), temps) {
                 let op = operator_from_str(&text, "t").unwrap();
