@@ -341,22 +341,27 @@ fn one_sided(tau: f64, cap: usize, _: f64) -> String {
     )
 }
 
+/// Algorithm 2 (`cap` and `tol` unused), varied as [`one_sided`].
+fn joint(tau: f64, cap: usize, tol: f64) -> String {
+    one_sided(tau, cap, tol).replace("one_sided", "deng_alg2")
+}
+
 /// The Sinkhorn leaf with the Laplace kernel.
 fn laplace_leaf(tau: f64, cap: usize, tol: f64) -> String {
     leaf(tau, cap, tol).replace("temperature:", r#"kernel: {"laplace": ()}, temperature:"#)
 }
 
 /// The leaves with a fused path, and the fewest negatives per problem each needs.
-const LEAVES: [(fn(f64, usize, f64) -> String, usize); 3] =
-    [(leaf, 1), (laplace_leaf, 1), (one_sided, 0)];
+const LEAVES: [(fn(f64, usize, f64) -> String, usize); 4] =
+    [(leaf, 1), (laplace_leaf, 1), (one_sided, 0), (joint, 0)];
 
 /// Fused against the per-problem default in precision `T`, within `tolerance`.
 fn fused_equals_the_default<T: Real>(temps: &str, taus: &[f64], tolerance: f64) {
     let mut worst = 0.0f64;
-    for seed in 0..18u64 {
+    for seed in 0..24u64 {
         let dim = [1, 3, 17][seed as usize % 3];
-        let weighted = seed % 2 == 1;
-        let (leaf, least) = LEAVES[seed as usize % 3];
+        let weighted = seed / 4 % 2 == 1;
+        let (leaf, least) = LEAVES[seed as usize % 4];
         let problems = random_batch_with(100 + seed, 2 + seed as usize % 5, dim, weighted, least);
         let f = flat::<T>(&problems, dim);
         let b = f.batch();

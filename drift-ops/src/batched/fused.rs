@@ -11,6 +11,7 @@
 //! general path would promote to f64 or refuse take the general path instead.
 
 use super::buffers;
+use super::joint::{joint_field, JointScratch, JointTerm};
 use super::lanes::{sized, sq_distances, sum_squares};
 use super::official::KEPT_DISTANCES_BYTES;
 use super::one_sided::{one_sided_field, OneSidedTerm};
@@ -87,6 +88,7 @@ struct Prepared<T> {
     terms: LoopScratch<T>,
     /// The one-sided drift's plan.
     plan: Vec<T>,
+    joint: JointScratch<T>,
 }
 
 /// The negatives of problem `b`, when it has some of positive total weight.
@@ -127,7 +129,7 @@ impl<T: Real> Prepared<T> {
         self.columns.clear();
         centre(batch.x.points(b), &mut self.x);
         centre(y, &mut self.columns);
-        if let Leaf::OneSided { .. } = leaf {
+        if !matches!(leaf, Leaf::Sinkhorn { .. }) {
             centre(batch.x.points(b), &mut self.columns);
         }
         centre(neg, &mut self.columns);
@@ -137,18 +139,26 @@ impl<T: Real> Prepared<T> {
         if let Some(sets) = batch.negatives.as_ref().filter(|_| !neg.is_empty()) {
             log_weights_into(sets, b, &mut self.log_n);
         }
-        if let Leaf::OneSided { .. } = leaf {
-            self.one_sided_weights(p, b);
+        match leaf {
+            Leaf::Sinkhorn { .. } => {}
+            Leaf::OneSided { .. } => self.shared_weights(p, b, false),
+            Leaf::Joint { .. } => self.shared_weights(p, b, true),
         }
         radius
     }
 
-    /// The one-sided drift's column log-weights (the general path's `NegativeColumns`): `log b`
-    /// over `y`; over the repulsion's `[x; negatives]`, masses `n : Σ w` (points of positive
-    /// weight, each negative its own weight), shared by `log a` and the negatives' own weights.
-    fn one_sided_weights(&mut self, p: &BatchProblem<'_, T>, b: usize) {
+    /// The column log-weights over `[y; x; negatives]` (the general path's `NegativeColumns`):
+    /// the blocks have masses `n : Σ w` (points of positive weight, each negative its own
+    /// weight), `m : n : Σ w` when `joint` (`y` then shares the total), each block's mass spread
+    /// by its own weights; without `joint`, `y` keeps `log b`.
+    fn shared_weights(&mut self, p: &BatchProblem<'_, T>, b: usize, joint: bool) {
         let batch = p.batch;
         let n = support_len(&batch.x, b) as f64;
+        let m = if joint {
+            support_len(&batch.y, b) as f64
+        } else {
+            0.0
+        };
         let extra = match (&batch.negatives, self.log_n.is_empty()) {
             (Some(sets), false) => match sets.weights_of(b) {
                 Some(w) => w.iter().map(|v| v.as_f64()).sum(),
@@ -156,10 +166,15 @@ impl<T: Real> Prepared<T> {
             },
             _ => 0.0,
         };
-        let total = n + extra;
+        let total = m + n + extra;
         let (own, other) = (T::of((n / total).ln()), T::of((extra / total).ln()));
+        let data = if joint {
+            T::of((m / total).ln())
+        } else {
+            T::zero()
+        };
         self.log_w.clear();
-        self.log_w.extend_from_slice(&self.log_b);
+        self.log_w.extend(self.log_b.iter().map(|l| *l + data));
         self.log_w.extend(self.log_a.iter().map(|l| *l + own));
         self.log_w.extend(self.log_n.iter().map(|l| *l + other));
     }
@@ -225,6 +240,18 @@ fn leaf_field<T: Real>(
             };
             one_sided_field(&term, n, dim, &mut s.plan, g);
         }
+        Leaf::Joint { mask_self } => {
+            let term = JointTerm {
+                kd,
+                log_a: &s.log_a,
+                log_w: &s.log_w,
+                m,
+                mask_self,
+                inv: inv_tau,
+                columns: &s.columns,
+            };
+            joint_field(&term, dim, &mut s.joint, g);
+        }
     }
     Ok(())
 }
@@ -253,7 +280,7 @@ fn fused<T: Real>(plan: &Plan, p: &mut BatchProblem<'_, T>) -> Result<Option<Bat
             || support_len(&batch.y, b) == 0
             || match leaf {
                 Leaf::Sinkhorn { .. } => negatives_of(p, b).is_none(),
-                Leaf::OneSided { mask_self } => mask_self && x < 2,
+                Leaf::OneSided { mask_self } | Leaf::Joint { mask_self } => mask_self && x < 2,
             }
     };
     if (0..problems).any(refused) {
@@ -266,8 +293,8 @@ fn fused<T: Real>(plan: &Plan, p: &mut BatchProblem<'_, T>) -> Result<Option<Bat
     }
     let cols_of = |b: usize| {
         let own = match leaf {
-            Leaf::OneSided { .. } => batch.x.len(b),
             Leaf::Sinkhorn { .. } => 0,
+            _ => batch.x.len(b),
         };
         batch.y.len(b) + own + negatives_of(p, b).map_or(0, |n| n.len() / dim)
     };

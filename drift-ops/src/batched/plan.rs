@@ -6,7 +6,8 @@
 //! built-in with settings the fused path does not cover, simply stays on the general path.
 
 use crate::{
-    FeatureScale, Gaussian, Laplace, MultiTemperature, OneSided, SelfTransport, SinkhornDrift,
+    DengAlg2, FeatureScale, Gaussian, Laplace, MultiTemperature, OneSided, SelfTransport,
+    SinkhornDrift,
 };
 use drift_api::kit::Reduction;
 use drift_api::DriftOperator;
@@ -48,6 +49,11 @@ pub(crate) enum Leaf {
     /// `one_sided`.
     OneSided {
         /// Mask `j = i` in the repulsion.
+        mask_self: bool,
+    },
+    /// `deng_alg2`.
+    Joint {
+        /// Mask `j = i` in the self block.
         mask_self: bool,
     },
 }
@@ -187,6 +193,19 @@ pub(crate) fn plan_of(op: &dyn DriftOperator) -> Option<Plan> {
                 root: OneSided::NAME,
             })
         }
+        "deng_alg2" => {
+            let op: DengAlg2 = parse(&text)?;
+            Some(Plan {
+                leaf: Leaf::Joint {
+                    mask_self: op.mask_self,
+                },
+                kernel: Radial::of(op.kernel.as_ref())?,
+                temperature: op.temperature,
+                multi: None,
+                scale: None,
+                root: DengAlg2::NAME,
+            })
+        }
         _ => None,
     }
 }
@@ -239,7 +258,7 @@ mod tests {
             r#"{"sinkhorn_drift": (temperature: 0.5)}"#,
             r#"{"sinkhorn_drift": (temperature: 0.5, kernel: {"inverse_multiquadric": (beta: 0.5)}, self_transport: Negatives)}"#,
             r#"{"sinkhorn_drift": (temperature: 0.5, sinkhorn: (epsilon_scaling: Some(0.5)), self_transport: Negatives)}"#,
-            r#"{"deng_alg2": (temperature: 0.5)}"#,
+            r#"{"sinkhorn_proxy": (temperature: 0.5)}"#,
         ] {
             assert_eq!(plan(other), None, "{other}");
         }

@@ -47,10 +47,10 @@ pub(super) struct Stop {
     pub tol: f64,
 }
 
-/// `LSE` of `values` shifted by their largest (`−∞` when every value is `−∞`): the values become
-/// `exp(v − top)`, and their sum's log plus `top` is returned.
+/// The shift of a log-sum-exp whose largest term is `top`: `top`, or `0` when every term is `−∞`
+/// (which keeps the terms `−∞` instead of NaN, and the sum's log `−∞`).
 #[inline(always)]
-fn shift_of<T: Real>(top: T) -> T {
+pub(super) fn shift_of<T: Real>(top: T) -> T {
     if top == T::neg_infinity() {
         T::zero()
     } else {
