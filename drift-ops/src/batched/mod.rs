@@ -14,5 +14,6 @@ mod lanes;
 pub mod official;
 mod one_sided;
 mod plan;
+mod prepared;
 mod problem;
 mod sinkhorn;
