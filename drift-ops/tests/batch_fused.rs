@@ -387,7 +387,7 @@ fn fused_equals_the_default<T: Real>(temps: &str, taus: &[f64], tolerance: f64) 
 
 #[test]
 fn the_fused_path_equals_the_per_problem_default_in_f64() {
-    fused_equals_the_default::<f64>("[0.5, 1.0, 2.0]", &[0.3, 1.0, 4.0], 1e-12);
+    fused_equals_the_default::<f64>("[0.5, 1.0, 2.0]", &[0.3, 1.0, 4.0, 0.02], 1e-12);
 }
 
 #[test]

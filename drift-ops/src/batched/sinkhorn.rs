@@ -6,10 +6,23 @@
 //! `g = log b`): `f = log a − LSE_j(g_j + ℓ_ij)`, `c_j = LSE_i(f_i + ℓ_ij)`, the error
 //! `Σ_j |exp(g_j + c_j) − b_j|`, the next `g = log b − c`, stopping at the tolerance or the cap as
 //! [`drift_api::scaling::scaling_iterations`] does; the barycentre is the row-normalised plan of
-//! the final `g` times the columns. The exponentials of each pass run over the whole block at
-//! once (vectorised), sums and log-sums in `T` of values at most 1, the errors in f64.
+//! the final `g` times the columns.
+//!
+//! The passes run in the stabilised scaling form (as the CPU backend's cached pairs do): the
+//! first row pass stores `E_ij = exp(ℓ_ij + β_j − h_i)` (`β = log b`, `h_i` the row's largest, so
+//! every entry is at most 1), and then, exactly,
+//!
+//! ```text
+//! LSE_j(g_j + ℓ_ij) = h_i + t + log Σ_j E_ij exp(g_j − β_j − t),   t = max_j (g_j − β_j)
+//! LSE_i(f_i + ℓ_ij) = −β_j + s + log Σ_i E_ij exp(f_i + h_i − s),  s = max_i (f_i + h_i)
+//! ```
+//!
+//! so that a pass is a matrix-vector product with no exponential per pair. Every product whose
+//! terms underflow is at most the smallest normal number; a sum below `len · min / ε` could lose
+//! digits to them, and its row or column is then taken in the log domain from the logits. Sums in
+//! `T` of values at most 1, the errors in f64.
 
-use super::lanes::{lane_sum, sized};
+use super::lanes::{lane_dot, sized};
 use crate::dense::{matmul, View};
 use drift_api::scaling::scaling;
 use drift_api::{DriftError, Real, Result};
@@ -18,13 +31,16 @@ use drift_api::{DriftError, Real, Result};
 #[derive(Default)]
 pub(super) struct LoopScratch<T> {
     logits: Vec<T>,
-    rows: Vec<T>,
-    cols: Vec<T>,
+    /// The stored matrix `E`, then the plan.
+    e: Vec<T>,
+    /// `h_i`.
+    h: Vec<T>,
     f: Vec<T>,
     g: Vec<T>,
     lse: Vec<T>,
-    col_top: Vec<T>,
-    col_lse: Vec<T>,
+    /// Column factors `exp(g_j − β_j − t)`, then row factors `exp(f_i + h_i − s)`.
+    factors: Vec<T>,
+    col_sum: Vec<T>,
 }
 
 /// One term: rows with log-weights `log_a`, a block of columns (`m × D`, centred like the rows)
@@ -58,6 +74,36 @@ pub(super) fn shift_of<T: Real>(top: T) -> T {
     }
 }
 
+/// `LSE_j(w_j + l_j)` in the log domain.
+fn exact_lse<T: Real>(l: impl Iterator<Item = T> + Clone) -> T {
+    let shift = shift_of(l.clone().fold(T::neg_infinity(), |a, v| a.max(v)));
+    shift
+        + l.map(|v| (v - shift).exp())
+            .fold(T::zero(), |a, v| a + v)
+            .ln()
+}
+
+/// `v ← exp(v − top)` with `top` the largest `v` (`0` when all are `−∞`); returns `top`.
+fn exp_shifted<T: Real>(v: &mut [T]) -> T {
+    let top = shift_of(v.iter().fold(T::neg_infinity(), |a, x| a.max(*x)));
+    v.iter_mut().for_each(|x| *x -= top);
+    T::exp_in_place(v);
+    top
+}
+
+/// The column factors `exp(g_j − β_j − t)` into `factors`, a zero-weight column (`β = g = −∞`)
+/// weighing nothing; returns `t`.
+fn column_factors<T: Real>(g: &[T], log_b: &[T], factors: &mut [T]) -> T {
+    for ((o, gj), b) in factors.iter_mut().zip(g).zip(log_b) {
+        *o = if *b == T::neg_infinity() {
+            T::neg_infinity()
+        } else {
+            *gj - *b
+        };
+    }
+    exp_shifted(factors)
+}
+
 /// Adds `bar(X → block)` (`N × D`) of the term into `bar` with sign `sign`, and returns the
 /// iterations and the final marginal error.
 pub(super) fn transport<T: Real>(
@@ -78,66 +124,64 @@ pub(super) fn transport<T: Real>(
             .zip(src)
             .for_each(|(l, d)| *l = -*d * t.inv_tau);
     }
-    let rows = sized(&mut s.rows, nm);
-    let cols = sized(&mut s.cols, nm);
-    let f = sized(&mut s.f, n);
-    let lse = sized(&mut s.lse, n);
-    let g = sized(&mut s.g, m);
+    // E_ij = exp(ℓ_ij + β_j − h_i).
+    let (e, h) = (sized(&mut s.e, nm), sized(&mut s.h, n));
+    for i in 0..n {
+        let (src, dst) = (&logits[i * m..(i + 1) * m], &mut e[i * m..(i + 1) * m]);
+        dst.iter_mut()
+            .zip(src)
+            .zip(t.log_b)
+            .for_each(|((o, l), b)| *o = *l + *b);
+        h[i] = shift_of(dst.iter().fold(T::neg_infinity(), |a, v| a.max(*v)));
+        dst.iter_mut().for_each(|v| *v -= h[i]);
+    }
+    T::exp_in_place(e);
+    let (f, lse, g) = (sized(&mut s.f, n), sized(&mut s.lse, n), sized(&mut s.g, m));
     g.copy_from_slice(t.log_b);
-    let col_top = sized(&mut s.col_top, m);
-    let col_lse = sized(&mut s.col_lse, m);
+    let factors = sized(&mut s.factors, n.max(m));
+    let col_sum = sized(&mut s.col_sum, m);
+    let tiny = |len: usize| T::min_positive_value() / T::epsilon() * T::of(len as f64);
+    let (row_floor, col_floor) = (tiny(m), tiny(n));
     let mut iterations = 0;
     let error = loop {
         let last = iterations >= stop.max_iters;
-        // Rows: f_i = log a_i − LSE_j(g_j + ℓ_ij); `rows` keeps exp(g_j + ℓ_ij − top_i).
+        // Rows: f_i = log a_i − LSE_j(g_j + ℓ_ij).
+        let top = column_factors(g, t.log_b, &mut factors[..m]);
         for i in 0..n {
-            let (src, dst) = (&logits[i * m..(i + 1) * m], &mut rows[i * m..(i + 1) * m]);
-            let mut top = T::neg_infinity();
-            for ((o, l), gj) in dst.iter_mut().zip(src).zip(g.iter()) {
-                *o = *l + *gj;
-                top = top.max(*o);
-            }
-            let shift = shift_of(top);
-            dst.iter_mut().for_each(|v| *v -= shift);
-            lse[i] = shift;
-        }
-        T::exp_in_place(rows);
-        for i in 0..n {
-            lse[i] += lane_sum(&rows[i * m..(i + 1) * m]).ln();
+            let sum = lane_dot(&e[i * m..(i + 1) * m], &factors[..m]);
+            lse[i] = if sum >= row_floor {
+                h[i] + top + sum.ln()
+            } else {
+                let row = &logits[i * m..(i + 1) * m];
+                exact_lse(row.iter().zip(g.iter()).map(|(l, gj)| *l + *gj))
+            };
             f[i] = scaling(t.log_a[i], lse[i]);
         }
-        // Columns: c_j = LSE_i(f_i + ℓ_ij).
-        col_top.fill(T::neg_infinity());
+        // Columns: c_j = LSE_i(f_i + ℓ_ij), and the error of (f, g).
+        let rows = &mut factors[..n];
+        rows.iter_mut()
+            .zip(f.iter().zip(h.iter()))
+            .for_each(|(o, (fi, hi))| *o = *fi + *hi);
+        let top_rows = exp_shifted(rows);
+        col_sum.fill(T::zero());
         for i in 0..n {
-            let (src, dst) = (&logits[i * m..(i + 1) * m], &mut cols[i * m..(i + 1) * m]);
-            for ((o, l), top) in dst.iter_mut().zip(src).zip(col_top.iter_mut()) {
-                *o = *l + f[i];
-                *top = top.max(*o);
-            }
-        }
-        col_top.iter_mut().for_each(|v| *v = shift_of(*v));
-        for i in 0..n {
-            let dst = &mut cols[i * m..(i + 1) * m];
-            dst.iter_mut()
-                .zip(col_top.iter())
-                .for_each(|(v, t)| *v -= *t);
-        }
-        T::exp_in_place(cols);
-        col_lse.fill(T::zero());
-        for i in 0..n {
-            let src = &cols[i * m..(i + 1) * m];
-            col_lse.iter_mut().zip(src).for_each(|(c, v)| *c += *v);
+            let (row, w) = (&e[i * m..(i + 1) * m], factors[i]);
+            col_sum.iter_mut().zip(row).for_each(|(c, v)| *c += *v * w);
         }
         let mut error = 0.0f64;
         for j in 0..m {
-            let c = col_top[j] + col_lse[j].ln();
-            col_lse[j] = c;
+            let c = if col_sum[j] >= col_floor && t.log_b[j] != T::neg_infinity() {
+                -t.log_b[j] + top_rows + col_sum[j].ln()
+            } else {
+                exact_lse((0..n).map(|i| f[i] + logits[i * m + j]))
+            };
+            col_sum[j] = c;
             error += ((g[j] + c).exp() - t.log_b[j].exp()).abs().as_f64();
         }
         if error <= stop.tol || last {
             break error;
         }
-        for (gj, (c, lb)) in g.iter_mut().zip(col_lse.iter().zip(t.log_b)) {
+        for (gj, (c, lb)) in g.iter_mut().zip(col_sum.iter().zip(t.log_b)) {
             *gj = scaling(*lb, *c);
         }
         iterations += 1;
@@ -148,18 +192,29 @@ pub(super) fn transport<T: Real>(
             index: 0,
         });
     }
-    // The row-normalised plan of the final g: `rows` holds exp(g_j + ℓ_ij − top_i), whose row
-    // sums are exp(lse_i − top_i).
+    // The row-normalised plan of the final g: exp(g_j + ℓ_ij − lse_i) = E_ij φ_j e^(h_i + t − lse_i).
+    let top = column_factors(g, t.log_b, &mut factors[..m]);
     for i in 0..n {
-        let row = &mut rows[i * m..(i + 1) * m];
-        let inv = sign / lane_sum(row);
-        row.iter_mut().for_each(|v| *v *= inv);
+        let row = &mut e[i * m..(i + 1) * m];
+        let scale = (h[i] + top - lse[i]).exp();
+        if scale.is_finite() && lane_dot(row, &factors[..m]) >= row_floor {
+            let w = sign * scale;
+            row.iter_mut()
+                .zip(&factors[..m])
+                .for_each(|(v, phi)| *v *= *phi * w);
+        } else {
+            let l = &logits[i * m..(i + 1) * m];
+            row.iter_mut()
+                .zip(l)
+                .zip(g.iter())
+                .for_each(|((v, l), gj)| *v = sign * (*l + *gj - lse[i]).exp());
+        }
     }
     matmul(
         bar,
         dim,
         true,
-        View::new(rows, n, m),
+        View::new(e, n, m),
         View::new(t.columns, m, dim),
         false,
         T::one(),
