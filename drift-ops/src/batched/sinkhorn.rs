@@ -19,8 +19,9 @@
 //!
 //! so that a pass is a matrix-vector product with no exponential per pair. Every product whose
 //! terms underflow is at most the smallest normal number; a sum below `len · min / ε` could lose
-//! digits to them, and its row or column is then taken in the log domain from the logits. Sums in
-//! `T` of values at most 1, the errors in f64.
+//! digits to them: a row pass that meets one rebuilds `E` with the current potentials as `β`
+//! (absorption, Schmitzer 2019: every row sum is then at least 1), a column is then taken in the
+//! log domain from the logits. Sums in `T` of values at most 1, the errors in f64.
 
 use super::lanes::{lane_dot, sized};
 use crate::dense::{matmul, View};
@@ -35,11 +36,16 @@ pub(super) struct LoopScratch<T> {
     e: Vec<T>,
     /// `h_i`.
     h: Vec<T>,
+    /// `β_j`.
+    beta: Vec<T>,
     f: Vec<T>,
     g: Vec<T>,
-    lse: Vec<T>,
-    /// Column factors `exp(g_j − β_j − t)`, then row factors `exp(f_i + h_i − s)`.
-    factors: Vec<T>,
+    /// The row sums `Σ_j E_ij φ_j` of the last row pass.
+    row_sum: Vec<T>,
+    /// Column factors `φ_j = exp(g_j − β_j − t)`.
+    phi: Vec<T>,
+    /// Row factors `exp(f_i + h_i − s)`.
+    psi: Vec<T>,
     col_sum: Vec<T>,
 }
 
@@ -93,8 +99,8 @@ fn exp_shifted<T: Real>(v: &mut [T]) -> T {
 
 /// The column factors `exp(g_j − β_j − t)` into `factors`, a zero-weight column (`β = g = −∞`)
 /// weighing nothing; returns `t`.
-fn column_factors<T: Real>(g: &[T], log_b: &[T], factors: &mut [T]) -> T {
-    for ((o, gj), b) in factors.iter_mut().zip(g).zip(log_b) {
+fn column_factors<T: Real>(g: &[T], beta: &[T], factors: &mut [T]) -> T {
+    for ((o, gj), b) in factors.iter_mut().zip(g).zip(beta) {
         *o = if *b == T::neg_infinity() {
             T::neg_infinity()
         } else {
@@ -102,6 +108,21 @@ fn column_factors<T: Real>(g: &[T], log_b: &[T], factors: &mut [T]) -> T {
         };
     }
     exp_shifted(factors)
+}
+
+/// `E_ij = exp(ℓ_ij + β_j − h_i)` with `h_i` the row's largest (`n × m`).
+fn build<T: Real>(logits: &[T], beta: &[T], e: &mut [T], h: &mut [T]) {
+    let m = beta.len();
+    for (i, hi) in h.iter_mut().enumerate() {
+        let (src, dst) = (&logits[i * m..(i + 1) * m], &mut e[i * m..(i + 1) * m]);
+        dst.iter_mut()
+            .zip(src)
+            .zip(beta)
+            .for_each(|((o, l), b)| *o = *l + *b);
+        *hi = shift_of(dst.iter().fold(T::neg_infinity(), |a, v| a.max(*v)));
+        dst.iter_mut().for_each(|v| *v -= *hi);
+    }
+    T::exp_in_place(e);
 }
 
 /// Adds `bar(X → block)` (`N × D`) of the term into `bar` with sign `sign`, and returns the
@@ -124,54 +145,52 @@ pub(super) fn transport<T: Real>(
             .zip(src)
             .for_each(|(l, d)| *l = -*d * t.inv_tau);
     }
-    // E_ij = exp(ℓ_ij + β_j − h_i).
-    let (e, h) = (sized(&mut s.e, nm), sized(&mut s.h, n));
-    for i in 0..n {
-        let (src, dst) = (&logits[i * m..(i + 1) * m], &mut e[i * m..(i + 1) * m]);
-        dst.iter_mut()
-            .zip(src)
-            .zip(t.log_b)
-            .for_each(|((o, l), b)| *o = *l + *b);
-        h[i] = shift_of(dst.iter().fold(T::neg_infinity(), |a, v| a.max(*v)));
-        dst.iter_mut().for_each(|v| *v -= h[i]);
-    }
-    T::exp_in_place(e);
-    let (f, lse, g) = (sized(&mut s.f, n), sized(&mut s.lse, n), sized(&mut s.g, m));
+    let (e, h, beta) = (
+        sized(&mut s.e, nm),
+        sized(&mut s.h, n),
+        sized(&mut s.beta, m),
+    );
+    beta.copy_from_slice(t.log_b);
+    build(logits, beta, e, h);
+    let (f, g) = (sized(&mut s.f, n), sized(&mut s.g, m));
     g.copy_from_slice(t.log_b);
-    let factors = sized(&mut s.factors, n.max(m));
-    let col_sum = sized(&mut s.col_sum, m);
+    let (phi, psi) = (sized(&mut s.phi, m), sized(&mut s.psi, n));
+    let (row_sum, col_sum) = (sized(&mut s.row_sum, n), sized(&mut s.col_sum, m));
     let tiny = |len: usize| T::min_positive_value() / T::epsilon() * T::of(len as f64);
     let (row_floor, col_floor) = (tiny(m), tiny(n));
     let mut iterations = 0;
     let error = loop {
         let last = iterations >= stop.max_iters;
-        // Rows: f_i = log a_i − LSE_j(g_j + ℓ_ij).
-        let top = column_factors(g, t.log_b, &mut factors[..m]);
+        // Rows: f_i = log a_i − LSE_j(g_j + ℓ_ij), rebuilding E when a sum could lose digits.
+        let mut top = column_factors(g, beta, phi);
+        for (i, sum) in row_sum.iter_mut().enumerate() {
+            *sum = lane_dot(&e[i * m..(i + 1) * m], phi);
+        }
+        if row_sum.iter().any(|v| !(*v >= row_floor)) {
+            beta.copy_from_slice(g);
+            build(logits, beta, e, h);
+            top = column_factors(g, beta, phi);
+            for (i, sum) in row_sum.iter_mut().enumerate() {
+                *sum = lane_dot(&e[i * m..(i + 1) * m], phi);
+            }
+        }
         for i in 0..n {
-            let sum = lane_dot(&e[i * m..(i + 1) * m], &factors[..m]);
-            lse[i] = if sum >= row_floor {
-                h[i] + top + sum.ln()
-            } else {
-                let row = &logits[i * m..(i + 1) * m];
-                exact_lse(row.iter().zip(g.iter()).map(|(l, gj)| *l + *gj))
-            };
-            f[i] = scaling(t.log_a[i], lse[i]);
+            f[i] = scaling(t.log_a[i], h[i] + top + row_sum[i].ln());
         }
         // Columns: c_j = LSE_i(f_i + ℓ_ij), and the error of (f, g).
-        let rows = &mut factors[..n];
-        rows.iter_mut()
+        psi.iter_mut()
             .zip(f.iter().zip(h.iter()))
             .for_each(|(o, (fi, hi))| *o = *fi + *hi);
-        let top_rows = exp_shifted(rows);
+        let top_rows = exp_shifted(psi);
         col_sum.fill(T::zero());
         for i in 0..n {
-            let (row, w) = (&e[i * m..(i + 1) * m], factors[i]);
+            let (row, w) = (&e[i * m..(i + 1) * m], psi[i]);
             col_sum.iter_mut().zip(row).for_each(|(c, v)| *c += *v * w);
         }
         let mut error = 0.0f64;
         for j in 0..m {
-            let c = if col_sum[j] >= col_floor && t.log_b[j] != T::neg_infinity() {
-                -t.log_b[j] + top_rows + col_sum[j].ln()
+            let c = if col_sum[j] >= col_floor && beta[j] != T::neg_infinity() {
+                -beta[j] + top_rows + col_sum[j].ln()
             } else {
                 exact_lse((0..n).map(|i| f[i] + logits[i * m + j]))
             };
@@ -192,23 +211,13 @@ pub(super) fn transport<T: Real>(
             index: 0,
         });
     }
-    // The row-normalised plan of the final g: exp(g_j + ℓ_ij − lse_i) = E_ij φ_j e^(h_i + t − lse_i).
-    let top = column_factors(g, t.log_b, &mut factors[..m]);
+    // The row-normalised plan of the final g (the last row pass's): E_ij φ_j / Σ_j E_ij φ_j.
     for i in 0..n {
         let row = &mut e[i * m..(i + 1) * m];
-        let scale = (h[i] + top - lse[i]).exp();
-        if scale.is_finite() && lane_dot(row, &factors[..m]) >= row_floor {
-            let w = sign * scale;
-            row.iter_mut()
-                .zip(&factors[..m])
-                .for_each(|(v, phi)| *v *= *phi * w);
-        } else {
-            let l = &logits[i * m..(i + 1) * m];
-            row.iter_mut()
-                .zip(l)
-                .zip(g.iter())
-                .for_each(|((v, l), gj)| *v = sign * (*l + *gj - lse[i]).exp());
-        }
+        let w = sign / row_sum[i];
+        row.iter_mut()
+            .zip(phi.iter())
+            .for_each(|(v, p)| *v *= *p * w);
     }
     matmul(
         bar,
