@@ -225,14 +225,20 @@ fn without_a_second_batch_the_negatives_form_is_a_typed_error() {
     );
 }
 
+/// One side of a flat batch: coordinates, point offsets, optional weights.
+type Side<T> = (Vec<T>, Vec<usize>, Option<Vec<T>>);
+
+/// Which side of a problem to flatten.
+type Pick = dyn Fn(&Problem) -> (&Vec<f64>, &Option<Vec<f64>>);
+
 /// The batch as flat arrays in precision `T`.
 struct Flat<T> {
     dim: usize,
-    sides: [(Vec<T>, Vec<usize>, Option<Vec<T>>); 3],
+    sides: [Side<T>; 3],
 }
 
 fn flat<T: Real>(problems: &[Problem], dim: usize) -> Flat<T> {
-    let side = |pick: &dyn Fn(&Problem) -> (&Vec<f64>, &Option<Vec<f64>>)| {
+    let side = |pick: &Pick| {
         let mut offsets = vec![0];
         let (mut data, mut w, mut weighted) = (vec![], vec![], false);
         for p in problems {
@@ -335,7 +341,7 @@ fn per_problem_trees(leaf: &str, temps: &str) -> Vec<String> {
 /// The one-sided leaf (`cap` and `tol` unused): the kernel and mask vary with `tau`'s draw.
 fn one_sided(tau: f64, cap: usize, _: f64) -> String {
     let kernel = ["laplace", "gaussian"][cap % 2];
-    let mask = cap % 3 != 0;
+    let mask = !cap.is_multiple_of(3);
     format!(
         r#"{{"one_sided": (temperature: {tau}, kernel: {{"{kernel}": ()}}, mask_self: {mask})}}"#
     )
@@ -351,9 +357,11 @@ fn laplace_leaf(tau: f64, cap: usize, tol: f64) -> String {
     leaf(tau, cap, tol).replace("temperature:", r#"kernel: {"laplace": ()}, temperature:"#)
 }
 
+/// A leaf's RON text from its temperature, iteration cap and tolerance.
+type LeafText = fn(f64, usize, f64) -> String;
+
 /// The leaves with a fused path, and the fewest negatives per problem each needs.
-const LEAVES: [(fn(f64, usize, f64) -> String, usize); 4] =
-    [(leaf, 1), (laplace_leaf, 1), (one_sided, 0), (joint, 0)];
+const LEAVES: [(LeafText, usize); 4] = [(leaf, 1), (laplace_leaf, 1), (one_sided, 0), (joint, 0)];
 
 /// Fused against the per-problem default in precision `T`, within `tolerance`.
 fn fused_equals_the_default<T: Real>(temps: &str, taus: &[f64], tolerance: f64) {

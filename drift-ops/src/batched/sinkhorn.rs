@@ -166,7 +166,8 @@ pub(super) fn transport<T: Real>(
         for (i, sum) in row_sum.iter_mut().enumerate() {
             *sum = lane_dot(&e[i * m..(i + 1) * m], phi);
         }
-        if row_sum.iter().any(|v| !(*v >= row_floor)) {
+        // A NaN sum (from an overflow) rebuilds too.
+        if row_sum.iter().any(|v| v.is_nan() || *v < row_floor) {
             beta.copy_from_slice(g);
             build(logits, beta, e, h);
             top = column_factors(g, beta, phi);
