@@ -39,6 +39,9 @@ pub(super) struct Prepared<T> {
     /// The one-sided drift's column log-weights: `log b`, then the repulsion's shares.
     log_w: Vec<T>,
     median: Vec<f64>,
+    /// The median in `T`, and one coordinate of the data (scratch of the median).
+    origin: Vec<T>,
+    column: Vec<f64>,
     norms: Vec<T>,
     pub(super) sq: Vec<T>,
     /// Distances `d` (the Laplace kernel's), from `sq`.
@@ -65,7 +68,7 @@ impl<T: Real> Prepared<T> {
         let batch = p.batch;
         let (dim, y) = (batch.dim(), batch.y.points(b));
         let neg = negatives_of(p, b).unwrap_or(&[]);
-        let mut column = Vec::with_capacity(batch.y.len(b));
+        let column = &mut self.column;
         self.median.clear();
         for k in 0..dim {
             column.clear();
@@ -74,12 +77,14 @@ impl<T: Real> Prepared<T> {
             self.median
                 .push(*column.select_nth_unstable_by(mid, f64::total_cmp).1);
         }
-        let origin: Vec<T> = self.median.iter().map(|c| T::of(*c)).collect();
+        self.origin.clear();
+        self.origin.extend(self.median.iter().map(|c| T::of(*c)));
+        let origin = &self.origin;
         let mut radius = 0.0f64;
         let mut centre = |points: &[T], into: &mut Vec<T>| {
             for v in points.chunks_exact(dim) {
                 let mut r = 0.0;
-                for ((c, o), m) in v.iter().zip(&origin).zip(&self.median) {
+                for ((c, o), m) in v.iter().zip(origin.iter()).zip(&self.median) {
                     into.push(*c - *o);
                     r += (c.as_f64() - m).powi(2);
                 }
