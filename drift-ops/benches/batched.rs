@@ -11,6 +11,14 @@
 //!   user wrote before `deng_official`, at `B × D = 256 × 16`: batch-wide statistics over the
 //!   per-problem default of `deng_alg2` (one engine call per problem and temperature, in parallel).
 //!
+//! - `fused_<family>/{fused,per_problem}_b256_d<D>`: the fused batched paths against the
+//!   per-problem default (every problem through the single-problem call, in parallel) on the same
+//!   operator, `B = 256`, `D ∈ {16, 256}`, per-problem statistics (so both compute the same field):
+//!   `sinkhorn` is `feature_scale` of `multi_temperature` (0.02, 0.05, 0.2) of `sinkhorn_drift`
+//!   (Gaussian, τ = 1, 10 iterations) against a second generated batch of 64 given as the
+//!   negatives (unweighted); `one_sided` and `deng_alg2` are `multi_temperature` of `feature_scale`
+//!   of the operator at τ = 1 with the 16 weighted negatives.
+//!
 //! Throughput "elem/s" is kernel pairs per second: `Σ_b N_b · M_b` per evaluation.
 //!
 //! Data: per problem, `X ~ N(0, I)`, positives `~ N(0.5·1, I)`, negatives `~ N(0, I)`, seeded.
@@ -18,8 +26,10 @@
 use criterion::{
     criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
 };
-use drift_api::kit::{apply_drift_batch, BatchProblem, BatchSets, ProblemBatch, SingleProcess};
-use drift_api::{operator_from_str, Context, DriftOperator};
+use drift_api::kit::{
+    apply_drift_batch, problem_by_problem, BatchProblem, BatchSets, ProblemBatch, SingleProcess,
+};
+use drift_api::{operator_from_str, BatchJob, Context, DriftOperator};
 use drift_ops::CpuBackend;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -40,6 +50,11 @@ struct Data {
 }
 
 fn data(groups: &[Group], dim: usize) -> Data {
+    data_with(groups, dim, NEGATIVES, 2.0)
+}
+
+/// `negatives` per problem of weight `weight`.
+fn data_with(groups: &[Group], dim: usize, negatives: usize, weight: f32) -> Data {
     let mut rng = StdRng::seed_from_u64(7);
     let mut draw = |count: usize, shift: f32| -> Vec<f32> {
         (0..count * dim)
@@ -56,14 +71,14 @@ fn data(groups: &[Group], dim: usize) -> Data {
         for _ in 0..problems {
             x.extend(draw(gen, 0.0));
             y.extend(draw(pos, 0.5));
-            n.extend(draw(NEGATIVES, 0.0));
+            n.extend(draw(negatives, 0.0));
             xo.push(xo.last().unwrap() + gen);
             yo.push(yo.last().unwrap() + pos);
-            no.push(no.last().unwrap() + NEGATIVES);
-            pairs += (gen * (gen + NEGATIVES + pos)) as u64;
+            no.push(no.last().unwrap() + negatives);
+            pairs += (gen * (gen + negatives + pos)) as u64;
         }
     }
-    let n_weights = vec![2.0; n.len() / dim];
+    let n_weights = vec![weight; n.len() / dim];
     Data {
         dim,
         x: (x, xo),
@@ -75,6 +90,19 @@ fn data(groups: &[Group], dim: usize) -> Data {
 }
 
 fn bench(c: &mut Criterion, group: &str, op: &dyn DriftOperator, label: &str, d: &Data) {
+    bench_path(c, group, op, label, d, true)
+}
+
+/// `fused`: through [`apply_drift_batch`] (the operator's batched path), else the per-problem
+/// default ([`problem_by_problem`]).
+fn bench_path(
+    c: &mut Criterion,
+    group: &str,
+    op: &dyn DriftOperator,
+    label: &str,
+    d: &Data,
+    fused: bool,
+) {
     fn sets<'a>(what: &str, s: &'a (Vec<f32>, Vec<usize>), dim: usize) -> BatchSets<'a, f32> {
         BatchSets::ragged(what, &s.0, s.1.clone(), dim).unwrap()
     }
@@ -94,17 +122,18 @@ fn bench(c: &mut Criterion, group: &str, op: &dyn DriftOperator, label: &str, d:
         .throughput(Throughput::Elements(d.pairs));
     g.bench_function(BenchmarkId::from_parameter(label), |b| {
         b.iter(|| {
-            apply_drift_batch(
-                op,
-                BatchProblem {
-                    backend: &CpuBackend,
-                    batch: &batch,
-                    context: &Context::default(),
-                    out: &mut out,
-                    scale: 1.0,
-                    collective: &SingleProcess,
-                },
-            )
+            let problem = BatchProblem {
+                backend: &CpuBackend,
+                batch: &batch,
+                context: &Context::default(),
+                out: &mut out,
+                scale: 1.0,
+                collective: &SingleProcess,
+            };
+            match fused {
+                true => apply_drift_batch(op, problem),
+                false => problem_by_problem(op, BatchJob::F32(problem)),
+            }
             .unwrap()
         })
     });
@@ -146,10 +175,36 @@ fn batched(c: &mut Criterion) {
     );
 }
 
+/// The fused batched paths against the per-problem default.
+fn fused(c: &mut Criterion) {
+    let sinkhorn = r#"{"feature_scale": (operator: {"multi_temperature": (operator: {"sinkhorn_drift": (temperature: 1.0, sinkhorn: (max_iters: 10, tol: 0.0), self_transport: Negatives)}, over: Problem)}, over: Problem)}"#;
+    let composed = |leaf: &str| {
+        format!(
+            r#"{{"multi_temperature": (operator: {{"feature_scale": (operator: {{"{leaf}": (temperature: 1.0)}})}}, over: Problem)}}"#
+        )
+    };
+    let families = [
+        ("sinkhorn", sinkhorn.to_string(), 64, 1.0),
+        ("one_sided", composed("one_sided"), NEGATIVES, 2.0),
+        ("deng_alg2", composed("deng_alg2"), NEGATIVES, 2.0),
+    ];
+    for (family, text, negatives, weight) in families {
+        let op = operator_from_str(&text, "bench").unwrap();
+        for dim in [16, 256] {
+            let d = data_with(&[(256, 64, 128)], dim, negatives, weight);
+            let group = format!("fused_{family}");
+            for (path, fused) in [("fused", true), ("per_problem", false)] {
+                let label = format!("{path}_b256_d{dim}");
+                bench_path(c, &group, op.as_ref(), &label, &d, fused);
+            }
+        }
+    }
+}
+
 /// The benchmark group, in a module because `criterion_group!` generates an undocumented `pub fn`.
 #[allow(missing_docs)]
 mod group {
     use super::*;
-    criterion_group!(benches, batched);
+    criterion_group!(benches, batched, fused);
 }
 criterion_main!(group::benches);

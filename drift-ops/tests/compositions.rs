@@ -219,6 +219,7 @@ fn guidance_negatives_join_the_repulsion_as_weighted_columns() {
                 kernel: K::Gaussian.boxed(),
                 temperature: tau,
                 sinkhorn: Sinkhorn::new(9, 0.0),
+                self_transport: Default::default(),
             }),
             false,
         ),

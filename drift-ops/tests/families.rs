@@ -197,6 +197,7 @@ fn sinkhorn_k_interpolates_from_one_sided_to_sinkhorn() {
         assert!(rel_err(&a, &b) < 1e-13);
 
         let full = SinkhornDrift {
+            self_transport: Default::default(),
             kernel: k.boxed(),
             temperature: 0.3,
             sinkhorn: Sinkhorn::new(100_000, 1e-13),
@@ -244,6 +245,7 @@ fn at_low_temperature_one_sided_goes_to_the_nearest_mode_but_sinkhorn_fills_the_
     );
     // Sinkhorn: half the mass must reach the mode at 1; the particles nearest to it go there.
     let sinkhorn = SinkhornDrift {
+        self_transport: Default::default(),
         kernel: Box::new(Gaussian),
         temperature: tau,
         sinkhorn: Sinkhorn::new(5000, 1e-9).with_epsilon_scaling(0.5),
@@ -281,6 +283,7 @@ fn the_sinkhorn_proxy_leaves_a_far_uncovered_mode_empty() {
         "proxy moved a particle far: {v:?}"
     );
     let sinkhorn = SinkhornDrift {
+        self_transport: Default::default(),
         kernel: Box::new(Gaussian),
         temperature: tau,
         sinkhorn: Sinkhorn::new(5000, 1e-9).with_epsilon_scaling(0.5),

@@ -50,6 +50,7 @@ fn named(k: K, tau: f64) -> Vec<(&'static str, Box<dyn DriftOperator>)> {
                 kernel: k.boxed(),
                 temperature: tau,
                 sinkhorn: Sinkhorn::new(15, 0.0),
+                self_transport: Default::default(),
             }),
         ),
     ]
@@ -65,6 +66,7 @@ fn consistent_operators_vanish_at_x_equals_y() {
             kernel: k.boxed(),
             temperature: 0.3,
             sinkhorn: Sinkhorn::new(20_000, 1e-13),
+            self_transport: Default::default(),
         };
         let (v, _) = drift_ops::drift(&sinkhorn, &xl, &xl).unwrap();
         assert!(max_abs(&v) < 1e-9, "sinkhorn_drift {k:?}: {}", max_abs(&v));
@@ -102,6 +104,7 @@ fn nothing_is_nan_or_infinite_at_very_low_temperature() {
                 kernel: k.boxed(),
                 temperature: tau,
                 sinkhorn: Sinkhorn::new(200, 1e-6).with_epsilon_scaling(0.5),
+                self_transport: Default::default(),
             }),
         ));
         for c in C::ALL {

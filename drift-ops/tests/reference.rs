@@ -207,6 +207,7 @@ fn named_cases<T: Real>(tol: f64) {
                     kernel: k.boxed(),
                     temperature: tau,
                     sinkhorn: Sinkhorn::new(12, 0.0),
+                    self_transport: Default::default(),
                 };
                 let want = split_drift(
                     &x,

@@ -152,6 +152,7 @@ fn warm_start_reuses_the_previous_potentials() {
     );
     // And through an operator, for both of its problems at once.
     let op = SinkhornDrift {
+        self_transport: Default::default(),
         kernel: K::Gaussian.boxed(),
         temperature: 0.02,
         sinkhorn: Sinkhorn::new(10_000, 1e-9).with_warm_start(true),
@@ -183,6 +184,7 @@ fn warm_starts_are_kept_per_problem_of_a_batch() {
         })
         .collect();
     let op = || SinkhornDrift {
+        self_transport: Default::default(),
         kernel: K::Gaussian.boxed(),
         temperature: 0.05,
         sinkhorn: Sinkhorn::new(30, 1e-12).with_warm_start(true),

@@ -21,6 +21,10 @@
 //! `C t`) run on the `gemm` crate.
 
 use super::buffers;
+use super::lanes::{
+    lane_dot, lane_min, lane_sum, sized, sq_distances, sum_squares, with_avx2_copy,
+};
+use super::problem::{centred_targets, Problem};
 use crate::dense::{matmul, View};
 use drift_api::batch::split_per_problem;
 use drift_api::kit::{Collective, ProblemBatch, Reduction};
@@ -29,9 +33,6 @@ use rayon::prelude::*;
 
 /// Distances are kept between the first two passes up to this many bytes (recomputed beyond).
 pub const KEPT_DISTANCES_BYTES: usize = 512 << 20;
-
-/// From this dimension the squared distances come from a product `x tᵀ` (Gram form).
-const GRAM_FROM_DIM: usize = 16;
 
 /// The constants of the official loss (its defaults: `1e-8`, `1e-3`, `100`, `1e-6`, `1e-8`).
 #[derive(Clone, Copy, Debug)]
@@ -58,68 +59,6 @@ pub struct OfficialOutcome {
     /// The sum of the field's squares and the count of its values (for the drift norm).
     pub field_sums: Vec<(f64, f64)>,
 }
-
-/// One block of a problem's targets: its coordinates, its weights (1 when `None`) and its first
-/// column among the targets.
-type TargetBlock<'a, T> = (&'a [T], Option<&'a [T]>, usize);
-
-/// The inputs of one problem, as slices.
-struct Problem<'a, T> {
-    x: &'a [T],
-    neg: &'a [T],
-    pos: &'a [T],
-    wx: Option<&'a [T]>,
-    wn: Option<&'a [T]>,
-    wp: Option<&'a [T]>,
-    n: usize,
-    n_neg: usize,
-    n_pos: usize,
-    dim: usize,
-}
-
-impl<'a, T: Real> Problem<'a, T> {
-    fn of(batch: &'a ProblemBatch<'a, T>, b: usize) -> Self {
-        let (neg, wn, n_neg) = match &batch.negatives {
-            Some(s) => (s.points(b), s.weights_of(b), s.len(b)),
-            None => (&[][..], None, 0),
-        };
-        Problem {
-            x: batch.x.points(b),
-            neg,
-            pos: batch.y.points(b),
-            wx: batch.x.weights_of(b),
-            wn,
-            wp: batch.y.weights_of(b),
-            n: batch.x.len(b),
-            n_neg,
-            n_pos: batch.y.len(b),
-            dim: batch.dim(),
-        }
-    }
-    fn m(&self) -> usize {
-        self.n + self.n_neg + self.n_pos
-    }
-    /// The target blocks: coordinates, weights, first column.
-    fn blocks(&self) -> [TargetBlock<'a, T>; 3] {
-        [
-            (self.x, self.wx, 0),
-            (self.neg, self.wn, self.n),
-            (self.pos, self.wp, self.n + self.n_neg),
-        ]
-    }
-    /// Every target's weight, in column order.
-    fn weights_into(&self, w: &mut Vec<T>) {
-        w.clear();
-        for (points, weights, _) in self.blocks() {
-            let len = points.len() / self.dim;
-            match weights {
-                Some(ws) => w.extend_from_slice(ws),
-                None => w.extend(std::iter::repeat_n(T::one(), len)),
-            }
-        }
-    }
-}
-
 /// Per-thread buffers, grown to the largest problem and reused.
 #[derive(Default)]
 struct Scratch<T> {
@@ -135,96 +74,6 @@ struct Scratch<T> {
     weights: Vec<T>,
 }
 
-fn sized<T: Real>(v: &mut Vec<T>, len: usize) -> &mut [T] {
-    if v.len() < len {
-        v.resize(len, T::zero());
-    }
-    &mut v[..len]
-}
-
-/// The targets `[x; negatives; positives]` centred on their mean, into `targets` (`M × D`):
-/// distances and the force are invariant under the shift, and the Gram form's cancellation then
-/// scales with the problem's spread, not with its distance from the origin.
-fn centred_targets<T: Real>(p: &Problem<'_, T>, targets: &mut Vec<T>) {
-    let dim = p.dim;
-    targets.clear();
-    for (points, _, _) in p.blocks() {
-        targets.extend_from_slice(points);
-    }
-    let mut mean = vec![0.0f64; dim];
-    for row in targets.chunks_exact(dim) {
-        mean.iter_mut().zip(row).for_each(|(m, v)| *m += v.as_f64());
-    }
-    let inv = 1.0 / p.m() as f64;
-    let mean: Vec<T> = mean.iter().map(|m| T::of(m * inv)).collect();
-    for row in targets.chunks_exact_mut(dim) {
-        row.iter_mut().zip(&mean).for_each(|(v, m)| *v -= *m);
-    }
-}
-
-/// Folds `values` into eight independent lanes with `step` (independent partial results, so that
-/// the loop vectorises): the lanes, and the values after the last full chunk of eight.
-#[inline(always)]
-fn eight_lanes<T: Copy>(values: &[T], init: T, step: impl Fn(T, T) -> T) -> ([T; 8], &[T]) {
-    let mut lanes = [init; 8];
-    let chunks = values.chunks_exact(8);
-    let rest = chunks.remainder();
-    for c in chunks {
-        for (l, v) in lanes.iter_mut().zip(c) {
-            *l = step(*l, *v);
-        }
-    }
-    (lanes, rest)
-}
-
-/// `Σ v` in eight lanes of `T`.
-#[inline(always)]
-fn lane_sum<T: Real>(values: &[T]) -> T {
-    let (lanes, rest) = eight_lanes(values, T::zero(), |a, v| a + v);
-    let tail = rest.iter().fold(T::zero(), |a, v| a + *v);
-    (lanes[0] + lanes[4])
-        + (lanes[1] + lanes[5])
-        + (lanes[2] + lanes[6])
-        + (lanes[3] + lanes[7])
-        + tail
-}
-
-/// The smallest value, in eight lanes.
-#[inline(always)]
-fn lane_min<T: Real>(values: &[T]) -> T {
-    let (lanes, rest) = eight_lanes(values, T::infinity(), |a, v| if v < a { v } else { a });
-    lanes
-        .iter()
-        .chain(rest)
-        .fold(T::infinity(), |a, v| a.min(*v))
-}
-
-/// `Σ_k a_k b_k` in eight lanes.
-#[inline(always)]
-fn lane_dot<T: Real>(a: &[T], b: &[T]) -> T {
-    let mut lanes = [T::zero(); 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .fold(T::zero(), |s, (x, y)| s + *x * *y);
-    for (x, y) in ca.zip(cb) {
-        for k in 0..8 {
-            lanes[k] += x[k] * y[k];
-        }
-    }
-    lane_sum(&lanes) + tail
-}
-
-/// `Σ v²` of a slice, accumulated in eight lanes of `T`, then in f64.
-#[inline(always)]
-fn sum_squares<T: Real>(values: &[T]) -> f64 {
-    let (lanes, rest) = eight_lanes(values, T::zero(), |a, v| a + v * v);
-    let tail: f64 = rest.iter().map(|v| v.as_f64() * v.as_f64()).sum();
-    lanes.iter().map(|l| l.as_f64()).sum::<f64>() + tail
-}
-
 /// `d_ij = sqrt(max(‖x_i − t_j‖², floor))` into `dist` (`N × M`) from the centred targets (whose
 /// first `N` rows are the generated samples); the diagonal of the generated block is exactly the
 /// floor's root.
@@ -238,38 +87,7 @@ fn distances_body<T: Real>(
     norms: &mut Vec<T>,
 ) {
     let m = targets.len() / dim;
-    let x = &targets[..n * dim];
-    if dim >= GRAM_FROM_DIM {
-        norms.clear();
-        norms.extend(targets.chunks_exact(dim).map(|v| lane_dot(v, v)));
-        matmul(
-            dist,
-            m,
-            false,
-            View::new(x, n, dim),
-            View::new(targets, m, dim),
-            true,
-            T::of(-2.0),
-        );
-        for i in 0..n {
-            let row = &mut dist[i * m..(i + 1) * m];
-            let ni = norms[i];
-            for (v, nt) in row.iter_mut().zip(norms.iter()) {
-                *v += ni + *nt;
-            }
-        }
-    } else {
-        for i in 0..n {
-            let xi = &x[i * dim..(i + 1) * dim];
-            let row = &mut dist[i * m..(i + 1) * m];
-            for (v, t) in row.iter_mut().zip(targets.chunks_exact(dim)) {
-                *v = xi.iter().zip(t).fold(T::zero(), |s, (a, b)| {
-                    let e = *a - *b;
-                    s + e * e
-                });
-            }
-        }
-    }
+    sq_distances(&targets[..n * dim], dim, targets, dist, norms);
     for i in 0..n {
         dist[i * m + i] = T::zero();
     }
@@ -420,35 +238,6 @@ fn forces_body<T: Real>(
         squares[row / n] += sum_squares(out);
     }
     squares
-}
-
-/// `$name(args)` runs `$body(args)` in its AVX2+FMA copy `$fast` where the CPU has both
-/// instruction sets (eight `f32` lanes instead of four for the loops `$body` inlines), else in the
-/// baseline one; the same results either way (no multiply-add is fused implicitly).
-macro_rules! with_avx2_copy {
-    ($(#[$doc:meta])* fn $name:ident / $fast:ident = $body:ident ($($arg:ident: $ty:ty),*) -> $ret:ty) => {
-        $(#[$doc])*
-        #[allow(clippy::too_many_arguments)]
-        fn $name<T: Real>($($arg: $ty),*) -> $ret {
-            #[cfg(target_arch = "x86_64")]
-            if drift_api::math::has_avx2_fma() {
-                #[allow(unsafe_code)]
-                // SAFETY: the CPU has both instruction sets (checked just above).
-                unsafe {
-                    return $fast($($arg),*);
-                }
-            }
-            $body($($arg),*)
-        }
-
-        /// The AVX2+FMA copy.
-        #[cfg(target_arch = "x86_64")]
-        #[target_feature(enable = "avx2,fma")]
-        #[allow(clippy::too_many_arguments)]
-        fn $fast<T: Real>($($arg: $ty),*) -> $ret {
-            $body($($arg),*)
-        }
-    };
 }
 
 with_avx2_copy!(

@@ -76,8 +76,11 @@ impl FeatureScale {
         }
     }
 
-    fn run_batch<T: Real>(&self, p: BatchProblem<'_, T>) -> Result<BatchReport> {
+    fn run_batch<T: Real>(&self, mut p: BatchProblem<'_, T>) -> Result<BatchReport> {
         p.check()?;
+        if let Some(report) = crate::batched::fused::try_fused(self, &mut p)? {
+            return Ok(report);
+        }
         if self.over == Reduction::Problem {
             return problem_by_problem(self, T::wrap_batch(p));
         }

@@ -5,7 +5,7 @@ pub(crate) mod accumulate;
 mod annealed;
 mod feature_scale;
 mod guidance;
-mod multi_temperature;
+pub(crate) mod multi_temperature;
 mod weighted;
 
 pub use annealed::{Annealed, Clock};

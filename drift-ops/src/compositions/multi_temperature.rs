@@ -64,50 +64,17 @@ impl MultiTemperature {
         }
     }
 
-    /// The weight of the field of temperature factor `tau` (index `k`) of norm `lambda`; a
-    /// non-finite `lambda` is an error naming the temperature.
+    /// The weight of the field of temperature factor `tau` (index `k`) of norm `lambda`
+    /// ([`temperature_weight`]).
     fn weight(&self, k: usize, tau: f64, lambda: f64) -> Result<f64> {
-        if !self.normalise {
-            return Ok(1.0);
-        }
-        if !lambda.is_finite() {
-            return Err(DriftError::invalid(
-                format!("multi_temperature.temperatures[{k}]"),
-                format!(
-                    "the drift norm λ of the field at temperature factor {} is {} (its squares \
-                     overflow f64); the field cannot be normalised (rescale the data or change \
-                     the temperature)",
-                    drift_api::kit::fmt_num(tau),
-                    drift_api::kit::fmt_num(lambda)
-                ),
-            ));
-        }
-        Ok(if lambda > 0.0 { 1.0 / lambda } else { 0.0 })
+        temperature_weight(self.normalise, k, tau, lambda)
     }
 
-    /// Refuses (when normalising) a positive weight below `2^-52` times the largest weight of
-    /// `weights` (the points of set `what`): see the type's documentation.
+    /// Refuses (when normalising) a negligible positive weight ([`refuse_negligible_weights`]).
     fn check_negligible_weights<T: Real>(&self, what: &str, weights: Option<&[T]>) -> Result<()> {
-        let Some(w) = weights.filter(|_| self.normalise) else {
-            return Ok(());
-        };
-        let largest = w.iter().fold(0.0f64, |m, v| m.max(v.as_f64()));
-        let floor = largest * f64::EPSILON;
-        match w
-            .iter()
-            .position(|v| v.as_f64() > 0.0 && v.as_f64() < floor)
-        {
-            None => Ok(()),
-            Some(i) => Err(DriftError::invalid(
-                format!("multi_temperature: weight of point {i} of `{what}`"),
-                format!(
-                    "{} is positive but below 2^-52 times the largest weight {}: the drift norm λ \
-                     counts every point of positive weight once, so this point would change every \
-                     other point's field; give it weight 0 or a weight within 2^52 of the largest",
-                    drift_api::kit::fmt_num(w[i].as_f64()),
-                    drift_api::kit::fmt_num(largest)
-                ),
-            )),
+        match self.normalise {
+            true => refuse_negligible_weights(what, weights),
+            false => Ok(()),
         }
     }
 
@@ -134,6 +101,9 @@ impl MultiTemperature {
 
     fn run_batch<T: Real>(&self, mut p: BatchProblem<'_, T>) -> Result<BatchReport> {
         p.check()?;
+        if let Some(report) = crate::batched::fused::try_fused(self, &mut p)? {
+            return Ok(report);
+        }
         if self.over == Reduction::Problem {
             return problem_by_problem(self, T::wrap_batch(p));
         }
@@ -195,6 +165,54 @@ impl MultiTemperature {
         })?;
         let norm = add_field(&mut p, &total, "composed drift field")?;
         Ok(DriftReport::of("multi_temperature", Vec::new(), norm).with_parts(parts))
+    }
+}
+
+/// The weight of the field of temperature factor `tau` (index `k`) of norm `lambda`: `1/λ`
+/// (`0` for a vanishing field) when normalising, else 1; a non-finite `lambda` is an error naming
+/// the temperature.
+pub(crate) fn temperature_weight(normalise: bool, k: usize, tau: f64, lambda: f64) -> Result<f64> {
+    if !normalise {
+        return Ok(1.0);
+    }
+    if !lambda.is_finite() {
+        return Err(DriftError::invalid(
+            format!("multi_temperature.temperatures[{k}]"),
+            format!(
+                "the drift norm λ of the field at temperature factor {} is {} (its squares \
+                 overflow f64); the field cannot be normalised (rescale the data or change \
+                 the temperature)",
+                drift_api::kit::fmt_num(tau),
+                drift_api::kit::fmt_num(lambda)
+            ),
+        ));
+    }
+    Ok(if lambda > 0.0 { 1.0 / lambda } else { 0.0 })
+}
+
+/// Refuses a positive weight below `2^-52` times the largest weight of `weights` (the points of
+/// set `what`): see [`MultiTemperature`]'s documentation.
+pub(crate) fn refuse_negligible_weights<T: Real>(what: &str, weights: Option<&[T]>) -> Result<()> {
+    let Some(w) = weights else {
+        return Ok(());
+    };
+    let largest = w.iter().fold(0.0f64, |m, v| m.max(v.as_f64()));
+    let floor = largest * f64::EPSILON;
+    match w
+        .iter()
+        .position(|v| v.as_f64() > 0.0 && v.as_f64() < floor)
+    {
+        None => Ok(()),
+        Some(i) => Err(DriftError::invalid(
+            format!("multi_temperature: weight of point {i} of `{what}`"),
+            format!(
+                "{} is positive but below 2^-52 times the largest weight {}: the drift norm λ \
+                 counts every point of positive weight once, so this point would change every \
+                 other point's field; give it weight 0 or a weight within 2^52 of the largest",
+                drift_api::kit::fmt_num(w[i].as_f64()),
+                drift_api::kit::fmt_num(largest)
+            ),
+        )),
     }
 }
 

@@ -4,7 +4,8 @@ use super::defaults::{laplace, yes};
 use crate::couplings::TwoSidedProxy;
 use crate::engine::joint;
 use crate::engine::TermRef;
-use drift_api::{DriftProblem, DriftReport, Kernel, Real, Result};
+use drift_api::kit::BatchProblem;
+use drift_api::{BatchReport, DriftProblem, DriftReport, Kernel, Real, Result};
 use serde::{Deserialize, Serialize};
 
 /// Deng et al. Algorithm 2 (the paper's form): `logit = [ℓ(x, Y) | ℓ(x, X)]` with the self diagonal
@@ -61,6 +62,12 @@ impl DengAlg2 {
             &crate::MassProduct,
         )
     }
+
+    /// A batch on the fused path (`crate::batched::fused`: distances once per problem for every
+    /// temperature of a `multi_temperature` around it), else problem by problem.
+    fn run_batch<T: Real>(&self, p: BatchProblem<'_, T>) -> Result<BatchReport> {
+        crate::batched::fused::run_or_default(self, p)
+    }
 }
 
 impl DengAlg2 {
@@ -72,6 +79,7 @@ impl DengAlg2 {
 
 drift_api::operator!(
     DengAlg2 = "deng_alg2",
+    batched,
     summary: "Deng et al. Algorithm 2: joint two-sided normalisation over [Y; X], the paper form",
     params: "temperature: f64, kernel: Kernel = laplace, mask_self: bool = true",
     example: r#"(temperature: 0.05, kernel: {"laplace": ()}, mask_self: true)"#

@@ -28,7 +28,7 @@ pub use mmd::{mmd_squared, mmd_squared_with, Mmd, MmdKernel};
 pub use one_sided::OneSided;
 pub use score_difference::ScoreDifference;
 pub use sinkhorn_divergence::{sinkhorn_divergence, sinkhorn_divergence_with, SinkhornDivergence};
-pub use sinkhorn_drift::SinkhornDrift;
+pub use sinkhorn_drift::{SelfTransport, SinkhornDrift};
 pub use sinkhorn_k::SinkhornK;
 pub use sinkhorn_proxy::SinkhornProxy;
 pub use sliced_wasserstein::{sliced_wasserstein_squared, SlicedWasserstein};

@@ -4,7 +4,8 @@ use super::defaults::{laplace, yes};
 use crate::couplings::RowNormalised;
 use crate::engine::cross_minus_self;
 use crate::engine::TermRef;
-use drift_api::{DriftProblem, DriftReport, Kernel, Real, Result};
+use drift_api::kit::BatchProblem;
+use drift_api::{BatchReport, DriftProblem, DriftReport, Kernel, Real, Result};
 use serde::{Deserialize, Serialize};
 
 /// One-sided drift (Deng et al., Eq. 8–11): `V_i = bar⁺_i − bar⁻_i` with row-softmax plans,
@@ -54,6 +55,12 @@ impl OneSided {
         let t = self.term();
         cross_minus_self(p, "one_sided", t, t, self.mask_self, &crate::Unit)
     }
+
+    /// A batch on the fused path (`crate::batched::fused`: distances once per problem for every
+    /// temperature of a `multi_temperature` around it), else problem by problem.
+    fn run_batch<T: Real>(&self, p: BatchProblem<'_, T>) -> Result<BatchReport> {
+        crate::batched::fused::run_or_default(self, p)
+    }
 }
 
 impl OneSided {
@@ -65,6 +72,7 @@ impl OneSided {
 
 drift_api::operator!(
     OneSided = "one_sided",
+    batched,
     summary: "Deng et al. one-sided drift: row-softmax barycentres, masked repulsion diagonal",
     params: "temperature: f64, kernel: Kernel = laplace, mask_self: bool = true",
     example: r#"(temperature: 0.05, kernel: {"laplace": ()}, mask_self: true)"#

@@ -1,0 +1,353 @@
+//! The fused batched path of a leaf drift with `feature_scale` / `multi_temperature` around it
+//! ([`super::plan`]): per problem the squared distances are computed once and shared by every
+//! temperature and both terms, while the problem's working set is in cache (one problem per thread
+//! at a time), in parallel over the problems with per-thread scratch.
+//!
+//! Three passes, as in [`super::official`]: (A) per problem the distances, the feature scale's sums
+//! and the precision bound (distances kept for B when they fit
+//! [`super::official::KEPT_DISTANCES_BYTES`]); (B) every temperature's field `G_τ` (data units)
+//! and its sum of squares; (C) the norms `λ_τ` (over the batch through the collective, or per
+//! problem) and the weighted sum. Batches of one problem, trees it does not cover, and inputs the
+//! general path would promote to f64 or refuse take the general path instead.
+
+use super::buffers;
+use super::lanes::{sized, sum_squares};
+use super::official::KEPT_DISTANCES_BYTES;
+use super::plan::{plan_of, Leaf, Plan, Radial};
+use super::prepared::{kernel_distances, leaf_field, negatives_of, Prepared};
+use crate::compositions::multi_temperature::{refuse_negligible_weights, temperature_weight};
+use drift_api::batch::{batch_norm, split_per_problem, support_len};
+use drift_api::kit::{
+    problem_by_problem, BatchProblem, BatchSets, Reduction, TemperatureNorm, WEIGHT_ERROR_TOLERANCE,
+};
+use drift_api::{BatchReport, DriftError, DriftOperator, Real, Result};
+use rayon::prelude::*;
+
+/// Runs `op` on the batch on its fused path when it has one, else problem by problem.
+pub(crate) fn run_or_default<O: DriftOperator, T: Real>(
+    op: &O,
+    mut p: BatchProblem<'_, T>,
+) -> Result<BatchReport> {
+    p.check()?;
+    if let Some(report) = try_fused(op, &mut p)? {
+        return Ok(report);
+    }
+    problem_by_problem(op, T::wrap_batch(p))
+}
+
+/// The batch's report from the fused path of `op`, or `None` when `op` (or the batch) takes the
+/// general path.
+pub(crate) fn try_fused<T: Real>(
+    op: &dyn DriftOperator,
+    p: &mut BatchProblem<'_, T>,
+) -> Result<Option<BatchReport>> {
+    // A batch of one stays today's single-problem call, bit for bit.
+    if p.batch.problems() < 2 {
+        return Ok(None);
+    }
+    let Some(plan) = plan_of(op) else {
+        return Ok(None);
+    };
+    fused(&plan, p)
+}
+
+/// What pass A gives per problem: `Σ_i a_i Σ_j b_j ‖x_i − y_j‖`, the pair count, the radius².
+type ScaleSums = (f64, f64, f64);
+
+/// A usable scale (as `feature_scale`'s): coinciding points or an overflow leave the units as
+/// they are.
+fn usable(s: f64) -> f64 {
+    if s > 0.0 && s.is_finite() {
+        s
+    } else {
+        1.0
+    }
+}
+
+fn fused<T: Real>(plan: &Plan, p: &mut BatchProblem<'_, T>) -> Result<Option<BatchReport>> {
+    let batch = p.batch;
+    let (problems, dim, leaf) = (batch.problems(), batch.dim(), plan.leaf);
+    // Problems the general path refuses (no self-transport set, no mass, a masked diagonal
+    // with one point) keep its errors.
+    let refused = |b| {
+        let x = support_len(&batch.x, b);
+        x == 0
+            || support_len(&batch.y, b) == 0
+            || match leaf {
+                Leaf::Sinkhorn { .. } => negatives_of(p, b).is_none(),
+                Leaf::OneSided { mask_self } | Leaf::Joint { mask_self } => mask_self && x < 2,
+            }
+    };
+    if (0..problems).any(refused) {
+        return Ok(None);
+    }
+    if plan.multi.as_ref().is_some_and(|m| m.normalise) {
+        for b in 0..problems {
+            refuse_negligible_weights(&format!("x[{b}]"), batch.x.weights_of(b))?;
+        }
+    }
+    let cols_of = |b: usize| {
+        let own = match leaf {
+            Leaf::Sinkhorn { .. } => 0,
+            _ => batch.x.len(b),
+        };
+        batch.y.len(b) + own + negatives_of(p, b).map_or(0, |n| n.len() / dim)
+    };
+    let sq_offsets: Vec<usize> = std::iter::once(0)
+        .chain((0..problems).scan(0, |acc, b| {
+            *acc += batch.x.len(b) * cols_of(b);
+            Some(*acc)
+        }))
+        .collect();
+    let total = sq_offsets[problems];
+    let keep = total.saturating_mul(std::mem::size_of::<T>()) <= KEPT_DISTANCES_BYTES;
+    let mut kept: Vec<T> = if keep {
+        buffers::take("fused batched distances", total)?
+    } else {
+        Vec::new()
+    };
+    // Pass A: distances, the scale's sums, the precision bound.
+    let parts: Vec<Option<&mut [T]>> = if keep {
+        split_per_problem(&mut kept, &sq_offsets, 1)
+            .into_iter()
+            .map(Some)
+            .collect()
+    } else {
+        (0..problems).map(|_| None).collect()
+    };
+    let p_ref: &BatchProblem<'_, T> = p;
+    let sums: Vec<ScaleSums> = parts
+        .into_par_iter()
+        .enumerate()
+        .map_init(Prepared::<T>::default, |s, (b, kept)| {
+            let radius = s.of(p_ref, b, leaf);
+            let mut own = std::mem::take(&mut s.sq);
+            let sq = match kept {
+                Some(d) => d,
+                None => sized(&mut own, sq_offsets[b + 1] - sq_offsets[b]),
+            };
+            s.distances(dim, sq);
+            let m = cols_of(b);
+            let mut mean = 0.0f64;
+            for (i, la) in s.log_a.iter().enumerate() {
+                let row = &sq[i * m..i * m + batch.y.len(b)];
+                let inner: f64 = row
+                    .iter()
+                    .zip(&s.log_b)
+                    .map(|(d, lb)| lb.exp().as_f64() * d.as_f64().sqrt())
+                    .sum();
+                mean += la.exp().as_f64() * inner;
+            }
+            s.sq = own;
+            let pairs = (support_len(&batch.x, b) * support_len(&batch.y, b)) as f64;
+            (mean, pairs, radius)
+        })
+        .collect();
+    let root_d = (dim as f64).sqrt();
+    let scales: Vec<f64> = match plan.scale.map(|s| s.over) {
+        None => vec![1.0; problems],
+        Some(Reduction::Problem) => sums.iter().map(|s| usable(s.0 / root_d)).collect(),
+        Some(Reduction::Batch) => {
+            let mut t = [
+                sums.iter().map(|s| s.0 * s.1).sum::<f64>(),
+                sums.iter().map(|s| s.1).sum::<f64>(),
+            ];
+            p.collective.all_reduce_sum(&mut t)?;
+            vec![usable(t[0] / t[1] / root_d); problems]
+        }
+    };
+    // Effective temperatures: the leaf's, times each factor, the context's and √D (feature scale).
+    let factors = plan.factors();
+    let base = plan.temperature
+        * p.context.temperature_factor
+        * if plan.scale.is_some() { root_d } else { 1.0 };
+    // The general path's precision guard, a priori: an f32 problem whose log-weights f32 cannot
+    // hold to `WEIGHT_ERROR_TOLERANCE` runs there in f64 (or is refused), so it goes there.
+    let smallest = factors.iter().fold(f64::INFINITY, |a, f| a.min(*f)) * base;
+    let bound_fits = sums.iter().zip(&scales).all(|(s, scale)| {
+        let log_weight = match plan.kernel {
+            Radial::Gaussian => 4.0 * s.2 / (scale * scale) / smallest,
+            Radial::Laplace => 2.0 * s.2.sqrt() / scale / smallest,
+        };
+        log_weight.is_finite()
+            && T::of(log_weight).is_finite()
+            && T::epsilon().as_f64() * log_weight <= WEIGHT_ERROR_TOLERANCE
+    });
+    if !bound_fits {
+        buffers::give_back(kept);
+        return Ok(None);
+    }
+    // Pass B: every temperature's field per problem.
+    let n_t = factors.len();
+    let out_len = p.out.len();
+    let mut fields = buffers::take::<T>("fused batched fields", n_t * out_len)?;
+    let stacked: Vec<usize> = batch.x.offsets().iter().map(|o| o * n_t).collect();
+    let per_problem = split_per_problem(&mut fields, &stacked, dim);
+    let kept_ref = &kept;
+    // λ in the units of the node that divides by it: scaled when feature_scale is outside.
+    let unit = |b: usize| match plan.scale {
+        Some(s) if s.outside => scales[b],
+        _ => 1.0,
+    };
+    let squares: Vec<Vec<f64>> = per_problem
+        .into_par_iter()
+        .enumerate()
+        .map_init(Prepared::<T>::default, |s, (b, field)| {
+            s.of(p_ref, b, leaf);
+            let len = sq_offsets[b + 1] - sq_offsets[b];
+            let mut own = std::mem::take(&mut s.sq);
+            let sq: &[T] = if keep {
+                &kept_ref[sq_offsets[b]..sq_offsets[b + 1]]
+            } else {
+                let d = sized(&mut own, len);
+                s.distances(dim, d);
+                d
+            };
+            let (n, m, stride) = (batch.x.len(b), batch.y.len(b), cols_of(b));
+            let unit_len = match plan.kernel {
+                Radial::Gaussian => scales[b] * scales[b],
+                Radial::Laplace => scales[b],
+            };
+            let mut dist = std::mem::take(&mut s.dist);
+            let kd = kernel_distances(plan.kernel, sq, &mut dist);
+            let mut squares = vec![0.0f64; n_t];
+            for (r, factor) in factors.iter().enumerate() {
+                let g = &mut field[r * n * dim..(r + 1) * n * dim];
+                let inv_tau = T::of(1.0 / (unit_len * base * factor));
+                leaf_field(leaf, s, kd, (n, m, stride, dim), inv_tau, g).map_err(|e| {
+                    DriftError::InProblem {
+                        index: b,
+                        source: Box::new(e),
+                    }
+                })?;
+                let u = unit(b);
+                squares[r] = rows_with_mass(&batch.x, b, g, dim) / (u * u);
+            }
+            s.sq = own;
+            s.dist = dist;
+            Ok(squares)
+        })
+        .collect::<Result<_>>()?;
+    buffers::give_back(kept);
+    // Pass C: λ_τ and the weighted sum.
+    let counts: Vec<f64> = (0..problems)
+        .map(|b| (support_len(&batch.x, b) * dim) as f64)
+        .collect();
+    let lambda_of = |sq: f64, count: f64| (sq / count.max(1.0)).sqrt();
+    let over = plan.multi.as_ref().map_or(Reduction::Problem, |m| m.over);
+    let lambdas: Vec<Vec<f64>> = match over {
+        Reduction::Batch => {
+            let mut totals: Vec<f64> = (0..n_t)
+                .map(|r| squares.iter().map(|s| s[r]).sum())
+                .collect();
+            totals.push(counts.iter().sum());
+            p.collective.all_reduce_sum(&mut totals)?;
+            let all: Vec<f64> = (0..n_t)
+                .map(|r| lambda_of(totals[r], totals[n_t]))
+                .collect();
+            vec![all; problems]
+        }
+        Reduction::Problem => (0..problems)
+            .map(|b| {
+                (0..n_t)
+                    .map(|r| lambda_of(squares[b][r], counts[b]))
+                    .collect()
+            })
+            .collect(),
+    };
+    let weights: Vec<Vec<T>> = lambdas
+        .iter()
+        .map(|ls| {
+            ls.iter()
+                .zip(&factors)
+                .enumerate()
+                .map(|(k, (l, f))| match &plan.multi {
+                    Some(m) => temperature_weight(m.normalise, k, *f, *l).map(T::of),
+                    None => Ok(T::one()),
+                })
+                .collect::<Result<Vec<T>>>()
+        })
+        .collect::<Result<_>>()?;
+    let combined = combine(p, &fields, &stacked, &weights)?;
+    buffers::give_back(fields);
+    let drift_norm = batch_norm(p.collective, &combined)?;
+    let mean = |v: &mut dyn Iterator<Item = f64>| v.sum::<f64>() / problems as f64;
+    Ok(Some(BatchReport {
+        operator: plan.root.into(),
+        problems,
+        drift_norm,
+        reduction: match plan.root {
+            "multi_temperature" => plan.multi.as_ref().map(|m| m.over),
+            "feature_scale" => plan.scale.map(|s| s.over),
+            _ => None,
+        },
+        scale: plan.scale.map(|_| mean(&mut scales.iter().copied())),
+        temperature_norms: match &plan.multi {
+            Some(m) => m
+                .factors
+                .iter()
+                .enumerate()
+                .map(|(r, t)| TemperatureNorm {
+                    temperature: *t,
+                    lambda: mean(&mut lambdas.iter().map(|l| l[r])),
+                })
+                .collect(),
+            None => Vec::new(),
+        },
+        ..Default::default()
+    }))
+}
+
+/// `Σ ‖g_i‖²` over the rows of problem `b` with positive weight.
+fn rows_with_mass<T: Real>(x: &BatchSets<'_, T>, b: usize, g: &[T], dim: usize) -> f64 {
+    match x.weights_of(b) {
+        None => sum_squares(g),
+        Some(w) => g
+            .chunks_exact(dim)
+            .zip(w)
+            .filter(|(_, w)| **w > T::zero())
+            .map(|(v, _)| sum_squares(v))
+            .sum(),
+    }
+}
+
+/// Adds `scale · Σ_τ w_τ G_τ` into the output; returns each problem's `(Σ‖V‖², count)` of the
+/// field before `scale`. A non-finite value is an error, leaving the output untouched.
+fn combine<T: Real>(
+    p: &mut BatchProblem<'_, T>,
+    fields: &[T],
+    stacked: &[usize],
+    weights: &[Vec<T>],
+) -> Result<Vec<(f64, f64)>> {
+    let (batch, dim, scale) = (p.batch, p.batch.dim(), p.scale);
+    let mut total = buffers::take::<T>("fused batched field", p.out.len())?;
+    let outs = split_per_problem(&mut total, batch.x.offsets(), dim);
+    let sums: Vec<(f64, f64)> = outs
+        .into_par_iter()
+        .enumerate()
+        .map(|(b, v)| {
+            let len = v.len();
+            let field = &fields[stacked[b] * dim..stacked[b + 1] * dim];
+            v.fill(T::zero());
+            for (r, w) in weights[b].iter().enumerate() {
+                let g = &field[r * len..(r + 1) * len];
+                v.iter_mut().zip(g).for_each(|(v, g)| *v += *g * *w);
+            }
+            let count = (support_len(&batch.x, b) * dim) as f64;
+            (rows_with_mass(&batch.x, b, v, dim), count)
+        })
+        .collect();
+    if let Some(index) = total.iter().position(|v| !v.is_finite()) {
+        buffers::give_back(total);
+        return Err(DriftError::NonFiniteResult {
+            what: "batched drift field".into(),
+            index,
+        });
+    }
+    p.out
+        .iter_mut()
+        .zip(&total)
+        .for_each(|(o, v)| *o += scale * *v);
+    buffers::give_back(total);
+    Ok(sums)
+}

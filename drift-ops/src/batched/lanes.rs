@@ -1,0 +1,160 @@
+//! Small dense loops the batched paths share: lane-parallel reductions (independent partial
+//! sums so that they vectorise), squared distances of one problem, growable scratch, and the
+//! AVX2+FMA copies of the hot bodies.
+
+use crate::dense::{matmul, View};
+use drift_api::Real;
+
+/// From this dimension the squared distances come from a product `x tᵀ` (Gram form).
+pub(super) const GRAM_FROM_DIM: usize = 16;
+
+/// The first `len` values of `v`, grown (with zeros) when shorter: scratch reused over problems.
+pub(super) fn sized<T: Real>(v: &mut Vec<T>, len: usize) -> &mut [T] {
+    if v.len() < len {
+        v.resize(len, T::zero());
+    }
+    &mut v[..len]
+}
+
+/// Folds `values` into eight independent lanes with `step` (independent partial results, so that
+/// the loop vectorises): the lanes, and the values after the last full chunk of eight.
+#[inline(always)]
+pub(super) fn eight_lanes<T: Copy>(
+    values: &[T],
+    init: T,
+    step: impl Fn(T, T) -> T,
+) -> ([T; 8], &[T]) {
+    let mut lanes = [init; 8];
+    let chunks = values.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for (l, v) in lanes.iter_mut().zip(c) {
+            *l = step(*l, *v);
+        }
+    }
+    (lanes, rest)
+}
+
+/// `Σ v` in eight lanes of `T`.
+#[inline(always)]
+pub(super) fn lane_sum<T: Real>(values: &[T]) -> T {
+    let (lanes, rest) = eight_lanes(values, T::zero(), |a, v| a + v);
+    let tail = rest.iter().fold(T::zero(), |a, v| a + *v);
+    (lanes[0] + lanes[4])
+        + (lanes[1] + lanes[5])
+        + (lanes[2] + lanes[6])
+        + (lanes[3] + lanes[7])
+        + tail
+}
+
+/// The smallest value, in eight lanes.
+#[inline(always)]
+pub(super) fn lane_min<T: Real>(values: &[T]) -> T {
+    let (lanes, rest) = eight_lanes(values, T::infinity(), |a, v| if v < a { v } else { a });
+    lanes
+        .iter()
+        .chain(rest)
+        .fold(T::infinity(), |a, v| a.min(*v))
+}
+
+/// `Σ_k a_k b_k` in eight lanes.
+#[inline(always)]
+pub(super) fn lane_dot<T: Real>(a: &[T], b: &[T]) -> T {
+    let mut lanes = [T::zero(); 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .fold(T::zero(), |s, (x, y)| s + *x * *y);
+    for (x, y) in ca.zip(cb) {
+        for k in 0..8 {
+            lanes[k] += x[k] * y[k];
+        }
+    }
+    lane_sum(&lanes) + tail
+}
+
+/// `Σ v²` of a slice, accumulated in eight lanes of `T`, then in f64.
+#[inline(always)]
+pub(super) fn sum_squares<T: Real>(values: &[T]) -> f64 {
+    let (lanes, rest) = eight_lanes(values, T::zero(), |a, v| a + v * v);
+    let tail: f64 = rest.iter().map(|v| v.as_f64() * v.as_f64()).sum();
+    lanes.iter().map(|l| l.as_f64()).sum::<f64>() + tail
+}
+
+/// `‖x_i − t_j‖²` into `dist` (`N × M`, `x` of `N` rows and `targets` of `M` rows, both centred
+/// on a common point): a product `x tᵀ` from [`GRAM_FROM_DIM`] (`norms` then holds the targets'
+/// squared norms), the differences' squares below.
+#[inline(always)]
+pub(super) fn sq_distances<T: Real>(
+    x: &[T],
+    dim: usize,
+    targets: &[T],
+    dist: &mut [T],
+    norms: &mut Vec<T>,
+) {
+    let (n, m) = (x.len() / dim, targets.len() / dim);
+    if dim >= GRAM_FROM_DIM {
+        norms.clear();
+        norms.extend(targets.chunks_exact(dim).map(|v| lane_dot(v, v)));
+        matmul(
+            dist,
+            m,
+            false,
+            View::new(x, n, dim),
+            View::new(targets, m, dim),
+            true,
+            T::of(-2.0),
+        );
+        for i in 0..n {
+            let row = &mut dist[i * m..(i + 1) * m];
+            let xi = &x[i * dim..(i + 1) * dim];
+            let ni = lane_dot(xi, xi);
+            for (v, nt) in row.iter_mut().zip(norms.iter()) {
+                *v += ni + *nt;
+            }
+        }
+    } else {
+        for i in 0..n {
+            let xi = &x[i * dim..(i + 1) * dim];
+            let row = &mut dist[i * m..(i + 1) * m];
+            for (v, t) in row.iter_mut().zip(targets.chunks_exact(dim)) {
+                *v = xi.iter().zip(t).fold(T::zero(), |s, (a, b)| {
+                    let e = *a - *b;
+                    s + e * e
+                });
+            }
+        }
+    }
+}
+
+/// `$name(args)` runs `$body(args)` in its AVX2+FMA copy `$fast` where the CPU has both
+/// instruction sets (eight `f32` lanes instead of four for the loops `$body` inlines), else in the
+/// baseline one; the same results either way (no multiply-add is fused implicitly).
+macro_rules! with_avx2_copy {
+    ($(#[$doc:meta])* fn $name:ident / $fast:ident = $body:ident ($($arg:ident: $ty:ty),*) -> $ret:ty) => {
+        $(#[$doc])*
+        #[allow(clippy::too_many_arguments)]
+        fn $name<T: Real>($($arg: $ty),*) -> $ret {
+            #[cfg(target_arch = "x86_64")]
+            if drift_api::math::has_avx2_fma() {
+                #[allow(unsafe_code)]
+                // SAFETY: the CPU has both instruction sets (checked just above).
+                unsafe {
+                    return $fast($($arg),*);
+                }
+            }
+            $body($($arg),*)
+        }
+
+        /// The AVX2+FMA copy.
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2,fma")]
+        #[allow(clippy::too_many_arguments)]
+        fn $fast<T: Real>($($arg: $ty),*) -> $ret {
+            $body($($arg),*)
+        }
+    };
+}
+pub(super) use with_avx2_copy;

@@ -1,0 +1,79 @@
+//! The one-sided drift of one problem on the fused batched path (Deng et al., Eq. 8–11):
+//! `V_i = bar⁺_i − bar⁻_i` with row-softmax plans over the columns `[Y | X; negatives]`, from the
+//! problem's kernel distances shared by every temperature.
+//!
+//! Per row, the logits `−k_ij · inv + log w_j` of both blocks are exponentiated in one pass
+//! (shifted by each block's largest), and the field is one product `[P⁺ | −P⁻] · [Y; X; neg]`
+//! with `P±` the two blocks' row-normalised plans; the masked diagonal gets no mass.
+
+use super::lanes::{lane_sum, sized};
+use crate::dense::{matmul, View};
+use drift_api::Real;
+
+/// One problem's one-sided field at one temperature.
+pub(super) struct OneSidedTerm<'a, T> {
+    /// Kernel distances (`d` for Laplace, `d²` for Gaussian), `N × (M + N + K)`.
+    pub kd: &'a [T],
+    /// Column log-weights: `log b` over `Y`, then the repulsion's shares over `X` and negatives.
+    pub log_w: &'a [T],
+    /// Columns of the attraction block (`M`).
+    pub m: usize,
+    /// Mask `j = i` in the `X` block.
+    pub mask_self: bool,
+    /// `1/τ` in the kernel distances' units.
+    pub inv: T,
+    /// The centred columns, `(M + N + K) × D`.
+    pub columns: &'a [T],
+}
+
+/// Writes `V = bar⁺ − bar⁻` (`N × D`) into `g`, with `plan` as scratch.
+pub(super) fn one_sided_field<T: Real>(
+    t: &OneSidedTerm<'_, T>,
+    n: usize,
+    dim: usize,
+    plan: &mut Vec<T>,
+    g: &mut [T],
+) {
+    let cols = t.log_w.len();
+    let p = sized(plan, n * cols);
+    for i in 0..n {
+        let (src, dst) = (
+            &t.kd[i * cols..(i + 1) * cols],
+            &mut p[i * cols..(i + 1) * cols],
+        );
+        for ((o, k), w) in dst.iter_mut().zip(src).zip(t.log_w) {
+            *o = *w - *k * t.inv;
+        }
+        if t.mask_self {
+            dst[t.m + i] = T::neg_infinity();
+        }
+        let (plus, minus) = dst.split_at_mut(t.m);
+        for block in [plus, minus] {
+            let top = block.iter().fold(T::neg_infinity(), |a, v| a.max(*v));
+            let shift = if top == T::neg_infinity() {
+                T::zero()
+            } else {
+                top
+            };
+            block.iter_mut().for_each(|v| *v -= shift);
+        }
+    }
+    T::exp_in_place(p);
+    for i in 0..n {
+        let row = &mut p[i * cols..(i + 1) * cols];
+        let (plus, minus) = row.split_at_mut(t.m);
+        let inv_plus = T::one() / lane_sum(plus);
+        let inv_minus = -T::one() / lane_sum(minus);
+        plus.iter_mut().for_each(|v| *v *= inv_plus);
+        minus.iter_mut().for_each(|v| *v *= inv_minus);
+    }
+    matmul(
+        g,
+        dim,
+        false,
+        View::new(p, n, cols),
+        View::new(t.columns, cols, dim),
+        false,
+        T::one(),
+    );
+}

@@ -1,0 +1,233 @@
+//! The Sinkhorn drift of one problem on the fused batched path: `V_i = bar(X → Y)_i −
+//! bar(X → X')_i` for every temperature, from one matrix of squared distances
+//! `‖x_i − t_j‖²` to the columns `t = [Y; X']` shared by both terms and every temperature.
+//!
+//! Each term is the log-domain Sinkhorn loop of [`crate::Sinkhorn`] (asymmetric, from
+//! `g = log b`): `f = log a − LSE_j(g_j + ℓ_ij)`, `c_j = LSE_i(f_i + ℓ_ij)`, the error
+//! `Σ_j |exp(g_j + c_j) − b_j|`, the next `g = log b − c`, stopping at the tolerance or the cap as
+//! [`drift_api::scaling::scaling_iterations`] does; the barycentre is the row-normalised plan of
+//! the final `g` times the columns.
+//!
+//! The passes run in the stabilised scaling form (as the CPU backend's cached pairs do): the
+//! first row pass stores `E_ij = exp(ℓ_ij + β_j − h_i)` (`β = log b`, `h_i` the row's largest, so
+//! every entry is at most 1), and then, exactly,
+//!
+//! ```text
+//! LSE_j(g_j + ℓ_ij) = h_i + t + log Σ_j E_ij exp(g_j − β_j − t),   t = max_j (g_j − β_j)
+//! LSE_i(f_i + ℓ_ij) = −β_j + s + log Σ_i E_ij exp(f_i + h_i − s),  s = max_i (f_i + h_i)
+//! ```
+//!
+//! so that a pass is a matrix-vector product with no exponential per pair. Every product whose
+//! terms underflow is at most the smallest normal number; a sum below `len · min / ε` could lose
+//! digits to them: a row pass that meets one rebuilds `E` with the current potentials as `β`
+//! (absorption, Schmitzer 2019: every row sum is then at least 1), a column is then taken in the
+//! log domain from the logits. Sums in `T` of values at most 1, the errors in f64.
+
+use super::lanes::{lane_dot, sized};
+use crate::dense::{matmul, View};
+use drift_api::scaling::scaling;
+use drift_api::{DriftError, Real, Result};
+
+/// Per-thread buffers of one term's loop, grown to the largest block and reused.
+#[derive(Default)]
+pub(super) struct LoopScratch<T> {
+    logits: Vec<T>,
+    /// The stored matrix `E`, then the plan.
+    e: Vec<T>,
+    /// `h_i`.
+    h: Vec<T>,
+    /// `β_j`.
+    beta: Vec<T>,
+    f: Vec<T>,
+    g: Vec<T>,
+    /// The row sums `Σ_j E_ij φ_j` of the last row pass.
+    row_sum: Vec<T>,
+    /// Column factors `φ_j = exp(g_j − β_j − t)`.
+    phi: Vec<T>,
+    /// Row factors `exp(f_i + h_i − s)`.
+    psi: Vec<T>,
+    col_sum: Vec<T>,
+}
+
+/// One term: rows with log-weights `log_a`, a block of columns (`m × D`, centred like the rows)
+/// with log-weights `log_b`, their squared distances `sq` (`N` rows of stride `stride`, the block
+/// from column `first`), `ℓ = −sq · inv_tau`.
+pub(super) struct Term<'a, T> {
+    pub log_a: &'a [T],
+    pub log_b: &'a [T],
+    pub columns: &'a [T],
+    pub sq: &'a [T],
+    pub stride: usize,
+    pub first: usize,
+    pub inv_tau: T,
+}
+
+/// The loop's settings.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Stop {
+    pub max_iters: usize,
+    pub tol: f64,
+}
+
+/// The shift of a log-sum-exp whose largest term is `top`: `top`, or `0` when every term is `−∞`
+/// (which keeps the terms `−∞` instead of NaN, and the sum's log `−∞`).
+#[inline(always)]
+pub(super) fn shift_of<T: Real>(top: T) -> T {
+    if top == T::neg_infinity() {
+        T::zero()
+    } else {
+        top
+    }
+}
+
+/// `LSE_j(w_j + l_j)` in the log domain.
+fn exact_lse<T: Real>(l: impl Iterator<Item = T> + Clone) -> T {
+    let shift = shift_of(l.clone().fold(T::neg_infinity(), |a, v| a.max(v)));
+    shift
+        + l.map(|v| (v - shift).exp())
+            .fold(T::zero(), |a, v| a + v)
+            .ln()
+}
+
+/// `v ← exp(v − top)` with `top` the largest `v` (`0` when all are `−∞`); returns `top`.
+fn exp_shifted<T: Real>(v: &mut [T]) -> T {
+    let top = shift_of(v.iter().fold(T::neg_infinity(), |a, x| a.max(*x)));
+    v.iter_mut().for_each(|x| *x -= top);
+    T::exp_in_place(v);
+    top
+}
+
+/// The column factors `exp(g_j − β_j − t)` into `factors`, a zero-weight column (`β = g = −∞`)
+/// weighing nothing; returns `t`.
+fn column_factors<T: Real>(g: &[T], beta: &[T], factors: &mut [T]) -> T {
+    for ((o, gj), b) in factors.iter_mut().zip(g).zip(beta) {
+        *o = if *b == T::neg_infinity() {
+            T::neg_infinity()
+        } else {
+            *gj - *b
+        };
+    }
+    exp_shifted(factors)
+}
+
+/// `E_ij = exp(ℓ_ij + β_j − h_i)` with `h_i` the row's largest (`n × m`).
+fn build<T: Real>(logits: &[T], beta: &[T], e: &mut [T], h: &mut [T]) {
+    let m = beta.len();
+    for (i, hi) in h.iter_mut().enumerate() {
+        let (src, dst) = (&logits[i * m..(i + 1) * m], &mut e[i * m..(i + 1) * m]);
+        dst.iter_mut()
+            .zip(src)
+            .zip(beta)
+            .for_each(|((o, l), b)| *o = *l + *b);
+        *hi = shift_of(dst.iter().fold(T::neg_infinity(), |a, v| a.max(*v)));
+        dst.iter_mut().for_each(|v| *v -= *hi);
+    }
+    T::exp_in_place(e);
+}
+
+/// Adds `bar(X → block)` (`N × D`) of the term into `bar` with sign `sign`, and returns the
+/// iterations and the final marginal error.
+pub(super) fn transport<T: Real>(
+    t: &Term<'_, T>,
+    stop: Stop,
+    dim: usize,
+    s: &mut LoopScratch<T>,
+    bar: &mut [T],
+    sign: T,
+) -> Result<(usize, f64)> {
+    let (n, m) = (t.log_a.len(), t.log_b.len());
+    let nm = n * m;
+    let logits = sized(&mut s.logits, nm);
+    for i in 0..n {
+        let src = &t.sq[i * t.stride + t.first..i * t.stride + t.first + m];
+        let dst = &mut logits[i * m..(i + 1) * m];
+        dst.iter_mut()
+            .zip(src)
+            .for_each(|(l, d)| *l = -*d * t.inv_tau);
+    }
+    let (e, h, beta) = (
+        sized(&mut s.e, nm),
+        sized(&mut s.h, n),
+        sized(&mut s.beta, m),
+    );
+    beta.copy_from_slice(t.log_b);
+    build(logits, beta, e, h);
+    let (f, g) = (sized(&mut s.f, n), sized(&mut s.g, m));
+    g.copy_from_slice(t.log_b);
+    let (phi, psi) = (sized(&mut s.phi, m), sized(&mut s.psi, n));
+    let (row_sum, col_sum) = (sized(&mut s.row_sum, n), sized(&mut s.col_sum, m));
+    let tiny = |len: usize| T::min_positive_value() / T::epsilon() * T::of(len as f64);
+    let (row_floor, col_floor) = (tiny(m), tiny(n));
+    let mut iterations = 0;
+    let error = loop {
+        let last = iterations >= stop.max_iters;
+        // Rows: f_i = log a_i − LSE_j(g_j + ℓ_ij), rebuilding E when a sum could lose digits.
+        let mut top = column_factors(g, beta, phi);
+        for (i, sum) in row_sum.iter_mut().enumerate() {
+            *sum = lane_dot(&e[i * m..(i + 1) * m], phi);
+        }
+        // A NaN sum (from an overflow) rebuilds too.
+        if row_sum.iter().any(|v| v.is_nan() || *v < row_floor) {
+            beta.copy_from_slice(g);
+            build(logits, beta, e, h);
+            top = column_factors(g, beta, phi);
+            for (i, sum) in row_sum.iter_mut().enumerate() {
+                *sum = lane_dot(&e[i * m..(i + 1) * m], phi);
+            }
+        }
+        for i in 0..n {
+            f[i] = scaling(t.log_a[i], h[i] + top + row_sum[i].ln());
+        }
+        // Columns: c_j = LSE_i(f_i + ℓ_ij), and the error of (f, g).
+        psi.iter_mut()
+            .zip(f.iter().zip(h.iter()))
+            .for_each(|(o, (fi, hi))| *o = *fi + *hi);
+        let top_rows = exp_shifted(psi);
+        col_sum.fill(T::zero());
+        for i in 0..n {
+            let (row, w) = (&e[i * m..(i + 1) * m], psi[i]);
+            col_sum.iter_mut().zip(row).for_each(|(c, v)| *c += *v * w);
+        }
+        let mut error = 0.0f64;
+        for j in 0..m {
+            let c = if col_sum[j] >= col_floor && beta[j] != T::neg_infinity() {
+                -beta[j] + top_rows + col_sum[j].ln()
+            } else {
+                exact_lse((0..n).map(|i| f[i] + logits[i * m + j]))
+            };
+            col_sum[j] = c;
+            error += ((g[j] + c).exp() - t.log_b[j].exp()).abs().as_f64();
+        }
+        if error <= stop.tol || last {
+            break error;
+        }
+        for (gj, (c, lb)) in g.iter_mut().zip(col_sum.iter().zip(t.log_b)) {
+            *gj = scaling(*lb, *c);
+        }
+        iterations += 1;
+    };
+    if !error.is_finite() {
+        return Err(DriftError::NonFiniteResult {
+            what: "sinkhorn marginal error".into(),
+            index: 0,
+        });
+    }
+    // The row-normalised plan of the final g (the last row pass's): E_ij φ_j / Σ_j E_ij φ_j.
+    for i in 0..n {
+        let row = &mut e[i * m..(i + 1) * m];
+        let w = sign / row_sum[i];
+        row.iter_mut()
+            .zip(phi.iter())
+            .for_each(|(v, p)| *v *= *p * w);
+    }
+    matmul(
+        bar,
+        dim,
+        true,
+        View::new(e, n, m),
+        View::new(t.columns, m, dim),
+        false,
+        T::one(),
+    );
+    Ok((iterations, error))
+}

@@ -1,0 +1,501 @@
+//! The fused batched paths. The Sinkhorn drift against a second generated batch
+//! (`self_transport: Negatives`): one problem against a dense f64 Sinkhorn written here. The
+//! Sinkhorn and one-sided drifts on the fused path (alone, and inside `feature_scale` /
+//! `multi_temperature`) against the per-problem default over random ragged batches, weights,
+//! negatives, kernels, iteration caps and tolerance stops.
+
+use drift_api::kit::{
+    apply_drift_batch, problem_by_problem, BatchProblem, BatchSets, ProblemBatch, SingleProcess,
+};
+use drift_api::{
+    apply_drift, operator_from_str, BatchReport, Context, DriftError, DriftOperator, DriftProblem,
+    Negatives, PointCloud, Real,
+};
+use drift_ops::CpuBackend;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+/// One problem in f64: points (`n × dim`) and optional weights of x, y and the second batch.
+#[derive(Clone, Debug)]
+struct Problem {
+    x: Vec<f64>,
+    y: Vec<f64>,
+    z: Vec<f64>,
+    wx: Option<Vec<f64>>,
+    wy: Option<Vec<f64>>,
+    wz: Option<Vec<f64>>,
+}
+
+fn points(rng: &mut StdRng, n: usize, dim: usize, centre: f64) -> Vec<f64> {
+    (0..n * dim)
+        .map(|_| centre + rng.gen::<f64>() * 2.0 - 1.0)
+        .collect()
+}
+
+fn weights(rng: &mut StdRng, n: usize) -> Vec<f64> {
+    (0..n).map(|_| 0.2 + 2.0 * rng.gen::<f64>()).collect()
+}
+
+/// A random ragged batch: `problems` problems of dimension `dim`, weighted when asked, each with
+/// at least `least` negatives.
+fn random_batch_with(
+    seed: u64,
+    problems: usize,
+    dim: usize,
+    weighted: bool,
+    least: usize,
+) -> Vec<Problem> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    (0..problems)
+        .map(|_| {
+            let (n, m, k) = (
+                rng.gen_range(2..9),
+                rng.gen_range(1..11),
+                rng.gen_range(least..9),
+            );
+            let c = rng.gen::<f64>() * 3.0;
+            let mut w = |len| weighted.then(|| weights(&mut rng, len));
+            let (wx, wy, wz) = (w(n), w(m), w(k));
+            Problem {
+                x: points(&mut rng, n, dim, c),
+                y: points(&mut rng, m, dim, c + 0.5),
+                z: points(&mut rng, k, dim, c - 0.3),
+                wx,
+                wy,
+                wz,
+            }
+        })
+        .collect()
+}
+
+fn random_batch(seed: u64, problems: usize, dim: usize, weighted: bool) -> Vec<Problem> {
+    random_batch_with(seed, problems, dim, weighted, 1)
+}
+
+/// log of normalised weights.
+fn log_normalised(w: &Option<Vec<f64>>, n: usize) -> Vec<f64> {
+    let w = w.clone().unwrap_or(vec![1.0; n]);
+    let total: f64 = w.iter().sum();
+    w.iter().map(|v| (v / total).ln()).collect()
+}
+
+fn lse(values: impl Iterator<Item = f64> + Clone) -> f64 {
+    let top = values.clone().fold(f64::NEG_INFINITY, f64::max);
+    top + values.map(|v| (v - top).exp()).sum::<f64>().ln()
+}
+
+/// The barycentres of the balanced Sinkhorn plan between `x` and `t` (Gaussian kernel,
+/// `ℓ = −‖x − t‖²/τ`), row-normalised, as MATH.md states the loop (from `g = log b`; stop once the
+/// column error is at most `tol` or after `cap` updates).
+fn sinkhorn_barycentres(
+    x: &[f64],
+    la: &[f64],
+    t: &[f64],
+    lb: &[f64],
+    dim: usize,
+    tau: f64,
+    cap: usize,
+    tol: f64,
+) -> Vec<f64> {
+    let (n, m) = (la.len(), lb.len());
+    let l = |i: usize, j: usize| {
+        let d: f64 = (0..dim)
+            .map(|k| (x[i * dim + k] - t[j * dim + k]).powi(2))
+            .sum();
+        -d / tau
+    };
+    let mut g = lb.to_vec();
+    for iteration in 0.. {
+        let f: Vec<f64> = (0..n)
+            .map(|i| la[i] - lse((0..m).map(|j| g[j] + l(i, j))))
+            .collect();
+        let c: Vec<f64> = (0..m)
+            .map(|j| lse((0..n).map(|i| f[i] + l(i, j))))
+            .collect();
+        let error: f64 = (0..m)
+            .map(|j| ((g[j] + c[j]).exp() - lb[j].exp()).abs())
+            .sum();
+        if error <= tol || iteration >= cap {
+            break;
+        }
+        g = (0..m).map(|j| lb[j] - c[j]).collect();
+    }
+    let mut bar = vec![0.0; n * dim];
+    for i in 0..n {
+        let row = lse((0..m).map(|j| g[j] + l(i, j)));
+        for j in 0..m {
+            let p = (g[j] + l(i, j) - row).exp();
+            for k in 0..dim {
+                bar[i * dim + k] += p * t[j * dim + k];
+            }
+        }
+    }
+    bar
+}
+
+/// `V = bar(X → Y) − bar(X → Z)` of one problem, in f64.
+fn reference(p: &Problem, dim: usize, tau: f64, cap: usize, tol: f64) -> Vec<f64> {
+    let n = p.x.len() / dim;
+    let la = log_normalised(&p.wx, n);
+    let to = |t: &[f64], w: &Option<Vec<f64>>| {
+        let lb = log_normalised(w, t.len() / dim);
+        sinkhorn_barycentres(&p.x, &la, t, &lb, dim, tau, cap, tol)
+    };
+    let (plus, minus) = (to(&p.y, &p.wy), to(&p.z, &p.wz));
+    plus.iter().zip(&minus).map(|(a, b)| a - b).collect()
+}
+
+fn cloud<T: Real>(what: &str, v: &[f64], w: &Option<Vec<f64>>, dim: usize) -> PointCloud<T> {
+    let c = PointCloud::new(what, v.iter().map(|v| T::of(*v)).collect(), dim).unwrap();
+    match w {
+        Some(w) => c
+            .with_weights(w.iter().map(|v| T::of(*v)).collect())
+            .unwrap(),
+        None => c,
+    }
+}
+
+fn single<T: Real>(op: &dyn DriftOperator, p: &Problem, dim: usize) -> drift_api::Result<Vec<T>> {
+    let (x, y) = (
+        cloud::<T>("x", &p.x, &p.wx, dim),
+        cloud("y", &p.y, &p.wy, dim),
+    );
+    let z = cloud::<T>("z", &p.z, &p.wz, dim);
+    let mut out = vec![T::zero(); p.x.len()];
+    apply_drift(
+        op,
+        DriftProblem {
+            backend: &CpuBackend,
+            x: &x,
+            y: &y,
+            context: &Context::default(),
+            out: &mut out,
+            scale: T::one(),
+            negatives: Some(Negatives::new(&z, 1.0)),
+        },
+    )?;
+    Ok(out)
+}
+
+/// max |a − b| / max |b|.
+fn rel<T: Real, U: Real>(a: &[T], b: &[U]) -> f64 {
+    let top = b.iter().fold(0.0f64, |m, v| m.max(v.as_f64().abs()));
+    let diff = a
+        .iter()
+        .zip(b)
+        .fold(0.0f64, |m, (x, y)| m.max((x.as_f64() - y.as_f64()).abs()));
+    diff / top
+}
+
+#[test]
+fn one_problem_transports_to_the_second_batch_as_the_dense_reference_does() {
+    let dim = 3;
+    for (seed, weighted, cap, tol) in [(1, false, 15, 0.0), (2, true, 200, 1e-9)] {
+        let batch = random_batch(seed, 4, dim, weighted);
+        for tau in [0.7, 2.0] {
+            let op = operator_from_str(
+                &format!(
+                    r#"{{"sinkhorn_drift": (temperature: {tau}, sinkhorn: (max_iters: {cap}, tol: {tol}), self_transport: Negatives)}}"#
+                ),
+                "t",
+            )
+            .unwrap();
+            for p in &batch {
+                let got = single::<f64>(op.as_ref(), p, dim).unwrap();
+                let want = reference(p, dim, tau, cap, tol);
+                assert!(rel(&got, &want) < 1e-11, "τ {tau}: {}", rel(&got, &want));
+            }
+        }
+    }
+}
+
+#[test]
+fn without_a_second_batch_the_negatives_form_is_a_typed_error() {
+    let op = operator_from_str(
+        r#"{"sinkhorn_drift": (temperature: 1.0, self_transport: Negatives)}"#,
+        "t",
+    )
+    .unwrap();
+    let x = PointCloud::new("x", vec![0.0f64, 1.0], 1).unwrap();
+    let y = PointCloud::new("y", vec![2.0f64, 3.0], 1).unwrap();
+    let e = drift_ops::drift(op.as_ref(), &x, &y).unwrap_err();
+    assert!(
+        matches!(&e, DriftError::InvalidParameter { what, .. } if what == "sinkhorn_drift.self_transport"),
+        "{e}"
+    );
+}
+
+/// One side of a flat batch: coordinates, point offsets, optional weights.
+type Side<T> = (Vec<T>, Vec<usize>, Option<Vec<T>>);
+
+/// Which side of a problem to flatten.
+type Pick = dyn Fn(&Problem) -> (&Vec<f64>, &Option<Vec<f64>>);
+
+/// The batch as flat arrays in precision `T`.
+struct Flat<T> {
+    dim: usize,
+    sides: [Side<T>; 3],
+}
+
+fn flat<T: Real>(problems: &[Problem], dim: usize) -> Flat<T> {
+    let side = |pick: &Pick| {
+        let mut offsets = vec![0];
+        let (mut data, mut w, mut weighted) = (vec![], vec![], false);
+        for p in problems {
+            let (v, ws) = pick(p);
+            data.extend(v.iter().map(|c| T::of(*c)));
+            offsets.push(offsets.last().unwrap() + v.len() / dim);
+            weighted |= ws.is_some();
+            w.extend(
+                ws.clone()
+                    .unwrap_or(vec![1.0; v.len() / dim])
+                    .iter()
+                    .map(|c| T::of(*c)),
+            );
+        }
+        (data, offsets, weighted.then_some(w))
+    };
+    Flat {
+        dim,
+        sides: [
+            side(&|p| (&p.x, &p.wx)),
+            side(&|p| (&p.y, &p.wy)),
+            side(&|p| (&p.z, &p.wz)),
+        ],
+    }
+}
+
+impl<T: Real> Flat<T> {
+    fn batch(&self) -> ProblemBatch<'_, T> {
+        let sets = |k: usize, what| {
+            let (data, offsets, w) = &self.sides[k];
+            let s = BatchSets::ragged(what, data, offsets.clone(), self.dim).unwrap();
+            match w {
+                Some(w) => s.with_weights(w).unwrap(),
+                None => s,
+            }
+        };
+        ProblemBatch::new(sets(0, "x"), sets(1, "y"))
+            .unwrap()
+            .with_negatives(sets(2, "negatives"))
+            .unwrap()
+    }
+}
+
+fn batched<T: Real>(op: &dyn DriftOperator, b: &ProblemBatch<'_, T>) -> (Vec<T>, BatchReport) {
+    let mut out = vec![T::zero(); b.field_len()];
+    let report = apply_drift_batch(
+        op,
+        BatchProblem {
+            backend: &CpuBackend,
+            batch: b,
+            context: &Context::default(),
+            out: &mut out,
+            scale: T::one(),
+            collective: &SingleProcess,
+        },
+    )
+    .unwrap();
+    (out, report)
+}
+
+fn per_problem<T: Real>(op: &dyn DriftOperator, b: &ProblemBatch<'_, T>) -> Vec<T> {
+    let mut out = vec![T::zero(); b.field_len()];
+    let p = BatchProblem {
+        backend: &CpuBackend,
+        batch: b,
+        context: &Context::default(),
+        out: &mut out,
+        scale: T::one(),
+        collective: &SingleProcess,
+    };
+    problem_by_problem(op, T::wrap_batch(p)).unwrap();
+    out
+}
+
+/// The Sinkhorn leaf at temperature `tau`, cap `cap`, tolerance `tol`.
+fn leaf(tau: f64, cap: usize, tol: f64) -> String {
+    format!(
+        r#"{{"sinkhorn_drift": (temperature: {tau}, sinkhorn: (max_iters: {cap}, tol: {tol}), self_transport: Negatives)}}"#
+    )
+}
+
+/// The trees with a fused path, every reduction per problem (what the per-problem default
+/// computes).
+fn per_problem_trees(leaf: &str, temps: &str) -> Vec<String> {
+    vec![
+        leaf.to_string(),
+        format!(
+            r#"{{"multi_temperature": (operator: {leaf}, temperatures: {temps}, over: Problem)}}"#
+        ),
+        format!(r#"{{"feature_scale": (operator: {leaf}, over: Problem)}}"#),
+        format!(
+            r#"{{"multi_temperature": (operator: {{"feature_scale": (operator: {leaf})}}, temperatures: {temps}, over: Problem)}}"#
+        ),
+        format!(
+            r#"{{"feature_scale": (operator: {{"multi_temperature": (operator: {leaf}, temperatures: {temps}, normalise: false)}}, over: Problem)}}"#
+        ),
+    ]
+}
+
+/// The one-sided leaf (`cap` and `tol` unused): the kernel and mask vary with `tau`'s draw.
+fn one_sided(tau: f64, cap: usize, _: f64) -> String {
+    let kernel = ["laplace", "gaussian"][cap % 2];
+    let mask = !cap.is_multiple_of(3);
+    format!(
+        r#"{{"one_sided": (temperature: {tau}, kernel: {{"{kernel}": ()}}, mask_self: {mask})}}"#
+    )
+}
+
+/// Algorithm 2 (`cap` and `tol` unused), varied as [`one_sided`].
+fn joint(tau: f64, cap: usize, tol: f64) -> String {
+    one_sided(tau, cap, tol).replace("one_sided", "deng_alg2")
+}
+
+/// The Sinkhorn leaf with the Laplace kernel.
+fn laplace_leaf(tau: f64, cap: usize, tol: f64) -> String {
+    leaf(tau, cap, tol).replace("temperature:", r#"kernel: {"laplace": ()}, temperature:"#)
+}
+
+/// A leaf's RON text from its temperature, iteration cap and tolerance.
+type LeafText = fn(f64, usize, f64) -> String;
+
+/// The leaves with a fused path, and the fewest negatives per problem each needs.
+const LEAVES: [(LeafText, usize); 4] = [(leaf, 1), (laplace_leaf, 1), (one_sided, 0), (joint, 0)];
+
+/// Fused against the per-problem default in precision `T`, within `tolerance`.
+fn fused_equals_the_default<T: Real>(temps: &str, taus: &[f64], tolerance: f64) {
+    let mut worst = 0.0f64;
+    for seed in 0..24u64 {
+        let dim = [1, 3, 17][seed as usize % 3];
+        let weighted = seed / 4 % 2 == 1;
+        let (leaf, least) = LEAVES[seed as usize % 4];
+        let problems = random_batch_with(100 + seed, 2 + seed as usize % 5, dim, weighted, least);
+        let f = flat::<T>(&problems, dim);
+        let b = f.batch();
+        // An iteration cap that stops every loop, and a tolerance that stops them earlier.
+        for (cap, tol) in [(3 + seed as usize % 15, 0.0), (500, 1e-4), (7, 0.0)] {
+            let tau = taus[seed as usize % taus.len()];
+            for text in per_problem_trees(&leaf(tau, cap, tol), temps) {
+                let op = operator_from_str(&text, "t").unwrap();
+                let (fast, report) = batched(op.as_ref(), &b);
+                assert!(
+                    report.per_problem.is_empty(),
+                    "{text}: not on the fused path"
+                );
+                let slow = per_problem(op.as_ref(), &b);
+                let r = rel(&fast, &slow);
+                worst = worst.max(r);
+                assert!(r < tolerance, "seed {seed} D={dim} {text}: {r:e}");
+            }
+        }
+    }
+    eprintln!("largest relative difference: {worst:e}");
+}
+
+#[test]
+fn the_fused_path_equals_the_per_problem_default_in_f64() {
+    fused_equals_the_default::<f64>("[0.5, 1.0, 2.0]", &[0.3, 1.0, 4.0, 0.02], 1e-12);
+}
+
+#[test]
+fn the_fused_path_equals_the_per_problem_default_in_f32() {
+    fused_equals_the_default::<f32>("[1.0, 2.0]", &[2.0, 4.0], 1e-6);
+}
+
+/// Batch-wide statistics: the scale and each λ_τ over every problem, against the per-problem
+/// single calls of the leaf combined here.
+#[test]
+fn batch_wide_statistics_match_the_single_calls_combined() {
+    let dim = 3;
+    let problems = random_batch(7, 5, dim, true);
+    let f = flat::<f64>(&problems, dim);
+    let b = f.batch();
+    let (tau, temps) = (0.8, [0.5, 1.0, 3.0]);
+    let root_d = (dim as f64).sqrt();
+    // The batch's scale: the mean distance over every pair of every problem, over √D.
+    let (mut num, mut pairs) = (0.0, 0.0);
+    for p in &problems {
+        let (x, y) = (
+            cloud::<f64>("x", &p.x, &p.wx, dim),
+            cloud("y", &p.y, &p.wy, dim),
+        );
+        let count = (x.len() * y.len()) as f64;
+        num += drift_ops::mean_distance(&CpuBackend, &x, &y).unwrap() * count;
+        pairs += count;
+    }
+    let s = num / pairs / root_d;
+    // V_τ per problem (data units), each the single call on the scaled problem.
+    let fields: Vec<Vec<f64>> = temps
+        .iter()
+        .map(|t| {
+            let op = operator_from_str(&leaf(tau * t * root_d, 10, 0.0), "t").unwrap();
+            problems
+                .iter()
+                .flat_map(|p| {
+                    let scaled = Problem {
+                        x: p.x.iter().map(|v| v / s).collect(),
+                        y: p.y.iter().map(|v| v / s).collect(),
+                        z: p.z.iter().map(|v| v / s).collect(),
+                        ..p.clone()
+                    };
+                    single::<f64>(op.as_ref(), &scaled, dim)
+                        .unwrap()
+                        .into_iter()
+                        .map(|v| v * s)
+                })
+                .collect()
+        })
+        .collect();
+    // Weighted points all count (weights are positive).
+    let lambda = |v: &[f64]| (v.iter().map(|c| c * c).sum::<f64>() / v.len() as f64).sqrt();
+    let temps_text = "[0.5, 1.0, 3.0]";
+    let text = format!(
+        r#"{{"multi_temperature": (operator: {{"feature_scale": (operator: {})}}, temperatures: {temps_text})}}"#,
+        leaf(tau, 10, 0.0)
+    );
+    let op = operator_from_str(&text, "t").unwrap();
+    let (got, report) = batched(op.as_ref(), &b);
+    assert!(report.per_problem.is_empty());
+    let mut want = vec![0.0; got.len()];
+    for (field, norm) in fields.iter().zip(&report.temperature_norms) {
+        let l = lambda(field);
+        assert!((norm.lambda - l).abs() < 1e-12 * l, "{} {l}", norm.lambda);
+        want.iter_mut().zip(field).for_each(|(w, v)| *w += v / l);
+    }
+    assert!(rel(&got, &want) < 1e-12, "{}", rel(&got, &want));
+    // feature_scale outside: λ_τ in scaled units, the sum then in data units (× s).
+    let text = format!(
+        r#"{{"feature_scale": (operator: {{"multi_temperature": (operator: {}, temperatures: {temps_text})}})}}"#,
+        leaf(tau, 10, 0.0)
+    );
+    let op = operator_from_str(&text, "t").unwrap();
+    let (outside, report) = batched(op.as_ref(), &b);
+    assert!((report.scale.unwrap() - s).abs() < 1e-12 * s);
+    let scaled: Vec<f64> = want.iter().map(|v| v * s).collect();
+    assert!(rel(&outside, &scaled) < 1e-12, "{}", rel(&outside, &scaled));
+}
+
+#[test]
+fn the_general_path_keeps_what_the_fused_one_does_not_cover() {
+    let dim = 2;
+    let problems = random_batch(3, 3, dim, false);
+    let f = flat::<f64>(&problems, dim);
+    let b = f.batch();
+    // The particles as the self-transport set, ε-scaling: problem by problem.
+    for text in [
+        r#"{"sinkhorn_drift": (temperature: 1.0)}"#,
+        r#"{"sinkhorn_drift": (temperature: 1.0, sinkhorn: (epsilon_scaling: Some(0.5)), self_transport: Negatives)}"#,
+    ] {
+        let op = operator_from_str(text, "t").unwrap();
+        let (fast, report) = batched(op.as_ref(), &b);
+        assert_eq!(report.per_problem.len(), 3, "{text}");
+        assert!(rel(&fast, &per_problem(op.as_ref(), &b)) == 0.0);
+    }
+    // f32 at a temperature whose log-weights f32 cannot hold: the general path promotes it.
+    let f32s = flat::<f32>(&problems, dim);
+    let b = f32s.batch();
+    let op = operator_from_str(&leaf(1e-5, 5, 0.0), "t").unwrap();
+    let (_, report) = batched(op.as_ref(), &b);
+    assert_eq!(report.per_problem.len(), 3);
+}
