@@ -379,10 +379,7 @@ fn fused_equals_the_default<T: Real>(temps: &str, taus: &[f64], tolerance: f64) 
             for text in per_problem_trees(&leaf(tau, cap, tol), temps) {
                 let op = operator_from_str(&text, "t").unwrap();
                 let (fast, report) = batched(op.as_ref(), &b);
-                assert!(
-                    report.per_problem.is_empty(),
-                    "{text}: not on the fused path"
-                );
+                assert!(report.fused, "{text}: not on the fused path");
                 let slow = per_problem(op.as_ref(), &b);
                 let r = rel(&fast, &slow);
                 worst = worst.max(r);
@@ -456,7 +453,7 @@ fn batch_wide_statistics_match_the_single_calls_combined() {
     );
     let op = operator_from_str(&text, "t").unwrap();
     let (got, report) = batched(op.as_ref(), &b);
-    assert!(report.per_problem.is_empty());
+    assert!(report.fused);
     let mut want = vec![0.0; got.len()];
     for (field, norm) in fields.iter().zip(&report.temperature_norms) {
         let l = lambda(field);
@@ -490,6 +487,7 @@ fn the_general_path_keeps_what_the_fused_one_does_not_cover() {
         let op = operator_from_str(text, "t").unwrap();
         let (fast, report) = batched(op.as_ref(), &b);
         assert_eq!(report.per_problem.len(), 3, "{text}");
+        assert!(!report.fused, "{text}");
         assert!(rel(&fast, &per_problem(op.as_ref(), &b)) == 0.0);
     }
     // f32 at a temperature whose log-weights f32 cannot hold: the general path promotes it.
@@ -498,4 +496,53 @@ fn the_general_path_keeps_what_the_fused_one_does_not_cover() {
     let op = operator_from_str(&leaf(1e-5, 5, 0.0), "t").unwrap();
     let (_, report) = batched(op.as_ref(), &b);
     assert_eq!(report.per_problem.len(), 3);
+}
+
+/// The fused Sinkhorn path reports what the per-problem default does: every problem's couplings
+/// (each temperature's attraction and repulsion), their iterations, which stopped unconverged,
+/// and the worst marginal error.
+#[test]
+fn the_fused_sinkhorn_path_reports_iterations_and_unconverged_problems() {
+    let dim = 3;
+    let problems = random_batch_with(77, 4, dim, true, 1);
+    let f = flat::<f64>(&problems, dim);
+    let b = f.batch();
+    for (cap, tol) in [(4, 0.0), (2000, 1e-6), (6, 1e-3)] {
+        for text in per_problem_trees(&leaf(0.5, cap, tol), "[0.5, 1.0, 2.0]") {
+            let op = operator_from_str(&text, "t").unwrap();
+            let (_, fast) = batched(op.as_ref(), &b);
+            assert!(fast.fused, "{text}");
+            let mut out = vec![0.0; b.field_len()];
+            let slow = problem_by_problem(
+                op.as_ref(),
+                f64::wrap_batch(BatchProblem {
+                    backend: &CpuBackend,
+                    batch: &b,
+                    context: &Context::default(),
+                    out: &mut out,
+                    scale: 1.0,
+                    collective: &SingleProcess,
+                }),
+            )
+            .unwrap();
+            assert_eq!(fast.per_problem.len(), 4, "{text}");
+            assert_eq!(fast.unconverged(), slow.unconverged(), "{text}");
+            let total = |r: &BatchReport| -> usize {
+                r.per_problem.iter().map(|p| p.total_iterations()).sum()
+            };
+            assert_eq!(total(&fast), total(&slow), "{text}");
+            let (a, e) = (
+                fast.max_marginal_error().unwrap(),
+                slow.max_marginal_error().unwrap(),
+            );
+            assert!(
+                (a - e).abs() <= 1e-9 * e.max(1e-12),
+                "{text}: {a:e} against {e:e}"
+            );
+            if tol == 0.0 {
+                // An iteration cap with no tolerance: every coupling stops unconverged.
+                assert!(fast.unconverged() > 0, "{text}");
+            }
+        }
+    }
 }

@@ -424,8 +424,12 @@ pub struct BatchReport {
     pub temperature_norms: Vec<TemperatureNorm>,
     /// Reports of sub-operators, for compositions.
     pub parts: Vec<BatchReport>,
-    /// One report per problem, when the problems ran one by one ([`problem_by_problem`]).
+    /// One report per problem, when the problems ran one by one ([`problem_by_problem`]), or
+    /// when a fused path solved couplings per problem (their iterations and marginal errors).
     pub per_problem: Vec<DriftReport>,
+    /// Whether a fused batched path computed this node (every problem in one pass of the
+    /// backend's own), rather than the problems one by one through the single-problem operator.
+    pub fused: bool,
 }
 
 impl BatchReport {

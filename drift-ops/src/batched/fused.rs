@@ -20,7 +20,9 @@ use drift_api::batch::{batch_norm, split_per_problem, support_len};
 use drift_api::kit::{
     problem_by_problem, BatchProblem, BatchSets, Reduction, TemperatureNorm, WEIGHT_ERROR_TOLERANCE,
 };
-use drift_api::{BatchReport, DriftError, DriftOperator, Real, Result};
+use drift_api::{
+    BatchReport, CouplingReport, DriftError, DriftOperator, DriftReport, Real, Result,
+};
 use rayon::prelude::*;
 
 /// Runs `op` on the batch on its fused path when it has one, else problem by problem.
@@ -189,7 +191,7 @@ fn fused<T: Real>(plan: &Plan, p: &mut BatchProblem<'_, T>) -> Result<Option<Bat
         Some(s) if s.outside => scales[b],
         _ => 1.0,
     };
-    let squares: Vec<Vec<f64>> = per_problem
+    let squares: Vec<(Vec<f64>, Vec<CouplingReport>)> = per_problem
         .into_par_iter()
         .enumerate()
         .map_init(Prepared::<T>::default, |s, (b, field)| {
@@ -211,10 +213,12 @@ fn fused<T: Real>(plan: &Plan, p: &mut BatchProblem<'_, T>) -> Result<Option<Bat
             let mut dist = std::mem::take(&mut s.dist);
             let kd = kernel_distances(plan.kernel, sq, &mut dist);
             let mut squares = vec![0.0f64; n_t];
+            let mut couplings = Vec::new();
             for (r, factor) in factors.iter().enumerate() {
                 let g = &mut field[r * n * dim..(r + 1) * n * dim];
                 let inv_tau = T::of(1.0 / (unit_len * base * factor));
-                leaf_field(leaf, s, kd, (n, m, stride, dim), inv_tau, g).map_err(|e| {
+                let shape = (n, m, stride, dim);
+                leaf_field(leaf, s, kd, shape, inv_tau, g, &mut couplings).map_err(|e| {
                     DriftError::InProblem {
                         index: b,
                         source: Box::new(e),
@@ -225,9 +229,11 @@ fn fused<T: Real>(plan: &Plan, p: &mut BatchProblem<'_, T>) -> Result<Option<Bat
             }
             s.sq = own;
             s.dist = dist;
-            Ok(squares)
+            Ok((squares, couplings))
         })
-        .collect::<Result<_>>()?;
+        .collect::<Result<Vec<_>>>()?;
+    let (squares, couplings): (Vec<Vec<f64>>, Vec<Vec<CouplingReport>>) =
+        squares.into_iter().unzip();
     buffers::give_back(kept);
     // Pass C: λ_τ and the weighted sum.
     let counts: Vec<f64> = (0..problems)
@@ -271,6 +277,17 @@ fn fused<T: Real>(plan: &Plan, p: &mut BatchProblem<'_, T>) -> Result<Option<Bat
     let combined = combine(p, &fields, &stacked, &weights)?;
     buffers::give_back(fields);
     let drift_norm = batch_norm(p.collective, &combined)?;
+    // One report per problem where the leaf solved couplings (each temperature's attraction and
+    // repulsion, in order), as the per-problem default gives.
+    let per_problem = if couplings.iter().all(Vec::is_empty) {
+        Vec::new()
+    } else {
+        couplings
+            .into_iter()
+            .zip(&combined)
+            .map(|(c, (sq, count))| DriftReport::of(leaf.name(), c, (sq / count.max(1.0)).sqrt()))
+            .collect()
+    };
     let mean = |v: &mut dyn Iterator<Item = f64>| v.sum::<f64>() / problems as f64;
     Ok(Some(BatchReport {
         operator: plan.root.into(),
@@ -294,6 +311,8 @@ fn fused<T: Real>(plan: &Plan, p: &mut BatchProblem<'_, T>) -> Result<Option<Bat
                 .collect(),
             None => Vec::new(),
         },
+        per_problem,
+        fused: true,
         ..Default::default()
     }))
 }

@@ -58,6 +58,17 @@ pub(crate) enum Leaf {
     },
 }
 
+impl Leaf {
+    /// The leaf operator's registered name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Leaf::Sinkhorn { .. } => SinkhornDrift::NAME,
+            Leaf::OneSided { .. } => OneSided::NAME,
+            Leaf::Joint { .. } => DengAlg2::NAME,
+        }
+    }
+}
+
 /// `multi_temperature` around the leaf (possibly through `feature_scale`).
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Multi {

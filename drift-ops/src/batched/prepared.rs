@@ -9,7 +9,7 @@ use super::plan::{Leaf, Radial};
 use super::sinkhorn::{transport, LoopScratch, Stop, Term};
 use drift_api::batch::support_len;
 use drift_api::kit::{BatchProblem, BatchSets};
-use drift_api::{Real, Result};
+use drift_api::{CouplingReport, Real, Result};
 
 /// Normalised log-weights of a side of problem `b` (as [`drift_api::PointCloud::log_weights`]).
 fn log_weights_into<T: Real>(sets: &BatchSets<'_, T>, b: usize, out: &mut Vec<T>) {
@@ -177,16 +177,18 @@ pub(super) fn leaf_field<T: Real>(
     (n, m, stride, dim): (usize, usize, usize, usize),
     inv_tau: T,
     g: &mut [T],
+    couplings: &mut Vec<CouplingReport>,
 ) -> Result<()> {
     match leaf {
         Leaf::Sinkhorn { max_iters, tol } => {
             g.fill(T::zero());
             let stop = Stop { max_iters, tol };
+            let terms = ["attraction", "repulsion"];
             let halves = [
                 (&s.log_b, &s.columns[..m * dim], 0, T::one()),
                 (&s.log_n, &s.columns[m * dim..], m, -T::one()),
             ];
-            for (log_b, columns, first, sign) in halves {
+            for ((log_b, columns, first, sign), term_name) in halves.into_iter().zip(terms) {
                 let term = Term {
                     log_a: &s.log_a,
                     log_b,
@@ -196,7 +198,17 @@ pub(super) fn leaf_field<T: Real>(
                     first,
                     inv_tau,
                 };
-                transport(&term, stop, dim, &mut s.terms, g, sign)?;
+                let (iterations, error) = transport(&term, stop, dim, &mut s.terms, g, sign)?;
+                // What the general path's Sinkhorn coupling reports, so that a batch's
+                // unconverged problems and worst marginal error show on this path too.
+                couplings.push(CouplingReport {
+                    coupling: "sinkhorn".into(),
+                    term: term_name.into(),
+                    iterations,
+                    marginal_error: Some(error),
+                    converged: error <= tol,
+                    path: None,
+                });
             }
         }
         Leaf::OneSided { mask_self } => {

@@ -130,6 +130,7 @@ impl DengOfficial {
                     lambda: *l,
                 })
                 .collect(),
+            fused: true,
             ..Default::default()
         })
     }
