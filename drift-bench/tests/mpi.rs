@@ -351,6 +351,54 @@ fn a_killed_rank_ends_the_job_within_a_minute() {
 }
 
 #[test]
+fn a_rank_that_hangs_before_the_work_is_named_after_the_deadline() {
+    if !have_mpirun() {
+        return;
+    }
+    let dir = scratch("mpi-late");
+    let x = batch_file(&dir, "x.npy", (8, 16), 0.0, false);
+    let y = batch_file(&dir, "y.npy", (8, 16), 0.5, false);
+    let op = dir.join("op.ron");
+    std::fs::write(&op, r#"{"deng_official": ()}"#).unwrap();
+    let out = dir.join("v.npy");
+    let args = apply_args(&op, &x, &y, &["--out", s(&out)]);
+    // Rank 2 sleeps 30 s before the agreement; the others give up after 3 s.
+    let clock = Instant::now();
+    let output = Command::new("mpirun")
+        .args(["--allow-run-as-root", "--oversubscribe", "-np", RANKS])
+        .args([
+            "-x",
+            "DRIFT_MPI_TIMEOUT_S=3",
+            "-x",
+            "DRIFT_MPI_TEST_DELAY_RANK=2:30",
+        ])
+        .arg(BIN)
+        .args(&args)
+        .env("RAYON_NUM_THREADS", "1")
+        .output()
+        .unwrap();
+    let took = clock.elapsed();
+    let (stdout, stderr) = text(&output);
+    assert!(!output.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("error: MPI rank 0: MPI rank 2 has not reached the start of the work"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("DRIFT_MPI_TIMEOUT_S"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        took >= Duration::from_secs(3),
+        "ended before the deadline: {stderr}"
+    );
+    assert!(
+        took < Duration::from_secs(20),
+        "the job took {took:?} to end"
+    );
+    assert!(!out.exists(), "nothing is written");
+    eprintln!("a hung rank was named and the job ended in {took:?}");
+}
+
+#[test]
 fn a_rank_that_fails_mid_run_ends_the_job() {
     if !have_mpirun() {
         return;
