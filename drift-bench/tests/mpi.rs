@@ -308,8 +308,23 @@ fn ranks_that_disagree_stop_before_any_work() {
     assert!(stderr.contains(said), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(!out.exists(), "nothing is written");
+    // Rank 2 reads another --y of the same shape: no rank reads the whole file, yet the sampled
+    // contents differ and every rank stops.
+    let (y, y_other) = (
+        dir.join("y.npy"),
+        batch_file(&dir, "y-other.npy", (6, 7), 0.9, false),
+    );
+    let output = mpirun_with_rank(2, &swapped(&args, s(&y), s(&y_other)), &args);
+    let (_, stderr) = text(&output);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("MPI ranks disagree before the work: --y contents (hash) is"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("on rank 2 but"), "{stderr}");
+    assert!(!out.exists(), "nothing is written");
     // A rank that cannot read its input stops every rank, naming it.
-    let (y, missing) = (dir.join("y.npy"), dir.join("missing.npy"));
+    let missing = dir.join("missing.npy");
     let output = mpirun_with_rank(3, &swapped(&args, s(&y), s(&missing)), &args);
     let (_, stderr) = text(&output);
     assert!(!output.status.success());

@@ -100,7 +100,7 @@ fn fingerprint(
 pub fn run(world: &World, a: &ApplyArgs, out: &mut impl Write, err: &mut impl Write) -> Result<()> {
     let mut ready = agree(world, ready(world, a, err))?;
     check_same(world, &ready.fingerprint)?;
-    let Shape::Batch(problems, ..) = ready.inputs.x.shape() else {
+    let Shape::Batch(local, ..) = ready.inputs.x.shape() else {
         // The others have nothing to do: rank 0 works alone, as one process would.
         if !world.is_root() {
             return Ok(());
@@ -122,6 +122,8 @@ pub fn run(world: &World, a: &ApplyArgs, out: &mut impl Write, err: &mut impl Wr
             out,
         );
     };
+    // Split inputs hold this rank's problems only: the batch's are counted in the split.
+    let problems = ready.split.as_ref().map_or(local, |s| s.problems);
     if problems < world.size() {
         return Err(MpiError::Unfit {
             reason: format!(

@@ -224,3 +224,31 @@ fn push_file(f: &mut Fingerprint, arg: &str, precision: Option<&str>, shape: Str
     );
     f.push(&format!("{arg} contents (hash)"), what);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sampled_hashes_tell_files_apart_and_copies_alike() {
+        let dir = std::env::temp_dir().join(format!("drift-sample-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let write = |name: &str, bytes: &[u8]| {
+            let p = dir.join(name);
+            std::fs::write(&p, bytes).unwrap();
+            sample_hash(&p).unwrap()
+        };
+        // 200 KiB: far more than the samples, so that blocks are skipped between them.
+        let a: Vec<u8> = (0..200 * 1024).map(|i| (i * 7 % 251) as u8).collect();
+        let mut first = a.clone();
+        first[10] ^= 1;
+        let mut last = a.clone();
+        *last.last_mut().unwrap() ^= 1;
+        let ha = write("a", &a);
+        assert_eq!(ha, write("copy", &a));
+        assert_ne!(ha, write("first", &first), "the header's block is sampled");
+        assert_ne!(ha, write("last", &last), "the last block is sampled");
+        assert_ne!(ha, write("short", &a[..a.len() - 8]), "the size is hashed");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
