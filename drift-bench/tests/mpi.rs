@@ -1,8 +1,10 @@
 //! `mpirun -np 4 drift-bench apply|compare` (the `mpi` feature): a batch split over the ranks
 //! gives the field of one process (f64 to 1e-12, f32 to 1e-5 relative), batch-wide statistics
 //! included; a single problem runs on rank 0 alone; ranks that disagree on their inputs stop
-//! before any work, naming the rank and the input; a rank killed mid-run ends the job within 60 s;
-//! `compare` over 4 ranks writes the `results.json` of one process, timings and commands aside.
+//! before any work, naming the rank and the input (also when each reads only its part of a file);
+//! a rank that hangs before the work is named after the deadline; a rank killed mid-run ends the
+//! job within 60 s; `compare` over 4 ranks writes the `results.json` of one process, timings and
+//! commands aside.
 //!
 //! Skipped (with a message) where `mpirun` is missing, unless `CI=true`, where that fails.
 #![cfg(feature = "mpi")]

@@ -34,11 +34,7 @@ fn leading(shape: Shape) -> usize {
 /// The reference: rows `a..b` cut from the whole array's values, written out here.
 fn cut(whole: &Array, a: usize, b: usize) -> Array {
     let rows = leading(whole.shape());
-    let per = if rows == 0 {
-        0
-    } else {
-        whole.values().len() / rows
-    };
+    let per = whole.values().len().checked_div(rows).unwrap_or(0);
     let shape = match whole.shape() {
         Shape::Vector(_) => Shape::Vector(b - a),
         Shape::Matrix(_, d) => Shape::Matrix(b - a, d),
