@@ -121,20 +121,25 @@ fn read_part(
     header: csv::Header,
 ) -> Result<(Array, String, String)> {
     let located = |e: &dyn std::fmt::Display| anyhow!("{arg} {}: {e}", path.display());
-    if Format::of(arg, path)? != Format::Npy {
-        let whole = point_files::read_array(arg, path, header)?;
-        let part = slice_array(&whole, &split.range)?;
-        return Ok((part, whole.shape().to_string(), content_hash(&whole)));
-    }
-    let shape = npy::shape_of(path).map_err(|e| located(&e))?;
-    if leading(shape) != split.problems {
-        bail!(
+    let same_batch = |shape: Shape| {
+        if leading(shape) == split.problems {
+            return Ok(());
+        }
+        Err(anyhow!(
             "{arg} {}: holds {} problems (shape {shape}) but --x holds {}",
             path.display(),
             leading(shape),
             split.problems
-        );
+        ))
+    };
+    if Format::of(arg, path)? != Format::Npy {
+        let whole = point_files::read_array(arg, path, header)?;
+        same_batch(whole.shape())?;
+        let part = slice_array(&whole, &split.range)?;
+        return Ok((part, whole.shape().to_string(), content_hash(&whole)));
     }
+    let shape = npy::shape_of(path).map_err(|e| located(&e))?;
+    same_batch(shape)?;
     let part = npy::read_rows(path, split.range.clone()).map_err(|e| located(&e))?;
     let hash = sample_hash(path).map_err(|e| located(&e))?;
     Ok((part, shape.to_string(), hash))
