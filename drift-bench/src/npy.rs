@@ -32,6 +32,9 @@ use literal::{Literal, Parser};
 use std::fmt;
 
 mod literal;
+mod rows;
+
+pub use rows::{read_rows, shape_of, RowsError};
 
 /// The first six bytes of every `.npy` file.
 pub const MAGIC: &[u8; 6] = b"\x93NUMPY";
@@ -111,6 +114,43 @@ impl std::error::Error for NpyError {}
 
 /// Parses a `.npy` file's bytes.
 pub fn from_bytes(bytes: &[u8]) -> Result<Array, NpyError> {
+    let (header, data_start) = header_of(bytes)?;
+    let expected = header.data_len()?;
+    let data = &bytes[data_start..];
+    if data.len() < expected {
+        return Err(truncated("data", expected, data.len()));
+    }
+    if data.len() > expected {
+        return Err(NpyError::TrailingBytes {
+            expected,
+            found: data.len(),
+        });
+    }
+    let mut values = decode(header.precision, data);
+    if header.fortran_order {
+        if let Shape::Batch(..) = header.shape {
+            return Err(NpyError::BadHeader(
+                "a three-dimensional array in Fortran order is not supported; save it with \
+                 np.save(path, np.ascontiguousarray(a))"
+                    .into(),
+            ));
+        }
+        if let Shape::Matrix(rows, cols) = header.shape {
+            values = match values {
+                Values::F32(v) => Values::F32(transpose(&v, rows, cols)),
+                Values::F64(v) => Values::F64(transpose(&v, rows, cols)),
+            };
+        }
+    }
+    Array::new(header.shape, values).map_err(|e| NpyError::BadHeader(e.to_string()))
+}
+
+/// The bytes a file's preamble (magic, version, header length) needs at most.
+const PREAMBLE: usize = 12;
+
+/// Where the data of a file starting with `bytes` begins (the preamble's magic, version and header
+/// length: at most [`PREAMBLE`] bytes are read) and the format's major version.
+fn data_start(bytes: &[u8]) -> Result<(usize, u8), NpyError> {
     let n = bytes.len().min(MAGIC.len());
     if bytes[..n] != MAGIC[..n] {
         return Err(NpyError::BadMagic);
@@ -135,8 +175,16 @@ pub fn from_bytes(bytes: &[u8]) -> Result<Array, NpyError> {
     let data_start = start
         .checked_add(header_len)
         .ok_or_else(|| NpyError::BadHeader("header length overflows".into()))?;
+    Ok((data_start, major))
+}
+
+/// The header of a file starting with `bytes` (which hold at least the header) and where its
+/// data begins.
+fn header_of(bytes: &[u8]) -> Result<(Header, usize), NpyError> {
+    let (data_start, major) = data_start(bytes)?;
+    let start = if major == 1 { 10 } else { 12 };
     if bytes.len() < data_start {
-        return Err(truncated("header", header_len, bytes.len() - start));
+        return Err(truncated("header", data_start - start, bytes.len() - start));
     }
     let raw = &bytes[start..data_start];
     let text: String = if major == 3 {
@@ -147,28 +195,12 @@ pub fn from_bytes(bytes: &[u8]) -> Result<Array, NpyError> {
         // Versions 1 and 2 store the header in Latin-1: every byte is one code point.
         raw.iter().map(|b| char::from(*b)).collect()
     };
-    let header = parse_header(&text)?;
-    let width = match header.precision {
-        Width::F4 => 4,
-        Width::F8 => 8,
-    };
-    let too_large = || NpyError::BadHeader(format!("shape {} is too large", header.shape));
-    let expected = header
-        .shape
-        .count()
-        .and_then(|count| count.checked_mul(width))
-        .ok_or_else(too_large)?;
-    let data = &bytes[data_start..];
-    if data.len() < expected {
-        return Err(truncated("data", expected, data.len()));
-    }
-    if data.len() > expected {
-        return Err(NpyError::TrailingBytes {
-            expected,
-            found: data.len(),
-        });
-    }
-    let mut values = match header.precision {
+    Ok((parse_header(&text)?, data_start))
+}
+
+/// Little-endian values of `width` from `data` (whose length is a multiple of the width).
+fn decode(width: Width, data: &[u8]) -> Values {
+    match width {
         Width::F4 => Values::F32(
             data.chunks_exact(4)
                 .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
@@ -179,23 +211,7 @@ pub fn from_bytes(bytes: &[u8]) -> Result<Array, NpyError> {
                 .map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
                 .collect(),
         ),
-    };
-    if header.fortran_order {
-        if let Shape::Batch(..) = header.shape {
-            return Err(NpyError::BadHeader(
-                "a three-dimensional array in Fortran order is not supported; save it with \
-                 np.save(path, np.ascontiguousarray(a))"
-                    .into(),
-            ));
-        }
-        if let Shape::Matrix(rows, cols) = header.shape {
-            values = match values {
-                Values::F32(v) => Values::F32(transpose(&v, rows, cols)),
-                Values::F64(v) => Values::F64(transpose(&v, rows, cols)),
-            };
-        }
     }
-    Array::new(header.shape, values).map_err(|e| NpyError::BadHeader(e.to_string()))
 }
 
 /// Serialises an array as a `.npy` file (little-endian, C order).
@@ -267,6 +283,24 @@ struct Header {
     precision: Width,
     fortran_order: bool,
     shape: Shape,
+}
+
+impl Header {
+    /// Bytes per value.
+    fn width(&self) -> usize {
+        match self.precision {
+            Width::F4 => 4,
+            Width::F8 => 8,
+        }
+    }
+
+    /// Bytes of the whole data.
+    fn data_len(&self) -> Result<usize, NpyError> {
+        self.shape
+            .count()
+            .and_then(|count| count.checked_mul(self.width()))
+            .ok_or_else(|| NpyError::BadHeader(format!("shape {} is too large", self.shape)))
+    }
 }
 
 fn parse_header(text: &str) -> Result<Header, NpyError> {
@@ -372,134 +406,4 @@ fn parse_descr(d: &str) -> Result<Width, NpyError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn file(header: &str, data: &[u8]) -> Vec<u8> {
-        let mut out = MAGIC.to_vec();
-        out.extend_from_slice(&[1, 0]);
-        out.extend_from_slice(&(header.len() as u16).to_le_bytes());
-        out.extend_from_slice(header.as_bytes());
-        out.extend_from_slice(data);
-        out
-    }
-
-    #[test]
-    fn header_variants() {
-        let one = 1.5f64.to_le_bytes();
-        for descr in ["<f8", "|f8", "=f8", "f8"] {
-            let h = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': (1,), }}\n");
-            let a = from_bytes(&file(&h, &one)).unwrap();
-            assert_eq!(a.values(), &Values::F64(vec![1.5]));
-        }
-        let h = "{\"descr\":\"<f8\",\"shape\":(1L,1L),\"fortran_order\":False}";
-        assert_eq!(
-            from_bytes(&file(h, &one)).unwrap().shape(),
-            Shape::Matrix(1, 1)
-        );
-    }
-
-    #[test]
-    fn fortran_order_is_transposed() {
-        // The matrix [[1, 2, 3], [4, 5, 6]] in column-major order.
-        let data: Vec<u8> = [1.0f32, 4.0, 2.0, 5.0, 3.0, 6.0]
-            .iter()
-            .flat_map(|v| v.to_le_bytes())
-            .collect();
-        let h = "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }\n";
-        let a = from_bytes(&file(h, &data)).unwrap();
-        assert_eq!(a.values(), &Values::F32(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]));
-    }
-
-    #[test]
-    fn bad_headers_are_errors() {
-        let eight = [0u8; 8];
-        let cases = [
-            (
-                "{'descr': '<i8', 'fortran_order': False, 'shape': (1,), }",
-                "found <i8",
-            ),
-            (
-                "{'descr': '>f8', 'fortran_order': False, 'shape': (1,), }",
-                "big-endian",
-            ),
-            (
-                "{'descr': [('a', '<f8')], 'fortran_order': False, 'shape': (1,), }",
-                "structured",
-            ),
-            (
-                "{'descr': '<f8', 'fortran_order': False, 'shape': (1, 1, 1, 1), }",
-                "(1, 1, 1, 1)",
-            ),
-            (
-                "{'descr': '<f8', 'fortran_order': False, 'shape': (), }",
-                "()",
-            ),
-            (
-                "{'descr': '<f8', 'fortran_order': False, 'shape': (1), }",
-                "found an integer",
-            ),
-            (
-                "{'descr': '<f8', 'fortran_order': False}",
-                "'shape' is missing",
-            ),
-            (
-                "{'descr': '<f8', 'fortran_order': 0, 'shape': (1,), }",
-                "True or False",
-            ),
-            (
-                "{'descr': '<f8', 'fortran_order': False, 'shape': (1,), 'x': 1}",
-                "unexpected key",
-            ),
-            (
-                "{'descr': '<f8', 'fortran_order': False, 'shape': (99999999999999999999,)}",
-                "too large",
-            ),
-            (
-                "{'descr': '<f8', 'fortran_order': False, 'shape': (4611686018427387904, 4)}",
-                "too large",
-            ),
-            ("{'descr': '<f8'", "end of the header"),
-            ("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[", "nested"),
-            (
-                "{'descr': '<f8', 'fortran_order': False, 'shape': (1,), } x",
-                "after the dict",
-            ),
-        ];
-        for (h, needle) in cases {
-            let e = from_bytes(&file(h, &eight)).unwrap_err().to_string();
-            assert!(e.contains(needle), "{h}: {e}");
-        }
-    }
-
-    #[test]
-    fn short_and_foreign_inputs_are_errors() {
-        let good = to_bytes(&Array::new(Shape::Vector(2), Values::F32(vec![1.0, 2.0])).unwrap());
-        for cut in 0..good.len() {
-            assert!(from_bytes(&good[..cut]).is_err(), "cut at {cut}");
-        }
-        let mut long = good.clone();
-        long.push(0);
-        assert!(matches!(
-            from_bytes(&long),
-            Err(NpyError::TrailingBytes { .. })
-        ));
-        assert_eq!(
-            from_bytes(b"PK\x03\x04 a zip file"),
-            Err(NpyError::BadMagic)
-        );
-        let mut v9 = good;
-        v9[6] = 9;
-        assert_eq!(from_bytes(&v9), Err(NpyError::UnsupportedVersion(9, 0)));
-    }
-
-    #[test]
-    fn data_is_64_byte_aligned() {
-        for n in 0..200 {
-            let a = Array::new(Shape::Vector(n), Values::F64(vec![0.0; n])).unwrap();
-            let bytes = to_bytes(&a);
-            assert_eq!((bytes.len() - 8 * n) % 64, 0);
-            assert_eq!(from_bytes(&bytes).unwrap(), a);
-        }
-    }
-}
+mod tests;

@@ -1,104 +1,21 @@
 //! `mpirun -np 4 drift-bench apply|compare` (the `mpi` feature): a batch split over the ranks
 //! gives the field of one process (f64 to 1e-12, f32 to 1e-5 relative), batch-wide statistics
 //! included; a single problem runs on rank 0 alone; ranks that disagree on their inputs stop
-//! before any work, naming the rank and the input; a rank killed mid-run ends the job within 60 s;
-//! `compare` over 4 ranks writes the `results.json` of one process, timings and commands aside.
+//! before any work (`mpi_faults.rs`, with the other faults); `compare` over 4 ranks writes the
+//! `results.json` of one process, timings and commands aside.
 //!
 //! Skipped (with a message) where `mpirun` is missing, unless `CI=true`, where that fails.
 #![cfg(feature = "mpi")]
 
 mod common;
+mod mpi_support;
 
 use common::*;
-use drift_bench::array::{Shape, Values};
+use drift_bench::array::Shape;
 use drift_bench::gaussian_blob;
+use mpi_support::*;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::time::{Duration, Instant};
-
-const RANKS: &str = "4";
-
-/// True when `mpirun` runs; false (after saying so) when it is missing outside CI.
-fn have_mpirun() -> bool {
-    let found = Command::new("mpirun")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true but mpirun is missing: install openmpi-bin (.ci/mpi.sh does)"
-        );
-        eprintln!("skipping: mpirun not found (install openmpi-bin to run the MPI tests)");
-    }
-    found
-}
-
-/// `mpirun -np 4` on `program args`, as root too, with more ranks than cores allowed.
-fn mpirun(program: &[&str], args: &[&str]) -> Output {
-    Command::new("mpirun")
-        .args(["--allow-run-as-root", "--oversubscribe", "-np", RANKS])
-        .args(program)
-        .args(args)
-        // Four ranks share the machine's cores: one thread each keeps them from fighting.
-        .env("RAYON_NUM_THREADS", "1")
-        .output()
-        .unwrap()
-}
-
-fn succeeded(out: &Output, what: &str) -> String {
-    let (stdout, stderr) = text(out);
-    assert!(out.status.success(), "{what} failed:\n{stdout}\n{stderr}");
-    stdout
-}
-
-fn values(path: &Path) -> Vec<f64> {
-    match read_npy(path).into_values() {
-        Values::F64(v) => v,
-        Values::F32(v) => v.into_iter().map(f64::from).collect(),
-    }
-}
-
-/// `(b, n, 3)` blobs, one centre per problem, in f32 or f64.
-fn batch_file(dir: &Path, name: &str, shape: (usize, usize), shift: f64, f32: bool) -> PathBuf {
-    let (b, n) = shape;
-    let mut data = Vec::new();
-    for q in 0..b {
-        let centre = [0.3 * q as f64 + shift, -0.2 * q as f64, shift];
-        data.extend(gaussian_blob(n, &centre, 1.0, 7 + q as u64));
-    }
-    let path = dir.join(name);
-    if f32 {
-        write_npy::<f32>(&path, Shape::Batch(b, n, 3), &cast::<f32>(&data));
-    } else {
-        write_npy::<f64>(&path, Shape::Batch(b, n, 3), &data);
-    }
-    path
-}
-
-/// Inputs of a batch of 6 problems (uneven shares over 4 ranks: 1, 2, 1, 2) with weighted
-/// negatives; returns the arguments after `--op`.
-fn batch_inputs(dir: &Path, f32: bool) -> Vec<String> {
-    let x = batch_file(dir, "x.npy", (6, 5), 0.0, f32);
-    let y = batch_file(dir, "y.npy", (6, 7), 0.5, f32);
-    let n = batch_file(dir, "n.npy", (6, 3), -0.5, f32);
-    let w = dir.join("w.npy");
-    let weights: Vec<f64> = (0..18).map(|k| 0.5 + (k % 4) as f64).collect();
-    write_npy::<f64>(&w, Shape::Matrix(6, 3), &weights);
-    [
-        "--x",
-        s(&x),
-        "--y",
-        s(&y),
-        "--negatives",
-        s(&n),
-        "--negative-weights",
-        s(&w),
-    ]
-    .map(String::from)
-    .to_vec()
-}
+use std::path::Path;
 
 /// The field of `op` on `inputs` by one process and by 4 ranks, and what each printed.
 fn one_and_four(dir: &Path, op: &str, inputs: &[String]) -> (Vec<f64>, Vec<f64>, [String; 2]) {
@@ -253,141 +170,6 @@ fn a_single_problem_runs_on_rank_0_alone_and_says_so() {
         1,
         "{stdout}"
     );
-}
-
-/// A command line as one shell word each.
-fn shell(words: &[&str]) -> String {
-    words
-        .iter()
-        .map(|w| drift_bench::cli::shell_quote(w))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// `mpirun` through `sh`: rank `rank` runs `special`, the others run the binary with `args`.
-fn mpirun_with_rank(rank: usize, special: &[&str], args: &[&str]) -> Output {
-    let mut plain = vec![BIN];
-    plain.extend_from_slice(args);
-    let script = format!(
-        r#"if [ "$OMPI_COMM_WORLD_RANK" = {rank} ]; then exec {}; else exec {}; fi"#,
-        shell(special),
-        shell(&plain)
-    );
-    mpirun(&["sh", "-c", &script], &[])
-}
-
-/// The binary with `args`, `from` replaced by `to`.
-fn swapped<'a>(args: &[&'a str], from: &str, to: &'a str) -> Vec<&'a str> {
-    let mut v = vec![BIN];
-    v.extend(args.iter().map(|a| if *a == from { to } else { a }));
-    v
-}
-
-#[test]
-fn ranks_that_disagree_stop_before_any_work() {
-    if !have_mpirun() {
-        return;
-    }
-    let dir = scratch("mpi-mismatch");
-    let inputs = batch_inputs(&dir, false);
-    let other = batch_file(&dir, "x-other.npy", (6, 4), 0.0, false);
-    let op = dir.join("op.ron");
-    std::fs::write(&op, r#"{"deng_official": ()}"#).unwrap();
-    let out = dir.join("v.npy");
-    let mut args = vec!["apply", "--op", s(&op)];
-    args.extend(inputs.iter().map(String::as_str));
-    args.extend(["--out", s(&out)]);
-    // Rank 1 reads another --x: its shape differs, and every rank says so (mpirun ends the job
-    // when the first rank exits with an error, so some may be cut short).
-    let x = dir.join("x.npy");
-    let output = mpirun_with_rank(1, &swapped(&args, s(&x), s(&other)), &args);
-    let (_, stderr) = text(&output);
-    assert!(!output.status.success());
-    let said = "MPI ranks disagree before the work: --x shape is (6, 4, 3) f64 on rank 1 but \
-                (6, 5, 3) f64 on rank 0";
-    assert!(stderr.contains(said), "{stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    assert!(!out.exists(), "nothing is written");
-    // A rank that cannot read its input stops every rank, naming it.
-    let (y, missing) = (dir.join("y.npy"), dir.join("missing.npy"));
-    let output = mpirun_with_rank(3, &swapped(&args, s(&y), s(&missing)), &args);
-    let (_, stderr) = text(&output);
-    assert!(!output.status.success());
-    assert!(
-        stderr.contains("MPI rank 3 failed before the work: --y"),
-        "{stderr}"
-    );
-    assert!(!out.exists(), "nothing is written");
-}
-
-#[test]
-fn a_killed_rank_ends_the_job_within_a_minute() {
-    if !have_mpirun() {
-        return;
-    }
-    let dir = scratch("mpi-kill");
-    let x = batch_file(&dir, "x.npy", (8, 64), 0.0, false);
-    let y = batch_file(&dir, "y.npy", (8, 64), 0.5, false);
-    std::fs::write(dir.join("op.ron"), r#"{"deng_official": ()}"#).unwrap();
-    let op = dir.join("op.ron");
-    // Thousands of evaluations, each waiting on every rank: rank 2 is killed in the middle.
-    let args = apply_args(&op, &x, &y, &["--repeat", "10000"]);
-    let clock = Instant::now();
-    let mut killed = vec!["timeout", "-s", "KILL", "3", BIN];
-    killed.extend_from_slice(&args);
-    let output = mpirun_with_rank(2, &killed, &args);
-    let took = clock.elapsed();
-    let (stdout, stderr) = text(&output);
-    assert!(!output.status.success(), "{stdout}\n{stderr}");
-    assert!(
-        took >= Duration::from_secs(3),
-        "the job ended before the kill: {stderr}"
-    );
-    assert!(
-        took < Duration::from_secs(60),
-        "the job took {took:?} to end"
-    );
-    eprintln!("a killed rank ended the job in {took:?}");
-}
-
-#[test]
-fn a_rank_that_fails_mid_run_ends_the_job() {
-    if !have_mpirun() {
-        return;
-    }
-    let dir = scratch("mpi-abort");
-    let mut inputs = batch_inputs(&dir, false);
-    // A NaN in the last problem: only rank 3 (problems 4..6) holds it, the others reach the
-    // batch's first all-reduce and wait there for rank 3.
-    let x = read_npy(Path::new(&inputs[1]));
-    let mut v = values(Path::new(&inputs[1]));
-    let last = v.len() - 1;
-    v[last] = f64::NAN;
-    let bad = dir.join("x-nan.npy");
-    write_npy::<f64>(&bad, x.shape(), &v);
-    inputs[1] = s(&bad).to_string();
-    let op = dir.join("op.ron");
-    std::fs::write(&op, r#"{"deng_official": ()}"#).unwrap();
-    let out = dir.join("v.npy");
-    let mut args = vec!["apply", "--op", s(&op)];
-    args.extend(inputs.iter().map(String::as_str));
-    args.extend(["--out", s(&out)]);
-    let clock = Instant::now();
-    let output = mpirun(&[BIN], &args);
-    let took = clock.elapsed();
-    let (_, stderr) = text(&output);
-    assert!(!output.status.success());
-    assert!(
-        stderr.contains("error: MPI rank 3 of 4: problems 4..6"),
-        "{stderr}"
-    );
-    assert!(stderr.contains("ending the job"), "{stderr}");
-    assert!(
-        took < Duration::from_secs(60),
-        "the job took {took:?} to end"
-    );
-    assert!(!out.exists(), "nothing is written");
-    eprintln!("a failing rank ended the job in {took:?}");
 }
 
 /// `results.json` without the fields that time the runs or name their command line.

@@ -88,6 +88,9 @@ pub use nvrtc::{
     nvrtc_available,
 };
 
+mod nccl;
+pub use nccl::{cuda_device_count, NcclCollective, NcclUniqueId, NCCL_ID_BYTES};
+
 #[cfg(not(feature = "cuda"))]
 mod stub;
 #[cfg(not(feature = "cuda"))]

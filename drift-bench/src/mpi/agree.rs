@@ -1,6 +1,7 @@
 //! Agreement before work: every rank learns whether every rank is ready ([`agree`]) and runs the
 //! same thing ([`check_same`]), so that a rank never enters a collective that another will not.
 
+use crate::mpi::arrive::arrive_from_env;
 use crate::mpi::gather::all_gather_bytes;
 use crate::mpi::{MpiError, World};
 use anyhow::{anyhow, Context as _, Result};
@@ -9,7 +10,15 @@ use serde::{Deserialize, Serialize};
 /// Every rank's outcome of a step that may fail, made common: `Ok` on every rank when every rank
 /// succeeded, else every rank fails with the first failing rank's error ([`MpiError::RankFailed`];
 /// a failing rank keeps its own error).
+///
+/// Every rank first [arrives](crate::mpi::arrive) against a deadline: when a rank does not, the
+/// ranks that notice print [`MpiError::Absent`] and end the job (`MPI_Abort`), since the late
+/// rank would otherwise block the others, or be blocked, in a collective forever.
 pub fn agree<T>(world: &World, local: Result<T>) -> Result<T> {
+    if let Err(e) = arrive_from_env(world)? {
+        eprintln!("error: MPI rank {}: {e}", world.rank());
+        world.abort(1);
+    }
     let status = match &local {
         Ok(_) => String::new(),
         Err(e) => format!("{e:#}"),

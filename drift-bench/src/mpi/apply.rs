@@ -20,6 +20,7 @@ use crate::array::{Array, Shape, Values};
 use crate::compare::operator_spec::expanded_ron;
 use crate::mpi::agree::{agree, check_same, Fingerprint};
 use crate::mpi::gather::gather_to_root;
+use crate::mpi::inputs::{self, Share, Split};
 use crate::mpi::slice::{share, slice_inputs};
 use crate::mpi::{MpiCollective, MpiError, World};
 use crate::pending_file::PendingFile;
@@ -35,7 +36,9 @@ struct Ready {
     /// The output, prepared on rank 0 only.
     pending: Option<PendingFile>,
     op: Box<dyn DriftOperator>,
+    /// This rank's problems' inputs when the batch is split, else the whole inputs.
     inputs: Inputs,
+    split: Option<Split>,
     precision: Precision,
     fingerprint: Fingerprint,
 }
@@ -48,7 +51,12 @@ fn ready(world: &World, a: &ApplyArgs, err: &mut impl Write) -> Result<Ready> {
         apply::check_args(a)?;
         None
     };
-    let (op, inputs) = apply::read(a)?;
+    let Share {
+        op,
+        inputs,
+        split,
+        files,
+    } = inputs::read(world, a)?;
     let precision = if world.is_root() {
         apply::precision_of(a, &inputs, err)?
     } else {
@@ -57,59 +65,27 @@ fn ready(world: &World, a: &ApplyArgs, err: &mut impl Write) -> Result<Ready> {
     if let Shape::Batch(..) = inputs.x.shape() {
         apply_batch::check_shapes(&apply::batch_inputs(a, &inputs))?;
     }
-    let fingerprint = fingerprint(a, op.as_ref(), &inputs, precision)?;
+    let fingerprint = fingerprint(a, op.as_ref(), files, precision)?;
     Ok(Ready {
         pending,
         op,
         inputs,
+        split,
         precision,
         fingerprint,
     })
-}
-
-/// A 64-bit FNV-1a hash of an array's values, word by word: different contents on two ranks
-/// (node-local copies of a file that differ) are caught before any work.
-fn content_hash(array: &Array) -> String {
-    let mut h: u64 = 0xcbf29ce484222325;
-    let mut word = |bits: u64| {
-        h ^= bits;
-        h = h.wrapping_mul(0x100000001b3);
-    };
-    match array.values() {
-        Values::F32(v) => v.iter().for_each(|x| word(u64::from(x.to_bits()))),
-        Values::F64(v) => v.iter().for_each(|x| word(x.to_bits())),
-    }
-    format!("{h:016x}")
 }
 
 /// What decides the run's result, for [`check_same`].
 fn fingerprint(
     a: &ApplyArgs,
     op: &dyn DriftOperator,
-    inputs: &Inputs,
+    files: Fingerprint,
     precision: Precision,
 ) -> Result<Fingerprint> {
     let mut f = Fingerprint::default();
     f.push("the operator", expanded_ron(op)?);
-    let arrays = [
-        ("--x", Some(&inputs.x)),
-        ("--y", Some(&inputs.y)),
-        ("--x-weights", inputs.x_weights.as_ref()),
-        ("--y-weights", inputs.y_weights.as_ref()),
-        ("--negatives", inputs.negatives.as_ref()),
-        ("--negative-weights", inputs.negative_weights.as_ref()),
-    ];
-    for (arg, array) in arrays {
-        let (shape, contents) = match array {
-            Some(x) => (
-                format!("{} {}", x.shape(), apply::name(x.values().precision())),
-                content_hash(x),
-            ),
-            None => ("absent".to_string(), "absent".to_string()),
-        };
-        f.push(&format!("{arg} shape"), shape);
-        f.push(&format!("{arg} contents (hash)"), contents);
-    }
+    f.0.extend(files.0);
     f.push("the precision", apply::name(precision));
     f.push("--step", a.step);
     f.push("--time", a.time);
@@ -122,9 +98,9 @@ fn fingerprint(
 /// Runs `apply` as rank `world.rank()` of an MPI job of `world.size()` ranks (see the module
 /// docs); rank 0 prints and writes, the other ranks print nothing but their errors.
 pub fn run(world: &World, a: &ApplyArgs, out: &mut impl Write, err: &mut impl Write) -> Result<()> {
-    let ready = agree(world, ready(world, a, err))?;
+    let mut ready = agree(world, ready(world, a, err))?;
     check_same(world, &ready.fingerprint)?;
-    let Shape::Batch(problems, ..) = ready.inputs.x.shape() else {
+    let Shape::Batch(local, ..) = ready.inputs.x.shape() else {
         // The others have nothing to do: rank 0 works alone, as one process would.
         if !world.is_root() {
             return Ok(());
@@ -146,6 +122,8 @@ pub fn run(world: &World, a: &ApplyArgs, out: &mut impl Write, err: &mut impl Wr
             out,
         );
     };
+    // Split inputs hold this rank's problems only: the batch's are counted in the split.
+    let problems = ready.split.as_ref().map_or(local, |s| s.problems);
     if problems < world.size() {
         return Err(MpiError::Unfit {
             reason: format!(
@@ -156,8 +134,14 @@ pub fn run(world: &World, a: &ApplyArgs, out: &mut impl Write, err: &mut impl Wr
         }
         .into());
     }
+    if ready.split.is_none() {
+        // Read whole (not a `.npy` file): cut here.
+        let range = share(problems, world.rank(), world.size());
+        ready.inputs = slice_inputs(&ready.inputs, &range)?;
+        ready.split = Some(Split { problems, range });
+    }
     // From here on every rank is in the collectives: a failure ends the job.
-    match run_batch(world, a, ready, problems, out) {
+    match run_batch(world, a, ready, out) {
         Ok(()) => Ok(()),
         Err(e) => {
             let _ = writeln!(
@@ -173,17 +157,12 @@ pub fn run(world: &World, a: &ApplyArgs, out: &mut impl Write, err: &mut impl Wr
 }
 
 /// Runs this rank's problems and gathers the field on rank 0, which writes and prints it.
-fn run_batch(
-    world: &World,
-    a: &ApplyArgs,
-    mut ready: Ready,
-    problems: usize,
-    out: &mut impl Write,
-) -> Result<()> {
-    let range = share(problems, world.rank(), world.size());
-    let local = slice_inputs(&ready.inputs, &range)?;
+fn run_batch(world: &World, a: &ApplyArgs, mut ready: Ready, out: &mut impl Write) -> Result<()> {
+    let Some(Split { problems, range }) = ready.split.clone() else {
+        return Err(anyhow!("the batch was not split over the ranks"));
+    };
     let collective = MpiCollective::new(world);
-    let batch = apply::batch_inputs(a, &local);
+    let batch = apply::batch_inputs(a, &ready.inputs);
     let op = ready.op.as_ref();
     let outcome = match ready.precision {
         Precision::F32 => apply_batch::run_batch_in::<f32>(a, op, &batch, &collective),
@@ -207,16 +186,15 @@ fn run_batch(
         return Ok(());
     };
     let field_bytes = values.len() * precision_bytes(ready.precision);
-    let v = Array::new(ready.inputs.x.shape(), values)?;
+    let Shape::Batch(_, n, d) = ready.inputs.x.shape() else {
+        return Err(anyhow!("--x of a split batch is not (B, N, D)"));
+    };
+    let v = Array::new(Shape::Batch(problems, n, d), values)?;
     if let Some(pending) = ready.pending.take() {
         point_files::commit_array("--out", pending, &v)?;
     }
     let mut whole = BatchOutcome {
-        sizes: format!(
-            "{} over {} MPI ranks",
-            apply_batch::sizes(&apply::batch_inputs(a, &ready.inputs), ready.precision)?,
-            world.size()
-        ),
+        sizes: whole_sizes(a, &ready, problems, world.size())?,
         v,
         summaries,
         ..outcome
@@ -236,6 +214,20 @@ fn run_batch(
         traffic.values / repeat * 8,
     )?;
     Ok(())
+}
+
+/// The sizes line of the whole batch, from rank 0's share: only the number of problems differs
+/// (every problem of a batch has the same sizes).
+fn whole_sizes(a: &ApplyArgs, ready: &Ready, problems: usize, ranks: usize) -> Result<String> {
+    let local = apply_batch::sizes(&apply::batch_inputs(a, &ready.inputs), ready.precision)?;
+    let share = format!(
+        "B {} problems",
+        ready.split.as_ref().map_or(0, |s| s.range.len())
+    );
+    let rest = local.strip_prefix(&share).unwrap_or(&local);
+    Ok(format!(
+        "B {problems} problems{rest} over {ranks} MPI ranks"
+    ))
 }
 
 /// Every rank's problem-by-problem lines combined (all ranks call it, with reports of one shape:

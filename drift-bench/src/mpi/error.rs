@@ -25,6 +25,15 @@ pub enum MpiError {
         /// The rank's value.
         found: String,
     },
+    /// Ranks that did not reach the agreement before the work within the deadline (hung,
+    /// delayed, or stopped before it): every rank that sees it ends the job.
+    Absent {
+        /// The ranks that did not arrive (as far as this rank can tell: rank 0 knows them all,
+        /// another rank only whether rank 0 arrived).
+        ranks: Vec<usize>,
+        /// How long this rank waited.
+        waited: std::time::Duration,
+    },
     /// The job's shape does not fit the work (more ranks than problems, a `--shard` under
     /// `mpirun`, ...).
     Unfit {
@@ -50,6 +59,22 @@ impl fmt::Display for MpiError {
                     f,
                     "MPI ranks disagree before the work: {what} is {found} on rank {rank} but \
                      {root} on rank 0 (every rank must be given the same inputs and operator)"
+                )
+            }
+            MpiError::Absent { ranks, waited } => {
+                let ranks: Vec<String> = ranks.iter().map(|r| r.to_string()).collect();
+                let (s, verb) = if ranks.len() == 1 {
+                    ("", "has")
+                } else {
+                    ("s", "have")
+                };
+                write!(
+                    f,
+                    "MPI rank{s} {} {verb} not reached the start of the work after {:.1} s \
+                     (hung, slow or stopped before it; {} sets the deadline); ending the job",
+                    ranks.join(", "),
+                    waited.as_secs_f64(),
+                    crate::mpi::arrive::TIMEOUT_VAR
                 )
             }
             MpiError::Unfit { reason } => write!(f, "{reason}"),

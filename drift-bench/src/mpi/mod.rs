@@ -11,16 +11,20 @@
 //! - [`apply`]: a batch of problems split into contiguous ranges of problems ([`share`]).
 //! - [`compare`]: a sweep's runs split as `--shard r/K`, gathered on rank 0 into one report.
 //!
-//! **Faults.** MPI has no timeout: a rank that fails after the agreement calls `MPI_Abort`, which
-//! ends every process of the job; a rank that dies (killed, crashed) is seen by the launcher,
-//! which ends the job too.
+//! **Faults.** A rank that hangs or stops before the agreement is named by the others after a
+//! deadline ([`arrive`](mod@arrive), `DRIFT_MPI_TIMEOUT_S`, default 60 s), which end the job
+//! (`MPI_Abort`). MPI collectives have no timeout: a rank that fails after the agreement calls
+//! `MPI_Abort`, which ends every process of the job; a rank that dies (killed, crashed) is seen by
+//! the launcher, which ends the job too.
 
 pub mod agree;
 pub mod apply;
+pub mod arrive;
 mod collective;
 pub mod compare;
 mod error;
 pub mod gather;
+pub mod inputs;
 mod slice;
 mod world;
 
