@@ -6,7 +6,8 @@ use drift_api::kit::Displacement;
 use drift_api::Kernel;
 use serde::{Deserialize, Serialize};
 
-/// A user kernel fused through its CUDA expression (Cauchy: `log k = −log(1 + d²/τ)`).
+/// A user kernel fused through its CUDA expression, RON name `conformance.cauchy` (Cauchy:
+/// `log k = −log(1 + d²/τ)`).
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Cauchy;
 #[typetag::serde(name = "conformance.cauchy")]
@@ -19,7 +20,7 @@ impl Kernel for Cauchy {
     }
 }
 
-/// A user kernel with no CUDA expression: CPU only.
+/// A user kernel with no CUDA expression, CPU only: RON name `conformance.cpu_only`.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct CpuOnly;
 #[typetag::serde(name = "conformance.cpu_only")]
