@@ -516,13 +516,17 @@ fn a_batch_split_over_two_processes_gives_the_whole_batch_field() {
         r#"{"deng_official": ()}"#,
         r#"{"multi_temperature": (operator: {"feature_scale": (operator: {"one_sided": (temperature: 1.0)})})}"#,
     ];
-    for text in ops {
+    // Halves, and a process holding one problem beside one holding three: both processes must
+    // take the same path (the fused path's collective calls differ from the per-problem default's).
+    let splits = [[0..2, 2..4], [0..1, 1..4]];
+    for (text, split) in ops.iter().flat_map(|t| splits.iter().map(move |s| (*t, s))) {
         let op: Arc<dyn DriftOperator> = operator_from_str(text, "t").unwrap().into();
         let whole = flat::<f64>(&r, true);
         let (want, _) = run_batch(op.as_ref(), &whole.batch(), &SingleProcess).unwrap();
         let barrier = Arc::new(Barrier::new(2));
         let slots = Arc::new(Mutex::new(vec![vec![]; 2]));
-        let halves: Vec<Raw> = [0..2, 2..4]
+        let halves: Vec<Raw> = split
+            .clone()
             .into_iter()
             .map(|range| Raw {
                 x: r.x[range.clone()].to_vec(),
@@ -554,7 +558,11 @@ fn a_batch_split_over_two_processes_gives_the_whole_batch_field() {
             .into_iter()
             .flat_map(|h| h.join().unwrap())
             .collect();
-        assert!(rel(&got, &want) < 1e-12, "{text}: {}", rel(&got, &want));
+        assert!(
+            rel(&got, &want) < 1e-12,
+            "{text} {split:?}: {}",
+            rel(&got, &want)
+        );
     }
 }
 

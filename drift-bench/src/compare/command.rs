@@ -4,7 +4,7 @@
 use crate::backend_kind::BackendKind;
 use crate::compare::operator_spec::operator_file;
 use crate::compare::presets::{preset, PRESETS};
-use crate::compare::record::Mode;
+use crate::compare::record::{DatasetSummary, Mode, RunOutput};
 use crate::compare::run_sweep_part;
 use crate::compare::shard::{choose_shard, Shard};
 use crate::compare::shard_folder::{write_shard_folder, ShardParts};
@@ -304,10 +304,30 @@ pub fn run(args: &CompareArgs, command: &str, out: &mut impl Write) -> Result<()
         results.jobs,
         std::thread::available_parallelism().map_or(1, |n| n.get())
     ));
+    write_sweep_report(
+        out,
+        folder,
+        (&results.runs, &results.datasets),
+        (command, notes),
+        &args.out,
+        clock,
+    )
+}
+
+/// Writes the sweep's report into `folder` (committed whole) and says where: the last step of
+/// `compare`, in one process or on MPI rank 0.
+pub(crate) fn write_sweep_report(
+    out: &mut impl Write,
+    folder: ReportFolder,
+    (runs, datasets): (&[RunOutput], &[DatasetSummary]),
+    (command, notes): (&str, Vec<String>),
+    target: &Path,
+    clock: std::time::Instant,
+) -> Result<()> {
     let files = report::write_report_in(
         folder,
-        &results.runs,
-        &results.datasets,
+        runs,
+        datasets,
         &ReportOptions {
             title: REPORT_TITLE.into(),
             command: command.to_string(),
@@ -318,7 +338,7 @@ pub fn run(args: &CompareArgs, command: &str, out: &mut impl Write) -> Result<()
         out,
         "wrote {} files to {} (open report.md); total {:.1} s",
         files.files.len(),
-        args.out.display(),
+        target.display(),
         clock.elapsed().as_secs_f64()
     )?;
     Ok(())

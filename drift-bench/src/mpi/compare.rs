@@ -10,7 +10,9 @@
 //! cannot.
 
 use crate::compare::command::CompareArgs;
-use crate::compare::command::{check_inputs_outside, checked_sweep, report_notes, REPORT_TITLE};
+use crate::compare::command::{
+    check_inputs_outside, checked_sweep, report_notes, write_sweep_report,
+};
 use crate::compare::merge::{combine, ShardFolder};
 use crate::compare::record::RunRecord;
 use crate::compare::shard::Shard;
@@ -19,7 +21,7 @@ use crate::compare::{effective_jobs, run_sweep_part};
 use crate::mpi::agree::{agree, check_same, Fingerprint};
 use crate::mpi::gather::gather_to_root;
 use crate::mpi::{MpiError, World};
-use crate::report::{self, ReportFolder, ReportOptions};
+use crate::report::{self, ReportFolder};
 use anyhow::{anyhow, Context as _, Result};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
@@ -115,24 +117,14 @@ pub fn run(world: &World, args: &CompareArgs, command: &str, out: &mut impl Writ
         world.size(),
         world.size()
     ));
-    let files = report::write_report_in(
-        folder,
-        &merged.runs,
-        &merged.datasets,
-        &ReportOptions {
-            title: REPORT_TITLE.into(),
-            command: command.to_string(),
-            notes,
-        },
-    )?;
-    writeln!(
+    write_sweep_report(
         out,
-        "wrote {} files to {} (open report.md); total {:.1} s",
-        files.files.len(),
-        args.out.display(),
-        clock.elapsed().as_secs_f64()
-    )?;
-    Ok(())
+        folder,
+        (&merged.runs, &merged.datasets),
+        (command, notes),
+        &args.out,
+        clock,
+    )
 }
 
 /// The version and the sweep (every study and setting, `jobs` aside), compared before the runs; the

@@ -60,6 +60,30 @@ pub fn give_back<T: Real>(buffer: Vec<T>) {
     });
 }
 
+/// Per-problem blocks of `len(b)` values laid end to end: their offsets (`problems + 1`, from 0)
+/// and one buffer holding them all when it fits in `max_bytes` (`None` otherwise: the caller
+/// recomputes a block where it needs it), so that distances computed in one pass serve the next.
+pub fn kept_blocks<T: Real>(
+    what: &str,
+    problems: usize,
+    len: impl Fn(usize) -> usize,
+    max_bytes: usize,
+) -> Result<(Vec<usize>, Option<Vec<T>>)> {
+    let offsets: Vec<usize> = std::iter::once(0)
+        .chain((0..problems).scan(0, |acc, b| {
+            *acc += len(b);
+            Some(*acc)
+        }))
+        .collect();
+    let total = offsets[problems];
+    let kept = if total.saturating_mul(std::mem::size_of::<T>()) <= max_bytes {
+        Some(take(what, total)?)
+    } else {
+        None
+    };
+    Ok((offsets, kept))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

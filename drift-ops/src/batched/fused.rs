@@ -43,10 +43,7 @@ pub(crate) fn try_fused<T: Real>(
     op: &dyn DriftOperator,
     p: &mut BatchProblem<'_, T>,
 ) -> Result<Option<BatchReport>> {
-    // A batch of one stays today's single-problem call, bit for bit.
-    if p.batch.problems() < 2 {
-        return Ok(None);
-    }
+    // Every process holds the same operator, so every process gets the same plan.
     let Some(plan) = plan_of(op) else {
         return Ok(None);
     };
@@ -80,7 +77,16 @@ fn fused<T: Real>(plan: &Plan, p: &mut BatchProblem<'_, T>) -> Result<Option<Bat
                 Leaf::OneSided { mask_self } | Leaf::Joint { mask_self } => mask_self && x < 2,
             }
     };
-    if (0..problems).any(refused) {
+    // The processes of a collective decide together, as each path makes its own collective
+    // calls and every process must make the same ones: the fused path only where no process
+    // refuses it, and never for a batch of one problem over all of them, which stays today's
+    // single-problem call bit for bit. (In one process the sum is the local values.)
+    let mut votes = [
+        f64::from(u8::from((0..problems).any(refused))),
+        problems as f64,
+    ];
+    p.collective.all_reduce_sum(&mut votes)?;
+    if votes[0] > 0.0 || votes[1] < 2.0 {
         return Ok(None);
     }
     if plan.multi.as_ref().is_some_and(|m| m.normalise) {
@@ -95,19 +101,14 @@ fn fused<T: Real>(plan: &Plan, p: &mut BatchProblem<'_, T>) -> Result<Option<Bat
         };
         batch.y.len(b) + own + negatives_of(p, b).map_or(0, |n| n.len() / dim)
     };
-    let sq_offsets: Vec<usize> = std::iter::once(0)
-        .chain((0..problems).scan(0, |acc, b| {
-            *acc += batch.x.len(b) * cols_of(b);
-            Some(*acc)
-        }))
-        .collect();
-    let total = sq_offsets[problems];
-    let keep = total.saturating_mul(std::mem::size_of::<T>()) <= KEPT_DISTANCES_BYTES;
-    let mut kept: Vec<T> = if keep {
-        buffers::take("fused batched distances", total)?
-    } else {
-        Vec::new()
-    };
+    let (sq_offsets, kept) = buffers::kept_blocks(
+        "fused batched distances",
+        problems,
+        |b| batch.x.len(b) * cols_of(b),
+        KEPT_DISTANCES_BYTES,
+    )?;
+    let keep = kept.is_some();
+    let mut kept: Vec<T> = kept.unwrap_or_default();
     // Pass A: distances, the scale's sums, the precision bound.
     let parts: Vec<Option<&mut [T]>> = if keep {
         split_per_problem(&mut kept, &sq_offsets, 1)
@@ -175,7 +176,9 @@ fn fused<T: Real>(plan: &Plan, p: &mut BatchProblem<'_, T>) -> Result<Option<Bat
             && T::of(log_weight).is_finite()
             && T::epsilon().as_f64() * log_weight <= WEIGHT_ERROR_TOLERANCE
     });
-    if !bound_fits {
+    let mut misfits = [f64::from(u8::from(!bound_fits))];
+    p.collective.all_reduce_sum(&mut misfits)?;
+    if misfits[0] > 0.0 {
         buffers::give_back(kept);
         return Ok(None);
     }

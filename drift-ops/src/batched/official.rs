@@ -289,19 +289,14 @@ pub fn official_field<T: Real>(
         });
     }
     let dist_len = |b: usize| batch.x.len(b) * Problem::of(batch, b).m();
-    let dist_offsets: Vec<usize> = std::iter::once(0)
-        .chain((0..problems).scan(0, |acc, b| {
-            *acc += dist_len(b);
-            Some(*acc)
-        }))
-        .collect();
-    let total = dist_offsets[problems];
-    let keep = total.saturating_mul(std::mem::size_of::<T>()) <= KEPT_DISTANCES_BYTES;
-    let mut kept: Vec<T> = if keep {
-        buffers::take("deng_official distances", total)?
-    } else {
-        Vec::new()
-    };
+    let (dist_offsets, kept) = buffers::kept_blocks(
+        "deng_official distances",
+        problems,
+        dist_len,
+        KEPT_DISTANCES_BYTES,
+    )?;
+    let keep = kept.is_some();
+    let mut kept: Vec<T> = kept.unwrap_or_default();
     let floor = T::of(k.distance_floor);
     // Pass 1: distances and the scale's sums.
     let kept_parts: Vec<Option<&mut [T]>> = if keep {
