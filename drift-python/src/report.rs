@@ -302,8 +302,14 @@ impl BatchReport {
             .collect()
     }
 
+    /// Whether a fused batched path computed this node (rather than the problems one by one).
+    #[getter]
+    fn fused(&self) -> bool {
+        self.inner.fused
+    }
+
     /// One report per problem, when the problems ran one by one (operators without a batched
-    /// path); empty otherwise.
+    /// path) or a fused path solved couplings per problem; empty otherwise.
     #[getter]
     fn per_problem(&self) -> Vec<Report> {
         self.inner

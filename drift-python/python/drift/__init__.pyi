@@ -51,6 +51,7 @@ class BatchReport:
     scale: Optional[float]
     temperature_norms: List[Tuple[float, float]]
     parts: List[BatchReport]
+    fused: bool
     per_problem: List[Report]
     max_marginal_error: Optional[float]
 
