@@ -15,6 +15,7 @@ use super::lanes::{sized, sum_squares};
 use super::official::KEPT_DISTANCES_BYTES;
 use super::plan::{plan_of, Leaf, Plan, Radial};
 use super::prepared::{kernel_distances, leaf_field, negatives_of, Prepared};
+use super::statistics::{ratio_of_sums, temperature_lambdas};
 use crate::compositions::multi_temperature::{refuse_negligible_weights, temperature_weight};
 use drift_api::batch::{batch_norm, split_per_problem, support_len};
 use drift_api::kit::{
@@ -131,32 +132,23 @@ fn fused<T: Real>(plan: &Plan, p: &mut BatchProblem<'_, T>) -> Result<Option<Bat
             };
             s.distances(dim, sq);
             let m = cols_of(b);
-            let mut mean = 0.0f64;
-            for (i, la) in s.log_a.iter().enumerate() {
-                let row = &sq[i * m..i * m + batch.y.len(b)];
-                let inner: f64 = row
-                    .iter()
-                    .zip(&s.log_b)
-                    .map(|(d, lb)| lb.exp().as_f64() * d.as_f64().sqrt())
-                    .sum();
-                mean += la.exp().as_f64() * inner;
-            }
+            let mean = s.mean_distance(sq, m, batch.y.len(b));
             s.sq = own;
             let pairs = (support_len(&batch.x, b) * support_len(&batch.y, b)) as f64;
             (mean, pairs, radius)
         })
         .collect();
     let root_d = (dim as f64).sqrt();
+    // The feature scale: mean distances weighted by pair counts (over the batch) or each
+    // problem's own.
     let scales: Vec<f64> = match plan.scale.map(|s| s.over) {
         None => vec![1.0; problems],
-        Some(Reduction::Problem) => sums.iter().map(|s| usable(s.0 / root_d)).collect(),
-        Some(Reduction::Batch) => {
-            let mut t = [
-                sums.iter().map(|s| s.0 * s.1).sum::<f64>(),
-                sums.iter().map(|s| s.1).sum::<f64>(),
-            ];
-            p.collective.all_reduce_sum(&mut t)?;
-            vec![usable(t[0] / t[1] / root_d); problems]
+        Some(over) => {
+            let weighted: Vec<(f64, f64)> = sums.iter().map(|s| (s.0 * s.1, s.1)).collect();
+            ratio_of_sums(&weighted, over, p.collective)?
+                .into_iter()
+                .map(|s| usable(s / root_d))
+                .collect()
         }
     };
     // Effective temperatures: the leaf's, times each factor, the context's and √D (feature scale).
@@ -244,26 +236,7 @@ fn fused<T: Real>(plan: &Plan, p: &mut BatchProblem<'_, T>) -> Result<Option<Bat
         .collect();
     let lambda_of = |sq: f64, count: f64| (sq / count.max(1.0)).sqrt();
     let over = plan.multi.as_ref().map_or(Reduction::Problem, |m| m.over);
-    let lambdas: Vec<Vec<f64>> = match over {
-        Reduction::Batch => {
-            let mut totals: Vec<f64> = (0..n_t)
-                .map(|r| squares.iter().map(|s| s[r]).sum())
-                .collect();
-            totals.push(counts.iter().sum());
-            p.collective.all_reduce_sum(&mut totals)?;
-            let all: Vec<f64> = (0..n_t)
-                .map(|r| lambda_of(totals[r], totals[n_t]))
-                .collect();
-            vec![all; problems]
-        }
-        Reduction::Problem => (0..problems)
-            .map(|b| {
-                (0..n_t)
-                    .map(|r| lambda_of(squares[b][r], counts[b]))
-                    .collect()
-            })
-            .collect(),
-    };
+    let lambdas = temperature_lambdas(&squares, &counts, over, p.collective, lambda_of)?;
     let weights: Vec<Vec<T>> = lambdas
         .iter()
         .map(|ls| {

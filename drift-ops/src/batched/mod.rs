@@ -17,3 +17,4 @@ mod plan;
 mod prepared;
 mod problem;
 mod sinkhorn;
+mod statistics;

@@ -25,6 +25,7 @@ use super::lanes::{
     lane_dot, lane_min, lane_sum, sized, sq_distances, sum_squares, with_avx2_copy,
 };
 use super::problem::{centred_targets, Problem};
+use super::statistics::{ratio_of_sums, temperature_lambdas};
 use crate::dense::{matmul, View};
 use drift_api::batch::split_per_problem;
 use drift_api::kit::{Collective, ProblemBatch, Reduction};
@@ -322,17 +323,7 @@ pub fn official_field<T: Real>(
             scale_sums(dist, &s.weights, p.n)
         })
         .collect();
-    let scales: Vec<f64> = match over {
-        Reduction::Batch => {
-            let mut total = [
-                sums.iter().map(|s| s.0).sum(),
-                sums.iter().map(|s| s.1).sum(),
-            ];
-            collective.all_reduce_sum(&mut total)?;
-            vec![total[0] / total[1]; problems]
-        }
-        Reduction::Problem => sums.iter().map(|(a, b)| a / b).collect(),
-    };
+    let scales = ratio_of_sums(&sums, over, collective)?;
     if let Some(b) = scales.iter().position(|s| !s.is_finite()) {
         return Err(DriftError::InProblem {
             index: b,
@@ -379,26 +370,13 @@ pub fn official_field<T: Real>(
         .map(|b| (batch.x.len(b) * dim) as f64)
         .collect();
     let lambda_of = |sq: f64, count: f64| (sq / count).max(k.norm_floor).sqrt();
-    let lambdas: Vec<Vec<f64>> = match over {
-        Reduction::Batch => {
-            let mut totals: Vec<f64> = (0..n_t)
-                .map(|r| (0..problems).map(|b| squares[b][r] / (c[b] * c[b])).sum())
-                .collect();
-            totals.push(counts.iter().sum());
-            collective.all_reduce_sum(&mut totals)?;
-            let all: Vec<f64> = (0..n_t)
-                .map(|r| lambda_of(totals[r], totals[n_t]))
-                .collect();
-            vec![all; problems]
-        }
-        Reduction::Problem => (0..problems)
-            .map(|b| {
-                (0..n_t)
-                    .map(|r| lambda_of(squares[b][r] / (c[b] * c[b]), counts[b]))
-                    .collect()
-            })
-            .collect(),
-    };
+    // Σ F_R² = Σ G_R² / c², in the order the sums were taken before.
+    let scaled: Vec<Vec<f64>> = squares
+        .iter()
+        .zip(&c)
+        .map(|(s, c)| s.iter().map(|sq| sq / (c * c)).collect())
+        .collect();
+    let lambdas = temperature_lambdas(&scaled, &counts, over, collective, lambda_of)?;
     let outs = split_per_problem(out, batch.x.offsets(), dim);
     let fields_ref = &fields;
     let field_sums: Vec<(f64, f64)> = outs

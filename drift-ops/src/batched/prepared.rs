@@ -50,6 +50,8 @@ pub(super) struct Prepared<T> {
     /// The one-sided drift's plan.
     plan: Vec<T>,
     joint: JointScratch<T>,
+    /// The targets' weights `b_j` in f64 (the scale's sums).
+    weights: Vec<f64>,
 }
 
 /// The negatives of problem `b`, when it has some of positive total weight.
@@ -143,6 +145,26 @@ impl<T: Real> Prepared<T> {
         self.log_w.extend(self.log_b.iter().map(|l| *l + data));
         self.log_w.extend(self.log_a.iter().map(|l| *l + own));
         self.log_w.extend(self.log_n.iter().map(|l| *l + other));
+    }
+
+    /// `Σ_i a_i Σ_j b_j ‖x_i − y_j‖` over the first `ny` columns of the squared distances `sq`
+    /// (rows `stride` apart): the problem's weighted mean distance to the data (`a`, `b`
+    /// normalised), each weight exponentiated once rather than once per pair.
+    pub(super) fn mean_distance(&mut self, sq: &[T], stride: usize, ny: usize) -> f64 {
+        self.weights.clear();
+        self.weights
+            .extend(self.log_b.iter().map(|lb| lb.exp().as_f64()));
+        let mut mean = 0.0f64;
+        for (i, la) in self.log_a.iter().enumerate() {
+            let row = &sq[i * stride..i * stride + ny];
+            let inner: f64 = row
+                .iter()
+                .zip(&self.weights)
+                .map(|(d, w)| w * d.as_f64().sqrt())
+                .sum();
+            mean += la.exp().as_f64() * inner;
+        }
+        mean
     }
 
     /// `‖x_i − t_j‖²` for the columns `[y; negatives]` into `sq`.

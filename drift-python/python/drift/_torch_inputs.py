@@ -6,7 +6,10 @@ import torch
 
 
 def _check_inputs(gen, fixed_pos, fixed_neg, weights) -> None:
-    """Shapes `[B, C, S]` and the CPU (with a message for CUDA tensors)."""
+    """Shapes `[B, C, S]` and the CPU (with a message for CUDA tensors), and no negative weights
+    without negatives."""
+    if weights.get("weight_neg") is not None and fixed_neg is None:
+        raise ValueError("`weight_neg` given without `fixed_neg`")
     named = [("gen", gen), ("fixed_pos", fixed_pos), ("fixed_neg", fixed_neg)]
     named += list(weights.items())
     for name, t in named:

@@ -62,8 +62,6 @@ def positive_log_mass(
         fixed_neg,
         {"weight_gen": weight_gen, "weight_pos": weight_pos, "weight_neg": weight_neg},
     )
-    if weight_neg is not None and fixed_neg is None:
-        raise ValueError("`weight_neg` given without `fixed_neg`")
     tau = torch.as_tensor(temperature)
     if tau.dim() > 1:
         raise ValueError("`temperature` must be a scalar or 1-d")

@@ -176,8 +176,6 @@ def _loss(
         fixed_neg,
         {"weight_gen": weight_gen, "weight_pos": weight_pos, "weight_neg": weight_neg},
     )
-    if weight_neg is not None and fixed_neg is None:
-        raise ValueError("`weight_neg` given without `fixed_neg`")
 
     def d(t):
         return None if t is None else t.detach()
