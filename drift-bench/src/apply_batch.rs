@@ -236,10 +236,21 @@ pub fn run_batch_in<T: Real>(
 
 /// `B 256 problems: X 64 x 16, Y 128 x 16, 16 negatives, f32`: the batch's sizes.
 pub fn sizes(inputs: &BatchInputs<'_>, precision: drift_api::Precision) -> Result<String> {
+    let b = points_shape(&inputs.x, None)?.0;
+    sizes_of(inputs, precision, b)
+}
+
+/// [`sizes`] naming `problems` problems (a share of a batch split over processes names the whole
+/// batch's count; every problem of a batch has the same sizes).
+pub fn sizes_of(
+    inputs: &BatchInputs<'_>,
+    precision: drift_api::Precision,
+    problems: usize,
+) -> Result<String> {
     let (b, n, d) = points_shape(&inputs.x, None)?;
     let m = inputs.y.array.shape().rows() / b;
     Ok(format!(
-        "B {b} problems: X {n} x {d}, Y {m} x {d}{}, {}",
+        "B {problems} problems: X {n} x {d}, Y {m} x {d}{}, {}",
         inputs.negatives.as_ref().map_or(String::new(), |k| format!(
             ", {} negatives",
             k.array.shape().rows() / b

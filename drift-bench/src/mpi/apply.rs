@@ -216,18 +216,11 @@ fn run_batch(world: &World, a: &ApplyArgs, mut ready: Ready, out: &mut impl Writ
     Ok(())
 }
 
-/// The sizes line of the whole batch, from rank 0's share: only the number of problems differs
-/// (every problem of a batch has the same sizes).
+/// The sizes line of the whole batch, from rank 0's share.
 fn whole_sizes(a: &ApplyArgs, ready: &Ready, problems: usize, ranks: usize) -> Result<String> {
-    let local = apply_batch::sizes(&apply::batch_inputs(a, &ready.inputs), ready.precision)?;
-    let share = format!(
-        "B {} problems",
-        ready.split.as_ref().map_or(0, |s| s.range.len())
-    );
-    let rest = local.strip_prefix(&share).unwrap_or(&local);
-    Ok(format!(
-        "B {problems} problems{rest} over {ranks} MPI ranks"
-    ))
+    let inputs = apply::batch_inputs(a, &ready.inputs);
+    let sizes = apply_batch::sizes_of(&inputs, ready.precision, problems)?;
+    Ok(format!("{sizes} over {ranks} MPI ranks"))
 }
 
 /// Every rank's problem-by-problem lines combined (all ranks call it, with reports of one shape:
