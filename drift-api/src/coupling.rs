@@ -1,24 +1,11 @@
 //! The coupling trait: a transport plan between rows and columns, represented by its potentials.
 
-use crate::backend::Backend;
 use crate::error::Result;
 use crate::kernel::Kernel;
+use crate::kit::backend::Backend;
+pub use crate::kit::pair_sets::ColumnBlock;
 use crate::points::PointCloud;
-use crate::real::Real;
-
-/// One set of columns of a coupling problem. Most problems have one block (`Y` for the attraction, `X`
-/// for the repulsion); Deng et al.'s Algorithm 2 couples `X` with the joint set `[Y; X]`, two blocks.
-#[derive(Debug)]
-pub struct ColumnBlock<'a, T> {
-    /// The column points.
-    pub points: &'a PointCloud<T>,
-    /// Normalised log-weights `log b_j` over the joint column set (all blocks together sum to one);
-    /// `−∞` for a zero-weight column, which carries no mass: a coupling must give it no share of
-    /// any row and must not let it change the potentials of the other points.
-    pub log_weights: &'a [T],
-    /// Exclude the pairs `j = i` (the block is the row set itself).
-    pub mask_diagonal: bool,
-}
+use crate::real::ByPrecision;
 
 /// Potentials `(f, g)` of a coupling: the plan is `π_ij = exp(f_i + g_j + ℓ_ij)` (so `g` already holds
 /// `log b_j` where the coupling weighs columns).
@@ -46,7 +33,7 @@ pub struct CouplingReport {
     pub converged: bool,
     /// How an iterative coupling's passes ran (`None` for couplings that make one pass per block):
     /// cached only when every block's pairs were.
-    pub path: Option<crate::pairs::PairPath>,
+    pub path: Option<crate::kit::pairs::PairPath>,
 }
 
 /// Everything a coupling needs to compute its potentials.
@@ -78,14 +65,13 @@ pub struct CouplingProblem<'a, T> {
     pub problem: usize,
 }
 
+crate::per_precision!(
+    /// The kind of [`CouplingProblem`]s, for [`CouplingJob`].
+    pub CouplingProblems = CouplingProblem
+);
+
 /// A [`CouplingProblem`] tagged with its precision.
-#[derive(Debug)]
-pub enum CouplingJob<'a> {
-    /// Single precision.
-    F32(CouplingProblem<'a, f32>),
-    /// Double precision.
-    F64(CouplingProblem<'a, f64>),
-}
+pub type CouplingJob<'a> = ByPrecision<CouplingProblems<'a>>;
 
 /// A coupling between rows and columns, computed as potentials through backend reductions.
 ///
@@ -151,12 +137,4 @@ pub enum RowMasses {
     /// Reported this way they are the share of each row's mass that the block receives (1 for a
     /// single block at convergence), as for a row-normalising coupling.
     FractionOfRowWeight,
-}
-
-/// Solves a typed coupling problem through the object-safe trait (generic code calls this).
-pub fn solve_coupling<T: Real>(
-    coupling: &dyn Coupling,
-    problem: CouplingProblem<'_, T>,
-) -> Result<CouplingReport> {
-    coupling.solve(T::wrap_coupling(problem))
 }

@@ -1,6 +1,7 @@
 //! The kernel trait: a radial log-weight `ℓ(x, y) = log k(x, y)` evaluated a tile at a time.
 
 use crate::error::Result;
+use crate::real::{ByPrecision, Real, Tagged};
 
 /// A radial kernel, given by its log-weight as a function of the squared distance and the temperature.
 ///
@@ -102,6 +103,28 @@ pub trait Kernel: Send + Sync + std::fmt::Debug {
         None
     }
 }
+
+impl<'k> dyn Kernel + 'k {
+    /// [`Kernel::log_weight_f32`] or [`Kernel::log_weight_f64`], whichever `T` is: the call generic
+    /// code makes.
+    pub fn log_weight<T: Real>(&self, sq_dist: &mut [T], tau: T) {
+        match (Tile { sq_dist, tau }).tagged() {
+            ByPrecision::F32(t) => self.log_weight_f32(t.sq_dist, t.tau),
+            ByPrecision::F64(t) => self.log_weight_f64(t.sq_dist, t.tau),
+        }
+    }
+}
+
+/// The arguments of one log-weight call.
+struct Tile<'a, T> {
+    sq_dist: &'a mut [T],
+    tau: T,
+}
+
+crate::per_precision!(
+    /// The kind of [`Tile`]s.
+    Tiles = Tile
+);
 
 /// Implements [`Kernel::log_weight_f64`] and [`Kernel::log_weight_f32`] inside a `Kernel` impl by
 /// forwarding both to one method generic over the precision, `fn NAME<T: Real>(&self, sq_dist: &mut

@@ -14,69 +14,38 @@
 
 #![warn(missing_docs)]
 
-pub mod backend;
-pub mod batch;
-pub mod coupling;
-pub mod error;
-pub mod kernel;
-pub mod load;
+// The layers, bottom up (each imports only those below it; ARCHITECTURE.md draws them):
+// numbers and points (`math`, `real`, `error`, `points`), kernels and weightings, the backend kit
+// (`kit`), couplings and operators with their batches, loading and the registry.
+mod coupling;
+mod error;
+mod kernel;
+pub mod kit;
+mod load;
 pub mod math;
-pub mod operator;
-pub mod pair_sets;
-pub mod pairs;
+mod operator;
+#[doc(hidden)]
 pub mod plugin;
-pub mod points;
-pub mod precision;
-pub mod real;
+mod points;
+mod real;
 pub mod registry;
-pub mod resident;
-pub mod scaling;
-pub mod sliced;
-pub mod weighting;
+mod weighting;
 
 // The plugin contract: what a kernel, coupling, weighting or operator author needs, and the
 // calls that load and run an operator.
-pub use batch::{BatchJob, BatchReport};
 pub use coupling::{
     ColumnBlock, Coupling, CouplingJob, CouplingProblem, CouplingReport, Potentials, RowMasses,
 };
 pub use error::{check_param, check_temperature, DriftError, Result};
 pub use kernel::Kernel;
 pub use load::{load_operator, operator_from_str};
+pub use operator::batch::{self, BatchJob, BatchReport};
 pub use operator::{
     apply_drift, Context, DriftJob, DriftOperator, DriftProblem, DriftReport, Negatives,
 };
 pub use points::PointCloud;
 pub use real::{Precision, Real};
 pub use weighting::{RowSide, RowSides, Weighting};
-
-/// The backend kit: what backends, engines and callers that run batches use (reductions, prepared
-/// pairs, the Sinkhorn loop, residency, sliced jobs, batches of problems, numeric helpers). A
-/// plugin that only defines kernels, couplings, weightings or operators on the engines needs none
-/// of it.
-pub mod kit {
-    pub use crate::backend::{
-        check_len, check_square_mask, reduce, Backend, Displacement, ReductionJob, RowReduction,
-    };
-    pub use crate::batch::{
-        apply_drift_batch, problem_by_problem, BatchProblem, BatchSets, Collective, ProblemBatch,
-        Reduction, SingleProcess, TemperatureNorm,
-    };
-    pub use crate::coupling::solve_coupling;
-    pub use crate::error::{fmt_num, try_vec, try_with_capacity};
-    pub use crate::math::{on_best_isa, on_isa, IsaWork, VectorMath};
-    pub use crate::pair_sets::{PairSets, PairSource};
-    pub use crate::pairs::{
-        prepare_pairs, sweep_in_two_passes, FusedPairs, PairDisplacement, PairPath, PairSet,
-        PreparedPairs, RowUpdate,
-    };
-    pub use crate::points::Points;
-    pub use crate::precision::{PrecisionReport, WEIGHT_ERROR_TOLERANCE};
-    pub use crate::real::log_add_exp;
-    pub use crate::resident::{with_resident, ResidentBody, ResidentMap, ResidentSets};
-    pub use crate::scaling::{ScalingLoop, ScalingOutcome};
-    pub use crate::sliced::{sliced_wasserstein_on, DirectionSource, SlicedJob};
-}
 
 #[doc(hidden)]
 pub use inventory;

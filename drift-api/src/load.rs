@@ -2,7 +2,7 @@
 
 use crate::error::{DriftError, Result};
 use crate::operator::DriftOperator;
-use crate::registry::{self, Kind};
+use crate::registry::{self, Kind, MAX_OPERATOR_FILE_BYTES};
 use std::path::Path;
 
 mod wording;
@@ -26,7 +26,7 @@ pub const ECHO_LIMIT: usize = 80;
 /// values that parse but fail validation (a negative temperature, say) the position of the
 /// offending field. Names are printed as the file writes them (never in the raw form `r#name`).
 /// Never panics, whatever the input. A leading byte-order mark is ignored; names and strings from
-/// the source are echoed in errors up to [`ECHO_LIMIT`] characters.
+/// the source are echoed in errors up to 80 characters.
 ///
 /// ```
 /// # use drift_api::{DriftOperator, DriftJob, DriftReport, Result};
@@ -53,10 +53,6 @@ pub fn operator_from_str(src: &str, origin: &str) -> Result<Box<dyn DriftOperato
     op.validate().map_err(|e| locate(src, origin, e))?;
     Ok(op)
 }
-
-/// The largest operator file [`load_operator`] reads: 64 MiB. A longer file (or an endless one,
-/// such as `/dev/zero`) is refused after reading at most this much plus one byte.
-pub const MAX_OPERATOR_FILE_BYTES: u64 = 64 << 20;
 
 /// Reads, parses and validates an operator tree from a RON file of at most
 /// [`MAX_OPERATOR_FILE_BYTES`].

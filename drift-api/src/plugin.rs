@@ -15,7 +15,7 @@
 ///
 /// With `batched,` after the name it also forwards [`crate::DriftOperator::drift_batch`] to the
 /// type's `fn run_batch<T: Real>(&self, p: BatchProblem<'_, T>) -> Result<BatchReport>`; without
-/// it, a batch runs problem by problem ([`crate::kit::problem_by_problem`]).
+/// it, a batch runs problem by problem ([`crate::batch::problem_by_problem`]).
 ///
 /// ```
 /// use drift_api::{check_temperature, DriftProblem, DriftReport, PointCloud, Real, Result};

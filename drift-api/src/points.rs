@@ -1,7 +1,7 @@
 //! Point sets: `n` points of dimension `d`, row-major, with optional per-point weights.
 
 use crate::error::{DriftError, Result};
-use crate::real::{Precision, Real};
+use crate::real::{ByPrecision, PerPrecision, Real, Tagged};
 
 /// A validated set of `n` points in `d` dimensions, stored row-major, with optional non-negative weights.
 ///
@@ -192,28 +192,27 @@ impl<T: Real> PointCloud<T> {
     }
 }
 
-/// A point set whose precision is chosen at run time (for example from the dtype of a `.npy` file).
-#[derive(Clone, Debug, PartialEq)]
-pub enum Points {
-    /// Single precision points.
-    F32(PointCloud<f32>),
-    /// Double precision points.
-    F64(PointCloud<f64>),
+/// The kind of [`PointCloud`]s, for [`Points`].
+#[derive(Debug)]
+pub struct Clouds;
+
+impl PerPrecision for Clouds {
+    type Of<T: Real> = PointCloud<T>;
 }
 
+impl<T: Real> Tagged<T> for PointCloud<T> {
+    type Kind = Clouds;
+}
+
+/// A point set whose precision is chosen at run time (for example from the dtype of a `.npy` file).
+pub type Points = ByPrecision<Clouds>;
+
 impl Points {
-    /// The precision of the stored coordinates.
-    pub fn precision(&self) -> Precision {
-        match self {
-            Points::F32(_) => Precision::F32,
-            Points::F64(_) => Precision::F64,
-        }
-    }
     /// Number of points.
     pub fn len(&self) -> usize {
         match self {
-            Points::F32(p) => p.len(),
-            Points::F64(p) => p.len(),
+            ByPrecision::F32(p) => p.len(),
+            ByPrecision::F64(p) => p.len(),
         }
     }
     /// Always false: empty sets are rejected at construction.
@@ -223,14 +222,14 @@ impl Points {
     /// Dimension.
     pub fn dim(&self) -> usize {
         match self {
-            Points::F32(p) => p.dim(),
-            Points::F64(p) => p.dim(),
+            ByPrecision::F32(p) => p.dim(),
+            ByPrecision::F64(p) => p.dim(),
         }
     }
 }
 
 impl<T: Real> From<PointCloud<T>> for Points {
     fn from(p: PointCloud<T>) -> Self {
-        T::wrap_points(p)
+        p.tagged()
     }
 }

@@ -1,16 +1,6 @@
-//! The floating-point types the framework computes in, chosen at run time from the data.
+//! The floating-point types the framework computes in, chosen at run time from the data, and the
+//! one precision tag that carries any typed value through an object-safe trait.
 
-use crate::backend::{Backend, ReductionJob, RowReduction};
-use crate::batch::{BatchJob, BatchProblem};
-use crate::coupling::{CouplingJob, CouplingProblem};
-use crate::error::Result;
-use crate::kernel::Kernel;
-use crate::operator::{DriftJob, DriftProblem};
-use crate::pairs::{PairSet, Prepared};
-use crate::points::{PointCloud, Points};
-use crate::resident::ResidentSets;
-use crate::sliced::SlicedJob;
-use crate::weighting::{RowSides, Weighting};
 use std::fmt::{Debug, Display};
 use std::iter::Sum;
 use std::ops::{AddAssign, DivAssign, MulAssign, SubAssign};
@@ -26,9 +16,29 @@ pub enum Precision {
 
 /// A floating-point scalar the framework computes in: `f32` or `f64`.
 ///
-/// Generic code is written once over `T: Real`; the object-safe traits ([`crate::Kernel`],
-/// [`crate::kit::Backend`], [`crate::Coupling`], [`crate::Weighting`], [`crate::DriftOperator`]) take precision-tagged jobs, and the
-/// `wrap_*` functions turn a typed problem into such a job so that generic code can call them.
+/// Generic code is written once over `T: Real`. The object-safe traits ([`crate::Kernel`],
+/// [`crate::kit::Backend`], [`crate::Coupling`], [`crate::Weighting`], [`crate::DriftOperator`])
+/// take precision-tagged values ([`ByPrecision`]); [`Real::tag`] turns any typed value that names its
+/// kind ([`Tagged`]) into one, and [`Real::untag`] takes a tagged answer back to `T`. Those two are
+/// the only dispatch a number type carries: every job kind shares them.
+///
+/// ```
+/// use drift_api::kit::{ByPrecision, PerPrecision, Tagged};
+/// use drift_api::Real;
+///
+/// // A kind of value: a slice of numbers, in either precision.
+/// struct Slices<'a>(std::marker::PhantomData<&'a ()>);
+/// impl<'a> PerPrecision for Slices<'a> {
+///     type Of<T: Real> = &'a [T];
+/// }
+/// fn bits<T: Real>(v: &[T]) -> u32 {
+///     match T::tag::<Slices<'_>>(v) {
+///         ByPrecision::F32(_) => 32,
+///         ByPrecision::F64(_) => 64,
+///     }
+/// }
+/// assert_eq!((bits(&[1.0f32]), bits(&[1.0f64])), (32, 64));
+/// ```
 pub trait Real:
     num_traits::Float
     + num_traits::FloatConst
@@ -51,32 +61,120 @@ pub trait Real:
     fn of(v: f64) -> Self;
     /// Converts to `f64` (exact).
     fn as_f64(self) -> f64;
-    /// Applies a kernel's log-weight to a tile of squared distances, in place.
-    fn kernel_log_weight(kernel: &dyn Kernel, sq_dist: &mut [Self], tau: Self);
-    /// A row weighting's `(α⁺, α⁻)` for one particle, in this precision.
-    fn weighting_alphas(weighting: &dyn Weighting, row: RowSides<Self>) -> (Self, Self);
-    /// Tags a row reduction with this precision.
-    fn wrap_reduction(r: RowReduction<'_, Self>) -> ReductionJob<'_>;
-    /// Tags a coupling problem with this precision.
-    fn wrap_coupling(p: CouplingProblem<'_, Self>) -> CouplingJob<'_>;
-    /// Tags a drift problem with this precision.
-    fn wrap_drift(p: DriftProblem<'_, Self>) -> DriftJob<'_>;
-    /// Tags a batched drift problem with this precision.
-    fn wrap_batch(p: BatchProblem<'_, Self>) -> BatchJob<'_>;
-    /// Wraps a typed point cloud into the run-time tagged [`Points`].
-    fn wrap_points(p: PointCloud<Self>) -> Points;
-    /// Tags the point sets of a residency scope with this precision.
-    fn wrap_resident<'s>(sets: &'s [&'s PointCloud<Self>]) -> ResidentSets<'s>;
-    /// The backend's own preparation of a pair set in this precision, if it has one.
-    fn prepare_pairs_on<'a>(
-        backend: &'a dyn Backend,
-        set: PairSet<'a, Self>,
-    ) -> Result<Option<Prepared<'a, Self>>>;
-    /// The backend's sliced-Wasserstein field in this precision, if it computes one.
-    fn sliced_wasserstein_on(
-        backend: &dyn Backend,
-        job: SlicedJob<'_, Self>,
-    ) -> Option<Result<Vec<Self>>>;
+    /// Tags a value of kind `K` in this precision.
+    fn tag<K: PerPrecision>(value: K::Of<Self>) -> ByPrecision<K>;
+    /// The value of a tagged one if it is in this precision (the way back from an object-safe
+    /// call's answer to generic code).
+    fn untag<K: PerPrecision>(tagged: ByPrecision<K>) -> Option<K::Of<Self>>;
+}
+
+/// A kind of value that exists in both precisions: `Of<f32>` and `Of<f64>` (a problem, a job, a
+/// point set). Implemented by a marker type per kind.
+pub trait PerPrecision {
+    /// The value in precision `T`.
+    type Of<T: Real>;
+}
+
+/// A value of kind `K` in the precision chosen at run time: what object-safe traits take.
+pub enum ByPrecision<K: PerPrecision> {
+    /// Single precision.
+    F32(K::Of<f32>),
+    /// Double precision.
+    F64(K::Of<f64>),
+}
+
+impl<K: PerPrecision> ByPrecision<K> {
+    /// The precision of the value.
+    pub fn precision(&self) -> Precision {
+        match self {
+            ByPrecision::F32(_) => Precision::F32,
+            ByPrecision::F64(_) => Precision::F64,
+        }
+    }
+}
+
+impl<K: PerPrecision> Debug for ByPrecision<K>
+where
+    K::Of<f32>: Debug,
+    K::Of<f64>: Debug,
+{
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ByPrecision::F32(v) => f.debug_tuple("F32").field(v).finish(),
+            ByPrecision::F64(v) => f.debug_tuple("F64").field(v).finish(),
+        }
+    }
+}
+
+impl<K: PerPrecision> Clone for ByPrecision<K>
+where
+    K::Of<f32>: Clone,
+    K::Of<f64>: Clone,
+{
+    fn clone(&self) -> Self {
+        match self {
+            ByPrecision::F32(v) => ByPrecision::F32(v.clone()),
+            ByPrecision::F64(v) => ByPrecision::F64(v.clone()),
+        }
+    }
+}
+
+impl<K: PerPrecision> Copy for ByPrecision<K>
+where
+    K::Of<f32>: Copy,
+    K::Of<f64>: Copy,
+{
+}
+
+impl<K: PerPrecision> PartialEq for ByPrecision<K>
+where
+    K::Of<f32>: PartialEq,
+    K::Of<f64>: PartialEq,
+{
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (ByPrecision::F32(a), ByPrecision::F32(b)) => a == b,
+            (ByPrecision::F64(a), ByPrecision::F64(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+/// The answer of an object-safe call made with a value tagged by `T` ([`Real::tag`]), back in `T`:
+/// the callee answers in the precision it was given, so the way back always exists.
+pub(crate) fn answer_in<T: Real, K: PerPrecision>(answer: ByPrecision<K>) -> K::Of<T> {
+    match T::untag(answer) {
+        Some(v) => v,
+        None => unreachable!("an answer in the precision of its question"),
+    }
+}
+
+/// A typed value that names its kind, so that [`Tagged::tagged`] needs no annotation.
+pub trait Tagged<T: Real>: Sized {
+    /// The kind this value is the `T` form of.
+    type Kind: PerPrecision<Of<T> = Self>;
+    /// This value, tagged with its precision.
+    fn tagged(self) -> ByPrecision<Self::Kind> {
+        T::tag::<Self::Kind>(self)
+    }
+}
+
+/// Declares the marker type of a kind of value with one lifetime and makes the typed value
+/// [`Tagged`]: `per_precision!(pub Marker = Value)` for `Value<'a, T>`.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! per_precision {
+    ($(#[$doc:meta])* $vis:vis $marker:ident = $value:ident) => {
+        $(#[$doc])*
+        #[derive(Debug)]
+        $vis struct $marker<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'a> $crate::real::PerPrecision for $marker<'a> {
+            type Of<T: $crate::Real> = $value<'a, T>;
+        }
+        impl<'a, T: $crate::Real> $crate::real::Tagged<T> for $value<'a, T> {
+            type Kind = $marker<'a>;
+        }
+    };
 }
 
 impl Real for f32 {
@@ -87,41 +185,14 @@ impl Real for f32 {
     fn as_f64(self) -> f64 {
         self as f64
     }
-    fn kernel_log_weight(kernel: &dyn Kernel, sq_dist: &mut [Self], tau: Self) {
-        kernel.log_weight_f32(sq_dist, tau)
+    fn tag<K: PerPrecision>(value: K::Of<Self>) -> ByPrecision<K> {
+        ByPrecision::F32(value)
     }
-    fn weighting_alphas(weighting: &dyn Weighting, row: RowSides<Self>) -> (Self, Self) {
-        weighting.alphas_f32(row)
-    }
-    fn wrap_reduction(r: RowReduction<'_, Self>) -> ReductionJob<'_> {
-        ReductionJob::F32(r)
-    }
-    fn wrap_coupling(p: CouplingProblem<'_, Self>) -> CouplingJob<'_> {
-        CouplingJob::F32(p)
-    }
-    fn wrap_drift(p: DriftProblem<'_, Self>) -> DriftJob<'_> {
-        DriftJob::F32(p)
-    }
-    fn wrap_batch(p: BatchProblem<'_, Self>) -> BatchJob<'_> {
-        BatchJob::F32(p)
-    }
-    fn wrap_points(p: PointCloud<Self>) -> Points {
-        Points::F32(p)
-    }
-    fn wrap_resident<'s>(sets: &'s [&'s PointCloud<Self>]) -> ResidentSets<'s> {
-        ResidentSets::F32(sets)
-    }
-    fn prepare_pairs_on<'a>(
-        backend: &'a dyn Backend,
-        set: PairSet<'a, Self>,
-    ) -> Result<Option<Prepared<'a, Self>>> {
-        backend.prepare_pairs_f32(set)
-    }
-    fn sliced_wasserstein_on(
-        backend: &dyn Backend,
-        job: SlicedJob<'_, Self>,
-    ) -> Option<Result<Vec<Self>>> {
-        backend.sliced_wasserstein_f32(job)
+    fn untag<K: PerPrecision>(tagged: ByPrecision<K>) -> Option<K::Of<Self>> {
+        match tagged {
+            ByPrecision::F32(v) => Some(v),
+            ByPrecision::F64(_) => None,
+        }
     }
 }
 
@@ -133,41 +204,14 @@ impl Real for f64 {
     fn as_f64(self) -> f64 {
         self
     }
-    fn kernel_log_weight(kernel: &dyn Kernel, sq_dist: &mut [Self], tau: Self) {
-        kernel.log_weight_f64(sq_dist, tau)
+    fn tag<K: PerPrecision>(value: K::Of<Self>) -> ByPrecision<K> {
+        ByPrecision::F64(value)
     }
-    fn weighting_alphas(weighting: &dyn Weighting, row: RowSides<Self>) -> (Self, Self) {
-        weighting.alphas_f64(row)
-    }
-    fn wrap_reduction(r: RowReduction<'_, Self>) -> ReductionJob<'_> {
-        ReductionJob::F64(r)
-    }
-    fn wrap_coupling(p: CouplingProblem<'_, Self>) -> CouplingJob<'_> {
-        CouplingJob::F64(p)
-    }
-    fn wrap_drift(p: DriftProblem<'_, Self>) -> DriftJob<'_> {
-        DriftJob::F64(p)
-    }
-    fn wrap_batch(p: BatchProblem<'_, Self>) -> BatchJob<'_> {
-        BatchJob::F64(p)
-    }
-    fn wrap_points(p: PointCloud<Self>) -> Points {
-        Points::F64(p)
-    }
-    fn wrap_resident<'s>(sets: &'s [&'s PointCloud<Self>]) -> ResidentSets<'s> {
-        ResidentSets::F64(sets)
-    }
-    fn prepare_pairs_on<'a>(
-        backend: &'a dyn Backend,
-        set: PairSet<'a, Self>,
-    ) -> Result<Option<Prepared<'a, Self>>> {
-        backend.prepare_pairs_f64(set)
-    }
-    fn sliced_wasserstein_on(
-        backend: &dyn Backend,
-        job: SlicedJob<'_, Self>,
-    ) -> Option<Result<Vec<Self>>> {
-        backend.sliced_wasserstein_f64(job)
+    fn untag<K: PerPrecision>(tagged: ByPrecision<K>) -> Option<K::Of<Self>> {
+        match tagged {
+            ByPrecision::F64(v) => Some(v),
+            ByPrecision::F32(_) => None,
+        }
     }
 }
 

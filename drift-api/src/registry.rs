@@ -126,3 +126,7 @@ macro_rules! register {
         }
     };
 }
+
+/// The largest operator file [`load_operator`](crate::load_operator) reads: 64 MiB. A longer file (or an endless one,
+/// such as `/dev/zero`) is refused after reading at most this much plus one byte.
+pub const MAX_OPERATOR_FILE_BYTES: u64 = 64 << 20;

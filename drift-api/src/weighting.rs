@@ -2,6 +2,7 @@
 //! repulsion, per particle.
 
 use crate::error::Result;
+use crate::real::{ByPrecision, PerPrecision, Real, Tagged};
 
 /// What a [`Weighting`] sees of one particle `x_i`: for each side of the field, the row mass of its
 /// plan and, when the weighting asks for it ([`Weighting::needs_densities`]), the kernel density
@@ -104,4 +105,31 @@ pub trait Weighting: Send + Sync + std::fmt::Debug {
     fn validate(&self) -> Result<()> {
         Ok(())
     }
+}
+
+impl<'w> dyn Weighting + 'w {
+    /// [`Weighting::alphas_f32`] or [`Weighting::alphas_f64`], whichever `T` is: the call generic
+    /// code makes. (The answer is converted through `f64`, which is exact.)
+    pub fn alphas<T: Real>(&self, row: RowSides<T>) -> (T, T) {
+        let (plus, minus) = match row.tagged() {
+            ByPrecision::F32(row) => {
+                let (p, m) = self.alphas_f32(row);
+                (p as f64, m as f64)
+            }
+            ByPrecision::F64(row) => self.alphas_f64(row),
+        };
+        (T::of(plus), T::of(minus))
+    }
+}
+
+/// The kind of [`RowSides`].
+#[derive(Debug)]
+pub struct RowSideKind;
+
+impl PerPrecision for RowSideKind {
+    type Of<T: Real> = RowSides<T>;
+}
+
+impl<T: Real> Tagged<T> for RowSides<T> {
+    type Kind = RowSideKind;
 }

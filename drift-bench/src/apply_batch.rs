@@ -1,12 +1,13 @@
 //! `drift-bench apply` on a batch of problems: `--x` of shape `(B, N, D)`, `--y` `(B, M, D)`,
 //! `--negatives` `(B, K, D)`, weights `(B, n)`; one call of the operator on the whole batch
-//! ([`drift_api::kit::apply_drift_batch`]), the field written as `(B, N, D)`.
+//! ([`drift_api::batch::apply_drift_batch`]), the field written as `(B, N, D)`.
 
 use crate::apply::{name, print_elapsed, ApplyArgs};
 use crate::array::{Array, Shape};
 use crate::point_files::{self, label};
 use anyhow::{anyhow, bail, Result};
-use drift_api::kit::{apply_drift_batch, BatchProblem, BatchSets, Collective, ProblemBatch};
+use drift_api::batch::{apply_drift_batch, BatchProblem};
+use drift_api::kit::{BatchSets, Collective, ProblemBatch};
 use drift_api::{BatchReport, Context, DriftOperator, Real};
 use std::io::Write;
 use std::path::Path;

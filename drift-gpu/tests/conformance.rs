@@ -187,8 +187,8 @@ fn cuda_backend_uploads_each_point_set_once_per_evaluation() {
 /// iteration count, over the same device passes.
 #[test]
 fn cuda_scaling_loop_matches_the_host_loop() {
+    use drift_api::kit::scaling::scaling_loop_on_host;
     use drift_api::kit::{prepare_pairs, PairSet, PreparedPairs, ScalingLoop};
-    use drift_api::scaling::scaling_loop_on_host;
     use drift_api::Real;
     let Some(gpu) = cuda_or_skip("cuda_scaling_loop_matches_the_host_loop") else {
         return;

@@ -1,6 +1,6 @@
 //! Criterion benchmarks of batched drift: the training workload's shapes (`B` problems of `N = 64`
 //! generated samples against targets `[X; 16 negatives of weight 2; 128 positives]`, f32), through
-//! [`drift_api::kit::apply_drift_batch`] on the CPU backend.
+//! [`drift_api::batch::apply_drift_batch`] on the CPU backend.
 //!
 //! Groups (`cargo bench -p drift-ops --bench batched -- <regex>`; `-- --test` runs each once):
 //! - `deng_official/b<B>_d<D>`: the official loss's field on its batched fast path at
@@ -26,9 +26,8 @@
 use criterion::{
     criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
 };
-use drift_api::kit::{
-    apply_drift_batch, problem_by_problem, BatchProblem, BatchSets, ProblemBatch, SingleProcess,
-};
+use drift_api::batch::{apply_drift_batch, problem_by_problem, BatchProblem};
+use drift_api::kit::{BatchSets, ProblemBatch, SingleProcess};
 use drift_api::{operator_from_str, BatchJob, Context, DriftOperator};
 use drift_ops::CpuBackend;
 use rand::rngs::StdRng;

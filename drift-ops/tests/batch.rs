@@ -3,10 +3,8 @@
 //! operator), the per-problem default against the batched paths, batch-wide statistics, and a
 //! batch split over two "processes" through a collective.
 
-use drift_api::kit::{
-    apply_drift_batch, problem_by_problem, BatchProblem, BatchSets, Collective, ProblemBatch,
-    SingleProcess,
-};
+use drift_api::batch::{apply_drift_batch, problem_by_problem, BatchProblem};
+use drift_api::kit::{BatchSets, Collective, ProblemBatch, SingleProcess};
 use drift_api::registry::{entries, Kind};
 use drift_api::{
     apply_drift, operator_from_str, BatchReport, Context, DriftError, DriftOperator, DriftProblem,

@@ -4,9 +4,9 @@
 //! `multi_temperature`) against the per-problem default over random ragged batches, weights,
 //! negatives, kernels, iteration caps and tolerance stops.
 
-use drift_api::kit::{
-    apply_drift_batch, problem_by_problem, BatchProblem, BatchSets, ProblemBatch, SingleProcess,
-};
+use drift_api::batch::{apply_drift_batch, problem_by_problem, BatchProblem};
+use drift_api::kit::Tagged;
+use drift_api::kit::{BatchSets, ProblemBatch, SingleProcess};
 use drift_api::{
     apply_drift, operator_from_str, BatchReport, Context, DriftError, DriftOperator, DriftProblem,
     Negatives, PointCloud, Real,
@@ -309,7 +309,7 @@ fn per_problem<T: Real>(op: &dyn DriftOperator, b: &ProblemBatch<'_, T>) -> Vec<
         scale: T::one(),
         collective: &SingleProcess,
     };
-    problem_by_problem(op, T::wrap_batch(p)).unwrap();
+    problem_by_problem(op, p.tagged()).unwrap();
     out
 }
 
@@ -515,7 +515,7 @@ fn the_fused_sinkhorn_path_reports_iterations_and_unconverged_problems() {
             let mut out = vec![0.0; b.field_len()];
             let slow = problem_by_problem(
                 op.as_ref(),
-                f64::wrap_batch(BatchProblem {
+                drift_api::BatchJob::F64(BatchProblem {
                     backend: &CpuBackend,
                     batch: &b,
                     context: &Context::default(),

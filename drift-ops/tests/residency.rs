@@ -5,10 +5,10 @@
 //! and without guidance negatives, in both precisions, including the f64 promotion of an f32
 //! problem whose log-weights f32 cannot hold.
 
+use drift_api::kit::pairs::Prepared;
 use drift_api::kit::{
     Backend, PairSet, ReductionJob, ResidentBody, ResidentMap, ResidentSets, SlicedJob,
 };
-use drift_api::pairs::Prepared;
 use drift_api::registry::{entries, Kind};
 use drift_api::{
     operator_from_str, Context, DriftError, DriftOperator, Negatives, PointCloud, Precision, Real,

@@ -5,12 +5,12 @@
 mod common;
 
 use common::*;
+use drift_api::kit::pairs::Prepared;
+use drift_api::kit::scaling::scaling_loop_on_host;
 use drift_api::kit::{
     prepare_pairs, Backend, PairPath, PairSet, PreparedPairs, ReductionJob, RowUpdate, ScalingLoop,
     ScalingOutcome,
 };
-use drift_api::pairs::Prepared;
-use drift_api::scaling::scaling_loop_on_host;
 use drift_api::{operator_from_str, Context, Negatives, PointCloud, Result};
 use drift_ops::CpuBackend;
 use std::sync::Mutex;

@@ -4,7 +4,9 @@
 mod common;
 
 use common::*;
-use drift_api::kit::{solve_coupling, PairSets};
+use drift_api::kit::PairSets;
+use drift_api::kit::Tagged;
+use drift_api::Coupling;
 use drift_api::{ColumnBlock, CouplingProblem, CouplingReport, Potentials};
 use drift_ops::{CpuBackend, Sinkhorn, SinkhornDrift};
 
@@ -27,22 +29,23 @@ fn solve(
         mask_diagonal: false,
     }];
     let mut out = Potentials::default();
-    let report = solve_coupling(
-        s,
-        CouplingProblem {
-            backend: &CpuBackend,
-            kernel: kernel.as_ref(),
-            tau,
-            rows: &xl,
-            row_log_weights: &la,
-            blocks: &blocks,
-            symmetric,
-            pairs: &PairSets::new(&CpuBackend, kernel.as_ref(), &xl, &blocks),
-            out: &mut out,
-            problem: 0,
-        },
-    )
-    .unwrap();
+    let report = s
+        .solve(
+            CouplingProblem {
+                backend: &CpuBackend,
+                kernel: kernel.as_ref(),
+                tau,
+                rows: &xl,
+                row_log_weights: &la,
+                blocks: &blocks,
+                symmetric,
+                pairs: &PairSets::new(&CpuBackend, kernel.as_ref(), &xl, &blocks),
+                out: &mut out,
+                problem: 0,
+            }
+            .tagged(),
+        )
+        .unwrap();
     let cols = if symmetric { x } else { y };
     let f = out.f.clone().unwrap();
     let g = &out.g[0];
@@ -170,7 +173,8 @@ fn warm_start_reuses_the_previous_potentials() {
 /// last, and the result would depend on scheduling.
 #[test]
 fn warm_starts_are_kept_per_problem_of_a_batch() {
-    use drift_api::kit::{apply_drift_batch, BatchProblem, BatchSets, ProblemBatch, SingleProcess};
+    use drift_api::batch::{apply_drift_batch, BatchProblem};
+    use drift_api::kit::{BatchSets, ProblemBatch, SingleProcess};
     use drift_api::Context;
     let (problems, n, m, dim) = (12, 20, 24, 2);
     let mut r = rng(9);

@@ -6,7 +6,9 @@
 
 mod common;
 
-use drift_api::kit::{solve_coupling, PairSets};
+use drift_api::kit::PairSets;
+use drift_api::kit::Tagged;
+use drift_api::Coupling;
 use drift_api::{
     apply_drift, load_operator, operator_from_str, ColumnBlock, Context, CouplingProblem,
     DriftError, DriftOperator, DriftProblem, Negatives, PointCloud, Potentials, Result,
@@ -366,22 +368,23 @@ fn sinkhorn_marginal_error_is_finite_and_honest() {
         }];
         for solver in [Sinkhorn::new(40, 0.0), Sinkhorn::new(2000, 1e-10)] {
             let mut out = Potentials::default();
-            let report = solve_coupling(
-                &solver,
-                CouplingProblem {
-                    backend: &CpuBackend,
-                    kernel: &Gaussian,
-                    tau: 0.5,
-                    rows,
-                    row_log_weights: &la,
-                    blocks: &blocks,
-                    symmetric,
-                    pairs: &PairSets::new(&CpuBackend, &Gaussian, rows, &blocks),
-                    out: &mut out,
-                    problem: 0,
-                },
-            )
-            .unwrap();
+            let report = &solver
+                .solve(
+                    CouplingProblem {
+                        backend: &CpuBackend,
+                        kernel: &Gaussian,
+                        tau: 0.5,
+                        rows,
+                        row_log_weights: &la,
+                        blocks: &blocks,
+                        symmetric,
+                        pairs: &PairSets::new(&CpuBackend, &Gaussian, rows, &blocks),
+                        out: &mut out,
+                        problem: 0,
+                    }
+                    .tagged(),
+                )
+                .unwrap();
             let error = report.marginal_error.unwrap();
             assert!(error.is_finite(), "{error}");
             let f = out.f.unwrap();

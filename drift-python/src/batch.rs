@@ -1,6 +1,6 @@
 //! Batches of problems from NumPy arrays: `x` `(B, N, D)`, `y` `(B, M, D)`, negatives
 //! `(B, K, D)` and weights `(B, n)`, checked against `x`'s shape with the command line's wording,
-//! evaluated in one call of [`drift_api::kit::apply_drift_batch`] with the GIL released, batch-wide sums
+//! evaluated in one call of [`drift_api::batch::apply_drift_batch`] with the GIL released, batch-wide sums
 //! completed across processes by an optional [`PyCollective`].
 
 use crate::arrays::{self, python_shape};
@@ -9,9 +9,8 @@ use crate::errors::to_py;
 use crate::interrupt::{run_interruptible, THREADED_FROM};
 use crate::operator::NativeOperator;
 use crate::report::BatchReport;
-use drift_api::kit::{
-    apply_drift_batch, try_vec, BatchProblem, BatchSets, Collective, ProblemBatch, SingleProcess,
-};
+use drift_api::batch::{apply_drift_batch, BatchProblem};
+use drift_api::kit::{try_vec, BatchSets, Collective, ProblemBatch, SingleProcess};
 use drift_api::{Context, DriftOperator, Real};
 use drift_ops::CpuBackend;
 use numpy::ndarray::{ArrayD, IxDyn};

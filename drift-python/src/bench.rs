@@ -3,7 +3,8 @@
 
 use crate::errors::to_py;
 use crate::operator::NativeOperator;
-use drift_api::kit::{apply_drift_batch, BatchProblem, BatchSets, ProblemBatch, SingleProcess};
+use drift_api::batch::{apply_drift_batch, BatchProblem};
+use drift_api::kit::{BatchSets, ProblemBatch, SingleProcess};
 use drift_api::{apply_drift, Context, DriftProblem, PointCloud};
 use drift_ops::CpuBackend;
 use numpy::{PyReadonlyArray2, PyReadonlyArray3, PyUntypedArrayMethods};

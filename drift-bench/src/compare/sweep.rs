@@ -349,9 +349,9 @@ fn within(at: &str, what: &str, factors: &[usize]) -> Result<()> {
 }
 
 /// The largest sweep file [`Sweep::from_file`] reads, as for operator files
-/// ([`drift_api::load::MAX_OPERATOR_FILE_BYTES`]): a longer or endless one (`/dev/zero`) is refused
+/// ([`drift_api::registry::MAX_OPERATOR_FILE_BYTES`]): a longer or endless one (`/dev/zero`) is refused
 /// after reading at most this much plus one byte.
-pub const MAX_SWEEP_FILE_BYTES: u64 = drift_api::load::MAX_OPERATOR_FILE_BYTES;
+pub const MAX_SWEEP_FILE_BYTES: u64 = drift_api::registry::MAX_OPERATOR_FILE_BYTES;
 
 impl Sweep {
     /// Reads a sweep from a RON file of at most [`MAX_SWEEP_FILE_BYTES`] (a UTF-8 byte-order mark

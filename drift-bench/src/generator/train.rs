@@ -9,7 +9,8 @@ use crate::flow::sinkhorn_totals;
 use anyhow::{ensure, Context as _, Result};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
-use drift_api::kit::{apply_drift_batch, BatchProblem, BatchSets, ProblemBatch, SingleProcess};
+use drift_api::batch::{apply_drift_batch, BatchProblem};
+use drift_api::kit::{BatchSets, ProblemBatch, SingleProcess};
 use drift_api::{BatchReport, Context, DriftOperator, PointCloud};
 use rand::{rngs::StdRng, seq::index, SeedableRng};
 use std::time::{Duration, Instant};
@@ -23,7 +24,7 @@ use std::time::{Duration, Instant};
 /// in f32 in one batched call per feature key ([`GeneratorConfig::features`]: the samples
 /// themselves, or a fixed encoder's feature maps) with one problem per class and location (`X`
 /// the class's generated features there, `Y` its data's, at most `max_targets` data points, see
-/// [`GeneratorConfig::max_targets`]; [`drift_api::kit::apply_drift_batch`], so batch-wide statistics
+/// [`GeneratorConfig::max_targets`]; [`drift_api::batch::apply_drift_batch`], so batch-wide statistics
 /// such as `deng_official`'s scale are taken over every problem of the key), and takes one
 /// optimiser step on the sum over keys and classes of their drifting losses
 /// `mean((φ(x) − stopgrad(φ(x) + V))²)`, with candle's autograd through the encoder. The `context`

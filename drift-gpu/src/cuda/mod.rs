@@ -12,11 +12,11 @@ use crate::source::{entry_point, kernel_expression, reduction_source_with};
 use cudarc::driver::{
     CudaContext, CudaFunction, CudaSlice, CudaStream, DeviceRepr, DriverError, ValidAsZeroBits,
 };
+use drift_api::kit::pairs::Prepared;
 use drift_api::kit::{
     Backend, PairSet, ReductionJob, ResidentBody, ResidentMap, ResidentSets, RowReduction,
     SlicedJob,
 };
-use drift_api::pairs::Prepared;
 use drift_api::{DriftError, PointCloud, Precision, Real, Result};
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};

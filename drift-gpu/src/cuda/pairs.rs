@@ -5,8 +5,8 @@
 
 use super::{check, driver_error, CudaBackend, DeviceReal, Launch, Mode};
 use cudarc::driver::{CudaFunction, CudaSlice, CudaStream};
+use drift_api::kit::scaling::scaling_loop_on_host;
 use drift_api::kit::{PairPath, PairSet, PreparedPairs, ScalingLoop, ScalingOutcome};
-use drift_api::scaling::scaling_loop_on_host;
 use drift_api::Result;
 use std::sync::{Arc, Mutex};
 

@@ -2,15 +2,15 @@
 //! sets, one or more column blocks of the same rows): the potentials, their log-weights and the
 //! passes' log-sum-exps stay on the device for the whole loop; each iteration reads back one
 //! number, its marginal error, for the stopping test, and the final potentials come back once. The
-//! stopping rule is the host's ([`drift_api::scaling::scaling_iterations`]), the updates are
+//! stopping rule is the host's ([`drift_api::kit::scaling::scaling_iterations`]), the updates are
 //! `scaling.cu`'s.
 
 use super::launch::grid;
 use super::pairs::DeviceBlock;
 use super::{driver_error, CudaBackend, DeviceReal};
 use cudarc::driver::{CudaFunction, CudaModule, CudaSlice, CudaStream, PushKernelArg};
+use drift_api::kit::scaling::scaling_iterations;
 use drift_api::kit::{check_len, ScalingLoop, ScalingOutcome};
-use drift_api::scaling::scaling_iterations;
 use drift_api::Result;
 use std::sync::Arc;
 

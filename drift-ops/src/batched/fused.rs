@@ -18,9 +18,9 @@ use super::prepared::{kernel_distances, leaf_field, negatives_of, Prepared};
 use super::statistics::{ratio_of_sums, temperature_lambdas};
 use crate::compositions::multi_temperature::{refuse_negligible_weights, temperature_weight};
 use drift_api::batch::{batch_norm, split_per_problem, support_len};
-use drift_api::kit::{
-    problem_by_problem, BatchProblem, BatchSets, Reduction, TemperatureNorm, WEIGHT_ERROR_TOLERANCE,
-};
+use drift_api::batch::{problem_by_problem, BatchProblem, TemperatureNorm};
+use drift_api::kit::Tagged;
+use drift_api::kit::{BatchSets, Reduction, WEIGHT_ERROR_TOLERANCE};
 use drift_api::{
     BatchReport, CouplingReport, DriftError, DriftOperator, DriftReport, Real, Result,
 };
@@ -35,7 +35,7 @@ pub(crate) fn run_or_default<O: DriftOperator, T: Real>(
     if let Some(report) = try_fused(op, &mut p)? {
         return Ok(report);
     }
-    problem_by_problem(op, T::wrap_batch(p))
+    problem_by_problem(op, p.tagged())
 }
 
 /// The batch's report from the fused path of `op`, or `None` when `op` (or the batch) takes the

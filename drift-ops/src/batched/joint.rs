@@ -12,7 +12,7 @@
 use super::lanes::{lane_sum, sized};
 use super::sinkhorn::shift_of;
 use crate::dense::{matmul, View};
-use drift_api::scaling::scaling;
+use drift_api::kit::scaling::scaling;
 use drift_api::Real;
 
 /// One problem's Algorithm 2 field at one temperature.

@@ -8,7 +8,8 @@ use super::one_sided::{one_sided_field, OneSidedTerm};
 use super::plan::{Leaf, Radial};
 use super::sinkhorn::{transport, LoopScratch, Stop, Term};
 use drift_api::batch::support_len;
-use drift_api::kit::{BatchProblem, BatchSets};
+use drift_api::batch::BatchProblem;
+use drift_api::kit::BatchSets;
 use drift_api::{CouplingReport, Real, Result};
 
 /// Normalised log-weights of a side of problem `b` (as [`drift_api::PointCloud::log_weights`]).

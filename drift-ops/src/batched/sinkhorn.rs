@@ -5,7 +5,7 @@
 //! Each term is the log-domain Sinkhorn loop of [`crate::Sinkhorn`] (asymmetric, from
 //! `g = log b`): `f = log a − LSE_j(g_j + ℓ_ij)`, `c_j = LSE_i(f_i + ℓ_ij)`, the error
 //! `Σ_j |exp(g_j + c_j) − b_j|`, the next `g = log b − c`, stopping at the tolerance or the cap as
-//! [`drift_api::scaling::scaling_iterations`] does; the barycentre is the row-normalised plan of
+//! [`drift_api::kit::scaling::scaling_iterations`] does; the barycentre is the row-normalised plan of
 //! the final `g` times the columns.
 //!
 //! The passes run in the stabilised scaling form (as the CPU backend's cached pairs do): the
@@ -25,7 +25,7 @@
 
 use super::lanes::{lane_dot, sized};
 use crate::dense::{matmul, View};
-use drift_api::scaling::scaling;
+use drift_api::kit::scaling::scaling;
 use drift_api::{DriftError, Real, Result};
 
 /// Per-thread buffers of one term's loop, grown to the largest block and reused.

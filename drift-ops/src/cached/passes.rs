@@ -25,7 +25,7 @@ impl<T: Real> CachedPairs<'_, T> {
                 squared_distances(&self.x.data()[i * d..(i + 1) * d], ytile, w);
             }
         }
-        T::kernel_log_weight(self.kernel, w, tau);
+        self.kernel.log_weight(w, tau);
         if self.mask_diagonal && (c0..c0 + w.len()).contains(&i) {
             w[i - c0] = T::neg_infinity();
         }

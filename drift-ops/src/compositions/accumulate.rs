@@ -1,7 +1,8 @@
 //! Running sub-operators into a scratch field and adding fields into the output.
 
+use drift_api::batch::{apply_drift_batch, BatchProblem};
 use drift_api::batch::{batch_norm, field_sums};
-use drift_api::kit::{apply_drift_batch, Backend, BatchProblem, Collective, ProblemBatch};
+use drift_api::kit::{Backend, Collective, ProblemBatch};
 use drift_api::{
     apply_drift, BatchReport, Context, DriftError, DriftOperator, DriftProblem, DriftReport,
     Negatives, PointCloud, Real, Result,

@@ -1,6 +1,6 @@
 //! Temperature (bandwidth) annealing driven by the step or time of the context.
 
-use drift_api::kit::{apply_drift_batch, BatchProblem};
+use drift_api::batch::{apply_drift_batch, BatchProblem};
 use drift_api::{
     apply_drift, check_param, BatchReport, DriftOperator, DriftProblem, DriftReport, Real, Result,
 };

@@ -4,9 +4,9 @@ use super::accumulate::{run_batch_into, run_into};
 use crate::couplings::passes::Passes;
 use crate::kernels::LogDistance;
 use drift_api::batch::support_len;
-use drift_api::kit::{
-    problem_by_problem, Backend, BatchProblem, BatchSets, ProblemBatch, Reduction,
-};
+use drift_api::batch::{problem_by_problem, BatchProblem};
+use drift_api::kit::Tagged;
+use drift_api::kit::{Backend, BatchSets, ProblemBatch, Reduction};
 use drift_api::{
     BatchReport, DriftError, DriftOperator, DriftProblem, DriftReport, PointCloud, Real, Result,
 };
@@ -82,7 +82,7 @@ impl FeatureScale {
             return Ok(report);
         }
         if self.over == Reduction::Problem {
-            return problem_by_problem(self, T::wrap_batch(p));
+            return problem_by_problem(self, p.tagged());
         }
         let batch = p.batch;
         // S = Σ_b pairs_b · mean_b / Σ_b pairs_b / √D: the mean over every pair of the batch.

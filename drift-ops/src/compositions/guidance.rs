@@ -1,7 +1,8 @@
 //! Classifier-free guidance through weighted negatives.
 
 use drift_api::batch::support_len;
-use drift_api::kit::{apply_drift_batch, BatchProblem, BatchSets, ProblemBatch};
+use drift_api::batch::{apply_drift_batch, BatchProblem};
+use drift_api::kit::{BatchSets, ProblemBatch};
 use drift_api::{
     apply_drift, check_param, BatchReport, DriftError, DriftOperator, DriftProblem, DriftReport,
     Negatives, Real, Result,

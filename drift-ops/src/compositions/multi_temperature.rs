@@ -2,7 +2,9 @@
 
 use super::accumulate::{add_batch_field, run_batch_into, run_into};
 use crate::engine::add_field;
-use drift_api::kit::{problem_by_problem, BatchProblem, Reduction, TemperatureNorm};
+use drift_api::batch::{problem_by_problem, BatchProblem, TemperatureNorm};
+use drift_api::kit::Reduction;
+use drift_api::kit::Tagged;
 use drift_api::{BatchReport, DriftError, DriftOperator, DriftProblem, DriftReport, Real, Result};
 use serde::{Deserialize, Serialize};
 
@@ -105,7 +107,7 @@ impl MultiTemperature {
             return Ok(report);
         }
         if self.over == Reduction::Problem {
-            return problem_by_problem(self, T::wrap_batch(p));
+            return problem_by_problem(self, p.tagged());
         }
         for b in 0..p.batch.problems() {
             self.check_negligible_weights(&format!("x[{b}]"), p.batch.x.weights_of(b))?;

@@ -2,7 +2,7 @@
 
 use super::accumulate::{add_batch_field, run_batch_into, run_into, validate_children};
 use crate::engine::add_field;
-use drift_api::kit::BatchProblem;
+use drift_api::batch::BatchProblem;
 use drift_api::{check_param, BatchReport, DriftOperator, DriftProblem, DriftReport, Real, Result};
 use serde::{Deserialize, Serialize};
 

@@ -1,9 +1,9 @@
 //! The reductions couplings are made of: row and column log-sum-exps over column blocks.
 
+pub(crate) use drift_api::kit::scaling::{marginal_l1, scaling, scaling_all};
 use drift_api::kit::{
     log_add_exp, Backend, FusedPairs, PairPath, PairSet, PairSource, PreparedPairs,
 };
-pub(crate) use drift_api::scaling::{marginal_l1, scaling, scaling_all};
 use drift_api::{ColumnBlock, Kernel, PointCloud, Real, Result};
 
 /// A backend, kernel and temperature: everything a coupling's passes share.

@@ -76,7 +76,7 @@ pub(super) fn reduce_block<T: Real, const FMA: bool>(
             if s.mode == Displacement::Unit {
                 dist[..width].copy_from_slice(w);
             }
-            T::kernel_log_weight(s.kernel, w, s.tau);
+            s.kernel.log_weight(w, s.tau);
             if let Some(g) = s.g {
                 for (v, gj) in w.iter_mut().zip(&g[c0..c0 + width]) {
                     *v += *gj;

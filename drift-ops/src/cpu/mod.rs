@@ -32,10 +32,10 @@ use crate::cached::CachedPairs;
 use crate::gram::{GramColumns, GRAM_MIN_DIM};
 use crate::tile_skip::{self, SortedPass, TileBounds};
 use block::reduce_block;
+use drift_api::kit::pairs::Prepared;
 use drift_api::kit::Displacement;
 use drift_api::kit::{check_len, check_square_mask, Backend, PairSet, ReductionJob, RowReduction};
 use drift_api::math::{on_isa, IsaWork};
-use drift_api::pairs::Prepared;
 use drift_api::{DriftError, Kernel, Real, Result};
 use rayon::prelude::*;
 

@@ -152,6 +152,6 @@ fn representable<T: Real>(t: &TermRef<'_>, diameter_sq: f64) -> bool {
         return false;
     }
     let mut v = [T::of(diameter_sq)];
-    T::kernel_log_weight(t.kernel, &mut v, tau);
+    t.kernel.log_weight(&mut v, tau);
     v[0].is_finite()
 }

@@ -63,7 +63,7 @@ pub fn add_weighted_difference<T: Real>(
                 attraction: attraction.row(i),
                 repulsion: repulsion.row(i),
             };
-            T::weighting_alphas(weighting, row)
+            weighting.alphas(row)
         })
         .collect();
     if equal {

@@ -3,9 +3,9 @@
 use super::sides::Side;
 use crate::couplings::RowNormalised;
 use crate::kernels::Laplace;
+use drift_api::kit::Tagged;
 use drift_api::kit::{
-    log_add_exp, reduce, solve_coupling, Backend, Displacement, PairDisplacement, PairSets,
-    RowReduction,
+    log_add_exp, reduce, Backend, Displacement, PairDisplacement, PairSets, RowReduction,
 };
 use drift_api::{
     ColumnBlock, Context, Coupling, CouplingProblem, CouplingReport, DriftError, Kernel,
@@ -268,8 +268,7 @@ pub fn evaluate_term<T: Real>(t: TermProblem<'_, T>) -> Result<TermOutput<T>> {
     // Prepared only if the coupling asks, and kept for the displacement passes below.
     let pairs = PairSets::new(backend, term.kernel, rows, blocks)
         .with_follow_up(term.displacement.into(), origin);
-    let mut report = solve_coupling(
-        term.coupling,
+    let mut report = term.coupling.solve(
         CouplingProblem {
             backend,
             kernel: term.kernel,
@@ -281,7 +280,8 @@ pub fn evaluate_term<T: Real>(t: TermProblem<'_, T>) -> Result<TermOutput<T>> {
             pairs: &pairs,
             out: &mut potentials,
             problem: term.problem,
-        },
+        }
+        .tagged(),
     )?;
     report.term = label.to_string();
     check_potentials(&potentials, rows, blocks)?;

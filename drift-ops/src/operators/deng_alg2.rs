@@ -4,7 +4,7 @@ use super::defaults::{laplace, yes};
 use crate::couplings::TwoSidedProxy;
 use crate::engine::joint;
 use crate::engine::TermRef;
-use drift_api::kit::BatchProblem;
+use drift_api::batch::BatchProblem;
 use drift_api::{BatchReport, DriftProblem, DriftReport, Kernel, Real, Result};
 use serde::{Deserialize, Serialize};
 

@@ -2,9 +2,8 @@
 //! training code computes, on one problem or a batch.
 
 use crate::batched::official::{official_field, OfficialConstants};
-use drift_api::kit::{
-    BatchProblem, BatchSets, ProblemBatch, Reduction, SingleProcess, TemperatureNorm,
-};
+use drift_api::batch::{BatchProblem, TemperatureNorm};
+use drift_api::kit::{BatchSets, ProblemBatch, Reduction, SingleProcess};
 use drift_api::{check_param, BatchReport, DriftError, DriftProblem, DriftReport, Real, Result};
 use serde::{Deserialize, Serialize};
 

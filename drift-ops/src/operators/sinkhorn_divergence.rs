@@ -4,7 +4,9 @@ use crate::couplings::{Schedule, Sinkhorn};
 use crate::engine::cross_minus_self;
 use crate::engine::TermRef;
 use crate::kernels::Gaussian;
-use drift_api::kit::{solve_coupling, Backend, PairSets};
+use drift_api::kit::Tagged;
+use drift_api::kit::{Backend, PairSets};
+use drift_api::Coupling;
 use drift_api::{
     check_temperature, ColumnBlock, CouplingProblem, DriftOperator, DriftProblem, DriftReport,
     PointCloud, Potentials, Real, Result,
@@ -129,8 +131,7 @@ pub fn sinkhorn_divergence_with<T: Real>(
             mask_diagonal: false,
         }];
         let pairs = PairSets::new(backend, &Gaussian, rows, &blocks);
-        solve_coupling(
-            solver.as_ref(),
+        solver.as_ref().solve(
             CouplingProblem {
                 backend,
                 kernel: &Gaussian,
@@ -142,7 +143,8 @@ pub fn sinkhorn_divergence_with<T: Real>(
                 pairs: &pairs,
                 out: &mut out,
                 problem: 0,
-            },
+            }
+            .tagged(),
         )?;
         Ok(out)
     };

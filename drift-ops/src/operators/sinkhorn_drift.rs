@@ -6,7 +6,7 @@ use crate::engine::{
     add_weighted_difference, cross_minus_self, evaluate_term, run_guarded, Engine, TermProblem,
     TermRef,
 };
-use drift_api::kit::BatchProblem;
+use drift_api::batch::BatchProblem;
 use drift_api::{
     BatchReport, ColumnBlock, DriftError, DriftProblem, DriftReport, Kernel, Real, Result,
 };

@@ -4,7 +4,7 @@
 
 use super::super::passes::PreparedBlocks;
 use crate::bounding_box::BoundingBox;
-use drift_api::scaling::{asymmetric_step, column_potentials, row_potential, symmetric_step};
+use drift_api::kit::scaling::{asymmetric_step, column_potentials, row_potential, symmetric_step};
 use drift_api::{ColumnBlock, CouplingProblem, DriftError, PointCloud, Real, Result};
 
 /// The prepared pairs at one temperature.

@@ -1,13 +1,15 @@
 //! The drift operator trait: generated samples `X` and data `Y` in, vector field `V(x_i)` out.
 
-use crate::backend::Backend;
-use crate::batch::{BatchJob, BatchReport};
+pub mod batch;
+
 use crate::coupling::CouplingReport;
 use crate::error::{check_param, DriftError, Result};
+use crate::kit::backend::Backend;
+use crate::kit::precision::PrecisionReport;
+use crate::kit::resident::with_resident;
+use crate::operator::batch::{BatchJob, BatchReport};
 use crate::points::PointCloud;
-use crate::precision::PrecisionReport;
-use crate::real::Real;
-use crate::resident::with_resident;
+use crate::real::{ByPrecision, Real, Tagged};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Where in a flow or a training run an operator is applied, and how compositions have rescaled it.
@@ -232,14 +234,13 @@ impl<'a, T> DriftProblem<'a, T> {
     }
 }
 
+crate::per_precision!(
+    /// The kind of [`DriftProblem`]s, for [`DriftJob`].
+    pub DriftProblems = DriftProblem
+);
+
 /// A [`DriftProblem`] tagged with its precision.
-#[derive(Debug)]
-pub enum DriftJob<'a> {
-    /// Single precision.
-    F32(DriftProblem<'a, f32>),
-    /// Double precision.
-    F64(DriftProblem<'a, f64>),
-}
+pub type DriftJob<'a> = ByPrecision<DriftProblems<'a>>;
 
 /// Diagnostics of one drift evaluation.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -360,11 +361,11 @@ pub trait DriftOperator: Send + Sync + std::fmt::Debug {
 
     /// Adds `scale · V` for every problem of a batch into the job's output (see
     /// [`crate::batch`]). The default runs the problems one by one through [`DriftOperator::drift`],
-    /// in parallel ([`crate::kit::problem_by_problem`]); operators with a batched fast path or with
+    /// in parallel ([`crate::batch::problem_by_problem`]); operators with a batched fast path or with
     /// batch-wide statistics (compositions) override it. Call it through
-    /// [`crate::kit::apply_drift_batch`], which checks the job first.
+    /// [`crate::batch::apply_drift_batch`], which checks the job first.
     fn drift_batch(&self, job: BatchJob<'_>) -> Result<BatchReport> {
-        crate::batch::problem_by_problem(self, job)
+        crate::operator::batch::problem_by_problem(self, job)
     }
 }
 
@@ -396,7 +397,7 @@ pub(crate) fn apply_drift_to<O: DriftOperator + ?Sized, T: Real>(
     };
     // The problem's sets stay on the backend's device for the whole evaluation.
     let (backend, sets) = (problem.backend, problem.point_sets());
-    let report = with_resident(backend, &sets, || op.drift(T::wrap_drift(problem)))?;
+    let report = with_resident(backend, &sets, || op.drift(problem.tagged()))?;
     if let Some(outer) = handed_over {
         if !used.load(Ordering::Relaxed) {
             return Err(DriftError::NegativesIgnored {

@@ -2,10 +2,10 @@
 //! quantiles itself (a GPU) takes the whole evaluation; the others leave it to the operator's CPU
 //! code. The directions and the weights are the operator's, so both paths compute the same field.
 
-use crate::backend::Backend;
 use crate::error::Result;
+use crate::kit::backend::Backend;
 use crate::points::PointCloud;
-use crate::real::Real;
+use crate::real::{answer_in, ByPrecision, PerPrecision, Real, Tagged};
 
 /// The operator's stream of unit directions `θ_l`, drawn block by block so that memory does not
 /// grow with their number.
@@ -66,5 +66,21 @@ pub fn sliced_wasserstein_on<T: Real>(
     backend: &dyn Backend,
     job: SlicedJob<'_, T>,
 ) -> Option<Result<Vec<T>>> {
-    T::sliced_wasserstein_on(backend, job)
+    let answer = match job.tagged() {
+        ByPrecision::F32(job) => ByPrecision::F32(backend.sliced_wasserstein_f32(job)),
+        ByPrecision::F64(job) => ByPrecision::F64(backend.sliced_wasserstein_f64(job)),
+    };
+    answer_in::<T, SlicedAnswers>(answer)
+}
+
+crate::per_precision!(
+    /// The kind of [`SlicedJob`]s.
+    pub SlicedJobs = SlicedJob
+);
+
+/// The kind of a backend's answer to a sliced job.
+struct SlicedAnswers;
+
+impl PerPrecision for SlicedAnswers {
+    type Of<T: Real> = Option<Result<Vec<T>>>;
 }

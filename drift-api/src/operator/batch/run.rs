@@ -1,11 +1,12 @@
 //! Running an operator on a batch: the entry point, the per-problem default (every problem through
 //! the single-problem call, in parallel) and the sums batch-wide statistics are made of.
 
-use super::{BatchJob, BatchProblem, BatchReport, BatchSets, Collective};
+use super::{BatchJob, BatchProblem, BatchReport};
 use crate::error::{DriftError, Result};
+use crate::kit::batch::{BatchSets, Collective};
 use crate::operator::{apply_drift_to, DriftOperator, DriftProblem, Negatives};
 use crate::points::PointCloud;
-use crate::real::Real;
+use crate::real::{Real, Tagged};
 use rayon::prelude::*;
 
 /// Runs an operator on a batch of problems: `out += scale · V` for every problem. The operator's
@@ -15,6 +16,7 @@ use rayon::prelude::*;
 /// ```
 /// use drift_api::*;
 /// use drift_api::kit::*;
+/// use drift_api::batch::*;
 /// # #[derive(Debug, serde::Serialize, serde::Deserialize)] struct ToMean;
 /// # fn to_mean<T: Real>(p: DriftProblem<'_, T>) -> Result<DriftReport> {
 /// #     let (d, m) = (p.y.dim(), p.y.len() as f64);
@@ -55,7 +57,7 @@ pub fn apply_drift_batch<T: Real>(
     problem: BatchProblem<'_, T>,
 ) -> Result<BatchReport> {
     problem.check()?;
-    op.drift_batch(T::wrap_batch(problem))
+    op.drift_batch(problem.tagged())
 }
 
 /// The default batched evaluation: every problem through [`crate::apply_drift`], in parallel over

@@ -2,11 +2,11 @@
 
 use crate::error::{DriftError, Result};
 use crate::kernel::Kernel;
-use crate::pairs::{PairSet, Prepared};
+use crate::kit::pairs::{PairSet, Prepared};
+use crate::kit::resident::{ResidentBody, ResidentSets};
+use crate::kit::sliced::SlicedJob;
 use crate::points::PointCloud;
-use crate::real::Real;
-use crate::resident::{ResidentBody, ResidentSets};
-use crate::sliced::SlicedJob;
+use crate::real::{ByPrecision, Real, Tagged};
 
 /// What a row reduction accumulates besides the row log-mass.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -59,14 +59,13 @@ pub struct RowReduction<'a, T> {
     pub disp: Option<&'a mut [T]>,
 }
 
+crate::per_precision!(
+    /// The kind of [`RowReduction`]s, for [`ReductionJob`].
+    pub Reductions = RowReduction
+);
+
 /// A [`RowReduction`] tagged with its precision, as the object-safe [`Backend`] receives it.
-#[derive(Debug)]
-pub enum ReductionJob<'a> {
-    /// Single precision.
-    F32(RowReduction<'a, f32>),
-    /// Double precision.
-    F64(RowReduction<'a, f64>),
-}
+pub type ReductionJob<'a> = ByPrecision<Reductions<'a>>;
 
 /// A compute backend: implements the fused row reduction for both precisions.
 ///
@@ -144,7 +143,7 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     /// device backend copies them to its memory here, once, and finds them there in every
     /// reduction, preparation or sliced job of the evaluation, instead of uploading them per call.
     /// The sets stay borrowed, so unchanged, until this returns; an implementation must forget
-    /// them before returning (see [`crate::resident`] and its [`ResidentMap`](crate::resident::ResidentMap)).
+    /// them before returning (see [`crate::kit::resident`] and its [`ResidentMap`](crate::kit::resident::ResidentMap)).
     /// The default (host backends) only runs the body.
     fn keep_resident(&self, sets: ResidentSets<'_>, body: &mut ResidentBody<'_>) -> Result<()> {
         let _ = sets;
@@ -180,5 +179,5 @@ pub fn check_square_mask(mask_diagonal: bool, rows: usize, cols: usize) -> Resul
 
 /// Runs a typed row reduction on an object-safe backend (generic code calls this).
 pub fn reduce<T: Real>(backend: &dyn Backend, r: RowReduction<'_, T>) -> Result<()> {
-    backend.row_reduce(T::wrap_reduction(r))
+    backend.row_reduce(r.tagged())
 }

@@ -7,12 +7,12 @@
 //! backend that does not specialise gets [`FusedPairs`]: each pass is one [`Backend::row_reduce`],
 //! with memory `O((N + M)·D)`.
 
-use crate::backend::{reduce, Backend, Displacement, RowReduction};
 use crate::error::Result;
 use crate::kernel::Kernel;
+use crate::kit::backend::{reduce, Backend, Displacement, RowReduction};
+use crate::kit::scaling::{scaling_loop_on_host, ScalingLoop, ScalingOutcome};
 use crate::points::PointCloud;
-use crate::real::Real;
-use crate::scaling::{scaling_loop_on_host, ScalingLoop, ScalingOutcome};
+use crate::real::{answer_in, ByPrecision, PerPrecision, Real, Tagged};
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -409,10 +409,26 @@ pub(crate) fn prepare_pairs_with_follow_up<'a, T: Real>(
     displacement: Displacement,
     origin: Option<&'a [T]>,
 ) -> Result<Prepared<'a, T>> {
-    match T::prepare_pairs_on(backend, set)? {
+    let answer = match set.tagged() {
+        ByPrecision::F32(set) => ByPrecision::F32(backend.prepare_pairs_f32(set)),
+        ByPrecision::F64(set) => ByPrecision::F64(backend.prepare_pairs_f64(set)),
+    };
+    match answer_in::<T, PreparedAnswers<'a>>(answer)? {
         Some(prepared) => Ok(prepared),
         None => Ok(Box::new(
             FusedPairs::new(backend, set).with_follow_up(displacement, origin),
         )),
     }
+}
+
+crate::per_precision!(
+    /// The kind of [`PairSet`]s.
+    pub PairSetKind = PairSet
+);
+
+/// The kind of a backend's answer to a pair set ([`Backend::prepare_pairs_f32`]).
+struct PreparedAnswers<'a>(std::marker::PhantomData<&'a ()>);
+
+impl<'a> PerPrecision for PreparedAnswers<'a> {
+    type Of<T: Real> = Result<Option<Prepared<'a, T>>>;
 }

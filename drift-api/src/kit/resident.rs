@@ -14,21 +14,23 @@
 //! because the scope borrows every set it registers until it returns: while an entry exists, its
 //! memory can be neither freed nor changed, so no other set can have the same address and length.
 
-use crate::backend::Backend;
 use crate::error::{DriftError, Result};
+use crate::kit::backend::Backend;
 use crate::points::PointCloud;
-use crate::real::Real;
+use crate::real::{ByPrecision, PerPrecision, Real};
 use std::sync::Mutex;
+
+/// The kind of the point-set lists of a residency scope, for [`ResidentSets`].
+#[derive(Debug)]
+pub struct ResidentLists<'a>(std::marker::PhantomData<&'a ()>);
+
+impl<'a> PerPrecision for ResidentLists<'a> {
+    type Of<T: Real> = &'a [&'a PointCloud<T>];
+}
 
 /// The point sets of one drift evaluation, tagged with their precision, as the object-safe
 /// [`Backend::keep_resident`] receives them.
-#[derive(Clone, Copy, Debug)]
-pub enum ResidentSets<'a> {
-    /// Single-precision sets.
-    F32(&'a [&'a PointCloud<f32>]),
-    /// Double-precision sets.
-    F64(&'a [&'a PointCloud<f64>]),
-}
+pub type ResidentSets<'a> = ByPrecision<ResidentLists<'a>>;
 
 /// The evaluation a residency scope runs ([`Backend::keep_resident`]).
 pub type ResidentBody<'b> = dyn FnMut() -> Result<()> + 'b;
@@ -39,7 +41,7 @@ pub type ResidentBody<'b> = dyn FnMut() -> Result<()> + 'b;
 /// running it twice) gets an error naming it instead of a silently missing or repeated result.
 ///
 /// ```
-/// # use drift_api::{resident::with_resident, PointCloud};
+/// # use drift_api::{kit::resident::with_resident, PointCloud};
 /// # #[derive(Debug)] struct Host;
 /// # impl drift_api::kit::Backend for Host {
 /// #   fn name(&self) -> &str { "host" }
@@ -66,7 +68,7 @@ pub fn with_resident<T: Real, R>(
             .into(),
         )
     };
-    backend.keep_resident(T::wrap_resident(sets), &mut || {
+    backend.keep_resident(T::tag::<ResidentLists<'_>>(sets), &mut || {
         let run = body.take().ok_or_else(|| broken("ran twice"))?;
         // The body's own error is returned as it is, after the scope has released its sets.
         result = Some(run());
@@ -107,7 +109,7 @@ struct Entry<V> {
 /// registered by several open scopes is copied once and dropped when the last of them returns.
 ///
 /// ```
-/// use drift_api::{resident::ResidentMap, PointCloud};
+/// use drift_api::{kit::resident::ResidentMap, PointCloud};
 /// let map: ResidentMap<usize> = ResidentMap::new();
 /// let x = PointCloud::new("x", vec![0.0f64, 1.0], 1).unwrap();
 /// let mut copies = 0;

@@ -8,15 +8,28 @@
 //! its stored exponentials), while a coupling that never asks (a one-sided, closed-form one)
 //! prepares nothing: a preparation may cost a full pass of its own.
 
-use crate::backend::{Backend, Displacement};
-use crate::coupling::ColumnBlock;
 use crate::error::Result;
 use crate::kernel::Kernel;
-use crate::pairs::{prepare_pairs_with_follow_up, PairSet, Prepared, PreparedPairs};
+use crate::kit::backend::{Backend, Displacement};
+use crate::kit::pairs::{prepare_pairs_with_follow_up, PairSet, Prepared, PreparedPairs};
 use crate::points::PointCloud;
 use crate::real::Real;
 use std::cell::OnceCell;
 use std::fmt;
+
+/// One set of columns of a coupling problem. Most problems have one block (`Y` for the attraction, `X`
+/// for the repulsion); Deng et al.'s Algorithm 2 couples `X` with the joint set `[Y; X]`, two blocks.
+#[derive(Debug)]
+pub struct ColumnBlock<'a, T> {
+    /// The column points.
+    pub points: &'a PointCloud<T>,
+    /// Normalised log-weights `log b_j` over the joint column set (all blocks together sum to one);
+    /// `−∞` for a zero-weight column, which carries no mass: a coupling must give it no share of
+    /// any row and must not let it change the potentials of the other points.
+    pub log_weights: &'a [T],
+    /// Exclude the pairs `j = i` (the block is the row set itself).
+    pub mask_diagonal: bool,
+}
 
 /// Where a coupling gets the prepared pairs of its problem ([`crate::CouplingProblem::pairs`]).
 ///

@@ -4,9 +4,9 @@
 //! are, so that the potentials stay there between iterations and only the stopping test's error
 //! crosses per iteration.
 
-use crate::backend::check_len;
 use crate::error::Result;
-use crate::pairs::PreparedPairs;
+use crate::kit::backend::check_len;
+use crate::kit::pairs::PreparedPairs;
 use crate::real::{log_add_exp, Real};
 
 /// One scaling update `log_target − lse` of a point's potential, where `lse` is the log-mass the
@@ -19,7 +19,7 @@ use crate::real::{log_add_exp, Real};
 /// mass stays in the reported marginal error. Finite inputs are subtracted as is.
 ///
 /// ```
-/// use drift_api::scaling::scaling;
+/// use drift_api::kit::scaling::scaling;
 /// assert_eq!(scaling(0.5f64, 2.0), -1.5);
 /// assert_eq!(scaling(0.5f64, f64::NEG_INFINITY), f64::NEG_INFINITY);
 /// ```
@@ -34,7 +34,7 @@ pub fn scaling<T: Real>(log_target: T, lse: T) -> T {
 /// [`scaling`] element-wise: the potentials `log_target − lse` of a whole side.
 ///
 /// ```
-/// let f = drift_api::scaling::scaling_all(&[0.0f64, 1.0], &[0.5, f64::NEG_INFINITY]);
+/// let f = drift_api::kit::scaling::scaling_all(&[0.0f64, 1.0], &[0.5, f64::NEG_INFINITY]);
 /// assert_eq!(f, [-0.5, f64::NEG_INFINITY]);
 /// ```
 pub fn scaling_all<T: Real>(log_target: &[T], lse: &[T]) -> Vec<T> {
@@ -48,7 +48,7 @@ pub fn scaling_all<T: Real>(log_target: &[T], lse: &[T]) -> Vec<T> {
 /// `Σ_j |exp(p_j + c_j) − exp(l_j)|`: the L1 error between a plan's marginal and its target.
 ///
 /// ```
-/// let e = drift_api::scaling::marginal_l1(&[0.0f64], &[(0.5f64).ln()], &[0.0]);
+/// let e = drift_api::kit::scaling::marginal_l1(&[0.0f64], &[(0.5f64).ln()], &[0.0]);
 /// assert!((e - 0.5).abs() < 1e-15);
 /// ```
 pub fn marginal_l1<T: Real>(potential: &[T], lse: &[T], log_target: &[T]) -> f64 {
