@@ -158,14 +158,10 @@ fn cuda_backend_uploads_each_point_set_once_per_evaluation() {
         let run = |backend: &dyn Backend| {
             let mut out = vec![0f32; 300 * 3];
             let negatives = Some(Negatives::new(&u, 0.5));
-            drift_ops::drift_into(
-                backend,
+            drift_api::apply_drift(
                 op.as_ref(),
-                &x,
-                &y,
-                &Context::default(),
-                negatives,
-                &mut out,
+                drift_api::DriftProblem::new(backend, &x, &y, &Context::default(), &mut out)
+                    .with_negatives(negatives),
             )
             .unwrap_or_else(|e| panic!("{spec}: {e}"));
             out.iter().map(|v| *v as f64).collect::<Vec<_>>()

@@ -135,9 +135,17 @@ fn check<T: Real>(
     let negatives = with_negatives.then(|| Negatives::new(&u, 0.5));
     let context = Context::default();
     let mut on_cpu = vec![T::zero(); 40];
-    let plain = drift_ops::drift_into(&CpuBackend, op, &x, &y, &context, negatives, &mut on_cpu);
+    let plain = drift_api::apply_drift(
+        op,
+        drift_api::DriftProblem::new(&CpuBackend, &x, &y, &context, &mut on_cpu)
+            .with_negatives(negatives),
+    );
     let mut recorded = vec![T::zero(); 40];
-    let through = drift_ops::drift_into(recording, op, &x, &y, &context, negatives, &mut recorded);
+    let through = drift_api::apply_drift(
+        op,
+        drift_api::DriftProblem::new(recording, &x, &y, &context, &mut recorded)
+            .with_negatives(negatives),
+    );
     let log = recording.take();
     match (plain, through) {
         (Err(DriftError::NegativesIgnored { .. }), Err(DriftError::NegativesIgnored { .. })) => {

@@ -218,8 +218,18 @@ impl PreparedPairs<f64> for Watched<'_> {
     ) -> Result<()> {
         self.inner.sweep(tau, g, update, f, col)
     }
-    fn keep_next_row_pass(&self) {
-        self.inner.keep_next_row_pass()
+    fn last_row_lse(&self, tau: f64, g: Option<&[f64]>, lse: &mut [f64]) -> Result<()> {
+        self.inner.last_row_lse(tau, g, lse)
+    }
+    fn last_sweep(
+        &self,
+        tau: f64,
+        g: Option<&[f64]>,
+        update: &RowUpdate<'_, f64>,
+        f: &mut [f64],
+        col: &mut [f64],
+    ) -> Result<()> {
+        self.inner.last_sweep(tau, g, update, f, col)
     }
     fn displacement_pass(&self, pass: drift_api::kit::PairDisplacement<'_, f64>) -> Result<bool> {
         self.inner.displacement_pass(pass)
@@ -275,14 +285,10 @@ fn sinkhorn_couplings_hand_their_final_loops_to_the_preparation() {
         let run = |backend: &dyn Backend| {
             let mut out = vec![0.0; 80];
             let negatives = negatives.map(|u: &PointCloud<f64>| Negatives::new(u, 0.5));
-            drift_ops::drift_into(
-                backend,
+            drift_api::apply_drift(
                 op.as_ref(),
-                &x,
-                &y,
-                &Context::default(),
-                negatives,
-                &mut out,
+                drift_api::DriftProblem::new(backend, &x, &y, &Context::default(), &mut out)
+                    .with_negatives(negatives),
             )
             .unwrap();
             out

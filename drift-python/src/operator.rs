@@ -8,7 +8,7 @@ use crate::interrupt::{run_interruptible, THREADED_FROM};
 use crate::report::{BatchReport, Report};
 use drift_api::kit::{fmt_num, try_vec};
 use drift_api::{Context, DriftOperator, DriftReport, Negatives, Real};
-use drift_ops::{drift_into, CpuBackend};
+use drift_ops::CpuBackend;
 use numpy::Element;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -234,16 +234,14 @@ impl NativeOperator {
             pairs >= THREADED_FROM,
             move || -> drift_api::Result<(Vec<T>, DriftReport)> {
                 let mut field = try_vec("V", x.len() * x.dim(), T::zero())?;
-                let report = drift_into(
-                    &CpuBackend,
+                let report = drift_api::apply_drift(
                     op.as_ref(),
-                    &x,
-                    &y,
-                    &context,
-                    negatives
-                        .as_ref()
-                        .map(|points| Negatives::new(points, options.negative_weight)),
-                    &mut field,
+                    drift_api::DriftProblem::new(&CpuBackend, &x, &y, &context, &mut field)
+                        .with_negatives(
+                            negatives
+                                .as_ref()
+                                .map(|points| Negatives::new(points, options.negative_weight)),
+                        ),
                 )?;
                 Ok((field, report))
             },

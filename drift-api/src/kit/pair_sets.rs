@@ -89,8 +89,8 @@ impl<'a, T> PairSets<'a, T> {
     }
 
     /// The displacement (from `origin`, if given) the term will ask of every block once the
-    /// coupling is solved; fused blocks compute it in the coupling's last row pass when the
-    /// coupling announces it ([`crate::kit::PreparedPairs::keep_next_row_pass`]).
+    /// coupling is solved; fused blocks compute it in the coupling's last row pass
+    /// ([`crate::kit::PreparedPairs::last_row_lse`]).
     pub fn with_follow_up(mut self, displacement: Displacement, origin: Option<&'a [T]>) -> Self {
         self.follow_up = (displacement, origin);
         self

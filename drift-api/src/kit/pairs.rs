@@ -14,7 +14,6 @@ use crate::kit::scaling::{scaling_loop_on_host, ScalingLoop, ScalingOutcome};
 use crate::points::PointCloud;
 use crate::real::{answer_in, ByPrecision, PerPrecision, Real, Tagged};
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 /// The rows, columns and kernel of a coupling's passes (the temperature and potentials vary per
@@ -195,12 +194,32 @@ pub trait PreparedPairs<T: Copy>: Send + Sync + fmt::Debug {
         Ok(false)
     }
 
-    /// A coupling's notice that the column potential of the next row pass is the one it will
-    /// return (its last iteration of a fixed count). A preparation that knows the term's
-    /// displacement ([`FusedPairs::with_follow_up`]) then computes it in that same pass and answers
-    /// [`PreparedPairs::displacement_pass`] from it, saving the term one pass over every pair. The
-    /// default ignores it.
-    fn keep_next_row_pass(&self) {}
+    /// The row pass of a coupling's last iteration (of a fixed count), whose column potential is
+    /// the one the coupling returns: what [`PreparedPairs::row_lse`] computes. A preparation that
+    /// knows the term's displacement ([`FusedPairs::with_follow_up`]) computes it in the same pass
+    /// and answers the [`PreparedPairs::displacement_pass`] that follows from it, saving the term
+    /// one pass over every pair. The default is [`PreparedPairs::row_lse`].
+    fn last_row_lse(&self, tau: T, col_potential: Option<&[T]>, lse: &mut [T]) -> Result<()> {
+        self.row_lse(tau, col_potential, lse)
+    }
+
+    /// The sweep of a coupling's last iteration: [`PreparedPairs::sweep`] with its row pass
+    /// [`PreparedPairs::last_row_lse`]. The default runs the two passes; an implementation whose
+    /// sweep reads the pairs once and keeps nothing for the displacement runs its sweep.
+    fn last_sweep(
+        &self,
+        tau: T,
+        col_potential: Option<&[T]>,
+        row_update: &RowUpdate<'_, T>,
+        f: &mut [T],
+        col: &mut [T],
+    ) -> Result<()> {
+        self.last_row_lse(tau, col_potential, f)?;
+        for (i, v) in f.iter_mut().enumerate() {
+            *v = row_update(i, *v);
+        }
+        self.col_lse(tau, Some(f), col)
+    }
 }
 
 /// The arguments of [`PreparedPairs::displacement_pass`]: one row reduction's temperature,
@@ -250,8 +269,6 @@ pub struct FusedPairs<'a, T> {
     set: PairSet<'a, T>,
     /// The displacement (and origin) the term will ask for after the coupling.
     follow_up: Option<(Displacement, Option<&'a [T]>)>,
-    /// Set by [`PreparedPairs::keep_next_row_pass`], cleared by the next row pass.
-    armed: AtomicBool,
     /// The last kept row pass with its displacement.
     kept: Mutex<Option<KeptPass<T>>>,
 }
@@ -272,13 +289,12 @@ impl<'a, T> FusedPairs<'a, T> {
             backend,
             set,
             follow_up: None,
-            armed: AtomicBool::new(false),
             kept: Mutex::new(None),
         }
     }
 
     /// The displacement (from `origin`, if given) that the term will ask for once the coupling is
-    /// solved: the row pass after [`PreparedPairs::keep_next_row_pass`] computes it alongside.
+    /// solved: its [`PreparedPairs::last_row_lse`] computes it alongside.
     pub fn with_follow_up(mut self, displacement: Displacement, origin: Option<&'a [T]>) -> Self {
         self.follow_up = (displacement != Displacement::None).then_some((displacement, origin));
         self
@@ -335,10 +351,12 @@ impl<T: Real> FusedPairs<'_, T> {
 impl<T: Real> PreparedPairs<T> for FusedPairs<'_, T> {
     fn row_lse(&self, tau: T, col_potential: Option<&[T]>, lse: &mut [T]) -> Result<()> {
         let (rows, cols) = (self.set.rows, self.set.cols);
-        match self
-            .follow_up
-            .filter(|_| self.armed.swap(false, Ordering::Relaxed))
-        {
+        self.pass(rows, cols, tau, col_potential, None, lse, None)
+    }
+
+    fn last_row_lse(&self, tau: T, col_potential: Option<&[T]>, lse: &mut [T]) -> Result<()> {
+        let (rows, cols) = (self.set.rows, self.set.cols);
+        match self.follow_up {
             None => self.pass(rows, cols, tau, col_potential, None, lse, None),
             Some(follow_up) => {
                 let mut disp = vec![T::zero(); rows.len() * rows.dim()];
@@ -382,10 +400,6 @@ impl<T: Real> PreparedPairs<T> for FusedPairs<'_, T> {
             }
             _ => Ok(false),
         }
-    }
-
-    fn keep_next_row_pass(&self) {
-        self.armed.store(true, Ordering::Relaxed);
     }
 }
 

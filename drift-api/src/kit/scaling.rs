@@ -71,8 +71,8 @@ pub fn marginal_l1<T: Real>(potential: &[T], lse: &[T], log_target: &[T]) -> f64
 ///   the error `Σ_i |exp(f_i + c_i) − a_i|` and the averaged update `f ← ½(f + log a − c)`.
 ///
 /// Updates go through [`scaling`]. The loop stops when the error is at most `tol` or when the count
-/// of iterations, starting at `counted`, reaches `cap`; the pass at the cap is announced to the
-/// pairs ([`PreparedPairs::keep_next_row_pass`]).
+/// of iterations, starting at `counted`, reaches `cap`; the iteration at the cap runs its row pass
+/// as the last one ([`PreparedPairs::last_row_lse`]).
 #[derive(Debug)]
 pub struct ScalingLoop<'p, T> {
     /// Temperature of every pass.
@@ -129,23 +129,19 @@ pub struct ScalingOutcome<T> {
 
 /// The stopping rule every scaling loop shares: from `state`, `step` gives the iteration's output,
 /// the next state and the error; the loop returns the output, the state it came from, the error and
-/// the count once the error is at most `tol` or the count reaches `cap` (calling `at_cap` before
-/// that last step).
+/// the count once the error is at most `tol` or the count reaches `cap`. `step` is told whether
+/// its iteration is the last whatever its error (the one at the cap).
 pub fn scaling_iterations<S, R>(
     start: S,
     counted: usize,
     cap: usize,
     tol: f64,
-    mut at_cap: impl FnMut(),
-    mut step: impl FnMut(&S) -> Result<(R, S, f64)>,
+    mut step: impl FnMut(&S, bool) -> Result<(R, S, f64)>,
 ) -> Result<(R, S, f64, usize)> {
     let (mut state, mut iterations) = (start, counted);
     loop {
         let last = iterations >= cap;
-        if last {
-            at_cap();
-        }
-        let (out, next, error) = step(&state)?;
+        let (out, next, error) = step(&state, last)?;
         if error <= tol || last {
             return Ok((out, state, error, iterations));
         }
@@ -155,16 +151,22 @@ pub fn scaling_iterations<S, R>(
 }
 
 /// `f = log a − LSE_{b,j}(g_bj + ℓ_ij)`: the row update over every block's pairs.
+/// `last`: the coupling's last iteration ([`PreparedPairs::last_row_lse`]).
 pub fn row_potential<T: Real>(
     blocks: &[&dyn PreparedPairs<T>],
     tau: T,
     g: &[Vec<T>],
     log_a: &[T],
+    last: bool,
 ) -> Result<Vec<T>> {
     let mut total = vec![T::neg_infinity(); log_a.len()];
     let mut lse = vec![T::zero(); log_a.len()];
     for (pairs, gb) in blocks.iter().zip(g) {
-        pairs.row_lse(tau, Some(gb), &mut lse)?;
+        if last {
+            pairs.last_row_lse(tau, Some(gb), &mut lse)?;
+        } else {
+            pairs.row_lse(tau, Some(gb), &mut lse)?;
+        }
         total
             .iter_mut()
             .zip(&lse)
@@ -202,30 +204,40 @@ pub fn asymmetric_step<T: Real>(
     g: &[Vec<T>],
     log_a: &[T],
     log_b: &[&[T]],
+    last: bool,
 ) -> Result<(Vec<T>, Vec<Vec<T>>, f64)> {
     if let ([pairs], [g0], [lb]) = (blocks, g, log_b) {
         let update = |i: usize, c: T| scaling(log_a[i], c);
         let mut f = vec![T::zero(); log_a.len()];
         let mut lse = vec![T::zero(); g0.len()];
-        pairs.sweep(tau, Some(g0), &update, &mut f, &mut lse)?;
+        if last {
+            pairs.last_sweep(tau, Some(g0), &update, &mut f, &mut lse)?;
+        } else {
+            pairs.sweep(tau, Some(g0), &update, &mut f, &mut lse)?;
+        }
         let error = marginal_l1(g0, &lse, lb);
         return Ok((f, vec![scaling_all(lb, &lse)], error));
     }
-    let f = row_potential(blocks, tau, g, log_a)?;
+    let f = row_potential(blocks, tau, g, log_a, last)?;
     let (next, error) = column_potentials(blocks, tau, &f, g, log_b)?;
     Ok((f, next, error))
 }
 
 /// One symmetric iteration from `f` ([`ScalingLoop`]): the averaged update `½(f + log a − c)` and
-/// the marginal error of `f`.
+/// the marginal error of `f` (`last`: the coupling's last iteration, [`PreparedPairs::last_row_lse`]).
 pub fn symmetric_step<T: Real>(
     pairs: &dyn PreparedPairs<T>,
     tau: T,
     f: &[T],
     log_a: &[T],
+    last: bool,
 ) -> Result<(Vec<T>, f64)> {
     let mut lse = vec![T::zero(); f.len()];
-    pairs.row_lse(tau, Some(f), &mut lse)?;
+    if last {
+        pairs.last_row_lse(tau, Some(f), &mut lse)?;
+    } else {
+        pairs.row_lse(tau, Some(f), &mut lse)?;
+    }
     let error = marginal_l1(f, &lse, log_a);
     let half = T::of(0.5);
     let next = f
@@ -244,19 +256,12 @@ pub fn scaling_loop_on_host<T: Real>(
 ) -> Result<ScalingOutcome<T>> {
     l.check(blocks.len())?;
     let log_a = l.row_log_weights;
-    let at_cap = || blocks.iter().for_each(|b| b.keep_next_row_pass());
     if l.symmetric {
-        let ((), f, error, iterations) = scaling_iterations(
-            l.start,
-            l.counted,
-            l.cap,
-            l.tol,
-            at_cap,
-            |f: &Vec<Vec<T>>| {
-                let (next, error) = symmetric_step(blocks[0], l.tau, &f[0], log_a)?;
+        let ((), f, error, iterations) =
+            scaling_iterations(l.start, l.counted, l.cap, l.tol, |f: &Vec<Vec<T>>, last| {
+                let (next, error) = symmetric_step(blocks[0], l.tau, &f[0], log_a, last)?;
                 Ok(((), vec![next], error))
-            },
-        )?;
+            })?;
         return Ok(ScalingOutcome {
             f: f[0].clone(),
             g: f,
@@ -264,14 +269,10 @@ pub fn scaling_loop_on_host<T: Real>(
             iterations,
         });
     }
-    let (f, g, error, iterations) = scaling_iterations(
-        l.start,
-        l.counted,
-        l.cap,
-        l.tol,
-        at_cap,
-        |g: &Vec<Vec<T>>| asymmetric_step(blocks, l.tau, g, log_a, &l.col_log_weights),
-    )?;
+    let (f, g, error, iterations) =
+        scaling_iterations(l.start, l.counted, l.cap, l.tol, |g: &Vec<Vec<T>>, last| {
+            asymmetric_step(blocks, l.tau, g, log_a, &l.col_log_weights, last)
+        })?;
     Ok(ScalingOutcome {
         f,
         g,
@@ -288,19 +289,15 @@ mod tests {
     fn the_loop_stops_at_the_tolerance_or_at_the_cap_announcing_the_last_pass() {
         // A state that halves its error each step.
         let run = |tol: f64, cap: usize| {
-            let steps = std::cell::Cell::new(0);
+            let mut steps = 0;
             let mut announced = Vec::new();
-            let out = scaling_iterations(
-                1.0f64,
-                2,
-                cap,
-                tol,
-                || announced.push(steps.get()),
-                |e: &f64| {
-                    steps.set(steps.get() + 1);
-                    Ok((*e * 10.0, *e / 2.0, *e))
-                },
-            )
+            let out = scaling_iterations(1.0f64, 2, cap, tol, |e: &f64, last| {
+                if last {
+                    announced.push(steps);
+                }
+                steps += 1;
+                Ok((*e * 10.0, *e / 2.0, *e))
+            })
             .unwrap();
             (out, announced)
         };

@@ -224,6 +224,61 @@ impl<T: Real> DriftProblem<'_, T> {
     }
 }
 
+impl<'a, T: Real> DriftProblem<'a, T> {
+    /// The problem of `V(x_i)` on `backend` in `context`, added into `out` with scale 1 and no
+    /// negatives: with [`DriftProblem::scaled`] and [`DriftProblem::with_negatives`], how every
+    /// caller (a program, a composition running its child) builds what [`apply_drift`] runs.
+    ///
+    /// ```
+    /// use drift_api::{apply_drift, Context, DriftProblem, Negatives, PointCloud};
+    /// # use drift_api::{DriftOperator, DriftReport, DriftJob, Result};
+    /// # #[derive(Debug, serde::Serialize, serde::Deserialize)] struct Uses;
+    /// # #[typetag::serde(name = "doc.uses")] impl DriftOperator for Uses {
+    /// #     fn drift(&self, job: DriftJob<'_>) -> Result<DriftReport> {
+    /// #         drift_api::by_precision!(job, p => { if let Some(n) = p.negatives { n.mark_used() };
+    /// #             p.out.iter_mut().for_each(|v| *v += p.scale); Ok(DriftReport::default()) })
+    /// #     } }
+    /// # #[derive(Debug)] struct NoBackend;
+    /// # impl drift_api::kit::Backend for NoBackend { fn name(&self) -> &str { "none" }
+    /// #     fn row_reduce(&self, _: drift_api::kit::ReductionJob<'_>) -> Result<()> { Ok(()) } }
+    /// let x = PointCloud::new("x", vec![0.0f64, 1.0], 1).unwrap();
+    /// let y = PointCloud::new("y", vec![3.0f64], 1).unwrap();
+    /// let (context, mut v) = (Context::default(), vec![0.0; 2]);
+    /// let problem = DriftProblem::new(&NoBackend, &x, &y, &context, &mut v)
+    ///     .scaled(0.5)
+    ///     .with_negatives(Some(Negatives::new(&y, 1.0)));
+    /// apply_drift(&Uses, problem).unwrap();
+    /// assert_eq!(v, vec![0.5, 0.5]);
+    /// ```
+    pub fn new(
+        backend: &'a dyn Backend,
+        x: &'a PointCloud<T>,
+        y: &'a PointCloud<T>,
+        context: &'a Context,
+        out: &'a mut [T],
+    ) -> Self {
+        DriftProblem {
+            backend,
+            x,
+            y,
+            context,
+            out,
+            scale: T::one(),
+            negatives: None,
+        }
+    }
+
+    /// This problem with the field multiplied by `scale` before it is added.
+    pub fn scaled(self, scale: T) -> Self {
+        DriftProblem { scale, ..self }
+    }
+
+    /// This problem with guidance negatives (or none).
+    pub fn with_negatives(self, negatives: Option<Negatives<'a, T>>) -> Self {
+        DriftProblem { negatives, ..self }
+    }
+}
+
 impl<'a, T> DriftProblem<'a, T> {
     /// The point sets the evaluation reads: `x`, `y`, and the negatives when there are any (what
     /// [`apply_drift`] keeps resident on the backend's device for its length).

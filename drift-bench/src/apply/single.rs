@@ -125,16 +125,16 @@ pub(super) fn run_in<T: Real>(
     let backend = a.backend.open()?;
     for _ in 0..a.repeat {
         let clock = Instant::now();
-        report = drift_ops::drift_into(
-            backend.as_ref(),
+        // Operators add into their output: each repetition starts from zero.
+        field.fill(T::zero());
+        report = drift_api::apply_drift(
             op,
-            &x,
-            &y,
-            &context,
-            negatives
-                .as_ref()
-                .map(|points| Negatives::new(points, negative_weight(a, points))),
-            &mut field,
+            drift_api::DriftProblem::new(backend.as_ref(), &x, &y, &context, &mut field)
+                .with_negatives(
+                    negatives
+                        .as_ref()
+                        .map(|points| Negatives::new(points, negative_weight(a, points))),
+                ),
         )
         .map_err(|e| anyhow!("--op {}: {e}", a.op.display()))?;
         times.push(clock.elapsed());

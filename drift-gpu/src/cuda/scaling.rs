@@ -190,8 +190,7 @@ pub(crate) fn scaling_loop<T: DeviceReal>(
         .collect::<Result<Vec<_>>>()?;
     let mut error = d.zeros::<f64>(1)?;
     let mut row_lse = d.zeros::<T>(n)?;
-    // The pairs keep no pass for a later displacement, so the last pass needs no notice.
-    let at_cap = || {};
+    // The pairs keep no pass for a later displacement: the last pass is like the others.
     if l.symmetric {
         let block = blocks[0];
         let ((), f, err, iterations) = scaling_iterations(
@@ -199,8 +198,7 @@ pub(crate) fn scaling_loop<T: DeviceReal>(
             l.counted,
             l.cap,
             l.tol,
-            at_cap,
-            |f: &Vec<CudaSlice<T>>| {
+            |f: &Vec<CudaSlice<T>>, _last| {
                 block.pass(false, l.tau, Some(&f[0]), &mut row_lse)?;
                 d.zero_error(&mut error)?;
                 let mut next = d.zeros::<T>(n)?;
@@ -231,8 +229,7 @@ pub(crate) fn scaling_loop<T: DeviceReal>(
         l.counted,
         l.cap,
         l.tol,
-        at_cap,
-        |g: &Vec<CudaSlice<T>>| {
+        |g: &Vec<CudaSlice<T>>, _last| {
             // f = log a − LSE over every block of its row pass.
             for (b, block) in blocks.iter().enumerate() {
                 if b == 0 {

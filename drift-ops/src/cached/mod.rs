@@ -210,6 +210,19 @@ impl<T: Real> PreparedPairs<T> for CachedPairs<'_, T> {
             .install(|| self.sweep_here(tau, col_potential, row_update, f, col))
     }
 
+    /// The cache keeps nothing for the displacement (it answers it from its stored exponentials),
+    /// so the last sweep is its one-read sweep.
+    fn last_sweep(
+        &self,
+        tau: T,
+        col_potential: Option<&[T]>,
+        row_update: &RowUpdate<'_, T>,
+        f: &mut [T],
+        col: &mut [T],
+    ) -> Result<()> {
+        self.sweep(tau, col_potential, row_update, f, col)
+    }
+
     fn displacement_pass(&self, pass: PairDisplacement<'_, T>) -> Result<bool> {
         self.backend.install(|| self.scaled_displacement(pass))
     }

@@ -1,38 +1,7 @@
-//! Running sub-operators into a scratch field and adding fields into the output.
+//! What compositions share: checking their children, adding a child's field into the output.
 
-use drift_api::batch::{apply_drift_batch, BatchProblem};
-use drift_api::batch::{batch_norm, field_sums};
-use drift_api::kit::{Backend, Collective, ProblemBatch};
-use drift_api::{
-    apply_drift, BatchReport, Context, DriftError, DriftOperator, DriftProblem, DriftReport,
-    Negatives, PointCloud, Real, Result,
-};
-
-/// Runs `op` on `x`, `y` (the problem's, or rescaled copies) with `context` on `backend`,
-/// adding `scale · V` into `out`.
-pub fn run_into<T: Real>(
-    op: &dyn DriftOperator,
-    backend: &dyn Backend,
-    x: &PointCloud<T>,
-    y: &PointCloud<T>,
-    negatives: Option<Negatives<'_, T>>,
-    context: &Context,
-    out: &mut [T],
-    scale: T,
-) -> Result<DriftReport> {
-    apply_drift(
-        op,
-        DriftProblem {
-            backend,
-            x,
-            y,
-            context,
-            out,
-            scale,
-            negatives,
-        },
-    )
-}
+use drift_api::batch::{batch_norm, field_sums, BatchProblem};
+use drift_api::{DriftError, DriftOperator, Real, Result};
 
 /// Validates every child, naming its position.
 pub fn validate_children<'a>(
@@ -80,26 +49,4 @@ pub fn add_batch_field<T: Real>(
         *o += p.scale * *v;
     }
     batch_norm(p.collective, &sums)
-}
-
-/// Runs `op` on `batch` with `context` on a backend and collective, adding `scale · V` into `out`.
-pub fn run_batch_into<T: Real>(
-    op: &dyn DriftOperator,
-    (backend, collective): (&dyn Backend, &dyn Collective),
-    batch: &ProblemBatch<'_, T>,
-    context: &Context,
-    out: &mut [T],
-    scale: T,
-) -> Result<BatchReport> {
-    apply_drift_batch(
-        op,
-        BatchProblem {
-            backend,
-            batch,
-            context,
-            out,
-            scale,
-            collective,
-        },
-    )
 }

@@ -1,8 +1,9 @@
 //! Deng et al.'s feature scale: normalise coordinates so the mean pairwise distance is `√D`.
 
-use super::accumulate::{run_batch_into, run_into};
 use crate::couplings::passes::Passes;
 use crate::kernels::LogDistance;
+use drift_api::apply_drift;
+use drift_api::batch::apply_drift_batch;
 use drift_api::batch::support_len;
 use drift_api::batch::{problem_by_problem, BatchProblem};
 use drift_api::kit::Tagged;
@@ -115,13 +116,11 @@ impl FeatureScale {
         }
         let context = p.context.with_temperature_factor(root_d);
         let scale = p.scale * T::of(s);
-        let inner = run_batch_into(
+        let inner = apply_drift_batch(
             self.operator.as_ref(),
-            (p.backend, p.collective),
-            &scaled,
-            &context,
-            p.out,
-            scale,
+            BatchProblem::new(p.backend, &scaled, &context, p.out)
+                .scaled(scale)
+                .across(p.collective),
         )?;
         Ok(BatchReport {
             operator: "feature_scale".into(),
@@ -151,15 +150,11 @@ impl FeatureScale {
             .zip(negs.as_ref())
             .map(|(n, points)| n.with_points(points));
         let context = p.context.with_temperature_factor(root_d);
-        let inner = run_into(
+        let inner = apply_drift(
             self.operator.as_ref(),
-            p.backend,
-            &xs,
-            &ys,
-            negatives,
-            &context,
-            p.out,
-            p.scale * T::of(s),
+            DriftProblem::new(p.backend, &xs, &ys, &context, p.out)
+                .scaled(p.scale * T::of(s))
+                .with_negatives(negatives),
         )?;
         Ok(
             DriftReport::of("feature_scale", Vec::new(), inner.drift_norm * s)

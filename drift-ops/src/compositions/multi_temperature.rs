@@ -1,7 +1,9 @@
 //! Deng et al.'s multi-temperature drift with per-temperature normalisation.
 
-use super::accumulate::{add_batch_field, run_batch_into, run_into};
+use super::accumulate::add_batch_field;
 use crate::engine::add_field;
+use drift_api::apply_drift;
+use drift_api::batch::apply_drift_batch;
 use drift_api::batch::{problem_by_problem, BatchProblem, TemperatureNorm};
 use drift_api::kit::Reduction;
 use drift_api::kit::Tagged;
@@ -114,13 +116,9 @@ impl MultiTemperature {
         }
         let (total, parts) = self.normalised_sum(p.out.len(), |tau, one| {
             let context = p.context.with_temperature_factor(tau);
-            let report = run_batch_into(
+            let report = apply_drift_batch(
                 self.operator.as_ref(),
-                (p.backend, p.collective),
-                p.batch,
-                &context,
-                one,
-                T::one(),
+                BatchProblem::new(p.backend, p.batch, &context, one).across(p.collective),
             )?;
             // The child's norm is over the whole batch (and every process).
             let lambda = report.drift_norm;
@@ -152,15 +150,9 @@ impl MultiTemperature {
         self.check_negligible_weights(p.x.name(), p.x.weights())?;
         let (total, parts) = self.normalised_sum(p.out.len(), |tau, one| {
             let context = p.context.with_temperature_factor(tau);
-            let report = run_into(
+            let report = apply_drift(
                 self.operator.as_ref(),
-                p.backend,
-                p.x,
-                p.y,
-                p.negatives,
-                &context,
-                one,
-                T::one(),
+                DriftProblem::new(p.backend, p.x, p.y, &context, one).with_negatives(p.negatives),
             )?;
             let lambda = report.drift_norm;
             Ok((report, lambda))

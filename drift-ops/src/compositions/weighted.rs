@@ -1,7 +1,9 @@
 //! Weighted sums of operators.
 
-use super::accumulate::{add_batch_field, run_batch_into, run_into, validate_children};
+use super::accumulate::{add_batch_field, validate_children};
 use crate::engine::add_field;
+use drift_api::apply_drift;
+use drift_api::batch::apply_drift_batch;
 use drift_api::batch::BatchProblem;
 use drift_api::{check_param, BatchReport, DriftOperator, DriftProblem, DriftReport, Real, Result};
 use serde::{Deserialize, Serialize};
@@ -73,15 +75,11 @@ pub(crate) fn run_weighted<'a, T: Real>(
     let mut field = vec![T::zero(); p.out.len()];
     let mut parts = Vec::new();
     for (w, op) in terms {
-        parts.push(run_into(
+        parts.push(apply_drift(
             op,
-            p.backend,
-            p.x,
-            p.y,
-            p.negatives,
-            p.context,
-            &mut field,
-            T::of(w),
+            DriftProblem::new(p.backend, p.x, p.y, p.context, &mut field)
+                .scaled(T::of(w))
+                .with_negatives(p.negatives),
         )?);
     }
     let norm = add_field(&mut p, &field, "composed drift field")?;
@@ -98,13 +96,11 @@ pub(crate) fn run_weighted_batch<'a, T: Real>(
     let mut field = drift_api::kit::try_vec("composed drift field", p.out.len(), T::zero())?;
     let mut parts = Vec::new();
     for (w, op) in terms {
-        parts.push(run_batch_into(
+        parts.push(apply_drift_batch(
             op,
-            (p.backend, p.collective),
-            p.batch,
-            p.context,
-            &mut field,
-            T::of(w),
+            BatchProblem::new(p.backend, p.batch, p.context, &mut field)
+                .scaled(T::of(w))
+                .across(p.collective),
         )?);
     }
     let norm = add_batch_field(&mut p, &field, "composed drift field")?;

@@ -9,7 +9,9 @@
 //! * [`cross_minus_self`] (the attraction over `Y`, the repulsion over `X`) and [`joint`] (one
 //!   coupling over `[Y; X]`) run a whole operator, with the context's temperature factor applied,
 //!   guidance negatives joined to the repulsion, and the precision guard ([`run_guarded`]);
-//! * [`run_into`] and [`validate_children`] are what compositions are made of.
+//! * [`drift`] and [`drift_with`] run an operator and return its field (through
+//!   [`drift_api::apply_drift`], the one way an operator runs); a composition runs its children
+//!   the same way and checks them with [`validate_children`].
 //!
 //! A new cross-minus-self operator is a call of [`cross_minus_self`] with its own terms and
 //! weighting:
@@ -43,15 +45,17 @@ mod field;
 mod negatives;
 mod origin;
 mod precision;
+mod run;
 mod sides;
 mod term;
 
-pub use crate::compositions::accumulate::{run_into, validate_children};
+pub use crate::compositions::accumulate::validate_children;
 pub use crate::operators::cross_minus_self::{cross_minus_self, require_pairs};
 pub use crate::operators::joint::joint;
 pub use field::add_field;
 pub use negatives::NegativeColumns;
 pub use origin::data_origin;
 pub use precision::{run_guarded, Engine};
+pub use run::{drift, drift_with};
 pub use sides::{add_weighted_difference, Side};
 pub use term::{evaluate_term, DisplacementKind, Term, TermOutput, TermProblem, TermRef};

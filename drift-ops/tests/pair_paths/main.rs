@@ -184,22 +184,19 @@ fn fused_pairs_answer_the_displacement_pass_from_the_announced_row_pass() {
         answered.then_some(got)
     };
     let mut lse = vec![0.0; n];
-    // Not announced: nothing kept.
+    // A plain row pass: nothing kept.
     pairs.row_lse(tau, Some(&g), &mut lse).unwrap();
     assert_eq!(lse, want.0);
     assert!(answer(&g, tau).is_none());
-    // Announced: the row pass is the same, and the displacement pass is answered once.
-    pairs.keep_next_row_pass();
-    pairs.row_lse(tau, Some(&g), &mut lse).unwrap();
+    // The last row pass: the same values, and the displacement pass is answered once.
+    pairs.last_row_lse(tau, Some(&g), &mut lse).unwrap();
     assert_eq!(lse, want.0);
     assert_eq!(answer(&g, tau), Some(want.clone()));
     assert!(answer(&g, tau).is_none());
     // Another potential or temperature is not answered.
-    pairs.keep_next_row_pass();
-    pairs.row_lse(tau, Some(&g), &mut lse).unwrap();
+    pairs.last_row_lse(tau, Some(&g), &mut lse).unwrap();
     let other: Vec<f64> = g.iter().map(|v| v + 1e-3).collect();
     assert!(answer(&other, tau).is_none());
-    pairs.keep_next_row_pass();
-    pairs.row_lse(tau, Some(&g), &mut lse).unwrap();
+    pairs.last_row_lse(tau, Some(&g), &mut lse).unwrap();
     assert!(answer(&g, 0.5).is_none());
 }

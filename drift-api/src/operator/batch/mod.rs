@@ -58,7 +58,37 @@ pub struct BatchProblem<'a, T> {
     pub collective: &'a dyn Collective,
 }
 
-impl<T: Real> BatchProblem<'_, T> {
+impl<'a, T: Real> BatchProblem<'a, T> {
+    /// The batched problem on `backend` in `context`, added into `out` with scale 1 in one
+    /// process ([`SingleProcess`](crate::kit::SingleProcess)); with [`BatchProblem::scaled`] and
+    /// [`BatchProblem::across`], how every caller builds what [`apply_drift_batch`] runs.
+    pub fn new(
+        backend: &'a dyn Backend,
+        batch: &'a ProblemBatch<'a, T>,
+        context: &'a Context,
+        out: &'a mut [T],
+    ) -> Self {
+        BatchProblem {
+            backend,
+            batch,
+            context,
+            out,
+            scale: T::one(),
+            collective: &crate::kit::SingleProcess,
+        }
+    }
+
+    /// This problem with the field multiplied by `scale` before it is added.
+    pub fn scaled(self, scale: T) -> Self {
+        BatchProblem { scale, ..self }
+    }
+
+    /// This problem with its batch-wide sums completed by `collective` (the batch is one
+    /// process's part of a larger one).
+    pub fn across(self, collective: &'a dyn Collective) -> Self {
+        BatchProblem { collective, ..self }
+    }
+
     /// Checks the output's length, the scale and the context.
     pub fn check(&self) -> Result<()> {
         if self.out.len() != self.batch.field_len() {

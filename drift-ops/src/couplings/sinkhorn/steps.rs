@@ -23,7 +23,14 @@ pub(super) fn sweep<T: Real>(
     g: &[Vec<T>],
 ) -> Result<(Vec<T>, Vec<Vec<T>>, f64)> {
     let log_b: Vec<&[T]> = p.blocks.iter().map(|b| b.log_weights).collect();
-    asymmetric_step(passes.pairs.all(), passes.tau, g, p.row_log_weights, &log_b)
+    asymmetric_step(
+        passes.pairs.all(),
+        passes.tau,
+        g,
+        p.row_log_weights,
+        &log_b,
+        false,
+    )
 }
 
 /// `f = log a − LSE_{b,j}(g_bj + ℓ_ij)` ([`row_potential`]).
@@ -32,7 +39,7 @@ pub(super) fn row_update<T: Real>(
     p: &CouplingProblem<'_, T>,
     g: &[Vec<T>],
 ) -> Result<Vec<T>> {
-    row_potential(passes.pairs.all(), passes.tau, g, p.row_log_weights)
+    row_potential(passes.pairs.all(), passes.tau, g, p.row_log_weights, false)
 }
 
 /// `g_b = log b − LSE_i(f_i + ℓ_ij)` per block, and the column marginal error of `(f, g)`
@@ -54,7 +61,13 @@ pub(super) fn symmetric_update<T: Real>(
     p: &CouplingProblem<'_, T>,
     f: &[T],
 ) -> Result<(Vec<T>, f64)> {
-    symmetric_step(passes.pairs.block(0), passes.tau, f, p.row_log_weights)
+    symmetric_step(
+        passes.pairs.block(0),
+        passes.tau,
+        f,
+        p.row_log_weights,
+        false,
+    )
 }
 
 /// `p ← ½(p + next)`: GeomLoss' averaged update (in cost units `ε(p − log w)` as in the log domain,
