@@ -230,3 +230,53 @@ fn invalid_environment_child() {
     );
     assert!(CpuBackend.tile_skip());
 }
+
+/// An operator that records the size of the thread pool it runs in (and adds nothing).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct PoolSize;
+
+static POOL_SEEN: AtomicUsize = AtomicUsize::new(0);
+
+#[typetag::serde(name = "test.pool_size")]
+impl DriftOperator for PoolSize {
+    fn drift(&self, _job: drift_api::DriftJob<'_>) -> drift_api::Result<drift_api::DriftReport> {
+        POOL_SEEN.fetch_max(rayon::current_num_threads(), Ordering::Relaxed);
+        Ok(drift_api::DriftReport::default())
+    }
+}
+
+/// A backend's thread count governs the whole evaluation, not only its passes: an operator's own
+/// code and every problem of a batch run in a pool of that size, whatever the global pool.
+#[test]
+fn the_thread_count_governs_whole_evaluations_and_batches() {
+    use drift_api::batch::{apply_drift_batch, BatchProblem};
+    use drift_api::kit::{BatchSets, ProblemBatch};
+    let global = rayon::current_num_threads();
+    let x = cloud(5, 6, 2, 0.0);
+    let y = cloud(6, 9, 2, 0.5);
+    for threads in [1, 3] {
+        let backend = CpuBackend::builder().threads(threads).build().unwrap();
+        POOL_SEEN.store(0, Ordering::Relaxed);
+        drift_ops::drift_with(&backend, &PoolSize, &x, &y, &Context::default()).unwrap();
+        assert_eq!(POOL_SEEN.load(Ordering::Relaxed), threads, "single problem");
+
+        POOL_SEEN.store(0, Ordering::Relaxed);
+        let batch = ProblemBatch::new(
+            BatchSets::dense("x", x.data(), 3, 2, 2).unwrap(),
+            BatchSets::dense("y", y.data(), 3, 3, 2).unwrap(),
+        )
+        .unwrap();
+        let mut out = vec![0.0; x.data().len()];
+        let context = Context::default();
+        apply_drift_batch(
+            &PoolSize,
+            BatchProblem::new(&backend, &batch, &context, &mut out),
+        )
+        .unwrap();
+        assert_eq!(POOL_SEEN.load(Ordering::Relaxed), threads, "batch");
+    }
+    // The process default keeps the global pool.
+    POOL_SEEN.store(0, Ordering::Relaxed);
+    drift_ops::drift(&PoolSize, &x, &y).unwrap();
+    assert_eq!(POOL_SEEN.load(Ordering::Relaxed), global);
+}

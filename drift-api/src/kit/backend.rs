@@ -149,6 +149,15 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
         let _ = sets;
         body()
     }
+
+    /// Runs `work` (one whole evaluation: [`crate::apply_drift`] and
+    /// [`crate::batch::apply_drift_batch`] call it) on the host threads this backend is set to
+    /// use, so that everything the evaluation runs in parallel (its passes, the problems of a
+    /// batch, an operator's own parallel loops) shares one thread count. The default runs it
+    /// where it is called, on the process's thread pool.
+    fn run_on_threads(&self, work: &mut (dyn FnMut() + Send)) {
+        work()
+    }
 }
 
 /// A [`DriftError::ShapeMismatch`] naming `what` unless `found == expected`: the length check every

@@ -79,6 +79,11 @@ impl Backend for CpuBackend {
         let cached = self.install(|| CachedPairs::within_budget_of(set, *self))?;
         Ok(cached.map(|c| Box::new(c) as Prepared<'a, f64>))
     }
+
+    /// In this backend's own pool when it has a thread count ([`CpuBackendBuilder::threads`]).
+    fn run_on_threads(&self, work: &mut (dyn FnMut() + Send)) {
+        self.install(work)
+    }
 }
 
 /// The read-only part of a reduction, shared by all row blocks.

@@ -57,7 +57,11 @@ pub fn apply_drift_batch<T: Real>(
     problem: BatchProblem<'_, T>,
 ) -> Result<BatchReport> {
     problem.check()?;
-    op.drift_batch(problem.tagged())
+    let backend = problem.backend;
+    let mut problem = Some(problem);
+    let mut outcome = None;
+    backend.run_on_threads(&mut || outcome = problem.take().map(|p| op.drift_batch(p.tagged())));
+    outcome.unwrap_or_else(|| Err(crate::operator::never_ran(backend)))
 }
 
 /// The default batched evaluation: every problem through [`crate::apply_drift`], in parallel over
