@@ -231,7 +231,7 @@ pub fn run(a: &ApplyArgs, out: &mut impl Write, err: &mut impl Write) -> Result<
     let pending = prepare(a)?;
     let (op, inputs) = read(a)?;
     let precision = precision_of(a, &inputs, err)?;
-    finish(a, op.as_ref(), &inputs, precision, pending, out)
+    finish(a, op.as_ref(), &inputs, precision, pending, out, None)
 }
 
 /// Loads the operator and reads every input.
@@ -277,8 +277,19 @@ pub(crate) fn precision_of(
     })
 }
 
-/// Computes the field of the inputs in `precision`, writes it to `pending` and prints the
-/// diagnostics.
+/// One process's part of a single problem split by rows over several ([`drift_ops::RowShards`]).
+#[derive(Clone, Copy)]
+pub(crate) struct RowSplit<'c> {
+    /// Completes what the processes compute.
+    pub(crate) collective: &'c dyn drift_api::kit::Collective,
+    /// This process.
+    pub(crate) rank: usize,
+    /// The processes.
+    pub(crate) ranks: usize,
+}
+
+/// Computes the field of the inputs in `precision` (a single problem split by rows over
+/// processes when `split` is given), writes it to `pending` and prints the diagnostics.
 pub(crate) fn finish(
     a: &ApplyArgs,
     op: &dyn DriftOperator,
@@ -286,6 +297,7 @@ pub(crate) fn finish(
     precision: Precision,
     pending: Option<PendingFile>,
     out: &mut impl Write,
+    split: Option<RowSplit<'_>>,
 ) -> Result<()> {
     if let Shape::Batch(..) = inputs.x.shape() {
         let batch = batch_inputs(a, inputs);
@@ -301,8 +313,8 @@ pub(crate) fn finish(
     }
     refuse_batches(a, inputs)?;
     let outcome = match precision {
-        Precision::F32 => run_in::<f32>(a, op, inputs)?,
-        Precision::F64 => run_in::<f64>(a, op, inputs)?,
+        Precision::F32 => run_in::<f32>(a, op, inputs, split)?,
+        Precision::F64 => run_in::<f64>(a, op, inputs, split)?,
     };
     if let Some(pending) = pending {
         point_files::commit_array("--out", pending, &outcome.v)?;

@@ -1,6 +1,6 @@
 //! `mpirun -np 4 drift-bench apply|compare` (the `mpi` feature): a batch split over the ranks
 //! gives the field of one process (f64 to 1e-12, f32 to 1e-5 relative), batch-wide statistics
-//! included; a single problem runs on rank 0 alone; ranks that disagree on their inputs stop
+//! included; a single problem split by rows gives the same field (f64 to 1e-12); ranks that disagree on their inputs stop
 //! before any work (`mpi_faults.rs`, with the other faults); `compare` over 4 ranks writes the
 //! `results.json` of one process, timings and commands aside.
 //!
@@ -138,13 +138,12 @@ fn a_composed_per_problem_operator_in_f32_splits_too() {
 }
 
 #[test]
-fn a_single_problem_runs_on_rank_0_alone_and_says_so() {
+fn a_single_problem_split_by_rows_over_four_ranks_gives_the_field_of_one_process() {
     if !have_mpirun() {
         return;
     }
     let dir = scratch("mpi-single");
-    let x = dir.join("x.npy");
-    let y = dir.join("y.npy");
+    let (x, y, u) = (dir.join("x.npy"), dir.join("y.npy"), dir.join("u.npy"));
     write_npy::<f64>(
         &x,
         Shape::Matrix(9, 2),
@@ -155,23 +154,36 @@ fn a_single_problem_runs_on_rank_0_alone_and_says_so() {
         Shape::Matrix(11, 2),
         &gaussian_blob(11, &[1.0, 0.5], 1.0, 2),
     );
-    let inputs = ["--x", s(&x), "--y", s(&y)].map(String::from).to_vec();
-    let op = r#"{"sinkhorn_drift": (temperature: 0.3)}"#;
-    let (one, four, _) = one_and_four(&dir, op, &inputs);
-    assert_eq!(one, four, "rank 0 runs what one process runs");
-    let out = mpirun(&[BIN], &apply_args(&dir.join("op.ron"), &x, &y, &[]));
-    let (stdout, stderr) = text(&out);
-    assert!(out.status.success(), "{stderr}");
-    assert_eq!(
-        stderr.matches("is not split over the 4 MPI ranks").count(),
-        1,
-        "{stderr}"
+    write_npy::<f64>(
+        &u,
+        Shape::Matrix(5, 2),
+        &gaussian_blob(5, &[0.5, 0.0], 1.0, 3),
     );
-    assert_eq!(
-        stdout.matches("operator sinkhorn_drift").count(),
-        1,
-        "{stdout}"
-    );
+    // The pair cache off in both runs, so that both take the fused passes the split takes.
+    let inputs = ["--x", s(&x), "--y", s(&y), "--pair-cache-mb", "0"].map(String::from);
+    let with_negatives = [&inputs[..], &["--negatives".into(), s(&u).into()]].concat();
+    let cases = [
+        (
+            r#"{"sinkhorn_drift": (temperature: 0.3, sinkhorn: (max_iters: 400, tol: 1e-9))}"#,
+            &inputs[..],
+        ),
+        (
+            r#"{"guidance": (alpha: 2.0, operator: {"sinkhorn_drift": (temperature: 0.3)})}"#,
+            &with_negatives[..],
+        ),
+        (r#"{"deng_alg2": (temperature: 0.4)}"#, &inputs[..]),
+        (
+            r#"{"multi_temperature": (operator: {"feature_scale": (operator: {"one_sided": (temperature: 1.0)})})}"#,
+            &inputs[..],
+        ),
+        (r#"{"mmd": (temperature: 0.5)}"#, &inputs[..]),
+    ];
+    for (op, inputs) in cases {
+        let (one, four, [_, split]) = one_and_four(&dir, op, inputs);
+        assert_close(&one, &four, 1e-12);
+        assert_eq!(split.matches("split the rows").count(), 1, "{op}: {split}");
+        assert_eq!(split.matches("\noperator ").count(), 1, "{op}: {split}");
+    }
 }
 
 /// `results.json` without the fields that time the runs or name their command line.

@@ -32,6 +32,7 @@ mod microkernel;
 pub mod operators;
 pub mod pair_cache;
 pub mod random;
+mod row_shards;
 pub mod tile_skip;
 pub mod weightings;
 
@@ -41,4 +42,5 @@ pub use cpu::{CpuBackend, CpuBackendBuilder};
 pub use engine::{drift, drift_with, DisplacementKind, Term};
 pub use kernels::{Gaussian, InverseMultiquadric, Laplace, LogDistance};
 pub use operators::*;
+pub use row_shards::RowShards;
 pub use weightings::{FDivergenceKind, FDivergenceWeighting, MassProduct, Masses, Unit};

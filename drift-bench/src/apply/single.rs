@@ -1,11 +1,13 @@
 //! `drift-bench apply` on one problem: the point sets built in the working precision, with their
 //! weights and negatives, and the field computed by the engine.
 
-use super::{name, ApplyArgs, Inputs};
+use super::{name, ApplyArgs, Inputs, RowSplit};
 use crate::array::Array;
 use crate::point_files::{self, label};
 use anyhow::{anyhow, bail, Result};
+use drift_api::kit::Backend;
 use drift_api::{Context, DriftOperator, DriftReport, Negatives, PointCloud, Precision, Real};
+use drift_ops::RowShards;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -86,6 +88,7 @@ pub(super) fn run_in<T: Real>(
     a: &ApplyArgs,
     op: &dyn DriftOperator,
     inputs: &Inputs,
+    split: Option<RowSplit<'_>>,
 ) -> Result<Outcome> {
     let x = cloud::<T>(
         "--x",
@@ -122,19 +125,31 @@ pub(super) fn run_in<T: Real>(
     let mut field = vec![T::zero(); x.len() * x.dim()];
     let mut times = Vec::with_capacity(a.repeat as usize);
     let mut report = DriftReport::default();
-    let backend = a.backend.open()?;
+    let opened = a.backend.open()?;
+    let shards = match split {
+        Some(s) => Some(RowShards::new(
+            opened.as_ref(),
+            s.collective,
+            s.rank,
+            s.ranks,
+        )?),
+        None => None,
+    };
+    let backend: &dyn Backend = match &shards {
+        Some(shards) => shards,
+        None => opened.as_ref(),
+    };
     for _ in 0..a.repeat {
         let clock = Instant::now();
         // Operators add into their output: each repetition starts from zero.
         field.fill(T::zero());
         report = drift_api::apply_drift(
             op,
-            drift_api::DriftProblem::new(backend.as_ref(), &x, &y, &context, &mut field)
-                .with_negatives(
-                    negatives
-                        .as_ref()
-                        .map(|points| Negatives::new(points, negative_weight(a, points))),
-                ),
+            drift_api::DriftProblem::new(backend, &x, &y, &context, &mut field).with_negatives(
+                negatives
+                    .as_ref()
+                    .map(|points| Negatives::new(points, negative_weight(a, points))),
+            ),
         )
         .map_err(|e| anyhow!("--op {}: {e}", a.op.display()))?;
         times.push(clock.elapsed());

@@ -10,9 +10,10 @@
 //! does. An error after the agreement ends the job (`MPI_Abort`): the other ranks may wait in a
 //! collective for the rank that failed.
 //!
-//! A single problem (`(N, D)` inputs) is not split: its field couples every row (normalisations
-//! over rows and columns, Sinkhorn scalings) and the engine has no evaluation of a subset of rows
-//! against the whole sets, so rank 0 computes it alone and says so.
+//! A single problem (`(N, D)` inputs) is split by rows ([`drift_ops::RowShards`]): every rank reads
+//! the whole inputs and runs the operator, computing its share of the rows of every pass over
+//! pairs and gathering the others' through the collective, so that each iteration of a Sinkhorn
+//! loop moves `O(N + M)` numbers; rank 0 writes the field (equal to one process's to rounding).
 
 use crate::apply::{self, ApplyArgs, Inputs};
 use crate::apply_batch::{self, BatchOutcome, ProblemSummary};
@@ -101,26 +102,7 @@ pub fn run(world: &World, a: &ApplyArgs, out: &mut impl Write, err: &mut impl Wr
     let mut ready = agree(world, ready(world, a, err))?;
     check_same(world, &ready.fingerprint)?;
     let Shape::Batch(local, ..) = ready.inputs.x.shape() else {
-        // The others have nothing to do: rank 0 works alone, as one process would.
-        if !world.is_root() {
-            return Ok(());
-        }
-        writeln!(
-            err,
-            "note: one problem (--x {}) is not split over the {} MPI ranks: its field couples \
-             every row and the engine has no evaluation of a subset of rows, so rank 0 computes \
-             it alone (give a batch (B, N, D) to split problems over the ranks)",
-            ready.inputs.x.shape(),
-            world.size()
-        )?;
-        return apply::finish(
-            a,
-            ready.op.as_ref(),
-            &ready.inputs,
-            ready.precision,
-            ready.pending,
-            out,
-        );
+        return abort_on_error(world, err, run_split_rows(world, a, ready, out));
     };
     // Split inputs hold this rank's problems only: the batch's are counted in the split.
     let problems = ready.split.as_ref().map_or(local, |s| s.problems);
@@ -141,7 +123,13 @@ pub fn run(world: &World, a: &ApplyArgs, out: &mut impl Write, err: &mut impl Wr
         ready.split = Some(Split { problems, range });
     }
     // From here on every rank is in the collectives: a failure ends the job.
-    match run_batch(world, a, ready, out) {
+    abort_on_error(world, err, run_batch(world, a, ready, out))
+}
+
+/// The outcome of work inside the collectives: an error ends the job (`MPI_Abort`), since the
+/// other ranks may wait in a collective for this one.
+fn abort_on_error(world: &World, err: &mut impl Write, outcome: Result<()>) -> Result<()> {
+    match outcome {
         Ok(()) => Ok(()),
         Err(e) => {
             let _ = writeln!(
@@ -154,6 +142,52 @@ pub fn run(world: &World, a: &ApplyArgs, out: &mut impl Write, err: &mut impl Wr
             world.abort(1)
         }
     }
+}
+
+/// A single problem split by rows over the ranks ([`drift_ops::RowShards`]): every rank holds
+/// the whole inputs and computes its share of the rows of every pass over pairs; rank 0 writes
+/// the field and prints, with the traffic.
+fn run_split_rows(world: &World, a: &ApplyArgs, ready: Ready, out: &mut impl Write) -> Result<()> {
+    let collective = MpiCollective::new(world);
+    let split = apply::RowSplit {
+        collective: &collective,
+        rank: world.rank(),
+        ranks: world.size(),
+    };
+    let (op, inputs) = (ready.op.as_ref(), &ready.inputs);
+    if !world.is_root() {
+        let mut quiet = std::io::sink();
+        return apply::finish(
+            a,
+            op,
+            inputs,
+            ready.precision,
+            None,
+            &mut quiet,
+            Some(split),
+        );
+    }
+    apply::finish(
+        a,
+        op,
+        inputs,
+        ready.precision,
+        ready.pending,
+        out,
+        Some(split),
+    )?;
+    let traffic = collective.traffic();
+    writeln!(
+        out,
+        "mpi: {} ranks split the rows of every pass over pairs; over {} evaluation(s) each rank \
+         all-reduced {} f64 values in {} calls ({} bytes)",
+        world.size(),
+        a.repeat,
+        traffic.values,
+        traffic.calls,
+        traffic.values * 8
+    )?;
+    Ok(())
 }
 
 /// Runs this rank's problems and gathers the field on rank 0, which writes and prints it.

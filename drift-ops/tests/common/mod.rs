@@ -7,9 +7,11 @@
 
 mod fields;
 mod plans;
+mod threads;
 
 pub use fields::*;
 pub use plans::*;
+pub use threads::ThreadGroup;
 
 use drift_api::Weighting;
 use drift_api::{Coupling, Kernel, PointCloud, Real};
