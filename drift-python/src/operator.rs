@@ -6,9 +6,9 @@ use crate::collective::PyCollective;
 use crate::errors::to_py;
 use crate::interrupt::{run_interruptible, THREADED_FROM};
 use crate::report::{BatchReport, Report};
-use drift_api::kit::{fmt_num, try_vec};
+use drift_api::kit::{fmt_num, try_vec, Backend};
 use drift_api::{Context, DriftOperator, DriftReport, Negatives, Real};
-use drift_ops::CpuBackend;
+use drift_ops::{CpuBackend, RowShards};
 use numpy::Element;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -48,10 +48,12 @@ impl NativeOperator {
 
 /// Everything one call needs besides the arrays.
 #[derive(Clone, Copy)]
-struct CallOptions {
+struct CallOptions<'c> {
     negative_weight: f64,
     step: u64,
     time: f64,
+    /// A split by rows over processes: the collective, this process's rank, the processes.
+    split: Option<(&'c PyCollective, usize, usize)>,
 }
 
 #[pymethods]
@@ -76,7 +78,12 @@ impl NativeOperator {
     /// Runs the operator: `x`, `y` (and the optional weights and negatives) are NumPy arrays of
     /// one float dtype; returns `(V, report)` with `V` a new array of `x`'s shape and dtype. The GIL
     /// is released while the field is computed.
-    #[pyo3(signature = (x, y, x_weights, y_weights, negatives, negative_weight, step, time))]
+    ///
+    /// With `collective` (a callable completing sums over processes, see `apply_batch`), process
+    /// `rank` of `ranks` computes its share of the rows of every pass over pairs and the shares
+    /// are gathered through it (`drift_ops::RowShards`): every process gives the whole problem
+    /// and gets the whole field.
+    #[pyo3(signature = (x, y, x_weights, y_weights, negatives, negative_weight, step, time, collective=None, rank=0, ranks=1))]
     #[allow(clippy::too_many_arguments)]
     fn apply<'py>(
         &self,
@@ -89,6 +96,9 @@ impl NativeOperator {
         negative_weight: f64,
         step: u64,
         time: f64,
+        collective: Option<&Bound<'py, PyAny>>,
+        rank: usize,
+        ranks: usize,
     ) -> PyResult<(Bound<'py, PyAny>, Report)> {
         // The command line's checks, with its wording (`--time nan: must be finite`).
         if !time.is_finite() {
@@ -103,10 +113,17 @@ impl NativeOperator {
                 fmt_num(negative_weight)
             )));
         }
+        let collective = collective.map(PyCollective::new).transpose()?;
+        if collective.is_some() && (ranks == 0 || rank >= ranks) {
+            return Err(PyValueError::new_err(format!(
+                "rank {rank}: not one of the {ranks} processes of the split"
+            )));
+        }
         let options = CallOptions {
             negative_weight,
             step,
             time,
+            split: collective.as_ref().map(|c| (c, rank, ranks)),
         };
         let inputs = Inputs {
             x,
@@ -215,7 +232,7 @@ impl NativeOperator {
         &self,
         py: Python<'py>,
         inputs: &Inputs<'_, 'py>,
-        options: CallOptions,
+        options: CallOptions<'_>,
     ) -> PyResult<(Bound<'py, PyAny>, Report)> {
         let (x, shape) = arrays::cloud::<T>(py, "x", inputs.x, inputs.x_weights)?;
         let (y, _) = arrays::cloud::<T>(py, "y", inputs.y, inputs.y_weights)?;
@@ -229,24 +246,36 @@ impl NativeOperator {
             .len()
             .saturating_mul(y.len().saturating_add(x.len()))
             .saturating_mul(x.dim());
-        let (field, report) = run_interruptible(
-            py,
-            pairs >= THREADED_FROM,
-            move || -> drift_api::Result<(Vec<T>, DriftReport)> {
-                let mut field = try_vec("V", x.len() * x.dim(), T::zero())?;
-                let report = drift_api::apply_drift(
-                    op.as_ref(),
-                    drift_api::DriftProblem::new(&CpuBackend, &x, &y, &context, &mut field)
-                        .with_negatives(
-                            negatives
-                                .as_ref()
-                                .map(|points| Negatives::new(points, options.negative_weight)),
-                        ),
-                )?;
-                Ok((field, report))
-            },
-        )?
-        .map_err(|e| to_py(py, e))?;
+        let negative_weight = options.negative_weight;
+        let compute = move |backend: &dyn Backend| -> drift_api::Result<(Vec<T>, DriftReport)> {
+            let mut field = try_vec("V", x.len() * x.dim(), T::zero())?;
+            let report = drift_api::apply_drift(
+                op.as_ref(),
+                drift_api::DriftProblem::new(backend, &x, &y, &context, &mut field).with_negatives(
+                    negatives
+                        .as_ref()
+                        .map(|points| Negatives::new(points, negative_weight)),
+                ),
+            )?;
+            Ok((field, report))
+        };
+        let (field, report) = match options.split {
+            // The collective calls back into Python: computed on this thread, as apply_batch's.
+            Some((collective, rank, ranks)) => py
+                .detach(|| {
+                    let shards = RowShards::new(&CpuBackend, collective, rank, ranks)?;
+                    compute(&shards)
+                })
+                .map_err(|e| {
+                    let err = to_py(py, e);
+                    if let Some(cause) = collective.take_failure() {
+                        err.set_cause(py, Some(cause));
+                    }
+                    err
+                })?,
+            None => run_interruptible(py, pairs >= THREADED_FROM, move || compute(&CpuBackend))?
+                .map_err(|e| to_py(py, e))?,
+        };
         let v = arrays::field_array(py, shape, field)?;
         Ok((v, Report::from(report)))
     }

@@ -5,7 +5,9 @@ the whole batch (to 1e-6 in float32), for the official loss, a multi-temperature
 and the Sinkhorn drift (a fixed number of iterations, no warm start). With `gather=True` the 4
 ranks hold the same problems and a quarter of each problem's samples each: every rank's field,
 loss and statistics equal those of its rows of one process on the gathered problems, for the same
-three operators; unequal sample counts raise the same ValueError on every rank. Also: the
+three operators; unequal sample counts raise the same ValueError on every rank. One problem
+split by rows (`Operator.apply(split="rows", process_group=...)`) gives every rank one process's
+field (f64, 1e-12) for a tolerance-stopped Sinkhorn drift, Algorithm 2 and guidance. Also: the
 collective (and the gather) of a single process group (world size 1) under
 `torch.compile(fullgraph=True)`, and the errors raised when the collective fails.
 
@@ -28,6 +30,22 @@ MULTI = '{"multi_temperature": (operator: {"one_sided": (temperature: 1.0)})}'
 # Per-problem Sinkhorn plans, a fixed iteration count (tol 0: no early stop), no warm start.
 SINKHORN = '{"sinkhorn_drift": (temperature: 0.5, sinkhorn: (max_iters: 20, tol: 0.0))}'
 CASES = {"official": OFFICIAL, "multi_temperature": MULTI, "sinkhorn": SINKHORN}
+# One problem split by rows (`Operator.apply(split="rows")`): a Sinkhorn drift stopped by its
+# tolerance, Algorithm 2, and guidance negatives.
+SPLIT = {
+    "sinkhorn_tol": ('{"sinkhorn_drift": (temperature: 0.4, sinkhorn: (max_iters: 500, tol: 1e-9))}',
+                     False),
+    "deng_alg2": ('{"deng_alg2": (temperature: 0.5)}', False),
+    "guidance": ('{"guidance": (alpha: 2.0, operator: {"sinkhorn_drift": (temperature: 0.4)})}',
+                 True),
+}
+
+
+def single_problem():
+    """The one float64 problem every rank holds whole under the split by rows."""
+    rng = np.random.default_rng(5)
+    return rng.standard_normal((23, 3)), rng.standard_normal((17, 3)) + 0.5, \
+        rng.standard_normal((6, 3))
 
 
 def batch(seed=0, b=8, n=6, npos=7, nneg=3, s=5):
@@ -116,6 +134,13 @@ def _rank(rank: int, out_dir: str) -> None:
             saved["gather/ragged_error"] = np.array("no error")
         except ValueError as e:
             saved["gather/ragged_error"] = np.array(str(e))
+        # One problem split by rows: every rank gets the whole field.
+        x, y, u = single_problem()
+        for name, (ron, with_negatives) in SPLIT.items():
+            negatives = u if with_negatives else None
+            v, _ = drift.load(ron).apply(x, y, negatives=negatives, split="rows",
+                                         process_group=group)
+            saved[f"split/{name}"] = v
         op = drift.load(MULTI)
         v, report = op.apply_batch(gen, pos, negatives=neg, negative_weights=wn,
                                    process_group=group)
@@ -218,6 +243,23 @@ def test_ranks_together_equal_one_process_on_the_whole_batch(tmp_path):
         assert "rank 2 has gen (3, 1, 4)" in message and "rank 0 has gen (3, 2, 4)" in message
 
     import drift
+
+    # One problem split by rows over 4 ranks: each rank's field is one process's, to 1e-12 of the
+    # field against one process taking the same fused passes (its only share of the rows), and to
+    # 1e-9 against the default call, whose pair cache rounds differently.
+    x, y, u = single_problem()
+    for name, (ron, with_negatives) in SPLIT.items():
+        negatives = u if with_negatives else None
+        op = drift.load(ron)
+        fused, _ = op.apply(x, y, negatives=negatives, split="rows", collective=lambda s: s,
+                            rank=0, ranks=1)
+        default, _ = op.apply(x, y, negatives=negatives)
+        for rank, r in enumerate(ranks):
+            got = r[f"split/{name}"]
+            np.testing.assert_allclose(got, fused, rtol=0, atol=1e-12 * np.abs(fused).max(),
+                                       err_msg=f"split {name}, rank {rank}")
+            np.testing.assert_allclose(got, default, rtol=0, atol=1e-9 * np.abs(default).max(),
+                                       err_msg=f"split {name}, rank {rank}")
 
     v, report = drift.load(MULTI).apply_batch(gen, pos, negatives=neg, negative_weights=wn)
     joined = np.concatenate([r["apply_batch/drift"] for r in ranks])
@@ -337,3 +379,29 @@ def test_compiled_step_with_a_process_group():
 
 if __name__ == "__main__":
     _main(sys.argv[1])
+
+
+def test_split_rows_arguments_are_checked():
+    import drift
+
+    op = drift.load('{"one_sided": (temperature: 0.5)}')
+    x, y, _ = single_problem()
+    with pytest.raises(ValueError, match="give split='rows'"):
+        op.apply(x, y, collective=lambda v: v, rank=0, ranks=1)
+    with pytest.raises(ValueError, match="only split='rows'"):
+        op.apply(x, y, split="columns", collective=lambda v: v, rank=0, ranks=1)
+    with pytest.raises(ValueError, match="needs a process_group, or a collective"):
+        op.apply(x, y, split="rows", collective=lambda v: v)
+    with pytest.raises(ValueError, match="rank 2: not one of the 2 processes"):
+        op.apply(x, y, split="rows", collective=lambda v: v, rank=2, ranks=2)
+    # One process holding the only share: the plain field, and a failing collective is the cause.
+    v, _ = op.apply(x, y, split="rows", collective=lambda v: v, rank=0, ranks=1)
+    np.testing.assert_allclose(v, op.apply(x, y)[0], rtol=0, atol=1e-9)
+
+    def boom(values):
+        raise OSError("the network is down")
+
+    with pytest.raises(RuntimeError, match="the network is down") as caught:
+        op.apply(x, y, split="rows", collective=boom, rank=0, ranks=1)
+    assert isinstance(caught.value.__cause__, OSError)
+

@@ -67,7 +67,9 @@ class Operator:
                  time: float = 0.0) -> Any: ...
     def apply(self, x: Any, y: Any, *, x_weights: Any = None, y_weights: Any = None,
               negatives: Any = None, negative_weight: float = 1.0, step: int = 0,
-              time: float = 0.0) -> Tuple[Any, Report]: ...
+              time: float = 0.0, split: Optional[str] = None, process_group: Any = None,
+              collective: Optional[Callable[[Any], Any]] = None, rank: Optional[int] = None,
+              ranks: Optional[int] = None) -> Tuple[Any, Report]: ...
     def apply_batch(self, x: Any, y: Any, *, x_weights: Any = None, y_weights: Any = None,
                     negatives: Any = None, negative_weights: Any = None, step: int = 0,
                     time: float = 0.0, collective: Optional[Callable[[Any], Any]] = None,

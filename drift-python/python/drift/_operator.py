@@ -52,8 +52,24 @@ class Operator:
         negative_weight: float = 1.0,
         step: int = 0,
         time: float = 0.0,
+        split: Optional[str] = None,
+        process_group: Any = None,
+        collective: Optional[Callable[[Any], Any]] = None,
+        rank: Optional[int] = None,
+        ranks: Optional[int] = None,
     ) -> Tuple[Any, "_drift.Report"]:
-        """Computes the drift field and returns `(V, report)`; see `Operator.__call__`."""
+        """Computes the drift field and returns `(V, report)`; see `Operator.__call__`.
+
+        One problem over several processes: with `split="rows"` and a `torch.distributed`
+        `process_group` (or `True`, the default group), every process of the group makes the call
+        with the whole problem; each computes its share of the rows of every pass over pairs and
+        the shares are gathered with `all_reduce`, so that every process returns the whole field,
+        equal to one process's to rounding (a Sinkhorn iteration moves `N + M` numbers). Without
+        torch, give `collective` (a callable summing a float64 NumPy array over the processes, as
+        for `apply_batch`) with this process's `rank` and the number of processes `ranks`.
+        Columns are not split: every process holds all of `y`.
+        """
+        shards = _row_split(split, process_group, collective, rank, ranks)
         xa = _arrays.points("x", x)
         dtype = xa.dtype
         ya = _arrays.like("y", y, dtype)
@@ -66,7 +82,9 @@ class Operator:
             negative_weight = float(negative_weight)
         except (TypeError, ValueError) as e:
             raise ValueError(f"time and negative_weight must be numbers: {e}") from None
-        v, report = self._native.apply(xa, ya, xw, yw, neg, negative_weight, step, time)
+        v, report = self._native.apply(
+            xa, ya, xw, yw, neg, negative_weight, step, time, *shards
+        )
         return _arrays.result(v, x), report
 
     def apply_batch(
@@ -222,3 +240,51 @@ def load(spec: Union[str, "os.PathLike[str]"]) -> Operator:
 def from_ron(text: str, origin: str) -> Operator:
     """An operator from RON text, `origin` naming it in errors."""
     return Operator(_drift.load_str(text, origin))
+
+
+def _row_split(
+    split: Optional[str],
+    process_group: Any,
+    collective: Optional[Callable[[Any], Any]],
+    rank: Optional[int],
+    ranks: Optional[int],
+) -> Tuple[Any, int, int]:
+    """`(collective, rank, ranks)` of `Operator.apply`'s split by rows (`(None, 0, 1)` without)."""
+    grouped = process_group is not None and process_group is not False
+    if split is None:
+        if grouped or collective is not None or rank is not None or ranks is not None:
+            raise ValueError(
+                "process_group, collective, rank and ranks split one problem over processes: "
+                "give split='rows' with them"
+            )
+        return None, 0, 1
+    if split != "rows":
+        raise ValueError(
+            f"split={split!r}: only split='rows' is available (every process holds all of y; "
+            "the columns of one problem are not split)"
+        )
+    if grouped:
+        if collective is not None or rank is not None or ranks is not None:
+            raise ValueError("give process_group, or collective with rank and ranks, not both")
+        from ._torch_groups import group_handle, _group, process_group_collective
+        import torch.distributed as dist
+
+        group = _group(group_handle(process_group))
+        return (
+            process_group_collective(process_group),
+            dist.get_rank(group),
+            dist.get_world_size(group),
+        )
+    if collective is None or rank is None or ranks is None:
+        raise ValueError(
+            "split='rows' needs a process_group, or a collective with this process's rank and "
+            "the number of processes ranks"
+        )
+    try:
+        rank, ranks = _op.index(rank), _op.index(ranks)
+    except TypeError:
+        raise ValueError(f"rank and ranks must be integers, got {rank!r} and {ranks!r}") from None
+    if not 0 <= rank < ranks:
+        raise ValueError(f"rank {rank}: not one of the {ranks} processes of the split")
+    return collective, rank, ranks
+
