@@ -214,11 +214,8 @@ pub trait PreparedPairs<T: Copy>: Send + Sync + fmt::Debug {
         f: &mut [T],
         col: &mut [T],
     ) -> Result<()> {
-        self.last_row_lse(tau, col_potential, f)?;
-        for (i, v) in f.iter_mut().enumerate() {
-            *v = row_update(i, *v);
-        }
-        self.col_lse(tau, Some(f), col)
+        let last_pass = |lse: &mut [T]| self.last_row_lse(tau, col_potential, lse);
+        two_passes(self, last_pass, tau, row_update, f, col)
     }
 }
 
@@ -251,7 +248,20 @@ pub fn sweep_in_two_passes<T: Copy, P: PreparedPairs<T> + ?Sized>(
     f: &mut [T],
     col: &mut [T],
 ) -> Result<()> {
-    pairs.row_lse(tau, col_potential, f)?;
+    let row_pass = |lse: &mut [T]| pairs.row_lse(tau, col_potential, lse);
+    two_passes(pairs, row_pass, tau, row_update, f, col)
+}
+
+/// A sweep's row pass (`row_pass`), its row update and its column pass.
+fn two_passes<T: Copy, P: PreparedPairs<T> + ?Sized>(
+    pairs: &P,
+    row_pass: impl FnOnce(&mut [T]) -> Result<()>,
+    tau: T,
+    row_update: &RowUpdate<'_, T>,
+    f: &mut [T],
+    col: &mut [T],
+) -> Result<()> {
+    row_pass(f)?;
     for (i, v) in f.iter_mut().enumerate() {
         *v = row_update(i, *v);
     }

@@ -452,14 +452,9 @@ pub(crate) fn apply_drift_to<O: DriftOperator + ?Sized, T: Real>(
     };
     // The problem's sets stay on the backend's device for the whole evaluation.
     let (backend, sets) = (problem.backend, problem.point_sets());
-    let mut problem = Some(problem);
-    let mut outcome = None;
-    backend.run_on_threads(&mut || {
-        outcome = problem
-            .take()
-            .map(|p| with_resident(backend, &sets, || op.drift(p.tagged())));
-    });
-    let report = outcome.unwrap_or_else(|| Err(never_ran(backend)))?;
+    let report = on_threads(backend, || {
+        with_resident(backend, &sets, || op.drift(problem.tagged()))
+    })?;
     if let Some(outer) = handed_over {
         if !used.load(Ordering::Relaxed) {
             return Err(DriftError::NegativesIgnored {
@@ -473,12 +468,21 @@ pub(crate) fn apply_drift_to<O: DriftOperator + ?Sized, T: Real>(
     Ok(report)
 }
 
-/// The error of a backend whose [`Backend::run_on_threads`] returned without running the work.
-pub(crate) fn never_ran(backend: &dyn Backend) -> DriftError {
-    DriftError::invalid(
-        format!("backend {}", backend.name()),
-        "run_on_threads returned without running the evaluation",
-    )
+/// `work` (one whole evaluation) on the backend's threads ([`Backend::run_on_threads`]); an error
+/// if the backend returned without running it.
+pub(crate) fn on_threads<R: Send>(
+    backend: &dyn Backend,
+    work: impl FnOnce() -> Result<R> + Send,
+) -> Result<R> {
+    let mut work = Some(work);
+    let mut outcome = None;
+    backend.run_on_threads(&mut || outcome = work.take().map(|w| w()));
+    outcome.unwrap_or_else(|| {
+        Err(DriftError::invalid(
+            format!("backend {}", backend.name()),
+            "run_on_threads returned without running the evaluation",
+        ))
+    })
 }
 
 /// Runs a precision-tagged job through a method generic over the precision: the one `match` every

@@ -4,15 +4,17 @@
 //! batch split over two "processes" through a collective.
 
 use drift_api::batch::{apply_drift_batch, problem_by_problem, BatchProblem};
-use drift_api::kit::{BatchSets, Collective, ProblemBatch, SingleProcess};
+use drift_api::kit::{BatchSets, ProblemBatch, SingleProcess};
 use drift_api::registry::{entries, Kind};
 use drift_api::{
     apply_drift, operator_from_str, Context, DriftError, DriftOperator, DriftProblem, Negatives,
     PointCloud, Real, Result,
 };
 use drift_ops::CpuBackend;
-use std::sync::{Arc, Barrier, Mutex};
+use std::sync::Arc;
 
+#[path = "../common/mod.rs"]
+mod common;
 mod fixtures;
 mod official;
 
@@ -168,27 +170,6 @@ fn batch_wide_multi_temperature_divides_by_the_norm_over_every_problem() {
     }
 }
 
-/// Two "processes" (threads) each holding half of a batch, adding their sums through shared memory.
-#[derive(Debug)]
-struct TwoThreads {
-    barrier: Arc<Barrier>,
-    slots: Arc<Mutex<Vec<Vec<f64>>>>,
-    rank: usize,
-}
-
-impl Collective for TwoThreads {
-    fn all_reduce_sum(&self, values: &mut [f64]) -> Result<()> {
-        self.slots.lock().unwrap()[self.rank] = values.to_vec();
-        self.barrier.wait();
-        let slots = self.slots.lock().unwrap().clone();
-        self.barrier.wait();
-        for (k, v) in values.iter_mut().enumerate() {
-            *v = slots[0][k] + slots[1][k];
-        }
-        Ok(())
-    }
-}
-
 #[test]
 fn a_batch_split_over_two_processes_gives_the_whole_batch_field() {
     let sizes = [(8, 2, 10), (6, 2, 12), (8, 3, 9), (5, 2, 7)];
@@ -204,8 +185,6 @@ fn a_batch_split_over_two_processes_gives_the_whole_batch_field() {
         let op: Arc<dyn DriftOperator> = operator_from_str(text, "t").unwrap().into();
         let whole = flat::<f64>(&r, true);
         let (want, _) = run_batch(op.as_ref(), &whole.batch(), &SingleProcess).unwrap();
-        let barrier = Arc::new(Barrier::new(2));
-        let slots = Arc::new(Mutex::new(vec![vec![]; 2]));
         let halves: Vec<Raw> = split
             .clone()
             .into_iter()
@@ -221,13 +200,8 @@ fn a_batch_split_over_two_processes_gives_the_whole_batch_field() {
             .collect();
         let handles: Vec<_> = halves
             .into_iter()
-            .enumerate()
-            .map(|(rank, half)| {
-                let collective = TwoThreads {
-                    barrier: barrier.clone(),
-                    slots: slots.clone(),
-                    rank,
-                };
+            .zip(common::ThreadGroup::members(2))
+            .map(|(half, collective)| {
                 let op = op.clone();
                 std::thread::spawn(move || {
                     let f = flat::<f64>(&half, true);

@@ -58,10 +58,7 @@ pub fn apply_drift_batch<T: Real>(
 ) -> Result<BatchReport> {
     problem.check()?;
     let backend = problem.backend;
-    let mut problem = Some(problem);
-    let mut outcome = None;
-    backend.run_on_threads(&mut || outcome = problem.take().map(|p| op.drift_batch(p.tagged())));
-    outcome.unwrap_or_else(|| Err(crate::operator::never_ran(backend)))
+    crate::operator::on_threads(backend, || op.drift_batch(problem.tagged()))
 }
 
 /// The default batched evaluation: every problem through [`crate::apply_drift`], in parallel over
