@@ -157,6 +157,53 @@ fn a_rank_that_hangs_before_the_work_is_named_after_the_deadline() {
 }
 
 #[test]
+fn a_rank_that_hangs_in_the_middle_of_the_work_ends_the_job_after_the_wait_limit() {
+    if !have_mpirun() {
+        return;
+    }
+    let dir = scratch("mpi-stall");
+    let x = batch_file(&dir, "x.npy", (8, 16), 0.0, false);
+    let y = batch_file(&dir, "y.npy", (8, 16), 0.5, false);
+    let op = dir.join("op.ron");
+    std::fs::write(&op, r#"{"deng_official": ()}"#).unwrap();
+    let out = dir.join("v.npy");
+    let args = apply_args(&op, &x, &y, &["--out", s(&out)]);
+    // Rank 2 stalls 60 s after the agreement; the others wait at most 3 s in a collective.
+    let clock = Instant::now();
+    let output = Command::new("mpirun")
+        .args(["--allow-run-as-root", "--oversubscribe", "-np", RANKS])
+        .args([
+            "-x",
+            "DRIFT_MPI_WAIT_S=3",
+            "-x",
+            "DRIFT_MPI_TEST_STALL_RANK=2:60",
+        ])
+        .arg(BIN)
+        .args(&args)
+        .env("RAYON_NUM_THREADS", "1")
+        .output()
+        .unwrap();
+    let took = clock.elapsed();
+    let (stdout, stderr) = text(&output);
+    assert!(!output.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("waited 3.0 s in a collective of the work (DRIFT_MPI_WAIT_S)"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        took >= Duration::from_secs(3),
+        "ended before the limit: {stderr}"
+    );
+    assert!(
+        took < Duration::from_secs(30),
+        "the job took {took:?} to end"
+    );
+    assert!(!out.exists(), "nothing is written");
+    eprintln!("a rank stalled after the agreement; the job ended in {took:?}");
+}
+
+#[test]
 fn a_rank_that_fails_mid_run_ends_the_job() {
     if !have_mpirun() {
         return;

@@ -23,10 +23,12 @@ use crate::mpi::agree::{agree, check_same, Fingerprint};
 use crate::mpi::gather::gather_to_root;
 use crate::mpi::inputs::{self, Share, Split};
 use crate::mpi::slice::{share, slice_inputs};
+use crate::mpi::watchdog::Watchdog;
 use crate::mpi::{MpiCollective, MpiError, World};
 use crate::pending_file::PendingFile;
 use crate::point_files;
 use anyhow::{anyhow, Result};
+use drift_api::kit::Collective;
 use drift_api::{BatchReport, DriftOperator, Precision};
 use mpi::collective::SystemOperation;
 use mpi::traits::CommunicatorCollectives;
@@ -101,8 +103,10 @@ fn fingerprint(
 pub fn run(world: &World, a: &ApplyArgs, out: &mut impl Write, err: &mut impl Write) -> Result<()> {
     let mut ready = agree(world, ready(world, a, err))?;
     check_same(world, &ready.fingerprint)?;
+    // From the agreement on, each wait in a collective may be bounded (DRIFT_MPI_WAIT_S).
+    let watchdog = Watchdog::from_env(world.rank())?;
     let Shape::Batch(local, ..) = ready.inputs.x.shape() else {
-        return abort_on_error(world, err, run_split_rows(world, a, ready, out));
+        return abort_on_error(world, err, run_split_rows(world, a, ready, watchdog, out));
     };
     // Split inputs hold this rank's problems only: the batch's are counted in the split.
     let problems = ready.split.as_ref().map_or(local, |s| s.problems);
@@ -123,7 +127,7 @@ pub fn run(world: &World, a: &ApplyArgs, out: &mut impl Write, err: &mut impl Wr
         ready.split = Some(Split { problems, range });
     }
     // From here on every rank is in the collectives: a failure ends the job.
-    abort_on_error(world, err, run_batch(world, a, ready, out))
+    abort_on_error(world, err, run_batch(world, a, ready, watchdog, out))
 }
 
 /// The outcome of work inside the collectives: an error ends the job (`MPI_Abort`), since the
@@ -147,8 +151,14 @@ fn abort_on_error(world: &World, err: &mut impl Write, outcome: Result<()>) -> R
 /// A single problem split by rows over the ranks ([`drift_ops::RowShards`]): every rank holds
 /// the whole inputs and computes its share of the rows of every pass over pairs; rank 0 writes
 /// the field and prints, with the traffic.
-fn run_split_rows(world: &World, a: &ApplyArgs, ready: Ready, out: &mut impl Write) -> Result<()> {
-    let collective = MpiCollective::new(world);
+fn run_split_rows(
+    world: &World,
+    a: &ApplyArgs,
+    ready: Ready,
+    watchdog: Option<Watchdog>,
+    out: &mut impl Write,
+) -> Result<()> {
+    let collective = MpiCollective::new(world).watched(watchdog);
     let split = apply::RowSplit {
         collective: &collective,
         rank: world.rank(),
@@ -191,11 +201,17 @@ fn run_split_rows(world: &World, a: &ApplyArgs, ready: Ready, out: &mut impl Wri
 }
 
 /// Runs this rank's problems and gathers the field on rank 0, which writes and prints it.
-fn run_batch(world: &World, a: &ApplyArgs, mut ready: Ready, out: &mut impl Write) -> Result<()> {
+fn run_batch(
+    world: &World,
+    a: &ApplyArgs,
+    mut ready: Ready,
+    watchdog: Option<Watchdog>,
+    out: &mut impl Write,
+) -> Result<()> {
     let Some(Split { problems, range }) = ready.split.clone() else {
         return Err(anyhow!("the batch was not split over the ranks"));
     };
-    let collective = MpiCollective::new(world);
+    let collective = MpiCollective::new(world).watched(watchdog);
     let batch = apply::batch_inputs(a, &ready.inputs);
     let op = ready.op.as_ref();
     let outcome = match ready.precision {
@@ -211,6 +227,8 @@ fn run_batch(world: &World, a: &ApplyArgs, mut ready: Ready, out: &mut impl Writ
         )
     })?;
     let traffic = collective.traffic();
+    // Every rank is here before the blocking gathers (within the wait limit, when one is set).
+    collective.all_reduce_sum(&mut [0.0])?;
     let summaries = whole_batch_summaries(world, &outcome.summaries);
     let gathered = match outcome.v.values() {
         Values::F32(v) => gather_to_root(world, v, "the field")?.map(|p| Values::F32(p.concat())),

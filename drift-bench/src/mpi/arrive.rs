@@ -51,12 +51,17 @@ static BYTE: [u8; 1] = [1];
 /// assert!(timeout(Some("0")).is_err() && timeout(Some("soon")).is_err());
 /// ```
 pub fn timeout(value: Option<&str>) -> Result<Duration> {
-    let Some(value) = value else {
-        return Ok(DEFAULT_TIMEOUT);
-    };
+    match value {
+        None => Ok(DEFAULT_TIMEOUT),
+        Some(value) => seconds(TIMEOUT_VAR, value),
+    }
+}
+
+/// The positive number of seconds in `value`, the contents of the variable `var`.
+pub(crate) fn seconds(var: &str, value: &str) -> Result<Duration> {
     match value.trim().parse::<f64>() {
         Ok(s) if s.is_finite() && s > 0.0 && s < 1e9 => Ok(Duration::from_secs_f64(s)),
-        _ => bail!("{TIMEOUT_VAR}={value:?}: expected a positive number of seconds"),
+        _ => bail!("{var}={value:?}: expected a positive number of seconds"),
     }
 }
 
@@ -71,6 +76,12 @@ pub fn timeout(value: Option<&str>) -> Result<Duration> {
 /// assert!(delay(Some("2"), 2).is_err());
 /// ```
 pub fn delay(value: Option<&str>, rank: usize) -> Result<Duration> {
+    rank_delay(DELAY_VAR, value, rank)
+}
+
+/// A test hook's `RANK:SECONDS` (`value`, the contents of the variable `var`): the delay of
+/// `rank`.
+pub(crate) fn rank_delay(var: &str, value: Option<&str>, rank: usize) -> Result<Duration> {
     let Some(value) = value else {
         return Ok(Duration::ZERO);
     };
@@ -85,7 +96,7 @@ pub fn delay(value: Option<&str>, rank: usize) -> Result<Duration> {
     match parsed {
         Some((r, s)) if r == rank => Ok(Duration::from_secs_f64(s)),
         Some(_) => Ok(Duration::ZERO),
-        None => bail!("{DELAY_VAR}={value:?}: expected RANK:SECONDS"),
+        None => bail!("{var}={value:?}: expected RANK:SECONDS"),
     }
 }
 

@@ -1,11 +1,13 @@
 //! [`MpiCollective`]: the batch-wide sums of the operators ([`Collective`]) completed over the
 //! ranks of an MPI job with `MPI_Allreduce`, counting what it moves.
 
+use crate::mpi::watchdog::{Watchdog, WAIT_VAR};
 use crate::mpi::World;
 use drift_api::kit::Collective;
 use mpi::collective::SystemOperation;
 use mpi::traits::CommunicatorCollectives;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 /// Completes the operators' batch-wide sums over every rank of `world` (element-wise
 /// `MPI_SUM` of `f64`), so that `K` ranks holding `K` slices of a batch get the statistics of the
@@ -16,6 +18,8 @@ pub struct MpiCollective<'w> {
     world: &'w World,
     calls: AtomicU64,
     values: AtomicU64,
+    /// Bounds each wait in an all-reduce, when set.
+    watchdog: Option<Watchdog>,
 }
 
 /// What a [`MpiCollective`] moved: all-reduce calls and the `f64` values they reduced.
@@ -34,7 +38,41 @@ impl<'w> MpiCollective<'w> {
             world,
             calls: AtomicU64::new(0),
             values: AtomicU64::new(0),
+            watchdog: None,
         }
+    }
+
+    /// This collective with each wait in an all-reduce bounded by `watchdog` (if any): the
+    /// all-reduce is then non-blocking and polled, and past the limit the rank ends the job.
+    pub fn watched(self, watchdog: Option<Watchdog>) -> Self {
+        MpiCollective { watchdog, ..self }
+    }
+
+    /// `values` summed over the ranks within `limit`, else the job ended.
+    fn all_reduce_within(&self, local: &[f64], values: &mut [f64], limit: Duration) {
+        let deadline = Instant::now() + limit;
+        mpi::request::scope(|scope| {
+            let comm = self.world.comm();
+            let mut request =
+                comm.immediate_all_reduce_into(scope, local, values, SystemOperation::sum());
+            loop {
+                request = match request.test() {
+                    Ok(_) => return,
+                    Err(pending) => pending,
+                };
+                if Instant::now() >= deadline {
+                    eprintln!(
+                        "error: MPI rank {} of {}: waited {:.1} s in a collective of the work \
+                         ({WAIT_VAR}): another rank is not responding; ending the job",
+                        self.world.rank(),
+                        self.world.size(),
+                        limit.as_secs_f64()
+                    );
+                    self.world.abort(1);
+                }
+                std::thread::sleep(Duration::from_micros(50));
+            }
+        })
     }
 
     /// What it moved so far.
@@ -55,9 +93,13 @@ impl Collective for MpiCollective<'_> {
             ));
         }
         let local = values.to_vec();
-        self.world
-            .comm()
-            .all_reduce_into(&local[..], values, SystemOperation::sum());
+        match self.watchdog {
+            Some(w) => self.all_reduce_within(&local, values, w.limit),
+            None => self
+                .world
+                .comm()
+                .all_reduce_into(&local[..], values, SystemOperation::sum()),
+        }
         self.calls.fetch_add(1, Ordering::Relaxed);
         self.values
             .fetch_add(values.len() as u64, Ordering::Relaxed);

@@ -26,6 +26,7 @@ mod error;
 pub mod gather;
 pub mod inputs;
 mod slice;
+pub mod watchdog;
 mod world;
 
 pub use collective::{MpiCollective, Traffic};
