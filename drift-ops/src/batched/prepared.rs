@@ -2,11 +2,12 @@
 //! on the data's coordinate-wise median, its column log-weights, its squared distances, and each
 //! leaf's scratch.
 
-use super::joint::{joint_field, JointScratch, JointTerm};
-use super::lanes::{sized, sq_distances};
-use super::one_sided::{one_sided_field, OneSidedTerm};
+use super::joint::{joint_coefficients, JointScratch, JointTerm};
+use super::lanes::{sized, sq_distances, with_avx2_copy};
+use super::one_sided::{one_sided_coefficients, OneSidedTerm};
 use super::plan::{Leaf, Radial};
 use super::sinkhorn::{transport, LoopScratch, Stop, Term};
+use crate::dense::{matmul, View};
 use drift_api::batch::support_len;
 use drift_api::kit::{BatchProblem, BatchSets};
 use drift_api::{CouplingReport, Real, Result};
@@ -38,17 +39,15 @@ pub(super) struct Prepared<T> {
     log_n: Vec<T>,
     /// The one-sided drift's column log-weights: `log b`, then the repulsion's shares.
     log_w: Vec<T>,
-    median: Vec<f64>,
-    /// The median in `T`, and one coordinate of the data (scratch of the median).
-    origin: Vec<T>,
-    column: Vec<f64>,
+    /// The data's order keys, coordinate after coordinate (scratch of the median).
+    keys: Vec<i64>,
     norms: Vec<T>,
     pub(super) sq: Vec<T>,
     /// Distances `d` (the Laplace kernel's), from `sq`.
     pub(super) dist: Vec<T>,
     terms: LoopScratch<T>,
-    /// The one-sided drift's plan.
-    plan: Vec<T>,
+    /// Every temperature's coefficients, stacked.
+    coeff: Vec<T>,
     joint: JointScratch<T>,
     /// The targets' weights `b_j` in f64 (the scale's sums).
     weights: Vec<f64>,
@@ -63,34 +62,65 @@ pub(super) fn negatives_of<'a, T: Real>(
     (support_len(neg, b) > 0).then(|| neg.points(b))
 }
 
+/// A total-order key of an f64 (as [`f64::total_cmp`] orders them), so that a selection compares
+/// integers instead of re-deriving the order at every comparison.
+#[inline(always)]
+fn order_key(v: f64) -> i64 {
+    let bits = v.to_bits() as i64;
+    bits ^ (((bits >> 63) as u64) >> 1) as i64
+}
+
+/// The f64 of an [`order_key`].
+#[inline(always)]
+fn from_order_key(key: i64) -> f64 {
+    f64::from_bits((key ^ (((key >> 63) as u64) >> 1) as i64) as u64)
+}
+
 impl<T: Real> Prepared<T> {
-    /// Fills the buffers for problem `b`; returns the largest squared distance of a point to the
-    /// median (the general path's precision bound is four times it).
-    pub(super) fn of(&mut self, p: &BatchProblem<'_, T>, b: usize, leaf: Leaf) -> f64 {
+    /// The coordinate-wise median of the data `y` (`M × D`) into `origin` (`D`), as the general
+    /// path's origin (`data_origin`): per coordinate the element of rank `M/2` in f64's total
+    /// order, which is one of the data's values and so exact in `T`. The data are transposed once
+    /// into order keys (rows eight at a time, so each write fills a cache line) and each
+    /// coordinate selected from its contiguous keys.
+    pub(super) fn median_into(&mut self, y: &[T], dim: usize, origin: &mut [T]) {
+        let m = y.len() / dim;
+        if self.keys.len() < m * dim {
+            self.keys.resize(m * dim, 0);
+        }
+        let keys = &mut self.keys[..m * dim];
+        let mut rows = y.chunks_exact(dim * 8);
+        let mut first = 0;
+        for block in rows.by_ref() {
+            for k in 0..dim {
+                let dst = &mut keys[k * m + first..k * m + first + 8];
+                for (r, o) in dst.iter_mut().enumerate() {
+                    *o = order_key(block[r * dim + k].as_f64());
+                }
+            }
+            first += 8;
+        }
+        for (r, row) in rows.remainder().chunks_exact(dim).enumerate() {
+            for (k, v) in row.iter().enumerate() {
+                keys[k * m + first + r] = order_key(v.as_f64());
+            }
+        }
+        let mid = m / 2;
+        for (k, o) in origin.iter_mut().enumerate() {
+            let column = &mut keys[k * m..(k + 1) * m];
+            *o = T::of(from_order_key(*column.select_nth_unstable(mid).1));
+        }
+    }
+
+    /// Fills the buffers for problem `b`, centred on `origin` (its [`Prepared::median_into`]).
+    pub(super) fn of(&mut self, p: &BatchProblem<'_, T>, b: usize, leaf: Leaf, origin: &[T]) {
         let batch = p.batch;
         let (dim, y) = (batch.dim(), batch.y.points(b));
         let neg = negatives_of(p, b).unwrap_or(&[]);
-        let column = &mut self.column;
-        self.median.clear();
-        for k in 0..dim {
-            column.clear();
-            column.extend(y.chunks_exact(dim).map(|v| v[k].as_f64()));
-            let mid = column.len() / 2;
-            self.median
-                .push(*column.select_nth_unstable_by(mid, f64::total_cmp).1);
-        }
-        self.origin.clear();
-        self.origin.extend(self.median.iter().map(|c| T::of(*c)));
-        let origin = &self.origin;
-        let mut radius = 0.0f64;
-        let mut centre = |points: &[T], into: &mut Vec<T>| {
-            for v in points.chunks_exact(dim) {
-                let mut r = 0.0;
-                for ((c, o), m) in v.iter().zip(origin.iter()).zip(&self.median) {
-                    into.push(*c - *o);
-                    r += (c.as_f64() - m).powi(2);
-                }
-                radius = radius.max(r);
+        let centre = |points: &[T], into: &mut Vec<T>| {
+            let start = into.len();
+            into.extend_from_slice(points);
+            for v in into[start..].chunks_exact_mut(dim) {
+                v.iter_mut().zip(origin).for_each(|(c, o)| *c -= *o);
             }
         };
         self.x.clear();
@@ -98,7 +128,7 @@ impl<T: Real> Prepared<T> {
         centre(batch.x.points(b), &mut self.x);
         centre(y, &mut self.columns);
         if !matches!(leaf, Leaf::Sinkhorn { .. }) {
-            centre(batch.x.points(b), &mut self.columns);
+            self.columns.extend_from_slice(&self.x);
         }
         centre(neg, &mut self.columns);
         log_weights_into(&batch.x, b, &mut self.log_a);
@@ -112,7 +142,24 @@ impl<T: Real> Prepared<T> {
             Leaf::OneSided { .. } => self.shared_weights(p, b, false),
             Leaf::Joint { .. } => self.shared_weights(p, b, true),
         }
-        radius
+    }
+
+    /// The largest squared distance of a point of problem `b` (`x`, `y`, negatives) to `origin`,
+    /// in f64 from the inputs as the general path's precision bound measures it (four times this
+    /// is its squared diameter), so that both paths take the same decision.
+    pub(super) fn radius_sq(p: &BatchProblem<'_, T>, b: usize, origin: &[T]) -> f64 {
+        let batch = p.batch;
+        let neg = negatives_of(p, b).unwrap_or(&[]);
+        [batch.x.points(b), batch.y.points(b), neg]
+            .into_iter()
+            .flat_map(|s| s.chunks_exact(batch.dim()))
+            .map(|v| {
+                v.iter()
+                    .zip(origin)
+                    .map(|(c, o)| (c.as_f64() - o.as_f64()).powi(2))
+                    .sum::<f64>()
+            })
+            .fold(0.0f64, f64::max)
     }
 
     /// The column log-weights over `[y; x; negatives]` (the general path's `NegativeColumns`):
@@ -190,37 +237,34 @@ pub(super) fn kernel_distances<'s, T: Real>(
     }
 }
 
-/// One temperature's field `V` (`N × D`, data units) of one problem into `g`: `shape` is
+/// One temperature's coefficients `C` (`N × columns`) of one problem into `coeff`, such that its
+/// field (`N × D`, data units) is `C · columns` ([`Prepared::fields`]): `shape` is
 /// `(N, M, columns, D)`, `kd` the kernel distances to the columns, `inv_tau` `1/τ` in their units.
-pub(super) fn leaf_field<T: Real>(
+#[inline(always)]
+fn coefficients_body<T: Real>(
     leaf: Leaf,
     s: &mut Prepared<T>,
     kd: &[T],
-    (n, m, stride, dim): (usize, usize, usize, usize),
+    (n, m, stride, _): (usize, usize, usize, usize),
     inv_tau: T,
-    g: &mut [T],
+    coeff: &mut [T],
     couplings: &mut Vec<CouplingReport>,
 ) -> Result<()> {
     match leaf {
         Leaf::Sinkhorn { max_iters, tol } => {
-            g.fill(T::zero());
             let stop = Stop { max_iters, tol };
             let terms = ["attraction", "repulsion"];
-            let halves = [
-                (&s.log_b, &s.columns[..m * dim], 0, T::one()),
-                (&s.log_n, &s.columns[m * dim..], m, -T::one()),
-            ];
-            for ((log_b, columns, first, sign), term_name) in halves.into_iter().zip(terms) {
+            let halves = [(&s.log_b, 0, T::one()), (&s.log_n, m, -T::one())];
+            for ((log_b, first, sign), term_name) in halves.into_iter().zip(terms) {
                 let term = Term {
                     log_a: &s.log_a,
                     log_b,
-                    columns,
                     sq: kd,
                     stride,
                     first,
                     inv_tau,
                 };
-                let (iterations, error) = transport(&term, stop, dim, &mut s.terms, g, sign)?;
+                let (iterations, error) = transport(&term, stop, &mut s.terms, coeff, sign)?;
                 // What the general path's Sinkhorn coupling reports, so that a batch's
                 // unconverged problems and worst marginal error show on this path too.
                 couplings.push(CouplingReport {
@@ -240,9 +284,8 @@ pub(super) fn leaf_field<T: Real>(
                 m,
                 mask_self,
                 inv: inv_tau,
-                columns: &s.columns,
             };
-            one_sided_field(&term, n, dim, &mut s.plan, g);
+            one_sided_coefficients(&term, n, coeff);
         }
         Leaf::Joint { mask_self } => {
             let term = JointTerm {
@@ -252,10 +295,73 @@ pub(super) fn leaf_field<T: Real>(
                 m,
                 mask_self,
                 inv: inv_tau,
-                columns: &s.columns,
             };
-            joint_field(&term, dim, &mut s.joint, g);
+            joint_coefficients(&term, &mut s.joint, coeff);
         }
     }
     Ok(())
+}
+
+with_avx2_copy! {
+    /// [`coefficients_body`], in its AVX2+FMA copy where the CPU has it (the logits, shifts and
+    /// normalisations are elementwise passes over the `N × columns` block).
+    fn leaf_coefficients / leaf_coefficients_avx2_fma = coefficients_body(
+        leaf: Leaf,
+        s: &mut Prepared<T>,
+        kd: &[T],
+        shape: (usize, usize, usize, usize),
+        inv_tau: T,
+        coeff: &mut [T],
+        couplings: &mut Vec<CouplingReport>
+    ) -> Result<()>
+}
+
+/// Every temperature's coefficients of one problem, stacked: `R` blocks of `N × columns`.
+pub(super) struct Stacked<'a, T> {
+    /// The leaf.
+    pub leaf: Leaf,
+    /// The kernel distances to the columns (`N × columns`).
+    pub kd: &'a [T],
+    /// `(N, M, columns, D)`.
+    pub shape: (usize, usize, usize, usize),
+    /// `1/τ` per temperature, in the kernel distances' units.
+    pub inv_taus: &'a [T],
+}
+
+impl<T: Real> Prepared<T> {
+    /// Every temperature's field of the problem (`R × N × D`, data units) into `g`: the
+    /// coefficients of each temperature, then one product `[C_1; …; C_R] · columns` (the
+    /// product's shape is then `R·N × columns × D`, which the `gemm` kernels run near their
+    /// peak, where one product per temperature ran a third as tall).
+    pub(super) fn fields(
+        &mut self,
+        t: &Stacked<'_, T>,
+        g: &mut [T],
+        couplings: &mut Vec<CouplingReport>,
+    ) -> Result<()> {
+        let (n, _, stride, dim) = t.shape;
+        let rows = n * t.inv_taus.len();
+        let mut coeff = std::mem::take(&mut self.coeff);
+        let c = sized(&mut coeff, rows * stride);
+        let mut outcome = Ok(());
+        for (block, inv_tau) in c.chunks_exact_mut(n * stride).zip(t.inv_taus) {
+            outcome = leaf_coefficients(t.leaf, self, t.kd, t.shape, *inv_tau, block, couplings);
+            if outcome.is_err() {
+                break;
+            }
+        }
+        if outcome.is_ok() {
+            matmul(
+                g,
+                dim,
+                false,
+                View::new(c, rows, stride),
+                View::new(&self.columns, stride, dim),
+                false,
+                T::one(),
+            );
+        }
+        self.coeff = coeff;
+        outcome
+    }
 }

@@ -6,7 +6,8 @@
 //! `g = log b`): `f = log a − LSE_j(g_j + ℓ_ij)`, `c_j = LSE_i(f_i + ℓ_ij)`, the error
 //! `Σ_j |exp(g_j + c_j) − b_j|`, the next `g = log b − c`, stopping at the tolerance or the cap as
 //! [`drift_api::scaling::scaling_iterations`] does; the barycentre is the row-normalised plan of
-//! the final `g` times the columns.
+//! the final `g` times the columns (this file writes the signed plan into the term's block of the
+//! problem's coefficients, the caller multiplies every term and temperature at once).
 //!
 //! The passes run in the stabilised scaling form (as the CPU backend's cached pairs do): the
 //! first row pass stores `E_ij = exp(ℓ_ij + β_j − h_i)` (`β = log b`, `h_i` the row's largest, so
@@ -24,7 +25,6 @@
 //! log domain from the logits. Sums in `T` of values at most 1, the errors in f64.
 
 use super::lanes::{lane_dot, sized};
-use crate::dense::{matmul, View};
 use drift_api::scaling::scaling;
 use drift_api::{DriftError, Real, Result};
 
@@ -49,13 +49,12 @@ pub(super) struct LoopScratch<T> {
     col_sum: Vec<T>,
 }
 
-/// One term: rows with log-weights `log_a`, a block of columns (`m × D`, centred like the rows)
-/// with log-weights `log_b`, their squared distances `sq` (`N` rows of stride `stride`, the block
-/// from column `first`), `ℓ = −sq · inv_tau`.
+/// One term: rows with log-weights `log_a`, a block of `m` columns with log-weights `log_b`,
+/// their squared distances `sq` (`N` rows of stride `stride`, the block from column `first`),
+/// `ℓ = −sq · inv_tau`.
 pub(super) struct Term<'a, T> {
     pub log_a: &'a [T],
     pub log_b: &'a [T],
-    pub columns: &'a [T],
     pub sq: &'a [T],
     pub stride: usize,
     pub first: usize,
@@ -125,14 +124,14 @@ fn build<T: Real>(logits: &[T], beta: &[T], e: &mut [T], h: &mut [T]) {
     T::exp_in_place(e);
 }
 
-/// Adds `bar(X → block)` (`N × D`) of the term into `bar` with sign `sign`, and returns the
-/// iterations and the final marginal error.
+/// Writes `sign` times the term's row-normalised plan into its block of `coeff` (`N` rows of
+/// stride `stride`, from column `first`: `bar(X → block)` is then that block times the block's
+/// columns), and returns the iterations and the final marginal error.
 pub(super) fn transport<T: Real>(
     t: &Term<'_, T>,
     stop: Stop,
-    dim: usize,
     s: &mut LoopScratch<T>,
-    bar: &mut [T],
+    coeff: &mut [T],
     sign: T,
 ) -> Result<(usize, f64)> {
     let (n, m) = (t.log_a.len(), t.log_b.len());
@@ -214,20 +213,11 @@ pub(super) fn transport<T: Real>(
     }
     // The row-normalised plan of the final g (the last row pass's): E_ij φ_j / Σ_j E_ij φ_j.
     for i in 0..n {
-        let row = &mut e[i * m..(i + 1) * m];
-        let w = sign / row_sum[i];
-        row.iter_mut()
-            .zip(phi.iter())
-            .for_each(|(v, p)| *v *= *p * w);
+        let (row, w) = (&e[i * m..(i + 1) * m], sign / row_sum[i]);
+        let out = &mut coeff[i * t.stride + t.first..i * t.stride + t.first + m];
+        for ((o, v), p) in out.iter_mut().zip(row).zip(phi.iter()) {
+            *o = *v * (*p * w);
+        }
     }
-    matmul(
-        bar,
-        dim,
-        true,
-        View::new(e, n, m),
-        View::new(t.columns, m, dim),
-        false,
-        T::one(),
-    );
     Ok((iterations, error))
 }
