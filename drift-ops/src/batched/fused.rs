@@ -51,7 +51,8 @@ pub(crate) fn try_fused<T: Real>(
     fused(&plan, p)
 }
 
-/// What pass A gives per problem: `Σ_i a_i Σ_j b_j ‖x_i − y_j‖`, the pair count, the radius².
+/// What pass A gives per problem: `Σ_i a_i Σ_j b_j ‖x_i − y_j‖`, the pair count, a bound on the
+/// radius² around the data's median.
 type ScaleSums = (f64, f64, f64);
 
 /// A usable scale (as `feature_scale`'s): coinciding points or an overflow leave the units as
@@ -120,15 +121,14 @@ fn fused<T: Real>(plan: &Plan, p: &mut BatchProblem<'_, T>) -> Result<Option<Bat
         (0..problems).map(|_| None).collect()
     };
     let p_ref: &BatchProblem<'_, T> = p;
-    // Each problem's origin (the data's median), found once for both passes.
+    // Each problem's origin (its data's mean), found once for both passes.
     let mut origins = buffers::take::<T>("fused batched origins", problems * dim)?;
     let sums: Vec<ScaleSums> = parts
         .into_par_iter()
         .zip(origins.par_chunks_mut(dim))
         .enumerate()
         .map_init(Prepared::<T>::default, |s, (b, (kept, origin))| {
-            s.median_into(batch.y.points(b), dim, origin);
-            let radius = Prepared::radius_sq(p_ref, b, origin);
+            let radius = s.origin_and_bound(p_ref, b, origin);
             s.of(p_ref, b, leaf, origin);
             let mut own = std::mem::take(&mut s.sq);
             let sq = match kept {
@@ -164,15 +164,20 @@ fn fused<T: Real>(plan: &Plan, p: &mut BatchProblem<'_, T>) -> Result<Option<Bat
     // The general path's precision guard, a priori: an f32 problem whose log-weights f32 cannot
     // hold to `WEIGHT_ERROR_TOLERANCE` runs there in f64 (or is refused), so it goes there.
     let smallest = factors.iter().fold(f64::INFINITY, |a, f| a.min(*f)) * base;
-    let bound_fits = sums.iter().zip(&scales).all(|(s, scale)| {
+    let fits = |radius: f64, scale: f64| {
         let log_weight = match plan.kernel {
-            Radial::Gaussian => 4.0 * s.2 / (scale * scale) / smallest,
-            Radial::Laplace => 2.0 * s.2.sqrt() / scale / smallest,
+            Radial::Gaussian => 4.0 * radius / (scale * scale) / smallest,
+            Radial::Laplace => 2.0 * radius.sqrt() / scale / smallest,
         };
         log_weight.is_finite()
             && T::of(log_weight).is_finite()
             && T::epsilon().as_f64() * log_weight <= WEIGHT_ERROR_TOLERANCE
-    });
+    };
+    // Pass A's bound is at least the general path's radius: where it fits, so does that; where
+    // it does not, the exact radius (around the data's median) decides.
+    let mut exact = Prepared::<T>::default();
+    let bound_fits =
+        (0..problems).all(|b| fits(sums[b].2, scales[b]) || fits(exact.radius_sq(p, b), scales[b]));
     let mut misfits = [f64::from(u8::from(!bound_fits))];
     p.collective.all_reduce_sum(&mut misfits)?;
     if misfits[0] > 0.0 {

@@ -1,6 +1,5 @@
 //! One problem of a fused batched evaluation, prepared in per-thread buffers: its points centred
-//! on the data's coordinate-wise median, its column log-weights, its squared distances, and each
-//! leaf's scratch.
+//! on the data's mean, its column log-weights, its squared distances, and each leaf's scratch.
 
 use super::joint::{joint_coefficients, JointScratch, JointTerm};
 use super::lanes::{sized, sq_distances, with_avx2_copy};
@@ -27,8 +26,9 @@ fn log_weights_into<T: Real>(sets: &BatchSets<'_, T>, b: usize, out: &mut Vec<T>
     }
 }
 
-/// One problem's inputs, centred on the data's coordinate-wise median (the point the general
-/// path measures barycentres from): rows `x`, columns (`[y; negatives]` for the Sinkhorn drift,
+/// One problem's inputs, centred on the data's mean (the Gram-form distances and the products
+/// then lose digits in proportion to the problem's spread, not to its distance from the
+/// origin): rows `x`, columns (`[y; negatives]` for the Sinkhorn drift,
 /// `[y; x; negatives]` for the one-sided drift), and log-weights.
 #[derive(Default)]
 pub(super) struct Prepared<T> {
@@ -41,6 +41,12 @@ pub(super) struct Prepared<T> {
     log_w: Vec<T>,
     /// The data's order keys, coordinate after coordinate (scratch of the median).
     keys: Vec<i64>,
+    /// The data's bounding box and coordinate sums.
+    lo: Vec<T>,
+    hi: Vec<T>,
+    sum: Vec<f64>,
+    /// The median (the exact bound's origin).
+    origin: Vec<T>,
     norms: Vec<T>,
     pub(super) sq: Vec<T>,
     /// Distances `d` (the Laplace kernel's), from `sq`.
@@ -82,7 +88,7 @@ impl<T: Real> Prepared<T> {
     /// order, which is one of the data's values and so exact in `T`. The data are transposed once
     /// into order keys (rows eight at a time, so each write fills a cache line) and each
     /// coordinate selected from its contiguous keys.
-    pub(super) fn median_into(&mut self, y: &[T], dim: usize, origin: &mut [T]) {
+    fn median_into(&mut self, y: &[T], dim: usize, origin: &mut [T]) {
         let m = y.len() / dim;
         if self.keys.len() < m * dim {
             self.keys.resize(m * dim, 0);
@@ -111,7 +117,74 @@ impl<T: Real> Prepared<T> {
         }
     }
 
-    /// Fills the buffers for problem `b`, centred on `origin` (its [`Prepared::median_into`]).
+    /// The origin the problem is centred on (the mean of its data `y`, `M × D`, into `origin`)
+    /// and a bound on the largest squared distance of any of its points to the data's
+    /// coordinate-wise median (the general path's [`Prepared::radius_sq`]) that needs no
+    /// median: the median lies in the data's bounding box, so per coordinate
+    /// `(p − med)² ≤ max((p − lo)², (p − hi)²)`; summed in lanes, then raised by far more than
+    /// any order of summation can change a sum of `D` non-negative terms, so that a bound that
+    /// fits assures that the exact one does.
+    pub(super) fn origin_and_bound(
+        &mut self,
+        p: &BatchProblem<'_, T>,
+        b: usize,
+        origin: &mut [T],
+    ) -> f64 {
+        let batch = p.batch;
+        let (dim, y) = (batch.dim(), batch.y.points(b));
+        let m = y.len() / dim;
+        self.lo.clear();
+        self.lo.extend_from_slice(&y[..dim]);
+        self.hi.clear();
+        self.hi.extend_from_slice(&y[..dim]);
+        self.sum.clear();
+        self.sum.resize(dim, 0.0);
+        for row in y.chunks_exact(dim) {
+            for (((l, h), s), v) in self
+                .lo
+                .iter_mut()
+                .zip(&mut self.hi)
+                .zip(&mut self.sum)
+                .zip(row)
+            {
+                *l = l.min(*v);
+                *h = h.max(*v);
+                *s += v.as_f64();
+            }
+        }
+        for (o, s) in origin.iter_mut().zip(&self.sum) {
+            *o = T::of(s / m as f64);
+        }
+        let (lo, hi) = (&self.lo, &self.hi);
+        let neg = negatives_of(p, b).unwrap_or(&[]);
+        let largest = [batch.x.points(b), y, neg]
+            .into_iter()
+            .flat_map(|s| s.chunks_exact(dim))
+            .map(|v| {
+                let far = |(c, (l, h)): (&T, (&T, &T))| {
+                    let c = c.as_f64();
+                    let (a, z) = (c - l.as_f64(), c - h.as_f64());
+                    (a * a).max(z * z)
+                };
+                let mut lanes = [0.0f64; 4];
+                let (vs, ls, hs) = (v.chunks_exact(4), lo.chunks_exact(4), hi.chunks_exact(4));
+                let tail: f64 = (vs.remainder().iter())
+                    .zip(ls.remainder().iter().zip(hs.remainder()))
+                    .map(far)
+                    .sum();
+                for (v, (l, h)) in vs.zip(ls.zip(hs)) {
+                    for (k, lane) in lanes.iter_mut().enumerate() {
+                        *lane += far((&v[k], (&l[k], &h[k])));
+                    }
+                }
+                lanes.iter().sum::<f64>() + tail
+            })
+            .fold(0.0f64, f64::max);
+        largest * (1.0 + 4.0 * (dim + 4) as f64 * f64::EPSILON)
+    }
+
+    /// Fills the buffers for problem `b`, centred on `origin` (its
+    /// [`Prepared::origin_and_bound`]).
     pub(super) fn of(&mut self, p: &BatchProblem<'_, T>, b: usize, leaf: Leaf, origin: &[T]) {
         let batch = p.batch;
         let (dim, y) = (batch.dim(), batch.y.points(b));
@@ -144,22 +217,28 @@ impl<T: Real> Prepared<T> {
         }
     }
 
-    /// The largest squared distance of a point of problem `b` (`x`, `y`, negatives) to `origin`,
-    /// in f64 from the inputs as the general path's precision bound measures it (four times this
-    /// is its squared diameter), so that both paths take the same decision.
-    pub(super) fn radius_sq(p: &BatchProblem<'_, T>, b: usize, origin: &[T]) -> f64 {
+    /// The largest squared distance of a point of problem `b` (`x`, `y`, negatives) to the
+    /// data's coordinate-wise median, in f64 from the inputs as the general path's precision
+    /// bound measures it (four times this is its squared diameter), so that both paths take the
+    /// same decision.
+    pub(super) fn radius_sq(&mut self, p: &BatchProblem<'_, T>, b: usize) -> f64 {
         let batch = p.batch;
+        let mut origin = std::mem::take(&mut self.origin);
+        origin.resize(batch.dim(), T::zero());
+        self.median_into(batch.y.points(b), batch.dim(), &mut origin);
         let neg = negatives_of(p, b).unwrap_or(&[]);
-        [batch.x.points(b), batch.y.points(b), neg]
+        let radius = [batch.x.points(b), batch.y.points(b), neg]
             .into_iter()
             .flat_map(|s| s.chunks_exact(batch.dim()))
             .map(|v| {
                 v.iter()
-                    .zip(origin)
+                    .zip(&origin)
                     .map(|(c, o)| (c.as_f64() - o.as_f64()).powi(2))
                     .sum::<f64>()
             })
-            .fold(0.0f64, f64::max)
+            .fold(0.0f64, f64::max);
+        self.origin = origin;
+        radius
     }
 
     /// The column log-weights over `[y; x; negatives]` (the general path's `NegativeColumns`):
