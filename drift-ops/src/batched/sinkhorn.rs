@@ -47,6 +47,12 @@ pub(super) struct LoopScratch<T> {
     /// Row factors `exp(f_i + h_i − s)`.
     psi: Vec<T>,
     col_sum: Vec<T>,
+    /// `ln` of the row and column sums (taken for a whole pass at once).
+    row_ln: Vec<T>,
+    col_ln: Vec<T>,
+    /// The column weights `b_j = exp(log b_j)`, and `exp(g_j + c_j)` of the error.
+    b: Vec<T>,
+    marginal: Vec<T>,
 }
 
 /// One term: rows with log-weights `log_a`, a block of `m` columns with log-weights `log_b`,
@@ -89,6 +95,7 @@ fn exact_lse<T: Real>(l: impl Iterator<Item = T> + Clone) -> T {
 }
 
 /// `v ← exp(v − top)` with `top` the largest `v` (`0` when all are `−∞`); returns `top`.
+#[inline(always)]
 fn exp_shifted<T: Real>(v: &mut [T]) -> T {
     let top = shift_of(v.iter().fold(T::neg_infinity(), |a, x| a.max(*x)));
     v.iter_mut().for_each(|x| *x -= top);
@@ -98,6 +105,7 @@ fn exp_shifted<T: Real>(v: &mut [T]) -> T {
 
 /// The column factors `exp(g_j − β_j − t)` into `factors`, a zero-weight column (`β = g = −∞`)
 /// weighing nothing; returns `t`.
+#[inline(always)]
 fn column_factors<T: Real>(g: &[T], beta: &[T], factors: &mut [T]) -> T {
     for ((o, gj), b) in factors.iter_mut().zip(g).zip(beta) {
         *o = if *b == T::neg_infinity() {
@@ -110,6 +118,7 @@ fn column_factors<T: Real>(g: &[T], beta: &[T], factors: &mut [T]) -> T {
 }
 
 /// `E_ij = exp(ℓ_ij + β_j − h_i)` with `h_i` the row's largest (`n × m`).
+#[inline(always)]
 fn build<T: Real>(logits: &[T], beta: &[T], e: &mut [T], h: &mut [T]) {
     let m = beta.len();
     for (i, hi) in h.iter_mut().enumerate() {
@@ -127,6 +136,7 @@ fn build<T: Real>(logits: &[T], beta: &[T], e: &mut [T], h: &mut [T]) {
 /// Writes `sign` times the term's row-normalised plan into its block of `coeff` (`N` rows of
 /// stride `stride`, from column `first`: `bar(X → block)` is then that block times the block's
 /// columns), and returns the iterations and the final marginal error.
+#[inline(always)]
 pub(super) fn transport<T: Real>(
     t: &Term<'_, T>,
     stop: Stop,
@@ -153,6 +163,9 @@ pub(super) fn transport<T: Real>(
     build(logits, beta, e, h);
     let (f, g) = (sized(&mut s.f, n), sized(&mut s.g, m));
     g.copy_from_slice(t.log_b);
+    // The column weights, exponentiated once for every iteration's error.
+    let b = sized(&mut s.b, m);
+    b.iter_mut().zip(t.log_b).for_each(|(o, l)| *o = l.exp());
     let (phi, psi) = (sized(&mut s.phi, m), sized(&mut s.psi, n));
     let (row_sum, col_sum) = (sized(&mut s.row_sum, n), sized(&mut s.col_sum, m));
     let tiny = |len: usize| T::min_positive_value() / T::epsilon() * T::of(len as f64);
@@ -174,8 +187,11 @@ pub(super) fn transport<T: Real>(
                 *sum = lane_dot(&e[i * m..(i + 1) * m], phi);
             }
         }
+        let row_ln = sized(&mut s.row_ln, n);
+        row_ln.copy_from_slice(row_sum);
+        T::ln_in_place(row_ln);
         for i in 0..n {
-            f[i] = scaling(t.log_a[i], h[i] + top + row_sum[i].ln());
+            f[i] = scaling(t.log_a[i], h[i] + top + row_ln[i]);
         }
         // Columns: c_j = LSE_i(f_i + ℓ_ij), and the error of (f, g).
         psi.iter_mut()
@@ -187,16 +203,27 @@ pub(super) fn transport<T: Real>(
             let (row, w) = (&e[i * m..(i + 1) * m], psi[i]);
             col_sum.iter_mut().zip(row).for_each(|(c, v)| *c += *v * w);
         }
-        let mut error = 0.0f64;
+        let col_ln = sized(&mut s.col_ln, m);
+        col_ln.copy_from_slice(col_sum);
+        T::ln_in_place(col_ln);
         for j in 0..m {
-            let c = if col_sum[j] >= col_floor && beta[j] != T::neg_infinity() {
-                -beta[j] + top_rows + col_sum[j].ln()
+            col_sum[j] = if col_sum[j] >= col_floor && beta[j] != T::neg_infinity() {
+                -beta[j] + top_rows + col_ln[j]
             } else {
                 exact_lse((0..n).map(|i| f[i] + logits[i * m + j]))
             };
-            col_sum[j] = c;
-            error += ((g[j] + c).exp() - t.log_b[j].exp()).abs().as_f64();
         }
+        let marginal = sized(&mut s.marginal, m);
+        marginal
+            .iter_mut()
+            .zip(g.iter().zip(col_sum.iter()))
+            .for_each(|(o, (gj, c))| *o = *gj + *c);
+        T::exp_in_place(marginal);
+        let error: f64 = marginal
+            .iter()
+            .zip(b.iter())
+            .map(|(v, b)| (*v - *b).abs().as_f64())
+            .sum();
         if error <= stop.tol || last {
             break error;
         }
