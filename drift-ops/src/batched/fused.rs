@@ -14,7 +14,7 @@ use super::buffers;
 use super::lanes::{sized, sum_squares};
 use super::official::KEPT_DISTANCES_BYTES;
 use super::plan::{plan_of, Leaf, Plan, Radial};
-use super::prepared::{kernel_distances, negatives_of, Prepared, Stacked};
+use super::prepared::{first_pass, kernel_distances, negatives_of, Prepared, Stacked};
 use super::statistics::{ratio_of_sums, temperature_lambdas};
 use crate::compositions::multi_temperature::{refuse_negligible_weights, temperature_weight};
 use drift_api::batch::{batch_norm, split_per_problem, support_len};
@@ -128,16 +128,12 @@ fn fused<T: Real>(plan: &Plan, p: &mut BatchProblem<'_, T>) -> Result<Option<Bat
         .zip(origins.par_chunks_mut(dim))
         .enumerate()
         .map_init(Prepared::<T>::default, |s, (b, (kept, origin))| {
-            let radius = s.origin_and_bound(p_ref, b, origin);
-            s.of(p_ref, b, leaf, origin);
             let mut own = std::mem::take(&mut s.sq);
             let sq = match kept {
                 Some(d) => d,
                 None => sized(&mut own, sq_offsets[b + 1] - sq_offsets[b]),
             };
-            s.distances(dim, sq);
-            let m = cols_of(b);
-            let mean = s.mean_distance(sq, m, batch.y.len(b));
+            let (mean, radius) = first_pass(s, p_ref, b, leaf, origin, sq);
             s.sq = own;
             let pairs = (support_len(&batch.x, b) * support_len(&batch.y, b)) as f64;
             (mean, pairs, radius)

@@ -124,6 +124,7 @@ impl<T: Real> Prepared<T> {
     /// `(p − med)² ≤ max((p − lo)², (p − hi)²)`; summed in lanes, then raised by far more than
     /// any order of summation can change a sum of `D` non-negative terms, so that a bound that
     /// fits assures that the exact one does.
+    #[inline(always)]
     pub(super) fn origin_and_bound(
         &mut self,
         p: &BatchProblem<'_, T>,
@@ -185,6 +186,7 @@ impl<T: Real> Prepared<T> {
 
     /// Fills the buffers for problem `b`, centred on `origin` (its
     /// [`Prepared::origin_and_bound`]).
+    #[inline(always)]
     pub(super) fn of(&mut self, p: &BatchProblem<'_, T>, b: usize, leaf: Leaf, origin: &[T]) {
         let batch = p.batch;
         let (dim, y) = (batch.dim(), batch.y.points(b));
@@ -276,6 +278,7 @@ impl<T: Real> Prepared<T> {
     /// `Σ_i a_i Σ_j b_j ‖x_i − y_j‖` over the first `ny` columns of the squared distances `sq`
     /// (rows `stride` apart): the problem's weighted mean distance to the data (`a`, `b`
     /// normalised), each weight exponentiated once rather than once per pair.
+    #[inline(always)]
     pub(super) fn mean_distance(&mut self, sq: &[T], stride: usize, ny: usize) -> f64 {
         self.weights.clear();
         self.weights
@@ -283,20 +286,62 @@ impl<T: Real> Prepared<T> {
         let mut mean = 0.0f64;
         for (i, la) in self.log_a.iter().enumerate() {
             let row = &sq[i * stride..i * stride + ny];
-            let inner: f64 = row
-                .iter()
-                .zip(&self.weights)
+            // Four independent partial sums, so that the square roots and products vectorise.
+            let mut lanes = [0.0f64; 4];
+            let (ds, ws) = (row.chunks_exact(4), self.weights.chunks_exact(4));
+            let tail: f64 = (ds.remainder().iter())
+                .zip(ws.remainder())
                 .map(|(d, w)| w * d.as_f64().sqrt())
                 .sum();
+            for (d, w) in ds.zip(ws) {
+                for k in 0..4 {
+                    lanes[k] += w[k] * d[k].as_f64().sqrt();
+                }
+            }
+            let inner = (lanes[0] + lanes[2]) + (lanes[1] + lanes[3]) + tail;
             mean += la.exp().as_f64() * inner;
         }
         mean
     }
 
     /// `‖x_i − t_j‖²` for the columns `[y; negatives]` into `sq`.
+    #[inline(always)]
     pub(super) fn distances(&mut self, dim: usize, sq: &mut [T]) {
         sq_distances(&self.x, dim, &self.columns, sq, &mut self.norms);
     }
+}
+
+/// Pass A of one problem: its origin into `origin`, its buffers, its squared distances into `sq`
+/// (`N × stride`); returns its weighted mean distance to the data (the first `ny` columns) and
+/// [`Prepared::origin_and_bound`]'s bound.
+#[inline(always)]
+fn first_pass_body<T: Real>(
+    s: &mut Prepared<T>,
+    p: &BatchProblem<'_, T>,
+    b: usize,
+    leaf: Leaf,
+    origin: &mut [T],
+    sq: &mut [T],
+) -> (f64, f64) {
+    let (dim, ny) = (p.batch.dim(), p.batch.y.len(b));
+    let radius = s.origin_and_bound(p, b, origin);
+    s.of(p, b, leaf, origin);
+    s.distances(dim, sq);
+    let stride = sq.len() / p.batch.x.len(b);
+    (s.mean_distance(sq, stride, ny), radius)
+}
+
+with_avx2_copy! {
+    /// [`first_pass_body`], in its AVX2+FMA copy where the CPU has it (the bounding box, the
+    /// bound and the mean distance are elementwise passes, partly in f64).
+    pub(super) fn first_pass / first_pass_avx2_fma = first_pass_body(
+        s: &mut Prepared<T>,
+        p: &BatchProblem<'_, T>,
+        b: usize,
+        leaf: Leaf,
+        origin: &mut [T],
+        sq: &mut [T]
+    ) -> (f64, f64)
 }
 
 /// The kernel's distances from `sq`: `sq` itself (Gaussian) or its square roots in `dist`.
