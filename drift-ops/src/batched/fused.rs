@@ -5,10 +5,12 @@
 //!
 //! Three passes, as in [`super::official`]: (A) per problem the distances, the feature scale's sums
 //! and the precision bound (distances kept for B when they fit
-//! [`super::official::KEPT_DISTANCES_BYTES`]); (B) every temperature's field `G_τ` (data units)
-//! and its sum of squares; (C) the norms `λ_τ` (over the batch through the collective, or per
-//! problem) and the weighted sum. Batches of one problem, trees it does not cover, and inputs the
-//! general path would promote to f64 or refuse take the general path instead.
+//! [`super::official::KEPT_DISTANCES_BYTES`]); (B) every temperature's field `G_τ` (data units,
+//! one stacked product per problem) and its sum of squares, and their weighted sum where the
+//! weights are the problem's own; (C) the norms `λ_τ` (over the batch through the collective, or
+//! per problem), the weighted sum where it needed them, and the output. Batches of one problem,
+//! trees it does not cover, and inputs the general path would promote to f64 or refuse take the
+//! general path instead.
 
 use super::buffers;
 use super::lanes::{sized, sum_squares};
