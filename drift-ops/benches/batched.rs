@@ -13,7 +13,8 @@
 //!
 //! - `fused_<family>/{fused,per_problem}_b256_d<D>`: the fused batched paths against the
 //!   per-problem default (every problem through the single-problem call, in parallel) on the same
-//!   operator, `B = 256`, `D ∈ {16, 256}`, per-problem statistics (so both compute the same field):
+//!   operator, `B × D ∈ {256 × 16, 256 × 256, 32 × 2048}` (the last not for `sinkhorn`),
+//!   per-problem statistics (so both compute the same field):
 //!   `sinkhorn` is `feature_scale` of `multi_temperature` (0.02, 0.05, 0.2) of `sinkhorn_drift`
 //!   (Gaussian, τ = 1, 10 iterations) against a second generated batch of 64 given as the
 //!   negatives (unweighted); `one_sided` and `deng_alg2` are `multi_temperature` of `feature_scale`
@@ -189,11 +190,14 @@ fn fused(c: &mut Criterion) {
     ];
     for (family, text, negatives, weight) in families {
         let op = operator_from_str(&text, "bench").unwrap();
-        for dim in [16, 256] {
-            let d = data_with(&[(256, 64, 128)], dim, negatives, weight);
+        for (b, dim) in [(256, 16), (256, 256), (32, 2048)] {
+            if family == "sinkhorn" && dim > 256 {
+                continue;
+            }
+            let d = data_with(&[(b, 64, 128)], dim, negatives, weight);
             let group = format!("fused_{family}");
             for (path, fused) in [("fused", true), ("per_problem", false)] {
-                let label = format!("{path}_b256_d{dim}");
+                let label = format!("{path}_b{b}_d{dim}");
                 bench_path(c, &group, op.as_ref(), &label, &d, fused);
             }
         }

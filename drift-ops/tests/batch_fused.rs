@@ -4,73 +4,16 @@
 //! `multi_temperature`) against the per-problem default over random ragged batches, weights,
 //! negatives, kernels, iteration caps and tolerance stops.
 
-use drift_api::batch::{apply_drift_batch, problem_by_problem, BatchProblem};
-use drift_api::kit::Tagged;
-use drift_api::kit::{BatchSets, ProblemBatch, SingleProcess};
+mod fused_support;
+
+use drift_api::batch::{problem_by_problem, BatchProblem};
+use drift_api::kit::SingleProcess;
 use drift_api::{
     apply_drift, operator_from_str, BatchReport, Context, DriftError, DriftOperator, DriftProblem,
     Negatives, PointCloud, Real,
 };
 use drift_ops::CpuBackend;
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
-
-/// One problem in f64: points (`n × dim`) and optional weights of x, y and the second batch.
-#[derive(Clone, Debug)]
-struct Problem {
-    x: Vec<f64>,
-    y: Vec<f64>,
-    z: Vec<f64>,
-    wx: Option<Vec<f64>>,
-    wy: Option<Vec<f64>>,
-    wz: Option<Vec<f64>>,
-}
-
-fn points(rng: &mut StdRng, n: usize, dim: usize, centre: f64) -> Vec<f64> {
-    (0..n * dim)
-        .map(|_| centre + rng.gen::<f64>() * 2.0 - 1.0)
-        .collect()
-}
-
-fn weights(rng: &mut StdRng, n: usize) -> Vec<f64> {
-    (0..n).map(|_| 0.2 + 2.0 * rng.gen::<f64>()).collect()
-}
-
-/// A random ragged batch: `problems` problems of dimension `dim`, weighted when asked, each with
-/// at least `least` negatives.
-fn random_batch_with(
-    seed: u64,
-    problems: usize,
-    dim: usize,
-    weighted: bool,
-    least: usize,
-) -> Vec<Problem> {
-    let mut rng = StdRng::seed_from_u64(seed);
-    (0..problems)
-        .map(|_| {
-            let (n, m, k) = (
-                rng.gen_range(2..9),
-                rng.gen_range(1..11),
-                rng.gen_range(least..9),
-            );
-            let c = rng.gen::<f64>() * 3.0;
-            let mut w = |len| weighted.then(|| weights(&mut rng, len));
-            let (wx, wy, wz) = (w(n), w(m), w(k));
-            Problem {
-                x: points(&mut rng, n, dim, c),
-                y: points(&mut rng, m, dim, c + 0.5),
-                z: points(&mut rng, k, dim, c - 0.3),
-                wx,
-                wy,
-                wz,
-            }
-        })
-        .collect()
-}
-
-fn random_batch(seed: u64, problems: usize, dim: usize, weighted: bool) -> Vec<Problem> {
-    random_batch_with(seed, problems, dim, weighted, 1)
-}
+use fused_support::*;
 
 /// log of normalised weights.
 fn log_normalised(w: &Option<Vec<f64>>, n: usize) -> Vec<f64> {
@@ -177,16 +120,6 @@ fn single<T: Real>(op: &dyn DriftOperator, p: &Problem, dim: usize) -> drift_api
     Ok(out)
 }
 
-/// max |a − b| / max |b|.
-fn rel<T: Real, U: Real>(a: &[T], b: &[U]) -> f64 {
-    let top = b.iter().fold(0.0f64, |m, v| m.max(v.as_f64().abs()));
-    let diff = a
-        .iter()
-        .zip(b)
-        .fold(0.0f64, |m, (x, y)| m.max((x.as_f64() - y.as_f64()).abs()));
-    diff / top
-}
-
 #[test]
 fn one_problem_transports_to_the_second_batch_as_the_dense_reference_does() {
     let dim = 3;
@@ -223,94 +156,6 @@ fn without_a_second_batch_the_negatives_form_is_a_typed_error() {
         matches!(&e, DriftError::InvalidParameter { what, .. } if what == "sinkhorn_drift.self_transport"),
         "{e}"
     );
-}
-
-/// One side of a flat batch: coordinates, point offsets, optional weights.
-type Side<T> = (Vec<T>, Vec<usize>, Option<Vec<T>>);
-
-/// Which side of a problem to flatten.
-type Pick = dyn Fn(&Problem) -> (&Vec<f64>, &Option<Vec<f64>>);
-
-/// The batch as flat arrays in precision `T`.
-struct Flat<T> {
-    dim: usize,
-    sides: [Side<T>; 3],
-}
-
-fn flat<T: Real>(problems: &[Problem], dim: usize) -> Flat<T> {
-    let side = |pick: &Pick| {
-        let mut offsets = vec![0];
-        let (mut data, mut w, mut weighted) = (vec![], vec![], false);
-        for p in problems {
-            let (v, ws) = pick(p);
-            data.extend(v.iter().map(|c| T::of(*c)));
-            offsets.push(offsets.last().unwrap() + v.len() / dim);
-            weighted |= ws.is_some();
-            w.extend(
-                ws.clone()
-                    .unwrap_or(vec![1.0; v.len() / dim])
-                    .iter()
-                    .map(|c| T::of(*c)),
-            );
-        }
-        (data, offsets, weighted.then_some(w))
-    };
-    Flat {
-        dim,
-        sides: [
-            side(&|p| (&p.x, &p.wx)),
-            side(&|p| (&p.y, &p.wy)),
-            side(&|p| (&p.z, &p.wz)),
-        ],
-    }
-}
-
-impl<T: Real> Flat<T> {
-    fn batch(&self) -> ProblemBatch<'_, T> {
-        let sets = |k: usize, what| {
-            let (data, offsets, w) = &self.sides[k];
-            let s = BatchSets::ragged(what, data, offsets.clone(), self.dim).unwrap();
-            match w {
-                Some(w) => s.with_weights(w).unwrap(),
-                None => s,
-            }
-        };
-        ProblemBatch::new(sets(0, "x"), sets(1, "y"))
-            .unwrap()
-            .with_negatives(sets(2, "negatives"))
-            .unwrap()
-    }
-}
-
-fn batched<T: Real>(op: &dyn DriftOperator, b: &ProblemBatch<'_, T>) -> (Vec<T>, BatchReport) {
-    let mut out = vec![T::zero(); b.field_len()];
-    let report = apply_drift_batch(
-        op,
-        BatchProblem {
-            backend: &CpuBackend,
-            batch: b,
-            context: &Context::default(),
-            out: &mut out,
-            scale: T::one(),
-            collective: &SingleProcess,
-        },
-    )
-    .unwrap();
-    (out, report)
-}
-
-fn per_problem<T: Real>(op: &dyn DriftOperator, b: &ProblemBatch<'_, T>) -> Vec<T> {
-    let mut out = vec![T::zero(); b.field_len()];
-    let p = BatchProblem {
-        backend: &CpuBackend,
-        batch: b,
-        context: &Context::default(),
-        out: &mut out,
-        scale: T::one(),
-        collective: &SingleProcess,
-    };
-    problem_by_problem(op, p.tagged()).unwrap();
-    out
 }
 
 /// The Sinkhorn leaf at temperature `tau`, cap `cap`, tolerance `tol`.

@@ -11,7 +11,7 @@ use std::any::Any;
 use std::cell::RefCell;
 
 /// Buffers kept per thread.
-pub const KEPT: usize = 2;
+pub const KEPT: usize = 4;
 /// Bytes kept per thread at most.
 pub const KEPT_BYTES: usize = 1 << 30;
 

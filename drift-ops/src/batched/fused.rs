@@ -5,16 +5,18 @@
 //!
 //! Three passes, as in [`super::official`]: (A) per problem the distances, the feature scale's sums
 //! and the precision bound (distances kept for B when they fit
-//! [`super::official::KEPT_DISTANCES_BYTES`]); (B) every temperature's field `G_τ` (data units)
-//! and its sum of squares; (C) the norms `λ_τ` (over the batch through the collective, or per
-//! problem) and the weighted sum. Batches of one problem, trees it does not cover, and inputs the
-//! general path would promote to f64 or refuse take the general path instead.
+//! [`super::official::KEPT_DISTANCES_BYTES`]); (B) every temperature's field `G_τ` (data units,
+//! one stacked product per problem) and its sum of squares, and their weighted sum where the
+//! weights are the problem's own; (C) the norms `λ_τ` (over the batch through the collective, or
+//! per problem), the weighted sum where it needed them, and the output. Batches of one problem,
+//! trees it does not cover, and inputs the general path would promote to f64 or refuse take the
+//! general path instead.
 
 use super::buffers;
 use super::lanes::{sized, sum_squares};
 use super::official::KEPT_DISTANCES_BYTES;
 use super::plan::{plan_of, Leaf, Plan, Radial};
-use super::prepared::{kernel_distances, leaf_field, negatives_of, Prepared};
+use super::prepared::{first_pass, kernel_distances, negatives_of, Prepared, Stacked};
 use super::statistics::{ratio_of_sums, temperature_lambdas};
 use crate::compositions::multi_temperature::{refuse_negligible_weights, temperature_weight};
 use drift_api::batch::{batch_norm, split_per_problem, support_len};
@@ -51,7 +53,8 @@ pub(crate) fn try_fused<T: Real>(
     fused(&plan, p)
 }
 
-/// What pass A gives per problem: `Σ_i a_i Σ_j b_j ‖x_i − y_j‖`, the pair count, the radius².
+/// What pass A gives per problem: `Σ_i a_i Σ_j b_j ‖x_i − y_j‖`, the pair count, a bound on the
+/// radius² around the data's median.
 type ScaleSums = (f64, f64, f64);
 
 /// A usable scale (as `feature_scale`'s): coinciding points or an overflow leave the units as
@@ -120,19 +123,19 @@ fn fused<T: Real>(plan: &Plan, p: &mut BatchProblem<'_, T>) -> Result<Option<Bat
         (0..problems).map(|_| None).collect()
     };
     let p_ref: &BatchProblem<'_, T> = p;
+    // Each problem's origin (its data's mean), found once for both passes.
+    let mut origins = buffers::take::<T>("fused batched origins", problems * dim)?;
     let sums: Vec<ScaleSums> = parts
         .into_par_iter()
+        .zip(origins.par_chunks_mut(dim))
         .enumerate()
-        .map_init(Prepared::<T>::default, |s, (b, kept)| {
-            let radius = s.of(p_ref, b, leaf);
+        .map_init(Prepared::<T>::default, |s, (b, (kept, origin))| {
             let mut own = std::mem::take(&mut s.sq);
             let sq = match kept {
                 Some(d) => d,
                 None => sized(&mut own, sq_offsets[b + 1] - sq_offsets[b]),
             };
-            s.distances(dim, sq);
-            let m = cols_of(b);
-            let mean = s.mean_distance(sq, m, batch.y.len(b));
+            let (mean, radius) = first_pass(s, p_ref, b, leaf, origin, sq);
             s.sq = own;
             let pairs = (support_len(&batch.x, b) * support_len(&batch.y, b)) as f64;
             (mean, pairs, radius)
@@ -159,26 +162,35 @@ fn fused<T: Real>(plan: &Plan, p: &mut BatchProblem<'_, T>) -> Result<Option<Bat
     // The general path's precision guard, a priori: an f32 problem whose log-weights f32 cannot
     // hold to `WEIGHT_ERROR_TOLERANCE` runs there in f64 (or is refused), so it goes there.
     let smallest = factors.iter().fold(f64::INFINITY, |a, f| a.min(*f)) * base;
-    let bound_fits = sums.iter().zip(&scales).all(|(s, scale)| {
+    let fits = |radius: f64, scale: f64| {
         let log_weight = match plan.kernel {
-            Radial::Gaussian => 4.0 * s.2 / (scale * scale) / smallest,
-            Radial::Laplace => 2.0 * s.2.sqrt() / scale / smallest,
+            Radial::Gaussian => 4.0 * radius / (scale * scale) / smallest,
+            Radial::Laplace => 2.0 * radius.sqrt() / scale / smallest,
         };
         log_weight.is_finite()
             && T::of(log_weight).is_finite()
             && T::epsilon().as_f64() * log_weight <= WEIGHT_ERROR_TOLERANCE
-    });
+    };
+    // Pass A's bound is at least the general path's radius: where it fits, so does that; where
+    // it does not, the exact radius (around the data's median) decides.
+    let mut exact = Prepared::<T>::default();
+    let bound_fits =
+        (0..problems).all(|b| fits(sums[b].2, scales[b]) || fits(exact.radius_sq(p, b), scales[b]));
     let mut misfits = [f64::from(u8::from(!bound_fits))];
     p.collective.all_reduce_sum(&mut misfits)?;
     if misfits[0] > 0.0 {
         buffers::give_back(kept);
+        buffers::give_back(origins);
         return Ok(None);
     }
-    // Pass B: every temperature's field per problem.
+    // Pass B: every temperature's field per problem, combined there (in cache) when the
+    // temperatures' weights are the problem's own, else kept for pass C's batch-wide λ_τ.
     let n_t = factors.len();
-    let out_len = p.out.len();
-    let mut fields = buffers::take::<T>("fused batched fields", n_t * out_len)?;
-    let stacked: Vec<usize> = batch.x.offsets().iter().map(|o| o * n_t).collect();
+    let over = plan.multi.as_ref().map_or(Reduction::Problem, |m| m.over);
+    let direct = over == Reduction::Problem || plan.multi.as_ref().is_none_or(|m| !m.normalise);
+    let rows_of = if direct { 1 } else { n_t };
+    let stacked: Vec<usize> = batch.x.offsets().iter().map(|o| o * rows_of).collect();
+    let mut fields = buffers::take::<T>("fused batched fields", stacked[problems] * dim)?;
     let per_problem = split_per_problem(&mut fields, &stacked, dim);
     let kept_ref = &kept;
     // λ in the units of the node that divides by it: scaled when feature_scale is outside.
@@ -186,71 +198,97 @@ fn fused<T: Real>(plan: &Plan, p: &mut BatchProblem<'_, T>) -> Result<Option<Bat
         Some(s) if s.outside => scales[b],
         _ => 1.0,
     };
-    let squares: Vec<(Vec<f64>, Vec<CouplingReport>)> = per_problem
-        .into_par_iter()
-        .enumerate()
-        .map_init(Prepared::<T>::default, |s, (b, field)| {
-            s.of(p_ref, b, leaf);
-            let len = sq_offsets[b + 1] - sq_offsets[b];
-            let mut own = std::mem::take(&mut s.sq);
-            let sq: &[T] = if keep {
-                &kept_ref[sq_offsets[b]..sq_offsets[b + 1]]
-            } else {
-                let d = sized(&mut own, len);
-                s.distances(dim, d);
-                d
-            };
-            let (n, m, stride) = (batch.x.len(b), batch.y.len(b), cols_of(b));
-            let unit_len = match plan.kernel {
-                Radial::Gaussian => scales[b] * scales[b],
-                Radial::Laplace => scales[b],
-            };
-            let mut dist = std::mem::take(&mut s.dist);
-            let kd = kernel_distances(plan.kernel, sq, &mut dist);
-            let mut squares = vec![0.0f64; n_t];
-            let mut couplings = Vec::new();
-            for (r, factor) in factors.iter().enumerate() {
-                let g = &mut field[r * n * dim..(r + 1) * n * dim];
-                let inv_tau = T::of(1.0 / (unit_len * base * factor));
-                let shape = (n, m, stride, dim);
-                leaf_field(leaf, s, kd, shape, inv_tau, g, &mut couplings).map_err(|e| {
-                    DriftError::InProblem {
-                        index: b,
-                        source: Box::new(e),
-                    }
-                })?;
-                let u = unit(b);
-                squares[r] = rows_with_mass(&batch.x, b, g, dim) / (u * u);
-            }
-            s.sq = own;
-            s.dist = dist;
-            Ok((squares, couplings))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let (squares, couplings): (Vec<Vec<f64>>, Vec<Vec<CouplingReport>>) =
-        squares.into_iter().unzip();
-    buffers::give_back(kept);
-    // Pass C: λ_τ and the weighted sum.
     let counts: Vec<f64> = (0..problems)
         .map(|b| (support_len(&batch.x, b) * dim) as f64)
         .collect();
     let lambda_of = |sq: f64, count: f64| (sq / count.max(1.0)).sqrt();
-    let over = plan.multi.as_ref().map_or(Reduction::Problem, |m| m.over);
+    // Each temperature's weight in the sum, from its λ_τ.
+    let weights_of = |lambdas: &[f64]| -> Result<Vec<T>> {
+        lambdas
+            .iter()
+            .zip(&factors)
+            .enumerate()
+            .map(|(k, (l, f))| match &plan.multi {
+                Some(m) => temperature_weight(m.normalise, k, *f, *l).map(T::of),
+                None => Ok(T::one()),
+            })
+            .collect()
+    };
+    let squares: Vec<(Vec<f64>, Vec<CouplingReport>)> = per_problem
+        .into_par_iter()
+        .enumerate()
+        .map_init(
+            || (Prepared::<T>::default(), Vec::new(), Vec::new()),
+            |(s, inv_taus, stack), (b, field)| {
+                s.of(p_ref, b, leaf, &origins[b * dim..(b + 1) * dim]);
+                let len = sq_offsets[b + 1] - sq_offsets[b];
+                let mut own = std::mem::take(&mut s.sq);
+                let sq: &[T] = if keep {
+                    &kept_ref[sq_offsets[b]..sq_offsets[b + 1]]
+                } else {
+                    let d = sized(&mut own, len);
+                    s.distances(dim, d);
+                    d
+                };
+                let (n, m, stride) = (batch.x.len(b), batch.y.len(b), cols_of(b));
+                let unit_len = match plan.kernel {
+                    Radial::Gaussian => scales[b] * scales[b],
+                    Radial::Laplace => scales[b],
+                };
+                inv_taus.clear();
+                inv_taus.extend(factors.iter().map(|f| T::of(1.0 / (unit_len * base * f))));
+                // The stacked fields: the problem's block (kept for pass C) or this thread's.
+                let (g, combined) = match direct {
+                    true => (sized(stack, n_t * n * dim), Some(field)),
+                    false => (field, None),
+                };
+                let mut dist = std::mem::take(&mut s.dist);
+                let stacked = Stacked {
+                    leaf,
+                    kd: kernel_distances(plan.kernel, sq, &mut dist),
+                    shape: (n, m, stride, dim),
+                    inv_taus,
+                };
+                let mut couplings = Vec::new();
+                let outcome = s.fields(&stacked, g, &mut couplings);
+                s.sq = own;
+                s.dist = dist;
+                outcome.map_err(|e| DriftError::InProblem {
+                    index: b,
+                    source: Box::new(e),
+                })?;
+                let u = unit(b);
+                let squares: Vec<f64> = g
+                    .chunks_exact(n * dim)
+                    .map(|g| rows_with_mass(&batch.x, b, g, dim) / (u * u))
+                    .collect();
+                if let Some(field) = combined {
+                    let lambdas: Vec<f64> =
+                        squares.iter().map(|sq| lambda_of(*sq, counts[b])).collect();
+                    weighted_sum(g, n * dim, &weights_of(&lambdas)?);
+                    field.copy_from_slice(&g[..n * dim]);
+                }
+                Ok((squares, couplings))
+            },
+        )
+        .collect::<Result<Vec<_>>>()?;
+    let (squares, couplings): (Vec<Vec<f64>>, Vec<Vec<CouplingReport>>) =
+        squares.into_iter().unzip();
+    buffers::give_back(kept);
+    buffers::give_back(origins);
+    // Pass C: λ_τ, and the weighted sum where pass B could not form it.
     let lambdas = temperature_lambdas(&squares, &counts, over, p.collective, lambda_of)?;
-    let weights: Vec<Vec<T>> = lambdas
-        .iter()
-        .map(|ls| {
-            ls.iter()
-                .zip(&factors)
-                .enumerate()
-                .map(|(k, (l, f))| match &plan.multi {
-                    Some(m) => temperature_weight(m.normalise, k, *f, *l).map(T::of),
-                    None => Ok(T::one()),
-                })
-                .collect::<Result<Vec<T>>>()
-        })
-        .collect::<Result<_>>()?;
-    let combined = combine(p, &fields, &stacked, &weights)?;
+    if !direct {
+        let weights: Vec<Vec<T>> = lambdas
+            .iter()
+            .map(|l| weights_of(l))
+            .collect::<Result<_>>()?;
+        split_per_problem(&mut fields, &stacked, dim)
+            .into_par_iter()
+            .zip(&weights)
+            .for_each(|(g, w)| weighted_sum(g, g.len() / n_t, w));
+    }
+    let combined = apply(p, &fields, &stacked)?;
     buffers::give_back(fields);
     let drift_norm = batch_norm(p.collective, &combined)?;
     // One report per problem where the leaf solved couplings (each temperature's attraction and
@@ -306,43 +344,55 @@ fn rows_with_mass<T: Real>(x: &BatchSets<'_, T>, b: usize, g: &[T], dim: usize) 
     }
 }
 
-/// Adds `scale · Σ_τ w_τ G_τ` into the output; returns each problem's `(Σ‖V‖², count)` of the
+/// `stack[..len] ← Σ_τ w_τ G_τ` of the fields `G_τ` stacked in `stack` (`len` values each).
+fn weighted_sum<T: Real>(stack: &mut [T], len: usize, weights: &[T]) {
+    let (first, rest) = stack.split_at_mut(len);
+    let w0 = weights.first().copied().unwrap_or(T::zero());
+    first.iter_mut().for_each(|v| *v *= w0);
+    for (g, w) in rest.chunks_exact(len).zip(weights.iter().skip(1)) {
+        first.iter_mut().zip(g).for_each(|(v, g)| *v += *g * *w);
+    }
+}
+
+/// Adds `scale · V` into the output, `V` each problem's combined field (the first rows of its
+/// block of `fields`, blocks from `stacked · D`); returns each problem's `(Σ‖V‖², count)` of the
 /// field before `scale`. A non-finite value is an error, leaving the output untouched.
-fn combine<T: Real>(
+fn apply<T: Real>(
     p: &mut BatchProblem<'_, T>,
     fields: &[T],
     stacked: &[usize],
-    weights: &[Vec<T>],
 ) -> Result<Vec<(f64, f64)>> {
     let (batch, dim, scale) = (p.batch, p.batch.dim(), p.scale);
-    let mut total = buffers::take::<T>("fused batched field", p.out.len())?;
-    let outs = split_per_problem(&mut total, batch.x.offsets(), dim);
-    let sums: Vec<(f64, f64)> = outs
+    let offsets = batch.x.offsets();
+    let field =
+        |b: usize| &fields[stacked[b] * dim..(stacked[b] + offsets[b + 1] - offsets[b]) * dim];
+    let sums: Vec<((f64, f64), Option<usize>)> = (0..batch.problems())
         .into_par_iter()
-        .enumerate()
-        .map(|(b, v)| {
-            let len = v.len();
-            let field = &fields[stacked[b] * dim..stacked[b + 1] * dim];
-            v.fill(T::zero());
-            for (r, w) in weights[b].iter().enumerate() {
-                let g = &field[r * len..(r + 1) * len];
-                v.iter_mut().zip(g).for_each(|(v, g)| *v += *g * *w);
-            }
+        .map(|b| {
+            let v = field(b);
+            // A finite sum of squares means finite values; else find the first that is not.
+            let bad = match sum_squares(v).is_finite() {
+                true => None,
+                false => v.iter().position(|x| !x.is_finite()),
+            };
             let count = (support_len(&batch.x, b) * dim) as f64;
-            (rows_with_mass(&batch.x, b, v, dim), count)
+            let sums = (rows_with_mass(&batch.x, b, v, dim), count);
+            (sums, bad.map(|i| offsets[b] * dim + i))
         })
         .collect();
-    if let Some(index) = total.iter().position(|v| !v.is_finite()) {
-        buffers::give_back(total);
+    if let Some(index) = sums.iter().find_map(|s| s.1) {
         return Err(DriftError::NonFiniteResult {
             what: "batched drift field".into(),
             index,
         });
     }
-    p.out
-        .iter_mut()
-        .zip(&total)
-        .for_each(|(o, v)| *o += scale * *v);
-    buffers::give_back(total);
-    Ok(sums)
+    split_per_problem(p.out, offsets, dim)
+        .into_par_iter()
+        .enumerate()
+        .for_each(|(b, o)| {
+            o.iter_mut()
+                .zip(field(b))
+                .for_each(|(o, v)| *o += scale * *v)
+        });
+    Ok(sums.into_iter().map(|s| s.0).collect())
 }

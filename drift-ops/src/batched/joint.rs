@@ -8,10 +8,10 @@
 //! `g_j = ½(b̃_j − LSE_i(ã_i + ℓ_ij))`, `A_ij = exp(f_i + g_j + ℓ_ij)`; with `m±_i` the row sums of
 //! `A` over `Y` and over `[X; negatives]`, `V_i = m⁻_i Σ_{j∈Y} A_ij t_j − m⁺_i Σ_{j∉Y} A_ij t_j`
 //! (`= m⁺ m⁻ (bar⁺ − bar⁻)`): one product of the coefficients `[A⁺ m⁻ | −A⁻ m⁺]` with the columns.
+//! This file writes the coefficients; the caller multiplies every temperature's at once.
 
 use super::lanes::{lane_sum, sized};
 use super::sinkhorn::shift_of;
-use crate::dense::{matmul, View};
 use drift_api::kit::scaling::scaling;
 use drift_api::Real;
 
@@ -29,15 +29,12 @@ pub(super) struct JointTerm<'a, T> {
     pub mask_self: bool,
     /// `1/τ` in the kernel distances' units.
     pub inv: T,
-    /// The centred columns, `(M + N + K) × D`.
-    pub columns: &'a [T],
 }
 
 /// Per-thread buffers.
 #[derive(Default)]
 pub(super) struct JointScratch<T> {
     logits: Vec<T>,
-    work: Vec<T>,
     rel_a: Vec<T>,
     rel_b: Vec<T>,
     f: Vec<T>,
@@ -50,12 +47,12 @@ fn support<T: Real>(log_w: &[T]) -> f64 {
     log_w.iter().filter(|l| l.is_finite()).count() as f64
 }
 
-/// Writes `V` (`N × D`) into `g_out`.
-pub(super) fn joint_field<T: Real>(
+/// Writes the coefficients `[A⁺ m⁻ | −A⁻ m⁺]` (`N × (M + N + K)`) of `V` into `work`.
+#[inline(always)]
+pub(super) fn joint_coefficients<T: Real>(
     t: &JointTerm<'_, T>,
-    dim: usize,
     s: &mut JointScratch<T>,
-    g_out: &mut [T],
+    work: &mut [T],
 ) {
     let (n, cols) = (t.log_a.len(), t.log_w.len());
     let logits = sized(&mut s.logits, n * cols);
@@ -74,7 +71,6 @@ pub(super) fn joint_field<T: Real>(
     s.rel_a.extend(t.log_a.iter().map(|l| *l + log_n));
     s.rel_b.clear();
     s.rel_b.extend(t.log_w.iter().map(|l| *l + log_m));
-    let work = sized(&mut s.work, n * cols);
     let half = T::of(0.5);
     // f_i = ½ (ã_i − LSE_j(b̃_j + ℓ_ij)).
     let f = sized(&mut s.f, n);
@@ -123,15 +119,6 @@ pub(super) fn joint_field<T: Real>(
         plus.iter_mut().for_each(|v| *v *= c_plus);
         minus.iter_mut().for_each(|v| *v *= c_minus);
     }
-    matmul(
-        g_out,
-        dim,
-        false,
-        View::new(work, n, cols),
-        View::new(t.columns, cols, dim),
-        false,
-        T::one(),
-    );
 }
 
 /// `work_ij = exp(w_j + ℓ_ij − top_i)` with `top_i` the row's largest (into `tops`; `0` for a row

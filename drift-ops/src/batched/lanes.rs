@@ -133,10 +133,10 @@ pub(super) fn sq_distances<T: Real>(
 /// instruction sets (eight `f32` lanes instead of four for the loops `$body` inlines), else in the
 /// baseline one; the same results either way (no multiply-add is fused implicitly).
 macro_rules! with_avx2_copy {
-    ($(#[$doc:meta])* fn $name:ident / $fast:ident = $body:ident ($($arg:ident: $ty:ty),*) -> $ret:ty) => {
+    ($(#[$doc:meta])* $vis:vis fn $name:ident / $fast:ident = $body:ident ($($arg:ident: $ty:ty),*) -> $ret:ty) => {
         $(#[$doc])*
         #[allow(clippy::too_many_arguments)]
-        fn $name<T: Real>($($arg: $ty),*) -> $ret {
+        $vis fn $name<T: Real>($($arg: $ty),*) -> $ret {
             #[cfg(target_arch = "x86_64")]
             if drift_api::math::has_avx2_fma() {
                 #[allow(unsafe_code)]

@@ -3,11 +3,11 @@
 //! problem's kernel distances shared by every temperature.
 //!
 //! Per row, the logits `−k_ij · inv + log w_j` of both blocks are exponentiated in one pass
-//! (shifted by each block's largest), and the field is one product `[P⁺ | −P⁻] · [Y; X; neg]`
-//! with `P±` the two blocks' row-normalised plans; the masked diagonal gets no mass.
+//! (shifted by each block's largest), and the field is the product `[P⁺ | −P⁻] · [Y; X; neg]`
+//! with `P±` the two blocks' row-normalised plans (the masked diagonal gets no mass): this file
+//! writes the coefficients `[P⁺ | −P⁻]`, the caller multiplies every temperature's at once.
 
-use super::lanes::{lane_sum, sized};
-use crate::dense::{matmul, View};
+use super::lanes::lane_sum;
 use drift_api::Real;
 
 /// One problem's one-sided field at one temperature.
@@ -22,20 +22,12 @@ pub(super) struct OneSidedTerm<'a, T> {
     pub mask_self: bool,
     /// `1/τ` in the kernel distances' units.
     pub inv: T,
-    /// The centred columns, `(M + N + K) × D`.
-    pub columns: &'a [T],
 }
 
-/// Writes `V = bar⁺ − bar⁻` (`N × D`) into `g`, with `plan` as scratch.
-pub(super) fn one_sided_field<T: Real>(
-    t: &OneSidedTerm<'_, T>,
-    n: usize,
-    dim: usize,
-    plan: &mut Vec<T>,
-    g: &mut [T],
-) {
+/// Writes the coefficients `[P⁺ | −P⁻]` (`N × (M + N + K)`) of `V = bar⁺ − bar⁻` into `p`.
+#[inline(always)]
+pub(super) fn one_sided_coefficients<T: Real>(t: &OneSidedTerm<'_, T>, n: usize, p: &mut [T]) {
     let cols = t.log_w.len();
-    let p = sized(plan, n * cols);
     for i in 0..n {
         let (src, dst) = (
             &t.kd[i * cols..(i + 1) * cols],
@@ -67,13 +59,4 @@ pub(super) fn one_sided_field<T: Real>(
         plus.iter_mut().for_each(|v| *v *= inv_plus);
         minus.iter_mut().for_each(|v| *v *= inv_minus);
     }
-    matmul(
-        g,
-        dim,
-        false,
-        View::new(p, n, cols),
-        View::new(t.columns, cols, dim),
-        false,
-        T::one(),
-    );
 }

@@ -1,12 +1,12 @@
 //! One problem of a fused batched evaluation, prepared in per-thread buffers: its points centred
-//! on the data's coordinate-wise median, its column log-weights, its squared distances, and each
-//! leaf's scratch.
+//! on the data's mean, its column log-weights, its squared distances, and each leaf's scratch.
 
-use super::joint::{joint_field, JointScratch, JointTerm};
-use super::lanes::{sized, sq_distances};
-use super::one_sided::{one_sided_field, OneSidedTerm};
+use super::joint::{joint_coefficients, JointScratch, JointTerm};
+use super::lanes::{sized, sq_distances, with_avx2_copy};
+use super::one_sided::{one_sided_coefficients, OneSidedTerm};
 use super::plan::{Leaf, Radial};
 use super::sinkhorn::{transport, LoopScratch, Stop, Term};
+use crate::dense::{matmul, View};
 use drift_api::batch::support_len;
 use drift_api::batch::BatchProblem;
 use drift_api::kit::BatchSets;
@@ -27,8 +27,9 @@ fn log_weights_into<T: Real>(sets: &BatchSets<'_, T>, b: usize, out: &mut Vec<T>
     }
 }
 
-/// One problem's inputs, centred on the data's coordinate-wise median (the point the general
-/// path measures barycentres from): rows `x`, columns (`[y; negatives]` for the Sinkhorn drift,
+/// One problem's inputs, centred on the data's mean (the Gram-form distances and the products
+/// then lose digits in proportion to the problem's spread, not to its distance from the
+/// origin): rows `x`, columns (`[y; negatives]` for the Sinkhorn drift,
 /// `[y; x; negatives]` for the one-sided drift), and log-weights.
 #[derive(Default)]
 pub(super) struct Prepared<T> {
@@ -39,17 +40,21 @@ pub(super) struct Prepared<T> {
     log_n: Vec<T>,
     /// The one-sided drift's column log-weights: `log b`, then the repulsion's shares.
     log_w: Vec<T>,
-    median: Vec<f64>,
-    /// The median in `T`, and one coordinate of the data (scratch of the median).
+    /// The data's order keys, coordinate after coordinate (scratch of the median).
+    keys: Vec<i64>,
+    /// The data's bounding box and coordinate sums.
+    lo: Vec<T>,
+    hi: Vec<T>,
+    sum: Vec<f64>,
+    /// The median (the exact bound's origin).
     origin: Vec<T>,
-    column: Vec<f64>,
     norms: Vec<T>,
     pub(super) sq: Vec<T>,
     /// Distances `d` (the Laplace kernel's), from `sq`.
     pub(super) dist: Vec<T>,
     terms: LoopScratch<T>,
-    /// The one-sided drift's plan.
-    plan: Vec<T>,
+    /// Every temperature's coefficients, stacked.
+    coeff: Vec<T>,
     joint: JointScratch<T>,
     /// The targets' weights `b_j` in f64 (the scale's sums).
     weights: Vec<f64>,
@@ -64,34 +69,134 @@ pub(super) fn negatives_of<'a, T: Real>(
     (support_len(neg, b) > 0).then(|| neg.points(b))
 }
 
+/// A total-order key of an f64 (as [`f64::total_cmp`] orders them), so that a selection compares
+/// integers instead of re-deriving the order at every comparison.
+#[inline(always)]
+fn order_key(v: f64) -> i64 {
+    let bits = v.to_bits() as i64;
+    bits ^ (((bits >> 63) as u64) >> 1) as i64
+}
+
+/// The f64 of an [`order_key`].
+#[inline(always)]
+fn from_order_key(key: i64) -> f64 {
+    f64::from_bits((key ^ (((key >> 63) as u64) >> 1) as i64) as u64)
+}
+
 impl<T: Real> Prepared<T> {
-    /// Fills the buffers for problem `b`; returns the largest squared distance of a point to the
-    /// median (the general path's precision bound is four times it).
-    pub(super) fn of(&mut self, p: &BatchProblem<'_, T>, b: usize, leaf: Leaf) -> f64 {
+    /// The coordinate-wise median of the data `y` (`M × D`) into `origin` (`D`), as the general
+    /// path's origin (`data_origin`): per coordinate the element of rank `M/2` in f64's total
+    /// order, which is one of the data's values and so exact in `T`. The data are transposed once
+    /// into order keys (rows eight at a time, so each write fills a cache line) and each
+    /// coordinate selected from its contiguous keys.
+    fn median_into(&mut self, y: &[T], dim: usize, origin: &mut [T]) {
+        let m = y.len() / dim;
+        if self.keys.len() < m * dim {
+            self.keys.resize(m * dim, 0);
+        }
+        let keys = &mut self.keys[..m * dim];
+        let mut rows = y.chunks_exact(dim * 8);
+        let mut first = 0;
+        for block in rows.by_ref() {
+            for k in 0..dim {
+                let dst = &mut keys[k * m + first..k * m + first + 8];
+                for (r, o) in dst.iter_mut().enumerate() {
+                    *o = order_key(block[r * dim + k].as_f64());
+                }
+            }
+            first += 8;
+        }
+        for (r, row) in rows.remainder().chunks_exact(dim).enumerate() {
+            for (k, v) in row.iter().enumerate() {
+                keys[k * m + first + r] = order_key(v.as_f64());
+            }
+        }
+        let mid = m / 2;
+        for (k, o) in origin.iter_mut().enumerate() {
+            let column = &mut keys[k * m..(k + 1) * m];
+            *o = T::of(from_order_key(*column.select_nth_unstable(mid).1));
+        }
+    }
+
+    /// The origin the problem is centred on (the mean of its data `y`, `M × D`, into `origin`)
+    /// and a bound on the largest squared distance of any of its points to the data's
+    /// coordinate-wise median (the general path's [`Prepared::radius_sq`]) that needs no
+    /// median: the median lies in the data's bounding box, so per coordinate
+    /// `(p − med)² ≤ max((p − lo)², (p − hi)²)`; summed in lanes, then raised by far more than
+    /// any order of summation can change a sum of `D` non-negative terms, so that a bound that
+    /// fits assures that the exact one does.
+    #[inline(always)]
+    pub(super) fn origin_and_bound(
+        &mut self,
+        p: &BatchProblem<'_, T>,
+        b: usize,
+        origin: &mut [T],
+    ) -> f64 {
+        let batch = p.batch;
+        let (dim, y) = (batch.dim(), batch.y.points(b));
+        let m = y.len() / dim;
+        self.lo.clear();
+        self.lo.extend_from_slice(&y[..dim]);
+        self.hi.clear();
+        self.hi.extend_from_slice(&y[..dim]);
+        self.sum.clear();
+        self.sum.resize(dim, 0.0);
+        for row in y.chunks_exact(dim) {
+            for (((l, h), s), v) in self
+                .lo
+                .iter_mut()
+                .zip(&mut self.hi)
+                .zip(&mut self.sum)
+                .zip(row)
+            {
+                *l = l.min(*v);
+                *h = h.max(*v);
+                *s += v.as_f64();
+            }
+        }
+        for (o, s) in origin.iter_mut().zip(&self.sum) {
+            *o = T::of(s / m as f64);
+        }
+        let (lo, hi) = (&self.lo, &self.hi);
+        let neg = negatives_of(p, b).unwrap_or(&[]);
+        let largest = [batch.x.points(b), y, neg]
+            .into_iter()
+            .flat_map(|s| s.chunks_exact(dim))
+            .map(|v| {
+                let far = |(c, (l, h)): (&T, (&T, &T))| {
+                    let c = c.as_f64();
+                    let (a, z) = (c - l.as_f64(), c - h.as_f64());
+                    (a * a).max(z * z)
+                };
+                let mut lanes = [0.0f64; 4];
+                let (vs, ls, hs) = (v.chunks_exact(4), lo.chunks_exact(4), hi.chunks_exact(4));
+                let tail: f64 = (vs.remainder().iter())
+                    .zip(ls.remainder().iter().zip(hs.remainder()))
+                    .map(far)
+                    .sum();
+                for (v, (l, h)) in vs.zip(ls.zip(hs)) {
+                    for (k, lane) in lanes.iter_mut().enumerate() {
+                        *lane += far((&v[k], (&l[k], &h[k])));
+                    }
+                }
+                lanes.iter().sum::<f64>() + tail
+            })
+            .fold(0.0f64, f64::max);
+        largest * (1.0 + 4.0 * (dim + 4) as f64 * f64::EPSILON)
+    }
+
+    /// Fills the buffers for problem `b`, centred on `origin` (its
+    /// [`Prepared::origin_and_bound`]).
+    #[inline(always)]
+    pub(super) fn of(&mut self, p: &BatchProblem<'_, T>, b: usize, leaf: Leaf, origin: &[T]) {
         let batch = p.batch;
         let (dim, y) = (batch.dim(), batch.y.points(b));
         let neg = negatives_of(p, b).unwrap_or(&[]);
-        let column = &mut self.column;
-        self.median.clear();
-        for k in 0..dim {
-            column.clear();
-            column.extend(y.chunks_exact(dim).map(|v| v[k].as_f64()));
-            let mid = column.len() / 2;
-            self.median
-                .push(*column.select_nth_unstable_by(mid, f64::total_cmp).1);
-        }
-        self.origin.clear();
-        self.origin.extend(self.median.iter().map(|c| T::of(*c)));
-        let origin = &self.origin;
-        let mut radius = 0.0f64;
-        let mut centre = |points: &[T], into: &mut Vec<T>| {
-            for v in points.chunks_exact(dim) {
-                let mut r = 0.0;
-                for ((c, o), m) in v.iter().zip(origin.iter()).zip(&self.median) {
-                    into.push(*c - *o);
-                    r += (c.as_f64() - m).powi(2);
-                }
-                radius = radius.max(r);
+        let centre = |points: &[T], into: &mut Vec<T>| {
+            let start = into.len();
+            into.extend_from_slice(points);
+            for v in into[start..].chunks_exact_mut(dim) {
+                v.iter_mut().zip(origin).for_each(|(c, o)| *c -= *o);
             }
         };
         self.x.clear();
@@ -99,7 +204,7 @@ impl<T: Real> Prepared<T> {
         centre(batch.x.points(b), &mut self.x);
         centre(y, &mut self.columns);
         if !matches!(leaf, Leaf::Sinkhorn { .. }) {
-            centre(batch.x.points(b), &mut self.columns);
+            self.columns.extend_from_slice(&self.x);
         }
         centre(neg, &mut self.columns);
         log_weights_into(&batch.x, b, &mut self.log_a);
@@ -113,6 +218,29 @@ impl<T: Real> Prepared<T> {
             Leaf::OneSided { .. } => self.shared_weights(p, b, false),
             Leaf::Joint { .. } => self.shared_weights(p, b, true),
         }
+    }
+
+    /// The largest squared distance of a point of problem `b` (`x`, `y`, negatives) to the
+    /// data's coordinate-wise median, in f64 from the inputs as the general path's precision
+    /// bound measures it (four times this is its squared diameter), so that both paths take the
+    /// same decision.
+    pub(super) fn radius_sq(&mut self, p: &BatchProblem<'_, T>, b: usize) -> f64 {
+        let batch = p.batch;
+        let mut origin = std::mem::take(&mut self.origin);
+        origin.resize(batch.dim(), T::zero());
+        self.median_into(batch.y.points(b), batch.dim(), &mut origin);
+        let neg = negatives_of(p, b).unwrap_or(&[]);
+        let radius = [batch.x.points(b), batch.y.points(b), neg]
+            .into_iter()
+            .flat_map(|s| s.chunks_exact(batch.dim()))
+            .map(|v| {
+                v.iter()
+                    .zip(&origin)
+                    .map(|(c, o)| (c.as_f64() - o.as_f64()).powi(2))
+                    .sum::<f64>()
+            })
+            .fold(0.0f64, f64::max);
+        self.origin = origin;
         radius
     }
 
@@ -151,6 +279,7 @@ impl<T: Real> Prepared<T> {
     /// `Σ_i a_i Σ_j b_j ‖x_i − y_j‖` over the first `ny` columns of the squared distances `sq`
     /// (rows `stride` apart): the problem's weighted mean distance to the data (`a`, `b`
     /// normalised), each weight exponentiated once rather than once per pair.
+    #[inline(always)]
     pub(super) fn mean_distance(&mut self, sq: &[T], stride: usize, ny: usize) -> f64 {
         self.weights.clear();
         self.weights
@@ -158,20 +287,62 @@ impl<T: Real> Prepared<T> {
         let mut mean = 0.0f64;
         for (i, la) in self.log_a.iter().enumerate() {
             let row = &sq[i * stride..i * stride + ny];
-            let inner: f64 = row
-                .iter()
-                .zip(&self.weights)
+            // Four independent partial sums, so that the square roots and products vectorise.
+            let mut lanes = [0.0f64; 4];
+            let (ds, ws) = (row.chunks_exact(4), self.weights.chunks_exact(4));
+            let tail: f64 = (ds.remainder().iter())
+                .zip(ws.remainder())
                 .map(|(d, w)| w * d.as_f64().sqrt())
                 .sum();
+            for (d, w) in ds.zip(ws) {
+                for k in 0..4 {
+                    lanes[k] += w[k] * d[k].as_f64().sqrt();
+                }
+            }
+            let inner = (lanes[0] + lanes[2]) + (lanes[1] + lanes[3]) + tail;
             mean += la.exp().as_f64() * inner;
         }
         mean
     }
 
     /// `‖x_i − t_j‖²` for the columns `[y; negatives]` into `sq`.
+    #[inline(always)]
     pub(super) fn distances(&mut self, dim: usize, sq: &mut [T]) {
         sq_distances(&self.x, dim, &self.columns, sq, &mut self.norms);
     }
+}
+
+/// Pass A of one problem: its origin into `origin`, its buffers, its squared distances into `sq`
+/// (`N × stride`); returns its weighted mean distance to the data (the first `ny` columns) and
+/// [`Prepared::origin_and_bound`]'s bound.
+#[inline(always)]
+fn first_pass_body<T: Real>(
+    s: &mut Prepared<T>,
+    p: &BatchProblem<'_, T>,
+    b: usize,
+    leaf: Leaf,
+    origin: &mut [T],
+    sq: &mut [T],
+) -> (f64, f64) {
+    let (dim, ny) = (p.batch.dim(), p.batch.y.len(b));
+    let radius = s.origin_and_bound(p, b, origin);
+    s.of(p, b, leaf, origin);
+    s.distances(dim, sq);
+    let stride = sq.len() / p.batch.x.len(b);
+    (s.mean_distance(sq, stride, ny), radius)
+}
+
+with_avx2_copy! {
+    /// [`first_pass_body`], in its AVX2+FMA copy where the CPU has it (the bounding box, the
+    /// bound and the mean distance are elementwise passes, partly in f64).
+    pub(super) fn first_pass / first_pass_avx2_fma = first_pass_body(
+        s: &mut Prepared<T>,
+        p: &BatchProblem<'_, T>,
+        b: usize,
+        leaf: Leaf,
+        origin: &mut [T],
+        sq: &mut [T]
+    ) -> (f64, f64)
 }
 
 /// The kernel's distances from `sq`: `sq` itself (Gaussian) or its square roots in `dist`.
@@ -191,37 +362,34 @@ pub(super) fn kernel_distances<'s, T: Real>(
     }
 }
 
-/// One temperature's field `V` (`N × D`, data units) of one problem into `g`: `shape` is
+/// One temperature's coefficients `C` (`N × columns`) of one problem into `coeff`, such that its
+/// field (`N × D`, data units) is `C · columns` ([`Prepared::fields`]): `shape` is
 /// `(N, M, columns, D)`, `kd` the kernel distances to the columns, `inv_tau` `1/τ` in their units.
-pub(super) fn leaf_field<T: Real>(
+#[inline(always)]
+fn coefficients_body<T: Real>(
     leaf: Leaf,
     s: &mut Prepared<T>,
     kd: &[T],
-    (n, m, stride, dim): (usize, usize, usize, usize),
+    (n, m, stride, _): (usize, usize, usize, usize),
     inv_tau: T,
-    g: &mut [T],
+    coeff: &mut [T],
     couplings: &mut Vec<CouplingReport>,
 ) -> Result<()> {
     match leaf {
         Leaf::Sinkhorn { max_iters, tol } => {
-            g.fill(T::zero());
             let stop = Stop { max_iters, tol };
             let terms = ["attraction", "repulsion"];
-            let halves = [
-                (&s.log_b, &s.columns[..m * dim], 0, T::one()),
-                (&s.log_n, &s.columns[m * dim..], m, -T::one()),
-            ];
-            for ((log_b, columns, first, sign), term_name) in halves.into_iter().zip(terms) {
+            let halves = [(&s.log_b, 0, T::one()), (&s.log_n, m, -T::one())];
+            for ((log_b, first, sign), term_name) in halves.into_iter().zip(terms) {
                 let term = Term {
                     log_a: &s.log_a,
                     log_b,
-                    columns,
                     sq: kd,
                     stride,
                     first,
                     inv_tau,
                 };
-                let (iterations, error) = transport(&term, stop, dim, &mut s.terms, g, sign)?;
+                let (iterations, error) = transport(&term, stop, &mut s.terms, coeff, sign)?;
                 // What the general path's Sinkhorn coupling reports, so that a batch's
                 // unconverged problems and worst marginal error show on this path too.
                 couplings.push(CouplingReport {
@@ -241,9 +409,8 @@ pub(super) fn leaf_field<T: Real>(
                 m,
                 mask_self,
                 inv: inv_tau,
-                columns: &s.columns,
             };
-            one_sided_field(&term, n, dim, &mut s.plan, g);
+            one_sided_coefficients(&term, n, coeff);
         }
         Leaf::Joint { mask_self } => {
             let term = JointTerm {
@@ -253,10 +420,73 @@ pub(super) fn leaf_field<T: Real>(
                 m,
                 mask_self,
                 inv: inv_tau,
-                columns: &s.columns,
             };
-            joint_field(&term, dim, &mut s.joint, g);
+            joint_coefficients(&term, &mut s.joint, coeff);
         }
     }
     Ok(())
+}
+
+with_avx2_copy! {
+    /// [`coefficients_body`], in its AVX2+FMA copy where the CPU has it (the logits, shifts and
+    /// normalisations are elementwise passes over the `N × columns` block).
+    fn leaf_coefficients / leaf_coefficients_avx2_fma = coefficients_body(
+        leaf: Leaf,
+        s: &mut Prepared<T>,
+        kd: &[T],
+        shape: (usize, usize, usize, usize),
+        inv_tau: T,
+        coeff: &mut [T],
+        couplings: &mut Vec<CouplingReport>
+    ) -> Result<()>
+}
+
+/// Every temperature's coefficients of one problem, stacked: `R` blocks of `N × columns`.
+pub(super) struct Stacked<'a, T> {
+    /// The leaf.
+    pub leaf: Leaf,
+    /// The kernel distances to the columns (`N × columns`).
+    pub kd: &'a [T],
+    /// `(N, M, columns, D)`.
+    pub shape: (usize, usize, usize, usize),
+    /// `1/τ` per temperature, in the kernel distances' units.
+    pub inv_taus: &'a [T],
+}
+
+impl<T: Real> Prepared<T> {
+    /// Every temperature's field of the problem (`R × N × D`, data units) into `g`: the
+    /// coefficients of each temperature, then one product `[C_1; …; C_R] · columns` (the
+    /// product's shape is then `R·N × columns × D`, which the `gemm` kernels run near their
+    /// peak, where one product per temperature ran a third as tall).
+    pub(super) fn fields(
+        &mut self,
+        t: &Stacked<'_, T>,
+        g: &mut [T],
+        couplings: &mut Vec<CouplingReport>,
+    ) -> Result<()> {
+        let (n, _, stride, dim) = t.shape;
+        let rows = n * t.inv_taus.len();
+        let mut coeff = std::mem::take(&mut self.coeff);
+        let c = sized(&mut coeff, rows * stride);
+        let mut outcome = Ok(());
+        for (block, inv_tau) in c.chunks_exact_mut(n * stride).zip(t.inv_taus) {
+            outcome = leaf_coefficients(t.leaf, self, t.kd, t.shape, *inv_tau, block, couplings);
+            if outcome.is_err() {
+                break;
+            }
+        }
+        if outcome.is_ok() {
+            matmul(
+                g,
+                dim,
+                false,
+                View::new(c, rows, stride),
+                View::new(&self.columns, stride, dim),
+                false,
+                T::one(),
+            );
+        }
+        self.coeff = coeff;
+        outcome
+    }
 }

@@ -6,7 +6,8 @@
 //! `g = log b`): `f = log a − LSE_j(g_j + ℓ_ij)`, `c_j = LSE_i(f_i + ℓ_ij)`, the error
 //! `Σ_j |exp(g_j + c_j) − b_j|`, the next `g = log b − c`, stopping at the tolerance or the cap as
 //! [`drift_api::kit::scaling::scaling_iterations`] does; the barycentre is the row-normalised plan of
-//! the final `g` times the columns.
+//! the final `g` times the columns (this file writes the signed plan into the term's block of the
+//! problem's coefficients, the caller multiplies every term and temperature at once).
 //!
 //! The passes run in the stabilised scaling form (as the CPU backend's cached pairs do): the
 //! first row pass stores `E_ij = exp(ℓ_ij + β_j − h_i)` (`β = log b`, `h_i` the row's largest, so
@@ -24,7 +25,6 @@
 //! log domain from the logits. Sums in `T` of values at most 1, the errors in f64.
 
 use super::lanes::{lane_dot, sized};
-use crate::dense::{matmul, View};
 use drift_api::kit::scaling::scaling;
 use drift_api::{DriftError, Real, Result};
 
@@ -47,15 +47,20 @@ pub(super) struct LoopScratch<T> {
     /// Row factors `exp(f_i + h_i − s)`.
     psi: Vec<T>,
     col_sum: Vec<T>,
+    /// `ln` of the row and column sums (taken for a whole pass at once).
+    row_ln: Vec<T>,
+    col_ln: Vec<T>,
+    /// The column weights `b_j = exp(log b_j)`, and `exp(g_j + c_j)` of the error.
+    b: Vec<T>,
+    marginal: Vec<T>,
 }
 
-/// One term: rows with log-weights `log_a`, a block of columns (`m × D`, centred like the rows)
-/// with log-weights `log_b`, their squared distances `sq` (`N` rows of stride `stride`, the block
-/// from column `first`), `ℓ = −sq · inv_tau`.
+/// One term: rows with log-weights `log_a`, a block of `m` columns with log-weights `log_b`,
+/// their squared distances `sq` (`N` rows of stride `stride`, the block from column `first`),
+/// `ℓ = −sq · inv_tau`.
 pub(super) struct Term<'a, T> {
     pub log_a: &'a [T],
     pub log_b: &'a [T],
-    pub columns: &'a [T],
     pub sq: &'a [T],
     pub stride: usize,
     pub first: usize,
@@ -90,6 +95,7 @@ fn exact_lse<T: Real>(l: impl Iterator<Item = T> + Clone) -> T {
 }
 
 /// `v ← exp(v − top)` with `top` the largest `v` (`0` when all are `−∞`); returns `top`.
+#[inline(always)]
 fn exp_shifted<T: Real>(v: &mut [T]) -> T {
     let top = shift_of(v.iter().fold(T::neg_infinity(), |a, x| a.max(*x)));
     v.iter_mut().for_each(|x| *x -= top);
@@ -99,6 +105,7 @@ fn exp_shifted<T: Real>(v: &mut [T]) -> T {
 
 /// The column factors `exp(g_j − β_j − t)` into `factors`, a zero-weight column (`β = g = −∞`)
 /// weighing nothing; returns `t`.
+#[inline(always)]
 fn column_factors<T: Real>(g: &[T], beta: &[T], factors: &mut [T]) -> T {
     for ((o, gj), b) in factors.iter_mut().zip(g).zip(beta) {
         *o = if *b == T::neg_infinity() {
@@ -111,6 +118,7 @@ fn column_factors<T: Real>(g: &[T], beta: &[T], factors: &mut [T]) -> T {
 }
 
 /// `E_ij = exp(ℓ_ij + β_j − h_i)` with `h_i` the row's largest (`n × m`).
+#[inline(always)]
 fn build<T: Real>(logits: &[T], beta: &[T], e: &mut [T], h: &mut [T]) {
     let m = beta.len();
     for (i, hi) in h.iter_mut().enumerate() {
@@ -125,14 +133,15 @@ fn build<T: Real>(logits: &[T], beta: &[T], e: &mut [T], h: &mut [T]) {
     T::exp_in_place(e);
 }
 
-/// Adds `bar(X → block)` (`N × D`) of the term into `bar` with sign `sign`, and returns the
-/// iterations and the final marginal error.
+/// Writes `sign` times the term's row-normalised plan into its block of `coeff` (`N` rows of
+/// stride `stride`, from column `first`: `bar(X → block)` is then that block times the block's
+/// columns), and returns the iterations and the final marginal error.
+#[inline(always)]
 pub(super) fn transport<T: Real>(
     t: &Term<'_, T>,
     stop: Stop,
-    dim: usize,
     s: &mut LoopScratch<T>,
-    bar: &mut [T],
+    coeff: &mut [T],
     sign: T,
 ) -> Result<(usize, f64)> {
     let (n, m) = (t.log_a.len(), t.log_b.len());
@@ -154,6 +163,9 @@ pub(super) fn transport<T: Real>(
     build(logits, beta, e, h);
     let (f, g) = (sized(&mut s.f, n), sized(&mut s.g, m));
     g.copy_from_slice(t.log_b);
+    // The column weights, exponentiated once for every iteration's error.
+    let b = sized(&mut s.b, m);
+    b.iter_mut().zip(t.log_b).for_each(|(o, l)| *o = l.exp());
     let (phi, psi) = (sized(&mut s.phi, m), sized(&mut s.psi, n));
     let (row_sum, col_sum) = (sized(&mut s.row_sum, n), sized(&mut s.col_sum, m));
     let tiny = |len: usize| T::min_positive_value() / T::epsilon() * T::of(len as f64);
@@ -175,8 +187,11 @@ pub(super) fn transport<T: Real>(
                 *sum = lane_dot(&e[i * m..(i + 1) * m], phi);
             }
         }
+        let row_ln = sized(&mut s.row_ln, n);
+        row_ln.copy_from_slice(row_sum);
+        T::ln_in_place(row_ln);
         for i in 0..n {
-            f[i] = scaling(t.log_a[i], h[i] + top + row_sum[i].ln());
+            f[i] = scaling(t.log_a[i], h[i] + top + row_ln[i]);
         }
         // Columns: c_j = LSE_i(f_i + ℓ_ij), and the error of (f, g).
         psi.iter_mut()
@@ -188,16 +203,27 @@ pub(super) fn transport<T: Real>(
             let (row, w) = (&e[i * m..(i + 1) * m], psi[i]);
             col_sum.iter_mut().zip(row).for_each(|(c, v)| *c += *v * w);
         }
-        let mut error = 0.0f64;
+        let col_ln = sized(&mut s.col_ln, m);
+        col_ln.copy_from_slice(col_sum);
+        T::ln_in_place(col_ln);
         for j in 0..m {
-            let c = if col_sum[j] >= col_floor && beta[j] != T::neg_infinity() {
-                -beta[j] + top_rows + col_sum[j].ln()
+            col_sum[j] = if col_sum[j] >= col_floor && beta[j] != T::neg_infinity() {
+                -beta[j] + top_rows + col_ln[j]
             } else {
                 exact_lse((0..n).map(|i| f[i] + logits[i * m + j]))
             };
-            col_sum[j] = c;
-            error += ((g[j] + c).exp() - t.log_b[j].exp()).abs().as_f64();
         }
+        let marginal = sized(&mut s.marginal, m);
+        marginal
+            .iter_mut()
+            .zip(g.iter().zip(col_sum.iter()))
+            .for_each(|(o, (gj, c))| *o = *gj + *c);
+        T::exp_in_place(marginal);
+        let error: f64 = marginal
+            .iter()
+            .zip(b.iter())
+            .map(|(v, b)| (*v - *b).abs().as_f64())
+            .sum();
         if error <= stop.tol || last {
             break error;
         }
@@ -214,20 +240,11 @@ pub(super) fn transport<T: Real>(
     }
     // The row-normalised plan of the final g (the last row pass's): E_ij φ_j / Σ_j E_ij φ_j.
     for i in 0..n {
-        let row = &mut e[i * m..(i + 1) * m];
-        let w = sign / row_sum[i];
-        row.iter_mut()
-            .zip(phi.iter())
-            .for_each(|(v, p)| *v *= *p * w);
+        let (row, w) = (&e[i * m..(i + 1) * m], sign / row_sum[i]);
+        let out = &mut coeff[i * t.stride + t.first..i * t.stride + t.first + m];
+        for ((o, v), p) in out.iter_mut().zip(row).zip(phi.iter()) {
+            *o = *v * (*p * w);
+        }
     }
-    matmul(
-        bar,
-        dim,
-        true,
-        View::new(e, n, m),
-        View::new(t.columns, m, dim),
-        false,
-        T::one(),
-    );
     Ok((iterations, error))
 }
