@@ -19,6 +19,7 @@
 //! `f64` blocks from `D = 16` (the Gram path) ask for the wide copy: 12.0/12.6 ms against
 //! 7.9/7.6 ms at `D = 64` with it, while at `D = 2` it measured about 20 % slower.
 
+#[cfg(target_arch = "x86_64")]
 use super::has_avx2_fma;
 #[cfg(target_arch = "x86_64")]
 use std::sync::OnceLock;
