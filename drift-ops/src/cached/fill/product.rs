@@ -155,37 +155,49 @@ fn near_zero_factor<T: Real>(dim: usize) -> f64 {
 /// `out = a · b[cols]ᵀ` for `a` (`rows × dim`) and the rows `cols` of `b` (`· × dim`), both
 /// row-major, `out` row-major `rows × cols.len()` (its length): `faer`'s matrix product,
 /// single-threaded (the fill parallelises over blocks).
+// `&Vec`, not slices: `Any` downcasts only sized types.
+#[allow(clippy::ptr_arg)]
 fn products<T: Real>(out: &mut Vec<T>, a: &Vec<T>, b: &Vec<T>, cols: Range<usize>, dim: usize) {
     // `faer` is generic over its own scalar trait, which `Real` does not imply: `Real` is `f32` or
-    // `f64`, so the owned buffers are viewed as one of the two.
+    // `f64` in this workspace, so the owned buffers are viewed as one of the two.
     let any_out = out as &mut dyn Any;
-    if let Some(out) = any_out.downcast_mut::<Vec<f32>>() {
-        product_of(
-            out,
-            cast::<T, f32>(a),
-            &cast::<T, f32>(b)[cols.start * dim..cols.end * dim],
-            dim,
-            1.0,
-        );
-    } else if let Some(out) = any_out.downcast_mut::<Vec<f64>>() {
-        product_of(
-            out,
-            cast::<T, f64>(a),
-            &cast::<T, f64>(b)[cols.start * dim..cols.end * dim],
-            dim,
-            1.0,
-        );
-    } else {
-        unreachable!("Real is f32 or f64")
+    let b_cols = cols.start * dim..cols.end * dim;
+    if let (Some(out), Some(a), Some(b)) = (
+        any_out.downcast_mut::<Vec<f32>>(),
+        cast::<T, f32>(a),
+        cast::<T, f32>(b),
+    ) {
+        return product_of(out, a, &b[b_cols], dim, 1.0);
+    }
+    let any_out = out as &mut dyn Any;
+    if let (Some(out), Some(a), Some(b)) = (
+        any_out.downcast_mut::<Vec<f64>>(),
+        cast::<T, f64>(a),
+        cast::<T, f64>(b),
+    ) {
+        return product_of(out, a, &b[b_cols], dim, 1.0);
+    }
+    // Another `Real` type: the dot products one by one.
+    let b = &b[b_cols];
+    for (o, (i, j)) in out
+        .iter_mut()
+        .zip((0..a.len() / dim).flat_map(|i| (0..b.len() / dim).map(move |j| (i, j))))
+    {
+        *o = a[i * dim..][..dim]
+            .iter()
+            .zip(&b[j * dim..][..dim])
+            .fold(T::zero(), |s, (p, q)| s + *p * *q);
     }
 }
 
-fn cast<T: Real, F: 'static>(v: &Vec<T>) -> &Vec<F> {
-    (v as &dyn Any)
-        .downcast_ref()
-        .expect("the output's type is the inputs' type")
+/// `v` as a `Vec<F>` when `F` is `T`.
+#[allow(clippy::ptr_arg)]
+fn cast<T: Real, F: 'static>(v: &Vec<T>) -> Option<&Vec<F>> {
+    (v as &dyn Any).downcast_ref()
 }
 
+/// `out = one · a · bᵀ` (`a` row-major `rows × dim`, `b` row-major `cols × dim`, `out` row-major
+/// `rows × cols`) on `faer`.
 fn product_of<F: faer::traits::ComplexField + Copy>(
     out: &mut [F],
     a: &[F],
