@@ -16,8 +16,9 @@ use std::any::Any;
 use std::ops::Range;
 
 /// Columns per matrix product: a block's products (at most [`MAX_PRODUCT_ROWS`] rows by this many
-/// columns, 256 KiB in `f32`) stay in cache for the expansion that follows. 512 measured faster
-/// than 256, 1024 or all columns at once (`f32`, `D = 1024`, see [`product_rows`]).
+/// columns, 256 KiB in `f32`) stay in cache for the expansion that follows. With 128 rows at
+/// `f32`, `N = M = D = 1024` (2 threads, best of three runs): 30.3 ms in tiles of 512 columns,
+/// 32.3 in tiles of 1024, 38.3 with all columns in one product.
 const COL_TILE: usize = 512;
 /// The most rows per block of the product form.
 const MAX_PRODUCT_ROWS: usize = 128;
