@@ -7,7 +7,8 @@
 //!
 //! - `pair_pass/<fused|cached>/<row|col>/<f32|f64>/n<N>_d<D>`: one potential-weighted
 //!   log-sum-exp pass (Gaussian kernel), rows or columns; the cached one excludes the fill;
-//! - `pair_fill/<f32|f64>/n<N>_d<D>`: computing the cached matrix once;
+//! - `pair_fill/<f32|f64>/n<N>_d<D>`: computing the cached matrix once, also at
+//!   `D ∈ {16, 256, 1024}` (the matrix-product form from `D = 16` on);
 //! - `sinkhorn_drift_20/<fused|cached>/<f32|f64>/n<N>_d<D>`: the Sinkhorn drift with exactly 20
 //!   iterations (tolerance 0) per term, fill included, with the process-wide budget set to 0
 //!   (fused) or 1 GiB (cached).
@@ -103,6 +104,23 @@ fn passes<T: Real>(c: &mut Criterion) {
                 });
             }
             group.finish();
+        }
+    }
+}
+
+/// The fill at the dimensions of both distance forms: direct below `GRAM_MIN_DIM` (16), a matrix
+/// product from there on.
+fn fills<T: Real>(c: &mut Criterion) {
+    let p = precision_name::<T>();
+    for n in [1024, 4096] {
+        for d in [2, 16, 64, 256, 1024] {
+            let (x, y) = (cloud::<T>(1, n, d, 0.0), cloud::<T>(2, n, d, 0.5));
+            let set = PairSet {
+                rows: &x,
+                cols: &y,
+                kernel: &Gaussian,
+                mask_diagonal: false,
+            };
             let mut group = configured(c, "pair_fill", 2, (n * n) as u64);
             group.bench_function(BenchmarkId::from_parameter(format!("{p}/n{n}_d{d}")), |b| {
                 b.iter(|| black_box(CachedPairs::new(set).unwrap()))
@@ -191,6 +209,8 @@ fn all(c: &mut Criterion) {
     tile_skipping(c);
     passes::<f32>(c);
     passes::<f64>(c);
+    fills::<f32>(c);
+    fills::<f64>(c);
     sinkhorn_drift::<f32>(c);
     sinkhorn_drift::<f64>(c);
 }

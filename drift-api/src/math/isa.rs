@@ -18,7 +18,25 @@
 //! lane sums, the Gram path's register blocks), so `f32` work stays on AVX2; the fused pass's
 //! `f64` blocks from `D = 16` (the Gram path) ask for the wide copy: 12.0/12.6 ms against
 //! 7.9/7.6 ms at `D = 64` with it, while at `D = 2` it measured about 20 % slower.
+//!
+//! ## Architectures
+//!
+//! - x86-64: the baseline copy is SSE2 (four `f32` lanes, no fused multiply-add); the AVX2+FMA
+//!   copy where the CPU has both; the AVX-512 copy for work that asks for it.
+//! - aarch64: NEON is part of the baseline target, so the baseline copy, the only one compiled
+//!   there, runs in NEON registers (four `f32` or two `f64` lanes), with separate multiplies and
+//!   adds (`FMA` is false: [`super::has_avx2_fma`] is false off x86-64, and Rust does not contract
+//!   a multiply and an add on its own). Checked by `cargo check --release --target
+//!   aarch64-unknown-linux-gnu -p drift-api -p drift-ops -p drift-bench` and by the assembly of
+//!   drift-ops (`cargo rustc --release --target aarch64-unknown-linux-gnu -p drift-ops --lib --
+//!   --emit asm`): the fused row pass's block loop (Gram tiles, kernel map, `exp`) is `fmul`,
+//!   `fadd`, `fsub` and `fmaxnm` on `v*.4s` (`f32`) and `v*.2d` (`f64`); `fmla` appears only in
+//!   `faer`'s kernels. Fused multiply-adds are baseline on aarch64 too: reaching them means
+//!   running `run::<true>()` there, which needs `has_avx2_fma` to become "the fused copy runs"
+//!   (callers pick their norms' and tiles' copy with it, and must keep agreeing).
+//! - Elsewhere: the baseline copy, whatever the target's vectors are.
 
+#[cfg(target_arch = "x86_64")]
 use super::has_avx2_fma;
 #[cfg(target_arch = "x86_64")]
 use std::sync::OnceLock;
