@@ -107,6 +107,7 @@ pub trait Kernel: Send + Sync + std::fmt::Debug {
 impl<'k> dyn Kernel + 'k {
     /// [`Kernel::log_weight_f32`] or [`Kernel::log_weight_f64`], whichever `T` is: the call generic
     /// code makes.
+    #[inline]
     pub fn log_weight<T: Real>(&self, sq_dist: &mut [T], tau: T) {
         match (Tile { sq_dist, tau }).tagged() {
             ByPrecision::F32(t) => self.log_weight_f32(t.sq_dist, t.tau),

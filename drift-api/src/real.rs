@@ -154,6 +154,7 @@ pub trait Tagged<T: Real>: Sized {
     /// The kind this value is the `T` form of.
     type Kind: PerPrecision<Of<T> = Self>;
     /// This value, tagged with its precision.
+    #[inline(always)]
     fn tagged(self) -> ByPrecision<Self::Kind> {
         T::tag::<Self::Kind>(self)
     }
@@ -185,9 +186,11 @@ impl Real for f32 {
     fn as_f64(self) -> f64 {
         self as f64
     }
+    #[inline(always)]
     fn tag<K: PerPrecision>(value: K::Of<Self>) -> ByPrecision<K> {
         ByPrecision::F32(value)
     }
+    #[inline(always)]
     fn untag<K: PerPrecision>(tagged: ByPrecision<K>) -> Option<K::Of<Self>> {
         match tagged {
             ByPrecision::F32(v) => Some(v),
@@ -204,9 +207,11 @@ impl Real for f64 {
     fn as_f64(self) -> f64 {
         self
     }
+    #[inline(always)]
     fn tag<K: PerPrecision>(value: K::Of<Self>) -> ByPrecision<K> {
         ByPrecision::F64(value)
     }
+    #[inline(always)]
     fn untag<K: PerPrecision>(tagged: ByPrecision<K>) -> Option<K::Of<Self>> {
         match tagged {
             ByPrecision::F64(v) => Some(v),

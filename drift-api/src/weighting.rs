@@ -110,6 +110,7 @@ pub trait Weighting: Send + Sync + std::fmt::Debug {
 impl<'w> dyn Weighting + 'w {
     /// [`Weighting::alphas_f32`] or [`Weighting::alphas_f64`], whichever `T` is: the call generic
     /// code makes. (The answer is converted through `f64`, which is exact.)
+    #[inline]
     pub fn alphas<T: Real>(&self, row: RowSides<T>) -> (T, T) {
         let (plus, minus) = match row.tagged() {
             ByPrecision::F32(row) => {
