@@ -108,34 +108,39 @@ fn a_killed_rank_ends_the_job_within_a_minute() {
     eprintln!("a killed rank ended the job in {took:?}");
 }
 
-#[test]
-fn a_rank_that_hangs_before_the_work_is_named_after_the_deadline() {
-    if !have_mpirun() {
-        return;
-    }
-    let dir = scratch("mpi-late");
+/// `mpirun -np 4 apply` of the official loss on a small batch with the variables `env` (which
+/// make a rank late), in a scratch folder named `name`: what it printed, how long it took, and
+/// where it was to write the field.
+fn late_rank(name: &str, env: [&str; 2]) -> (std::process::Output, Duration, std::path::PathBuf) {
+    let dir = scratch(name);
     let x = batch_file(&dir, "x.npy", (8, 16), 0.0, false);
     let y = batch_file(&dir, "y.npy", (8, 16), 0.5, false);
     let op = dir.join("op.ron");
     std::fs::write(&op, r#"{"deng_official": ()}"#).unwrap();
     let out = dir.join("v.npy");
     let args = apply_args(&op, &x, &y, &["--out", s(&out)]);
-    // Rank 2 sleeps 30 s before the agreement; the others give up after 3 s.
     let clock = Instant::now();
     let output = Command::new("mpirun")
         .args(["--allow-run-as-root", "--oversubscribe", "-np", RANKS])
-        .args([
-            "-x",
-            "DRIFT_MPI_TIMEOUT_S=3",
-            "-x",
-            "DRIFT_MPI_TEST_DELAY_RANK=2:30",
-        ])
+        .args(["-x", env[0], "-x", env[1]])
         .arg(BIN)
         .args(&args)
         .env("RAYON_NUM_THREADS", "1")
         .output()
         .unwrap();
-    let took = clock.elapsed();
+    (output, clock.elapsed(), out)
+}
+
+#[test]
+fn a_rank_that_hangs_before_the_work_is_named_after_the_deadline() {
+    if !have_mpirun() {
+        return;
+    }
+    // Rank 2 sleeps 30 s before the agreement; the others give up after 3 s.
+    let (output, took, out) = late_rank(
+        "mpi-late",
+        ["DRIFT_MPI_TIMEOUT_S=3", "DRIFT_MPI_TEST_DELAY_RANK=2:30"],
+    );
     let (stdout, stderr) = text(&output);
     assert!(!output.status.success(), "{stdout}\n{stderr}");
     assert!(
@@ -161,29 +166,11 @@ fn a_rank_that_hangs_in_the_middle_of_the_work_ends_the_job_after_the_wait_limit
     if !have_mpirun() {
         return;
     }
-    let dir = scratch("mpi-stall");
-    let x = batch_file(&dir, "x.npy", (8, 16), 0.0, false);
-    let y = batch_file(&dir, "y.npy", (8, 16), 0.5, false);
-    let op = dir.join("op.ron");
-    std::fs::write(&op, r#"{"deng_official": ()}"#).unwrap();
-    let out = dir.join("v.npy");
-    let args = apply_args(&op, &x, &y, &["--out", s(&out)]);
     // Rank 2 stalls 60 s after the agreement; the others wait at most 3 s in a collective.
-    let clock = Instant::now();
-    let output = Command::new("mpirun")
-        .args(["--allow-run-as-root", "--oversubscribe", "-np", RANKS])
-        .args([
-            "-x",
-            "DRIFT_MPI_WAIT_S=3",
-            "-x",
-            "DRIFT_MPI_TEST_STALL_RANK=2:60",
-        ])
-        .arg(BIN)
-        .args(&args)
-        .env("RAYON_NUM_THREADS", "1")
-        .output()
-        .unwrap();
-    let took = clock.elapsed();
+    let (output, took, out) = late_rank(
+        "mpi-stall",
+        ["DRIFT_MPI_WAIT_S=3", "DRIFT_MPI_TEST_STALL_RANK=2:60"],
+    );
     let (stdout, stderr) = text(&output);
     assert!(!output.status.success(), "{stdout}\n{stderr}");
     assert!(
