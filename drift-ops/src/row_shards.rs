@@ -12,6 +12,10 @@
 //! tolerance stop of a Sinkhorn loop included), so the collective calls match, and every process
 //! ends with the field of the whole problem, equal to one process's to rounding.
 //!
+//! It splits one problem: every process must make the same collective calls in the same order, so
+//! a batch (whose problems run in parallel, each with its own passes) is split by problems instead
+//! (`drift_api::batch`, with the collective completing its batch-wide statistics).
+//!
 //! A share of the self problem (`mask_diagonal`: rows `s..e` against all of `X`) is three
 //! reductions, against the columns before the share, the share itself (square, masked) and after
 //! it, merged as log-sum-exp states: `lse = LSE_k lse_k` and `disp = Σ_k exp(lse_k − lse) disp_k`.
