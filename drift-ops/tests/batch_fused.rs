@@ -6,8 +6,6 @@
 
 mod fused_support;
 
-use drift_api::batch::{problem_by_problem, BatchProblem};
-use drift_api::kit::SingleProcess;
 use drift_api::{
     apply_drift, operator_from_str, BatchReport, Context, DriftError, DriftOperator, DriftProblem,
     Negatives, PointCloud, Real,
@@ -357,19 +355,7 @@ fn the_fused_sinkhorn_path_reports_iterations_and_unconverged_problems() {
             let op = operator_from_str(&text, "t").unwrap();
             let (_, fast) = batched(op.as_ref(), &b);
             assert!(fast.fused, "{text}");
-            let mut out = vec![0.0; b.field_len()];
-            let slow = problem_by_problem(
-                op.as_ref(),
-                drift_api::BatchJob::F64(BatchProblem {
-                    backend: &CpuBackend,
-                    batch: &b,
-                    context: &Context::default(),
-                    out: &mut out,
-                    scale: 1.0,
-                    collective: &SingleProcess,
-                }),
-            )
-            .unwrap();
+            let (_, slow) = per_problem_with_report(op.as_ref(), &b);
             assert_eq!(fast.per_problem.len(), 4, "{text}");
             assert_eq!(fast.unconverged(), slow.unconverged(), "{text}");
             let total = |r: &BatchReport| -> usize {

@@ -5,10 +5,7 @@
 
 mod fused_support;
 
-use drift_api::batch::{problem_by_problem, BatchProblem};
-use drift_api::kit::SingleProcess;
-use drift_api::{operator_from_str, Context, Precision, Real};
-use drift_ops::CpuBackend;
+use drift_api::{operator_from_str, Precision, Real};
 use fused_support::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -135,19 +132,7 @@ fn the_fused_path_is_taken_exactly_where_the_default_keeps_f32() {
             let text = format!(r#"{{"{leaf}": (temperature: {tau}, kernel: {{"gaussian": ()}})}}"#);
             let op = operator_from_str(&text, "t").unwrap();
             let (_, fast) = batched(op.as_ref(), &b);
-            let mut out = vec![0.0f32; b.field_len()];
-            let slow = problem_by_problem(
-                op.as_ref(),
-                drift_api::BatchJob::F32(BatchProblem {
-                    backend: &CpuBackend,
-                    batch: &b,
-                    context: &Context::default(),
-                    out: &mut out,
-                    scale: 1.0,
-                    collective: &SingleProcess,
-                }),
-            )
-            .unwrap();
+            let (_, slow) = per_problem_with_report(op.as_ref(), &b);
             let native = slow
                 .per_problem
                 .iter()

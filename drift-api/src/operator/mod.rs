@@ -67,6 +67,18 @@ impl Context {
         }
     }
 
+    /// Checks the temperature factor (finite and positive): what every problem's check makes.
+    pub fn check(&self) -> Result<()> {
+        let factor = self.temperature_factor;
+        if !(factor.is_finite() && factor > 0.0) {
+            return Err(DriftError::InvalidTemperature {
+                what: "context.temperature_factor".into(),
+                value: factor,
+            });
+        }
+        Ok(())
+    }
+
     /// This context for problem `index` of a batch ([`Context::problem`]).
     pub fn for_problem(self, index: usize) -> Self {
         Context {
@@ -214,14 +226,7 @@ impl<T: Real> DriftProblem<'_, T> {
             self.x.check_same_dim(neg.points)?;
             check_param("negatives.weight", neg.weight, neg.weight >= 0.0, ">= 0")?;
         }
-        let factor = self.context.temperature_factor;
-        if !(factor.is_finite() && factor > 0.0) {
-            return Err(DriftError::InvalidTemperature {
-                what: "context.temperature_factor".into(),
-                value: factor,
-            });
-        }
-        Ok(())
+        self.context.check()
     }
 }
 

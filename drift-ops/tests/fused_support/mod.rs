@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use drift_api::batch::{apply_drift_batch, problem_by_problem, BatchProblem};
-use drift_api::kit::{BatchSets, ProblemBatch, SingleProcess, Tagged};
+use drift_api::kit::{BatchSets, ProblemBatch, Tagged};
 use drift_api::{BatchReport, Context, DriftOperator, Real};
 use drift_ops::CpuBackend;
 use rand::rngs::StdRng;
@@ -135,31 +135,24 @@ impl<T: Real> Flat<T> {
 
 pub fn batched<T: Real>(op: &dyn DriftOperator, b: &ProblemBatch<'_, T>) -> (Vec<T>, BatchReport) {
     let mut out = vec![T::zero(); b.field_len()];
-    let report = apply_drift_batch(
-        op,
-        BatchProblem {
-            backend: &CpuBackend,
-            batch: b,
-            context: &Context::default(),
-            out: &mut out,
-            scale: T::one(),
-            collective: &SingleProcess,
-        },
-    )
-    .unwrap();
+    let context = Context::default();
+    let report =
+        apply_drift_batch(op, BatchProblem::new(&CpuBackend, b, &context, &mut out)).unwrap();
+    (out, report)
+}
+
+/// The per-problem default's field and report (what the fused paths must equal).
+pub fn per_problem_with_report<T: Real>(
+    op: &dyn DriftOperator,
+    b: &ProblemBatch<'_, T>,
+) -> (Vec<T>, BatchReport) {
+    let mut out = vec![T::zero(); b.field_len()];
+    let context = Context::default();
+    let p = BatchProblem::new(&CpuBackend, b, &context, &mut out);
+    let report = problem_by_problem(op, p.tagged()).unwrap();
     (out, report)
 }
 
 pub fn per_problem<T: Real>(op: &dyn DriftOperator, b: &ProblemBatch<'_, T>) -> Vec<T> {
-    let mut out = vec![T::zero(); b.field_len()];
-    let p = BatchProblem {
-        backend: &CpuBackend,
-        batch: b,
-        context: &Context::default(),
-        out: &mut out,
-        scale: T::one(),
-        collective: &SingleProcess,
-    };
-    problem_by_problem(op, p.tagged()).unwrap();
-    out
+    per_problem_with_report(op, b).0
 }

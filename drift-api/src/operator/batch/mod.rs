@@ -99,14 +99,7 @@ impl<'a, T: Real> BatchProblem<'a, T> {
             });
         }
         crate::check_param("scale", self.scale.as_f64(), true, "real")?;
-        let factor = self.context.temperature_factor;
-        if !(factor.is_finite() && factor > 0.0) {
-            return Err(DriftError::InvalidTemperature {
-                what: "context.temperature_factor".into(),
-                value: factor,
-            });
-        }
-        Ok(())
+        self.context.check()
     }
 
     /// The output split per problem.
