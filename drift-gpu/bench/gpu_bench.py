@@ -48,6 +48,11 @@ CASES = [
     ("sinkhorn_drift", 16384, 16384, 64, 2 * 20 + 3),
     ("reduction", 1_000_000, 1_000_000, 3, 1),
     ("sinkhorn_divergence", 1_000_000, 1_000_000, 3, 3 * (2 * 20 + 1)),
+    # The official loss on a batch (the training workload): N = B problems of 64 generated samples
+    # against 16 negatives and M positives, one batched call; drift's side only (n/a elsewhere).
+    ("official", 256, 128, 256, math.nan),
+    ("official", 2048, 128, 16, math.nan),
+    ("official", 32, 128, 2048, math.nan),
 ]
 
 

@@ -6,12 +6,15 @@
 //!
 //! Cases: `reduction` (one fused row pass with mean displacements, Gaussian), `deng_alg2`,
 //! `one_sided`, `sinkhorn_drift` (20 Sinkhorn iterations, no early stop) and
-//! `sinkhorn_divergence` (20 iterations), each built from its RON text. Points are f32, uniform
+//! `sinkhorn_divergence` (20 iterations), each built from its RON text, and `official`: the
+//! official loss (`deng_official`) on a batch of `n` problems of 64 generated samples against 16
+//! negatives and `m` positives (the training workload; one batched call). Points are f32, uniform
 //! in the unit cube (X) and shifted by 0.1 (Y), temperature 0.1 · D. Prints one JSON line: the
 //! case, sizes, the backend and device, the median and minimum seconds over `repeats` timed runs
 //! after one warm-up (which also compiles the CUDA modules).
 
-use drift_api::kit::{reduce, Backend, Displacement, RowReduction};
+use drift_api::batch::{apply_drift_batch, BatchProblem};
+use drift_api::kit::{reduce, Backend, BatchSets, Displacement, ProblemBatch, RowReduction};
 use drift_api::{operator_from_str, Context, PointCloud};
 use std::time::Instant;
 
@@ -49,7 +52,7 @@ fn ron(case: &str, tau: f64) -> Option<String> {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: gpu_bench <reduction|deng_alg2|one_sided|sinkhorn_drift|sinkhorn_divergence> <n> <m> <dim> <repeats> [cpu|cuda]";
+    let usage = "usage: gpu_bench <reduction|deng_alg2|one_sided|sinkhorn_drift|sinkhorn_divergence|official> <n> <m> <dim> <repeats> [cpu|cuda]";
     if args.len() < 5 {
         eprintln!("{usage}");
         std::process::exit(2);
@@ -74,10 +77,40 @@ fn main() {
     };
     // Point sets copied to the device, per timed run (one per set and evaluation when resident).
     let uploads = || gpu.as_ref().map_or(0, |g| g.point_uploads());
+    let context = Context::default();
+    if case == "official" {
+        // n problems: 64 generated samples, 16 negatives and m positives each.
+        let (gen, neg) = (64, 16);
+        let (x, y, z) = (
+            cloud("x", n * gen, dim, 0.0, 1),
+            cloud("y", n * m, dim, 0.1, 2),
+            cloud("negatives", n * neg, dim, 0.05, 3),
+        );
+        let op = operator_from_str(r#"{"deng_official": ()}"#, "<gpu_bench>").expect("official");
+        let batch = ProblemBatch::new(dense("x", &x, n, gen), dense("y", &y, n, m))
+            .and_then(|b| b.with_negatives(dense("negatives", &z, n, neg)))
+            .expect("batch");
+        let mut out = vec![0f32; batch.field_len()];
+        let run = || {
+            apply_drift_batch(
+                op.as_ref(),
+                BatchProblem::new(backend, &batch, &context, &mut out),
+            )
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+        };
+        return report(
+            case,
+            (n, m, dim),
+            repeats,
+            (backend, &device),
+            run,
+            &uploads,
+        );
+    }
     let x = cloud("x", n, dim, 0.0, 1);
     let y = cloud("y", m, dim, 0.1, 2);
     let tau = 0.1 * dim as f64;
-    let context = Context::default();
     let run: Box<dyn Fn() -> Result<(), String>> = if case == "reduction" {
         Box::new(|| {
             let (mut lse, mut disp) = (vec![0f32; n], vec![0f32; n * dim]);
@@ -113,6 +146,36 @@ fn main() {
                 .map_err(|e| e.to_string())
         })
     };
+    report(
+        case,
+        (n, m, dim),
+        repeats,
+        (backend, &device),
+        run,
+        &uploads,
+    );
+}
+
+/// `problems` sets of `points` points each, from `cloud`.
+fn dense<'a>(
+    what: &str,
+    cloud: &'a PointCloud<f32>,
+    problems: usize,
+    points: usize,
+) -> BatchSets<'a, f32> {
+    BatchSets::dense(what, cloud.data(), problems, points, cloud.dim()).expect("batch sets")
+}
+
+/// Runs `run` once to warm up (compiling the CUDA modules), then `repeats` timed runs, and prints
+/// the JSON line.
+fn report(
+    case: &str,
+    (n, m, dim): (usize, usize, usize),
+    repeats: usize,
+    (backend, device): (&dyn Backend, &str),
+    mut run: impl FnMut() -> Result<(), String>,
+    uploads: &dyn Fn() -> usize,
+) {
     if let Err(e) = run() {
         eprintln!("gpu_bench: {case}: {e}");
         std::process::exit(1);

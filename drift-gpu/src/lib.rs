@@ -40,6 +40,12 @@
 //! unroll); log-sum-exp, mean displacement (from the row or from an origin), unit displacement,
 //! masked diagonal and column potentials, in `f32` and `f64`. Memory is `O((N + M)·D)`.
 //!
+//! `src/official.cu` ([`official_source`]): the official loss's batched passes
+//! (`drift_api::kit::OfficialStages`), one thread block per problem (and temperature): distances and
+//! the scale's sums, the coefficients of every temperature (row and column softmaxes by warp and by
+//! thread), `G_R = C t − (Σ_j C_ij) x_i` with `Σ G_R²`, and the weighted sum; the batch-wide
+//! statistics between them are the caller's.
+//!
 //! ## Testing without a GPU
 //!
 //! `ci.sh` installs NVRTC from the Python package index (`nvidia-cuda-nvrtc-cu12`) into a virtual
@@ -72,6 +78,9 @@ pub use tensor_cores::{
 mod scaling_source;
 pub use scaling_source::{scaling_source, SCALING_STAGES, SCALING_TEMPLATE};
 
+mod official_source;
+pub use official_source::{official_source, OFFICIAL_STAGES, OFFICIAL_TEMPLATE, OFFICIAL_THREADS};
+
 mod sliced_source;
 pub use sliced_source::{sliced_source, SLICED_SCAN_THREADS, SLICED_STAGES, SLICED_TEMPLATE};
 
@@ -84,8 +93,8 @@ pub use cuda::CudaBackend;
 mod nvrtc;
 #[cfg(feature = "cuda")]
 pub use nvrtc::{
-    compile_ptx, compile_ptx_with, compile_scaling_ptx, compile_sliced_ptx, compile_source,
-    nvrtc_available,
+    compile_official_ptx, compile_ptx, compile_ptx_with, compile_scaling_ptx, compile_sliced_ptx,
+    compile_source, nvrtc_available,
 };
 
 mod nccl;

@@ -108,6 +108,18 @@ pub fn compile_sliced_ptx(precision: Precision, arch: &str) -> Result<String> {
     )
 }
 
+/// Compiles the official loss's batched passes for points of `precision` to PTX for `arch`,
+/// checking that every entry point is there.
+pub fn compile_official_ptx(precision: Precision, arch: &str) -> Result<String> {
+    let source = crate::official_source::official_source(precision);
+    compile_stages(
+        &source,
+        &crate::official_source::OFFICIAL_STAGES,
+        precision,
+        arch,
+    )
+}
+
 /// Compiles the Sinkhorn scaling updates for potentials of `precision` to PTX for `arch`,
 /// checking that every entry point is there.
 pub fn compile_scaling_ptx(precision: Precision, arch: &str) -> Result<String> {

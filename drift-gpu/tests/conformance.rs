@@ -69,6 +69,13 @@ fn cuda_backend_sliced_wasserstein_conforms() {
 }
 
 #[test]
+fn cuda_backend_official_batches_match_the_cpu_stages() {
+    if let Some(gpu) = cuda_or_skip("official") {
+        assert_none(common::run_official_suite(&gpu));
+    }
+}
+
+#[test]
 fn cuda_backend_names_a_kernel_it_cannot_run() {
     let Some(gpu) = cuda_or_skip("cuda_backend_names_a_kernel_it_cannot_run") else {
         return;

@@ -7,8 +7,8 @@
 // The conformance suite's user kernel with a CUDA expression.
 use drift_api::{DriftError, Kernel, Precision};
 use drift_gpu::{
-    compile_ptx, compile_scaling_ptx, compile_sliced_ptx, entry_point, nvrtc_available,
-    stage_entry, SCALING_STAGES, SLICED_STAGES,
+    compile_official_ptx, compile_ptx, compile_scaling_ptx, compile_sliced_ptx, entry_point,
+    nvrtc_available, stage_entry, OFFICIAL_STAGES, SCALING_STAGES, SLICED_STAGES,
 };
 use drift_ops::conformance::Cauchy;
 use drift_ops::{Gaussian, InverseMultiquadric, Laplace, LogDistance};
@@ -189,6 +189,18 @@ fn the_sinkhorn_scaling_updates_compile_for_every_target_and_precision() {
 fn the_sliced_wasserstein_stages_compile_for_every_target_and_precision() {
     if nvrtc_or_skip("ptx") {
         check_stages("sliced", compile_sliced_ptx, &SLICED_STAGES, &[]);
+    }
+}
+
+#[test]
+fn the_official_loss_passes_compile_for_every_target_and_precision() {
+    if nvrtc_or_skip("ptx") {
+        check_stages(
+            "official",
+            compile_official_ptx,
+            &OFFICIAL_STAGES,
+            &["shfl.sync"],
+        );
     }
 }
 

@@ -2,6 +2,7 @@
 
 use crate::error::{DriftError, Result};
 use crate::kernel::Kernel;
+use crate::kit::official::{OfficialJob, Stages};
 use crate::kit::pairs::{PairSet, Prepared};
 use crate::kit::resident::{ResidentBody, ResidentSets};
 use crate::kit::sliced::SlicedJob;
@@ -137,6 +138,27 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     fn sliced_wasserstein_f64(&self, job: SlicedJob<'_, f64>) -> Option<Result<Vec<f64>>> {
         let _ = job;
         None
+    }
+
+    /// Takes the passes of the official loss on a batch in single precision ([`OfficialJob`]):
+    /// `Ok(Some(stages))` when this backend runs them itself, `Ok(None)` (the default) when it
+    /// leaves them to the operator's CPU code; see
+    /// [`official_stages_on`](crate::kit::official_stages_on).
+    fn official_stages_f32<'a>(
+        &'a self,
+        job: OfficialJob<'a, f32>,
+    ) -> Result<Option<Stages<'a, f32>>> {
+        let _ = job;
+        Ok(None)
+    }
+
+    /// [`official_stages_f32`](Backend::official_stages_f32) in double precision.
+    fn official_stages_f64<'a>(
+        &'a self,
+        job: OfficialJob<'a, f64>,
+    ) -> Result<Option<Stages<'a, f64>>> {
+        let _ = job;
+        Ok(None)
     }
 
     /// Runs `body` (one drift evaluation) once, with `sets` kept where this backend computes: a

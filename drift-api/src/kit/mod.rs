@@ -9,6 +9,7 @@
 
 pub mod backend;
 pub mod batch;
+pub mod official;
 pub mod pair_sets;
 pub mod pairs;
 pub mod precision;
@@ -25,6 +26,7 @@ pub use backend::{
     RowReduction,
 };
 pub use batch::{BatchSets, Collective, ProblemBatch, Reduction, SingleProcess};
+pub use official::{official_stages_on, OfficialConstants, OfficialJob, OfficialStages, Stages};
 pub use pair_sets::{PairSets, PairSource};
 pub use pairs::{
     prepare_pairs, sweep_in_two_passes, FusedPairs, PairDisplacement, PairPath, PairSet,

@@ -3,6 +3,7 @@
 
 mod check;
 mod launch;
+mod official;
 mod pairs;
 mod scaling;
 mod sliced;
@@ -14,8 +15,8 @@ use cudarc::driver::{
 };
 use drift_api::kit::pairs::Prepared;
 use drift_api::kit::{
-    Backend, PairSet, ReductionJob, ResidentBody, ResidentMap, ResidentSets, RowReduction,
-    SlicedJob,
+    Backend, OfficialJob, PairSet, ReductionJob, ResidentBody, ResidentMap, ResidentSets,
+    RowReduction, SlicedJob, Stages,
 };
 use drift_api::{DriftError, PointCloud, Precision, Real, Result};
 use std::collections::HashMap;
@@ -67,6 +68,8 @@ pub struct CudaBackend {
     sliced: Mutex<HashMap<Precision, Arc<sliced::SlicedFunctions>>>,
     /// The Sinkhorn scaling updates, per precision (compiled once).
     scaling: Mutex<HashMap<Precision, Arc<scaling::ScalingFunctions>>>,
+    /// The official loss's batched passes, per precision (compiled once).
+    official: Mutex<HashMap<Precision, Arc<official::OfficialFunctions>>>,
     /// The tensor-core option of the f32 reduction (off by default).
     tensor_cores: crate::TensorCores,
     /// The point sets of the open residency scopes, on the device.
@@ -137,6 +140,7 @@ impl CudaBackend {
             modules: Mutex::new(HashMap::new()),
             sliced: Mutex::new(HashMap::new()),
             scaling: Mutex::new(HashMap::new()),
+            official: Mutex::new(HashMap::new()),
             tensor_cores: crate::TensorCores::Off,
             resident_f32: ResidentMap::new(),
             resident_f64: ResidentMap::new(),
@@ -253,6 +257,20 @@ impl CudaBackend {
             precision,
             source,
             scaling::ScalingFunctions::load,
+        )
+    }
+
+    /// The official loss's batched passes for points of `precision`, compiled on first use.
+    pub(crate) fn official_functions(
+        &self,
+        precision: Precision,
+    ) -> Result<Arc<official::OfficialFunctions>> {
+        let source = crate::official_source::official_source;
+        self.stages(
+            &self.official,
+            precision,
+            source,
+            official::OfficialFunctions::load,
         )
     }
 
@@ -375,6 +393,23 @@ impl Backend for CudaBackend {
     /// then moves only the potentials and the results.
     fn prepare_pairs_f64<'a>(&'a self, set: PairSet<'a, f64>) -> Result<Option<Prepared<'a, f64>>> {
         Ok(Some(Box::new(pairs::DevicePairs::new(self, set)?)))
+    }
+
+    /// The official loss's passes on the device (`official.cu`), one block per problem (an
+    /// empty batch is left to the host).
+    fn official_stages_f32<'a>(
+        &'a self,
+        job: OfficialJob<'a, f32>,
+    ) -> Result<Option<Stages<'a, f32>>> {
+        official::stages(self, job)
+    }
+
+    /// The official loss's passes on the device (`official.cu`), one block per problem.
+    fn official_stages_f64<'a>(
+        &'a self,
+        job: OfficialJob<'a, f64>,
+    ) -> Result<Option<Stages<'a, f64>>> {
+        official::stages(self, job)
     }
 
     /// Uploads each set once for the evaluation; the copies are freed when it returns.

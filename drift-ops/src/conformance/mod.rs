@@ -22,11 +22,13 @@
 
 mod cases;
 mod checks;
+mod official;
 mod reference;
 mod sliced;
 
 pub use cases::{cases, Case, Cauchy, CpuOnly};
 pub use checks::{check_case, check_errors, check_prepared};
+pub use official::run_official_suite;
 pub use reference::{compare_field, compare_lse, reference, tolerance, uniform};
 pub use sliced::{
     check_sliced, check_sliced_transport, run_sliced_suite, sliced_cases, SlicedCase,

@@ -105,6 +105,7 @@ impl DengOfficial {
         let factor = p.context.temperature_factor;
         let taus: Vec<f64> = self.temperatures.iter().map(|t| t * factor).collect();
         let outcome = official_field(
+            p.backend,
             p.batch,
             p.out,
             p.scale,
