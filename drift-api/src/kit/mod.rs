@@ -26,7 +26,9 @@ pub use backend::{
     RowReduction,
 };
 pub use batch::{BatchSets, Collective, ProblemBatch, Reduction, SingleProcess};
-pub use official::{official_stages_on, OfficialConstants, OfficialJob, OfficialStages, Stages};
+pub use official::{
+    official_stages_on, OfficialConstants, OfficialJob, OfficialStages, SoftmaxFloors, Stages,
+};
 pub use pair_sets::{PairSets, PairSource};
 pub use pairs::{
     prepare_pairs, sweep_in_two_passes, FusedPairs, PairDisplacement, PairPath, PairSet,

@@ -38,6 +38,44 @@ pub struct OfficialConstants {
     pub norm_floor: f64,
 }
 
+impl OfficialConstants {
+    /// The floors of the softmax passes in precision `T`, which every backend's passes use alike.
+    ///
+    /// No subnormal numbers: they cost a micro-code assist per operation on x86 (the official
+    /// code runs with them flushed to zero). Exponents stop where a term is below 2⁻²³ (f32) of
+    /// the smallest normal number divided by the row's or column's length: a sum that holds its
+    /// largest term, 1, cannot see it. Each softmax factor stops at the floor (when the floor is
+    /// positive, a factor below it makes the product floored anyway: the same result), else at
+    /// the root of the smallest normal number. The passes take exponentials of half the logits,
+    /// so the floors are halved exponents and roots.
+    pub fn softmax_floors<T: Real>(&self) -> SoftmaxFloors<T> {
+        let floor = T::of(self.affinity_floor);
+        let lowest = T::min_positive_value().ln() + T::of(16.0);
+        let tiny = if self.affinity_floor > 0.0 {
+            floor
+        } else {
+            T::min_positive_value().sqrt()
+        };
+        SoftmaxFloors {
+            lowest_half: lowest * T::of(0.5),
+            root_tiny: tiny.sqrt(),
+            root_floor: floor.sqrt(),
+        }
+    }
+}
+
+/// The floors of the official loss's softmax passes ([`OfficialConstants::softmax_floors`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SoftmaxFloors<T> {
+    /// The least exponent of half a logit: `(ln(min positive) + 16) / 2`.
+    pub lowest_half: T,
+    /// The least softmax factor: the root of the affinity floor (or of the smallest normal
+    /// number without one).
+    pub root_tiny: T,
+    /// The root of the affinity floor: the least joint affinity.
+    pub root_floor: T,
+}
+
 /// One evaluation of the official loss's passes on a batch (see the module's documentation).
 #[derive(Debug)]
 pub struct OfficialJob<'a, T> {

@@ -7,7 +7,7 @@
 use super::{driver_error, CudaBackend, DeviceReal};
 use crate::official_source::OFFICIAL_THREADS;
 use cudarc::driver::{CudaFunction, CudaSlice, CudaStream, LaunchConfig, PushKernelArg};
-use drift_api::kit::{OfficialJob, OfficialStages, ProblemBatch};
+use drift_api::kit::{OfficialJob, OfficialStages, ProblemBatch, SoftmaxFloors};
 use drift_api::{DriftError, Real, Result};
 use std::sync::Arc;
 
@@ -255,14 +255,11 @@ impl<T: DeviceReal> OfficialStages<T> for DeviceOfficial<'_, T> {
             .iter()
             .map(|t| -T::of(0.5) / T::of(*t))
             .collect();
-        let floor = T::of(k.affinity_floor);
-        let lowest = T::min_positive_value().ln() + T::of(16.0);
-        let tiny = if k.affinity_floor > 0.0 {
-            floor
-        } else {
-            T::min_positive_value().sqrt()
-        };
-        let (lowest_half, root_tiny, root_floor) = (lowest * T::of(0.5), tiny.sqrt(), floor.sqrt());
+        let SoftmaxFloors {
+            lowest_half,
+            root_tiny,
+            root_floor,
+        } = k.softmax_floors::<T>();
         let mask = T::of(k.self_mask);
         let up = "upload of the official loss's scales";
         let s = self.stream.clone();

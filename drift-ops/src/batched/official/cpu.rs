@@ -12,7 +12,7 @@ use crate::batched::lanes::{
 use crate::batched::problem::{centred_targets, Problem};
 use crate::dense::{matmul, View};
 use drift_api::batch::split_per_problem;
-use drift_api::kit::{OfficialConstants, OfficialStages, ProblemBatch};
+use drift_api::kit::{OfficialConstants, OfficialStages, ProblemBatch, SoftmaxFloors};
 use drift_api::{Real, Result};
 use rayon::prelude::*;
 
@@ -93,26 +93,17 @@ fn forces_body<T: Real>(
         logits[i * m + i] += mask;
     }
     let split = p.n + p.n_neg;
-    let floor = T::of(k.affinity_floor);
-    // No subnormal numbers: they cost a micro-code assist per operation on x86 (the official
-    // code runs with them flushed to zero). Exponents stop where a term is below 2⁻²³ (f32) of
-    // the smallest normal number divided by the row's or column's length: a sum that holds its
-    // largest term, 1, cannot see it. Each softmax factor stops at the floor (when the floor is
-    // positive, a factor below it makes the product floored anyway: the same result), else at
-    // the root of the smallest normal number.
-    let lowest = T::min_positive_value().ln() + T::of(16.0);
-    let tiny = if k.affinity_floor > 0.0 {
-        floor
-    } else {
-        T::min_positive_value().sqrt()
-    };
+    let SoftmaxFloors {
+        lowest_half,
+        root_tiny,
+        root_floor,
+    } = k.softmax_floors::<T>();
     let coeff = sized(&mut s.coeff, temperatures.len() * nm);
     let row = sized(&mut s.row, nm);
     let col = sized(&mut s.col, nm);
     // A = sqrt(max(p_row p_col, floor)) = max(sqrt(p_row) sqrt(p_col), sqrt(floor)): the passes
     // take the exponentials of half the logits, whose squares sum to the softmaxes' normalisers,
     // so that no entry needs a square root.
-    let (lowest_half, root_tiny, root_floor) = (lowest * T::of(0.5), tiny.sqrt(), floor.sqrt());
     for (r, &tau) in temperatures.iter().enumerate() {
         let half = -T::of(0.5) / tau;
         // Row softmax: over the targets of each generated sample.
