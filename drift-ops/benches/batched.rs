@@ -17,8 +17,10 @@
 //!   per-problem statistics (so both compute the same field):
 //!   `sinkhorn` is `feature_scale` of `multi_temperature` (0.02, 0.05, 0.2) of `sinkhorn_drift`
 //!   (Gaussian, τ = 1, 10 iterations) against a second generated batch of 64 given as the
-//!   negatives (unweighted); `one_sided` and `deng_alg2` are `multi_temperature` of `feature_scale`
-//!   of the operator at τ = 1 with the 16 weighted negatives.
+//!   negatives (unweighted), `sinkhorn_particles` the same against the particles themselves (no
+//!   negatives: the symmetric loop); `one_sided`, `deng_alg2`, `sinkhorn_proxy` and `mmd` (Gaussian) are
+//!   `multi_temperature` of `feature_scale` of the operator at τ = 1 with the 16 weighted
+//!   negatives.
 //!
 //! Throughput "elem/s" is kernel pairs per second: `Σ_b N_b · M_b` per evaluation.
 //!
@@ -114,6 +116,12 @@ fn bench_path(
         .with_negatives(negatives)
         .unwrap();
     let mut out = vec![0.0f32; batch.field_len()];
+    if fused {
+        // The path measured is the fused one.
+        let context = Context::default();
+        let problem = BatchProblem::new(&CpuBackend, &batch, &context, &mut out);
+        assert!(apply_drift_batch(op, problem).unwrap().fused, "{group}");
+    }
     let mut g = c.benchmark_group(group);
     g.sampling_mode(SamplingMode::Flat)
         .sample_size(10)
@@ -178,6 +186,7 @@ fn batched(c: &mut Criterion) {
 /// The fused batched paths against the per-problem default.
 fn fused(c: &mut Criterion) {
     let sinkhorn = r#"{"feature_scale": (operator: {"multi_temperature": (operator: {"sinkhorn_drift": (temperature: 1.0, sinkhorn: (max_iters: 10, tol: 0.0), self_transport: Negatives)}, over: Problem)}, over: Problem)}"#;
+    let particles = sinkhorn.replace("self_transport: Negatives", "self_transport: Particles");
     let composed = |leaf: &str| {
         format!(
             r#"{{"multi_temperature": (operator: {{"feature_scale": (operator: {{"{leaf}": (temperature: 1.0)}})}}, over: Problem)}}"#
@@ -187,11 +196,14 @@ fn fused(c: &mut Criterion) {
         ("sinkhorn", sinkhorn.to_string(), 64, 1.0),
         ("one_sided", composed("one_sided"), NEGATIVES, 2.0),
         ("deng_alg2", composed("deng_alg2"), NEGATIVES, 2.0),
+        ("sinkhorn_proxy", composed("sinkhorn_proxy"), NEGATIVES, 2.0),
+        ("mmd", composed("mmd"), NEGATIVES, 2.0),
+        ("sinkhorn_particles", particles, 0, 1.0),
     ];
     for (family, text, negatives, weight) in families {
         let op = operator_from_str(&text, "bench").unwrap();
         for (b, dim) in [(256, 16), (256, 256), (32, 2048)] {
-            if family == "sinkhorn" && dim > 256 {
+            if matches!(family, "sinkhorn" | "sinkhorn_particles") && dim > 256 {
                 continue;
             }
             let d = data_with(&[(b, 64, 128)], dim, negatives, weight);

@@ -49,6 +49,9 @@ fn trees(temps: &str) -> Vec<String> {
         r#"{"one_sided": (temperature: 1.0, kernel: {"gaussian": ()}, mask_self: false)}"#,
         r#"{"deng_alg2": (temperature: 1.0)}"#,
         r#"{"sinkhorn_drift": (temperature: 1.0, sinkhorn: (max_iters: 8, tol: 0.0), self_transport: Negatives)}"#,
+        r#"{"sinkhorn_proxy": (temperature: 1.0, mask_self: true)}"#,
+        r#"{"mmd": (temperature: 1.0)}"#,
+        r#"{"sinkhorn_drift": (temperature: 1.0, sinkhorn: (max_iters: 8, tol: 0.0), self_transport: Particles)}"#,
     ];
     let mut trees = Vec::new();
     for leaf in leaves {
