@@ -121,6 +121,7 @@ struct Plan<'a, T> {
 impl<T: Real> Plan<'_, T> {
     /// Writes `work_ij = exp(g_j + ℓ_ij − top_i)` over the range and `scales_i = exp(f_i + top_i)`,
     /// so that `A_ij = scales_i · work_ij` there; `s.rel_a`, `s.rel_b` hold the relative weights.
+    #[inline(always)]
     fn write(&self, s: &mut ProxyScratch<T>, work: &mut [T], scales: &mut [T]) {
         let (n, cols, range) = (s.rel_a.len(), self.cols, self.range.clone());
         let half = T::of(0.5);
@@ -171,6 +172,7 @@ impl<T: Real> Plan<'_, T> {
 
     /// `work_ij = exp(w_j + ℓ_ij − top_i)` over the range, with `top_i` the row's largest (into
     /// `tops`; `0` for a row of `−∞`), so that `LSE_j(w_j + ℓ_ij) = top_i + ln Σ_j work_ij`.
+    #[inline(always)]
     fn row_exponentials(&self, w: &[T], work: &mut [T], tops: &mut [T]) {
         let (cols, range) = (self.cols, self.range.clone());
         for (i, top) in tops.iter_mut().enumerate() {
@@ -188,6 +190,7 @@ impl<T: Real> Plan<'_, T> {
     }
 
     /// `exp` over the range of the first `n` rows (one call when it spans whole rows).
+    #[inline(always)]
     fn exp_range(&self, work: &mut [T], n: usize) {
         let (cols, range) = (self.cols, self.range.clone());
         if range.len() == cols {
