@@ -15,7 +15,8 @@ use drift_api::{CouplingReport, Real, Result};
 /// One temperature's coefficients `C` (`N × columns`) of one problem into `coeff`, such that its
 /// field (`N × D`, data units) is `C · columns` ([`Prepared::fields`]): `shape` is
 /// `(N, M, columns, D)`, `kd` the kernel distances to the columns, `inv_tau` `1/τ` in their units,
-/// `gain` the leaf's factor in data units (MMD's gradient scale).
+/// `gain` the leaf's factor in data units (MMD's gradient scale). Returns whether the leaf wrote
+/// a factor per row into `row_scale` (`N`) by which the product's rows are to be multiplied.
 #[inline(always)]
 fn coefficients_body<T: Real>(
     leaf: Leaf,
@@ -23,9 +24,9 @@ fn coefficients_body<T: Real>(
     kd: &[T],
     (n, m, stride, _): (usize, usize, usize, usize),
     (inv_tau, gain): (T, T),
-    coeff: &mut [T],
+    (coeff, row_scale): (&mut [T], &mut [T]),
     couplings: &mut Vec<CouplingReport>,
-) -> Result<()> {
+) -> Result<bool> {
     match leaf {
         Leaf::Sinkhorn {
             max_iters,
@@ -97,10 +98,11 @@ fn coefficients_body<T: Real>(
                 inv: inv_tau,
                 gain,
             };
-            mmd_coefficients(&term, n, coeff);
+            mmd_coefficients(&term, n, coeff, row_scale);
+            return Ok(true);
         }
     }
-    Ok(())
+    Ok(false)
 }
 
 with_avx2_copy! {
@@ -112,9 +114,9 @@ with_avx2_copy! {
         kd: &[T],
         shape: (usize, usize, usize, usize),
         scales: (T, T),
-        coeff: &mut [T],
+        out: (&mut [T], &mut [T]),
         couplings: &mut Vec<CouplingReport>
-    ) -> Result<()>
+    ) -> Result<bool>
 }
 
 /// Every temperature's coefficients of one problem, stacked: `R` blocks of `N × columns`.
@@ -144,18 +146,22 @@ impl<T: Real> Prepared<T> {
     ) -> Result<()> {
         let (n, _, stride, dim) = t.shape;
         let rows = n * t.inv_taus.len();
-        let mut coeff = std::mem::take(&mut self.coeff);
+        let (mut coeff, mut row_scales) = (
+            std::mem::take(&mut self.coeff),
+            std::mem::take(&mut self.row_scales),
+        );
         let c = sized(&mut coeff, rows * stride);
-        let mut outcome = Ok(());
-        for ((block, inv_tau), gain) in c.chunks_exact_mut(n * stride).zip(t.inv_taus).zip(t.gains)
-        {
+        let r = sized(&mut row_scales, rows);
+        let mut outcome = Ok(false);
+        let blocks = c.chunks_exact_mut(n * stride).zip(r.chunks_exact_mut(n));
+        for ((out, inv_tau), gain) in blocks.zip(t.inv_taus).zip(t.gains) {
             let scales = (*inv_tau, *gain);
-            outcome = leaf_coefficients(t.leaf, self, t.kd, t.shape, scales, block, couplings);
+            outcome = leaf_coefficients(t.leaf, self, t.kd, t.shape, scales, out, couplings);
             if outcome.is_err() {
                 break;
             }
         }
-        if outcome.is_ok() {
+        if let Ok(scaled) = outcome {
             matmul(
                 g,
                 dim,
@@ -165,8 +171,13 @@ impl<T: Real> Prepared<T> {
                 false,
                 T::one(),
             );
+            if scaled {
+                for (row, scale) in g.chunks_exact_mut(dim).zip(r.iter()) {
+                    row.iter_mut().for_each(|v| *v *= *scale);
+                }
+            }
         }
-        self.coeff = coeff;
-        outcome
+        (self.coeff, self.row_scales) = (coeff, row_scales);
+        outcome.map(|_| ())
     }
 }

@@ -56,6 +56,8 @@ pub(super) struct Prepared<T> {
     pub(super) terms: LoopScratch<T>,
     /// Every temperature's coefficients, stacked.
     pub(super) coeff: Vec<T>,
+    /// Per temperature and row, the factor of the product's row (the leaves that scale rows).
+    pub(super) row_scales: Vec<T>,
     pub(super) proxy: ProxyScratch<T>,
     /// The targets' weights `b_j` in f64 (the scale's sums).
     weights: Vec<f64>,

@@ -44,12 +44,12 @@ pub(super) struct ProxyScratch<T> {
     logits: Vec<T>,
     rel_a: Vec<T>,
     rel_b: Vec<T>,
+    /// `f` per plan and row (`plans × N`).
     f: Vec<T>,
     g: Vec<T>,
     top: Vec<T>,
-    /// `exp(f_i + top_i)` of the plan over `Y` (or over every column) and over the rest.
-    plus: Vec<T>,
-    minus: Vec<T>,
+    /// `exp(f_i + top_i)` per plan and row (`plans × N`): `A_ij = scales_i · work_ij`.
+    scales: Vec<T>,
 }
 
 /// Count of finite log-weights: the points with mass.
@@ -58,147 +58,124 @@ fn support<T: Real>(log_w: &[T]) -> f64 {
 }
 
 /// Writes the coefficients `[A⁺ m⁻ | −A⁻ m⁺]` (`N × (M + N + K)`) of `V` into `work`.
+///
+/// Every pass runs over the whole `N × columns` block at once (one exponential call each), the
+/// plans differing only in their rows' shifts and sums (per plan) and their relative column
+/// weights.
 #[inline(always)]
 pub(super) fn proxy_coefficients<T: Real>(
     t: &ProxyTerm<'_, T>,
     s: &mut ProxyScratch<T>,
     work: &mut [T],
 ) {
-    let (n, cols) = (t.log_a.len(), t.log_w.len());
-    let mut logit_buffer = std::mem::take(&mut s.logits);
-    let logits = sized(&mut logit_buffer, n * cols);
-    logits_into(t.kd, cols, None, t.inv, t.mask_self.then_some(t.m), logits);
+    let (n, cols, m) = (t.log_a.len(), t.log_w.len(), t.m);
+    let (joint_plan, split_plans) = (0..cols, [0..m, m..cols]);
+    let plans: &[Range<usize>] = match t.joint {
+        true => std::slice::from_ref(&joint_plan),
+        false => &split_plans,
+    };
+    let logits = sized(&mut s.logits, n * cols);
+    logits_into(t.kd, cols, None, t.inv, t.mask_self.then_some(m), logits);
     let log_n = T::of(support(t.log_a).ln());
     s.rel_a.clear();
     s.rel_a.extend(t.log_a.iter().map(|l| *l + log_n));
-    let ranges = match t.joint {
-        true => [0..cols, 0..0],
-        false => [0..t.m, t.m..cols],
-    };
-    // The self plan of X alone: the general path's symmetric coupling (g = f).
-    let symmetric = !t.joint && cols == t.m + n;
-    let mut sides = [std::mem::take(&mut s.plus), std::mem::take(&mut s.minus)];
-    for (range, scales) in ranges.into_iter().zip(&mut sides) {
-        if range.is_empty() {
-            continue;
-        }
-        let log_w = &t.log_w[range.clone()];
+    s.rel_b.clear();
+    for plan in plans {
+        let log_w = &t.log_w[plan.clone()];
         let log_m = T::of(support(log_w).ln());
-        s.rel_b.clear();
         s.rel_b.extend(log_w.iter().map(|l| *l + log_m));
-        let plan = Plan {
-            logits,
-            cols,
-            range: range.clone(),
-            symmetric: symmetric && range.start > 0,
-        };
-        plan.write(s, work, sized(scales, n));
     }
-    let [plus, minus] = &sides;
+    let half = T::of(0.5);
+    // f_i = ½ (ã_i − LSE_j(b̃_j + ℓ_ij)) per plan.
+    let f = sized(&mut s.f, plans.len() * n);
+    row_exponentials(logits, plans, &s.rel_b, work, f);
+    for (k, plan) in plans.iter().enumerate() {
+        for i in 0..n {
+            let sum = lane_sum(&work[i * cols + plan.start..i * cols + plan.end]);
+            f[k * n + i] = half * scaling(s.rel_a[i], f[k * n + i] + sum.ln());
+        }
+    }
+    // g_j = ½ (b̃_j − LSE_i(ã_i + ℓ_ij)), each column in its own plan.
+    let top = sized(&mut s.top, cols);
+    top.fill(T::neg_infinity());
+    for i in 0..n {
+        let (src, dst) = (
+            &logits[i * cols..(i + 1) * cols],
+            &mut work[i * cols..(i + 1) * cols],
+        );
+        for ((o, l), c) in dst.iter_mut().zip(src).zip(top.iter_mut()) {
+            *o = *l + s.rel_a[i];
+            *c = c.max(*o);
+        }
+    }
+    top.iter_mut().for_each(|v| *v = shift_of(*v));
+    for i in 0..n {
+        let dst = &mut work[i * cols..(i + 1) * cols];
+        dst.iter_mut().zip(top.iter()).for_each(|(v, c)| *v -= *c);
+    }
+    T::exp_in_place(&mut work[..n * cols]);
+    let g = sized(&mut s.g, cols);
+    g.fill(T::zero());
+    for i in 0..n {
+        let src = &work[i * cols..(i + 1) * cols];
+        g.iter_mut().zip(src).for_each(|(c, v)| *c += *v);
+    }
+    for ((gj, c), b) in g.iter_mut().zip(top.iter()).zip(&s.rel_b) {
+        *gj = half * scaling(*b, *c + gj.ln());
+    }
+    // The self plan of X alone (the split proxy without negatives): the same points and weights
+    // on both sides, whose column potentials are the rows' (the general path's symmetric
+    // coupling).
+    if !t.joint && cols == m + n {
+        g[m..].copy_from_slice(&f[n..2 * n]);
+    }
+    // A_ij = exp(f_i + top_i) · exp(g_j + ℓ_ij − top_i), then the coefficients.
+    let scales = sized(&mut s.scales, plans.len() * n);
+    row_exponentials(logits, plans, g, work, scales);
+    scales
+        .iter_mut()
+        .zip(f.iter())
+        .for_each(|(v, fi)| *v = (*fi + *v).exp());
     for i in 0..n {
         let row = &mut work[i * cols..(i + 1) * cols];
-        let (sp, sm) = (plus[i], if t.joint { plus[i] } else { minus[i] });
-        let (a_plus, a_minus) = row.split_at_mut(t.m);
+        let (sp, sm) = (scales[i], scales[(plans.len() - 1) * n + i]);
+        let (a_plus, a_minus) = row.split_at_mut(m);
         let (m_plus, m_minus) = (lane_sum(a_plus) * sp, lane_sum(a_minus) * sm);
         let (c_plus, c_minus) = (sp * m_minus, -sm * m_plus);
         a_plus.iter_mut().for_each(|v| *v *= c_plus);
         a_minus.iter_mut().for_each(|v| *v *= c_minus);
     }
-    [s.plus, s.minus] = sides;
-    s.logits = logit_buffer;
 }
 
-/// The proxy plan of one range of columns.
-struct Plan<'a, T> {
-    /// `ℓ_ij`, `N × cols`.
-    logits: &'a [T],
-    cols: usize,
-    range: Range<usize>,
-    /// The rows and the range's columns are the same points with the same weights.
-    symmetric: bool,
-}
-
-impl<T: Real> Plan<'_, T> {
-    /// Writes `work_ij = exp(g_j + ℓ_ij − top_i)` over the range and `scales_i = exp(f_i + top_i)`,
-    /// so that `A_ij = scales_i · work_ij` there; `s.rel_a`, `s.rel_b` hold the relative weights.
-    #[inline(always)]
-    fn write(&self, s: &mut ProxyScratch<T>, work: &mut [T], scales: &mut [T]) {
-        let (n, cols, range) = (s.rel_a.len(), self.cols, self.range.clone());
-        let half = T::of(0.5);
-        // f_i = ½ (ã_i − LSE_j(b̃_j + ℓ_ij)).
-        let f = sized(&mut s.f, n);
-        self.row_exponentials(&s.rel_b, work, f);
-        for (i, fi) in f.iter_mut().enumerate() {
-            let lse = *fi + lane_sum(&work[i * cols + range.start..i * cols + range.end]).ln();
-            *fi = half * scaling(s.rel_a[i], lse);
-        }
-        // g_j = ½ (b̃_j − LSE_i(ã_i + ℓ_ij)).
-        let g = sized(&mut s.g, range.len());
-        if self.symmetric {
-            g.copy_from_slice(f);
-        } else {
-            let top = sized(&mut s.top, range.len());
-            top.fill(T::neg_infinity());
-            for i in 0..n {
-                let at = i * cols + range.start..i * cols + range.end;
-                let (src, dst) = (&self.logits[at.clone()], &mut work[at]);
-                for ((o, l), c) in dst.iter_mut().zip(src).zip(top.iter_mut()) {
-                    *o = *l + s.rel_a[i];
-                    *c = c.max(*o);
-                }
-            }
-            top.iter_mut().for_each(|v| *v = shift_of(*v));
-            for i in 0..n {
-                let dst = &mut work[i * cols + range.start..i * cols + range.end];
-                dst.iter_mut().zip(top.iter()).for_each(|(v, c)| *v -= *c);
-            }
-            self.exp_range(work, n);
-            g.fill(T::zero());
-            for i in 0..n {
-                let src = &work[i * cols + range.start..i * cols + range.end];
-                g.iter_mut().zip(src).for_each(|(c, v)| *c += *v);
-            }
-            for ((gj, c), b) in g.iter_mut().zip(top.iter()).zip(&s.rel_b) {
-                *gj = half * scaling(*b, *c + gj.ln());
-            }
-        }
-        // A_ij = exp(f_i + top_i) · exp(g_j + ℓ_ij − top_i).
-        self.row_exponentials(g, work, scales);
-        scales
-            .iter_mut()
-            .zip(f.iter())
-            .for_each(|(v, fi)| *v = (*fi + *v).exp());
-    }
-
-    /// `work_ij = exp(w_j + ℓ_ij − top_i)` over the range, with `top_i` the row's largest (into
-    /// `tops`; `0` for a row of `−∞`), so that `LSE_j(w_j + ℓ_ij) = top_i + ln Σ_j work_ij`.
-    #[inline(always)]
-    fn row_exponentials(&self, w: &[T], work: &mut [T], tops: &mut [T]) {
-        let (cols, range) = (self.cols, self.range.clone());
-        for (i, top) in tops.iter_mut().enumerate() {
-            let at = i * cols + range.start..i * cols + range.end;
-            let (src, dst) = (&self.logits[at.clone()], &mut work[at]);
+/// `work_ij = exp(w_j + ℓ_ij − top_i)` with `top_i` the largest of row `i` within each plan's
+/// columns (into `tops`, plan after plan; `0` for a row of `−∞`), so that within a plan
+/// `LSE_j(w_j + ℓ_ij) = top_i + ln Σ_j work_ij`.
+#[inline(always)]
+fn row_exponentials<T: Real>(
+    logits: &[T],
+    plans: &[Range<usize>],
+    w: &[T],
+    work: &mut [T],
+    tops: &mut [T],
+) {
+    let cols = w.len();
+    let n = logits.len() / cols.max(1);
+    for i in 0..n {
+        let (src, dst) = (
+            &logits[i * cols..(i + 1) * cols],
+            &mut work[i * cols..(i + 1) * cols],
+        );
+        for (k, plan) in plans.iter().enumerate() {
+            let (src, dst, w) = (&src[plan.clone()], &mut dst[plan.clone()], &w[plan.clone()]);
             let mut largest = T::neg_infinity();
             for ((o, l), wj) in dst.iter_mut().zip(src).zip(w) {
                 *o = *l + *wj;
                 largest = largest.max(*o);
             }
-            *top = shift_of(largest);
-            dst.iter_mut().for_each(|v| *v -= *top);
-        }
-        self.exp_range(work, tops.len());
-    }
-
-    /// `exp` over the range of the first `n` rows (one call when it spans whole rows).
-    #[inline(always)]
-    fn exp_range(&self, work: &mut [T], n: usize) {
-        let (cols, range) = (self.cols, self.range.clone());
-        if range.len() == cols {
-            T::exp_in_place(&mut work[..n * cols]);
-        } else {
-            for i in 0..n {
-                T::exp_in_place(&mut work[i * cols + range.start..i * cols + range.end]);
-            }
+            let top = shift_of(largest);
+            tops[k * n + i] = top;
+            dst.iter_mut().for_each(|v| *v -= top);
         }
     }
+    T::exp_in_place(&mut work[..n * cols]);
 }
