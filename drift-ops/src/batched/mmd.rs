@@ -54,7 +54,7 @@ pub(super) fn mmd_coefficients<T: Real>(
         row.iter_mut().for_each(|v| *v -= top);
         *scale = t.gain * top.exp();
     }
-    T::exp_in_place(p);
+    T::exp_nonpositive_in_place(p);
     for (i, row) in p.chunks_exact_mut(cols).enumerate() {
         let (plus, minus) = row.split_at_mut(t.m);
         minus.iter_mut().for_each(|v| *v = -*v);

@@ -45,7 +45,7 @@ pub(super) fn one_sided_coefficients<T: Real>(t: &OneSidedTerm<'_, T>, n: usize,
             block.iter_mut().for_each(|v| *v -= shift);
         }
     }
-    T::exp_in_place(p);
+    T::exp_nonpositive_in_place(p);
     for row in p.chunks_exact_mut(cols) {
         let (plus, minus) = row.split_at_mut(t.m);
         let inv_plus = T::one() / lane_sum(plus);

@@ -113,7 +113,7 @@ pub(super) fn proxy_coefficients<T: Real>(
         let dst = &mut work[i * cols..(i + 1) * cols];
         dst.iter_mut().zip(top.iter()).for_each(|(v, c)| *v -= *c);
     }
-    T::exp_in_place(&mut work[..n * cols]);
+    T::exp_nonpositive_in_place(&mut work[..n * cols]);
     let g = sized(&mut s.g, cols);
     g.fill(T::zero());
     for i in 0..n {
@@ -177,5 +177,5 @@ fn row_exponentials<T: Real>(
             dst.iter_mut().for_each(|v| *v -= top);
         }
     }
-    T::exp_in_place(&mut work[..n * cols]);
+    T::exp_nonpositive_in_place(&mut work[..n * cols]);
 }

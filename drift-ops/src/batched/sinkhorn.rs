@@ -106,7 +106,7 @@ fn exact_lse<T: Real>(l: impl Iterator<Item = T> + Clone) -> T {
 fn exp_shifted<T: Real>(v: &mut [T]) -> T {
     let top = shift_of(v.iter().fold(T::neg_infinity(), |a, x| a.max(*x)));
     v.iter_mut().for_each(|x| *x -= top);
-    T::exp_in_place(v);
+    T::exp_nonpositive_in_place(v);
     top
 }
 
@@ -137,7 +137,7 @@ fn build<T: Real>(logits: &[T], beta: &[T], e: &mut [T], h: &mut [T]) {
         *hi = shift_of(dst.iter().fold(T::neg_infinity(), |a, v| a.max(*v)));
         dst.iter_mut().for_each(|v| *v -= *hi);
     }
-    T::exp_in_place(e);
+    T::exp_nonpositive_in_place(e);
 }
 
 /// `Σ_j |exp(g_j + c_j) − b_j|`, the marginal error of the potential `g` whose log-sums are `c`
