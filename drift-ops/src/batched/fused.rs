@@ -1,5 +1,5 @@
-//! The fused batched path of a leaf drift with `feature_scale` / `multi_temperature` around it
-//! ([`super::plan`]): per problem the squared distances are computed once and shared by every
+//! The fused batched path of a leaf drift with `feature_scale` / `multi_temperature` / `guidance`
+//! around it ([`super::plan`]; guidance reweights the negatives first): per problem the squared distances are computed once and shared by every
 //! temperature and both terms, while the problem's working set is in cache (one problem per thread
 //! at a time), in parallel over the problems with per-thread scratch.
 //!

@@ -27,8 +27,8 @@ fn log_weights_into<T: Real>(sets: &BatchSets<'_, T>, b: usize, out: &mut Vec<T>
 
 /// One problem's inputs, centred on the data's mean (the Gram-form distances and the products
 /// then lose digits in proportion to the problem's spread, not to its distance from the
-/// origin): rows `x`, columns (`[y; negatives]` for the Sinkhorn drift,
-/// `[y; x; negatives]` for the one-sided drift), and log-weights.
+/// origin): rows `x`, columns (`[y; negatives]` for the Sinkhorn drift against a second batch,
+/// `[y; x; negatives]` for the other leaves), and log-weights.
 #[derive(Default)]
 pub(super) struct Prepared<T> {
     x: Vec<T>,
