@@ -132,8 +132,8 @@ fn a_composed_per_problem_operator_in_f32_splits_too() {
     assert_close(&one, &four, 1e-5);
     // Rank 0 prints the whole batch's problem-by-problem lines, not its own problems'.
     assert_eq!(problem_lines(&split), problem_lines(&single));
-    // The Sinkhorn drift runs problem by problem (its particles form); Algorithm 2 takes the
-    // fused batched path, whose closed-form plan has no per-problem couplings to report.
+    // The Sinkhorn drift reports its couplings problem by problem (on its fused batched path
+    // too); Algorithm 2's closed-form plan has no per-problem couplings to report.
     assert_eq!(problem_lines(&single).len(), 1, "{single}");
 }
 

@@ -7,18 +7,22 @@
 //!   `B × D ∈ {256 × 256, 2048 × 16, 32 × 2048}` (the side-by-side harness's shapes) and one ragged
 //!   batch (`ragged_b320_d64`: 128 problems of 64 generated samples and 128 positives, 128 of 48 and
 //!   96, 64 of 32 and 64).
-//! - `per_problem/…`: `multi_temperature` of `feature_scale` of `deng_alg2`, the composition a
-//!   user wrote before `deng_official`, at `B × D = 256 × 16`: batch-wide statistics over the
-//!   per-problem default of `deng_alg2` (one engine call per problem and temperature, in parallel).
+//! - `per_problem/…`: `multi_temperature` of `feature_scale` of `guidance` of `deng_alg2`, the
+//!   composition a user wrote before `deng_official`, at `B × D = 256 × 16`, batch-wide
+//!   statistics (its name from when it ran the per-problem default of `deng_alg2`; with
+//!   `guidance` recognised inside the fused trees it runs on the fused path).
 //!
 //! - `fused_<family>/{fused,per_problem}_b256_d<D>`: the fused batched paths against the
 //!   per-problem default (every problem through the single-problem call, in parallel) on the same
-//!   operator, `B × D ∈ {256 × 16, 256 × 256, 32 × 2048}` (the last not for `sinkhorn`),
+//!   operator, `B × D ∈ {256 × 16, 256 × 256, 32 × 2048}` (the last not for the Sinkhorn drifts),
 //!   per-problem statistics (so both compute the same field):
 //!   `sinkhorn` is `feature_scale` of `multi_temperature` (0.02, 0.05, 0.2) of `sinkhorn_drift`
 //!   (Gaussian, τ = 1, 10 iterations) against a second generated batch of 64 given as the
-//!   negatives (unweighted); `one_sided` and `deng_alg2` are `multi_temperature` of `feature_scale`
-//!   of the operator at τ = 1 with the 16 weighted negatives.
+//!   negatives (unweighted), `sinkhorn_particles` the same against the particles themselves (no
+//!   negatives: the symmetric loop); `one_sided`, `deng_alg2`, `sinkhorn_proxy` and `mmd`
+//!   (Gaussian) are `multi_temperature` of `feature_scale` of the operator at τ = 1 with the 16
+//!   weighted negatives; `guidance` the same of `guidance` (α = 2, the 16 negatives unweighted) of
+//!   `deng_alg2`.
 //!
 //! Throughput "elem/s" is kernel pairs per second: `Σ_b N_b · M_b` per evaluation.
 //!
@@ -114,6 +118,12 @@ fn bench_path(
         .with_negatives(negatives)
         .unwrap();
     let mut out = vec![0.0f32; batch.field_len()];
+    if fused {
+        // The path measured is the fused one.
+        let context = Context::default();
+        let problem = BatchProblem::new(&CpuBackend, &batch, &context, &mut out);
+        assert!(apply_drift_batch(op, problem).unwrap().fused, "{group}");
+    }
     let mut g = c.benchmark_group(group);
     g.sampling_mode(SamplingMode::Flat)
         .sample_size(10)
@@ -178,20 +188,29 @@ fn batched(c: &mut Criterion) {
 /// The fused batched paths against the per-problem default.
 fn fused(c: &mut Criterion) {
     let sinkhorn = r#"{"feature_scale": (operator: {"multi_temperature": (operator: {"sinkhorn_drift": (temperature: 1.0, sinkhorn: (max_iters: 10, tol: 0.0), self_transport: Negatives)}, over: Problem)}, over: Problem)}"#;
+    let particles = sinkhorn.replace("self_transport: Negatives", "self_transport: Particles");
     let composed = |leaf: &str| {
         format!(
             r#"{{"multi_temperature": (operator: {{"feature_scale": (operator: {{"{leaf}": (temperature: 1.0)}})}}, over: Problem)}}"#
         )
     };
+    let guided = composed("deng_alg2").replace(
+        r#"{"deng_alg2": (temperature: 1.0)}"#,
+        r#"{"guidance": (operator: {"deng_alg2": (temperature: 1.0)}, alpha: 2.0)}"#,
+    );
     let families = [
         ("sinkhorn", sinkhorn.to_string(), 64, 1.0),
         ("one_sided", composed("one_sided"), NEGATIVES, 2.0),
         ("deng_alg2", composed("deng_alg2"), NEGATIVES, 2.0),
+        ("sinkhorn_proxy", composed("sinkhorn_proxy"), NEGATIVES, 2.0),
+        ("mmd", composed("mmd"), NEGATIVES, 2.0),
+        ("sinkhorn_particles", particles, 0, 1.0),
+        ("guidance", guided, NEGATIVES, 1.0),
     ];
     for (family, text, negatives, weight) in families {
         let op = operator_from_str(&text, "bench").unwrap();
         for (b, dim) in [(256, 16), (256, 256), (32, 2048)] {
-            if family == "sinkhorn" && dim > 256 {
+            if matches!(family, "sinkhorn" | "sinkhorn_particles") && dim > 256 {
                 continue;
             }
             let d = data_with(&[(b, 64, 128)], dim, negatives, weight);

@@ -1,8 +1,8 @@
 //! The fused batched paths. The Sinkhorn drift against a second generated batch
 //! (`self_transport: Negatives`): one problem against a dense f64 Sinkhorn written here. The
-//! Sinkhorn and one-sided drifts on the fused path (alone, and inside `feature_scale` /
-//! `multi_temperature`) against the per-problem default over random ragged batches, weights,
-//! negatives, kernels, iteration caps and tolerance stops.
+//! Sinkhorn, one-sided, Algorithm 2, split proxy and MMD drifts on the fused path (alone, and
+//! inside `feature_scale` / `multi_temperature`) against the per-problem default over random
+//! ragged batches, weights, negatives, kernels, iteration caps and tolerance stops.
 
 mod fused_support;
 
@@ -213,24 +213,129 @@ fn fused_equals_the_default<T: Real>(temps: &str, taus: &[f64], tolerance: f64) 
         let dim = [1, 3, 17][seed as usize % 3];
         let weighted = seed / 4 % 2 == 1;
         let (leaf, least) = LEAVES[seed as usize % 4];
-        let problems = random_batch_with(100 + seed, 2 + seed as usize % 5, dim, weighted, least);
+        let case = Case {
+            seed,
+            dim,
+            weighted,
+            leaf,
+            least,
+        };
+        worst = worst.max(case.check::<T>(temps, taus, tolerance));
+    }
+    eprintln!("largest relative difference: {worst:e}");
+}
+
+/// One random batch and one leaf, checked in every tree.
+struct Case {
+    seed: u64,
+    dim: usize,
+    weighted: bool,
+    leaf: LeafText,
+    least: usize,
+}
+
+impl Case {
+    /// Fused against the per-problem default: the largest relative difference.
+    fn check<T: Real>(&self, temps: &str, taus: &[f64], tolerance: f64) -> f64 {
+        let (seed, dim) = (self.seed, self.dim);
+        let problems = random_batch_with(
+            100 + seed,
+            2 + seed as usize % 5,
+            dim,
+            self.weighted,
+            self.least,
+        );
         let f = flat::<T>(&problems, dim);
         let b = f.batch();
+        let mut worst = 0.0f64;
         // An iteration cap that stops every loop, and a tolerance that stops them earlier.
         for (cap, tol) in [(3 + seed as usize % 15, 0.0), (500, 1e-4), (7, 0.0)] {
             let tau = taus[seed as usize % taus.len()];
-            for text in per_problem_trees(&leaf(tau, cap, tol), temps) {
+            for text in per_problem_trees(&(self.leaf)(tau, cap, tol), temps) {
                 let op = operator_from_str(&text, "t").unwrap();
                 let (fast, report) = batched(op.as_ref(), &b);
                 assert!(report.fused, "{text}: not on the fused path");
                 let slow = per_problem(op.as_ref(), &b);
                 let r = rel(&fast, &slow);
+                if r >= tolerance && self.as_close_to_f64(op.as_ref(), &problems, &fast, tolerance)
+                {
+                    continue;
+                }
                 worst = worst.max(r);
                 assert!(r < tolerance, "seed {seed} D={dim} {text}: {r:e}");
             }
         }
+        worst
+    }
+
+    /// Where the two f32 fields differ by more than the tolerance because the default's own
+    /// rounding is that large (the split proxy in `D = 1`, weighted: 2.5e-6 from the f64 field)
+    /// or both paths' are near it (the MMD in `D = 17`: 4.7e-7 and 9.4e-7), the fused field must
+    /// be within the tolerance of the f64 field, or at least as close to it as the default's.
+    fn as_close_to_f64<T: Real>(
+        &self,
+        op: &dyn DriftOperator,
+        problems: &[Problem],
+        fast: &[T],
+        tolerance: f64,
+    ) -> bool {
+        let truth = per_problem(op, &flat::<f64>(problems, self.dim).batch());
+        let slow = per_problem(op, &flat::<T>(problems, self.dim).batch());
+        let (fused, default) = (rel(fast, &truth), rel(&slow, &truth));
+        eprintln!(
+            "seed {}: from the f64 field {fused:e} fused, {default:e} default",
+            self.seed
+        );
+        fused < tolerance.max(default)
+    }
+}
+
+/// The split Sinkhorn proxy (`cap` and `tol` unused), varied as [`one_sided`].
+fn proxy(tau: f64, cap: usize, tol: f64) -> String {
+    one_sided(tau, cap, tol).replace("one_sided", "sinkhorn_proxy")
+}
+
+/// The MMD gradient drift, Gaussian kernel (`cap` and `tol` unused).
+fn mmd(tau: f64, _: usize, _: f64) -> String {
+    format!(r#"{{"mmd": (temperature: {tau}, kernel: gaussian)}}"#)
+}
+
+/// The Sinkhorn drift against the particles themselves (the negatives, when a problem has some,
+/// join them as weighted columns; without, the symmetric loop), the kernel varied with `cap`.
+fn particles(tau: f64, cap: usize, tol: f64) -> String {
+    let kernel = ["gaussian", "laplace"][cap % 2];
+    format!(
+        r#"{{"sinkhorn_drift": (temperature: {tau}, kernel: {{"{kernel}": ()}}, sinkhorn: (max_iters: {cap}, tol: {tol}), self_transport: Particles)}}"#
+    )
+}
+
+/// The leaves whose negatives are optional (split proxy, MMD, the Sinkhorn drift against the
+/// particles) against the per-problem default: each leaf in `D` = 1, 3 and 17, weighted and not,
+/// some problems without negatives.
+fn optional_negatives_equal_the_default<T: Real>(temps: &str, taus: &[f64], tolerance: f64) {
+    let mut worst = 0.0f64;
+    for seed in 0..18u64 {
+        let leaf: LeafText = [proxy, mmd, particles][seed as usize % 3];
+        let case = Case {
+            seed,
+            dim: [1, 3, 17][seed as usize / 3 % 3],
+            weighted: seed / 9 % 2 == 1,
+            leaf,
+            least: 0,
+        };
+        worst = worst.max(case.check::<T>(temps, taus, tolerance));
     }
     eprintln!("largest relative difference: {worst:e}");
+}
+
+#[test]
+fn proxy_mmd_and_particles_fused_paths_equal_the_per_problem_default_in_f64() {
+    optional_negatives_equal_the_default::<f64>("[0.5, 1.0, 2.0]", &[0.3, 1.0, 4.0, 0.02], 1e-12);
+}
+
+#[test]
+fn proxy_mmd_and_particles_fused_paths_equal_the_per_problem_default_in_f32() {
+    optional_negatives_equal_the_default::<f32>("[1.0, 2.0]", &[2.0, 4.0], 1e-6);
 }
 
 #[test]
@@ -322,10 +427,11 @@ fn the_general_path_keeps_what_the_fused_one_does_not_cover() {
     let problems = random_batch(3, 3, dim, false);
     let f = flat::<f64>(&problems, dim);
     let b = f.batch();
-    // The particles as the self-transport set, ε-scaling: problem by problem.
+    // Another kernel, ε-scaling, the Laplace MMD: problem by problem.
     for text in [
-        r#"{"sinkhorn_drift": (temperature: 1.0)}"#,
+        r#"{"sinkhorn_drift": (temperature: 1.0, kernel: {"inverse_multiquadric": (beta: 0.5)})}"#,
         r#"{"sinkhorn_drift": (temperature: 1.0, sinkhorn: (epsilon_scaling: Some(0.5)), self_transport: Negatives)}"#,
+        r#"{"mmd": (temperature: 1.0, kernel: laplace)}"#,
     ] {
         let op = operator_from_str(text, "t").unwrap();
         let (fast, report) = batched(op.as_ref(), &b);
@@ -347,11 +453,19 @@ fn the_general_path_keeps_what_the_fused_one_does_not_cover() {
 #[test]
 fn the_fused_sinkhorn_path_reports_iterations_and_unconverged_problems() {
     let dim = 3;
-    let problems = random_batch_with(77, 4, dim, true, 1);
+    // Against a second batch (every problem has one), and against the particles (some problems
+    // without negatives: the symmetric loop).
+    for (form, least) in [(leaf as LeafText, 1), (particles, 0)] {
+        sinkhorn_reports_match(form, least, dim);
+    }
+}
+
+fn sinkhorn_reports_match(form: LeafText, least: usize, dim: usize) {
+    let problems = random_batch_with(77, 4, dim, true, least);
     let f = flat::<f64>(&problems, dim);
     let b = f.batch();
     for (cap, tol) in [(4, 0.0), (2000, 1e-6), (6, 1e-3)] {
-        for text in per_problem_trees(&leaf(0.5, cap, tol), "[0.5, 1.0, 2.0]") {
+        for text in per_problem_trees(&form(0.5, cap, tol), "[0.5, 1.0, 2.0]") {
             let op = operator_from_str(&text, "t").unwrap();
             let (_, fast) = batched(op.as_ref(), &b);
             assert!(fast.fused, "{text}");

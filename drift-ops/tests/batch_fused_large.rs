@@ -49,6 +49,9 @@ fn trees(temps: &str) -> Vec<String> {
         r#"{"one_sided": (temperature: 1.0, kernel: {"gaussian": ()}, mask_self: false)}"#,
         r#"{"deng_alg2": (temperature: 1.0)}"#,
         r#"{"sinkhorn_drift": (temperature: 1.0, sinkhorn: (max_iters: 8, tol: 0.0), self_transport: Negatives)}"#,
+        r#"{"sinkhorn_proxy": (temperature: 1.0, mask_self: true)}"#,
+        r#"{"mmd": (temperature: 1.0)}"#,
+        r#"{"sinkhorn_drift": (temperature: 1.0, sinkhorn: (max_iters: 8, tol: 0.0), self_transport: Particles)}"#,
     ];
     let mut trees = Vec::new();
     for leaf in leaves {
@@ -85,9 +88,10 @@ fn equals_the_default<T: Real>(temps: &str, tolerance: f64) {
 fn at_training_sizes_the_fused_path_equals_the_per_problem_default_in_f32() {
     // Temperatures whose log-weights stay small, as in `batch_fused.rs`: in f32 both paths'
     // weights are off by about ε·|ℓ|, which at the low temperatures is above 1e-6 on either.
-    // One-sided and Algorithm 2 stay under 8e-7; the Sinkhorn drift at D = 300 reaches 1.5e-6
-    // (its eight iterations compound the distances' rounding; the same with the fused path
-    // centred on the data's median, as the default is).
+    // One-sided and Algorithm 2 stay under 9e-7, the split proxy 1.1e-6; the Sinkhorn drift at
+    // D = 300 reaches 1.5e-6 (its eight iterations compound the distances' rounding; the same
+    // with the fused path centred on the data's median, as the default is), the MMD 1.6e-6 (the
+    // particle's own position enters its field: `Σ C t − (Σ C) x`).
     equals_the_default::<f32>("[1.0, 2.0]", 2e-6);
 }
 

@@ -11,7 +11,7 @@ import drift
 
 ONE_SIDED = '{"one_sided": (temperature: 0.2)}'
 # An operator without a fused batched path: its batches run problem by problem.
-PROXY = '{"sinkhorn_proxy": (temperature: 0.2)}'
+PER_PROBLEM = '{"f_divergence": (divergence: jensen_shannon, temperature: 0.2)}'
 OFFICIAL = '{"deng_official": ()}'
 
 
@@ -24,14 +24,14 @@ def batch(b, n, m, d, seed=0, dtype=np.float64):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_a_batch_equals_a_loop_of_apply_for_a_per_problem_operator(dtype):
-    op = drift.load(PROXY)
+    op = drift.load(PER_PROBLEM)
     x, y = batch(5, 7, 9, 3, seed=1, dtype=dtype)
     rng = np.random.default_rng(2)
     xw = rng.uniform(0.5, 2.0, (5, 7)).astype(dtype)
     yw = rng.uniform(0.5, 2.0, (5, 9)).astype(dtype)
     v, report = op.apply_batch(x, y, x_weights=xw, y_weights=yw)
     assert v.shape == x.shape and v.dtype == x.dtype
-    assert report.operator == "sinkhorn_proxy" and report.problems == 5
+    assert report.operator == "f_divergence" and report.problems == 5
     assert not report.fused
     assert report.reduction is None and report.scale is None
     assert report.temperature_norms == [] and report.parts == []
@@ -55,7 +55,9 @@ def test_a_fused_batch_equals_a_loop_of_apply_to_rounding(dtype, tolerance):
 
 
 def test_a_batch_equals_a_loop_of_apply_with_negatives():
-    op = drift.load('{"guidance": (operator: {"sinkhorn_proxy": (temperature: 0.2)}, alpha: 2.0)}')
+    op = drift.load(
+        '{"guidance": (operator: {"f_divergence": (divergence: jensen_shannon, temperature: 0.2)}, alpha: 2.0)}'
+    )
     x, y = batch(3, 6, 8, 2, seed=3)
     neg = np.random.default_rng(4).standard_normal((3, 5, 2))
     v, report = op.apply_batch(x, y, negatives=neg)
@@ -63,7 +65,7 @@ def test_a_batch_equals_a_loop_of_apply_with_negatives():
         assert np.array_equal(v[b], op.apply(x[b], y[b], negatives=neg[b])[0])
     # Guidance runs its own batched path and reports the inner operator's batch as a part.
     assert report.operator == "guidance" and report.problems == 3
-    assert [p.operator for p in report.parts] == ["sinkhorn_proxy"]
+    assert [p.operator for p in report.parts] == ["f_divergence"]
 
 
 @pytest.mark.parametrize("spec", [ONE_SIDED, OFFICIAL])

@@ -1,5 +1,5 @@
-//! The fused batched path of a leaf drift with `feature_scale` / `multi_temperature` around it
-//! ([`super::plan`]): per problem the squared distances are computed once and shared by every
+//! The fused batched path of a leaf drift with `feature_scale` / `multi_temperature` / `guidance`
+//! around it ([`super::plan`]; guidance reweights the negatives first): per problem the squared distances are computed once and shared by every
 //! temperature and both terms, while the problem's working set is in cache (one problem per thread
 //! at a time), in parallel over the problems with per-thread scratch.
 //!
@@ -13,11 +13,13 @@
 //! general path instead.
 
 use super::buffers;
+use super::coefficients::Stacked;
 use super::lanes::{sized, sum_squares};
 use super::official::KEPT_DISTANCES_BYTES;
 use super::plan::{plan_of, Leaf, Plan, Radial};
-use super::prepared::{first_pass, kernel_distances, negatives_of, Prepared, Stacked};
+use super::prepared::{first_pass, kernel_distances, negatives_of, Prepared};
 use super::statistics::{ratio_of_sums, temperature_lambdas};
+use crate::compositions::guidance::with_guided_negatives;
 use crate::compositions::multi_temperature::{refuse_negligible_weights, temperature_weight};
 use drift_api::batch::{batch_norm, split_per_problem, support_len};
 use drift_api::batch::{problem_by_problem, BatchProblem, TemperatureNorm};
@@ -50,7 +52,23 @@ pub(crate) fn try_fused<T: Real>(
     let Some(plan) = plan_of(op) else {
         return Ok(None);
     };
-    fused(&plan, p)
+    let Some(alpha) = plan.guidance else {
+        return fused(&plan, p);
+    };
+    // Guidance inside the tree: the negatives weighted as `guidance` weighs them. Without
+    // negatives the general path's error stands (`fused` refuses such a batch).
+    let guided = with_guided_negatives(alpha, p.batch, |guided| {
+        let mut q = BatchProblem {
+            batch: guided,
+            out: &mut *p.out,
+            ..*p
+        };
+        fused(&plan, &mut q)
+    })?;
+    match guided {
+        Some(report) => Ok(report),
+        None => fused(&plan, p),
+    }
 }
 
 /// What pass A gives per problem: `Σ_i a_i Σ_j b_j ‖x_i − y_j‖`, the pair count, a bound on the
@@ -74,11 +92,15 @@ fn fused<T: Real>(plan: &Plan, p: &mut BatchProblem<'_, T>) -> Result<Option<Bat
     // with one point) keep its errors.
     let refused = |b| {
         let x = support_len(&batch.x, b);
+        let no_negatives = batch.negatives.as_ref().is_none_or(|n| n.len(b) == 0);
         x == 0
+            || (plan.guidance.is_some() && no_negatives)
             || support_len(&batch.y, b) == 0
             || match leaf {
-                Leaf::Sinkhorn { .. } => negatives_of(p, b).is_none(),
-                Leaf::OneSided { mask_self } | Leaf::Joint { mask_self } => mask_self && x < 2,
+                Leaf::Sinkhorn {
+                    particles: false, ..
+                } => negatives_of(p, b).is_none(),
+                _ => leaf.masks_self() && x < 2,
             }
     };
     // The processes of a collective decide together, as each path makes its own collective
@@ -99,9 +121,10 @@ fn fused<T: Real>(plan: &Plan, p: &mut BatchProblem<'_, T>) -> Result<Option<Bat
         }
     }
     let cols_of = |b: usize| {
-        let own = match leaf {
-            Leaf::Sinkhorn { .. } => 0,
-            _ => batch.x.len(b),
+        let own = if leaf.has_own_columns() {
+            batch.x.len(b)
+        } else {
+            0
         };
         batch.y.len(b) + own + negatives_of(p, b).map_or(0, |n| n.len() / dim)
     };
@@ -218,8 +241,14 @@ fn fused<T: Real>(plan: &Plan, p: &mut BatchProblem<'_, T>) -> Result<Option<Bat
         .into_par_iter()
         .enumerate()
         .map_init(
-            || (Prepared::<T>::default(), Vec::new(), Vec::new()),
-            |(s, inv_taus, stack), (b, field)| {
+            || {
+                (
+                    Prepared::<T>::default(),
+                    (Vec::new(), Vec::new()),
+                    Vec::new(),
+                )
+            },
+            |(s, (inv_taus, gains), stack), (b, field)| {
                 s.of(p_ref, b, leaf, &origins[b * dim..(b + 1) * dim]);
                 let len = sq_offsets[b + 1] - sq_offsets[b];
                 let mut own = std::mem::take(&mut s.sq);
@@ -237,6 +266,9 @@ fn fused<T: Real>(plan: &Plan, p: &mut BatchProblem<'_, T>) -> Result<Option<Bat
                 };
                 inv_taus.clear();
                 inv_taus.extend(factors.iter().map(|f| T::of(1.0 / (unit_len * base * f))));
+                // MMD's gradient scale 2/τ at the effective temperature (data units).
+                gains.clear();
+                gains.extend(factors.iter().map(|f| T::of(2.0 / (base * f))));
                 // The stacked fields: the problem's block (kept for pass C) or this thread's.
                 let (g, combined) = match direct {
                     true => (sized(stack, n_t * n * dim), Some(field)),
@@ -248,6 +280,7 @@ fn fused<T: Real>(plan: &Plan, p: &mut BatchProblem<'_, T>) -> Result<Option<Bat
                     kd: kernel_distances(plan.kernel, sq, &mut dist),
                     shape: (n, m, stride, dim),
                     inv_taus,
+                    gains,
                 };
                 let mut couplings = Vec::new();
                 let outcome = s.fields(&stacked, g, &mut couplings);

@@ -8,6 +8,7 @@
 //! writes the coefficients `[P⁺ | −P⁻]`, the caller multiplies every temperature's at once.
 
 use super::lanes::lane_sum;
+use super::sinkhorn::shift_of;
 use drift_api::Real;
 
 /// One problem's one-sided field at one temperature.
@@ -28,35 +29,59 @@ pub(super) struct OneSidedTerm<'a, T> {
 #[inline(always)]
 pub(super) fn one_sided_coefficients<T: Real>(t: &OneSidedTerm<'_, T>, n: usize, p: &mut [T]) {
     let cols = t.log_w.len();
-    for i in 0..n {
-        let (src, dst) = (
-            &t.kd[i * cols..(i + 1) * cols],
-            &mut p[i * cols..(i + 1) * cols],
-        );
-        for ((o, k), w) in dst.iter_mut().zip(src).zip(t.log_w) {
-            *o = *w - *k * t.inv;
-        }
-        if t.mask_self {
-            dst[t.m + i] = T::neg_infinity();
-        }
-        let (plus, minus) = dst.split_at_mut(t.m);
+    let p = &mut p[..n * cols];
+    logits_into(
+        t.kd,
+        cols,
+        Some(t.log_w),
+        t.inv,
+        t.mask_self.then_some(t.m),
+        p,
+    );
+    for row in p.chunks_exact_mut(cols) {
+        let (plus, minus) = row.split_at_mut(t.m);
         for block in [plus, minus] {
-            let top = block.iter().fold(T::neg_infinity(), |a, v| a.max(*v));
-            let shift = if top == T::neg_infinity() {
-                T::zero()
-            } else {
-                top
-            };
+            let shift = shift_of(block.iter().fold(T::neg_infinity(), |a, v| a.max(*v)));
             block.iter_mut().for_each(|v| *v -= shift);
         }
     }
-    T::exp_in_place(p);
-    for i in 0..n {
-        let row = &mut p[i * cols..(i + 1) * cols];
+    T::exp_nonpositive_in_place(p);
+    for row in p.chunks_exact_mut(cols) {
         let (plus, minus) = row.split_at_mut(t.m);
         let inv_plus = T::one() / lane_sum(plus);
         let inv_minus = -T::one() / lane_sum(minus);
         plus.iter_mut().for_each(|v| *v *= inv_plus);
         minus.iter_mut().for_each(|v| *v *= inv_minus);
+    }
+}
+
+/// `log w_j − kd_ij · inv` (`log w` taken as 0 when `None`) into `dst` (`N × cols`), with the
+/// diagonal of the `X` block, which starts at column `mask`, at `−∞` when asked: the logits the
+/// fused leaves start from.
+#[inline(always)]
+pub(super) fn logits_into<T: Real>(
+    kd: &[T],
+    cols: usize,
+    log_w: Option<&[T]>,
+    inv: T,
+    mask: Option<usize>,
+    dst: &mut [T],
+) {
+    for (i, (o, k)) in dst
+        .chunks_exact_mut(cols)
+        .zip(kd.chunks_exact(cols))
+        .enumerate()
+    {
+        match log_w {
+            Some(w) => {
+                for ((o, k), w) in o.iter_mut().zip(k).zip(w) {
+                    *o = *w - *k * inv;
+                }
+            }
+            None => o.iter_mut().zip(k).for_each(|(o, k)| *o = -*k * inv),
+        }
+        if let Some(m) = mask {
+            o[m + i] = T::neg_infinity();
+        }
     }
 }

@@ -1,13 +1,13 @@
 //! Recognising the operator trees that a fused batched path evaluates at once: a leaf drift, with
-//! `multi_temperature` and `feature_scale` around it (in either order).
+//! `multi_temperature`, `feature_scale` and `guidance` around it (in any order).
 //!
 //! A composition only sees its child as a `dyn DriftOperator`; the child's settings are read back
 //! from its RON form (the registry's own description of it), so that a plugin operator, or a
 //! built-in with settings the fused path does not cover, simply stays on the general path.
 
 use crate::{
-    DengAlg2, FeatureScale, Gaussian, Laplace, MultiTemperature, OneSided, SelfTransport,
-    SinkhornDrift,
+    DengAlg2, FeatureScale, Gaussian, Guidance, Laplace, Mmd, MmdKernel, MultiTemperature,
+    OneSided, SelfTransport, SinkhornDrift, SinkhornProxy,
 };
 use drift_api::kit::Reduction;
 use drift_api::DriftOperator;
@@ -38,13 +38,15 @@ impl Radial {
 /// The leaf drifts with a fused batched path, with the settings it needs.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) enum Leaf {
-    /// `sinkhorn_drift` with a plain solver (no ε-scaling, warm start or GeomLoss loop) and the
-    /// negatives as its self-transport set.
+    /// `sinkhorn_drift` with a plain solver (no ε-scaling, warm start or GeomLoss loop).
     Sinkhorn {
         /// Iteration cap.
         max_iters: usize,
         /// Marginal error at which the loop stops.
         tol: f64,
+        /// The repulsion transports `X` to itself (with the negatives as weighted columns),
+        /// `SelfTransport::Particles`; else to the negatives, `SelfTransport::Negatives`.
+        particles: bool,
     },
     /// `one_sided`.
     OneSided {
@@ -56,6 +58,15 @@ pub(crate) enum Leaf {
         /// Mask `j = i` in the self block.
         mask_self: bool,
     },
+    /// `sinkhorn_proxy`: the two-sided proxy on `X × Y` and on `X × [X; negatives]`.
+    Proxy {
+        /// Mask `j = i` in the repulsion.
+        mask_self: bool,
+    },
+    /// `mmd` with the Gaussian kernel (the Laplace kernel's unit displacements stay on the
+    /// general path: their weights `k/d` would lose digits to the product form near coincident
+    /// points).
+    Mmd,
 }
 
 impl Leaf {
@@ -65,6 +76,30 @@ impl Leaf {
             Leaf::Sinkhorn { .. } => SinkhornDrift::NAME,
             Leaf::OneSided { .. } => OneSided::NAME,
             Leaf::Joint { .. } => DengAlg2::NAME,
+            Leaf::Proxy { .. } => SinkhornProxy::NAME,
+            Leaf::Mmd => Mmd::NAME,
+        }
+    }
+
+    /// The leaf's columns: `[Y; X; negatives]`, or `[Y; negatives]` for the Sinkhorn drift
+    /// against a second generated batch.
+    pub fn has_own_columns(self) -> bool {
+        !matches!(
+            self,
+            Leaf::Sinkhorn {
+                particles: false,
+                ..
+            }
+        )
+    }
+
+    /// Masks the diagonal of its `X` block (a problem then needs two points of positive weight).
+    pub fn masks_self(self) -> bool {
+        match self {
+            Leaf::OneSided { mask_self }
+            | Leaf::Joint { mask_self }
+            | Leaf::Proxy { mask_self } => mask_self,
+            Leaf::Sinkhorn { .. } | Leaf::Mmd => false,
         }
     }
 }
@@ -103,6 +138,9 @@ pub(crate) struct Plan {
     pub multi: Option<Multi>,
     /// The feature-scale node, if any.
     pub scale: Option<Scale>,
+    /// The guidance scale `α` of a `guidance` node inside the tree, if any: the negatives
+    /// weighted as it weighs them.
+    pub guidance: Option<f64>,
     /// The name of the tree's root, for reports.
     pub root: &'static str,
 }
@@ -174,52 +212,85 @@ pub(crate) fn plan_of(op: &dyn DriftOperator) -> Option<Plan> {
             plan.root = FeatureScale::NAME;
             Some(plan)
         }
+        "guidance" => {
+            let g: Guidance = parse(&text)?;
+            let mut plan = plan_of(g.operator.as_ref())?;
+            if plan.guidance.is_some() {
+                return None;
+            }
+            plan.guidance = Some(g.alpha);
+            plan.root = Guidance::NAME;
+            Some(plan)
+        }
         "sinkhorn_drift" => {
             let op: SinkhornDrift = parse(&text)?;
             let s = &op.sinkhorn;
             let plain = s.epsilon_scaling.is_none()
                 && !s.warm_start
                 && s.schedule == crate::Schedule::Standard;
-            let fits = plain && op.self_transport == SelfTransport::Negatives;
-            fits.then_some(Plan {
-                leaf: Leaf::Sinkhorn {
-                    max_iters: s.max_iters,
-                    tol: s.tol,
-                },
-                kernel: Radial::of(op.kernel.as_ref())?,
-                temperature: op.temperature,
-                multi: None,
-                scale: None,
-                root: SinkhornDrift::NAME,
-            })
+            let leaf = Leaf::Sinkhorn {
+                max_iters: s.max_iters,
+                tol: s.tol,
+                particles: op.self_transport == SelfTransport::Particles,
+            };
+            plain.then_some(leaf_plan(
+                leaf,
+                Radial::of(op.kernel.as_ref())?,
+                op.temperature,
+            ))
         }
         "one_sided" => {
             let op: OneSided = parse(&text)?;
-            Some(Plan {
-                leaf: Leaf::OneSided {
-                    mask_self: op.mask_self,
-                },
-                kernel: Radial::of(op.kernel.as_ref())?,
-                temperature: op.temperature,
-                multi: None,
-                scale: None,
-                root: OneSided::NAME,
-            })
+            let leaf = Leaf::OneSided {
+                mask_self: op.mask_self,
+            };
+            Some(leaf_plan(
+                leaf,
+                Radial::of(op.kernel.as_ref())?,
+                op.temperature,
+            ))
         }
         "deng_alg2" => {
             let op: DengAlg2 = parse(&text)?;
-            Some(Plan {
-                leaf: Leaf::Joint {
-                    mask_self: op.mask_self,
-                },
-                kernel: Radial::of(op.kernel.as_ref())?,
-                temperature: op.temperature,
-                multi: None,
-                scale: None,
-                root: DengAlg2::NAME,
-            })
+            let leaf = Leaf::Joint {
+                mask_self: op.mask_self,
+            };
+            Some(leaf_plan(
+                leaf,
+                Radial::of(op.kernel.as_ref())?,
+                op.temperature,
+            ))
+        }
+        "sinkhorn_proxy" => {
+            let op: SinkhornProxy = parse(&text)?;
+            let leaf = Leaf::Proxy {
+                mask_self: op.mask_self,
+            };
+            Some(leaf_plan(
+                leaf,
+                Radial::of(op.kernel.as_ref())?,
+                op.temperature,
+            ))
+        }
+        "mmd" => {
+            let op: Mmd = parse(&text)?;
+            (op.kernel == MmdKernel::Gaussian)
+                .then(|| leaf_plan(Leaf::Mmd, Radial::Gaussian, op.temperature))
         }
         _ => None,
+    }
+}
+
+/// The plan of a leaf alone.
+fn leaf_plan(leaf: Leaf, kernel: Radial, temperature: f64) -> Plan {
+    Plan {
+        leaf,
+        kernel,
+        temperature,
+        multi: None,
+        scale: None,
+        guidance: None,
+        root: leaf.name(),
     }
 }
 
@@ -240,7 +311,8 @@ mod tests {
             (
                 Leaf::Sinkhorn {
                     max_iters: 12,
-                    tol: 0.0
+                    tol: 0.0,
+                    particles: false
                 },
                 Radial::Gaussian,
                 0.5,
@@ -265,13 +337,36 @@ mod tests {
                 outside: true
             })
         );
-        // The particles as the self-transport set, another kernel, ε-scaling, another leaf: the
-        // general path.
+        let p = plan(r#"{"sinkhorn_proxy": (temperature: 0.5, mask_self: true)}"#).unwrap();
+        assert_eq!(
+            (p.leaf, p.kernel, p.root),
+            (
+                Leaf::Proxy { mask_self: true },
+                Radial::Gaussian,
+                "sinkhorn_proxy"
+            )
+        );
+        let text = format!(
+            r#"{{"multi_temperature": (operator: {{"guidance": (operator: {leaf}, alpha: 3.0)}})}}"#
+        );
+        let p = plan(&text).unwrap();
+        assert_eq!((p.guidance, p.root), (Some(3.0), "multi_temperature"));
+        let p = plan(r#"{"mmd": (temperature: 0.5)}"#).unwrap();
+        assert_eq!((p.leaf, p.kernel), (Leaf::Mmd, Radial::Gaussian));
+        let p = plan(r#"{"sinkhorn_drift": (temperature: 0.5)}"#).unwrap();
+        assert!(matches!(
+            p.leaf,
+            Leaf::Sinkhorn {
+                particles: true,
+                ..
+            }
+        ));
+        // Another kernel, ε-scaling, the Laplace MMD, another leaf: the general path.
         for other in [
-            r#"{"sinkhorn_drift": (temperature: 0.5)}"#,
             r#"{"sinkhorn_drift": (temperature: 0.5, kernel: {"inverse_multiquadric": (beta: 0.5)}, self_transport: Negatives)}"#,
             r#"{"sinkhorn_drift": (temperature: 0.5, sinkhorn: (epsilon_scaling: Some(0.5)), self_transport: Negatives)}"#,
-            r#"{"sinkhorn_proxy": (temperature: 0.5)}"#,
+            r#"{"mmd": (temperature: 0.5, kernel: laplace)}"#,
+            r#"{"cross_minus_self": (attraction: (coupling: {"proxy": ()}, temperature: 0.5), repulsion: (coupling: {"proxy": ()}, temperature: 0.5))}"#,
         ] {
             assert_eq!(plan(other), None, "{other}");
         }

@@ -1,16 +1,14 @@
 //! One problem of a fused batched evaluation, prepared in per-thread buffers: its points centred
 //! on the data's mean, its column log-weights, its squared distances, and each leaf's scratch.
 
-use super::joint::{joint_coefficients, JointScratch, JointTerm};
-use super::lanes::{sized, sq_distances, with_avx2_copy};
-use super::one_sided::{one_sided_coefficients, OneSidedTerm};
+use super::lanes::{sized, sq_distances, with_avx2_copy, GRAM_FROM_DIM};
 use super::plan::{Leaf, Radial};
-use super::sinkhorn::{transport, LoopScratch, Stop, Term};
-use crate::dense::{matmul, View};
+use super::proxy::ProxyScratch;
+use super::sinkhorn::LoopScratch;
 use drift_api::batch::support_len;
 use drift_api::batch::BatchProblem;
 use drift_api::kit::BatchSets;
-use drift_api::{CouplingReport, Real, Result};
+use drift_api::Real;
 
 /// Normalised log-weights of a side of problem `b` (as [`drift_api::PointCloud::log_weights`]).
 fn log_weights_into<T: Real>(sets: &BatchSets<'_, T>, b: usize, out: &mut Vec<T>) {
@@ -29,17 +27,18 @@ fn log_weights_into<T: Real>(sets: &BatchSets<'_, T>, b: usize, out: &mut Vec<T>
 
 /// One problem's inputs, centred on the data's mean (the Gram-form distances and the products
 /// then lose digits in proportion to the problem's spread, not to its distance from the
-/// origin): rows `x`, columns (`[y; negatives]` for the Sinkhorn drift,
-/// `[y; x; negatives]` for the one-sided drift), and log-weights.
+/// origin): rows `x`, columns (`[y; negatives]` for the Sinkhorn drift against a second batch,
+/// `[y; x; negatives]` for the other leaves), and log-weights.
 #[derive(Default)]
 pub(super) struct Prepared<T> {
     x: Vec<T>,
-    columns: Vec<T>,
+    pub(super) columns: Vec<T>,
     pub(super) log_a: Vec<T>,
     pub(super) log_b: Vec<T>,
-    log_n: Vec<T>,
-    /// The one-sided drift's column log-weights: `log b`, then the repulsion's shares.
-    log_w: Vec<T>,
+    pub(super) log_n: Vec<T>,
+    /// The column log-weights over `[y; x; negatives]`: `log b` then the repulsion's shares, or
+    /// the joint shares (Algorithm 2).
+    pub(super) log_w: Vec<T>,
     /// The data's order keys, coordinate after coordinate (scratch of the median).
     keys: Vec<i64>,
     /// The data's bounding box and coordinate sums.
@@ -50,12 +49,16 @@ pub(super) struct Prepared<T> {
     origin: Vec<T>,
     norms: Vec<T>,
     pub(super) sq: Vec<T>,
+    /// The first column of the `X` block among the columns, when the leaf has one.
+    own_from: Option<usize>,
     /// Distances `d` (the Laplace kernel's), from `sq`.
     pub(super) dist: Vec<T>,
-    terms: LoopScratch<T>,
+    pub(super) terms: LoopScratch<T>,
     /// Every temperature's coefficients, stacked.
-    coeff: Vec<T>,
-    joint: JointScratch<T>,
+    pub(super) coeff: Vec<T>,
+    /// Per temperature and row, the factor of the product's row (the leaves that scale rows).
+    pub(super) row_scales: Vec<T>,
+    pub(super) proxy: ProxyScratch<T>,
     /// The targets' weights `b_j` in f64 (the scale's sums).
     weights: Vec<f64>,
 }
@@ -203,7 +206,8 @@ impl<T: Real> Prepared<T> {
         self.columns.clear();
         centre(batch.x.points(b), &mut self.x);
         centre(y, &mut self.columns);
-        if !matches!(leaf, Leaf::Sinkhorn { .. }) {
+        self.own_from = leaf.has_own_columns().then_some(batch.y.len(b));
+        if leaf.has_own_columns() {
             self.columns.extend_from_slice(&self.x);
         }
         centre(neg, &mut self.columns);
@@ -214,9 +218,9 @@ impl<T: Real> Prepared<T> {
             log_weights_into(sets, b, &mut self.log_n);
         }
         match leaf {
-            Leaf::Sinkhorn { .. } => {}
-            Leaf::OneSided { .. } => self.shared_weights(p, b, false),
             Leaf::Joint { .. } => self.shared_weights(p, b, true),
+            _ if leaf.has_own_columns() => self.shared_weights(p, b, false),
+            _ => {}
         }
     }
 
@@ -305,10 +309,20 @@ impl<T: Real> Prepared<T> {
         mean
     }
 
-    /// `‖x_i − t_j‖²` for the columns `[y; negatives]` into `sq`.
+    /// `‖x_i − t_j‖²` for the columns (`[y; x; negatives]` or `[y; negatives]`) into `sq`: none
+    /// below zero (the Gram form's rounding), each particle's distance to itself exactly zero.
     #[inline(always)]
     pub(super) fn distances(&mut self, dim: usize, sq: &mut [T]) {
         sq_distances(&self.x, dim, &self.columns, sq, &mut self.norms);
+        if dim >= GRAM_FROM_DIM {
+            sq.iter_mut().for_each(|v| *v = v.max(T::zero()));
+        }
+        if let Some(first) = self.own_from {
+            let cols = self.columns.len() / dim;
+            for i in 0..self.x.len() / dim {
+                sq[i * cols + first + i] = T::zero();
+            }
+        }
     }
 }
 
@@ -359,134 +373,5 @@ pub(super) fn kernel_distances<'s, T: Real>(
             T::sqrt_in_place(d);
             d
         }
-    }
-}
-
-/// One temperature's coefficients `C` (`N × columns`) of one problem into `coeff`, such that its
-/// field (`N × D`, data units) is `C · columns` ([`Prepared::fields`]): `shape` is
-/// `(N, M, columns, D)`, `kd` the kernel distances to the columns, `inv_tau` `1/τ` in their units.
-#[inline(always)]
-fn coefficients_body<T: Real>(
-    leaf: Leaf,
-    s: &mut Prepared<T>,
-    kd: &[T],
-    (n, m, stride, _): (usize, usize, usize, usize),
-    inv_tau: T,
-    coeff: &mut [T],
-    couplings: &mut Vec<CouplingReport>,
-) -> Result<()> {
-    match leaf {
-        Leaf::Sinkhorn { max_iters, tol } => {
-            let stop = Stop { max_iters, tol };
-            let terms = ["attraction", "repulsion"];
-            let halves = [(&s.log_b, 0, T::one()), (&s.log_n, m, -T::one())];
-            for ((log_b, first, sign), term_name) in halves.into_iter().zip(terms) {
-                let term = Term {
-                    log_a: &s.log_a,
-                    log_b,
-                    sq: kd,
-                    stride,
-                    first,
-                    inv_tau,
-                };
-                let (iterations, error) = transport(&term, stop, &mut s.terms, coeff, sign)?;
-                // What the general path's Sinkhorn coupling reports, so that a batch's
-                // unconverged problems and worst marginal error show on this path too.
-                couplings.push(CouplingReport {
-                    coupling: "sinkhorn".into(),
-                    term: term_name.into(),
-                    iterations,
-                    marginal_error: Some(error),
-                    converged: error <= tol,
-                    path: None,
-                });
-            }
-        }
-        Leaf::OneSided { mask_self } => {
-            let term = OneSidedTerm {
-                kd,
-                log_w: &s.log_w,
-                m,
-                mask_self,
-                inv: inv_tau,
-            };
-            one_sided_coefficients(&term, n, coeff);
-        }
-        Leaf::Joint { mask_self } => {
-            let term = JointTerm {
-                kd,
-                log_a: &s.log_a,
-                log_w: &s.log_w,
-                m,
-                mask_self,
-                inv: inv_tau,
-            };
-            joint_coefficients(&term, &mut s.joint, coeff);
-        }
-    }
-    Ok(())
-}
-
-with_avx2_copy! {
-    /// [`coefficients_body`], in its AVX2+FMA copy where the CPU has it (the logits, shifts and
-    /// normalisations are elementwise passes over the `N × columns` block).
-    fn leaf_coefficients / leaf_coefficients_avx2_fma = coefficients_body(
-        leaf: Leaf,
-        s: &mut Prepared<T>,
-        kd: &[T],
-        shape: (usize, usize, usize, usize),
-        inv_tau: T,
-        coeff: &mut [T],
-        couplings: &mut Vec<CouplingReport>
-    ) -> Result<()>
-}
-
-/// Every temperature's coefficients of one problem, stacked: `R` blocks of `N × columns`.
-pub(super) struct Stacked<'a, T> {
-    /// The leaf.
-    pub leaf: Leaf,
-    /// The kernel distances to the columns (`N × columns`).
-    pub kd: &'a [T],
-    /// `(N, M, columns, D)`.
-    pub shape: (usize, usize, usize, usize),
-    /// `1/τ` per temperature, in the kernel distances' units.
-    pub inv_taus: &'a [T],
-}
-
-impl<T: Real> Prepared<T> {
-    /// Every temperature's field of the problem (`R × N × D`, data units) into `g`: the
-    /// coefficients of each temperature, then one product `[C_1; …; C_R] · columns` (the
-    /// product's shape is then `R·N × columns × D`, which the `gemm` kernels run near their
-    /// peak, where one product per temperature ran a third as tall).
-    pub(super) fn fields(
-        &mut self,
-        t: &Stacked<'_, T>,
-        g: &mut [T],
-        couplings: &mut Vec<CouplingReport>,
-    ) -> Result<()> {
-        let (n, _, stride, dim) = t.shape;
-        let rows = n * t.inv_taus.len();
-        let mut coeff = std::mem::take(&mut self.coeff);
-        let c = sized(&mut coeff, rows * stride);
-        let mut outcome = Ok(());
-        for (block, inv_tau) in c.chunks_exact_mut(n * stride).zip(t.inv_taus) {
-            outcome = leaf_coefficients(t.leaf, self, t.kd, t.shape, *inv_tau, block, couplings);
-            if outcome.is_err() {
-                break;
-            }
-        }
-        if outcome.is_ok() {
-            matmul(
-                g,
-                dim,
-                false,
-                View::new(c, rows, stride),
-                View::new(&self.columns, stride, dim),
-                false,
-                T::one(),
-            );
-        }
-        self.coeff = coeff;
-        outcome
     }
 }

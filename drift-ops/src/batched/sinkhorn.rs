@@ -1,13 +1,18 @@
 //! The Sinkhorn drift of one problem on the fused batched path: `V_i = bar(X → Y)_i −
 //! bar(X → X')_i` for every temperature, from one matrix of squared distances
-//! `‖x_i − t_j‖²` to the columns `t = [Y; X']` shared by both terms and every temperature.
+//! `‖x_i − t_j‖²` to the columns `t = [Y; X']` shared by both terms and every temperature (`X'`
+//! a second generated batch, or the particles themselves with the negatives as weighted columns,
+//! `[X; negatives]`).
 //!
 //! Each term is the log-domain Sinkhorn loop of [`crate::Sinkhorn`] (asymmetric, from
 //! `g = log b`): `f = log a − LSE_j(g_j + ℓ_ij)`, `c_j = LSE_i(f_i + ℓ_ij)`, the error
-//! `Σ_j |exp(g_j + c_j) − b_j|`, the next `g = log b − c`, stopping at the tolerance or the cap as
-//! [`drift_api::kit::scaling::scaling_iterations`] does; the barycentre is the row-normalised plan of
-//! the final `g` times the columns (this file writes the signed plan into the term's block of the
-//! problem's coefficients, the caller multiplies every term and temperature at once).
+//! `Σ_j |exp(g_j + c_j) − b_j|`, the next `g = log b − c`; or, for the particles' own plan
+//! (`X × X`, no negatives), the symmetric loop from `g = log a`: `c_i = LSE_k(g_k + ℓ_ik)`, the
+//! error `Σ_i |exp(g_i + c_i) − a_i|`, the next `g = ½(g + log a − c)`; stopping at the tolerance
+//! or the cap as [`drift_api::kit::scaling::scaling_iterations`] does; the barycentre is the
+//! row-normalised plan of the final `g` times the columns (this file writes the signed plan into
+//! the term's block of the problem's coefficients, the caller multiplies every term and
+//! temperature at once).
 //!
 //! The passes run in the stabilised scaling form (as the CPU backend's cached pairs do): the
 //! first row pass stores `E_ij = exp(ℓ_ij + β_j − h_i)` (`β = log b`, `h_i` the row's largest, so
@@ -65,6 +70,8 @@ pub(super) struct Term<'a, T> {
     pub stride: usize,
     pub first: usize,
     pub inv_tau: T,
+    /// The columns are the rows themselves with their weights: the symmetric loop.
+    pub symmetric: bool,
 }
 
 /// The loop's settings.
@@ -99,7 +106,7 @@ fn exact_lse<T: Real>(l: impl Iterator<Item = T> + Clone) -> T {
 fn exp_shifted<T: Real>(v: &mut [T]) -> T {
     let top = shift_of(v.iter().fold(T::neg_infinity(), |a, x| a.max(*x)));
     v.iter_mut().for_each(|x| *x -= top);
-    T::exp_in_place(v);
+    T::exp_nonpositive_in_place(v);
     top
 }
 
@@ -130,7 +137,21 @@ fn build<T: Real>(logits: &[T], beta: &[T], e: &mut [T], h: &mut [T]) {
         *hi = shift_of(dst.iter().fold(T::neg_infinity(), |a, v| a.max(*v)));
         dst.iter_mut().for_each(|v| *v -= *hi);
     }
-    T::exp_in_place(e);
+    T::exp_nonpositive_in_place(e);
+}
+
+/// `Σ_j |exp(g_j + c_j) − b_j|`, the marginal error of the potential `g` whose log-sums are `c`
+/// (`b` the target marginal; `work` scratch of the same length).
+#[inline(always)]
+fn marginal_error<T: Real>(g: &[T], c: &[T], b: &[T], work: &mut [T]) -> f64 {
+    work.iter_mut()
+        .zip(g.iter().zip(c))
+        .for_each(|(o, (gj, c))| *o = *gj + *c);
+    T::exp_in_place(work);
+    work.iter()
+        .zip(b)
+        .map(|(v, b)| (*v - *b).abs().as_f64())
+        .sum()
 }
 
 /// Writes `sign` times the term's row-normalised plan into its block of `coeff` (`N` rows of
@@ -190,6 +211,24 @@ pub(super) fn transport<T: Real>(
         let row_ln = sized(&mut s.row_ln, n);
         row_ln.copy_from_slice(row_sum);
         T::ln_in_place(row_ln);
+        if t.symmetric {
+            // c_i = LSE_k(g_k + ℓ_ik), the error Σ_i |exp(g_i + c_i) − a_i| and the averaged
+            // update g ← ½(g + log a − c).
+            let lse = sized(&mut s.col_ln, n);
+            for (c, (hi, l)) in lse.iter_mut().zip(h.iter().zip(row_ln.iter())) {
+                *c = *hi + top + *l;
+            }
+            let error = marginal_error(g, lse, b, sized(&mut s.marginal, n));
+            if error <= stop.tol || last {
+                break error;
+            }
+            let half = T::of(0.5);
+            for (gi, (c, la)) in g.iter_mut().zip(lse.iter().zip(t.log_a)) {
+                *gi = half * scaling(*gi + *la, *c);
+            }
+            iterations += 1;
+            continue;
+        }
         for i in 0..n {
             f[i] = scaling(t.log_a[i], h[i] + top + row_ln[i]);
         }
@@ -213,17 +252,7 @@ pub(super) fn transport<T: Real>(
                 exact_lse((0..n).map(|i| f[i] + logits[i * m + j]))
             };
         }
-        let marginal = sized(&mut s.marginal, m);
-        marginal
-            .iter_mut()
-            .zip(g.iter().zip(col_sum.iter()))
-            .for_each(|(o, (gj, c))| *o = *gj + *c);
-        T::exp_in_place(marginal);
-        let error: f64 = marginal
-            .iter()
-            .zip(b.iter())
-            .map(|(v, b)| (*v - *b).abs().as_f64())
-            .sum();
+        let error = marginal_error(g, col_sum, b, sized(&mut s.marginal, m));
         if error <= stop.tol || last {
             break error;
         }

@@ -45,39 +45,15 @@ impl Guidance {
     /// as the single-problem call spreads them.
     fn run_batch<T: Real>(&self, p: BatchProblem<'_, T>) -> Result<BatchReport> {
         p.check()?;
-        let batch = p.batch;
-        let Some(neg) = &batch.negatives else {
+        let guided = with_guided_negatives(self.alpha, p.batch, |guided| {
+            apply_drift_batch(self.operator.as_ref(), BatchProblem { batch: guided, ..p })
+        })?;
+        let Some(inner) = guided else {
             return Err(DriftError::invalid(
                 "guidance",
                 "needs unconditional samples: the batch has no negatives",
             ));
         };
-        let mut weights = Vec::with_capacity(neg.total_points());
-        for b in 0..batch.problems() {
-            let w = Negatives::<T>::guidance_weight(
-                self.alpha,
-                support_len(&batch.x, b),
-                support_len(neg, b),
-            );
-            match neg.weights_of(b) {
-                None => weights.extend(std::iter::repeat_n(T::of(w), neg.len(b))),
-                Some(own) => {
-                    let mean = Negatives::relative_weight_of(own);
-                    let per = if mean > 0.0 { w / mean } else { 0.0 };
-                    weights.extend(own.iter().map(|v| T::of(per * v.as_f64())));
-                }
-            }
-        }
-        let mut sets = BatchSets::with_data(neg, neg.data());
-        sets = sets.with_weights(&weights)?;
-        let guided = ProblemBatch::new(batch.x.clone(), batch.y.clone())?.with_negatives(sets)?;
-        let inner = apply_drift_batch(
-            self.operator.as_ref(),
-            BatchProblem {
-                batch: &guided,
-                ..p
-            },
-        )?;
         Ok(BatchReport {
             operator: "guidance".into(),
             problems: inner.problems,
@@ -104,6 +80,35 @@ impl Guidance {
         let inner = apply_drift(self.operator.as_ref(), DriftProblem { negatives, ..p })?;
         Ok(DriftReport::of("guidance", Vec::new(), inner.drift_norm).with_parts(vec![inner]))
     }
+}
+
+/// Runs `f` on `batch` with every negative weighted as guidance at scale `alpha` weighs it (the
+/// guidance weight of its problem, its own weights spread as the single-problem call spreads
+/// them); `None` when the batch has no negatives.
+pub(crate) fn with_guided_negatives<T: Real, R>(
+    alpha: f64,
+    batch: &ProblemBatch<'_, T>,
+    f: impl FnOnce(&ProblemBatch<'_, T>) -> Result<R>,
+) -> Result<Option<R>> {
+    let Some(neg) = &batch.negatives else {
+        return Ok(None);
+    };
+    let mut weights = Vec::with_capacity(neg.total_points());
+    for b in 0..batch.problems() {
+        let w =
+            Negatives::<T>::guidance_weight(alpha, support_len(&batch.x, b), support_len(neg, b));
+        match neg.weights_of(b) {
+            None => weights.extend(std::iter::repeat_n(T::of(w), neg.len(b))),
+            Some(own) => {
+                let mean = Negatives::relative_weight_of(own);
+                let per = if mean > 0.0 { w / mean } else { 0.0 };
+                weights.extend(own.iter().map(|v| T::of(per * v.as_f64())));
+            }
+        }
+    }
+    let sets = BatchSets::with_data(neg, neg.data()).with_weights(&weights)?;
+    let guided = ProblemBatch::new(batch.x.clone(), batch.y.clone())?.with_negatives(sets)?;
+    f(&guided).map(Some)
 }
 
 impl Guidance {

@@ -4,7 +4,7 @@
 pub(crate) mod accumulate;
 mod annealed;
 mod feature_scale;
-mod guidance;
+pub(crate) mod guidance;
 pub(crate) mod multi_temperature;
 mod weighted;
 

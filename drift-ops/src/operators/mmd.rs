@@ -5,9 +5,11 @@ use crate::couplings::Unnormalised;
 use crate::engine::cross_minus_self;
 use crate::engine::{DisplacementKind, TermRef};
 use crate::kernels::{Gaussian, Laplace};
+use drift_api::batch::BatchProblem;
 use drift_api::kit::Backend;
 use drift_api::{
-    check_temperature, DriftOperator, DriftProblem, DriftReport, Kernel, PointCloud, Real, Result,
+    check_temperature, BatchReport, DriftOperator, DriftProblem, DriftReport, Kernel, PointCloud,
+    Real, Result,
 };
 use serde::{Deserialize, Serialize};
 
@@ -50,7 +52,9 @@ impl MmdKernel {
 /// MMD gradient drift (Arbel et al. 2019; Deng et al. App. C.2): the gradient of the witness
 /// `w(x) = Σ_j b_j k(x, y_j) − Σ_k a_k k(x, x_k)`, so `V_i = −(1/a_i) ∂(½ MMD²)/∂x_i`. Unnormalised
 /// plans on both sides, the repulsion includes `k = i`, row masses `α± = c · Σ_j b_j k_ij` with
-/// `c = 2/τ` (Gaussian, barycentre form) or `1/τ` (Laplace, unit-displacement form).
+/// `c = 2/τ` (Gaussian, barycentre form) or `1/τ` (Laplace, unit-displacement form). On a batch
+/// of problems the Gaussian form, alone or under `feature_scale` / `multi_temperature` /
+/// `guidance`, runs on a fused batched path (`crate::batched::mmd`).
 ///
 /// RON name `mmd` (`kernel` is an [`MmdKernel`], `gaussian` by default, not a boxed kernel):
 /// `{"mmd": (temperature: 0.5, kernel: gaussian)}`.
@@ -102,6 +106,13 @@ impl Mmd {
             .gradient_scale(self.temperature * p.context.temperature_factor);
         cross_minus_self(p, "mmd", t, t, false, &crate::Masses { scale })
     }
+
+    /// A batch on the fused path (`crate::batched::fused`, Gaussian kernel: distances once per
+    /// problem for every temperature of a `multi_temperature` around it), else problem by
+    /// problem.
+    fn run_batch<T: Real>(&self, p: BatchProblem<'_, T>) -> Result<BatchReport> {
+        crate::batched::fused::run_or_default(self, p)
+    }
 }
 
 impl Mmd {
@@ -136,6 +147,7 @@ pub fn mmd_squared_with<T: Real>(
 
 drift_api::operator!(
     Mmd = "mmd",
+    batched,
     summary: "MMD gradient drift (witness gradient), Gaussian or Laplace kernel",
     params: "temperature: f64, kernel: gaussian|laplace = gaussian",
     example: r#"(temperature: 0.5, kernel: gaussian)"#

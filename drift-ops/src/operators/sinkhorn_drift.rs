@@ -34,11 +34,11 @@ pub enum SelfTransport {
 /// it tends to the optimal-transport displacement `T(x) − x`, sending mass to uncovered modes.
 ///
 /// With `self_transport: Negatives` the repulsion is the balanced plan of `X` against the
-/// problem's negatives, a second generated batch (see [`SelfTransport`]); on a batch of problems,
-/// with the Gaussian kernel and a plain solver (no ε-scaling, warm start or GeomLoss loop), this
-/// form and its `feature_scale` / `multi_temperature` compositions run on a fused batched path
-/// (`crate::batched::sinkhorn`) that computes each problem's distances once for every temperature
-/// and both terms.
+/// problem's negatives, a second generated batch (see [`SelfTransport`]). On a batch of problems,
+/// with the Gaussian or Laplace kernel and a plain solver (no ε-scaling, warm start or GeomLoss
+/// loop), both forms and their `feature_scale` / `multi_temperature` / `guidance` compositions
+/// run on a fused batched path (`crate::batched::sinkhorn`) that computes each problem's
+/// distances once for every temperature and both terms.
 ///
 /// RON name `sinkhorn_drift` (`kernel` defaults to Gaussian; `sinkhorn` is a [`crate::Sinkhorn`]
 /// without its name; `self_transport` defaults to `Particles`):
