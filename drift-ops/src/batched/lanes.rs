@@ -32,7 +32,17 @@ pub(super) fn eight_lanes<T: Copy>(
             *l = step(*l, *v);
         }
     }
-    (lanes, rest)
+    (vectorised_lanes(lanes), rest)
+}
+
+/// The lanes, through an optimisation barrier: without it LLVM's SLP vectoriser folds the
+/// caller's final combination of the lanes into the loop and scalarises the loop (2-wide
+/// shuffles instead of one 8-wide operation per chunk; seen in the AVX2+FMA copy's assembly,
+/// where the fused Sinkhorn loop's row sums ran that way). The values and the order of the
+/// arithmetic are unchanged.
+#[inline(always)]
+fn vectorised_lanes<T>(lanes: [T; 8]) -> [T; 8] {
+    std::hint::black_box(lanes)
 }
 
 /// `Σ v` in eight lanes of `T`.
@@ -72,7 +82,7 @@ pub(super) fn lane_dot<T: Real>(a: &[T], b: &[T]) -> T {
             lanes[k] += x[k] * y[k];
         }
     }
-    lane_sum(&lanes) + tail
+    lane_sum(&vectorised_lanes(lanes)) + tail
 }
 
 /// `Σ v²` of a slice, accumulated in eight lanes of `T`, then in f64.
