@@ -35,6 +35,19 @@ impl Collective for ThreadGroup {
         self.barrier.wait();
         let slots = self.slots.lock().unwrap().clone();
         self.barrier.wait();
+        // Members out of step (calls of different lengths) all fail at once, rather than one
+        // reading past another's values and the others waiting for it.
+        if let Some(other) = slots.iter().position(|s| s.len() != values.len()) {
+            return Err(drift_api::DriftError::invalid(
+                "thread group",
+                format!(
+                    "member {} all-reduced {} values, member {other} {}",
+                    self.rank,
+                    values.len(),
+                    slots[other].len()
+                ),
+            ));
+        }
         for (k, v) in values.iter_mut().enumerate() {
             // In rank order on every member, so that all get the same bits.
             *v = slots.iter().map(|s| s[k]).sum();
