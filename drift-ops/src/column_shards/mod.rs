@@ -13,8 +13,9 @@
 //! so operators written on the engine run unchanged; what they compute over `Y` outside the
 //! reductions is completed through [`Backend::column_split`] (the barycentre origin, bounding
 //! boxes, the Sinkhorn loop's column marginal error, so that every process stops at the same
-//! iteration). Per Sinkhorn iteration a process adds `P·N + 1` numbers into the collective,
-//! never points.
+//! iteration; GeomLoss' fixed loop, which has no stopping test, reports the marginal error of the
+//! process's own shard). Per Sinkhorn iteration a process adds `P·N + 1` numbers into the
+//! collective, never points.
 //!
 //! What needs `Y` in one place is refused with [`DriftError::ColumnSplit`]: a reduction of `Y`
 //! against itself, and the operators that read `Y`'s points themselves (`sliced_wasserstein`,
