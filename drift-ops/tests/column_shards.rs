@@ -87,14 +87,22 @@ fn fields<T: Real>(
     inputs: &Inputs<T>,
     negatives: Option<&PointCloud<T>>,
 ) -> (Run<T>, Vec<(Run<T>, usize)>) {
-    let backend = backend();
-    let single = run(op, &backend, &inputs.x, &inputs.y, negatives);
+    fields_on(&backend(), op, inputs, negatives)
+}
+
+/// [`fields`] on `backend` (both sides).
+fn fields_on<T: Real>(
+    backend: &CpuBackend,
+    op: &dyn DriftOperator,
+    inputs: &Inputs<T>,
+    negatives: Option<&PointCloud<T>>,
+) -> (Run<T>, Vec<(Run<T>, usize)>) {
+    let single = run(op, backend, &inputs.x, &inputs.y, negatives);
     let ranks = inputs.sizes.len();
     let split = std::thread::scope(|s| {
         let handles: Vec<_> = ThreadGroup::members(ranks)
             .into_iter()
             .map(|member| {
-                let backend = &backend;
                 s.spawn(move || {
                     let (rank, member) = (member.rank, Counting::new(member));
                     let outcome = (|| {
@@ -208,6 +216,32 @@ fn a_sinkhorn_iteration_moves_one_log_sum_exp_per_row_and_process_and_the_error(
             ranks * n + 1,
             "values per iteration and process"
         );
+    }
+}
+
+#[test]
+fn the_inner_backends_pair_cache_serves_the_local_pairs() {
+    // The CPU backend's default budget keeps every pair set's distances here.
+    let backend = CpuBackend::builder().build().unwrap();
+    let inputs = Inputs::<f64>::new(&[5, 0, 6], true);
+    for ron in [
+        common::TOLERANCE_STOP,
+        r#"{"joint": (term: (coupling: {"sinkhorn": (max_iters: 60)}, temperature: 0.3))}"#,
+        r#"{"sinkhorn_divergence": (temperature: 0.2)}"#,
+    ] {
+        let op = operator_from_str(ron, "op").unwrap();
+        let (single, split) = fields_on(&backend, op.as_ref(), &inputs, None);
+        let (want, _) = single.unwrap();
+        for (rank, (got, _)) in split.into_iter().enumerate() {
+            let (got, report) = got.unwrap();
+            // The cached passes round differently from the one-process ones.
+            if let Err(gap) = within(&got, &want, 1e-9) {
+                panic!("{ron}, rank {rank}: {gap}");
+            }
+            let path = report.couplings[0].path.unwrap();
+            let cached = matches!(path, drift_api::kit::PairPath::Cached { .. });
+            assert_eq!(cached, rank != 1, "{ron}, rank {rank}: {path}");
+        }
     }
 }
 

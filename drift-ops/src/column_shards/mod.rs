@@ -9,7 +9,9 @@
 //! all-reduce of `P × N` values), `lse = LSE_p lse_p`, and the displacement is the all-reduced
 //! sum of `exp(lse_p − lse) · disp_p`. A reduction whose rows are the shard (a Sinkhorn column
 //! pass, `Y_p` against `X`) is complete locally, and so is one among `X` and the negatives (the
-//! self problem), which every process holds. A shard's weights are normalised over the whole set,
+//! self problem), which every process holds. An iterative coupling's pairs are prepared by the
+//! inner backend for the process's own points (the CPU pair cache serves them), and their passes
+//! against the shard are merged the same way. A shard's weights are normalised over the whole set,
 //! so operators written on the engine run unchanged; what they compute over `Y` outside the
 //! reductions is completed through [`Backend::column_split`] (the barycentre origin, bounding
 //! boxes, the Sinkhorn loop's column marginal error, so that every process stops at the same
@@ -154,6 +156,15 @@ impl<'a> ColumnShards<'a> {
         Ok(())
     }
 
+    /// `lse`, this process's log-sums against its shard (`−∞` for an empty one), replaced by the
+    /// log-sums against every process's shard.
+    fn merge_lse<T: Real>(&self, lse: &mut [T]) -> Result<()> {
+        let local: Vec<f64> = lse.iter().map(|v| v.as_f64()).collect();
+        let total = self.total_lse(&local)?;
+        lse.iter_mut().zip(&total).for_each(|(o, t)| *o = T::of(*t));
+        Ok(())
+    }
+
     /// `LSE_p lse_p` per row over every process's `local` log-sums (gathered, then combined in
     /// rank order, so that every process gets the same bits).
     fn total_lse(&self, local: &[f64]) -> Result<Vec<f64>> {
@@ -203,11 +214,11 @@ impl Backend for ColumnShards<'_> {
     }
 
     fn prepare_pairs_f32<'a>(&'a self, set: PairSet<'a, f32>) -> Result<Option<Prepared<'a, f32>>> {
-        Ok(Some(Box::new(ShardPairs::new(self, self.split, set))))
+        Ok(Some(Box::new(ShardPairs::new(self, set)?)))
     }
 
     fn prepare_pairs_f64<'a>(&'a self, set: PairSet<'a, f64>) -> Result<Option<Prepared<'a, f64>>> {
-        Ok(Some(Box::new(ShardPairs::new(self, self.split, set))))
+        Ok(Some(Box::new(ShardPairs::new(self, set)?)))
     }
 
     fn sliced_wasserstein_f32(&self, job: SlicedJob<'_, f32>) -> Option<Result<Vec<f32>>> {

@@ -1,13 +1,17 @@
-//! The pair sets a [`super::ColumnShards`] prepares: every pass one fused reduction on the shards
-//! backend (which merges the passes against the shard over the processes), and a Sinkhorn loop
-//! whose column marginal error is completed over the processes, so that every process stops at
-//! the same iteration and the collective calls match.
+//! The pair sets a [`ColumnShards`] prepares: this process's pairs prepared by the inner backend
+//! (the CPU backend keeps their distances where its budget allows), each pass against the shard
+//! merged over the processes, and a Sinkhorn loop whose column marginal error is completed over
+//! the processes, so that every process stops at the same iteration and the collective calls
+//! match.
 
+use super::ColumnShards;
+use drift_api::kit::pairs::Prepared;
 use drift_api::kit::scaling::{
     column_potentials, row_potential, scaling_iterations, scaling_loop_on_host,
 };
 use drift_api::kit::{
-    Backend, ColumnSplit, FusedPairs, PairPath, PairSet, PreparedPairs, ScalingLoop, ScalingOutcome,
+    prepare_pairs, sweep_in_two_passes, PairDisplacement, PairPath, PairSet, PreparedPairs,
+    RowUpdate, ScalingLoop, ScalingOutcome,
 };
 use drift_api::{DriftError, Real, Result};
 use std::any::Any;
@@ -22,25 +26,58 @@ struct ShardMark {
 /// A pair set of a column-split problem (see the module's documentation).
 #[derive(Debug)]
 pub(super) struct ShardPairs<'a, T> {
-    fused: FusedPairs<'a, T>,
+    shards: &'a ColumnShards<'a>,
+    /// The inner backend's preparation of this process's pairs (`None` for an empty shard).
+    local: Option<Prepared<'a, T>>,
     mark: ShardMark,
-    split: ColumnSplit<'a>,
+    /// The rows are a shard of `Y` (column passes are then merged).
+    rows_split: bool,
 }
 
 impl<'a, T: Real> ShardPairs<'a, T> {
-    /// The pairs of `set`, each pass a reduction on `backend` (the shards backend itself).
-    pub(super) fn new(
-        backend: &'a dyn Backend,
-        split: ColumnSplit<'a>,
-        set: PairSet<'a, T>,
-    ) -> Self {
-        ShardPairs {
-            mark: ShardMark {
-                columns_split: set.cols.whole().is_some(),
-            },
-            fused: FusedPairs::new(backend, set),
-            split,
+    /// The pairs of `set` for `shards`, prepared on its inner backend.
+    pub(super) fn new(shards: &'a ColumnShards<'a>, set: PairSet<'a, T>) -> Result<Self> {
+        let (rows_split, columns_split) = (set.rows.whole().is_some(), set.cols.whole().is_some());
+        if rows_split && columns_split {
+            return Err(shards.refuse("pairs of y with itself need every process's points of y"));
         }
+        if set.mask_diagonal && (rows_split || columns_split) {
+            return Err(shards.refuse("a masked diagonal pairs rows with y's points by index"));
+        }
+        let empty = set.rows.is_empty() || set.cols.is_empty();
+        let local = match empty {
+            true => None,
+            false => Some(prepare_pairs(shards.inner, set)?),
+        };
+        Ok(ShardPairs {
+            shards,
+            local,
+            mark: ShardMark { columns_split },
+            rows_split,
+        })
+    }
+
+    /// Whether a pass of these pairs needs the other processes.
+    fn split(&self) -> bool {
+        self.rows_split || self.mark.columns_split
+    }
+
+    /// One pass of the local pairs into `lse` (`−∞` without pairs), merged over the processes
+    /// when its columns are the shard.
+    fn pass(
+        &self,
+        lse: &mut [T],
+        merged: bool,
+        local: impl FnOnce(&dyn PreparedPairs<T>, &mut [T]) -> Result<()>,
+    ) -> Result<()> {
+        match &self.local {
+            Some(pairs) => local(pairs.as_ref(), lse)?,
+            None => lse.fill(T::neg_infinity()),
+        }
+        if merged {
+            self.shards.merge_lse(lse)?;
+        }
+        Ok(())
     }
 
     /// Which of `blocks` (all prepared by a shards backend) pair the rows with a shard.
@@ -64,15 +101,43 @@ impl<'a, T: Real> ShardPairs<'a, T> {
 
 impl<T: Real> PreparedPairs<T> for ShardPairs<'_, T> {
     fn row_lse(&self, tau: T, col_potential: Option<&[T]>, lse: &mut [T]) -> Result<()> {
-        self.fused.row_lse(tau, col_potential, lse)
+        self.pass(lse, self.mark.columns_split, |p, lse| {
+            p.row_lse(tau, col_potential, lse)
+        })
     }
 
     fn col_lse(&self, tau: T, row_potential: Option<&[T]>, lse: &mut [T]) -> Result<()> {
-        self.fused.col_lse(tau, row_potential, lse)
+        self.pass(lse, self.rows_split, |p, lse| {
+            p.col_lse(tau, row_potential, lse)
+        })
     }
 
     fn path(&self) -> PairPath {
-        PairPath::Fused
+        self.local.as_ref().map_or(PairPath::Fused, |p| p.path())
+    }
+
+    /// The inner preparation's sweep where no pass needs the other processes, else two passes.
+    fn sweep(
+        &self,
+        tau: T,
+        col_potential: Option<&[T]>,
+        row_update: &RowUpdate<'_, T>,
+        f: &mut [T],
+        col: &mut [T],
+    ) -> Result<()> {
+        match &self.local {
+            Some(pairs) if !self.split() => pairs.sweep(tau, col_potential, row_update, f, col),
+            _ => sweep_in_two_passes(self, tau, col_potential, row_update, f, col),
+        }
+    }
+
+    /// The inner preparation's answer where the pass needs no other process; otherwise the
+    /// shards backend's merged reduction runs it.
+    fn displacement_pass(&self, pass: PairDisplacement<'_, T>) -> Result<bool> {
+        match &self.local {
+            Some(pairs) if !self.split() => pairs.displacement_pass(pass),
+            _ => Ok(false),
+        }
     }
 
     fn as_any(&self) -> Option<&dyn Any> {
@@ -104,7 +169,7 @@ impl<T: Real> PreparedPairs<T> for ShardPairs<'_, T> {
                     errors[usize::from(!shard)] += e;
                     next.append(&mut gb);
                 }
-                self.split.sum(&mut errors[..1])?;
+                self.shards.split.sum(&mut errors[..1])?;
                 Ok((f, next, errors[0] + errors[1]))
             })?;
         Ok(ScalingOutcome {
