@@ -133,6 +133,16 @@ pub enum DriftError {
         /// The operator's registered name.
         operator: String,
     },
+    /// A problem whose data `Y` is one process's shard of a set split by columns
+    /// ([`crate::PointCloud::shard`]) was given to an operator or backend that needs every point
+    /// of `Y` in one place, or a shard stands where only `Y` may be one.
+    #[error("operator `{operator}` cannot run on a shard of y (y split by columns over processes): {reason}")]
+    ColumnSplit {
+        /// The operator's registered name (or the backend's, for a reduction it cannot complete).
+        operator: String,
+        /// Why.
+        reason: String,
+    },
     /// The requested backend has no device to run on.
     #[error("no device: {reason}")]
     NoDevice {

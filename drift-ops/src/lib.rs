@@ -17,6 +17,7 @@
 pub mod batched;
 mod bounding_box;
 pub mod cached;
+mod column_shards;
 pub mod compositions;
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -36,6 +37,7 @@ mod row_shards;
 pub mod tile_skip;
 pub mod weightings;
 
+pub use column_shards::ColumnShards;
 pub use compositions::*;
 pub use couplings::{RowNormalised, Schedule, Sinkhorn, TwoSidedProxy, Unnormalised};
 pub use cpu::{CpuBackend, CpuBackendBuilder};

@@ -5,49 +5,12 @@
 
 mod common;
 
-use common::ThreadGroup;
-use drift_api::registry::{entries, Kind};
+use common::{random_cloud as cloud, registry_operators, within, ThreadGroup};
 use drift_api::{
     apply_drift, operator_from_str, Context, DriftOperator, DriftProblem, Negatives, PointCloud,
     Real,
 };
 use drift_ops::{CpuBackend, RowShards};
-use rand::{Rng, SeedableRng};
-
-fn cloud<T: Real>(seed: u64, n: usize, d: usize, offset: f64, weighted: bool) -> PointCloud<T> {
-    let mut r = rand::rngs::StdRng::seed_from_u64(seed);
-    let data = (0..n * d)
-        .map(|_| T::of(r.gen_range(-1.0..1.0) + offset))
-        .collect();
-    let cloud = PointCloud::new("points", data, d).unwrap();
-    if weighted {
-        let w = (0..n).map(|_| T::of(r.gen_range(0.2..1.0))).collect();
-        cloud.with_weights(w).unwrap()
-    } else {
-        cloud
-    }
-}
-
-/// Every operator of the registry by its example, and the Sinkhorn drift stopped by a tolerance.
-fn operators() -> Vec<(String, Box<dyn DriftOperator>)> {
-    let mut ops: Vec<_> = entries()
-        .into_iter()
-        .filter(|e| e.kind == Kind::Operator)
-        .map(|e| {
-            (
-                e.name.to_string(),
-                operator_from_str(e.example, e.name).unwrap(),
-            )
-        })
-        .collect();
-    let tolerance =
-        r#"{"sinkhorn_drift": (temperature: 0.4, sinkhorn: (max_iters: 500, tol: 1e-9))}"#;
-    ops.push((
-        "tolerance stop".into(),
-        operator_from_str(tolerance, "t").unwrap(),
-    ));
-    ops
-}
 
 /// The field on one process, and on each of `ranks` processes splitting the rows.
 #[allow(clippy::type_complexity)]
@@ -88,7 +51,7 @@ fn fields<T: Real>(
 fn check<T: Real>(tolerance: f64, ranks: usize) {
     let negatives = cloud::<T>(3, 5, 3, 0.4, false);
     let mut checked = 0;
-    for (name, op) in operators() {
+    for (name, op) in registry_operators() {
         for negatives in [None, Some(&negatives)] {
             let (single, split) = fields::<T>(op.as_ref(), ranks, negatives);
             let what = format!("{name} (negatives: {})", negatives.is_some());
@@ -101,17 +64,11 @@ fn check<T: Real>(tolerance: f64, ranks: usize) {
                 }
                 continue;
             };
-            let scale = want.iter().fold(0.0f64, |m, v| m.max(v.as_f64().abs()));
             for (rank, got) in split.into_iter().enumerate() {
                 let got = got.unwrap_or_else(|e| panic!("{what}, rank {rank}: {e}"));
-                let worst = got
-                    .iter()
-                    .zip(&want)
-                    .fold(0.0f64, |m, (a, b)| m.max((a.as_f64() - b.as_f64()).abs()));
-                assert!(
-                    worst <= tolerance * scale.max(f64::MIN_POSITIVE),
-                    "{what}, rank {rank} of {ranks}: {worst:e} apart (field up to {scale:e})"
-                );
+                if let Err(gap) = within(&got, &want, tolerance) {
+                    panic!("{what}, rank {rank} of {ranks}: {gap}");
+                }
             }
             checked += 1;
         }

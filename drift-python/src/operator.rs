@@ -6,9 +6,9 @@ use crate::collective::PyCollective;
 use crate::errors::to_py;
 use crate::interrupt::{run_interruptible, THREADED_FROM};
 use crate::report::{BatchReport, Report};
-use drift_api::kit::{fmt_num, try_vec, Backend};
-use drift_api::{Context, DriftOperator, DriftReport, Negatives, Real};
-use drift_ops::{CpuBackend, RowShards};
+use drift_api::kit::{fmt_num, try_vec, Backend, ColumnSplit, Whole};
+use drift_api::{Context, DriftOperator, DriftReport, Negatives, PointCloud, Real};
+use drift_ops::{ColumnShards, CpuBackend, RowShards};
 use numpy::Element;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -52,8 +52,10 @@ struct CallOptions<'c> {
     negative_weight: f64,
     step: u64,
     time: f64,
-    /// A split by rows over processes: the collective, this process's rank, the processes.
+    /// A split over processes: the collective, this process's rank, the processes.
     split: Option<(&'c PyCollective, usize, usize)>,
+    /// The split is by columns: `y` is this process's shard.
+    columns: bool,
 }
 
 #[pymethods]
@@ -82,8 +84,10 @@ impl NativeOperator {
     /// With `collective` (a callable completing sums over processes, see `apply_batch`), process
     /// `rank` of `ranks` computes its share of the rows of every pass over pairs and the shares
     /// are gathered through it (`drift_ops::RowShards`): every process gives the whole problem
-    /// and gets the whole field.
-    #[pyo3(signature = (x, y, x_weights, y_weights, negatives, negative_weight, step, time, collective=None, rank=0, ranks=1))]
+    /// and gets the whole field. With `columns`, `y` (and its weights) is this process's shard
+    /// of the data instead (`drift_ops::ColumnShards`), and every process gets the field of the
+    /// whole problem.
+    #[pyo3(signature = (x, y, x_weights, y_weights, negatives, negative_weight, step, time, collective=None, rank=0, ranks=1, columns=false))]
     #[allow(clippy::too_many_arguments)]
     fn apply<'py>(
         &self,
@@ -99,6 +103,7 @@ impl NativeOperator {
         collective: Option<&Bound<'py, PyAny>>,
         rank: usize,
         ranks: usize,
+        columns: bool,
     ) -> PyResult<(Bound<'py, PyAny>, Report)> {
         // The command line's checks, with its wording (`--time nan: must be finite`).
         if !time.is_finite() {
@@ -124,6 +129,7 @@ impl NativeOperator {
             step,
             time,
             split: collective.as_ref().map(|c| (c, rank, ranks)),
+            columns,
         };
         let inputs = Inputs {
             x,
@@ -247,11 +253,13 @@ impl NativeOperator {
             .saturating_mul(y.len().saturating_add(x.len()))
             .saturating_mul(x.dim());
         let negative_weight = options.negative_weight;
-        let compute = move |backend: &dyn Backend| -> drift_api::Result<(Vec<T>, DriftReport)> {
+        let compute = move |backend: &dyn Backend,
+                            y: &PointCloud<T>|
+              -> drift_api::Result<(Vec<T>, DriftReport)> {
             let mut field = try_vec("V", x.len() * x.dim(), T::zero())?;
             let report = drift_api::apply_drift(
                 op.as_ref(),
-                drift_api::DriftProblem::new(backend, &x, &y, &context, &mut field).with_negatives(
+                drift_api::DriftProblem::new(backend, &x, y, &context, &mut field).with_negatives(
                     negatives
                         .as_ref()
                         .map(|points| Negatives::new(points, negative_weight)),
@@ -263,8 +271,13 @@ impl NativeOperator {
             // The collective calls back into Python: computed on this thread, as apply_batch's.
             Some((collective, rank, ranks)) => py
                 .detach(|| {
+                    if options.columns {
+                        let shard = column_shard(&y, ColumnSplit::new(collective, rank, ranks)?)?;
+                        let shards = ColumnShards::new(&CpuBackend, collective, rank, ranks)?;
+                        return compute(&shards, &shard);
+                    }
                     let shards = RowShards::new(&CpuBackend, collective, rank, ranks)?;
-                    compute(&shards)
+                    compute(&shards, &y)
                 })
                 .map_err(|e| {
                     let err = to_py(py, e);
@@ -273,10 +286,23 @@ impl NativeOperator {
                     }
                     err
                 })?,
-            None => run_interruptible(py, pairs >= THREADED_FROM, move || compute(&CpuBackend))?
-                .map_err(|e| to_py(py, e))?,
+            None => {
+                run_interruptible(py, pairs >= THREADED_FROM, move || compute(&CpuBackend, &y))?
+                    .map_err(|e| to_py(py, e))?
+            }
         };
         let v = arrays::field_array(py, shape, field)?;
         Ok((v, Report::from(report)))
     }
+}
+
+/// This process's `y` as its shard of the data split by columns, its whole (total weight, points
+/// of positive weight) completed over the processes.
+fn column_shard<T: Real>(
+    y: &PointCloud<T>,
+    split: ColumnSplit<'_>,
+) -> drift_api::Result<PointCloud<T>> {
+    let whole = split.whole(Whole::of_part(y.weights(), y.len()))?;
+    let weights = y.weights().map(<[T]>::to_vec);
+    PointCloud::shard(y.name(), y.data().to_vec(), y.dim(), weights, whole)
 }

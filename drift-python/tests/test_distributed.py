@@ -388,8 +388,8 @@ def test_split_rows_arguments_are_checked():
     x, y, _ = single_problem()
     with pytest.raises(ValueError, match="give split='rows'"):
         op.apply(x, y, collective=lambda v: v, rank=0, ranks=1)
-    with pytest.raises(ValueError, match="only split='rows'"):
-        op.apply(x, y, split="columns", collective=lambda v: v, rank=0, ranks=1)
+    with pytest.raises(ValueError, match="give split='rows'"):
+        op.apply(x, y, split="diagonal", collective=lambda v: v, rank=0, ranks=1)
     with pytest.raises(ValueError, match="needs a process_group, or a collective"):
         op.apply(x, y, split="rows", collective=lambda v: v)
     with pytest.raises(ValueError, match="rank 2: not one of the 2 processes"):

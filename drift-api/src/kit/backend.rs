@@ -2,6 +2,7 @@
 
 use crate::error::{DriftError, Result};
 use crate::kernel::Kernel;
+use crate::kit::column_split::ColumnSplit;
 use crate::kit::official::{OfficialJob, Stages};
 use crate::kit::pairs::{PairSet, Prepared};
 use crate::kit::resident::{ResidentBody, ResidentSets};
@@ -179,6 +180,15 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     /// where it is called, on the process's thread pool.
     fn run_on_threads(&self, work: &mut (dyn FnMut() + Send)) {
         work()
+    }
+
+    /// This process's place among the processes that each hold one shard of `Y`, when this
+    /// backend runs one process's share of a problem split by columns (`drift_ops::ColumnShards`:
+    /// its reductions against the shard are completed over the processes); what an evaluation
+    /// computes over `Y` itself is completed with it. `None`, the default: the backend sees the
+    /// whole problem, and [`crate::apply_drift`] refuses a shard.
+    fn column_split(&self) -> Option<ColumnSplit<'_>> {
+        None
     }
 }
 

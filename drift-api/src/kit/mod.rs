@@ -9,6 +9,7 @@
 
 pub mod backend;
 pub mod batch;
+pub mod column_split;
 pub mod official;
 pub mod pair_sets;
 pub mod pairs;
@@ -19,13 +20,14 @@ pub mod sliced;
 
 pub use crate::error::{fmt_num, try_vec, try_with_capacity};
 pub use crate::math::{on_best_isa, on_isa, IsaWork, VectorMath};
-pub use crate::points::{Clouds, Points};
+pub use crate::points::{Clouds, Points, Whole};
 pub use crate::real::{log_add_exp, ByPrecision, PerPrecision, Tagged};
 pub use backend::{
     check_len, check_square_mask, reduce, Backend, Displacement, ReductionJob, Reductions,
     RowReduction,
 };
 pub use batch::{BatchSets, Collective, ProblemBatch, Reduction, SingleProcess};
+pub use column_split::ColumnSplit;
 pub use official::{
     official_stages_on, OfficialConstants, OfficialJob, OfficialStages, SoftmaxFloors, Stages,
 };

@@ -1,6 +1,7 @@
 //! The drift operator trait: generated samples `X` and data `Y` in, vector field `V(x_i)` out.
 
 pub mod batch;
+mod column_split;
 mod report;
 
 pub use report::DriftReport;
@@ -386,6 +387,7 @@ pub(crate) fn apply_drift_to<O: DriftOperator + ?Sized, T: Real>(
         }),
         ..problem
     };
+    problem.check_shards()?;
     // The problem's sets stay on the backend's device for the whole evaluation.
     let (backend, sets) = (problem.backend, problem.point_sets());
     let report = on_threads(backend, || {

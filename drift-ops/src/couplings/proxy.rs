@@ -29,7 +29,15 @@ impl TwoSidedProxy {
         let half = T::of(0.5);
         // Counts of points with mass: zero-weight points must not change anyone's relative mass.
         let log_n = T::of((support(p.row_log_weights) as f64).ln());
-        let total_cols: usize = p.blocks.iter().map(|b| support(b.log_weights)).sum();
+        // A shard of Y split by columns counts the points of its whole set.
+        let total_cols: usize = p
+            .blocks
+            .iter()
+            .map(|b| match b.points.whole() {
+                Some(_) => b.points.support_len(),
+                None => support(b.log_weights),
+            })
+            .sum();
         let log_m = T::of((total_cols as f64).ln());
         let rel_a: Vec<T> = p.row_log_weights.iter().map(|l| *l + log_n).collect();
         let rel_b: Vec<Vec<T>> = p

@@ -1,8 +1,8 @@
 //! The precision guard of the kernel engines: bound the log-weights before computing, run in f64
 //! when the inputs' precision cannot hold them, refuse when nothing can.
 
-use super::origin::data_origin;
 use super::term::TermRef;
+use crate::column_shards::complete::{max_over, problem_origin, split_of};
 use drift_api::kit::{with_resident, PrecisionReport, WEIGHT_ERROR_TOLERANCE};
 use drift_api::{DriftError, DriftProblem, DriftReport, PointCloud, Precision, Real, Result};
 
@@ -24,8 +24,8 @@ pub trait Engine {
 /// the data's median, which the engine also measures barycentres from), so an f32 problem that
 /// needs f64 costs one f64 evaluation, not an f32 one first.
 pub fn run_guarded<T: Real>(p: DriftProblem<'_, T>, engine: &impl Engine) -> Result<DriftReport> {
-    let origin = data_origin(p.y);
-    let diameter_sq = squared_diameter(&p, &origin);
+    let origin = problem_origin(p.backend, p.y)?;
+    let diameter_sq = squared_diameter(&p, &origin)?;
     let terms = engine.terms();
     let scale = log_weight_scale(&terms, diameter_sq);
     let fits_native = terms.iter().all(|t| representable::<T>(t, diameter_sq));
@@ -99,24 +99,16 @@ fn promoted<T: Real>(
     Ok(report)
 }
 
-/// An f64 copy of a point set, weights included.
+/// An f64 copy of a point set, weights (and the whole of a shard) included.
 fn widen<T: Real>(c: &PointCloud<T>) -> Result<PointCloud<f64>> {
-    let wide = PointCloud::new(
-        c.name(),
-        c.data().iter().map(|v| v.as_f64()).collect(),
-        c.dim(),
-    )?;
-    match c.weights() {
-        Some(w) => wide.with_weights(w.iter().map(|v| v.as_f64()).collect()),
-        None => Ok(wide),
-    }
+    c.converted()
 }
 
 /// A bound on the squared distance between any two points of the problem: `(2 max ‖p − c‖)²`
-/// around a point `c` (the data's median).
-fn squared_diameter<T: Real>(p: &DriftProblem<'_, T>, centre: &[f64]) -> f64 {
+/// around a point `c` (the data's median), over every process's shard when `Y` is split.
+fn squared_diameter<T: Real>(p: &DriftProblem<'_, T>, centre: &[f64]) -> Result<f64> {
     let sets = [Some(p.x), Some(p.y), p.negatives.map(|n| n.points)];
-    let radius_sq = sets
+    let mut radius_sq = [sets
         .into_iter()
         .flatten()
         .flat_map(|s| s.data().chunks_exact(s.dim()))
@@ -127,8 +119,9 @@ fn squared_diameter<T: Real>(p: &DriftProblem<'_, T>, centre: &[f64]) -> f64 {
                 .map(|(v, c)| (v.as_f64() - c).powi(2))
                 .sum::<f64>()
         })
-        .fold(0.0f64, f64::max);
-    4.0 * radius_sq
+        .fold(0.0f64, f64::max)];
+    max_over(split_of(p.backend, &[p.y]), &mut radius_sq)?;
+    Ok(4.0 * radius_sq[0])
 }
 
 /// The largest `|ℓ|` over the terms for pairs within the diameter (radial kernels are monotone in

@@ -138,6 +138,7 @@ impl DengOfficial {
     /// One problem as a batch of one.
     fn run<T: Real>(&self, p: DriftProblem<'_, T>) -> Result<DriftReport> {
         p.check()?;
+        p.needs_whole_y("deng_official", "its dense products hold every point of y")?;
         let dim = p.x.dim();
         let x = BatchSets::dense("x", p.x.data(), 1, p.x.len(), dim)?;
         let x = match p.x.weights() {

@@ -1,5 +1,6 @@
 //! The debiased Sinkhorn divergence: its drift (the NSGF velocity) and its value `S_ε`.
 
+use crate::column_shards::complete::box_diagonal_on;
 use crate::couplings::{Schedule, Sinkhorn};
 use crate::engine::cross_minus_self;
 use crate::engine::TermRef;
@@ -68,17 +69,22 @@ impl SinkhornDivergence {
     /// The solver for problems on `x` and `y`: with GeomLoss' loop, a copy that starts every
     /// problem's schedule from the diameter of `x ∪ y` (GeomLoss' `max_diameter`, also for the
     /// self problems); otherwise the operator's own (its warm-start state included).
-    fn solver<T: Real>(&self, x: &PointCloud<T>, y: &PointCloud<T>) -> Cow<'_, Sinkhorn> {
-        if self.sinkhorn.schedule == Schedule::GeomLoss {
-            let diameter = Sinkhorn::geomloss_diameter(&[x, y]);
+    fn solver<T: Real>(
+        &self,
+        backend: &dyn Backend,
+        x: &PointCloud<T>,
+        y: &PointCloud<T>,
+    ) -> Result<Cow<'_, Sinkhorn>> {
+        Ok(if self.sinkhorn.schedule == Schedule::GeomLoss {
+            let diameter = box_diagonal_on(backend, &[x, y])?;
             Cow::Owned(self.sinkhorn.clone().with_diameter(diameter))
         } else {
             Cow::Borrowed(&self.sinkhorn)
-        }
+        })
     }
 
     fn run<T: Real>(&self, p: DriftProblem<'_, T>) -> Result<DriftReport> {
-        let solver = self.solver(p.x, p.y);
+        let solver = self.solver(p.backend, p.x, p.y)?;
         let t = TermRef::mean(&Gaussian, solver.as_ref(), self.temperature);
         cross_minus_self(p, "sinkhorn_divergence", t, t, false, &crate::Unit)
     }
@@ -117,7 +123,7 @@ pub fn sinkhorn_divergence_with<T: Real>(
     x.check_same_dim(y)?;
     let eps = op.temperature / 2.0;
     let (la, lb) = (x.log_weights(), y.log_weights());
-    let solver = op.solver(x, y);
+    let solver = op.solver(backend, x, y)?;
     let solve = |rows: &PointCloud<T>,
                  lr: &[T],
                  cols: &PointCloud<T>,

@@ -84,6 +84,10 @@ impl SlicedWasserstein {
 
     fn run<T: Real>(&self, mut p: DriftProblem<'_, T>) -> Result<DriftReport> {
         p.check()?;
+        p.needs_whole_y(
+            "sliced_wasserstein",
+            "its projections of y are sorted as a whole",
+        )?;
         let d = p.x.dim();
         let job = SlicedJob {
             x: p.x,

@@ -7,10 +7,12 @@
 
 mod fields;
 mod plans;
+mod split;
 mod threads;
 
 pub use fields::*;
 pub use plans::*;
+pub use split::*;
 pub use threads::ThreadGroup;
 
 use drift_api::Weighting;

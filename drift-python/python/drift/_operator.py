@@ -67,9 +67,14 @@ class Operator:
         equal to one process's to rounding (a Sinkhorn iteration moves `N + M` numbers). Without
         torch, give `collective` (a callable summing a float64 NumPy array over the processes, as
         for `apply_batch`) with this process's `rank` and the number of processes `ranks`.
-        Columns are not split: every process holds all of `y`.
+        With `split="columns"`, each process holds all of `x` but only its shard of the data:
+        `y` (and `y_weights`) are this process's rows of the data set (at least one), the totals
+        of the whole are completed through the collective, and every process returns the field
+        of `x` against all of the data, equal to one process's to rounding (a Sinkhorn iteration
+        moves `ranks · N + 1` numbers). Operators that need all of `y` in one place
+        (`sliced_wasserstein`, `deng_official`) raise a ValueError naming them.
         """
-        shards = _row_split(split, process_group, collective, rank, ranks)
+        *shards, columns = _split(split, process_group, collective, rank, ranks)
         xa = _arrays.points("x", x)
         dtype = xa.dtype
         ya = _arrays.like("y", y, dtype)
@@ -83,7 +88,7 @@ class Operator:
         except (TypeError, ValueError) as e:
             raise ValueError(f"time and negative_weight must be numbers: {e}") from None
         v, report = self._native.apply(
-            xa, ya, xw, yw, neg, negative_weight, step, time, *shards
+            xa, ya, xw, yw, neg, negative_weight, step, time, *shards, columns
         )
         return _arrays.result(v, x), report
 
@@ -242,27 +247,29 @@ def from_ron(text: str, origin: str) -> Operator:
     return Operator(_drift.load_str(text, origin))
 
 
-def _row_split(
+def _split(
     split: Optional[str],
     process_group: Any,
     collective: Optional[Callable[[Any], Any]],
     rank: Optional[int],
     ranks: Optional[int],
-) -> Tuple[Any, int, int]:
-    """`(collective, rank, ranks)` of `Operator.apply`'s split by rows (`(None, 0, 1)` without)."""
+) -> Tuple[Any, int, int, bool]:
+    """`(collective, rank, ranks, columns)` of `Operator.apply`'s split by rows or columns
+    (`(None, 0, 1, False)` without)."""
     grouped = process_group is not None and process_group is not False
     if split is None:
         if grouped or collective is not None or rank is not None or ranks is not None:
             raise ValueError(
                 "process_group, collective, rank and ranks split one problem over processes: "
-                "give split='rows' with them"
+                "give split='rows' or split='columns' with them"
             )
-        return None, 0, 1
-    if split != "rows":
+        return None, 0, 1, False
+    if split not in ("rows", "columns"):
         raise ValueError(
-            f"split={split!r}: only split='rows' is available (every process holds all of y; "
-            "the columns of one problem are not split)"
+            f"split={split!r}: give split='rows' (every process holds all of y) or "
+            "split='columns' (every process holds its shard of y)"
         )
+    columns = split == "columns"
     if grouped:
         if collective is not None or rank is not None or ranks is not None:
             raise ValueError("give process_group, or collective with rank and ranks, not both")
@@ -274,11 +281,12 @@ def _row_split(
             process_group_collective(process_group),
             dist.get_rank(group),
             dist.get_world_size(group),
+            columns,
         )
     if collective is None or rank is None or ranks is None:
         raise ValueError(
-            "split='rows' needs a process_group, or a collective with this process's rank and "
-            "the number of processes ranks"
+            f"split={split!r} needs a process_group, or a collective with this process's rank "
+            "and the number of processes ranks"
         )
     try:
         rank, ranks = _op.index(rank), _op.index(ranks)
@@ -286,5 +294,5 @@ def _row_split(
         raise ValueError(f"rank and ranks must be integers, got {rank!r} and {ranks!r}") from None
     if not 0 <= rank < ranks:
         raise ValueError(f"rank {rank}: not one of the {ranks} processes of the split")
-    return collective, rank, ranks
+    return collective, rank, ranks, columns
 

@@ -229,12 +229,13 @@ impl Sinkhorn {
         let log_b: Vec<&[T]> = p.blocks.iter().map(|b| b.log_weights).collect();
         let warm = self.warm_start.then(|| self.recall(&key)).flatten();
         let stages = self.stage_temperatures(
+            p.backend,
             p.kernel,
             p.rows,
             p.row_log_weights,
             p.blocks,
             p.tau.as_f64(),
-        );
+        )?;
         // Column potentials at the first temperature: warm start or g = log b.
         let first_tau = stages.first().copied().unwrap_or(p.tau.as_f64());
         let mut g: Vec<Vec<T>> = match &warm {
@@ -317,7 +318,7 @@ impl Sinkhorn {
         })?;
         let diameter = match self.diameter {
             Some(d) => d,
-            None => all_points_diameter(p.rows, p.blocks),
+            None => all_points_diameter(p.backend, p.rows, p.blocks)?,
         };
         let stages = geomloss_temperatures(p.kernel, diameter, p.tau.as_f64(), ratio)?;
         let log_a = p.row_log_weights;
@@ -388,23 +389,24 @@ impl Sinkhorn {
     /// The ε-scaling temperatures strictly above `tau`, from the kernel's scale at the diameter.
     fn stage_temperatures<T: Real>(
         &self,
+        backend: &dyn drift_api::kit::Backend,
         kernel: &dyn drift_api::Kernel,
         rows: &PointCloud<T>,
         row_log_weights: &[T],
         blocks: &[ColumnBlock<'_, T>],
         tau: f64,
-    ) -> Vec<f64> {
+    ) -> Result<Vec<f64>> {
         let Some(ratio) = self.epsilon_scaling else {
-            return Vec::new();
+            return Ok(Vec::new());
         };
-        let diameter = bounding_diameter(rows, row_log_weights, blocks);
+        let diameter = bounding_diameter(backend, rows, row_log_weights, blocks)?;
         let mut t = kernel.temperature_scale(diameter.max(f64::MIN_POSITIVE));
         let mut stages = Vec::new();
         while t > tau && t.is_finite() && stages.len() < 1000 {
             stages.push(t);
             t *= ratio;
         }
-        stages
+        Ok(stages)
     }
 
     fn recall(&self, key: &WarmKey) -> Option<Vec<Vec<f64>>> {

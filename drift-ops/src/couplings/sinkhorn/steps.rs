@@ -4,7 +4,9 @@
 
 use super::super::passes::PreparedBlocks;
 use crate::bounding_box::BoundingBox;
+use crate::column_shards::complete::{box_diagonal_on, split_of};
 use drift_api::kit::scaling::{asymmetric_step, column_potentials, row_potential, symmetric_step};
+use drift_api::kit::Backend;
 use drift_api::{ColumnBlock, CouplingProblem, DriftError, PointCloud, Real, Result};
 
 /// The prepared pairs at one temperature.
@@ -124,13 +126,14 @@ pub(super) fn geomloss_temperatures(
 /// Length of the diagonal of the bounding box of every point of the rows and blocks, zero weights
 /// included (GeomLoss' `max_diameter`): the default start of its schedule.
 pub(super) fn all_points_diameter<T: Real>(
+    backend: &dyn Backend,
     rows: &PointCloud<T>,
     blocks: &[ColumnBlock<'_, T>],
-) -> f64 {
+) -> Result<f64> {
     let sets: Vec<&PointCloud<T>> = std::iter::once(rows)
         .chain(blocks.iter().map(|b| b.points))
         .collect();
-    bounding_box_diagonal(&sets)
+    box_diagonal_on(backend, &sets)
 }
 
 /// Length of the diagonal of the bounding box of every point of `sets` (same dimension), zero
@@ -180,10 +183,15 @@ pub(super) fn from_duals<T: Real>(log_b: &[T], duals: &[f64], tau: f64) -> Vec<T
 /// diameter of the supports. Zero-weight points are left out so that they cannot change the
 /// ε-scaling schedule, hence the plan, of the others.
 pub(super) fn bounding_diameter<T: Real>(
+    backend: &dyn Backend,
     rows: &PointCloud<T>,
     row_log_weights: &[T],
     blocks: &[ColumnBlock<'_, T>],
-) -> f64 {
+) -> Result<f64> {
+    let sets: Vec<&PointCloud<T>> = std::iter::once(rows)
+        .chain(blocks.iter().map(|b| b.points))
+        .collect();
+    let split = split_of(backend, &sets);
     let d = rows.dim();
     let sets = std::iter::once((rows, row_log_weights))
         .chain(blocks.iter().map(|b| (b.points, b.log_weights)));
@@ -194,5 +202,5 @@ pub(super) fn bounding_diameter<T: Real>(
             .filter(|(_, l)| l.is_finite())
             .map(|(point, _)| point)
     });
-    BoundingBox::of(d, with_mass).diagonal()
+    Ok(BoundingBox::of(d, with_mass).completed(split)?.diagonal())
 }
