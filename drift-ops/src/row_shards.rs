@@ -36,10 +36,10 @@
 //! ```
 
 use drift_api::kit::{
-    log_add_exp, Backend, Collective, Displacement, ReductionJob, ResidentBody, ResidentSets,
-    RowReduction, SlicedJob,
+    check_rank, log_add_exp, Backend, Collective, Displacement, ReductionJob, ResidentBody,
+    ResidentSets, RowReduction, SlicedJob,
 };
-use drift_api::{DriftError, PointCloud, Real, Result};
+use drift_api::{PointCloud, Real, Result};
 use std::ops::Range;
 
 /// A backend that computes each reduction's share of rows for process `rank` of `ranks` on
@@ -60,12 +60,7 @@ impl<'a> RowShards<'a> {
         rank: usize,
         ranks: usize,
     ) -> Result<Self> {
-        if ranks == 0 || rank >= ranks {
-            return Err(DriftError::invalid(
-                "row shards",
-                format!("rank {rank} is not one of {ranks} processes"),
-            ));
-        }
+        check_rank("row shards", rank, ranks)?;
         Ok(RowShards {
             inner,
             collective,

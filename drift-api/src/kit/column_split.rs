@@ -35,12 +35,7 @@ pub struct ColumnSplit<'a> {
 impl<'a> ColumnSplit<'a> {
     /// Process `rank` of `ranks` joined by `collective`.
     pub fn new(collective: &'a dyn Collective, rank: usize, ranks: usize) -> Result<Self> {
-        if ranks == 0 || rank >= ranks {
-            return Err(DriftError::invalid(
-                "column shards",
-                format!("rank {rank} is not one of {ranks} processes"),
-            ));
-        }
+        check_rank("column shards", rank, ranks)?;
         Ok(ColumnSplit {
             collective,
             rank,
@@ -104,4 +99,21 @@ impl<'a> ColumnSplit<'a> {
             support: sums[1] as usize,
         })
     }
+}
+
+/// An error naming `what` unless `rank` is one of `ranks` processes (the check of every split of
+/// one problem over processes).
+///
+/// ```
+/// assert!(drift_api::kit::check_rank("row shards", 2, 3).is_ok());
+/// assert!(drift_api::kit::check_rank("row shards", 3, 3).is_err());
+/// ```
+pub fn check_rank(what: &str, rank: usize, ranks: usize) -> Result<()> {
+    if ranks == 0 || rank >= ranks {
+        return Err(DriftError::invalid(
+            what,
+            format!("rank {rank} is not one of {ranks} processes"),
+        ));
+    }
+    Ok(())
 }

@@ -27,9 +27,10 @@ pub use backend::{
     RowReduction,
 };
 pub use batch::{BatchSets, Collective, ProblemBatch, Reduction, SingleProcess};
-pub use column_split::ColumnSplit;
+pub use column_split::{check_rank, ColumnSplit};
 pub use official::{
-    official_stages_on, OfficialConstants, OfficialJob, OfficialStages, SoftmaxFloors, Stages,
+    centre_rows, official_stages_on, OfficialConstants, OfficialJob, OfficialStages, SoftmaxFloors,
+    Stages,
 };
 pub use pair_sets::{PairSets, PairSource};
 pub use pairs::{

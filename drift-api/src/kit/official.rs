@@ -106,6 +106,32 @@ pub trait OfficialStages<T> {
     ) -> Result<Vec<(f64, f64)>>;
 }
 
+/// Shifts `rows` (`dim` coordinates each) to their mean, accumulated in `f64`: how every backend's
+/// stages centre a problem's targets `[x; negatives; positives]` before the distances (they and
+/// the force are invariant under the shift, and the Gram form's cancellation then scales with the
+/// problem's spread, not with its distance from the origin).
+///
+/// ```
+/// let mut rows = vec![1.0f32, 10.0, 3.0, 20.0];
+/// drift_api::kit::centre_rows(&mut rows, 2);
+/// assert_eq!(rows, vec![-1.0, -5.0, 1.0, 5.0]);
+/// ```
+pub fn centre_rows<T: Real>(rows: &mut [T], dim: usize) {
+    let count = rows.len() / dim.max(1);
+    if count == 0 {
+        return;
+    }
+    let mut mean = vec![0.0f64; dim];
+    for row in rows.chunks_exact(dim) {
+        mean.iter_mut().zip(row).for_each(|(m, v)| *m += v.as_f64());
+    }
+    let inv = 1.0 / count as f64;
+    let mean: Vec<T> = mean.iter().map(|m| T::of(m * inv)).collect();
+    for row in rows.chunks_exact_mut(dim) {
+        row.iter_mut().zip(&mean).for_each(|(v, m)| *v -= *m);
+    }
+}
+
 /// A backend's stages for one official job.
 pub type Stages<'a, T> = Box<dyn OfficialStages<T> + 'a>;
 

@@ -7,7 +7,7 @@
 use super::{driver_error, CudaBackend, DeviceReal};
 use crate::official_source::OFFICIAL_THREADS;
 use cudarc::driver::{CudaFunction, CudaSlice, CudaStream, LaunchConfig, PushKernelArg};
-use drift_api::kit::{OfficialJob, OfficialStages, ProblemBatch, SoftmaxFloors};
+use drift_api::kit::{centre_rows, OfficialJob, OfficialStages, ProblemBatch, SoftmaxFloors};
 use drift_api::{DriftError, Real, Result};
 use std::sync::Arc;
 
@@ -79,31 +79,13 @@ impl<T: Real> HostLayout<T> {
                 }
             }
             let m = (l.targets.len() - first) / dim;
-            centre(&mut l.targets[first..], dim);
+            centre_rows(&mut l.targets[first..], dim);
             l.split.push((n + neg.map_or(0, |s| s.len(b))) as i64);
             l.t_off.push(l.t_off[b] + m as i64);
             l.x_off.push(l.x_off[b] + n as i64);
             l.d_off.push(l.d_off[b] + (n * m) as i64);
         }
         l
-    }
-}
-
-/// Shifts `rows` (`dim` coordinates each) to their mean (accumulated in `f64`, as the CPU stages
-/// centre their targets).
-fn centre<T: Real>(rows: &mut [T], dim: usize) {
-    let count = rows.len() / dim.max(1);
-    if count == 0 {
-        return;
-    }
-    let mut mean = vec![0.0f64; dim];
-    for row in rows.chunks_exact(dim) {
-        mean.iter_mut().zip(row).for_each(|(m, v)| *m += v.as_f64());
-    }
-    let inv = 1.0 / count as f64;
-    let mean: Vec<T> = mean.iter().map(|m| T::of(m * inv)).collect();
-    for row in rows.chunks_exact_mut(dim) {
-        row.iter_mut().zip(&mean).for_each(|(v, m)| *v -= *m);
     }
 }
 

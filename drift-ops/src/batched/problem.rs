@@ -1,7 +1,7 @@
 //! One problem of a batch of the official loss's form: its generated samples, negatives and
 //! positives as slices, with their weights, and its targets `[x; negatives; positives]`.
 
-use drift_api::kit::ProblemBatch;
+use drift_api::kit::{centre_rows, ProblemBatch};
 use drift_api::Real;
 
 /// One block of a problem's targets: its coordinates, its weights (1 when `None`) and its first
@@ -65,22 +65,13 @@ impl<'a, T: Real> Problem<'a, T> {
     }
 }
 
-/// The targets `[x; negatives; positives]` centred on their mean, into `targets` (`M × D`):
-/// distances and the force are invariant under the shift, and the Gram form's cancellation then
-/// scales with the problem's spread, not with its distance from the origin.
+/// The targets `[x; negatives; positives]` centred on their mean ([`centre_rows`]), into
+/// `targets` (`M × D`).
 pub(super) fn centred_targets<T: Real>(p: &Problem<'_, T>, targets: &mut Vec<T>) {
     let dim = p.dim;
     targets.clear();
     for (points, _, _) in p.blocks() {
         targets.extend_from_slice(points);
     }
-    let mut mean = vec![0.0f64; dim];
-    for row in targets.chunks_exact(dim) {
-        mean.iter_mut().zip(row).for_each(|(m, v)| *m += v.as_f64());
-    }
-    let inv = 1.0 / p.m() as f64;
-    let mean: Vec<T> = mean.iter().map(|m| T::of(m * inv)).collect();
-    for row in targets.chunks_exact_mut(dim) {
-        row.iter_mut().zip(&mean).for_each(|(v, m)| *v -= *m);
-    }
+    centre_rows(targets, dim);
 }
