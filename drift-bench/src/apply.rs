@@ -80,7 +80,7 @@ pub struct ApplyArgs {
     pub negative_weights: Option<PathBuf>,
     /// A ragged batch: X's offsets, a one-dimensional integer `.npy` (int32, int64, uint32 or
     /// uint64) of B + 1 offsets, 0 first, never decreasing, the last the number of rows of
-    /// `--x`; problem b holds rows offsets[b]..offsets[b + 1]. Offsets for one side make the
+    /// `--x`; problem b holds rows `offsets[b]..offsets[b + 1]`. Offsets for one side make the
     /// batch ragged: then every side (`--y`, `--negatives`) needs its own, with the same B.
     #[arg(long, value_name = "FILE")]
     pub x_offsets: Option<PathBuf>,
