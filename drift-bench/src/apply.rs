@@ -22,6 +22,7 @@ use single::run_in;
 use crate::apply_batch::{self, BatchInput, BatchInputs};
 use crate::array::{Array, Shape};
 use crate::backend_kind::BackendKind;
+use crate::batch_layout::{BatchOffsets, OffsetsInput};
 use crate::pending_file::PendingFile;
 use crate::point_files::{self, label};
 use crate::{csv, invalid_arg, same_file};
@@ -52,7 +53,9 @@ pub struct ApplyArgs {
     /// three-dimensional `.npy` (B, N, D) is a batch of B problems: then `--y` is (B, M, D),
     /// `--negatives` (B, K, D), the weights (B, n), the operator runs once on the whole batch
     /// (batch-wide statistics such as `deng_official`'s scale over every problem) and V is
-    /// written as (B, N, D).
+    /// written as (B, N, D). A ragged batch (problems of different sizes) gives every side as
+    /// (total, D), its problems' points back to back, with `--x-offsets`, `--y-offsets` and
+    /// `--negative-offsets`; its weights are (total,) and V is written as (total, D).
     #[arg(long, value_name = "FILE")]
     pub x: PathBuf,
     /// Data samples Y, same dimension as X.
@@ -71,10 +74,23 @@ pub struct ApplyArgs {
     /// Extra negatives (unconditional samples) joining the repulsion, for `guidance`.
     #[arg(long, value_name = "FILE")]
     pub negatives: Option<PathBuf>,
-    /// Per-negative weights ((K,) or, for a batch, (B, K)): each negative's weight relative to one
+    /// Per-negative weights ((K,) or, for a batch, (B, K), for a ragged batch (total,)): each negative's weight relative to one
     /// generated sample, multiplied by `--negative-weight`.
     #[arg(long, value_name = "FILE")]
     pub negative_weights: Option<PathBuf>,
+    /// A ragged batch: X's offsets, a one-dimensional integer `.npy` (int32, int64, uint32 or
+    /// uint64) of B + 1 offsets, 0 first, never decreasing, the last the number of rows of
+    /// `--x`; problem b holds rows `offsets[b]..offsets[b + 1]`. Offsets for one side make the
+    /// batch ragged: then every side (`--y`, `--negatives`) needs its own, with the same B.
+    #[arg(long, value_name = "FILE")]
+    pub x_offsets: Option<PathBuf>,
+    /// A ragged batch: Y's offsets (B + 1 values, see `--x-offsets`).
+    #[arg(long, value_name = "FILE")]
+    pub y_offsets: Option<PathBuf>,
+    /// A ragged batch: the negatives' offsets (B + 1 values, see `--x-offsets`; a problem may
+    /// have no negatives).
+    #[arg(long, value_name = "FILE")]
+    pub negative_offsets: Option<PathBuf>,
     /// Relative weight of each negative against one generated sample (`guidance` sets its own,
     /// (alpha - 1)(N - 1)/N_unc, and ignores this).
     // A value starting with `-` (`-1`, `-1e-3`) is a value, not an option, so that the range check
@@ -136,6 +152,9 @@ impl ApplyArgs {
             y_weights: None,
             negatives: None,
             negative_weights: None,
+            x_offsets: None,
+            y_offsets: None,
+            negative_offsets: None,
             negative_weight: DEFAULT_NEGATIVE_WEIGHT,
             f32: false,
             f64: false,
@@ -156,6 +175,9 @@ impl ApplyArgs {
             ("--y-weights", &self.y_weights),
             ("--negatives", &self.negatives),
             ("--negative-weights", &self.negative_weights),
+            ("--x-offsets", &self.x_offsets),
+            ("--y-offsets", &self.y_offsets),
+            ("--negative-offsets", &self.negative_offsets),
         ];
         [("--op", &*self.op), ("--x", &*self.x), ("--y", &*self.y)]
             .into_iter()
@@ -185,6 +207,15 @@ pub(crate) struct Inputs {
     pub(crate) y_weights: Option<Array>,
     pub(crate) negatives: Option<Array>,
     pub(crate) negative_weights: Option<Array>,
+    /// The offsets of a ragged batch's sides.
+    pub(crate) offsets: BatchOffsets,
+}
+
+impl Inputs {
+    /// Whether the inputs are a batch of problems: a three-dimensional `--x`, or offsets.
+    pub(crate) fn is_batch(&self) -> bool {
+        matches!(self.x.shape(), Shape::Batch(..)) || self.offsets.any()
+    }
 }
 
 fn read_optional(arg: &str, path: &Option<PathBuf>, header: csv::Header) -> Result<Option<Array>> {
@@ -208,6 +239,9 @@ pub(crate) fn check_args(a: &ApplyArgs) -> Result<()> {
         );
     }
     invalid_arg::finite_at_least("--negative-weight", a.negative_weight, 0.0, true)?;
+    if a.negative_offsets.is_some() && a.negatives.is_none() {
+        bail!("--negative-offsets: there are no --negatives to split into problems");
+    }
     Ok(())
 }
 
@@ -245,11 +279,21 @@ pub(crate) fn read(a: &ApplyArgs) -> Result<(Box<dyn DriftOperator>, Inputs)> {
         y_weights: read_optional("--y-weights", &a.y_weights, header)?,
         negatives: read_optional("--negatives", &a.negatives, header)?,
         negative_weights: read_optional("--negative-weights", &a.negative_weights, header)?,
+        offsets: read_offsets(a)?,
     };
     if a.negative_weights.is_some() && a.negatives.is_none() {
         bail!("--negative-weights: there are no --negatives to weigh");
     }
     Ok((op, inputs))
+}
+
+/// The offsets files of a ragged batch given in `a`.
+pub(crate) fn read_offsets(a: &ApplyArgs) -> Result<BatchOffsets> {
+    BatchOffsets::read(
+        a.x_offsets.as_ref(),
+        a.y_offsets.as_ref(),
+        a.negative_offsets.as_ref(),
+    )
 }
 
 /// The working precision (see [`ApplyArgs`]); a note on `err` when X and Y differ and no flag
@@ -299,7 +343,7 @@ pub(crate) fn finish(
     out: &mut impl Write,
     split: Option<RowSplit<'_>>,
 ) -> Result<()> {
-    if let Shape::Batch(..) = inputs.x.shape() {
+    if inputs.is_batch() {
         let batch = batch_inputs(a, inputs);
         let collective = &drift_api::kit::SingleProcess;
         let outcome = match precision {
@@ -338,25 +382,44 @@ pub(crate) fn finish(
 
 /// The inputs of a batched run, each with its argument and file.
 pub(crate) fn batch_inputs<'a>(a: &'a ApplyArgs, i: &'a Inputs) -> BatchInputs<'a> {
+    let offsets = |arg, path: &'a Option<PathBuf>, values: &'a Option<Vec<usize>>| {
+        path.as_deref()
+            .zip(values.as_deref())
+            .map(|(path, values)| OffsetsInput { arg, path, values })
+    };
     let input = |arg, path: &'a Option<PathBuf>, array: &'a Option<Array>| {
         path.as_deref()
             .zip(array.as_ref())
-            .map(|(path, array)| BatchInput { arg, path, array })
+            .map(|(path, array)| BatchInput {
+                arg,
+                path,
+                array,
+                offsets: None,
+            })
     };
     BatchInputs {
         x: BatchInput {
             arg: "--x",
             path: &a.x,
             array: &i.x,
+            offsets: offsets("--x-offsets", &a.x_offsets, &i.offsets.x),
         },
         y: BatchInput {
             arg: "--y",
             path: &a.y,
             array: &i.y,
+            offsets: offsets("--y-offsets", &a.y_offsets, &i.offsets.y),
         },
         x_weights: input("--x-weights", &a.x_weights, &i.x_weights),
         y_weights: input("--y-weights", &a.y_weights, &i.y_weights),
-        negatives: input("--negatives", &a.negatives, &i.negatives),
+        negatives: input("--negatives", &a.negatives, &i.negatives).map(|n| BatchInput {
+            offsets: offsets(
+                "--negative-offsets",
+                &a.negative_offsets,
+                &i.offsets.negatives,
+            ),
+            ..n
+        }),
         negative_weights: input(
             "--negative-weights",
             &a.negative_weights,

@@ -1,11 +1,13 @@
-//! `drift-bench apply` on a batch of problems: `--x` of shape `(B, N, D)`, `--y` `(B, M, D)`,
-//! `--negatives` `(B, K, D)`, weights `(B, n)`; one call of the operator on the whole batch
-//! ([`drift_api::batch::apply_drift_batch`]), the field written as `(B, N, D)`.
+//! `drift-bench apply` on a batch of problems: dense (`--x` of shape `(B, N, D)`, `--y` `(B, M, D)`,
+//! `--negatives` `(B, K, D)`, weights `(B, n)`) or ragged (every side `(total, D)` with its
+//! offsets, weights `(total,)`; see [`crate::batch_layout`]); one call of the operator on the whole
+//! batch ([`drift_api::batch::apply_drift_batch`]), the field written in `--x`'s layout.
 
 use crate::apply::{name, print_elapsed, ApplyArgs};
-use crate::array::{Array, Shape};
+use crate::array::Array;
+use crate::batch_layout::{weight_values, Layout, Layouts, OffsetsInput};
 use crate::point_files::{self, label};
-use anyhow::{anyhow, bail, Result};
+use anyhow::{anyhow, Result};
 use drift_api::batch::{apply_drift_batch, BatchProblem};
 use drift_api::kit::{BatchSets, Collective, ProblemBatch};
 use drift_api::{BatchReport, Context, DriftOperator, Real};
@@ -13,7 +15,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
-/// One input of a batch: its argument, file and array.
+/// One input of a batch: its argument, file and array, and its offsets in a ragged batch.
 pub struct BatchInput<'a> {
     /// The argument (`--y`).
     pub arg: &'a str,
@@ -21,80 +23,41 @@ pub struct BatchInput<'a> {
     pub path: &'a Path,
     /// What the file holds.
     pub array: &'a Array,
+    /// The offsets of its problems, for the points of a ragged batch.
+    pub offsets: Option<OffsetsInput<'a>>,
 }
 
 impl BatchInput<'_> {
-    fn label(&self) -> String {
+    pub(crate) fn label(&self) -> String {
         label(self.arg, self.path)
     }
 }
 
 /// The batched inputs: points and their optional weights.
 pub struct BatchInputs<'a> {
-    /// Generated samples `(B, N, D)`.
+    /// Generated samples `(B, N, D)`, or `(total, D)` with offsets.
     pub x: BatchInput<'a>,
-    /// Data `(B, M, D)`.
+    /// Data `(B, M, D)`, or `(total, D)` with offsets.
     pub y: BatchInput<'a>,
-    /// Weights of the generated samples `(B, N)`.
+    /// Weights of the generated samples `(B, N)`, or `(total,)`.
     pub x_weights: Option<BatchInput<'a>>,
-    /// Weights of the data `(B, M)`.
+    /// Weights of the data `(B, M)`, or `(total,)`.
     pub y_weights: Option<BatchInput<'a>>,
-    /// Negatives `(B, K, D)`.
+    /// Negatives `(B, K, D)`, or `(total, D)` with offsets.
     pub negatives: Option<BatchInput<'a>>,
-    /// Weights of the negatives `(B, K)`.
+    /// Weights of the negatives `(B, K)`, or `(total,)`.
     pub negative_weights: Option<BatchInput<'a>>,
 }
 
-/// The `(B, n, D)` of a point input, checked against the batch's `B` and `D` when known.
-fn points_shape(
-    input: &BatchInput<'_>,
-    like: Option<(usize, usize)>,
-) -> Result<(usize, usize, usize)> {
-    let Shape::Batch(b, n, d) = input.array.shape() else {
-        bail!(
-            "{}: shape {} but --x is a batch of problems: give {} as (B, n, D)",
-            input.label(),
-            input.array.shape(),
-            input.arg
-        );
-    };
-    if let Some((bx, dx)) = like {
-        if (b, d) != (bx, dx) {
-            bail!(
-                "{}: shape {} does not match --x's {bx} problems of dimension {dx}: expected ({bx}, n, {dx})",
-                input.label(),
-                input.array.shape()
-            );
-        }
-    }
-    if n == 0 || d == 0 {
-        bail!("{}: empty (shape {})", input.label(), input.array.shape());
-    }
-    Ok((b, n, d))
-}
-
-/// The weights of a `(B, n, D)` input: shape `(B, n)`.
-fn weights_of<T: Real>(w: &BatchInput<'_>, points: &BatchInput<'_>) -> Result<Vec<T>> {
-    let (b, n, _) = points_shape(points, None)?;
-    if w.array.shape() != Shape::Matrix(b, n) {
-        bail!(
-            "{}: shape {} but {} holds {b} problems of {n} points: expected ({b}, {n})",
-            w.label(),
-            w.array.shape(),
-            points.label()
-        );
-    }
-    Ok(w.array.values().to_real::<T>())
-}
-
-/// Per-problem sets from one input and its optional weights.
+/// Per-problem sets from one input (split by its layout) and its optional weights.
 fn sets<'a, T: Real>(
     input: &BatchInput<'_>,
+    layout: &Layout,
     data: &'a [T],
     weights: Option<&'a [T]>,
 ) -> Result<BatchSets<'a, T>> {
-    let (b, n, d) = points_shape(input, None)?;
-    let s = BatchSets::dense(&input.label(), data, b, n, d).map_err(|e| anyhow!("{e}"))?;
+    let s = BatchSets::ragged(&input.label(), data, layout.offsets.clone(), layout.dim)
+        .map_err(|e| anyhow!("{e}"))?;
     match weights {
         Some(w) => s.with_weights(w).map_err(|e| anyhow!("{e}")),
         None => Ok(s),
@@ -109,8 +72,10 @@ pub struct BatchOutcome {
     pub report: BatchReport,
     /// The time of each evaluation.
     pub times: Vec<std::time::Duration>,
-    /// The field, `(B, N, D)`.
+    /// The field, in `--x`'s layout: `(B, N, D)`, or `(total, D)` for a ragged batch.
     pub v: Array,
+    /// The rows of `v` that belong to problem 0 (those the summary shows).
+    pub first_rows: usize,
     /// The report's problem-by-problem lines ([`problem_summaries`] of `report`, or those of the
     /// whole batch when the report is one process's part of it).
     pub summaries: Vec<Option<ProblemSummary>>,
@@ -144,26 +109,10 @@ pub fn problem_summaries(r: &BatchReport) -> Vec<Option<ProblemSummary>> {
         .collect()
 }
 
-/// Checks the shapes of every batched input against `--x`'s, before anything is computed.
-pub fn check_shapes(inputs: &BatchInputs<'_>) -> Result<()> {
-    let (b, _, d) = points_shape(&inputs.x, None)?;
-    points_shape(&inputs.y, Some((b, d)))?;
-    if let Some(n) = &inputs.negatives {
-        points_shape(n, Some((b, d)))?;
-    }
-    let pairs = [
-        (&inputs.x_weights, Some(&inputs.x)),
-        (&inputs.y_weights, Some(&inputs.y)),
-        (&inputs.negative_weights, inputs.negatives.as_ref()),
-    ];
-    for (w, points) in pairs {
-        match (w, points) {
-            (Some(w), Some(p)) => drop(weights_of::<f64>(w, p)?),
-            (Some(w), None) => bail!("{}: there are no --negatives to weigh", w.label()),
-            _ => {}
-        }
-    }
-    Ok(())
+/// Checks the shapes (and offsets) of every batched input against `--x`'s, before anything is
+/// computed, and returns how each side splits into problems.
+pub fn check_shapes(inputs: &BatchInputs<'_>) -> Result<Layouts> {
+    Layouts::of(inputs)
 }
 
 /// Runs the operator on the batch in precision `T`, `a.repeat` times, its batch-wide sums
@@ -174,34 +123,27 @@ pub fn run_batch_in<T: Real>(
     inputs: &BatchInputs<'_>,
     collective: &dyn Collective,
 ) -> Result<BatchOutcome> {
-    check_shapes(inputs)?;
+    let layouts = check_shapes(inputs)?;
     let coords = |i: &BatchInput<'_>| i.array.values().to_real::<T>();
-    let weights = |w: &Option<BatchInput<'_>>, p: &BatchInput<'_>| {
-        w.as_ref().map(|w| weights_of::<T>(w, p)).transpose()
-    };
+    let weights = |w: &Option<BatchInput<'_>>| w.as_ref().map(weight_values::<T>);
     let (xd, yd) = (coords(&inputs.x), coords(&inputs.y));
-    let (xw, yw) = (
-        weights(&inputs.x_weights, &inputs.x)?,
-        weights(&inputs.y_weights, &inputs.y)?,
-    );
+    let (xw, yw) = (weights(&inputs.x_weights), weights(&inputs.y_weights));
     let nd = inputs.negatives.as_ref().map(coords);
-    let nw = match &inputs.negatives {
-        Some(n) => match weights(&inputs.negative_weights, n)? {
+    let nw = layouts.negatives.as_ref().map(|k| {
+        match weights(&inputs.negative_weights) {
             // `--negative-weight` multiplies the per-negative weights (default 1).
-            Some(w) => Some(
-                w.into_iter()
-                    .map(|v| v * T::of(a.negative_weight))
-                    .collect(),
-            ),
-            None => Some(vec![T::of(a.negative_weight); n.array.shape().rows()]),
-        },
-        None => None,
-    };
-    let x = sets(&inputs.x, &xd, xw.as_deref())?;
-    let y = sets(&inputs.y, &yd, yw.as_deref())?;
+            Some(w) => w
+                .into_iter()
+                .map(|v| v * T::of(a.negative_weight))
+                .collect(),
+            None => vec![T::of(a.negative_weight); k.total()],
+        }
+    });
+    let x = sets(&inputs.x, &layouts.x, &xd, xw.as_deref())?;
+    let y = sets(&inputs.y, &layouts.y, &yd, yw.as_deref())?;
     let mut batch = ProblemBatch::new(x, y).map_err(|e| anyhow!("{e}"))?;
-    if let (Some(n), Some(data)) = (&inputs.negatives, &nd) {
-        let s = sets(n, data, nw.as_deref())?;
+    if let (Some(n), Some(k), Some(data)) = (&inputs.negatives, &layouts.negatives, &nd) {
+        let s = sets(n, k, data, nw.as_deref())?;
         batch = batch.with_negatives(s).map_err(|e| anyhow!("{e}"))?;
     }
     let context = Context::at(a.step, a.time);
@@ -227,37 +169,24 @@ pub fn run_batch_in<T: Real>(
         times.push(clock.elapsed());
     }
     Ok(BatchOutcome {
-        sizes: sizes(inputs, T::PRECISION)?,
+        sizes: layouts.sizes(layouts.x.problems(), name(T::PRECISION)),
         summaries: problem_summaries(&report),
         report,
         times,
         v: point_files::field_array(inputs.x.array.shape(), &field)?,
+        first_rows: layouts.x.len(0),
     })
 }
 
-/// `B 256 problems: X 64 x 16, Y 128 x 16, 16 negatives, f32`: the batch's sizes.
-pub fn sizes(inputs: &BatchInputs<'_>, precision: drift_api::Precision) -> Result<String> {
-    let b = points_shape(&inputs.x, None)?.0;
-    sizes_of(inputs, precision, b)
-}
-
-/// [`sizes`] naming `problems` problems (a share of a batch split over processes names the whole
-/// batch's count; every problem of a batch has the same sizes).
+/// `B 256 problems: X 64 x 16, Y 128 x 16, 16 negatives, f32`: the batch's sizes
+/// ([`Layouts::sizes`]), naming `problems` problems (a share of a batch split over processes
+/// names the whole batch's count).
 pub fn sizes_of(
     inputs: &BatchInputs<'_>,
     precision: drift_api::Precision,
     problems: usize,
 ) -> Result<String> {
-    let (b, n, d) = points_shape(&inputs.x, None)?;
-    let m = inputs.y.array.shape().rows() / b;
-    Ok(format!(
-        "B {problems} problems: X {n} x {d}, Y {m} x {d}{}, {}",
-        inputs.negatives.as_ref().map_or(String::new(), |k| format!(
-            ", {} negatives",
-            k.array.shape().rows() / b
-        )),
-        name(precision)
-    ))
+    Ok(check_shapes(inputs)?.sizes(problems, name(precision)))
 }
 
 /// The batched report tree: each operator with its drift norm over the batch, its scale and
@@ -321,10 +250,7 @@ pub fn print_outcome(out: &mut impl Write, a: &ApplyArgs, o: &BatchOutcome) -> R
     match &a.out {
         Some(path) => writeln!(out, "wrote V, shape {}, to {}", o.v.shape(), path.display())?,
         None => {
-            let per_problem = match o.v.shape() {
-                Shape::Batch(_, n, _) => n,
-                shape => shape.rows(),
-            };
+            let per_problem = o.first_rows;
             let rows = per_problem.min(a.show);
             writeln!(
                 out,

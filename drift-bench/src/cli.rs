@@ -109,9 +109,14 @@ enum Command {
     /// output has that precision; a `.csv` output prints each value in its shortest form that reads
     /// back to the same float.
     ///
-    /// Built with the `mpi` feature and started by `mpirun -np K`, a batch (B, N, D) is split
-    /// into K ranges of problems whose batch-wide statistics are completed over the ranks, and
-    /// rank 0 writes the whole field; a single problem runs on rank 0 alone.
+    /// A batch of problems is given as three-dimensional `.npy` files ((B, N, D) points, (B, n)
+    /// weights) or, for problems of different sizes, as a ragged batch: (total, D) points with
+    /// per-side offsets (`--x-offsets`, `--y-offsets`, `--negative-offsets`) and (total,) weights.
+    /// Either runs as one call, its batch-wide statistics over every problem.
+    ///
+    /// Built with the `mpi` feature and started by `mpirun -np K`, a batch (dense or ragged) is
+    /// split into K ranges of problems whose batch-wide statistics are completed over the ranks,
+    /// and rank 0 writes the whole field; a single problem is split by rows.
     Apply(ApplyArgs),
 }
 

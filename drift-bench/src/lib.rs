@@ -19,6 +19,7 @@ pub mod apply;
 pub mod apply_batch;
 pub mod array;
 pub mod backend_kind;
+pub mod batch_layout;
 pub mod cli;
 pub mod compare;
 pub mod console;

@@ -1,4 +1,5 @@
-//! The `.npy` format (NumPy's `numpy.save`) for `float32` and `float64` arrays of one or two dimensions.
+//! The `.npy` format (NumPy's `numpy.save`) for `float32` and `float64` arrays of one to three
+//! dimensions, and integer arrays ([`integers_from_bytes`]: the offsets of a ragged batch).
 //!
 //! A file is the magic `\x93NUMPY`, a version (1.0, 2.0 or 3.0), the header length (`u16` for
 //! version 1, `u32` after), a Python dict literal
@@ -31,9 +32,11 @@ use crate::array::{Array, Shape, Values};
 use literal::{Literal, Parser};
 use std::fmt;
 
+mod integers;
 mod literal;
 mod rows;
 
+pub use integers::integers_from_bytes;
 pub use rows::{read_rows, shape_of, RowsError};
 
 /// The first six bytes of every `.npy` file.
@@ -59,8 +62,10 @@ pub enum NpyError {
     BadHeader(String),
     /// A dtype other than little-endian `f4` or `f8`.
     UnsupportedDtype(String),
-    /// A big-endian float dtype (`>f4`, `>f8`).
+    /// A big-endian dtype (`>f4`, `>i8`).
     BigEndian(String),
+    /// A dtype other than little-endian `i4`, `i8`, `u4` or `u8` where integers are expected.
+    NotIntegers(String),
     /// A shape with other than one, two or three dimensions, or too large to address.
     UnsupportedShape(String),
     /// Bytes after the last value.
@@ -99,6 +104,12 @@ impl fmt::Display for NpyError {
                 "big-endian dtype {d} is not supported; convert it with a.astype('<{}')",
                 &d[1..]
             ),
+            NpyError::NotIntegers(d) => {
+                write!(
+                    f,
+                    "expected an integer dtype <i4, <i8, <u4 or <u8, found {d}"
+                )
+            }
             NpyError::UnsupportedShape(s) => {
                 write!(f, "expected shape (N,), (N, D) or (B, N, D), found {s}")
             }
@@ -179,8 +190,8 @@ fn data_start(bytes: &[u8]) -> Result<(usize, u8), NpyError> {
 }
 
 /// The header of a file starting with `bytes` (which hold at least the header) and where its
-/// data begins.
-fn header_of(bytes: &[u8]) -> Result<(Header, usize), NpyError> {
+/// data begins; its dtype must be a `W`.
+fn header_of<W: Dtype>(bytes: &[u8]) -> Result<(Header<W>, usize), NpyError> {
     let (data_start, major) = data_start(bytes)?;
     let start = if major == 1 { 10 } else { 12 };
     if bytes.len() < data_start {
@@ -273,25 +284,51 @@ fn transpose<T: Copy>(column_major: &[T], rows: usize, cols: usize) -> Vec<T> {
     out
 }
 
+/// The dtypes a reader takes: parsed from a header's `descr`, with their size.
+trait Dtype: Copy {
+    /// The dtype of `descr` without its byte-order marker (`f4`), `None` if not one of these.
+    fn of(kind: &str) -> Option<Self>;
+    /// The error for a `descr` that is none of these.
+    fn unsupported(descr: String) -> NpyError;
+    /// Bytes per value.
+    fn bytes(self) -> usize;
+}
+
 #[derive(Clone, Copy, Debug)]
 enum Width {
     F4,
     F8,
 }
 
-struct Header {
-    precision: Width,
+impl Dtype for Width {
+    fn of(kind: &str) -> Option<Self> {
+        match kind {
+            "f4" => Some(Width::F4),
+            "f8" => Some(Width::F8),
+            _ => None,
+        }
+    }
+    fn unsupported(descr: String) -> NpyError {
+        NpyError::UnsupportedDtype(descr)
+    }
+    fn bytes(self) -> usize {
+        match self {
+            Width::F4 => 4,
+            Width::F8 => 8,
+        }
+    }
+}
+
+struct Header<W = Width> {
+    precision: W,
     fortran_order: bool,
     shape: Shape,
 }
 
-impl Header {
+impl<W: Dtype> Header<W> {
     /// Bytes per value.
     fn width(&self) -> usize {
-        match self.precision {
-            Width::F4 => 4,
-            Width::F8 => 8,
-        }
+        self.precision.bytes()
     }
 
     /// Bytes of the whole data.
@@ -303,7 +340,7 @@ impl Header {
     }
 }
 
-fn parse_header(text: &str) -> Result<Header, NpyError> {
+fn parse_header<W: Dtype>(text: &str) -> Result<Header<W>, NpyError> {
     let mut parser = Parser {
         chars: text.chars().collect(),
         at: 0,
@@ -336,7 +373,7 @@ fn parse_header(text: &str) -> Result<Header, NpyError> {
     let precision = match descr.ok_or_else(|| missing("descr"))? {
         Literal::Str(d) => parse_descr(&d)?,
         other => {
-            return Err(NpyError::UnsupportedDtype(format!(
+            return Err(W::unsupported(format!(
                 "a structured dtype {}",
                 other.describe()
             )))
@@ -389,16 +426,12 @@ fn parse_header(text: &str) -> Result<Header, NpyError> {
     })
 }
 
-fn parse_descr(d: &str) -> Result<Width, NpyError> {
+fn parse_descr<W: Dtype>(d: &str) -> Result<W, NpyError> {
     let (order, kind) = match d.chars().next() {
         Some(c @ ('<' | '>' | '|' | '=')) => (Some(c), &d[1..]),
         _ => (None, d),
     };
-    let width = match kind {
-        "f4" => Width::F4,
-        "f8" => Width::F8,
-        _ => return Err(NpyError::UnsupportedDtype(d.to_string())),
-    };
+    let width = W::of(kind).ok_or_else(|| W::unsupported(d.to_string()))?;
     if order == Some('>') {
         return Err(NpyError::BigEndian(d.to_string()));
     }

@@ -1,6 +1,6 @@
 //! `mpirun -np 4 drift-bench apply|compare` (the `mpi` feature): a batch split over the ranks
 //! gives the field of one process (f64 to 1e-12, f32 to 1e-5 relative), batch-wide statistics
-//! included; a single problem split by rows gives the same field (f64 to 1e-12); ranks that disagree on their inputs stop
+//! included, a ragged batch (offsets) too; a single problem split by rows gives the same field (f64 to 1e-12); ranks that disagree on their inputs stop
 //! before any work (`mpi_faults.rs`, with the other faults); `compare` over 4 ranks writes the
 //! `results.json` of one process, timings and commands aside.
 //!
@@ -135,6 +135,75 @@ fn a_composed_per_problem_operator_in_f32_splits_too() {
     // The Sinkhorn drift reports its couplings problem by problem (on its fused batched path
     // too); Algorithm 2's closed-form plan has no per-problem couplings to report.
     assert_eq!(problem_lines(&single).len(), 1, "{single}");
+}
+
+/// A ragged batch of 6 problems of different sizes in f64: every side `(total, 2)` with its
+/// offsets (int64), random negative weights `(total,)`.
+fn ragged_inputs(dir: &Path) -> Vec<String> {
+    let sides = [
+        ("x", [5, 3, 7, 4, 6, 2], 0.0, 1),
+        ("y", [6, 9, 4, 5, 3, 8], 0.4, 20),
+        ("k", [2, 4, 3, 1, 2, 5], -0.3, 40),
+    ];
+    let mut args = Vec::new();
+    for (name, sizes, shift, seed) in sides {
+        let mut data = Vec::new();
+        let mut offsets = vec![0i64];
+        for (b, &n) in sizes.iter().enumerate() {
+            data.extend(gaussian_blob(
+                n,
+                &[b as f64 + shift; 2],
+                1.0,
+                seed + b as u64,
+            ));
+            offsets.push(offsets[b] + n as i64);
+        }
+        let total = data.len() / 2;
+        let (points, offs) = (
+            dir.join(format!("{name}.npy")),
+            dir.join(format!("{name}o.npy")),
+        );
+        write_npy::<f64>(&points, Shape::Matrix(total, 2), &data);
+        write_ints(&offs, "<i8", "(7,)", &offsets);
+        let (arg, offsets_arg) = match name {
+            "x" => ("--x", "--x-offsets"),
+            "y" => ("--y", "--y-offsets"),
+            _ => ("--negatives", "--negative-offsets"),
+        };
+        args.extend([arg, s(&points), offsets_arg, s(&offs)].map(String::from));
+        if name == "k" {
+            let w = dir.join("wk.npy");
+            let weights: Vec<f64> = (0..total).map(|i| 0.5 + 0.3 * i as f64).collect();
+            write_npy::<f64>(&w, Shape::Vector(total), &weights);
+            args.extend(["--negative-weights".to_string(), s(&w).into()]);
+        }
+    }
+    args
+}
+
+#[test]
+fn a_ragged_batch_split_over_four_ranks_gives_the_field_of_one_process() {
+    if !have_mpirun() {
+        return;
+    }
+    let dir = scratch("mpi-ragged");
+    let inputs = ragged_inputs(&dir);
+    for op in [
+        r#"{"deng_official": ()}"#,
+        r#"{"guidance": (alpha: 2.0, operator: {"sinkhorn_drift": (temperature: 0.5)})}"#,
+    ] {
+        let (one, four, [single, split]) = one_and_four(&dir, op, &inputs);
+        assert_eq!(read_npy(&dir.join("v4.npy")).shape(), Shape::Matrix(27, 2));
+        assert_close(&one, &four, 1e-12);
+        let sizes = "B 6 ragged problems: X 2..7 x 2 (27 in all), Y 3..9 x 2 (35 in all), 1..5 \
+                     negatives (17 in all), f64";
+        assert!(single.contains(sizes), "{single}");
+        assert!(
+            split.contains(&format!("{sizes} over 4 MPI ranks")),
+            "{split}"
+        );
+        assert_eq!(problem_lines(&split), problem_lines(&single), "{op}");
+    }
 }
 
 #[test]

@@ -18,15 +18,18 @@ Inputs, per shape and seed: Gaussian clusters (the positives around a per-proble
 sub-clusters, the generated samples offset from it, the negatives drawn around other problems'
 centres), weight_gen = weight_pos = 1 and weight_neg either the CFG weight for all (variant `cfg`)
 or random positive weights (variant `random`). They are written as float32 .npy files ([B, n, D]
-points, [B, n] weights) into a temporary folder that drift reads.
+points, [B, n] weights; a ragged batch as below) into a temporary folder that drift reads.
 
 The ragged batch ("ragged" in --shapes) is a list of size groups (problems of different N, numbers
 of negatives and positives, one D). JAX, PyTorch and the reference compute it as one batch: each
 group's arrays separately, but the scale s and every lambda_R as means over all groups together
 (sums over every (b, i, j) resp. (b, i, k) entry of every group divided by their total count),
 which is what the official code computes on the zero-padded batch with its padding masked out.
-drift's CLI takes [B, n, D] arrays of one size only, so its ragged column stays empty (the run says
-so).
+drift reads it as a ragged batch: each side's points of every group back to back, [total, D], with
+that side's offsets (`--x-offsets`, `--y-offsets`, `--negative-offsets`: B + 1 int64 values), the
+negatives' weights [total]; its [total, D] field is cut back into the groups and compared with the
+reference problem by problem, as the dense rows are. A drift binary without ragged input (no
+offsets in `apply --help`) leaves the ragged column empty and says so.
 
 Timing: JAX after one warm-up call (its compilation), with block_until_ready; PyTorch (under
 torch.no_grad) after one warm-up call; drift as `apply --repeat K` (the batch evaluation alone, file
@@ -363,8 +366,54 @@ def official_reference(groups, temperatures=TEMPERATURES):
 # ------------------------------------------------------------------------------------------------
 # drift
 
+def drift_files(groups, work):
+    """The batch as drift reads it, {name: path}: [B, n, D] points and [B, n] negative weights for
+    one group; for several (a ragged batch), every side's points back to back, [total, D], with
+    its offsets (`<side>_offsets`, int64, B + 1 values) and the negative weights [total].
+    weight_gen and weight_pos are ones, drift's default: only w_neg goes to drift."""
+    import numpy as np
+    files = {}
+
+    def save(name, arr):
+        files[name] = os.path.join(work, f"{name}.npy")
+        np.save(files[name], arr)
+
+    if len(groups) == 1:
+        gen, neg, pos, _, w_neg, _ = groups[0]
+        for name, arr in (("gen", gen), ("neg", neg), ("pos", pos), ("w_neg", w_neg)):
+            save(name, arr)
+        return files
+    d = groups[0][0].shape[-1]
+    for name, k in (("gen", 0), ("neg", 1), ("pos", 2)):
+        sides = [g[k] for g in groups]
+        sizes = np.concatenate([np.full(p.shape[0], p.shape[1], np.int64) for p in sides])
+        save(name, np.concatenate([p.reshape(-1, d) for p in sides]))
+        save(name + "_offsets", np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64))
+    save("w_neg", np.concatenate([g[4].ravel() for g in groups]))
+    return files
+
+
+def split_field(v, groups):
+    """drift's field as the reference's list of [B, n, D] groups (a ragged batch's [total, D] cut
+    back into its groups, problem by problem); raises RuntimeError on a shape it did not ask for."""
+    shapes = [g[0].shape for g in groups]
+    if len(groups) == 1:
+        if tuple(v.shape) != tuple(shapes[0]):
+            raise RuntimeError(f"output of shape {tuple(v.shape)}, expected {tuple(shapes[0])}")
+        return [v]
+    total, d = sum(b * n for b, n, _ in shapes), shapes[0][2]
+    if tuple(v.shape) != (total, d):
+        raise RuntimeError(f"output of shape {tuple(v.shape)}, expected {(total, d)}")
+    out, at = [], 0
+    for b, n, _ in shapes:
+        out.append(v[at:at + b * n].reshape(b, n, d))
+        at += b * n
+    return out
+
+
 class Drift:
-    """`drift-bench apply --op {"deng_official": ()}` on [B, n, D] files, `--repeat K`."""
+    """`drift-bench apply --op {"deng_official": ()}` on [B, n, D] files or a ragged batch
+    ([total, D] files with offsets), `--repeat K`."""
 
     def __init__(self, binary, work, skip=None):
         self.work = work
@@ -394,6 +443,9 @@ class Drift:
         args = [self.bin, "apply", "--op", self.op, "--x", files["gen"], "--y", files["pos"],
                 "--negatives", files["neg"], "--negative-weights", files["w_neg"],
                 "--out", vp, "--repeat", str(repeats)]
+        if "gen_offsets" in files:
+            args += ["--x-offsets", files["gen_offsets"], "--y-offsets", files["pos_offsets"],
+                     "--negative-offsets", files["neg_offsets"]]
         done = subprocess.run(args, capture_output=True, text=True)
         out = done.stdout + "\n" + done.stderr
         if done.returncode != 0:
@@ -560,31 +612,24 @@ def main():
             else:
                 notes.append(f"PyTorch not available ({torch_error})")
 
-            if shape == "ragged":
-                if drift.bin is None:
-                    why = f"drift: not available ({drift.why})"
-                elif drift.has_ragged_input():
-                    why = "ragged: drift CLI has ragged options that this harness does not drive"
-                else:
-                    why = "ragged: drift CLI takes [B,n,D] arrays only"
+            if len(groups) > 1 and drift.bin is not None and not drift.has_ragged_input():
+                why = "ragged: this drift CLI takes [B,n,D] arrays only (no offsets)"
                 notes.append(why)
                 print(f"  drift         {why}", flush=True)
             else:
-                # weight_gen and weight_pos are ones, drift's default: only w_neg goes to drift.
-                gen, neg, pos, _, w_neg, _ = groups[0]
-                files = {}
-                for name, arr in (("gen", gen), ("neg", neg), ("pos", pos), ("w_neg", w_neg)):
-                    files[name] = os.path.join(work, f"{name}.npy")
-                    np.save(files[name], arr)
                 try:
-                    v, secs, runs, out = drift.apply(files, a.repeats)
-                    if tuple(v.shape) != tuple(gen.shape):
-                        raise RuntimeError(f"output of shape {tuple(v.shape)}, expected "
-                                           f"{tuple(gen.shape)}")
+                    v, secs, runs, out = drift.apply(drift_files(groups, work), a.repeats)
+                    v = split_field(v, groups)
                     row["drift_s"] = secs
-                    row["drift_vs_jax"] = rel_diff([v], j_v)
-                    row["drift_vs_f64"] = rel_diff([v], ref_v)
+                    row["drift_vs_jax"] = rel_diff(v, j_v)
+                    row["drift_vs_f64"] = rel_diff(v, ref_v)
                     notes.append(f"drift x{runs}")
+                    # The scale drift reports, against the reference's: a field that differs from
+                    # the reference more than rounding says why when its statistics differ.
+                    m = re.search(r"^\s*scale ([0-9.eE+-]+)$", out, re.M)
+                    if m and rel_scalar(float(m.group(1)), ref_info["scale"]) > 1e-5:
+                        notes.append(f"drift's scale {float(m.group(1)):.6g} against the "
+                                     f"reference's {float(ref_info['scale']):.6g}")
                     print(f"  drift         {secs:9.4f} s x{runs}  vs JAX "
                           f"{row['drift_vs_jax']:.1e}  vs f64 {row['drift_vs_f64']:.1e}  "
                           f"JAX/drift {j_secs / secs:.2f}", flush=True)

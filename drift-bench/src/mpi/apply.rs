@@ -3,12 +3,13 @@
 //! Every rank checks its arguments and reads the inputs (rank 0 also prepares `--out`); the ranks
 //! then agree that every one is ready and runs the same thing ([`agree`], [`check_same`]: the
 //! inputs' shapes, precisions and contents, the operator, step, time and options), before any
-//! work. A batch `(B, N, D)` is cut into contiguous ranges of problems ([`share`]); each rank
-//! runs the operator on its range with an [`MpiCollective`], so batch-wide statistics
-//! (`deng_official`'s scale and `λ_R`, a feature scale, a multi-temperature normaliser) are those
-//! of the whole batch; rank 0 gathers the fields and writes `(B, N, D)` atomically, as one process
-//! does. An error after the agreement ends the job (`MPI_Abort`): the other ranks may wait in a
-//! collective for the rank that failed.
+//! work. A batch `(B, N, D)`, or a ragged batch (`(total, D)` sides with offsets, read whole by
+//! every rank), is cut into contiguous ranges of problems ([`share`]); each rank runs the operator
+//! on its range with an [`MpiCollective`], so batch-wide statistics (`deng_official`'s scale and
+//! `λ_R`, a feature scale, a multi-temperature normaliser) are those of the whole batch; rank 0
+//! gathers the fields and writes `(B, N, D)` (a ragged batch's `(total, D)`) atomically, as one
+//! process does. An error after the agreement ends the job (`MPI_Abort`): the other ranks may wait
+//! in a collective for the rank that failed.
 //!
 //! A single problem (`(N, D)` inputs) is split by rows ([`drift_ops::RowShards`]): every rank reads
 //! the whole inputs and runs the operator, computing its share of the rows of every pass over
@@ -65,7 +66,7 @@ fn ready(world: &World, a: &ApplyArgs, err: &mut impl Write) -> Result<Ready> {
     } else {
         apply::precision_of(a, &inputs, &mut std::io::sink())?
     };
-    if let Shape::Batch(..) = inputs.x.shape() {
+    if inputs.is_batch() {
         apply_batch::check_shapes(&apply::batch_inputs(a, &inputs))?;
     }
     let fingerprint = fingerprint(a, op.as_ref(), files, precision)?;
@@ -105,11 +106,15 @@ pub fn run(world: &World, a: &ApplyArgs, out: &mut impl Write, err: &mut impl Wr
     check_same(world, &ready.fingerprint)?;
     // From the agreement on, each wait in a collective may be bounded (DRIFT_MPI_WAIT_S).
     let watchdog = Watchdog::from_env(world.rank())?;
-    let Shape::Batch(local, ..) = ready.inputs.x.shape() else {
+    if !ready.inputs.is_batch() {
         return abort_on_error(world, err, run_split_rows(world, a, ready, watchdog, out));
-    };
+    }
+    let layouts = apply_batch::check_shapes(&apply::batch_inputs(a, &ready.inputs))?;
     // Split inputs hold this rank's problems only: the batch's are counted in the split.
-    let problems = ready.split.as_ref().map_or(local, |s| s.problems);
+    let problems = ready
+        .split
+        .as_ref()
+        .map_or(layouts.x.problems(), |s| s.problems);
     if problems < world.size() {
         return Err(MpiError::Unfit {
             reason: format!(
@@ -120,14 +125,21 @@ pub fn run(world: &World, a: &ApplyArgs, out: &mut impl Write, err: &mut impl Wr
         }
         .into());
     }
+    // The whole batch's sizes, before a batch read whole is cut (the problems of a dense batch
+    // all have one size, so a rank's share tells them too).
+    let sizes = format!(
+        "{} over {} MPI ranks",
+        layouts.sizes(problems, apply::name(ready.precision)),
+        world.size()
+    );
     if ready.split.is_none() {
-        // Read whole (not a `.npy` file): cut here.
+        // Read whole (not a `.npy` file, or a ragged batch): cut here.
         let range = share(problems, world.rank(), world.size());
         ready.inputs = slice_inputs(&ready.inputs, &range)?;
         ready.split = Some(Split { problems, range });
     }
     // From here on every rank is in the collectives: a failure ends the job.
-    abort_on_error(world, err, run_batch(world, a, ready, watchdog, out))
+    abort_on_error(world, err, run_batch(world, a, ready, sizes, watchdog, out))
 }
 
 /// The outcome of work inside the collectives: an error ends the job (`MPI_Abort`), since the
@@ -200,11 +212,13 @@ fn run_split_rows(
     Ok(())
 }
 
-/// Runs this rank's problems and gathers the field on rank 0, which writes and prints it.
+/// Runs this rank's problems and gathers the field on rank 0, which writes and prints it (with
+/// `sizes`, the whole batch's sizes line).
 fn run_batch(
     world: &World,
     a: &ApplyArgs,
     mut ready: Ready,
+    sizes: String,
     watchdog: Option<Watchdog>,
     out: &mut impl Write,
 ) -> Result<()> {
@@ -238,15 +252,17 @@ fn run_batch(
         return Ok(());
     };
     let field_bytes = values.len() * precision_bytes(ready.precision);
-    let Shape::Batch(_, n, d) = ready.inputs.x.shape() else {
-        return Err(anyhow!("--x of a split batch is not (B, N, D)"));
+    // The ranks' fields back to back: the whole batch's, in `--x`'s layout.
+    let shape = match ready.inputs.x.shape() {
+        Shape::Batch(_, n, d) => Shape::Batch(problems, n, d),
+        local => Shape::Matrix(values.len() / local.cols().max(1), local.cols()),
     };
-    let v = Array::new(Shape::Batch(problems, n, d), values)?;
+    let v = Array::new(shape, values)?;
     if let Some(pending) = ready.pending.take() {
         point_files::commit_array("--out", pending, &v)?;
     }
     let mut whole = BatchOutcome {
-        sizes: whole_sizes(a, &ready, problems, world.size())?,
+        sizes,
         v,
         summaries,
         ..outcome
@@ -266,13 +282,6 @@ fn run_batch(
         traffic.values / repeat * 8,
     )?;
     Ok(())
-}
-
-/// The sizes line of the whole batch, from rank 0's share.
-fn whole_sizes(a: &ApplyArgs, ready: &Ready, problems: usize, ranks: usize) -> Result<String> {
-    let inputs = apply::batch_inputs(a, &ready.inputs);
-    let sizes = apply_batch::sizes_of(&inputs, ready.precision, problems)?;
-    Ok(format!("{sizes} over {ranks} MPI ranks"))
 }
 
 /// Every rank's problem-by-problem lines combined (all ranks call it, with reports of one shape:

@@ -74,6 +74,13 @@ pub(crate) fn content_hash(array: &Array) -> String {
     h.hex()
 }
 
+/// A hash of a ragged batch's offsets (read whole).
+fn offsets_hash(offsets: &[usize]) -> String {
+    let mut h = Fnv::new();
+    offsets.iter().for_each(|&o| h.word(o as u64));
+    h.hex()
+}
+
 /// The file's size and a hash of its sampled blocks (see the module docs).
 pub fn sample_hash(path: &Path) -> std::io::Result<String> {
     let mut file = File::open(path)?;
@@ -98,10 +105,14 @@ fn leading(shape: Shape) -> usize {
     }
 }
 
-/// The problems of a batch `--x` when it is a `.npy` file that splits over `ranks` (at least one
-/// problem per rank), read from its header alone.
+/// The problems of a dense batch `--x` when it is a `.npy` file that splits over `ranks` (at
+/// least one problem per rank), read from its header alone. A ragged batch (offsets given) is read
+/// whole: its ranks' shares are ranges of rows only the offsets tell.
 fn batch_problems(a: &ApplyArgs, ranks: usize) -> Result<Option<usize>> {
-    if Format::of("--x", &a.x)? != Format::Npy {
+    let ragged = [&a.x_offsets, &a.y_offsets, &a.negative_offsets]
+        .iter()
+        .any(|o| o.is_some());
+    if ragged || Format::of("--x", &a.x)? != Format::Npy {
         return Ok(None);
     }
     let shape = npy::shape_of(&a.x).map_err(|e| anyhow!("--x {}: {e}", a.x.display()))?;
@@ -158,6 +169,13 @@ pub(crate) fn read(world: &World, a: &ApplyArgs) -> Result<Share> {
             };
             push_file(&mut files, arg, array.map(precision), shape, contents);
         }
+        for (arg, offsets) in inputs.offsets.named() {
+            let (shape, contents) = match offsets {
+                Some(o) => (format!("({},)", o.len()), offsets_hash(o)),
+                None => ("absent".to_string(), "absent".to_string()),
+            };
+            push_file(&mut files, arg, None, shape, contents);
+        }
         return Ok(Share {
             op,
             inputs,
@@ -194,6 +212,8 @@ pub(crate) fn read(world: &World, a: &ApplyArgs) -> Result<Share> {
         y_weights: part("--y-weights", a.y_weights.as_ref())?,
         negatives: part("--negatives", a.negatives.as_ref())?,
         negative_weights: part("--negative-weights", a.negative_weights.as_ref())?,
+        // `batch_problems` splits dense batches only.
+        offsets: Default::default(),
     };
     if a.negative_weights.is_some() && a.negatives.is_none() {
         bail!("--negative-weights: there are no --negatives to weigh");

@@ -1,8 +1,9 @@
 //! A rank's share of a batch of problems: contiguous, balanced ranges ([`share`]) and the
-//! inputs cut to them ([`slice_inputs`]).
+//! inputs cut to them ([`slice_inputs`]), dense or ragged.
 
 use crate::apply::Inputs;
 use crate::array::{Array, LengthMismatch, Shape, Values};
+use crate::batch_layout::BatchOffsets;
 use std::ops::Range;
 
 /// The problems of rank `rank` of `ranks` in a batch of `problems`: contiguous ranges in rank
@@ -27,18 +28,81 @@ pub fn slice_array(array: &Array, range: &Range<usize>) -> Result<Array, LengthM
         Shape::Matrix(_, n) => (Shape::Matrix(range.len(), n), n),
         Shape::Vector(_) => return Ok(array.clone()),
     };
-    let values = match array.values() {
-        Values::F32(v) => Values::F32(v[range.start * per..range.end * per].to_vec()),
-        Values::F64(v) => Values::F64(v[range.start * per..range.end * per].to_vec()),
-    };
-    Array::new(shape, values)
+    Array::new(shape, cut(array.values(), range, per))
 }
 
-/// Every input cut to the problems `range`.
+/// The values of `rows`, `per` values a row.
+fn cut(values: &Values, rows: &Range<usize>, per: usize) -> Values {
+    let span = rows.start * per..rows.end * per;
+    match values {
+        Values::F32(v) => Values::F32(v[span].to_vec()),
+        Values::F64(v) => Values::F64(v[span].to_vec()),
+    }
+}
+
+/// The rows `rows` of an input of a ragged batch: points `(total, D)` or weights `(total,)` or
+/// `(total, 1)`.
+fn slice_rows(array: &Array, rows: &Range<usize>) -> Result<Array, LengthMismatch> {
+    let shape = match array.shape() {
+        Shape::Vector(_) => Shape::Vector(rows.len()),
+        Shape::Matrix(_, d) => Shape::Matrix(rows.len(), d),
+        Shape::Batch(..) => return Ok(array.clone()),
+    };
+    Array::new(shape, cut(array.values(), rows, array.shape().cols()))
+}
+
+/// One side of a ragged batch: its points, its weights and its offsets.
+type RaggedSide = (Array, Option<Array>, Vec<usize>);
+
+/// One side of a ragged batch cut to the problems `range`, its offsets shifted to start at 0.
+fn slice_side(
+    points: &Array,
+    weights: Option<&Array>,
+    offsets: &[usize],
+    range: &Range<usize>,
+) -> Result<RaggedSide, LengthMismatch> {
+    let rows = offsets[range.start]..offsets[range.end];
+    let weights = weights.map(|w| slice_rows(w, &rows)).transpose()?;
+    let shifted = offsets[range.start..=range.end]
+        .iter()
+        .map(|o| o - rows.start)
+        .collect();
+    Ok((slice_rows(points, &rows)?, weights, shifted))
+}
+
+/// Every input cut to the problems `range`: the leading axis of a dense batch, the rows of the
+/// problems `range` of a ragged one (whose shapes and offsets are checked).
 pub(crate) fn slice_inputs(
     inputs: &Inputs,
     range: &Range<usize>,
 ) -> Result<Inputs, LengthMismatch> {
+    if let (Some(xo), Some(yo)) = (&inputs.offsets.x, &inputs.offsets.y) {
+        let (x, x_weights, xo) = slice_side(&inputs.x, inputs.x_weights.as_ref(), xo, range)?;
+        let (y, y_weights, yo) = slice_side(&inputs.y, inputs.y_weights.as_ref(), yo, range)?;
+        let negatives = match (&inputs.negatives, &inputs.offsets.negatives) {
+            (Some(k), Some(ko)) => {
+                Some(slice_side(k, inputs.negative_weights.as_ref(), ko, range)?)
+            }
+            _ => None,
+        };
+        let (negatives, negative_weights, ko) = match negatives {
+            Some((k, w, o)) => (Some(k), w, Some(o)),
+            None => (None, None, None),
+        };
+        return Ok(Inputs {
+            x,
+            y,
+            x_weights,
+            y_weights,
+            negatives,
+            negative_weights,
+            offsets: BatchOffsets {
+                x: Some(xo),
+                y: Some(yo),
+                negatives: ko,
+            },
+        });
+    }
     let cut = |a: &Option<Array>| a.as_ref().map(|a| slice_array(a, range)).transpose();
     Ok(Inputs {
         x: slice_array(&inputs.x, range)?,
@@ -47,5 +111,6 @@ pub(crate) fn slice_inputs(
         y_weights: cut(&inputs.y_weights)?,
         negatives: cut(&inputs.negatives)?,
         negative_weights: cut(&inputs.negative_weights)?,
+        offsets: inputs.offsets.clone(),
     })
 }

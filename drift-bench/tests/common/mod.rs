@@ -78,3 +78,20 @@ pub fn cast<T: Real>(v: &[f64]) -> Vec<T> {
 pub fn to_bits<T: Real>(v: &[T]) -> Vec<u64> {
     v.iter().map(|c| c.as_f64().to_bits()).collect()
 }
+
+/// A `.npy` file of integers (offsets of a ragged batch) as NumPy writes it, `descr` one of `<i4`,
+/// `<i8`, `<u8` (or `<f8`, to be refused), `shape` as in the header (`(4,)`).
+pub fn write_ints(path: &Path, descr: &str, shape: &str, values: &[i64]) {
+    let dict = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+    let mut bytes = b"\x93NUMPY\x01\x00\x76\x00".to_vec();
+    bytes.extend(format!("{dict:<117}\n").bytes());
+    for &v in values {
+        match descr {
+            "<i4" => bytes.extend((v as i32).to_le_bytes()),
+            "<u8" => bytes.extend((v as u64).to_le_bytes()),
+            "<f8" => bytes.extend((v as f64).to_le_bytes()),
+            _ => bytes.extend(v.to_le_bytes()),
+        }
+    }
+    std::fs::write(path, bytes).unwrap();
+}
