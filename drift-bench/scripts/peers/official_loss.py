@@ -8,7 +8,8 @@ problems of N = 64 generated samples against the targets [gen; negatives; positi
 unconditional negatives with a CFG weight, 128 positives), D from 16 to 2048, the temperatures
 R = 0.02, 0.05, 0.2. The loss is written here from MATH.md's step by step description, with the
 official semantics: Gram-form distances sqrt(max(|x|^2 + |t|^2 - 2 x.t, 1e-8)) in float32; the
-scale s = mean_{b,i,j}(w_bj d_bij) / mean_{b,j}(w_bj) and every lambda_R = sqrt(max(mean F^2, 1e-8))
+scale s = mean_{b,i,j}(w_bj d_bij) / mean_{b,j}(w_bj), computed as the weighted mean
+sum_{b,i,j} w_bj d_bij / sum_{b,i,j} w_bj (the same number on a batch of one size), and every lambda_R = sqrt(max(mean F^2, 1e-8))
 taken over the whole batch, not per problem; c = max(s / sqrt(D), 1e-3); d_hat = d / max(s, 1e-3)
 plus 100 on the self diagonal of the generated block; A = sqrt(max(softmax_j * softmax_i, 1e-6))
 times the target weight; the drift in data units is V = c sum_R F_R / lambda_R and the loss per
@@ -22,9 +23,12 @@ points, [B, n] weights; a ragged batch as below) into a temporary folder that dr
 
 The ragged batch ("ragged" in --shapes) is a list of size groups (problems of different N, numbers
 of negatives and positives, one D). JAX, PyTorch and the reference compute it as one batch: each
-group's arrays separately, but the scale s and every lambda_R as means over all groups together
-(sums over every (b, i, j) resp. (b, i, k) entry of every group divided by their total count),
-which is what the official code computes on the zero-padded batch with its padding masked out.
+group's arrays separately, but the scale s and every lambda_R over all groups together: s the
+weighted mean of the distances over every (b, i, j) entry of every group (each distance weighted by
+its target's weight), lambda_R the mean of F^2 over every (b, i, k) entry. On problems of different
+sizes this is drift's definition; the ratio of two plain means, mean_{b,i,j}(w d) / mean_{b,j}(w),
+weights the groups differently (by about 1 % on the default groups) and is the same number only
+when every problem has one size.
 drift reads it as a ragged batch: each side's points of every group back to back, [total, D], with
 that side's offsets (`--x-offsets`, `--y-offsets`, `--negative-offsets`: B + 1 int64 values), the
 negatives' weights [total]; its [total, D] field is cut back into the groups and compared with the
@@ -210,7 +214,7 @@ def official_jax(groups, temperatures=TEMPERATURES):
     import jax
     import jax.numpy as jnp
     d_dim = groups[0][0].shape[-1]
-    prep, wd_sum, d_count, w_sum, w_count = [], 0.0, 0, 0.0, 0
+    prep, wd_sum, w_sum = [], 0.0, 0.0
     for gen, neg, pos, w_gen, w_neg, w_pos in groups:
         targets = jnp.concatenate([gen, neg, pos], axis=1)
         w = jnp.concatenate([w_gen, w_neg, w_pos], axis=1)
@@ -218,11 +222,9 @@ def official_jax(groups, temperatures=TEMPERATURES):
               - 2.0 * jnp.einsum("bid,bjd->bij", gen, targets))
         dist = jnp.sqrt(jnp.maximum(d2, DIST_FLOOR))
         wd_sum = wd_sum + (dist * w[:, None, :]).sum()
-        d_count += dist.size
-        w_sum = w_sum + w.sum()
-        w_count += w.size
+        w_sum = w_sum + w.sum() * gen.shape[1]
         prep.append((gen, targets, w, dist, gen.shape[1], neg.shape[1]))
-    scale = (wd_sum / d_count) / (w_sum / w_count)
+    scale = wd_sum / w_sum
     c = jnp.maximum(scale / jnp.sqrt(jnp.float32(d_dim)), SCALE_FLOOR)
     normed = []
     for gen, targets, w, dist, n, n_neg in prep:
@@ -263,7 +265,7 @@ def official_torch(groups, temperatures=TEMPERATURES):
     import torch
     with torch.no_grad():
         d_dim = groups[0][0].shape[-1]
-        prep, wd_sum, d_count, w_sum, w_count = [], 0.0, 0, 0.0, 0
+        prep, wd_sum, w_sum = [], 0.0, 0.0
         for gen, neg, pos, w_gen, w_neg, w_pos in groups:
             targets = torch.cat([gen, neg, pos], dim=1)
             w = torch.cat([w_gen, w_neg, w_pos], dim=1)
@@ -272,11 +274,9 @@ def official_torch(groups, temperatures=TEMPERATURES):
                                gen, targets.transpose(1, 2), alpha=-2.0)
             dist = torch.sqrt(torch.clamp(d2, min=DIST_FLOOR))
             wd_sum = wd_sum + (dist * w[:, None, :]).sum()
-            d_count += dist.numel()
-            w_sum = w_sum + w.sum()
-            w_count += w.numel()
+            w_sum = w_sum + w.sum() * gen.shape[1]
             prep.append((gen, targets, w, dist, gen.shape[1], neg.shape[1]))
-        scale = (wd_sum / d_count) / (w_sum / w_count)
+        scale = wd_sum / w_sum
         c = torch.clamp(scale / float(d_dim) ** 0.5, min=SCALE_FLOOR)
         normed = []
         for gen, targets, w, dist, n, n_neg in prep:
@@ -317,7 +317,7 @@ def official_reference(groups, temperatures=TEMPERATURES):
     import numpy as np
     groups = [tuple(np.asarray(a, np.float64) for a in g) for g in groups]
     d_dim = groups[0][0].shape[-1]
-    prep, wd_sum, d_count, w_sum, w_count = [], 0.0, 0, 0.0, 0
+    prep, wd_sum, w_sum = [], 0.0, 0.0
     for gen, neg, pos, w_gen, w_neg, w_pos in groups:
         targets = np.concatenate([gen, neg, pos], axis=1)
         w = np.concatenate([w_gen, w_neg, w_pos], axis=1)
@@ -325,11 +325,9 @@ def official_reference(groups, temperatures=TEMPERATURES):
               - 2.0 * np.einsum("bid,bjd->bij", gen, targets, optimize=True))
         dist = np.sqrt(np.maximum(d2, DIST_FLOOR))
         wd_sum += (dist * w[:, None, :]).sum()
-        d_count += dist.size
-        w_sum += w.sum()
-        w_count += w.size
+        w_sum += w.sum() * gen.shape[1]
         prep.append((gen, targets, w, dist, gen.shape[1], neg.shape[1]))
-    scale = (wd_sum / d_count) / (w_sum / w_count)
+    scale = wd_sum / w_sum
     c = max(scale / np.sqrt(d_dim), SCALE_FLOOR)
 
     def softmax(v, axis):
