@@ -9,8 +9,8 @@ unconditional negatives with a CFG weight, 128 positives), D from 16 to 2048, th
 R = 0.02, 0.05, 0.2. The loss is written here from MATH.md's step by step description, with the
 official semantics: Gram-form distances sqrt(max(|x|^2 + |t|^2 - 2 x.t, 1e-8)) in float32; the
 scale s = mean_{b,i,j}(w_bj d_bij) / mean_{b,j}(w_bj), computed as the weighted mean
-sum_{b,i,j} w_bj d_bij / sum_{b,i,j} w_bj (the same number on a batch of one size), and every lambda_R = sqrt(max(mean F^2, 1e-8))
-taken over the whole batch, not per problem; c = max(s / sqrt(D), 1e-3); d_hat = d / max(s, 1e-3)
+sum_{b,i,j} w_bj d_bij / sum_{b,i,j} w_bj (the same number on a batch of one size), and every
+lambda_R = sqrt(max(mean F^2, 1e-8)) taken over the whole batch, not per problem; c = max(s / sqrt(D), 1e-3); d_hat = d / max(s, 1e-3)
 plus 100 on the self diagonal of the generated block; A = sqrt(max(softmax_j * softmax_i, 1e-6))
 times the target weight; the drift in data units is V = c sum_R F_R / lambda_R and the loss per
 problem is mean_{i,k}(gen/c - stopgrad(gen/c + V/c))^2.
