@@ -449,10 +449,16 @@ class Drift:
         if done.returncode != 0:
             raise RuntimeError(error_line(done.stderr or done.stdout))
         m = re.search(r"timing: (\d+) evaluations, median ([0-9.eE+-]+) s", out)
-        if not m:
-            raise RuntimeError("no `timing:` line in its output: " + tail(out))
+        if m:
+            secs, runs = float(m.group(2)), int(m.group(1))
+        else:
+            # `--repeat 1` prints the one evaluation's time only.
+            one = re.search(r"^elapsed ([0-9.eE+-]+) ms$", out, re.M)
+            if not one or repeats != 1:
+                raise RuntimeError("no `timing:` line in its output: " + tail(out))
+            secs, runs = float(one.group(1)) / 1e3, 1
         v = np.load(vp)
-        return v, float(m.group(2)), int(m.group(1)), out
+        return v, secs, runs, out
 
     def has_ragged_input(self):
         if self.bin is None:
