@@ -130,11 +130,10 @@ pub struct ApplyArgs {
 /// How `mpirun apply` splits a single problem over the ranks (`--split`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum SplitBy {
-    /// Every rank holds both sets and computes its share of every pass's rows
-    /// ([`drift_ops::RowShards`]).
+    /// Every rank holds both sets and computes its share of every pass's rows (`RowShards`).
     #[default]
     Rows,
-    /// Every rank holds all of X and a contiguous shard of Y ([`drift_ops::ColumnShards`]).
+    /// Every rank holds all of X and a contiguous shard of Y (`ColumnShards`).
     Columns,
 }
 
