@@ -15,7 +15,7 @@
 //! pass over pairs and gathering the others' through the collective, so that each iteration of a
 //! Sinkhorn loop moves `O(N + M)` numbers; rank 0 writes the field (equal to one process's to
 //! rounding). With `--split columns` ([`drift_ops::ColumnShards`]) every rank reads all of X and
-//! only its contiguous range of Y's points and weights ([`columns`](super::columns)), and the
+//! only its contiguous range of Y's points and weights (`mpi/columns.rs`), and the
 //! row passes' log-sum-exps are merged over the ranks (`MPI_MAX`, then sums: `2N + 1` numbers per
 //! Sinkhorn iteration); the fingerprint covers the whole files and the split, not the ranges.
 

@@ -1,6 +1,7 @@
 //! A rank's inputs for `mpirun apply`: only its share of a batch's `.npy` files is read
-//! ([`npy::read_rows`]), and each file is fingerprinted so that ranks reading different files are
-//! caught before any work although no rank reads the whole of one.
+//! ([`npy::read_rows`]; split by columns, only its range of `--y`: `mpi/columns.rs`), and each
+//! file is fingerprinted so that ranks reading different files are caught before any work
+//! although no rank reads the whole of one.
 //!
 //! **Fingerprint of a file read in part**: its whole shape and dtype (from the header), its size,
 //! and a hash of sampled blocks: the first 4 KiB (the header and the first values), the last 4 KiB
