@@ -17,4 +17,4 @@ cargo build --release -p drift-bench --features mpi
 cargo clippy --release -p drift-bench --features mpi --all-targets -- -D warnings
 CI=true cargo test --release -p drift-bench --features mpi --lib mpi
 CI=true cargo test --release -p drift-bench --features mpi --doc mpi
-CI=true cargo test --release -p drift-bench --features mpi --test mpi --test mpi_faults --test npy_rows --test apply_batch
+CI=true cargo test --release -p drift-bench --features mpi --test mpi --test mpi_columns --test mpi_faults --test npy_rows --test apply_batch

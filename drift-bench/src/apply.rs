@@ -133,6 +133,34 @@ pub struct ApplyArgs {
     /// device; otherwise the command stops with the reason).
     #[arg(long, value_enum, default_value_t = BackendKind::Cpu)]
     pub backend: BackendKind,
+    /// Under `mpirun -np K` (a build with the `mpi` feature), how a single problem (N, D) is
+    /// split over the ranks: `rows` (the default; every rank holds X and Y and computes its
+    /// share of the rows of every pass over pairs) or `columns` (every rank holds X and reads
+    /// only its contiguous range of Y's points and `--y-weights`; operators that need all of Y
+    /// in one place, `sliced_wasserstein` and `deng_official`, refuse). Refused without MPI and
+    /// for a batch, which the ranks split by problems.
+    #[arg(long, value_enum, value_name = "HOW")]
+    pub split: Option<SplitBy>,
+}
+
+/// How `mpirun apply` splits a single problem over the ranks (`--split`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum SplitBy {
+    /// Every rank holds both sets and computes its share of every pass's rows (`RowShards`).
+    #[default]
+    Rows,
+    /// Every rank holds all of X and a contiguous shard of Y (`ColumnShards`).
+    Columns,
+}
+
+impl SplitBy {
+    /// The value as given on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            SplitBy::Rows => "rows",
+            SplitBy::Columns => "columns",
+        }
+    }
 }
 
 /// The largest `--repeat`.
@@ -165,6 +193,7 @@ impl ApplyArgs {
             force: false,
             repeat: 1,
             backend: BackendKind::Cpu,
+            split: None,
         }
     }
 
@@ -262,6 +291,14 @@ pub(crate) fn prepare(a: &ApplyArgs) -> Result<Option<PendingFile>> {
 /// field, writes it, and only then prints the diagnostics to `out` (notes go to `err`), so that
 /// printing cannot keep the result from being written.
 pub fn run(a: &ApplyArgs, out: &mut impl Write, err: &mut impl Write) -> Result<()> {
+    if let Some(by) = a.split {
+        bail!(
+            "--split {}: splits a single problem over the ranks of an MPI job (a build with the \
+             `mpi` feature started by `mpirun -np K`, K > 1); this process runs alone: leave \
+             --split out",
+            by.name()
+        );
+    }
     let pending = prepare(a)?;
     let (op, inputs) = read(a)?;
     let precision = precision_of(a, &inputs, err)?;
@@ -321,19 +358,23 @@ pub(crate) fn precision_of(
     })
 }
 
-/// One process's part of a single problem split by rows over several ([`drift_ops::RowShards`]).
+/// One process's part of a single problem split over several: by rows
+/// ([`drift_ops::RowShards`]), or by columns ([`drift_ops::ColumnShards`], the inputs' `y` and
+/// `y_weights` then this process's range of the points of Y).
 #[derive(Clone, Copy)]
-pub(crate) struct RowSplit<'c> {
+pub(crate) struct ProcessSplit<'c> {
     /// Completes what the processes compute.
     pub(crate) collective: &'c dyn drift_api::kit::Collective,
     /// This process.
     pub(crate) rank: usize,
     /// The processes.
     pub(crate) ranks: usize,
+    /// By columns: the points of the whole of Y; by rows: `None`.
+    pub(crate) columns: Option<usize>,
 }
 
-/// Computes the field of the inputs in `precision` (a single problem split by rows over
-/// processes when `split` is given), writes it to `pending` and prints the diagnostics.
+/// Computes the field of the inputs in `precision` (a single problem split over processes when
+/// `split` is given), writes it to `pending` and prints the diagnostics.
 pub(crate) fn finish(
     a: &ApplyArgs,
     op: &dyn DriftOperator,
@@ -341,7 +382,7 @@ pub(crate) fn finish(
     precision: Precision,
     pending: Option<PendingFile>,
     out: &mut impl Write,
-    split: Option<RowSplit<'_>>,
+    split: Option<ProcessSplit<'_>>,
 ) -> Result<()> {
     if inputs.is_batch() {
         let batch = batch_inputs(a, inputs);

@@ -116,7 +116,8 @@ enum Command {
     ///
     /// Built with the `mpi` feature and started by `mpirun -np K`, a batch (dense or ragged) is
     /// split into K ranges of problems whose batch-wide statistics are completed over the ranks,
-    /// and rank 0 writes the whole field; a single problem is split by rows.
+    /// and rank 0 writes the whole field; a single problem is split by rows (`--split rows`, the
+    /// default) or by columns (`--split columns`: each rank reads only its range of Y).
     Apply(ApplyArgs),
 }
 

@@ -7,8 +7,8 @@
 
 mod common;
 
-use common::{random_cloud as cloud, registry_operators, within, Counting, ThreadGroup};
-use drift_api::kit::{reduce, Backend, ColumnSplit, Displacement, RowReduction, Whole};
+use common::{random_cloud as cloud, registry_operators, within, Counting, SumsOnly, ThreadGroup};
+use drift_api::kit::{reduce, Backend, Collective, ColumnSplit, Displacement, RowReduction, Whole};
 use drift_api::{
     apply_drift, operator_from_str, Context, DriftError, DriftOperator, DriftProblem, DriftReport,
     Negatives, PointCloud, Real, Result,
@@ -97,6 +97,18 @@ fn fields_on<T: Real>(
     inputs: &Inputs<T>,
     negatives: Option<&PointCloud<T>>,
 ) -> (Run<T>, Vec<(Run<T>, usize)>) {
+    fields_with(backend, op, inputs, negatives, false)
+}
+
+/// [`fields_on`], the processes' collective offering sums only when `sums_only` (its maxima
+/// then gathered through sums).
+fn fields_with<T: Real>(
+    backend: &CpuBackend,
+    op: &dyn DriftOperator,
+    inputs: &Inputs<T>,
+    negatives: Option<&PointCloud<T>>,
+    sums_only: bool,
+) -> (Run<T>, Vec<(Run<T>, usize)>) {
     let single = run(op, backend, &inputs.x, &inputs.y, negatives);
     let ranks = inputs.sizes.len();
     let split = std::thread::scope(|s| {
@@ -104,13 +116,18 @@ fn fields_on<T: Real>(
             .into_iter()
             .map(|member| {
                 s.spawn(move || {
-                    let (rank, member) = (member.rank, Counting::new(member));
+                    let (rank, counting) = (member.rank, Counting::new(member));
+                    let sums = SumsOnly(&counting);
+                    let member: &dyn Collective = match sums_only {
+                        true => &sums,
+                        false => &counting,
+                    };
                     let outcome = (|| {
-                        let shards = ColumnShards::new(backend, &member, rank, ranks)?;
-                        let shard = inputs.shard(ColumnSplit::new(&member, rank, ranks)?)?;
-                        let before = member.count();
+                        let shards = ColumnShards::new(backend, member, rank, ranks)?;
+                        let shard = inputs.shard(ColumnSplit::new(member, rank, ranks)?)?;
+                        let before = counting.count();
                         let out = run(op, &shards, &inputs.x, &shard, negatives);
-                        Ok::<_, DriftError>((out, member.count() - before))
+                        Ok::<_, DriftError>((out, counting.count() - before))
                     })();
                     outcome.unwrap_or_else(|e| (Err(e), 0))
                 })
@@ -193,29 +210,62 @@ fn a_tolerance_stop_ends_every_process_at_the_one_process_iteration() {
     }
 }
 
-#[test]
-fn a_sinkhorn_iteration_moves_one_log_sum_exp_per_row_and_process_and_the_error() {
-    // Fixed iteration counts (tolerance 0): what one more iteration adds to the collective.
+/// The values one Sinkhorn iteration adds to each process's collective (fixed iteration counts,
+/// tolerance 0: the difference between 10 and 30 iterations), over 3 shards of 13 rows.
+fn moved_per_iteration(sums_only: bool) -> Vec<usize> {
     let moved = |iterations: usize| {
         let ron = format!(
             r#"{{"sinkhorn_drift": (temperature: 0.4, sinkhorn: (max_iters: {iterations}, tol: 0.0))}}"#
         );
         let op = operator_from_str(&ron, "op").unwrap();
-        let (_, split) = fields(op.as_ref(), &Inputs::<f64>::new(&[4, 4, 3], false), None);
+        let inputs = Inputs::<f64>::new(&[4, 4, 3], false);
+        let (_, split) = fields_with(&backend(), op.as_ref(), &inputs, None, sums_only);
         split
             .into_iter()
             .map(|(_, values)| values)
             .collect::<Vec<_>>()
     };
     let (few, more) = (moved(10), moved(30));
+    few.iter()
+        .zip(&more)
+        .map(|(a, b)| {
+            assert_eq!((b - a) % 20, 0);
+            (b - a) / 20
+        })
+        .collect()
+}
+
+#[test]
+fn a_sinkhorn_iteration_moves_two_values_per_row_and_the_error() {
+    // The row maxima, the shifted sums, the column marginal error.
+    let n = 13;
+    assert_eq!(moved_per_iteration(false), vec![2 * n + 1; 3]);
+}
+
+#[test]
+fn without_maxima_a_sinkhorn_iteration_gathers_every_process_s_log_sum_exps() {
     let (ranks, n) = (3, 13);
-    for (a, b) in few.iter().zip(&more) {
-        assert_eq!((b - a) % 20, 0);
-        assert_eq!(
-            (b - a) / 20,
-            ranks * n + 1,
-            "values per iteration and process"
-        );
+    assert_eq!(moved_per_iteration(true), vec![ranks * n + 1; ranks]);
+}
+
+#[test]
+fn a_collective_without_maxima_gives_the_same_fields() {
+    let negatives = cloud::<f64>(3, 5, 3, 0.4, false);
+    let inputs = Inputs::<f64>::new(&[3, 0, 6, 2], true);
+    for ron in [
+        common::TOLERANCE_STOP,
+        r#"{"deng_alg2": (temperature: 0.5)}"#,
+        r#"{"guidance": (alpha: 2.0, operator: {"sinkhorn_drift": (temperature: 0.4)})}"#,
+        r#"{"sinkhorn_divergence": (temperature: 0.2)}"#,
+    ] {
+        let op = operator_from_str(ron, "op").unwrap();
+        let (single, split) = fields_with(&backend(), op.as_ref(), &inputs, Some(&negatives), true);
+        let (want, _) = single.unwrap();
+        for (rank, (got, _)) in split.into_iter().enumerate() {
+            if let Err(gap) = within(&got.unwrap().0, &want, 1e-12) {
+                panic!("{ron}, rank {rank}: {gap}");
+            }
+        }
     }
 }
 

@@ -4,7 +4,10 @@
 //! The callable takes a 1-D float64 NumPy array (this process's sums) and returns the element-wise
 //! sum over every process of the group, of the same length. It is called from inside the Rust
 //! computation, which runs with the GIL released: each call re-attaches to the interpreter for the
-//! time of the call.
+//! time of the call. A callable that also carries a callable attribute `all_reduce_max` (the
+//! element-wise maximum over every process) gives a problem split by columns its maxima
+//! ([`Collective::all_reduce_max`]: a Sinkhorn iteration then moves `2N + 1` numbers, not
+//! `ranks · N + 1`); every process must give the same kind of callable.
 //!
 //! **Every process calls the callable the same number of times, with the same lengths, in the same
 //! order**, as a collective requires: the operators compute their batch-wide statistics (the
@@ -22,11 +25,15 @@ use numpy::{PyArray1, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use std::sync::Mutex;
 
-/// Sums completed by a Python callable `f(values: float64 array) -> float64 array`.
+/// Sums completed by a Python callable `f(values: float64 array) -> float64 array`; maxima too
+/// where the callable carries a callable attribute `all_reduce_max` (the element-wise maximum
+/// over every process, as `drift.torch.process_group_collective` gives it), else through sums.
 #[derive(Debug)]
 pub(crate) struct PyCollective {
     /// The callable.
     callable: Py<PyAny>,
+    /// Its `all_reduce_max`, if it has one.
+    maximum: Option<Py<PyAny>>,
     /// The Python exception of the first failed call, raised as the cause of the call's error.
     failure: Mutex<Option<PyErr>>,
 }
@@ -41,8 +48,13 @@ impl PyCollective {
                 callable.get_type().name()?
             )));
         }
+        let maximum = match callable.getattr_opt("all_reduce_max")? {
+            Some(m) if m.is_callable() => Some(m.unbind()),
+            _ => None,
+        };
         Ok(PyCollective {
             callable: callable.clone().unbind(),
+            maximum,
             failure: Mutex::new(None),
         })
     }
@@ -52,14 +64,17 @@ impl PyCollective {
         self.failure.lock().ok().and_then(|mut f| f.take())
     }
 
-    /// One call of the callable on `values`, the result copied back.
-    fn call(&self, py: Python<'_>, values: &mut [f64]) -> Result<(), CallError> {
+    /// One call of `f` on `values` (the callable, or its maximum when `maximum`), the result
+    /// copied back.
+    fn call(
+        &self,
+        py: Python<'_>,
+        f: &Py<PyAny>,
+        maximum: bool,
+        values: &mut [f64],
+    ) -> Result<(), CallError> {
         let input = PyArray1::from_slice(py, values);
-        let result = self
-            .callable
-            .bind(py)
-            .call1((input,))
-            .map_err(CallError::Python)?;
+        let result = f.bind(py).call1((input,)).map_err(CallError::Python)?;
         // Any array-like of numbers is accepted (a tensor's `.numpy()`, a list): NumPy converts it.
         let array = py
             .import("numpy")
@@ -80,9 +95,13 @@ impl PyCollective {
         let out = array
             .to_vec()
             .map_err(|e| CallError::Invalid(e.to_string()))?;
-        if let Some(k) = out.iter().position(|v| !v.is_finite()) {
+        // A maximum may be −∞ (no process has a term), never NaN or +∞; a sum is finite.
+        let allowed = |v: &f64| v.is_finite() || (maximum && *v == f64::NEG_INFINITY);
+        let bad = |v: &f64| !allowed(v);
+        if let Some(k) = out.iter().position(bad) {
             return Err(CallError::Invalid(format!(
-                "returned a non-finite sum ({} at index {k})",
+                "returned a non-finite {} ({} at index {k})",
+                if maximum { "maximum" } else { "sum" },
                 out[k]
             )));
         }
@@ -99,9 +118,15 @@ enum CallError {
     Invalid(String),
 }
 
-impl Collective for PyCollective {
-    fn all_reduce_sum(&self, values: &mut [f64]) -> drift_api::Result<()> {
-        let outcome = Python::attach(|py| match self.call(py, values) {
+impl PyCollective {
+    /// `values` through `f` (the callable, or its maximum when `maximum`), a failure kept as the
+    /// cause.
+    fn reduce(&self, f: &Py<PyAny>, maximum: bool, values: &mut [f64]) -> drift_api::Result<()> {
+        let what = match maximum {
+            true => "all_reduce_max",
+            false => "all-reduce of batch-wide sums",
+        };
+        let outcome = Python::attach(|py| match self.call(py, f, maximum, values) {
             Ok(()) => Ok(()),
             Err(CallError::Invalid(message)) => Err(message),
             Err(CallError::Python(e)) => {
@@ -113,9 +138,21 @@ impl Collective for PyCollective {
             }
         });
         outcome.map_err(|message| {
-            DriftError::Custom(
-                format!("the collective (all-reduce of batch-wide sums) {message}").into(),
-            )
+            DriftError::Custom(format!("the collective ({what}) {message}").into())
         })
+    }
+}
+
+impl Collective for PyCollective {
+    fn all_reduce_sum(&self, values: &mut [f64]) -> drift_api::Result<()> {
+        self.reduce(&self.callable, false, values)
+    }
+
+    fn all_reduce_max(&self, values: &mut [f64]) -> drift_api::Result<bool> {
+        let Some(maximum) = &self.maximum else {
+            return Ok(false);
+        };
+        self.reduce(maximum, true, values)?;
+        Ok(true)
     }
 }

@@ -1,9 +1,11 @@
 """One problem split by columns (`Operator.apply(split="columns")`): three threads stand for three
 processes, each holding all of `x` and a contiguous shard of `y` (unequal sizes, weighted), and
-summing through a barrier as the collective. Every thread gets the field of one process holding all
-of `y` (f64, 1e-12 of the field against one process taking the same fused passes, 1e-9 against the
-default call) for a tolerance-stopped Sinkhorn drift, Algorithm 2 and guidance negatives; an
-operator that needs all of `y` in one place raises a ValueError naming it."""
+summing through a barrier as the collective, with an `all_reduce_max` or without. Every thread
+gets the field of one process holding all of `y` (f64, 1e-12 of the field against one process
+taking the same fused passes, 1e-9 against the default call) for a tolerance-stopped Sinkhorn
+drift, Algorithm 2 and guidance negatives; with the maxima a Sinkhorn iteration moves `2N + 1`
+numbers, without them `ranks · N + 1`; an operator that needs all of `y` in one place raises a
+ValueError naming it."""
 
 from __future__ import annotations
 
@@ -40,20 +42,30 @@ class Group:
         self.barrier = threading.Barrier(size, timeout=60)
         self.slots = [None] * size
 
-    def collective(self, rank: int):
-        def all_reduce(values):
+    def collective(self, rank: int, maxima: bool = False, moved=None):
+        """Member `rank`'s sum, with an `all_reduce_max` when `maxima`; `moved[rank]` counts
+        the values it reduced."""
+
+        def reduce(values, fold, start):
             self.slots[rank] = np.array(values, dtype=np.float64)
+            if moved is not None:
+                moved[rank] += len(self.slots[rank])
             self.barrier.wait()
-            total = np.zeros_like(self.slots[rank])
+            total = np.full_like(self.slots[rank], start)
             for s in self.slots:
-                total = total + s
+                total = fold(total, s)
             self.barrier.wait()
             return total
 
+        def all_reduce(values):
+            return reduce(values, np.add, 0.0)
+
+        if maxima:
+            all_reduce.all_reduce_max = lambda values: reduce(values, np.maximum, -np.inf)
         return all_reduce
 
 
-def split_fields(op, x, y, w, negatives):
+def split_fields(op, x, y, w, negatives, maxima=False, moved=None):
     group, ranks = Group(len(SIZES)), len(SIZES)
     bounds = np.cumsum((0,) + SIZES)
     out = [None] * ranks
@@ -62,8 +74,8 @@ def split_fields(op, x, y, w, negatives):
         rows = slice(bounds[rank], bounds[rank + 1])
         try:
             out[rank] = op.apply(x, y[rows], y_weights=w[rows], negatives=negatives,
-                                 split="columns", collective=group.collective(rank), rank=rank,
-                                 ranks=ranks)[0]
+                                 split="columns", collective=group.collective(rank, maxima, moved),
+                                 rank=rank, ranks=ranks)[0]
         except Exception as e:  # noqa: BLE001 - handed to the test
             out[rank] = e
 
@@ -75,8 +87,9 @@ def split_fields(op, x, y, w, negatives):
     return out
 
 
+@pytest.mark.parametrize("maxima", [False, True])
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_every_shard_holder_gets_the_field_of_the_whole_problem(name):
+def test_every_shard_holder_gets_the_field_of_the_whole_problem(name, maxima):
     ron, with_negatives = CASES[name]
     op = drift.load(ron)
     x, y, w, u = problem()
@@ -85,12 +98,32 @@ def test_every_shard_holder_gets_the_field_of_the_whole_problem(name):
     fused, _ = op.apply(x, y, y_weights=w, negatives=negatives, split="columns",
                         collective=lambda s: s, rank=0, ranks=1)
     default, _ = op.apply(x, y, y_weights=w, negatives=negatives)
-    for rank, got in enumerate(split_fields(op, x, y, w, negatives)):
+    for rank, got in enumerate(split_fields(op, x, y, w, negatives, maxima)):
         assert not isinstance(got, Exception), f"rank {rank}: {got}"
         np.testing.assert_allclose(got, fused, rtol=0, atol=1e-12 * np.abs(fused).max(),
                                    err_msg=f"{name}, rank {rank}")
         np.testing.assert_allclose(got, default, rtol=0, atol=1e-9 * np.abs(default).max(),
                                    err_msg=f"{name}, rank {rank}")
+
+
+@pytest.mark.parametrize("maxima", [False, True])
+def test_a_sinkhorn_iteration_moves_two_numbers_per_row_with_maxima(maxima):
+    x, y, w, _ = problem()
+
+    def moved(iterations):
+        op = drift.load(f'{{"sinkhorn_drift": (temperature: 0.4, sinkhorn: (max_iters: '
+                        f'{iterations}, tol: 0.0))}}')
+        counts = [0] * len(SIZES)
+        fields = split_fields(op, x, y, w, None, maxima, counts)
+        assert not any(isinstance(f, Exception) for f in fields), fields
+        return counts
+
+    n = len(x)
+    # The row maxima, the shifted sums and the marginal error; without maxima every rank's
+    # log-sum-exps are gathered.
+    per_iteration = 2 * n + 1 if maxima else len(SIZES) * n + 1
+    for few, more in zip(moved(10), moved(30)):
+        assert more - few == 20 * per_iteration, (few, more)
 
 
 def test_operators_that_need_all_of_y_refuse_a_shard():

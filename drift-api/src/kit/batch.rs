@@ -268,7 +268,8 @@ pub enum Reduction {
 }
 
 /// Completes sums across the processes that each hold part of a batch (data parallelism): the one
-/// operation batch-wide statistics need, since each is a ratio of sums.
+/// operation batch-wide statistics need, since each is a ratio of sums; a maximum where the
+/// collective offers one (a problem split by columns merges its log-sum-exps with it).
 ///
 /// ```
 /// use drift_api::kit::{Collective, SingleProcess};
@@ -280,14 +281,42 @@ pub trait Collective: Send + Sync + std::fmt::Debug {
     /// Replaces `values` by their element-wise sum over every process of the group (every process
     /// calls it with the same length, in the same order).
     fn all_reduce_sum(&self, values: &mut [f64]) -> Result<()>;
+
+    /// Replaces `values` by their element-wise maximum over every process of the group and
+    /// returns `true`, where the collective offers a maximum (`MPI_MAX`); the default cannot,
+    /// leaves `values` unchanged and returns `false`, and its callers then complete the maximum
+    /// through sums ([`ColumnSplit::max`](crate::kit::ColumnSplit::max) gathers every process's
+    /// values). The answer must be the same on every process of the group (one kind of
+    /// collective on all), so that they all make the same calls after it.
+    ///
+    /// ```
+    /// use drift_api::kit::{Collective, SingleProcess};
+    /// #[derive(Debug)]
+    /// struct SumsOnly;
+    /// impl Collective for SumsOnly {
+    ///     fn all_reduce_sum(&self, _: &mut [f64]) -> drift_api::Result<()> { Ok(()) }
+    /// }
+    /// let mut v = [1.0, -2.0];
+    /// assert!(!SumsOnly.all_reduce_max(&mut v).unwrap());
+    /// assert!(SingleProcess.all_reduce_max(&mut v).unwrap());
+    /// assert_eq!(v, [1.0, -2.0]);
+    /// ```
+    fn all_reduce_max(&self, values: &mut [f64]) -> Result<bool> {
+        let _ = values;
+        Ok(false)
+    }
 }
 
-/// The collective of one process: sums are already complete.
+/// The collective of one process: sums and maxima are already complete.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SingleProcess;
 
 impl Collective for SingleProcess {
     fn all_reduce_sum(&self, _values: &mut [f64]) -> Result<()> {
         Ok(())
+    }
+
+    fn all_reduce_max(&self, _values: &mut [f64]) -> Result<bool> {
+        Ok(true)
     }
 }

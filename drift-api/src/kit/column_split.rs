@@ -9,6 +9,7 @@
 
 use crate::error::{DriftError, Result};
 use crate::kit::batch::Collective;
+use crate::kit::log_add_exp;
 use crate::points::Whole;
 
 /// Process `rank` of `ranks`, with the collective that joins them (see the module's
@@ -68,8 +69,13 @@ impl<'a> ColumnSplit<'a> {
         Ok(all)
     }
 
-    /// Replaces `values` by their element-wise maximum over the processes.
+    /// Replaces `values` by their element-wise maximum over the processes: the collective's own
+    /// maximum where it offers one ([`Collective::all_reduce_max`]), else a [`gather`](Self::gather)
+    /// of every process's values (`ranks` times as many).
     pub fn max(&self, values: &mut [f64]) -> Result<()> {
+        if self.collective.all_reduce_max(values)? {
+            return Ok(());
+        }
         let width = values.len();
         let all = self.gather(values)?;
         for (k, v) in values.iter_mut().enumerate() {
@@ -79,6 +85,101 @@ impl<'a> ColumnSplit<'a> {
                 .step_by(width.max(1))
                 .fold(f64::NEG_INFINITY, |m, a| m.max(*a));
         }
+        Ok(())
+    }
+
+    /// Per-row log-sum-exp states merged over the processes: `lse` (this process's `lse_p`, one
+    /// per row, `−∞` for a row without terms) becomes `lse = LSE_p lse_p`, and each row's
+    /// `vectors.len() / lse.len()` values of `vectors` (this process's normalised sums, such as a
+    /// displacement) become `Σ_p exp(lse_p − lse) v_p`. Every process gets the same bits.
+    ///
+    /// With the collective's maximum, two calls move `N` values (the row maxima `m`) and
+    /// `N·(1 + width)` (the shifted sums `Σ_p exp(lse_p − m)`, and the vectors scaled alike);
+    /// without it, every process's `lse_p` is gathered (`ranks·N` values), combined in rank
+    /// order, and the scaled vectors summed (`N·width`).
+    ///
+    /// ```
+    /// use drift_api::kit::{ColumnSplit, SingleProcess};
+    /// let split = ColumnSplit::new(&SingleProcess, 0, 1).unwrap();
+    /// let (mut lse, mut v) = ([0.5, f64::NEG_INFINITY], [2.0, 0.0]);
+    /// split.merge_log_sum_exps(&mut lse, &mut v).unwrap();
+    /// assert_eq!((lse, v), ([0.5, f64::NEG_INFINITY], [2.0, 0.0]));
+    /// ```
+    pub fn merge_log_sum_exps(&self, lse: &mut [f64], vectors: &mut [f64]) -> Result<()> {
+        let n = lse.len();
+        let width = vectors.len().checked_div(n).unwrap_or(0);
+        if width * n != vectors.len() {
+            return Err(DriftError::invalid(
+                "column split merge",
+                format!("{} values for {n} rows", vectors.len()),
+            ));
+        }
+        let mut top = lse.to_vec();
+        if !self.collective.all_reduce_max(&mut top)? {
+            return self.merge_by_gather(lse, vectors, width);
+        }
+        // [Σ_p exp(lse_p − m) per row, then Σ_p exp(lse_p − m) v_p per row].
+        let mut sums = crate::kit::try_vec("column split merge", n * (1 + width), 0.0)?;
+        let (scales, scaled) = sums.split_at_mut(n);
+        for (i, (l, m)) in lse.iter().zip(&top).enumerate() {
+            // A row without terms anywhere (m = −∞) adds nothing.
+            let w = if *m == f64::NEG_INFINITY {
+                0.0
+            } else {
+                (l - m).exp()
+            };
+            scales[i] = w;
+            let row = i * width..(i + 1) * width;
+            scaled[row.clone()]
+                .iter_mut()
+                .zip(&vectors[row])
+                .for_each(|(s, v)| *s = w * v);
+        }
+        self.sum(&mut sums)?;
+        let (scales, scaled) = sums.split_at(n);
+        for (i, (l, m)) in lse.iter_mut().zip(&top).enumerate() {
+            let total = scales[i];
+            let row = i * width..(i + 1) * width;
+            if *m == f64::NEG_INFINITY {
+                *l = f64::NEG_INFINITY;
+                vectors[row].fill(0.0);
+                continue;
+            }
+            *l = m + total.ln();
+            vectors[row]
+                .iter_mut()
+                .zip(&scaled[i * width..(i + 1) * width])
+                .for_each(|(v, s)| *v = s / total);
+        }
+        Ok(())
+    }
+
+    /// [`merge_log_sum_exps`](Self::merge_log_sum_exps) through sums only.
+    fn merge_by_gather(&self, lse: &mut [f64], vectors: &mut [f64], width: usize) -> Result<()> {
+        let n = lse.len();
+        let all = self.gather(lse)?;
+        let total: Vec<f64> = (0..n)
+            .map(|i| {
+                all.iter()
+                    .skip(i)
+                    .step_by(n.max(1))
+                    .fold(f64::NEG_INFINITY, |acc, l| log_add_exp(acc, *l))
+            })
+            .collect();
+        if width > 0 {
+            let rows = vectors.chunks_exact_mut(width).zip(lse.iter().zip(&total));
+            for (v, (l, t)) in rows {
+                // Σ_p exp(lse_p − lse) v_p: each process adds its share of the row's mass.
+                let w = if *t == f64::NEG_INFINITY {
+                    0.0
+                } else {
+                    (l - t).exp()
+                };
+                v.iter_mut().for_each(|v| *v *= w);
+            }
+            self.sum(vectors)?;
+        }
+        lse.copy_from_slice(&total);
         Ok(())
     }
 

@@ -1,13 +1,13 @@
 //! `drift-bench apply` on one problem: the point sets built in the working precision, with their
 //! weights and negatives, and the field computed by the engine.
 
-use super::{name, ApplyArgs, Inputs, RowSplit};
+use super::{name, ApplyArgs, Inputs, ProcessSplit};
 use crate::array::Array;
 use crate::point_files::{self, label};
 use anyhow::{anyhow, bail, Result};
-use drift_api::kit::Backend;
+use drift_api::kit::{Backend, ColumnSplit, Whole};
 use drift_api::{Context, DriftOperator, DriftReport, Negatives, PointCloud, Precision, Real};
-use drift_ops::RowShards;
+use drift_ops::{ColumnShards, RowShards};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -40,9 +40,25 @@ fn cloud<T: Real>(
     array: &Array,
     weights: Option<(&str, &Path, &Array)>,
 ) -> Result<PointCloud<T>> {
+    let (points, w) = cloud_parts(arg, path, array, weights)?;
+    let Some((w, (warg, wpath, _))) = w.zip(weights) else {
+        return Ok(points);
+    };
+    points
+        .with_weights(w)
+        .map_err(|e| anyhow!("{}: {e}", label(warg, wpath)))
+}
+
+/// The points and, if given, their weights (one per point), not yet joined.
+fn cloud_parts<T: Real>(
+    arg: &str,
+    path: &Path,
+    array: &Array,
+    weights: Option<(&str, &Path, &Array)>,
+) -> Result<(PointCloud<T>, Option<Vec<T>>)> {
     let points = point_files::points::<T>(arg, path, array)?;
     let Some((warg, wpath, warray)) = weights else {
-        return Ok(points);
+        return Ok((points, None));
     };
     let w = point_files::weights::<T>(warg, wpath, warray)?;
     if w.len() != points.len() {
@@ -54,9 +70,18 @@ fn cloud<T: Real>(
             label(arg, path)
         );
     }
-    points
-        .with_weights(w)
-        .map_err(|e| anyhow!("{}: {e}", label(warg, wpath)))
+    Ok((points, Some(w)))
+}
+
+/// This process's shard of Y (its range of the points and weights of `--y`), standing for the
+/// whole set: its total weight and support summed over the processes of `split`.
+fn shard<T: Real>(a: &ApplyArgs, inputs: &Inputs, split: ColumnSplit<'_>) -> Result<PointCloud<T>> {
+    let weights = with("--y-weights", &a.y_weights, &inputs.y_weights);
+    let (points, w) = cloud_parts::<T>("--y", &a.y, &inputs.y, weights)?;
+    let whole = split.whole(Whole::of_part(w.as_deref(), points.len()))?;
+    let (name, dim) = (points.name().to_string(), points.dim());
+    PointCloud::shard(name, points.data().to_vec(), dim, w, whole)
+        .map_err(|e| anyhow!("{}: {e}", label("--y", &a.y)))
 }
 
 fn same_dim<T: Real>(a: &PointCloud<T>, b: &PointCloud<T>) -> Result<()> {
@@ -88,7 +113,7 @@ pub(super) fn run_in<T: Real>(
     a: &ApplyArgs,
     op: &dyn DriftOperator,
     inputs: &Inputs,
-    split: Option<RowSplit<'_>>,
+    split: Option<ProcessSplit<'_>>,
 ) -> Result<Outcome> {
     let x = cloud::<T>(
         "--x",
@@ -96,12 +121,23 @@ pub(super) fn run_in<T: Real>(
         &inputs.x,
         with("--x-weights", &a.x_weights, &inputs.x_weights),
     )?;
-    let y = cloud::<T>(
-        "--y",
-        &a.y,
-        &inputs.y,
-        with("--y-weights", &a.y_weights, &inputs.y_weights),
-    )?;
+    let column_split = match split {
+        Some(
+            s @ ProcessSplit {
+                columns: Some(_), ..
+            },
+        ) => Some(ColumnSplit::new(s.collective, s.rank, s.ranks)?),
+        _ => None,
+    };
+    let y = match column_split {
+        Some(c) => shard::<T>(a, inputs, c)?,
+        None => cloud::<T>(
+            "--y",
+            &a.y,
+            &inputs.y,
+            with("--y-weights", &a.y_weights, &inputs.y_weights),
+        )?,
+    };
     same_dim(&x, &y)?;
     let negatives = match (&a.negatives, &inputs.negatives) {
         (Some(path), Some(array)) => {
@@ -126,19 +162,23 @@ pub(super) fn run_in<T: Real>(
     let mut times = Vec::with_capacity(a.repeat as usize);
     let mut report = DriftReport::default();
     let opened = a.backend.open()?;
-    let shards = match split {
-        Some(s) => Some(RowShards::new(
-            opened.as_ref(),
+    let inner = opened.as_ref();
+    let shards: Option<Box<dyn Backend + '_>> = match split {
+        Some(s) if s.columns.is_some() => Some(Box::new(ColumnShards::new(
+            inner,
             s.collective,
             s.rank,
             s.ranks,
-        )?),
+        )?)),
+        Some(s) => Some(Box::new(RowShards::new(
+            inner,
+            s.collective,
+            s.rank,
+            s.ranks,
+        )?)),
         None => None,
     };
-    let backend: &dyn Backend = match &shards {
-        Some(shards) => shards,
-        None => opened.as_ref(),
-    };
+    let backend: &dyn Backend = shards.as_deref().unwrap_or(inner);
     for _ in 0..a.repeat {
         let clock = Instant::now();
         // Operators add into their output: each repetition starts from zero.
@@ -154,11 +194,13 @@ pub(super) fn run_in<T: Real>(
         .map_err(|e| anyhow!("--op {}: {e}", a.op.display()))?;
         times.push(clock.elapsed());
     }
+    // A shard's line names the whole of Y.
+    let y_points = split.and_then(|s| s.columns).unwrap_or(y.len());
     let sizes = format!(
         "X {} x {}, Y {} x {}{}, {}",
         x.len(),
         x.dim(),
-        y.len(),
+        y_points,
         y.dim(),
         negatives
             .as_ref()

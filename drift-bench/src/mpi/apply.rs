@@ -11,10 +11,14 @@
 //! process does. An error after the agreement ends the job (`MPI_Abort`): the other ranks may wait
 //! in a collective for the rank that failed.
 //!
-//! A single problem (`(N, D)` inputs) is split by rows ([`drift_ops::RowShards`]): every rank reads
-//! the whole inputs and runs the operator, computing its share of the rows of every pass over
-//! pairs and gathering the others' through the collective, so that each iteration of a Sinkhorn
-//! loop moves `O(N + M)` numbers; rank 0 writes the field (equal to one process's to rounding).
+//! A single problem (`(N, D)` inputs) is split by rows ([`drift_ops::RowShards`]) by default: every
+//! rank reads the whole inputs and runs the operator, computing its share of the rows of every
+//! pass over pairs and gathering the others' through the collective, so that each iteration of a
+//! Sinkhorn loop moves `O(N + M)` numbers; rank 0 writes the field (equal to one process's to
+//! rounding). With `--split columns` ([`drift_ops::ColumnShards`]) every rank reads all of X and
+//! only its contiguous range of Y's points and weights (`mpi/columns.rs`), and the
+//! row passes' log-sum-exps are merged over the ranks (`MPI_MAX`, then sums: `2N + 1` numbers per
+//! Sinkhorn iteration); the fingerprint covers the whole files and the split, not the ranges.
 
 use crate::apply::{self, ApplyArgs, Inputs};
 use crate::apply_batch::{self, BatchOutcome, ProblemSummary};
@@ -28,7 +32,7 @@ use crate::mpi::watchdog::Watchdog;
 use crate::mpi::{MpiCollective, MpiError, World};
 use crate::pending_file::PendingFile;
 use crate::point_files;
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, bail, Result};
 use drift_api::kit::Collective;
 use drift_api::{BatchReport, DriftOperator, Precision};
 use mpi::collective::SystemOperation;
@@ -43,6 +47,8 @@ struct Ready {
     /// This rank's problems' inputs when the batch is split, else the whole inputs.
     inputs: Inputs,
     split: Option<Split>,
+    /// Split by columns: Y's points and this rank's.
+    columns: Option<Split>,
     precision: Precision,
     fingerprint: Fingerprint,
 }
@@ -59,6 +65,7 @@ fn ready(world: &World, a: &ApplyArgs, err: &mut impl Write) -> Result<Ready> {
         op,
         inputs,
         split,
+        columns,
         files,
     } = inputs::read(world, a)?;
     let precision = if world.is_root() {
@@ -67,6 +74,14 @@ fn ready(world: &World, a: &ApplyArgs, err: &mut impl Write) -> Result<Ready> {
         apply::precision_of(a, &inputs, &mut std::io::sink())?
     };
     if inputs.is_batch() {
+        if let Some(by) = a.split {
+            bail!(
+                "--split {}: --x {} holds a batch of problems, which the ranks split by problems; \
+                 --split applies to a single (N, D) problem: leave it out",
+                by.name(),
+                a.x.display()
+            );
+        }
         apply_batch::check_shapes(&apply::batch_inputs(a, &inputs))?;
     }
     let fingerprint = fingerprint(a, op.as_ref(), files, precision)?;
@@ -75,6 +90,7 @@ fn ready(world: &World, a: &ApplyArgs, err: &mut impl Write) -> Result<Ready> {
         op,
         inputs,
         split,
+        columns,
         precision,
         fingerprint,
     })
@@ -96,6 +112,8 @@ fn fingerprint(
     f.push("--negative-weight", a.negative_weight);
     f.push("--repeat", a.repeat);
     f.push("--backend", format!("{:?}", a.backend));
+    // The ranks' ranges of Y differ; the whole files (above) and the way they split do not.
+    f.push("--split", a.split.unwrap_or_default().name());
     Ok(f)
 }
 
@@ -107,7 +125,7 @@ pub fn run(world: &World, a: &ApplyArgs, out: &mut impl Write, err: &mut impl Wr
     // From the agreement on, each wait in a collective may be bounded (DRIFT_MPI_WAIT_S).
     let watchdog = Watchdog::from_env(world.rank())?;
     if !ready.inputs.is_batch() {
-        return abort_on_error(world, err, run_split_rows(world, a, ready, watchdog, out));
+        return abort_on_error(world, err, run_split(world, a, ready, watchdog, out));
     }
     let layouts = apply_batch::check_shapes(&apply::batch_inputs(a, &ready.inputs))?;
     // Split inputs hold this rank's problems only: the batch's are counted in the split.
@@ -160,10 +178,11 @@ fn abort_on_error(world: &World, err: &mut impl Write, outcome: Result<()>) -> R
     }
 }
 
-/// A single problem split by rows over the ranks ([`drift_ops::RowShards`]): every rank holds
-/// the whole inputs and computes its share of the rows of every pass over pairs; rank 0 writes
-/// the field and prints, with the traffic.
-fn run_split_rows(
+/// A single problem split over the ranks, by rows ([`drift_ops::RowShards`]: every rank holds
+/// the whole inputs and computes its share of the rows of every pass over pairs) or by columns
+/// ([`drift_ops::ColumnShards`]: every rank holds X and its range of Y); rank 0 writes the field
+/// and prints, with the traffic.
+fn run_split(
     world: &World,
     a: &ApplyArgs,
     ready: Ready,
@@ -171,10 +190,11 @@ fn run_split_rows(
     out: &mut impl Write,
 ) -> Result<()> {
     let collective = MpiCollective::new(world).watched(watchdog);
-    let split = apply::RowSplit {
+    let split = apply::ProcessSplit {
         collective: &collective,
         rank: world.rank(),
         ranks: world.size(),
+        columns: ready.columns.as_ref().map(|c| c.problems),
     };
     let (op, inputs) = (ready.op.as_ref(), &ready.inputs);
     if !world.is_root() {
@@ -199,10 +219,17 @@ fn run_split_rows(
         Some(split),
     )?;
     let traffic = collective.traffic();
+    let what = match &ready.columns {
+        Some(c) => format!(
+            "split the points of Y by columns (rank 0 held points {}..{} of {})",
+            c.range.start, c.range.end, c.problems
+        ),
+        None => "split the rows of every pass over pairs".to_string(),
+    };
     writeln!(
         out,
-        "mpi: {} ranks split the rows of every pass over pairs; over {} evaluation(s) each rank \
-         all-reduced {} f64 values in {} calls ({} bytes)",
+        "mpi: {} ranks {what}; over {} evaluation(s) each rank all-reduced {} f64 values in {} \
+         calls ({} bytes)",
         world.size(),
         a.repeat,
         traffic.values,

@@ -1,5 +1,6 @@
-//! [`MpiCollective`]: the batch-wide sums of the operators ([`Collective`]) completed over the
-//! ranks of an MPI job with `MPI_Allreduce`, counting what it moves.
+//! [`MpiCollective`]: the batch-wide sums of the operators ([`Collective`]), and the maxima of a
+//! problem split by columns, completed over the ranks of an MPI job with `MPI_Allreduce`, counting
+//! what it moves.
 
 use crate::mpi::watchdog::{Watchdog, WAIT_VAR};
 use crate::mpi::World;
@@ -10,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// Completes the operators' batch-wide sums over every rank of `world` (element-wise
-/// `MPI_SUM` of `f64`), so that `K` ranks holding `K` slices of a batch get the statistics of the
+/// `MPI_SUM` of `f64`, and `MPI_MAX` for the maxima of a problem split by columns), so that `K` ranks holding `K` slices of a batch get the statistics of the
 /// whole batch. Every rank must make the same calls in the same order, which the operators do:
 /// their reductions depend on the operator, not on the data.
 #[derive(Debug)]
@@ -22,7 +23,8 @@ pub struct MpiCollective<'w> {
     watchdog: Option<Watchdog>,
 }
 
-/// What a [`MpiCollective`] moved: all-reduce calls and the `f64` values they reduced.
+/// What a [`MpiCollective`] moved: all-reduce calls (sums and maxima) and the `f64` values they
+/// reduced.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Traffic {
     /// `MPI_Allreduce` calls.
@@ -48,13 +50,18 @@ impl<'w> MpiCollective<'w> {
         MpiCollective { watchdog, ..self }
     }
 
-    /// `values` summed over the ranks within `limit`, else the job ended.
-    fn all_reduce_within(&self, local: &[f64], values: &mut [f64], limit: Duration) {
+    /// `values` reduced by `op` over the ranks within `limit`, else the job ended.
+    fn all_reduce_within(
+        &self,
+        local: &[f64],
+        values: &mut [f64],
+        op: SystemOperation,
+        limit: Duration,
+    ) {
         let deadline = Instant::now() + limit;
         mpi::request::scope(|scope| {
             let comm = self.world.comm();
-            let mut request =
-                comm.immediate_all_reduce_into(scope, local, values, SystemOperation::sum());
+            let mut request = comm.immediate_all_reduce_into(scope, local, values, op);
             loop {
                 request = match request.test() {
                     Ok(_) => return,
@@ -84,8 +91,9 @@ impl<'w> MpiCollective<'w> {
     }
 }
 
-impl Collective for MpiCollective<'_> {
-    fn all_reduce_sum(&self, values: &mut [f64]) -> drift_api::Result<()> {
+impl MpiCollective<'_> {
+    /// `values` replaced by their element-wise reduction by `op` over the ranks, counted.
+    fn all_reduce(&self, values: &mut [f64], op: SystemOperation) -> drift_api::Result<()> {
         if i32::try_from(values.len()).is_err() {
             return Err(drift_api::DriftError::invalid(
                 "MPI all-reduce",
@@ -94,15 +102,24 @@ impl Collective for MpiCollective<'_> {
         }
         let local = values.to_vec();
         match self.watchdog {
-            Some(w) => self.all_reduce_within(&local, values, w.limit),
-            None => self
-                .world
-                .comm()
-                .all_reduce_into(&local[..], values, SystemOperation::sum()),
+            Some(w) => self.all_reduce_within(&local, values, op, w.limit),
+            None => self.world.comm().all_reduce_into(&local[..], values, op),
         }
         self.calls.fetch_add(1, Ordering::Relaxed);
         self.values
             .fetch_add(values.len() as u64, Ordering::Relaxed);
         Ok(())
+    }
+}
+
+impl Collective for MpiCollective<'_> {
+    fn all_reduce_sum(&self, values: &mut [f64]) -> drift_api::Result<()> {
+        self.all_reduce(values, SystemOperation::sum())
+    }
+
+    /// `MPI_MAX`: exact, so every rank gets the same bits.
+    fn all_reduce_max(&self, values: &mut [f64]) -> drift_api::Result<bool> {
+        self.all_reduce(values, SystemOperation::max())?;
+        Ok(true)
     }
 }

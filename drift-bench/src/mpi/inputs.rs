@@ -1,6 +1,7 @@
 //! A rank's inputs for `mpirun apply`: only its share of a batch's `.npy` files is read
-//! ([`npy::read_rows`]), and each file is fingerprinted so that ranks reading different files are
-//! caught before any work although no rank reads the whole of one.
+//! ([`npy::read_rows`]; split by columns, only its range of `--y`: `mpi/columns.rs`), and each
+//! file is fingerprinted so that ranks reading different files are caught before any work
+//! although no rank reads the whole of one.
 //!
 //! **Fingerprint of a file read in part**: its whole shape and dtype (from the header), its size,
 //! and a hash of sampled blocks: the first 4 KiB (the header and the first values), the last 4 KiB
@@ -11,10 +12,10 @@
 //! of one file on the nodes' local disks differ in it. Files read whole (a single problem, a
 //! `.csv` file) are fingerprinted by a hash of all their values, as before.
 
-use crate::apply::{ApplyArgs, Inputs};
+use crate::apply::{ApplyArgs, Inputs, SplitBy};
 use crate::array::{Array, Shape, Values};
 use crate::mpi::agree::Fingerprint;
-use crate::mpi::slice::{share, slice_array};
+use crate::mpi::slice::{share, slice_array, slice_rows};
 use crate::mpi::World;
 use crate::point_files::{self, Format};
 use crate::{csv, npy};
@@ -25,12 +26,13 @@ use std::io::{Read, Seek, SeekFrom};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-/// A batch split over the ranks: its problems and this rank's.
+/// A batch split over the ranks: its problems and this rank's (or, split by columns, Y's points
+/// and this rank's).
 #[derive(Clone, Debug)]
 pub(crate) struct Split {
-    /// Problems in the whole batch.
+    /// Problems in the whole batch (points of Y, split by columns).
     pub problems: usize,
-    /// This rank's problems.
+    /// This rank's problems (points of Y).
     pub range: Range<usize>,
 }
 
@@ -40,6 +42,8 @@ pub(crate) struct Share {
     /// The inputs of this rank's problems when split, else the whole inputs.
     pub inputs: Inputs,
     pub split: Option<Split>,
+    /// Split by columns: the points of the whole of Y, and this rank's (`inputs.y` holds them).
+    pub columns: Option<Split>,
     /// Every input's whole shape and contents, for the run's fingerprint.
     pub files: Fingerprint,
 }
@@ -122,22 +126,35 @@ fn batch_problems(a: &ApplyArgs, ranks: usize) -> Result<Option<usize>> {
     })
 }
 
-/// Reads the rows `split.range` of the input `arg` of a batch of `split.problems`: from a `.npy`
-/// file only those rows, from any other whole then cut. Returns the rows and the fingerprint of
-/// the whole file.
-fn read_part(
+/// What the leading dimension of a split input counts: a batch's problems (against `--x`'s) or,
+/// split by columns, Y's points (against `--y`'s).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Counted {
+    Problems,
+    Points,
+}
+
+/// Reads the rows `split.range` of the input `arg` whose leading dimension holds
+/// `split.problems` (problems or points, `counted`): from a `.npy` file only those rows, from any
+/// other whole then cut. Returns the rows and the fingerprint of the whole file.
+pub(crate) fn read_part(
     arg: &str,
     path: &Path,
     split: &Split,
     header: csv::Header,
+    counted: Counted,
 ) -> Result<(Array, String, String)> {
     let located = |e: &dyn std::fmt::Display| anyhow!("{arg} {}: {e}", path.display());
-    let same_batch = |shape: Shape| {
+    let (noun, of) = match counted {
+        Counted::Problems => ("problems", "--x"),
+        Counted::Points => ("points", "--y"),
+    };
+    let same_length = |shape: Shape| {
         if leading(shape) == split.problems {
             return Ok(());
         }
         Err(anyhow!(
-            "{arg} {}: holds {} problems (shape {shape}) but --x holds {}",
+            "{arg} {}: holds {} {noun} (shape {shape}) but {of} holds {}",
             path.display(),
             leading(shape),
             split.problems
@@ -145,19 +162,35 @@ fn read_part(
     };
     if Format::of(arg, path)? != Format::Npy {
         let whole = point_files::read_array(arg, path, header)?;
-        same_batch(whole.shape())?;
-        let part = slice_array(&whole, &split.range)?;
+        same_length(whole.shape())?;
+        let part = match counted {
+            Counted::Problems => slice_array(&whole, &split.range)?,
+            Counted::Points => slice_rows(&whole, &split.range)?,
+        };
         return Ok((part, whole.shape().to_string(), content_hash(&whole)));
     }
     let shape = npy::shape_of(path).map_err(|e| located(&e))?;
-    same_batch(shape)?;
+    same_length(shape)?;
     let part = npy::read_rows(path, split.range.clone()).map_err(|e| located(&e))?;
     let hash = sample_hash(path).map_err(|e| located(&e))?;
     Ok((part, shape.to_string(), hash))
 }
 
+/// The leading length of the input `arg` at `path`: from a `.npy` file's header, else from the
+/// whole file (read again by [`read_part`]; `.csv` inputs are small).
+pub(crate) fn leading_of(arg: &str, path: &Path, header: csv::Header) -> Result<usize> {
+    if Format::of(arg, path)? != Format::Npy {
+        return Ok(leading(point_files::read_array(arg, path, header)?.shape()));
+    }
+    let shape = npy::shape_of(path).map_err(|e| anyhow!("{arg} {}: {e}", path.display()))?;
+    Ok(leading(shape))
+}
+
 /// Reads what this rank needs of `a`'s inputs (see the module docs).
 pub(crate) fn read(world: &World, a: &ApplyArgs) -> Result<Share> {
+    if a.split == Some(SplitBy::Columns) {
+        return crate::mpi::columns::read(world, a);
+    }
     let Some(problems) = batch_problems(a, world.size())? else {
         // Not split: every rank reads everything, as one process does.
         let (op, inputs) = crate::apply::read(a)?;
@@ -180,6 +213,7 @@ pub(crate) fn read(world: &World, a: &ApplyArgs) -> Result<Share> {
             op,
             inputs,
             split: None,
+            columns: None,
             files,
         });
     };
@@ -200,7 +234,7 @@ pub(crate) fn read(world: &World, a: &ApplyArgs) -> Result<Share> {
             push_file(&mut files, arg, None, "absent".into(), "absent".into());
             return Ok(None);
         };
-        let (array, shape, contents) = read_part(arg, path, &split, header)?;
+        let (array, shape, contents) = read_part(arg, path, &split, header, Counted::Problems)?;
         push_file(&mut files, arg, Some(precision(&array)), shape, contents);
         Ok(Some(array))
     };
@@ -222,12 +256,13 @@ pub(crate) fn read(world: &World, a: &ApplyArgs) -> Result<Share> {
         op,
         inputs,
         split: Some(split),
+        columns: None,
         files,
     })
 }
 
 /// The inputs with their arguments' names, in a fixed order.
-fn named(inputs: &Inputs) -> [(&'static str, Option<&Array>); 6] {
+pub(crate) fn named(inputs: &Inputs) -> [(&'static str, Option<&Array>); 6] {
     [
         ("--x", Some(&inputs.x)),
         ("--y", Some(&inputs.y)),
@@ -238,11 +273,17 @@ fn named(inputs: &Inputs) -> [(&'static str, Option<&Array>); 6] {
     ]
 }
 
-fn precision(array: &Array) -> &'static str {
+pub(crate) fn precision(array: &Array) -> &'static str {
     crate::apply::name(array.values().precision())
 }
 
-fn push_file(f: &mut Fingerprint, arg: &str, precision: Option<&str>, shape: String, what: String) {
+pub(crate) fn push_file(
+    f: &mut Fingerprint,
+    arg: &str,
+    precision: Option<&str>,
+    shape: String,
+    what: String,
+) {
     f.push(
         &format!("{arg} shape"),
         format!("{shape} {}", precision.unwrap_or("")).trim_end(),

@@ -8,7 +8,9 @@
 //! - [`gather`]: bytes and values moved between ranks (`MPI_Allgatherv`, `MPI_Gatherv`).
 //! - [`agree`](mod@agree): before any work, every rank learns whether every rank is ready and runs
 //!   the same thing ([`MpiError`] names the rank and what differs).
-//! - [`apply`]: a batch of problems split into contiguous ranges of problems ([`share`]).
+//! - [`apply`]: a batch of problems split into contiguous ranges of problems ([`share`]); a
+//!   single problem split by rows, or by columns (`--split columns`: each rank reads only its
+//!   range of Y's points).
 //! - [`compare`]: a sweep's runs split as `--shard r/K`, gathered on rank 0 into one report.
 //!
 //! **Faults.** A rank that hangs or stops before the agreement is named by the others after a
@@ -21,6 +23,7 @@ pub mod agree;
 pub mod apply;
 pub mod arrive;
 mod collective;
+mod columns;
 pub mod compare;
 mod error;
 pub mod gather;

@@ -1,5 +1,5 @@
-//! A rank's share of a batch of problems: contiguous, balanced ranges ([`share`]) and the
-//! inputs cut to them ([`slice_inputs`]), dense or ragged.
+//! A rank's share of a batch of problems (or of the points of Y split by columns): contiguous,
+//! balanced ranges ([`share`]) and the inputs cut to them ([`slice_inputs`]), dense or ragged.
 
 use crate::apply::Inputs;
 use crate::array::{Array, LengthMismatch, Shape, Values};
@@ -23,10 +23,19 @@ pub fn share(problems: usize, rank: usize, ranks: usize) -> Range<usize> {
 /// The rows `range` of the leading dimension of a batch input (points `(B, n, D)` or weights
 /// `(B, n)`); any other shape is returned as it is (the shape checks refuse it before).
 pub fn slice_array(array: &Array, range: &Range<usize>) -> Result<Array, LengthMismatch> {
+    match array.shape() {
+        Shape::Vector(_) => Ok(array.clone()),
+        _ => slice_rows(array, range),
+    }
+}
+
+/// The rows `range` of the leading dimension of any array: points `(N, D)`, weights `(N,)`,
+/// problems of a batch.
+pub(crate) fn slice_rows(array: &Array, range: &Range<usize>) -> Result<Array, LengthMismatch> {
     let (shape, per) = match array.shape() {
         Shape::Batch(_, n, d) => (Shape::Batch(range.len(), n, d), n * d),
         Shape::Matrix(_, n) => (Shape::Matrix(range.len(), n), n),
-        Shape::Vector(_) => return Ok(array.clone()),
+        Shape::Vector(_) => (Shape::Vector(range.len()), 1),
     };
     Array::new(shape, cut(array.values(), range, per))
 }

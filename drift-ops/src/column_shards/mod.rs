@@ -5,9 +5,10 @@
 //! Every process runs the same operator with a [`ColumnShards`] over its own backend. A
 //! reduction whose columns are the shard (a row pass of `X` against `Y`: a Sinkhorn row update,
 //! a displacement pass, a density) runs against the local shard, and the processes' partial
-//! log-sum-exp states are merged exactly: each process's per-row `lse_p` is gathered (an
-//! all-reduce of `P × N` values), `lse = LSE_p lse_p`, and the displacement is the all-reduced
-//! sum of `exp(lse_p − lse) · disp_p`. A reduction whose rows are the shard (a Sinkhorn column
+//! log-sum-exp states are merged exactly ([`ColumnSplit::merge_log_sum_exps`]): the row maxima
+//! `m = max_p lse_p` (an all-reduce of `N` maxima), then the all-reduced shifted sums
+//! `Σ_p exp(lse_p − m)` and `Σ_p exp(lse_p − m) · disp_p`, so `lse = m + ln Σ_p exp(lse_p − m)`
+//! (a collective without a maximum gathers every process's `lse_p` instead, `P × N` values). A reduction whose rows are the shard (a Sinkhorn column
 //! pass, `Y_p` against `X`) is complete locally, and so is one among `X` and the negatives (the
 //! self problem), which every process holds. An iterative coupling's pairs are prepared by the
 //! inner backend for the process's own points (the CPU pair cache serves them), and their passes
@@ -16,8 +17,8 @@
 //! reductions is completed through [`Backend::column_split`] (the barycentre origin, bounding
 //! boxes, the Sinkhorn loop's column marginal error, so that every process stops at the same
 //! iteration; GeomLoss' fixed loop, which has no stopping test, reports the marginal error of the
-//! process's own shard). Per Sinkhorn iteration a process adds `P·N + 1` numbers into the
-//! collective, never points.
+//! process's own shard). Per Sinkhorn iteration a process adds `2N + 1` numbers into the
+//! collective (`P·N + 1` without a maximum), never points.
 //!
 //! What needs `Y` in one place is refused with [`DriftError::ColumnSplit`]: a reduction of `Y`
 //! against itself, and the operators that read `Y`'s points themselves (`sliced_wasserstein`,
@@ -45,8 +46,8 @@ mod pairs;
 
 use drift_api::kit::pairs::Prepared;
 use drift_api::kit::{
-    check_len, check_square_mask, log_add_exp, reduce, Backend, Collective, ColumnSplit,
-    Displacement, PairSet, ReductionJob, ResidentBody, ResidentSets, RowReduction, SlicedJob,
+    check_len, check_square_mask, reduce, Backend, Collective, ColumnSplit, Displacement, PairSet,
+    ReductionJob, ResidentBody, ResidentSets, RowReduction, SlicedJob,
 };
 use drift_api::{DriftError, PointCloud, Real, Result};
 use pairs::ShardPairs;
@@ -134,24 +135,17 @@ impl<'a> ColumnShards<'a> {
                 },
             )?;
         }
-        let local: Vec<f64> = lse.iter().map(|v| v.as_f64()).collect();
-        let total = self.total_lse(&local)?;
+        let mut merged: Vec<f64> = lse.iter().map(|v| v.as_f64()).collect();
+        let mut vectors: Vec<f64> = disp.iter().map(|v| v.as_f64()).collect();
+        self.split.merge_log_sum_exps(&mut merged, &mut vectors)?;
         if let (true, Some(out)) = (with_disp, out_disp) {
-            // Σ_p exp(lse_p − lse) disp_p: each process adds its shard's share of the row's mass.
-            let mut sum = vec![0.0f64; n * dim];
-            let rows = sum.chunks_exact_mut(dim).zip(disp.chunks_exact(dim));
-            for ((s, d), (l, t)) in rows.zip(local.iter().zip(&total)) {
-                if *t != f64::NEG_INFINITY {
-                    let w = (l - t).exp();
-                    s.iter_mut().zip(d).for_each(|(s, d)| *s = w * d.as_f64());
-                }
-            }
-            self.split.sum(&mut sum)?;
-            out.iter_mut().zip(&sum).for_each(|(o, s)| *o = T::of(*s));
+            out.iter_mut()
+                .zip(&vectors)
+                .for_each(|(o, s)| *o = T::of(*s));
         }
         out_lse
             .iter_mut()
-            .zip(&total)
+            .zip(&merged)
             .for_each(|(o, t)| *o = T::of(*t));
         Ok(())
     }
@@ -159,25 +153,12 @@ impl<'a> ColumnShards<'a> {
     /// `lse`, this process's log-sums against its shard (`−∞` for an empty one), replaced by the
     /// log-sums against every process's shard.
     fn merge_lse<T: Real>(&self, lse: &mut [T]) -> Result<()> {
-        let local: Vec<f64> = lse.iter().map(|v| v.as_f64()).collect();
-        let total = self.total_lse(&local)?;
-        lse.iter_mut().zip(&total).for_each(|(o, t)| *o = T::of(*t));
+        let mut merged: Vec<f64> = lse.iter().map(|v| v.as_f64()).collect();
+        self.split.merge_log_sum_exps(&mut merged, &mut [])?;
+        lse.iter_mut()
+            .zip(&merged)
+            .for_each(|(o, t)| *o = T::of(*t));
         Ok(())
-    }
-
-    /// `LSE_p lse_p` per row over every process's `local` log-sums (gathered, then combined in
-    /// rank order, so that every process gets the same bits).
-    fn total_lse(&self, local: &[f64]) -> Result<Vec<f64>> {
-        let n = local.len();
-        let all = self.split.gather(local)?;
-        Ok((0..n)
-            .map(|i| {
-                all.iter()
-                    .skip(i)
-                    .step_by(n.max(1))
-                    .fold(f64::NEG_INFINITY, |acc, l| log_add_exp(acc, *l))
-            })
-            .collect())
     }
 }
 

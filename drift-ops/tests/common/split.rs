@@ -68,7 +68,7 @@ pub fn within<T: Real>(got: &[T], want: &[T], tolerance: f64) -> std::result::Re
     }
 }
 
-/// A collective that counts the values it all-reduces (per member) around another.
+/// A collective that counts the values it all-reduces (per member; sums and maxima) around another.
 #[derive(Debug)]
 pub struct Counting<C> {
     /// The collective doing the work.
@@ -95,5 +95,24 @@ impl<C: Collective> Collective for Counting<C> {
     fn all_reduce_sum(&self, values: &mut [f64]) -> Result<()> {
         self.values.fetch_add(values.len(), Ordering::Relaxed);
         self.inner.all_reduce_sum(values)
+    }
+
+    fn all_reduce_max(&self, values: &mut [f64]) -> Result<bool> {
+        let native = self.inner.all_reduce_max(values)?;
+        if native {
+            self.values.fetch_add(values.len(), Ordering::Relaxed);
+        }
+        Ok(native)
+    }
+}
+
+/// Another collective with its sums only: the default [`Collective::all_reduce_max`], as a
+/// collective that cannot take maxima (a Python callable) has.
+#[derive(Debug)]
+pub struct SumsOnly<'a>(pub &'a dyn Collective);
+
+impl Collective for SumsOnly<'_> {
+    fn all_reduce_sum(&self, values: &mut [f64]) -> Result<()> {
+        self.0.all_reduce_sum(values)
     }
 }

@@ -71,8 +71,10 @@ impl ThreadGroup {
     }
 }
 
-impl Collective for ThreadGroup {
-    fn all_reduce_sum(&self, values: &mut [f64]) -> Result<()> {
+impl ThreadGroup {
+    /// `values` replaced, element by element, by `fold` over every member's (in rank order on
+    /// every member, so that all get the same bits).
+    fn all_reduce(&self, values: &mut [f64], fold: fn(f64, f64) -> f64, start: f64) -> Result<()> {
         self.slots.lock().unwrap()[self.rank] = values.to_vec();
         self.gate.wait(self.rank)?;
         let slots = self.slots.lock().unwrap().clone();
@@ -91,9 +93,20 @@ impl Collective for ThreadGroup {
             ));
         }
         for (k, v) in values.iter_mut().enumerate() {
-            // In rank order on every member, so that all get the same bits.
-            *v = slots.iter().map(|s| s[k]).sum();
+            *v = slots.iter().map(|s| s[k]).fold(start, fold);
         }
         Ok(())
+    }
+}
+
+impl Collective for ThreadGroup {
+    fn all_reduce_sum(&self, values: &mut [f64]) -> Result<()> {
+        // From -0.0, the identity of addition (0.0 + -0.0 would turn a lone -0.0 positive).
+        self.all_reduce(values, |a, b| a + b, -0.0)
+    }
+
+    fn all_reduce_max(&self, values: &mut [f64]) -> Result<bool> {
+        self.all_reduce(values, f64::max, f64::NEG_INFINITY)?;
+        Ok(true)
     }
 }

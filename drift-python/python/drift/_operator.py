@@ -71,7 +71,8 @@ class Operator:
         `y` (and `y_weights`) are this process's rows of the data set (at least one), the totals
         of the whole are completed through the collective, and every process returns the field
         of `x` against all of the data, equal to one process's to rounding (a Sinkhorn iteration
-        moves `ranks · N + 1` numbers). Operators that need all of `y` in one place
+        moves `2N + 1` numbers through a process group, whose collective also takes maxima, or a
+        `collective` carrying an `all_reduce_max` attribute; `ranks · N + 1` through sums only). Operators that need all of `y` in one place
         (`sliced_wasserstein`, `deng_official`) raise a ValueError naming them.
         """
         *shards, columns = _split(split, process_group, collective, rank, ranks)

@@ -98,7 +98,8 @@ def _group(handle: int) -> Any:
 def process_group_collective(process_group: GroupLike) -> Callable[[np.ndarray], np.ndarray]:
     """The collective `Operator.apply_batch` takes for a process group (or `True`, the default
     group): `f(values)` all-reduces a float64 array with `torch.distributed.all_reduce(op=SUM)`
-    over the group and returns the sums (on the GPU for an NCCL group, back on the CPU after)."""
+    over the group and returns the sums (on the GPU for an NCCL group, back on the CPU after);
+    `f.all_reduce_max(values)` the same with `op=MAX`, for the split by columns."""
     handle = group_handle(process_group)
     if handle == NO_GROUP:
         raise ValueError("process_group_collective needs a process group (or True)")
@@ -113,11 +114,17 @@ def _collective(handle: int) -> Callable[[np.ndarray], np.ndarray]:
     if dist.get_backend(group) == "nccl":
         device = torch.device("cuda", torch.cuda.current_device())
 
-    def all_reduce_sum(values: np.ndarray) -> np.ndarray:
+    def reduce(values: np.ndarray, op) -> np.ndarray:
         t = torch.tensor(values, dtype=torch.float64, device=device)
-        dist.all_reduce(t, op=dist.ReduceOp.SUM, group=group)
+        dist.all_reduce(t, op=op, group=group)
         return t.cpu().numpy()
 
+    def all_reduce_sum(values: np.ndarray) -> np.ndarray:
+        return reduce(values, dist.ReduceOp.SUM)
+
+    # The maximum a problem split by columns merges its log-sum-exps with (2N numbers a pass
+    # instead of gathering every rank's N).
+    all_reduce_sum.all_reduce_max = lambda values: reduce(values, dist.ReduceOp.MAX)
     return all_reduce_sum
 
 
