@@ -123,11 +123,9 @@ impl fmt::Display for NpyError {
 
 impl std::error::Error for NpyError {}
 
-/// Parses a `.npy` file's bytes.
-pub fn from_bytes(bytes: &[u8]) -> Result<Array, NpyError> {
-    let (header, data_start) = header_of(bytes)?;
-    let expected = header.data_len()?;
-    let data = &bytes[data_start..];
+/// The data after a header: exactly `expected` bytes, or the error that says what is missing or
+/// left over.
+pub(crate) fn exact_data(data: &[u8], expected: usize) -> Result<&[u8], NpyError> {
     if data.len() < expected {
         return Err(truncated("data", expected, data.len()));
     }
@@ -137,6 +135,14 @@ pub fn from_bytes(bytes: &[u8]) -> Result<Array, NpyError> {
             found: data.len(),
         });
     }
+    Ok(data)
+}
+
+/// Parses a `.npy` file's bytes.
+pub fn from_bytes(bytes: &[u8]) -> Result<Array, NpyError> {
+    let (header, data_start) = header_of(bytes)?;
+    let expected = header.data_len()?;
+    let data = exact_data(&bytes[data_start..], expected)?;
     let mut values = decode(header.precision, data);
     if header.fortran_order {
         if let Shape::Batch(..) = header.shape {

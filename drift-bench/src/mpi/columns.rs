@@ -13,6 +13,7 @@
 
 use crate::apply::{ApplyArgs, Inputs};
 use crate::array::Shape;
+use crate::batch_layout::BatchOffsets;
 use crate::csv;
 use crate::mpi::agree::Fingerprint;
 use crate::mpi::inputs::{
@@ -37,6 +38,12 @@ pub(crate) fn read(world: &World, a: &ApplyArgs) -> Result<Share> {
         path.map(|p| point_files::read_array(arg, p, header))
             .transpose()
     };
+    if a.x_offsets.is_some() || a.y_offsets.is_some() || a.negative_offsets.is_some() {
+        bail!(
+            "--split columns: the offsets make a ragged batch of problems, which the ranks split \
+             by problems; --split applies to a single (N, D) problem: leave it out"
+        );
+    }
     let x = whole("--x", Some(&a.x))?.ok_or_else(|| anyhow!("--x is not given"))?;
     if let Shape::Batch(..) = x.shape() {
         bail!(
@@ -119,6 +126,7 @@ pub(crate) fn read(world: &World, a: &ApplyArgs) -> Result<Share> {
             y_weights,
             negatives,
             negative_weights,
+            offsets: BatchOffsets::default(),
         },
         split: None,
         columns: Some(split),

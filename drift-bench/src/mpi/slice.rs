@@ -49,17 +49,6 @@ fn cut(values: &Values, rows: &Range<usize>, per: usize) -> Values {
     }
 }
 
-/// The rows `rows` of an input of a ragged batch: points `(total, D)` or weights `(total,)` or
-/// `(total, 1)`.
-fn slice_rows(array: &Array, rows: &Range<usize>) -> Result<Array, LengthMismatch> {
-    let shape = match array.shape() {
-        Shape::Vector(_) => Shape::Vector(rows.len()),
-        Shape::Matrix(_, d) => Shape::Matrix(rows.len(), d),
-        Shape::Batch(..) => return Ok(array.clone()),
-    };
-    Array::new(shape, cut(array.values(), rows, array.shape().cols()))
-}
-
 /// One side of a ragged batch: its points, its weights and its offsets.
 type RaggedSide = (Array, Option<Array>, Vec<usize>);
 

@@ -2,7 +2,7 @@
 //! a ragged batch. Values come back as `i128`, which holds every value of the four dtypes, so
 //! that the caller judges signs and ranges itself and can name the offending value.
 
-use super::{header_of, truncated, Dtype, NpyError};
+use super::{header_of, Dtype, NpyError};
 use crate::array::Shape;
 
 /// The integer dtypes a reader takes.
@@ -55,16 +55,7 @@ impl Dtype for IntWidth {
 pub fn integers_from_bytes(bytes: &[u8]) -> Result<(Shape, Vec<i128>), NpyError> {
     let (header, data_start) = header_of::<IntWidth>(bytes)?;
     let expected = header.data_len()?;
-    let data = &bytes[data_start..];
-    if data.len() < expected {
-        return Err(truncated("data", expected, data.len()));
-    }
-    if data.len() > expected {
-        return Err(NpyError::TrailingBytes {
-            expected,
-            found: data.len(),
-        });
-    }
+    let data = super::exact_data(&bytes[data_start..], expected)?;
     if header.fortran_order && !matches!(header.shape, Shape::Vector(_)) {
         return Err(NpyError::BadHeader(
             "an integer array of more than one dimension in Fortran order is not supported".into(),
