@@ -76,11 +76,20 @@ pub(crate) fn read(world: &World, a: &ApplyArgs) -> Result<Share> {
         x.shape().to_string(),
         content_hash(&x),
     );
-    let mut read_whole = |arg: &str, path: Option<&std::path::PathBuf>| {
-        let array = whole(arg, path)?;
-        let (shape, contents) = match &array {
-            Some(v) => (v.shape().to_string(), content_hash(v)),
-            None => ("absent".to_string(), "absent".to_string()),
+    // Files read whole are fingerprinted by all their values; the ranges of Y by their whole file.
+    let mut read = |arg: &str, path: Option<&std::path::PathBuf>, ranged: bool| -> Result<_> {
+        let (array, shape, contents) = match path {
+            Some(p) if ranged => {
+                let (v, shape, contents) = read_part(arg, p, &split, header, Counted::Points)?;
+                (Some(v), shape, contents)
+            }
+            _ => match whole(arg, path)? {
+                Some(v) => {
+                    let (shape, contents) = (v.shape().to_string(), content_hash(&v));
+                    (Some(v), shape, contents)
+                }
+                None => (None, "absent".to_string(), "absent".to_string()),
+            },
         };
         push_file(
             &mut files,
@@ -89,33 +98,16 @@ pub(crate) fn read(world: &World, a: &ApplyArgs) -> Result<Share> {
             shape,
             contents,
         );
-        Ok::<_, anyhow::Error>(array)
+        Ok(array)
     };
-    let x_weights = read_whole("--x-weights", a.x_weights.as_ref())?;
-    let negatives = read_whole("--negatives", a.negatives.as_ref())?;
-    let negative_weights = read_whole("--negative-weights", a.negative_weights.as_ref())?;
+    let x_weights = read("--x-weights", a.x_weights.as_ref(), false)?;
+    let negatives = read("--negatives", a.negatives.as_ref(), false)?;
+    let negative_weights = read("--negative-weights", a.negative_weights.as_ref(), false)?;
     if a.negative_weights.is_some() && a.negatives.is_none() {
         bail!("--negative-weights: there are no --negatives to weigh");
     }
-    let mut part = |arg: &str, path: &std::path::Path| -> Result<_> {
-        let (array, shape, contents) = read_part(arg, path, &split, header, Counted::Points)?;
-        push_file(&mut files, arg, Some(precision(&array)), shape, contents);
-        Ok(array)
-    };
-    let y = part("--y", &a.y)?;
-    let y_weights = match &a.y_weights {
-        Some(path) => Some(part("--y-weights", path)?),
-        None => {
-            push_file(
-                &mut files,
-                "--y-weights",
-                None,
-                "absent".into(),
-                "absent".into(),
-            );
-            None
-        }
-    };
+    let y = read("--y", Some(&a.y), true)?.ok_or_else(|| anyhow!("--y is not given"))?;
+    let y_weights = read("--y-weights", a.y_weights.as_ref(), true)?;
     refusal(op.as_ref(), a, x.shape().cols())?;
     Ok(Share {
         op,
