@@ -9,7 +9,7 @@ use crate::batched::buffers;
 use crate::batched::lanes::{
     lane_dot, lane_min, lane_sum, sized, sq_distances, sum_squares, with_avx2_copy,
 };
-use crate::batched::problem::{centred_targets, Problem};
+use crate::batched::problem::{centred_targets, targets_mean, Problem};
 use crate::dense::{matmul, View};
 use drift_api::batch::split_per_problem;
 use drift_api::kit::{OfficialConstants, OfficialStages, ProblemBatch, SoftmaxFloors};
@@ -25,6 +25,8 @@ struct Scratch<T> {
     norms: Vec<T>,
     logits: Vec<T>,
     row: Vec<T>,
+    /// `1 / ‖row‖` of each generated sample's half-logit exponentials.
+    row_scale: Vec<T>,
     col: Vec<T>,
     coeff: Vec<T>,
     sums: Vec<T>,
@@ -115,10 +117,10 @@ fn forces_body<T: Real>(
             }
         }
         T::exp_in_place(row);
-        for i in 0..n {
-            let dst = &mut row[i * m..(i + 1) * m];
-            let inv = T::one() / lane_dot(dst, dst).sqrt();
-            dst.iter_mut().for_each(|v| *v = (*v * inv).max(root_tiny));
+        let row_scale = sized(&mut s.row_scale, n);
+        for (i, r) in row_scale.iter_mut().enumerate() {
+            let src = &row[i * m..(i + 1) * m];
+            *r = T::one() / lane_dot(src, src).sqrt();
         }
         // Column softmax: over the generated samples of each target.
         let col_top = &mut s.norms;
@@ -145,18 +147,17 @@ fn forces_body<T: Real>(
             }
         }
         col_sum.iter_mut().for_each(|v| *v = T::one() / v.sqrt());
-        // A, then the coefficients.
+        // A times the target weights (the row and column normalisations applied on the way),
+        // then the coefficients.
         let c = &mut coeff[r * nm..(r + 1) * nm];
-        for i in 0..n {
+        for (i, inv) in row_scale.iter().enumerate() {
             let range = i * m..(i + 1) * m;
             let (a_row, a_col, out) = (&row[range.clone()], &col[range.clone()], &mut c[range]);
-            for (((o, pr), pc), cs) in out.iter_mut().zip(a_row).zip(a_col).zip(col_sum.iter()) {
-                *o = (*pr * (*pc * *cs).max(root_tiny)).max(root_floor);
+            let scales = col_sum.iter().zip(w.iter());
+            for (((o, pr), pc), (cs, wj)) in out.iter_mut().zip(a_row).zip(a_col).zip(scales) {
+                let pr = (*pr * *inv).max(root_tiny);
+                *o = (pr * (*pc * *cs).max(root_tiny)).max(root_floor) * *wj;
             }
-        }
-        for i in 0..n {
-            let out = &mut c[i * m..(i + 1) * m];
-            out.iter_mut().zip(w.iter()).for_each(|(a, w)| *a *= *w);
             let neg_sum = lane_sum(&out[..split]);
             let pos_sum = lane_sum(&out[split..]);
             out[..split].iter_mut().for_each(|a| *a = -*a * pos_sum);
@@ -188,12 +189,94 @@ fn forces_body<T: Real>(
     squares
 }
 
+/// Pass 1 of one problem: the targets' mean into `mean`, the centred targets, the distances
+/// into `dist`, and the scale's sums.
+#[inline(always)]
+fn first_pass_body<T: Real>(
+    p: &Problem<'_, T>,
+    floor: T,
+    mean: &mut [T],
+    s: &mut Scratch<T>,
+    dist: &mut [T],
+) -> (f64, f64) {
+    targets_mean(p, mean);
+    centred_targets(p, mean, &mut s.targets);
+    distances_body(p.n, p.dim, &s.targets, floor, dist, &mut s.norms);
+    p.weights_into(&mut s.weights);
+    scale_sums(dist, &s.weights, p.n)
+}
+
+/// Pass 2 of one problem: the centred targets again (from pass 1's `mean`), the distances where
+/// pass 1 could not keep them, then [`forces_body`].
+#[inline(always)]
+fn second_pass_body<T: Real>(
+    p: &Problem<'_, T>,
+    mean: &[T],
+    kept: Option<&[T]>,
+    inv_scale: T,
+    temperatures: &[T],
+    k: &OfficialConstants,
+    s: &mut Scratch<T>,
+    field: &mut [T],
+) -> Vec<f64> {
+    centred_targets(p, mean, &mut s.targets);
+    let mut own = std::mem::take(&mut s.dist);
+    let dist: &[T] = match kept {
+        Some(d) => d,
+        None => {
+            let d = sized(&mut own, p.n * p.m());
+            let floor = T::of(k.distance_floor);
+            distances_body(p.n, p.dim, &s.targets, floor, d, &mut s.norms);
+            d
+        }
+    };
+    let squares = forces_body(p, p.dim, dist, inv_scale, temperatures, k, s, field);
+    s.dist = own;
+    squares
+}
+
+/// Pass 3 of one problem: `v = Σ_R weights[R] G_R` (`field` holds the `G_R` one after the
+/// other), `out += out_scale · v`; returns `(Σ v², len)`.
+#[inline(always)]
+fn combine_body<T: Real>(
+    field: &[T],
+    weights: &[f64],
+    out: &mut [T],
+    out_scale: T,
+    v: &mut Vec<T>,
+) -> (f64, f64) {
+    let len = out.len();
+    v.clear();
+    let w0 = T::of(weights[0]);
+    v.extend(field[..len].iter().map(|g| *g * w0));
+    for (r, w) in weights.iter().enumerate().skip(1) {
+        let w = T::of(*w);
+        let g = &field[r * len..(r + 1) * len];
+        v.iter_mut().zip(g).for_each(|(v, g)| *v += *g * w);
+    }
+    out.iter_mut()
+        .zip(v.iter())
+        .for_each(|(o, v)| *o += out_scale * *v);
+    (sum_squares(v), len as f64)
+}
+
 with_avx2_copy!(
-    /// [`forces_body`], in the AVX2+FMA copy where the CPU has it.
-    fn forces / forces_avx2_fma = forces_body(
+    /// [`first_pass_body`], in the AVX2+FMA copy where the CPU has it.
+    fn first_pass / first_pass_avx2_fma = first_pass_body(
         p: &Problem<'_, T>,
-        dim: usize,
-        dist: &[T],
+        floor: T,
+        mean: &mut [T],
+        s: &mut Scratch<T>,
+        dist: &mut [T]
+    ) -> (f64, f64)
+);
+
+with_avx2_copy!(
+    /// [`second_pass_body`], in the AVX2+FMA copy where the CPU has it.
+    fn second_pass / second_pass_avx2_fma = second_pass_body(
+        p: &Problem<'_, T>,
+        mean: &[T],
+        kept: Option<&[T]>,
         inv_scale: T,
         temperatures: &[T],
         k: &OfficialConstants,
@@ -203,15 +286,14 @@ with_avx2_copy!(
 );
 
 with_avx2_copy!(
-    /// [`distances_body`], in the AVX2+FMA copy where the CPU has it.
-    fn distances / distances_avx2_fma = distances_body(
-        n: usize,
-        dim: usize,
-        targets: &[T],
-        floor: T,
-        dist: &mut [T],
-        norms: &mut Vec<T>
-    ) -> ()
+    /// [`combine_body`], in the AVX2+FMA copy where the CPU has it.
+    fn combine_one / combine_avx2_fma = combine_body(
+        field: &[T],
+        weights: &[f64],
+        out: &mut [T],
+        out_scale: T,
+        v: &mut Vec<T>
+    ) -> (f64, f64)
 );
 
 /// The official loss's passes on the host (the stages every backend that declines the job gets).
@@ -223,6 +305,8 @@ pub(super) struct CpuStages<'a, T: Real> {
     dist_offsets: Vec<usize>,
     /// The distances of pass 1, when they fit [`KEPT_DISTANCES_BYTES`] (empty otherwise).
     kept: Option<Vec<T>>,
+    /// Each problem's targets' mean (`B × D`), taken in pass 1 and reused in pass 2.
+    means: Vec<T>,
     /// Every temperature's `G_R`, problem after problem (`R × N_b × D` each).
     fields: Vec<T>,
     /// Each problem's first row among `fields` (the generated samples' offsets times `R`).
@@ -247,6 +331,8 @@ impl<'a, T: Real> CpuStages<'a, T> {
             k,
             dist_offsets,
             kept,
+            // One entry per problem even at `D = 0`, so that pass 1 can zip them with the problems.
+            means: vec![T::zero(); batch.problems() * batch.dim().max(1)],
             fields: Vec::new(),
             stacked: Vec::new(),
         })
@@ -269,19 +355,21 @@ impl<T: Real> OfficialStages<T> for CpuStages<'_, T> {
                 .collect(),
             None => (0..problems).map(|_| None).collect(),
         };
+        let means: Vec<&mut [T]> = self.means.chunks_mut(dim.max(1)).collect();
         Ok(kept_parts
             .into_par_iter()
+            .zip(means)
             .enumerate()
-            .map_init(Scratch::<T>::default, |s, (b, kept)| {
+            .map_init(Scratch::<T>::default, |s, (b, (kept, mean))| {
                 let p = Problem::of(batch, b);
-                centred_targets(&p, &mut s.targets);
+                let mut own = std::mem::take(&mut s.dist);
                 let dist = match kept {
                     Some(d) => d,
-                    None => sized(&mut s.dist, Self::dist_len(batch, b)),
+                    None => sized(&mut own, Self::dist_len(batch, b)),
                 };
-                distances(p.n, dim, &s.targets, floor, dist, &mut s.norms);
-                p.weights_into(&mut s.weights);
-                scale_sums(dist, &s.weights, p.n)
+                let sums = first_pass(&p, floor, mean, s, dist);
+                s.dist = own;
+                sums
             })
             .collect())
     }
@@ -293,26 +381,16 @@ impl<T: Real> OfficialStages<T> for CpuStages<'_, T> {
         self.stacked = batch.x.offsets().iter().map(|o| o * n_t).collect();
         let per_problem = split_per_problem(&mut self.fields, &self.stacked, dim);
         let (kept, offsets, taus, k) = (&self.kept, &self.dist_offsets, &self.taus, &self.k);
-        let floor = T::of(k.distance_floor);
+        let means = &self.means;
         Ok(per_problem
             .into_par_iter()
             .enumerate()
             .map_init(Scratch::<T>::default, |s, (b, field)| {
                 let p = Problem::of(batch, b);
-                centred_targets(&p, &mut s.targets);
-                let mut dist = std::mem::take(&mut s.dist);
-                let d: &[T] = match kept {
-                    Some(kept) => &kept[offsets[b]..offsets[b + 1]],
-                    None => {
-                        let d = sized(&mut dist, Self::dist_len(batch, b));
-                        distances(p.n, dim, &s.targets, floor, d, &mut s.norms);
-                        d
-                    }
-                };
+                let kept = kept.as_ref().map(|d| &d[offsets[b]..offsets[b + 1]]);
+                let mean = &means[b * dim..(b + 1) * dim];
                 let inv = T::of(1.0 / scales[b].max(k.scale_floor));
-                let sq = forces(&p, dim, d, inv, taus, k, s, field);
-                s.dist = dist;
-                sq
+                second_pass(&p, mean, kept, inv, taus, k, s, field)
             })
             .collect())
     }
@@ -331,20 +409,8 @@ impl<T: Real> OfficialStages<T> for CpuStages<'_, T> {
             .enumerate()
             .map_init(Vec::<T>::new, |v, (b, o)| {
                 // V = Σ_R weight_R G_R.
-                let len = o.len();
                 let field = &fields[stacked[b] * dim..stacked[b + 1] * dim];
-                v.clear();
-                let w0 = T::of(weights[b][0]);
-                v.extend(field[..len].iter().map(|g| *g * w0));
-                for (r, w) in weights[b].iter().enumerate().skip(1) {
-                    let w = T::of(*w);
-                    let g = &field[r * len..(r + 1) * len];
-                    v.iter_mut().zip(g).for_each(|(v, g)| *v += *g * w);
-                }
-                o.iter_mut()
-                    .zip(v.iter())
-                    .for_each(|(o, v)| *o += out_scale * *v);
-                (sum_squares(v), len as f64)
+                combine_one(field, &weights[b], o, out_scale, v)
             })
             .collect())
     }
