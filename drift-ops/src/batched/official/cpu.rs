@@ -27,6 +27,8 @@ struct Scratch<T> {
     row: Vec<T>,
     /// `1 / ‖row‖` of each generated sample's half-logit exponentials.
     row_scale: Vec<T>,
+    /// Each generated sample's smallest logit.
+    row_top: Vec<T>,
     col: Vec<T>,
     coeff: Vec<T>,
     sums: Vec<T>,
@@ -106,43 +108,45 @@ fn forces_body<T: Real>(
     // A = sqrt(max(p_row p_col, floor)) = max(sqrt(p_row) sqrt(p_col), sqrt(floor)): the passes
     // take the exponentials of half the logits, whose squares sum to the softmaxes' normalisers,
     // so that no entry needs a square root.
+    // The smallest logit of every row and column: the softmaxes' shifts, the same for every
+    // temperature.
+    let row_top = sized(&mut s.row_top, n);
+    for (i, t) in row_top.iter_mut().enumerate() {
+        *t = lane_min(&logits[i * m..(i + 1) * m]);
+    }
+    let col_top = &mut s.norms;
+    col_top.clear();
+    col_top.resize(m, T::infinity());
+    for i in 0..n {
+        for (t, v) in col_top.iter_mut().zip(&logits[i * m..(i + 1) * m]) {
+            *t = t.min(*v);
+        }
+    }
     for (r, &tau) in temperatures.iter().enumerate() {
         let half = -T::of(0.5) / tau;
-        // Row softmax: over the targets of each generated sample.
-        for i in 0..n {
-            let (src, dst) = (&logits[i * m..(i + 1) * m], &mut row[i * m..(i + 1) * m]);
-            let top = lane_min(src);
-            for (o, v) in dst.iter_mut().zip(src) {
-                *o = ((*v - top) * half).max(lowest_half);
-            }
-        }
-        T::exp_in_place(row);
+        // One sweep over the generated samples, each row read while it is in the nearest cache:
+        // the row softmax (over the targets of each generated sample) and its norm, the column
+        // softmax's exponentials (over the generated samples of each target) and their squares'
+        // sums. The exponents lie in [lowest_half, 0].
         let row_scale = sized(&mut s.row_scale, n);
-        for (i, r) in row_scale.iter_mut().enumerate() {
-            let src = &row[i * m..(i + 1) * m];
-            *r = T::one() / lane_dot(src, src).sqrt();
-        }
-        // Column softmax: over the generated samples of each target.
-        let col_top = &mut s.norms;
-        col_top.clear();
-        col_top.resize(m, T::infinity());
-        for i in 0..n {
-            for (t, v) in col_top.iter_mut().zip(&logits[i * m..(i + 1) * m]) {
-                *t = t.min(*v);
-            }
-        }
-        for i in 0..n {
-            let (src, dst) = (&logits[i * m..(i + 1) * m], &mut col[i * m..(i + 1) * m]);
-            for ((o, v), t) in dst.iter_mut().zip(src).zip(col_top.iter()) {
-                *o = ((*v - *t) * half).max(lowest_half);
-            }
-        }
-        T::exp_in_place(col);
         let col_sum = &mut s.sums;
         col_sum.clear();
         col_sum.resize(m, T::zero());
         for i in 0..n {
-            for (t, v) in col_sum.iter_mut().zip(&col[i * m..(i + 1) * m]) {
+            let range = i * m..(i + 1) * m;
+            let (src, dst) = (&logits[range.clone()], &mut row[range.clone()]);
+            let top = row_top[i];
+            for (o, v) in dst.iter_mut().zip(src) {
+                *o = ((*v - top) * half).max(lowest_half);
+            }
+            T::exp_nonpositive_in_place(dst);
+            row_scale[i] = T::one() / lane_dot(dst, dst).sqrt();
+            let dst = &mut col[range];
+            for ((o, v), t) in dst.iter_mut().zip(src).zip(col_top.iter()) {
+                *o = ((*v - *t) * half).max(lowest_half);
+            }
+            T::exp_nonpositive_in_place(dst);
+            for (t, v) in col_sum.iter_mut().zip(dst.iter()) {
                 *t += *v * *v;
             }
         }
