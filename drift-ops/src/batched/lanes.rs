@@ -129,9 +129,9 @@ pub(super) fn sq_distances<T: Real>(
             let row = &mut dist[i * m..(i + 1) * m];
             let xi = &x[i * dim..(i + 1) * dim];
             let ni = lane_dot(xi, xi);
-            let column = products[i..].iter().step_by(n);
+            let column = products.chunks_exact(n);
             for ((v, nt), p) in row.iter_mut().zip(norms.iter()).zip(column) {
-                *v = *p + (ni + *nt);
+                *v = p[i] + (ni + *nt);
             }
         }
     } else {
