@@ -84,6 +84,57 @@ pub fn kept_blocks<T: Real>(
     Ok((offsets, kept))
 }
 
+/// Per-thread scratch kept between parallel splits and calls: rayon's `map_init` builds its
+/// state once per split of the work (tens per pass), and a fresh scratch grows (and zeroes) every
+/// buffer again; [`pooled`] hands out this thread's kept one instead.
+pub struct Pooled<S: 'static> {
+    inner: Option<S>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Vec<Box<dyn Any>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Scratch of type `S`: one this thread gave back, else a new one; it goes back to the thread
+/// that drops it.
+pub fn pooled<S: Default + 'static>() -> Pooled<S> {
+    let kept = SCRATCH.with(|p| {
+        let mut pool = p.borrow_mut();
+        let at = pool.iter().position(|b| b.is::<S>())?;
+        pool.swap_remove(at).downcast::<S>().ok()
+    });
+    Pooled {
+        inner: Some(kept.map_or_else(S::default, |b| *b)),
+    }
+}
+
+impl<S: 'static> std::ops::Deref for Pooled<S> {
+    type Target = S;
+    fn deref(&self) -> &S {
+        self.inner.as_ref().expect("present until dropped")
+    }
+}
+
+impl<S: 'static> std::ops::DerefMut for Pooled<S> {
+    fn deref_mut(&mut self) -> &mut S {
+        self.inner.as_mut().expect("present until dropped")
+    }
+}
+
+impl<S: 'static> Drop for Pooled<S> {
+    fn drop(&mut self) {
+        if let Some(s) = self.inner.take() {
+            // `try_with`: a scratch dropped while the thread exits is simply freed.
+            let _ = SCRATCH.try_with(|p| {
+                let mut pool = p.borrow_mut();
+                if pool.len() < KEPT {
+                    pool.push(Box::new(s));
+                }
+            });
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,5 +148,16 @@ mod tests {
         assert!(take::<f64>("t", 4).unwrap().iter().all(|x| *x == 0.0));
         let again = take::<f32>("t", 8).unwrap();
         assert_eq!((again.as_ptr(), again.len(), again[3]), (ptr, 8, 7.0));
+    }
+
+    #[test]
+    fn a_pooled_scratch_dropped_serves_the_next_of_its_type() {
+        let mut s = pooled::<Vec<u8>>();
+        s.extend_from_slice(&[1, 2, 3]);
+        let ptr = s.as_ptr();
+        drop(s);
+        assert!(pooled::<Vec<u16>>().is_empty());
+        let again = pooled::<Vec<u8>>();
+        assert_eq!((again.as_ptr(), again.as_slice()), (ptr, &[1u8, 2, 3][..]));
     }
 }

@@ -94,13 +94,8 @@ pub(super) fn sum_squares<T: Real>(values: &[T]) -> f64 {
 }
 
 /// `‖x_i − t_j‖²` into `dist` (`N × M`, `x` of `N` rows and `targets` of `M` rows, both centred
-/// on a common point): a product `x tᵀ` from [`GRAM_FROM_DIM`] (`scratch` then holds the targets'
-/// squared norms and the products, transposed), the differences' squares below.
-///
-/// The product is taken as `t xᵀ` (`M × N`) and transposed while the norms are added: in that
-/// orientation the `gemm` crate repacks only `x` (the `N` rows) and streams the targets as they
-/// lie, where `x tᵀ` repacks all `M` targets (a sixth of a `32 × 64 × 2048` official evaluation
-/// was that packing).
+/// on a common point): a product from [`GRAM_FROM_DIM`] ([`add_gram_block`] of all coordinates,
+/// then [`gram_distances`]; `scratch` holds the sums), the differences' squares below.
 #[inline(always)]
 pub(super) fn sq_distances<T: Real>(
     x: &[T],
@@ -111,29 +106,8 @@ pub(super) fn sq_distances<T: Real>(
 ) {
     let (n, m) = (x.len() / dim, targets.len() / dim);
     if dim >= GRAM_FROM_DIM {
-        let (norms, products) = sized(scratch, m + n * m).split_at_mut(m);
-        norms
-            .iter_mut()
-            .zip(targets.chunks_exact(dim))
-            .for_each(|(o, v)| *o = lane_dot(v, v));
-        matmul(
-            products,
-            n,
-            false,
-            View::new(targets, m, dim),
-            View::new(x, n, dim),
-            true,
-            T::of(-2.0),
-        );
-        for i in 0..n {
-            let row = &mut dist[i * m..(i + 1) * m];
-            let xi = &x[i * dim..(i + 1) * dim];
-            let ni = lane_dot(xi, xi);
-            let column = products.chunks_exact(n);
-            for ((v, nt), p) in row.iter_mut().zip(norms.iter()).zip(column) {
-                *v = p[i] + (ni + *nt);
-            }
-        }
+        add_gram_block(x, targets, dim, true, scratch);
+        gram_distances(n, m, scratch, dist);
     } else {
         for i in 0..n {
             let xi = &x[i * dim..(i + 1) * dim];
@@ -144,6 +118,56 @@ pub(super) fn sq_distances<T: Real>(
                     s + e * e
                 });
             }
+        }
+    }
+}
+
+/// Adds one block of `width` coordinates to the Gram-form sums in `sums`:
+/// `[‖t_j‖² (M) | ‖x_i‖² (N) | −2 t xᵀ (M × N)]`, for `x` (`N × width`) and `targets`
+/// (`M × width`); `first` starts them. Blocks of coordinates let a caller centre and read each
+/// block while it is in cache when the targets are larger than it.
+///
+/// The product is taken as `t xᵀ` (`M × N`), and [`gram_distances`] transposes it: in that
+/// orientation the `gemm` crate repacks only `x` (the `N` rows) and streams the targets as they
+/// lie, where `x tᵀ` repacks all `M` targets (a sixth of a `32 × 64 × 2048` official evaluation
+/// was that packing).
+#[inline(always)]
+pub(super) fn add_gram_block<T: Real>(
+    x: &[T],
+    targets: &[T],
+    width: usize,
+    first: bool,
+    sums: &mut Vec<T>,
+) {
+    let (n, m) = (x.len() / width, targets.len() / width);
+    let (norms, products) = sized(sums, m + n + n * m).split_at_mut(m + n);
+    let rows = targets.chunks_exact(width).chain(x.chunks_exact(width));
+    for (o, v) in norms.iter_mut().zip(rows) {
+        let sq = lane_dot(v, v);
+        *o = if first { sq } else { *o + sq };
+    }
+    matmul(
+        products,
+        n,
+        !first,
+        View::new(targets, m, width),
+        View::new(x, n, width),
+        true,
+        T::of(-2.0),
+    );
+}
+
+/// `‖x_i − t_j‖² = ‖x_i‖² + ‖t_j‖² − 2 x_i·t_j` into `dist` (`N × M`) from the sums of
+/// [`add_gram_block`].
+#[inline(always)]
+pub(super) fn gram_distances<T: Real>(n: usize, m: usize, sums: &[T], dist: &mut [T]) {
+    let (norms, products) = sums[..m + n + n * m].split_at(m + n);
+    let (t_norms, x_norms) = norms.split_at(m);
+    for (i, ni) in x_norms.iter().enumerate() {
+        let row = &mut dist[i * m..(i + 1) * m];
+        let column = products.chunks_exact(n);
+        for ((v, nt), p) in row.iter_mut().zip(t_norms).zip(column) {
+            *v = p[i] + (*ni + *nt);
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use drift_api::kit::ProblemBatch;
 use drift_api::Real;
+use std::ops::Range;
 
 /// One block of a problem's targets: its coordinates, its weights (1 when `None`) and its first
 /// column among the targets.
@@ -65,19 +66,22 @@ impl<'a, T: Real> Problem<'a, T> {
     }
 }
 
-/// The mean of the targets `[x; negatives; positives]` into `mean` (`D` values), accumulated in
-/// `f64` row after row as [`centre_rows`](drift_api::kit::centre_rows) does (so the centred targets equal its result bit for
-/// bit): taken once per problem and reused by every pass that centres the targets.
+/// The mean of the targets `[x; negatives; positives]` over coordinates `cols` into `mean`
+/// (`cols.len()` values), accumulated in `f64` row after row as
+/// [`centre_rows`](drift_api::kit::centre_rows) does (so the centred targets equal its result bit
+/// for bit): taken once per problem and reused by every pass that centres the targets.
 #[inline(always)]
-pub(super) fn targets_mean<T: Real>(p: &Problem<'_, T>, mean: &mut [T]) {
+pub(super) fn targets_mean<T: Real>(p: &Problem<'_, T>, cols: Range<usize>, mean: &mut [T]) {
     let dim = p.dim;
     if dim == 0 {
         return;
     }
-    let mut sum = vec![0.0f64; dim];
+    let mut sum = vec![0.0f64; cols.len()];
     for (points, _, _) in p.blocks() {
         for row in points.chunks_exact(dim) {
-            sum.iter_mut().zip(row).for_each(|(s, v)| *s += v.as_f64());
+            sum.iter_mut()
+                .zip(&row[cols.clone()])
+                .for_each(|(s, v)| *s += v.as_f64());
         }
     }
     let inv = 1.0 / p.m().max(1) as f64;
@@ -86,21 +90,27 @@ pub(super) fn targets_mean<T: Real>(p: &Problem<'_, T>, mean: &mut [T]) {
         .for_each(|(m, s)| *m = T::of(s * inv));
 }
 
-/// The targets `[x; negatives; positives]` minus `mean` ([`targets_mean`]), into `targets`
-/// (`M × D`): one read of the inputs and one write, where copying and then centring in place
-/// took two of each and a third read.
+/// Coordinates `cols` of the targets `[x; negatives; positives]` minus their `mean`
+/// ([`targets_mean`]), into `targets` (`M × cols.len()`): one read of the inputs and one write,
+/// where copying and then centring in place took two of each and a third read.
 #[inline(always)]
-pub(super) fn centred_targets<T: Real>(p: &Problem<'_, T>, mean: &[T], targets: &mut Vec<T>) {
-    let dim = p.dim;
-    targets.resize(p.m() * dim, T::zero());
-    if dim == 0 {
+pub(super) fn centred_targets<T: Real>(
+    p: &Problem<'_, T>,
+    cols: Range<usize>,
+    mean: &[T],
+    targets: &mut Vec<T>,
+) {
+    let (dim, width) = (p.dim, cols.len());
+    targets.resize(p.m() * width, T::zero());
+    if width == 0 {
         return;
     }
     for (points, _, first) in p.blocks() {
-        let out = &mut targets[first * dim..first * dim + points.len()];
-        for (o, row) in out.chunks_exact_mut(dim).zip(points.chunks_exact(dim)) {
+        let rows = points.len() / dim;
+        let out = &mut targets[first * width..(first + rows) * width];
+        for (o, row) in out.chunks_exact_mut(width).zip(points.chunks_exact(dim)) {
             o.iter_mut()
-                .zip(row.iter().zip(mean))
+                .zip(row[cols.clone()].iter().zip(mean))
                 .for_each(|(o, (v, m))| *o = *v - *m);
         }
     }

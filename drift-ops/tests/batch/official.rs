@@ -13,6 +13,9 @@ fn official_loss_matches_the_dense_reference() {
         (3, true, true),
         (20, false, true),
         (20, true, false),
+        // Several blocks of coordinates in the CPU passes (f64: 1808 each for 18 targets; f32:
+        // 3632).
+        (4000, true, true),
     ] {
         let mut r = raw(7 + dim as u64, dim, &sizes, weighted);
         if !negatives {

@@ -7,7 +7,8 @@
 use super::KEPT_DISTANCES_BYTES;
 use crate::batched::buffers;
 use crate::batched::lanes::{
-    lane_dot, lane_min, lane_sum, sized, sq_distances, sum_squares, with_avx2_copy,
+    add_gram_block, gram_distances, lane_dot, lane_min, lane_sum, sized, sq_distances, sum_squares,
+    with_avx2_copy, GRAM_FROM_DIM,
 };
 use crate::batched::problem::{centred_targets, targets_mean, Problem};
 use crate::dense::{matmul, View};
@@ -15,6 +16,7 @@ use drift_api::batch::split_per_problem;
 use drift_api::kit::{OfficialConstants, OfficialStages, ProblemBatch, SoftmaxFloors};
 use drift_api::{Real, Result};
 use rayon::prelude::*;
+use std::ops::Range;
 
 /// Per-thread buffers, grown to the largest problem and reused.
 #[derive(Default)]
@@ -31,24 +33,61 @@ struct Scratch<T> {
     row_top: Vec<T>,
     col: Vec<T>,
     coeff: Vec<T>,
+    /// `Σ_j C_ij` of each row of the coefficients.
+    totals: Vec<T>,
+    /// The problem's targets' mean, where pass 2 recomputes the distances.
+    mean: Vec<T>,
     sums: Vec<T>,
     weights: Vec<T>,
 }
 
-/// `d_ij = sqrt(max(‖x_i − t_j‖², floor))` into `dist` (`N × M`) from the centred targets (whose
-/// first `N` rows are the generated samples); the diagonal of the generated block is exactly the
-/// floor's root.
+/// The targets are centred and multiplied a block of coordinates at a time, each block at most
+/// this many bytes: it stays in the nearest caches between its centring and its product (at
+/// `D = 2048` the whole targets, 1.7 MB, did not).
+const BLOCK_BYTES: usize = 256 << 10;
+
+/// The blocks of coordinates of `M` targets in `D` dimensions ([`BLOCK_BYTES`] each, in multiples
+/// of 16 coordinates; one block where they all fit).
+fn column_blocks<T>(m: usize, dim: usize) -> impl Iterator<Item = Range<usize>> {
+    let fit = BLOCK_BYTES / (m.max(1) * std::mem::size_of::<T>()) / 16 * 16;
+    let width = if fit >= dim { dim } else { fit.max(64) }.max(1);
+    (0..dim)
+        .step_by(width)
+        .map(move |a| a..(a + width).min(dim))
+}
+
+/// `d_ij = sqrt(max(‖x_i − t_j‖², floor))` into `dist` (`N × M`) from the targets centred on
+/// `mean` (taken here when `fresh_mean`, block by block), whose first `N` rows are the generated
+/// samples; the diagonal of the generated block is exactly the floor's root.
 #[inline(always)]
 fn distances_body<T: Real>(
-    n: usize,
-    dim: usize,
-    targets: &[T],
+    p: &Problem<'_, T>,
+    mean: &mut [T],
+    fresh_mean: bool,
     floor: T,
+    s: &mut Scratch<T>,
     dist: &mut [T],
-    norms: &mut Vec<T>,
 ) {
-    let m = targets.len() / dim;
-    sq_distances(&targets[..n * dim], dim, targets, dist, norms);
+    let (n, m, dim) = (p.n, p.m(), p.dim);
+    if dim < GRAM_FROM_DIM {
+        if fresh_mean {
+            targets_mean(p, 0..dim, mean);
+        }
+        centred_targets(p, 0..dim, mean, &mut s.targets);
+        sq_distances(&s.targets[..n * dim], dim, &s.targets, dist, &mut s.norms);
+    } else {
+        for cols in column_blocks::<T>(m, dim) {
+            let (first, width) = (cols.start == 0, cols.len());
+            let mean = &mut mean[cols.clone()];
+            if fresh_mean {
+                targets_mean(p, cols.clone(), mean);
+            }
+            centred_targets(p, cols, mean, &mut s.targets);
+            let t = &s.targets;
+            add_gram_block(&t[..n * width], t, width, first, &mut s.norms);
+        }
+        gram_distances(n, m, &s.norms, dist);
+    }
     for i in 0..n {
         dist[i * m + i] = T::zero();
     }
@@ -69,20 +108,17 @@ fn scale_sums<T: Real>(dist: &[T], w: &[T], n: usize) -> (f64, f64) {
     (num, den)
 }
 
-/// `G_R` of one problem for every temperature, into `field` (`R × N × D`, temperature after
-/// temperature); returns
-/// `Σ G_R²` per temperature.
+/// The coefficients `C_R` (`N × M`) of one problem for every temperature, into `s.coeff`
+/// (`R·N × M`, temperature after temperature), from its distances.
 #[inline(always)]
 fn forces_body<T: Real>(
     p: &Problem<'_, T>,
-    dim: usize,
     dist: &[T],
     inv_scale: T,
     temperatures: &[T],
     k: &OfficialConstants,
     s: &mut Scratch<T>,
-    field: &mut [T],
-) -> Vec<f64> {
+) {
     let (n, m) = (p.n, p.m());
     let nm = n * m;
     p.weights_into(&mut s.weights);
@@ -168,33 +204,54 @@ fn forces_body<T: Real>(
             out[split..].iter_mut().for_each(|a| *a *= neg_sum);
         }
     }
-    // One stacked product for every temperature, [C_R; …] (R·N × M) times the targets (M × D),
-    // straight into the field.
-    let rows = temperatures.len() * n;
-    let targets = &s.targets;
-    matmul(
-        field,
-        dim,
-        false,
-        View::new(coeff, rows, m),
-        View::new(targets, m, dim),
-        false,
-        T::one(),
-    );
-    let mut squares = vec![0.0f64; temperatures.len()];
-    for (row, out) in field.chunks_exact_mut(dim).enumerate() {
-        let total = lane_sum(&coeff[row * m..(row + 1) * m]);
-        let xi = &targets[(row % n) * dim..(row % n + 1) * dim];
-        for (o, x) in out.iter_mut().zip(xi) {
-            *o -= total * *x;
+}
+
+/// `G_R = C_R t − (Σ_j C_ij) x_i` of every temperature into `field` (`R·N × D`): one stacked
+/// product `[C_R; …] · t` per block of coordinates ([`column_blocks`]), each block of the targets
+/// centred on `mean` just before; returns `Σ G_R²` per temperature.
+#[inline(always)]
+fn products_body<T: Real>(
+    p: &Problem<'_, T>,
+    mean: &[T],
+    temperatures: usize,
+    s: &mut Scratch<T>,
+    field: &mut [T],
+) -> Vec<f64> {
+    let (n, m, dim) = (p.n, p.m(), p.dim);
+    let rows = temperatures * n;
+    let coeff = &s.coeff[..rows * m];
+    let totals = sized(&mut s.totals, rows);
+    for (t, c) in totals.iter_mut().zip(coeff.chunks_exact(m)) {
+        *t = lane_sum(c);
+    }
+    let mut squares = vec![0.0f64; temperatures];
+    for cols in column_blocks::<T>(m, dim) {
+        let width = cols.len();
+        centred_targets(p, cols.clone(), &mean[cols.clone()], &mut s.targets);
+        let targets = &s.targets;
+        matmul(
+            &mut field[cols.start..],
+            dim,
+            false,
+            View::new(coeff, rows, m),
+            View::new(targets, m, width),
+            false,
+            T::one(),
+        );
+        for (row, total) in totals.iter().enumerate() {
+            let out = &mut field[row * dim + cols.start..row * dim + cols.end];
+            let xi = &targets[(row % n) * width..(row % n + 1) * width];
+            for (o, x) in out.iter_mut().zip(xi) {
+                *o -= *total * *x;
+            }
+            squares[row / n] += sum_squares(out);
         }
-        squares[row / n] += sum_squares(out);
     }
     squares
 }
 
-/// Pass 1 of one problem: the targets' mean into `mean`, the centred targets, the distances
-/// into `dist`, and the scale's sums.
+/// Pass 1 of one problem: the targets' mean into `mean`, the distances into `dist` (the targets
+/// centred block by block), and the scale's sums.
 #[inline(always)]
 fn first_pass_body<T: Real>(
     p: &Problem<'_, T>,
@@ -203,15 +260,14 @@ fn first_pass_body<T: Real>(
     s: &mut Scratch<T>,
     dist: &mut [T],
 ) -> (f64, f64) {
-    targets_mean(p, mean);
-    centred_targets(p, mean, &mut s.targets);
-    distances_body(p.n, p.dim, &s.targets, floor, dist, &mut s.norms);
+    distances_body(p, mean, true, floor, s, dist);
     p.weights_into(&mut s.weights);
     scale_sums(dist, &s.weights, p.n)
 }
 
-/// Pass 2 of one problem: the centred targets again (from pass 1's `mean`), the distances where
-/// pass 1 could not keep them, then [`forces_body`].
+/// Pass 2 of one problem: the distances where pass 1 could not keep them, the coefficients
+/// ([`forces_body`]), then the products ([`products_body`]) with the targets centred on pass 1's
+/// `mean`.
 #[inline(always)]
 fn second_pass_body<T: Real>(
     p: &Problem<'_, T>,
@@ -223,24 +279,28 @@ fn second_pass_body<T: Real>(
     s: &mut Scratch<T>,
     field: &mut [T],
 ) -> Vec<f64> {
-    centred_targets(p, mean, &mut s.targets);
     let mut own = std::mem::take(&mut s.dist);
     let dist: &[T] = match kept {
         Some(d) => d,
         None => {
             let d = sized(&mut own, p.n * p.m());
+            let mut known = std::mem::take(&mut s.mean);
+            known.clear();
+            known.extend_from_slice(mean);
             let floor = T::of(k.distance_floor);
-            distances_body(p.n, p.dim, &s.targets, floor, d, &mut s.norms);
+            distances_body(p, &mut known, false, floor, s, d);
+            s.mean = known;
             d
         }
     };
-    let squares = forces_body(p, p.dim, dist, inv_scale, temperatures, k, s, field);
+    forces_body(p, dist, inv_scale, temperatures, k, s);
     s.dist = own;
-    squares
+    products_body(p, mean, temperatures.len(), s, field)
 }
 
 /// Pass 3 of one problem: `v = Σ_R weights[R] G_R` (`field` holds the `G_R` one after the
-/// other), `out += out_scale · v`; returns `(Σ v², len)`.
+/// other), `out += out_scale · v`; returns `(Σ v², len)`. `v` is formed a chunk at a time in `v`,
+/// so that it never leaves the nearest cache.
 #[inline(always)]
 fn combine_body<T: Real>(
     field: &[T],
@@ -249,19 +309,25 @@ fn combine_body<T: Real>(
     out_scale: T,
     v: &mut Vec<T>,
 ) -> (f64, f64) {
+    const CHUNK: usize = 512;
     let len = out.len();
-    v.clear();
-    let w0 = T::of(weights[0]);
-    v.extend(field[..len].iter().map(|g| *g * w0));
-    for (r, w) in weights.iter().enumerate().skip(1) {
-        let w = T::of(*w);
-        let g = &field[r * len..(r + 1) * len];
-        v.iter_mut().zip(g).for_each(|(v, g)| *v += *g * w);
+    let w: Vec<T> = weights.iter().map(|w| T::of(*w)).collect();
+    let mut squares = 0.0f64;
+    for (c, o) in out.chunks_mut(CHUNK).enumerate() {
+        let at = c * CHUNK;
+        let v = sized(v, o.len());
+        let g0 = &field[at..at + o.len()];
+        v.iter_mut().zip(g0).for_each(|(v, g)| *v = *g * w[0]);
+        for (r, w) in w.iter().enumerate().skip(1) {
+            let g = &field[r * len + at..r * len + at + o.len()];
+            v.iter_mut().zip(g).for_each(|(v, g)| *v += *g * *w);
+        }
+        o.iter_mut()
+            .zip(v.iter())
+            .for_each(|(o, v)| *o += out_scale * *v);
+        squares += sum_squares(v);
     }
-    out.iter_mut()
-        .zip(v.iter())
-        .for_each(|(o, v)| *o += out_scale * *v);
-    (sum_squares(v), len as f64)
+    (squares, len as f64)
 }
 
 with_avx2_copy!(
@@ -364,7 +430,7 @@ impl<T: Real> OfficialStages<T> for CpuStages<'_, T> {
             .into_par_iter()
             .zip(means)
             .enumerate()
-            .map_init(Scratch::<T>::default, |s, (b, (kept, mean))| {
+            .map_init(buffers::pooled::<Scratch<T>>, |s, (b, (kept, mean))| {
                 let p = Problem::of(batch, b);
                 let mut own = std::mem::take(&mut s.dist);
                 let dist = match kept {
@@ -389,7 +455,7 @@ impl<T: Real> OfficialStages<T> for CpuStages<'_, T> {
         Ok(per_problem
             .into_par_iter()
             .enumerate()
-            .map_init(Scratch::<T>::default, |s, (b, field)| {
+            .map_init(buffers::pooled::<Scratch<T>>, |s, (b, field)| {
                 let p = Problem::of(batch, b);
                 let kept = kept.as_ref().map(|d| &d[offsets[b]..offsets[b + 1]]);
                 let mean = &means[b * dim..(b + 1) * dim];
@@ -411,7 +477,7 @@ impl<T: Real> OfficialStages<T> for CpuStages<'_, T> {
         Ok(outs
             .into_par_iter()
             .enumerate()
-            .map_init(Vec::<T>::new, |v, (b, o)| {
+            .map_init(buffers::pooled::<Vec<T>>, |v, (b, o)| {
                 // V = Σ_R weight_R G_R.
                 let field = &fields[stacked[b] * dim..stacked[b + 1] * dim];
                 combine_one(field, &weights[b], o, out_scale, v)
@@ -425,6 +491,71 @@ impl<T: Real> Drop for CpuStages<'_, T> {
         buffers::give_back(std::mem::take(&mut self.fields));
         if let Some(kept) = self.kept.take() {
             buffers::give_back(kept);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use drift_api::kit::BatchSets;
+
+    /// The three passes on `batch`, with pass 1's distances kept or recomputed in pass 2.
+    fn field<T: Real>(batch: &ProblemBatch<'_, T>, keep: bool) -> Vec<T> {
+        let k = OfficialConstants {
+            distance_floor: 1e-8,
+            scale_floor: 1e-3,
+            self_mask: 100.0,
+            affinity_floor: 1e-6,
+            norm_floor: 1e-8,
+        };
+        let mut stages = CpuStages::new(batch, &[0.02, 0.05, 0.2], k).unwrap();
+        if !keep {
+            stages.kept = None;
+        }
+        let scales: Vec<f64> = stages
+            .scale_sums()
+            .unwrap()
+            .iter()
+            .map(|(num, den)| num / den)
+            .collect();
+        let squares = stages.forces(&scales).unwrap();
+        let weights: Vec<Vec<f64>> = squares
+            .iter()
+            .map(|s| s.iter().map(|v| 1.0 / (1.0 + v)).collect())
+            .collect();
+        let mut out = vec![T::zero(); batch.field_len()];
+        stages.combine(&weights, &mut out, T::one()).unwrap();
+        out
+    }
+
+    fn points(count: usize, seed: u64) -> Vec<f32> {
+        (0..count)
+            .map(|i| ((i as u64 * 2654435761 + seed) % 1000) as f32 / 250.0 - 2.0)
+            .collect()
+    }
+
+    /// Pass 2 recomputes the distances where pass 1 could not keep them (batches beyond
+    /// `KEPT_DISTANCES_BYTES`): from the same mean, so the fields are equal bit for bit, for
+    /// differences' squares (`D = 8`), one block of coordinates (`D = 24`, `3000`) and several
+    /// (`D = 8000`: 18 targets of f32 fill a block at 3632 coordinates).
+    #[test]
+    fn recomputed_distances_equal_the_kept_ones() {
+        for dim in [8, 24, 3000, 8000] {
+            let (b, n, neg, pos) = (3, 5, 3, 10);
+            let (x, yn, yp) = (
+                points(b * n * dim, 1),
+                points(b * neg * dim, 2),
+                points(b * pos * dim, 3),
+            );
+            let sets = |d, c| BatchSets::dense("s", d, b, c, dim).unwrap();
+            let batch = ProblemBatch::new(sets(&x, n), sets(&yp, pos))
+                .unwrap()
+                .with_negatives(sets(&yn, neg))
+                .unwrap();
+            let (kept, again) = (field(&batch, true), field(&batch, false));
+            assert!(kept.iter().all(|v| v.is_finite()) && kept.iter().any(|v| *v != 0.0));
+            assert_eq!(kept, again, "D = {dim}");
         }
     }
 }
