@@ -163,7 +163,21 @@ pub(super) fn add_gram_block<T: Real>(
 pub(super) fn gram_distances<T: Real>(n: usize, m: usize, sums: &[T], dist: &mut [T]) {
     let (norms, products) = sums[..m + n + n * m].split_at(m + n);
     let (t_norms, x_norms) = norms.split_at(m);
-    for (i, ni) in x_norms.iter().enumerate() {
+    // Eight rows of `dist` at a time: each target's eight products are one contiguous read.
+    const ROWS: usize = 8;
+    let full = n / ROWS * ROWS;
+    for i0 in (0..full).step_by(ROWS) {
+        let mut xn = [T::zero(); ROWS];
+        xn.copy_from_slice(&x_norms[i0..i0 + ROWS]);
+        let block = &mut dist[i0 * m..(i0 + ROWS) * m];
+        for (j, (p, nt)) in products.chunks_exact(n).zip(t_norms).enumerate() {
+            let p = &p[i0..i0 + ROWS];
+            for r in 0..ROWS {
+                block[r * m + j] = p[r] + (xn[r] + *nt);
+            }
+        }
+    }
+    for (i, ni) in x_norms.iter().enumerate().skip(full) {
         let row = &mut dist[i * m..(i + 1) * m];
         let column = products.chunks_exact(n);
         for ((v, nt), p) in row.iter_mut().zip(t_norms).zip(column) {

@@ -33,8 +33,6 @@ struct Scratch<T> {
     row_top: Vec<T>,
     col: Vec<T>,
     coeff: Vec<T>,
-    /// `Σ_j C_ij` of each row of the coefficients.
-    totals: Vec<T>,
     /// The problem's targets' mean, where pass 2 recomputes the distances.
     mean: Vec<T>,
     sums: Vec<T>,
@@ -219,32 +217,29 @@ fn products_body<T: Real>(
 ) -> Vec<f64> {
     let (n, m, dim) = (p.n, p.m(), p.dim);
     let rows = temperatures * n;
-    let coeff = &s.coeff[..rows * m];
-    let totals = sized(&mut s.totals, rows);
-    for (t, c) in totals.iter_mut().zip(coeff.chunks_exact(m)) {
-        *t = lane_sum(c);
+    // − (Σ_j C_ij) x_i folded into the coefficients: x_i is target i, so C_ii takes it and the
+    // product gives G_R directly (no sweep over the field to correct it).
+    let coeff = &mut s.coeff[..rows * m];
+    for (row, c) in coeff.chunks_exact_mut(m).enumerate() {
+        let total = lane_sum(c);
+        c[row % n] -= total;
     }
+    let coeff = &s.coeff[..rows * m];
     let mut squares = vec![0.0f64; temperatures];
     for cols in column_blocks::<T>(m, dim) {
         let width = cols.len();
         centred_targets(p, cols.clone(), &mean[cols.clone()], &mut s.targets);
-        let targets = &s.targets;
         matmul(
             &mut field[cols.start..],
             dim,
             false,
             View::new(coeff, rows, m),
-            View::new(targets, m, width),
+            View::new(&s.targets, m, width),
             false,
             T::one(),
         );
-        for (row, total) in totals.iter().enumerate() {
-            let out = &mut field[row * dim + cols.start..row * dim + cols.end];
-            let xi = &targets[(row % n) * width..(row % n + 1) * width];
-            for (o, x) in out.iter_mut().zip(xi) {
-                *o -= *total * *x;
-            }
-            squares[row / n] += sum_squares(out);
+        for (row, out) in field.chunks_exact(dim).enumerate() {
+            squares[row / n] += sum_squares(&out[cols.clone()]);
         }
     }
     squares
