@@ -158,30 +158,113 @@ pub(super) fn add_gram_block<T: Real>(
 }
 
 /// `‖x_i − t_j‖² = ‖x_i‖² + ‖t_j‖² − 2 x_i·t_j` into `dist` (`N × M`) from the sums of
-/// [`add_gram_block`].
+/// [`add_gram_block`]: formed in place target by target (the order the product left them), then
+/// transposed ([`transpose`]).
 #[inline(always)]
-pub(super) fn gram_distances<T: Real>(n: usize, m: usize, sums: &[T], dist: &mut [T]) {
-    let (norms, products) = sums[..m + n + n * m].split_at(m + n);
+pub(super) fn gram_distances<T: Real>(n: usize, m: usize, sums: &mut [T], dist: &mut [T]) {
+    let (norms, products) = sums[..m + n + n * m].split_at_mut(m + n);
     let (t_norms, x_norms) = norms.split_at(m);
-    // Eight rows of `dist` at a time: each target's eight products are one contiguous read.
-    const ROWS: usize = 8;
-    let full = n / ROWS * ROWS;
-    for i0 in (0..full).step_by(ROWS) {
-        let mut xn = [T::zero(); ROWS];
-        xn.copy_from_slice(&x_norms[i0..i0 + ROWS]);
-        let block = &mut dist[i0 * m..(i0 + ROWS) * m];
-        for (j, (p, nt)) in products.chunks_exact(n).zip(t_norms).enumerate() {
-            let p = &p[i0..i0 + ROWS];
-            for r in 0..ROWS {
-                block[r * m + j] = p[r] + (xn[r] + *nt);
+    for (row, nt) in products.chunks_exact_mut(n).zip(t_norms) {
+        for (v, ni) in row.iter_mut().zip(x_norms) {
+            *v += *ni + *nt;
+        }
+    }
+    transpose(products, m, n, dist);
+}
+
+/// `dst[c·rows + r] = src[r·cols + c]`: the transpose of the row-major `rows × cols` matrix
+/// `src` into `dst`, in 8 × 8 tiles (AVX shuffles for `f32` where the CPU has them: a scalar
+/// transposition of a problem's distances was a third of the official loss's first pass).
+pub(super) fn transpose<T: Real>(src: &[T], rows: usize, cols: usize, dst: &mut [T]) {
+    let (src, dst) = (&src[..rows * cols], &mut dst[..rows * cols]);
+    let (full_r, full_c) = (rows / 8 * 8, cols / 8 * 8);
+    #[cfg(target_arch = "x86_64")]
+    if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
+        && drift_api::math::has_avx2_fma()
+    {
+        #[allow(unsafe_code)]
+        // SAFETY: `T` is `f32` (checked just above), so the slices reinterpret as `f32` ones of
+        // the same lengths; the CPU has AVX (checked just above).
+        unsafe {
+            let s = std::slice::from_raw_parts(src.as_ptr().cast::<f32>(), src.len());
+            let d = std::slice::from_raw_parts_mut(dst.as_mut_ptr().cast::<f32>(), dst.len());
+            transpose_tiles_avx(s, rows, cols, d);
+        }
+    } else {
+        transpose_tiles(src, rows, cols, dst);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    transpose_tiles(src, rows, cols, dst);
+    // The edges the tiles leave: the last `cols % 8` columns, then the last `rows % 8` rows.
+    for r in 0..full_r {
+        for c in full_c..cols {
+            dst[c * rows + r] = src[r * cols + c];
+        }
+    }
+    for r in full_r..rows {
+        for c in 0..cols {
+            dst[c * rows + r] = src[r * cols + c];
+        }
+    }
+}
+
+/// The full 8 × 8 tiles of [`transpose`], value by value.
+fn transpose_tiles<T: Copy>(src: &[T], rows: usize, cols: usize, dst: &mut [T]) {
+    for r0 in (0..rows / 8 * 8).step_by(8) {
+        for c0 in (0..cols / 8 * 8).step_by(8) {
+            for r in r0..r0 + 8 {
+                for c in c0..c0 + 8 {
+                    dst[c * rows + r] = src[r * cols + c];
+                }
             }
         }
     }
-    for (i, ni) in x_norms.iter().enumerate().skip(full) {
-        let row = &mut dist[i * m..(i + 1) * m];
-        let column = products.chunks_exact(n);
-        for ((v, nt), p) in row.iter_mut().zip(t_norms).zip(column) {
-            *v = p[i] + (*ni + *nt);
+}
+
+/// The full 8 × 8 tiles of [`transpose`] for `f32`: eight rows loaded, three rounds of shuffles,
+/// eight columns stored.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+#[allow(unsafe_code)]
+fn transpose_tiles_avx(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
+    use std::arch::x86_64::*;
+    for r0 in (0..rows / 8 * 8).step_by(8) {
+        for c0 in (0..cols / 8 * 8).step_by(8) {
+            // SAFETY: rows r0..r0 + 8 and columns c0..c0 + 8 lie inside `src` (`rows × cols`),
+            // and columns c0..c0 + 8 of `dst` (`cols × rows`) hold rows r0..r0 + 8: every load
+            // and store below reads or writes eight values inside its slice (the indexing
+            // checks the first of each).
+            unsafe {
+                let load = |r: usize| _mm256_loadu_ps(src[(r0 + r) * cols + c0..][..8].as_ptr());
+                let (a0, a1, a2, a3) = (load(0), load(1), load(2), load(3));
+                let (a4, a5, a6, a7) = (load(4), load(5), load(6), load(7));
+                let (t0, t1) = (_mm256_unpacklo_ps(a0, a1), _mm256_unpackhi_ps(a0, a1));
+                let (t2, t3) = (_mm256_unpacklo_ps(a2, a3), _mm256_unpackhi_ps(a2, a3));
+                let (t4, t5) = (_mm256_unpacklo_ps(a4, a5), _mm256_unpackhi_ps(a4, a5));
+                let (t6, t7) = (_mm256_unpacklo_ps(a6, a7), _mm256_unpackhi_ps(a6, a7));
+                let s0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+                let s1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+                let s2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+                let s3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+                let s4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+                let s5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+                let s6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+                let s7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+                let out = [
+                    _mm256_permute2f128_ps::<0x20>(s0, s4),
+                    _mm256_permute2f128_ps::<0x20>(s1, s5),
+                    _mm256_permute2f128_ps::<0x20>(s2, s6),
+                    _mm256_permute2f128_ps::<0x20>(s3, s7),
+                    _mm256_permute2f128_ps::<0x31>(s0, s4),
+                    _mm256_permute2f128_ps::<0x31>(s1, s5),
+                    _mm256_permute2f128_ps::<0x31>(s2, s6),
+                    _mm256_permute2f128_ps::<0x31>(s3, s7),
+                ];
+                for (c, v) in out.into_iter().enumerate() {
+                    let at = (c0 + c) * rows + r0;
+                    _mm256_storeu_ps(dst[at..][..8].as_mut_ptr(), v);
+                }
+            }
         }
     }
 }
@@ -215,3 +298,42 @@ macro_rules! with_avx2_copy {
     };
 }
 pub(super) use with_avx2_copy;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check<T: Real>(rows: usize, cols: usize) {
+        let src: Vec<T> = (0..rows * cols)
+            .map(|v| T::of(v as f64 * 0.5 - 3.0))
+            .collect();
+        let mut dst = vec![T::nan(); rows * cols];
+        transpose(&src, rows, cols, &mut dst);
+        for r in 0..rows {
+            for c in 0..cols {
+                assert_eq!(
+                    dst[c * rows + r],
+                    src[r * cols + c],
+                    "{rows} × {cols} at {r}, {c}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn transpose_moves_every_value_tiles_and_edges() {
+        for (rows, cols) in [
+            (0, 5),
+            (1, 1),
+            (8, 8),
+            (16, 64),
+            (208, 64),
+            (64, 208),
+            (13, 21),
+            (9, 8),
+        ] {
+            check::<f32>(rows, cols);
+            check::<f64>(rows, cols);
+        }
+    }
+}

@@ -84,7 +84,7 @@ fn distances_body<T: Real>(
             let t = &s.targets;
             add_gram_block(&t[..n * width], t, width, first, &mut s.norms);
         }
-        gram_distances(n, m, &s.norms, dist);
+        gram_distances(n, m, &mut s.norms, dist);
     }
     for i in 0..n {
         dist[i * m + i] = T::zero();
@@ -106,15 +106,41 @@ fn scale_sums<T: Real>(dist: &[T], w: &[T], n: usize) -> (f64, f64) {
     (num, den)
 }
 
+/// How far (in units of the exponent of half a logit) every row's and column's smallest logit
+/// may lie from the problem's smallest for the softmaxes to take one shift.
+///
+/// A softmax does not depend on its shift, so shifting every logit by the problem's smallest,
+/// `g`, gives both softmaxes from one exponential per entry (each row and each column then
+/// normalised by its own norm), where a shift per row and one per column take two exponentials.
+/// Within this span every exponential that matters (a softmax factor above the affinity floor's
+/// root, or a norm's term above 1e-9 of its largest) is a normal number far above the exponent
+/// floor (`f32`'s: the clamped ones stay below the floor's root once normalised, and their
+/// squares below 1e-9 of a norm), so one shift gives the results of separate shifts up to
+/// rounding (the exponents grow by at most the span, so their rounding by up to 1e-6 of an
+/// entry); beyond it (a generated sample or a target far from all the others, at a low
+/// temperature) the passes take separate shifts.
+const ONE_SHIFT_SPAN: f64 = 20.0;
+
+/// The span within which the softmaxes take one shift: [`ONE_SHIFT_SPAN`], less where an
+/// exponential clamped at the exponent floor, normalised, could exceed the softmax factors'
+/// floor (`f32` without an affinity floor: 12.9).
+fn one_shift_limit<T: Real>(k: &OfficialConstants) -> f64 {
+    let f = k.softmax_floors::<T>();
+    ONE_SHIFT_SPAN.min((f.root_tiny.ln() - f.lowest_half).as_f64() - 1.0)
+}
+
 /// The coefficients `C_R` (`N × M`) of one problem for every temperature, into `s.coeff`
-/// (`R·N × M`, temperature after temperature), from its distances.
+/// (`R·N × M`, temperature after temperature), from its distances; one shift per softmax pass
+/// where the logits' minima span at most `one_shift_span` ([`ONE_SHIFT_SPAN`]).
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn forces_body<T: Real>(
     p: &Problem<'_, T>,
     dist: &[T],
     inv_scale: T,
     temperatures: &[T],
     k: &OfficialConstants,
+    one_shift_span: f64,
     s: &mut Scratch<T>,
 ) {
     let (n, m) = (p.n, p.m());
@@ -156,12 +182,20 @@ fn forces_body<T: Real>(
             *t = t.min(*v);
         }
     }
+    // One shift for the whole problem where it is safe ([`one_shift_limit`]).
+    let lowest = row_top.iter().fold(T::infinity(), |a, v| a.min(*v));
+    let highest = row_top
+        .iter()
+        .chain(col_top.iter())
+        .fold(T::neg_infinity(), |a, v| a.max(*v));
+    let span = (highest - lowest).as_f64();
     for (r, &tau) in temperatures.iter().enumerate() {
         let half = -T::of(0.5) / tau;
+        let one_shift = span * 0.5 / tau.as_f64() <= one_shift_span;
         // One sweep over the generated samples, each row read while it is in the nearest cache:
         // the row softmax (over the targets of each generated sample) and its norm, the column
-        // softmax's exponentials (over the generated samples of each target) and their squares'
-        // sums. The exponents lie in [lowest_half, 0].
+        // softmax's exponentials (over the generated samples of each target; the same ones with
+        // one shift) and their squares' sums. The exponents lie in [lowest_half, 0].
         let row_scale = sized(&mut s.row_scale, n);
         let col_sum = &mut s.sums;
         col_sum.clear();
@@ -169,17 +203,22 @@ fn forces_body<T: Real>(
         for i in 0..n {
             let range = i * m..(i + 1) * m;
             let (src, dst) = (&logits[range.clone()], &mut row[range.clone()]);
-            let top = row_top[i];
+            let top = if one_shift { lowest } else { row_top[i] };
             for (o, v) in dst.iter_mut().zip(src) {
                 *o = ((*v - top) * half).max(lowest_half);
             }
             T::exp_nonpositive_in_place(dst);
             row_scale[i] = T::one() / lane_dot(dst, dst).sqrt();
-            let dst = &mut col[range];
-            for ((o, v), t) in dst.iter_mut().zip(src).zip(col_top.iter()) {
-                *o = ((*v - *t) * half).max(lowest_half);
-            }
-            T::exp_nonpositive_in_place(dst);
+            let dst = if one_shift {
+                &*dst
+            } else {
+                let dst = &mut col[range];
+                for ((o, v), t) in dst.iter_mut().zip(src).zip(col_top.iter()) {
+                    *o = ((*v - *t) * half).max(lowest_half);
+                }
+                T::exp_nonpositive_in_place(dst);
+                &*dst
+            };
             for (t, v) in col_sum.iter_mut().zip(dst.iter()) {
                 *t += *v * *v;
             }
@@ -188,9 +227,11 @@ fn forces_body<T: Real>(
         // A times the target weights (the row and column normalisations applied on the way),
         // then the coefficients.
         let c = &mut coeff[r * nm..(r + 1) * nm];
+        let columns: &[T] = if one_shift { row } else { col };
         for (i, inv) in row_scale.iter().enumerate() {
             let range = i * m..(i + 1) * m;
-            let (a_row, a_col, out) = (&row[range.clone()], &col[range.clone()], &mut c[range]);
+            let (a_row, a_col) = (&row[range.clone()], &columns[range.clone()]);
+            let out = &mut c[range];
             let scales = col_sum.iter().zip(w.iter());
             for (((o, pr), pc), (cs, wj)) in out.iter_mut().zip(a_row).zip(a_col).zip(scales) {
                 let pr = (*pr * *inv).max(root_tiny);
@@ -288,7 +329,15 @@ fn second_pass_body<T: Real>(
             d
         }
     };
-    forces_body(p, dist, inv_scale, temperatures, k, s);
+    forces_body(
+        p,
+        dist,
+        inv_scale,
+        temperatures,
+        k,
+        one_shift_limit::<T>(k),
+        s,
+    );
     s.dist = own;
     products_body(p, mean, temperatures.len(), s, field)
 }
@@ -552,5 +601,122 @@ mod tests {
             assert!(kept.iter().all(|v| v.is_finite()) && kept.iter().any(|v| *v != 0.0));
             assert_eq!(kept, again, "D = {dim}");
         }
+    }
+
+    /// The coefficients of the first problem of `batch` with softmax shifts chosen by `span`
+    /// (`-1`: separate shifts; infinite: one shift whatever the logits).
+    fn coefficients<T: Real>(batch: &ProblemBatch<'_, T>, span: f64) -> Vec<T> {
+        let k = CONSTANTS;
+        let p = Problem::of(batch, 0);
+        let mut s = Scratch::default();
+        let mut dist = vec![T::zero(); p.n * p.m()];
+        let mut mean = vec![T::zero(); p.dim];
+        distances_body(
+            &p,
+            &mut mean,
+            true,
+            T::of(k.distance_floor),
+            &mut s,
+            &mut dist,
+        );
+        let scale = dist.iter().map(|d| d.as_f64()).sum::<f64>() / dist.len() as f64;
+        let taus = [0.02, 0.05, 0.2].map(T::of);
+        forces_body(&p, &dist, T::of(1.0 / scale), &taus, &k, span, &mut s);
+        s.coeff[..taus.len() * p.n * p.m()].to_vec()
+    }
+
+    const CONSTANTS: OfficialConstants = OfficialConstants {
+        distance_floor: 1e-8,
+        scale_floor: 1e-3,
+        self_mask: 100.0,
+        affinity_floor: 1e-6,
+        norm_floor: 1e-8,
+    };
+
+    /// Within the limit, an exponential clamped at the exponent floor, normalised by the largest
+    /// norm the span allows, stays below the softmax factors' floor: the same factor as with
+    /// separate shifts.
+    #[test]
+    fn one_shift_keeps_clamped_exponentials_under_the_factor_floor() {
+        fn check<T: Real>(k: &OfficialConstants) {
+            let (limit, f) = (one_shift_limit::<T>(k), k.softmax_floors::<T>());
+            assert!(limit <= ONE_SHIFT_SPAN);
+            assert!((f.lowest_half.as_f64() + limit).exp() < f.root_tiny.as_f64());
+        }
+        let none = OfficialConstants {
+            affinity_floor: 0.0,
+            ..CONSTANTS
+        };
+        for k in [CONSTANTS, none] {
+            check::<f32>(&k);
+            check::<f64>(&k);
+        }
+        assert_eq!(one_shift_limit::<f32>(&CONSTANTS), ONE_SHIFT_SPAN);
+    }
+
+    /// `max |a − b| / max |b|`.
+    fn apart<T: Real>(a: &[T], b: &[T]) -> f64 {
+        let top = b.iter().fold(0.0f64, |m, v| m.max(v.as_f64().abs()));
+        let gap = a
+            .iter()
+            .zip(b)
+            .fold(0.0f64, |m, (x, y)| m.max((x.as_f64() - y.as_f64()).abs()));
+        gap / top
+    }
+
+    /// One shift gives the separate shifts' coefficients up to rounding where the logits' minima
+    /// lie close (here the passes take it at every temperature), and the passes keep separate
+    /// shifts at a temperature where one generated sample lies too far from everything (one
+    /// shift would flatten its softmax).
+    #[test]
+    fn one_shift_equals_separate_shifts_within_its_span_and_is_left_beyond() {
+        let (n, neg, pos, dim) = (6, 3, 12, 64);
+        // Independent uniform coordinates (`points` repeats itself across its seeds).
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut uniform = |count: usize| -> Vec<f32> {
+            (0..count)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    (state >> 40) as f32 / (1u64 << 24) as f32 * 4.0 - 2.0
+                })
+                .collect()
+        };
+        let (mut x, yn, yp) = (uniform(n * dim), uniform(neg * dim), uniform(pos * dim));
+        let check = |x: &[f32], far: bool| {
+            let sets = |d, c| BatchSets::dense("s", d, 1, c, dim).unwrap();
+            let to64 = |v: &[f32]| v.iter().map(|v| *v as f64).collect::<Vec<f64>>();
+            let (x64, yn64, yp64) = (to64(x), to64(&yn), to64(&yp));
+            let sets64 = |d, c| BatchSets::dense("s", d, 1, c, dim).unwrap();
+            let b32 = ProblemBatch::new(sets(x, n), sets(&yp, pos))
+                .unwrap()
+                .with_negatives(sets(&yn, neg))
+                .unwrap();
+            let b64 = ProblemBatch::new(sets64(&x64, n), sets64(&yp64, pos))
+                .unwrap()
+                .with_negatives(sets64(&yn64, neg))
+                .unwrap();
+            let (separate, one) = (coefficients(&b32, -1.0), coefficients(&b32, f64::INFINITY));
+            let chosen = coefficients(&b32, one_shift_limit::<f32>(&CONSTANTS));
+            let (separate64, one64) = (coefficients(&b64, -1.0), coefficients(&b64, f64::INFINITY));
+            if far {
+                // One shift would flatten the far sample's softmax at τ = 0.02 (beyond the span:
+                // separate shifts); at τ = 0.2 it stays within the span.
+                let (first, last) = (0..n * (n + neg + pos), 2 * n * (n + neg + pos)..);
+                assert_eq!(chosen[first.clone()], separate[first.clone()]);
+                let gap = apart(&one[first.clone()], &separate[first]);
+                assert!(gap > 1e-4, "{gap}");
+                assert_eq!(chosen[last.clone()], one[last]);
+            } else {
+                assert_eq!(chosen, one);
+                assert!(apart(&one, &separate) < 1e-6, "{}", apart(&one, &separate));
+                assert!(apart(&one64, &separate64) < 1e-13);
+            }
+        };
+        check(&x, false);
+        // The first generated sample far from every target.
+        x[..dim].iter_mut().for_each(|v| *v += 6.0);
+        check(&x, true);
     }
 }
