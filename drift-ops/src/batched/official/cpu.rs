@@ -546,14 +546,7 @@ mod tests {
 
     /// The three passes on `batch`, with pass 1's distances kept or recomputed in pass 2.
     fn field<T: Real>(batch: &ProblemBatch<'_, T>, keep: bool) -> Vec<T> {
-        let k = OfficialConstants {
-            distance_floor: 1e-8,
-            scale_floor: 1e-3,
-            self_mask: 100.0,
-            affinity_floor: 1e-6,
-            norm_floor: 1e-8,
-        };
-        let mut stages = CpuStages::new(batch, &[0.02, 0.05, 0.2], k).unwrap();
+        let mut stages = CpuStages::new(batch, &[0.02, 0.05, 0.2], CONSTANTS).unwrap();
         if !keep {
             stages.kept = None;
         }
