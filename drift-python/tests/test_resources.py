@@ -18,9 +18,12 @@ import drift
 # A call of many seconds: a Sinkhorn drift held to 2000 iterations (tolerance 0) on 4096 points.
 LONG_CALL = textwrap.dedent(
     """
-    import sys, time
+    import signal, sys, time
     import numpy as np
     import drift
+    # Python's own Ctrl-C handler even where the parent ignores SIGINT (a background job of a
+    # non-interactive shell does, and a child inherits it).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     op = drift.load('{"sinkhorn_drift": (temperature: 0.05, sinkhorn: (max_iters: 2000, tol: 0.0))}')
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(4096, 2)), rng.normal(size=(4096, 2)) + 1.0
