@@ -178,6 +178,25 @@ pub(super) fn gram_distances<T: Real>(n: usize, m: usize, sums: &mut [T], dist: 
 pub(super) fn transpose<T: Real>(src: &[T], rows: usize, cols: usize, dst: &mut [T]) {
     let (src, dst) = (&src[..rows * cols], &mut dst[..rows * cols]);
     let (full_r, full_c) = (rows / 8 * 8, cols / 8 * 8);
+    if !transpose_tiles_f32_avx(src, rows, cols, dst) {
+        transpose_tiles(src, rows, cols, dst);
+    }
+    // The edges the tiles leave: the last `cols % 8` columns, then the last `rows % 8` rows.
+    for r in 0..full_r {
+        for c in full_c..cols {
+            dst[c * rows + r] = src[r * cols + c];
+        }
+    }
+    for r in full_r..rows {
+        for c in 0..cols {
+            dst[c * rows + r] = src[r * cols + c];
+        }
+    }
+}
+
+/// The full 8 × 8 tiles of [`transpose`] in AVX shuffles ([`transpose_tiles_avx`]) where `T` is
+/// `f32` and the CPU has AVX; false (nothing written) otherwise.
+fn transpose_tiles_f32_avx<T: Real>(src: &[T], rows: usize, cols: usize, dst: &mut [T]) -> bool {
     #[cfg(target_arch = "x86_64")]
     if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
         && drift_api::math::has_avx2_fma()
@@ -190,22 +209,10 @@ pub(super) fn transpose<T: Real>(src: &[T], rows: usize, cols: usize, dst: &mut 
             let d = std::slice::from_raw_parts_mut(dst.as_mut_ptr().cast::<f32>(), dst.len());
             transpose_tiles_avx(s, rows, cols, d);
         }
-    } else {
-        transpose_tiles(src, rows, cols, dst);
+        return true;
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    transpose_tiles(src, rows, cols, dst);
-    // The edges the tiles leave: the last `cols % 8` columns, then the last `rows % 8` rows.
-    for r in 0..full_r {
-        for c in full_c..cols {
-            dst[c * rows + r] = src[r * cols + c];
-        }
-    }
-    for r in full_r..rows {
-        for c in 0..cols {
-            dst[c * rows + r] = src[r * cols + c];
-        }
-    }
+    let _ = (src, rows, cols, dst);
+    false
 }
 
 /// The full 8 × 8 tiles of [`transpose`], value by value.

@@ -329,15 +329,8 @@ fn second_pass_body<T: Real>(
             d
         }
     };
-    forces_body(
-        p,
-        dist,
-        inv_scale,
-        temperatures,
-        k,
-        one_shift_limit::<T>(k),
-        s,
-    );
+    let one_shift_span = one_shift_limit::<T>(k);
+    forces_body(p, dist, inv_scale, temperatures, k, one_shift_span, s);
     s.dist = own;
     products_body(p, mean, temperatures.len(), s, field)
 }
